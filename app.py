@@ -1,0 +1,47 @@
+"""The smart-township command map: ``create_app(settings)`` builds the Dash app.
+
+Run ``make run`` (or ``python app.py``); under gunicorn use ``app:server``.
+"""
+from __future__ import annotations
+
+import logging
+
+from dash import Dash, dcc, html
+from flask_compress import Compress
+
+import callbacks
+from township.bootstrap import open_township
+from township.settings import ROOT, Settings
+from ui import ids
+
+
+def create_app(settings: Settings | None = None) -> Dash:
+    """Build the app on the store and grids that ``settings`` name (default: the environment)."""
+    settings = settings or Settings.from_env()
+    app_ctx = open_township(settings)
+    app = Dash(
+        __name__,
+        title="大路镇智慧乡镇 · 一点指挥",
+        assets_folder=str(ROOT / "assets"),
+        serve_locally=True,  # a command centre's network has no internet
+        suppress_callback_exceptions=True,  # the page is built by a callback
+        update_title=None,
+    )
+    Compress(app.server)
+    app.server.config["TOWNSHIP"] = app_ctx
+    app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id="page")])
+    callbacks.register(app, app_ctx)
+    return app
+
+
+def __getattr__(name: str):
+    # ``gunicorn app:server`` builds the app on first access, not on every import.
+    if name == "server":
+        return create_app().server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    s = Settings.from_env()
+    create_app(s).run(host=s.host, port=s.port, debug=False)

@@ -1,0 +1,1 @@
+"""Pure builders from data to Plotly traces and layout pieces: no callbacks, no I/O."""

@@ -1,0 +1,264 @@
+"""The command map: one figure of independent traces, and the updates to it.
+
+Each trace changes on its own so that a filter change patches only what moved
+(Plotly re-tiles a whole choropleth on any change). The grid geometry is put
+in the figure once; :func:`map_updates` returns only colours, values,
+visibility and points, which the callbacks apply as a ``Patch``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from township.privacy import shown_name
+from township.vocab import (
+    CASE_STATUS_COLORS,
+    CASE_STATUSES,
+    CASE_TYPES,
+    DOMAINS,
+    RESOURCE_COLORS,
+    RESOURCE_KINDS,
+    WARNING_LEVELS,
+    WARNING_TYPES,
+    label,
+)
+from ui.text import t
+
+#: Trace order in the figure; the callbacks patch traces by these positions.
+TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES = range(7)
+
+#: Outline width of each grid level; a selected grid is drawn thicker.
+LINE_WIDTH = {1: 3.0, 2: 1.6, 3: 0.6}
+SELECTED_WIDTH = 4.0
+#: Colour scales, light (none) to dark (many), one per measure.
+MEASURE_SCALES = {
+    "open": [[0, "#FFF8E1"], [0.5, "#FFB74D"], [1, "#E65100"]],
+    "overdue": [[0, "#FFEBEE"], [0.5, "#EF9A9A"], [1, "#B71C1C"]],
+    "density": [[0, "#F3E5F5"], [0.5, "#BA68C8"], [1, "#4A148C"]],
+}
+OVERDUE_RING = "rgba(229,57,53,0.45)"
+
+
+def geometry_only(fc: dict) -> dict:
+    """A FeatureCollection with only ids and geometry: the browser needs no more."""
+    return {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "id": f["id"], "geometry": f["geometry"]} for f in fc["features"]],
+    }
+
+
+def _choropleth(name: str, fc: dict, line: str, width: float) -> go.Choroplethmap:
+    return go.Choroplethmap(
+        name=name,
+        geojson=geometry_only(fc),
+        locations=[],
+        z=[],
+        marker={"line": {"color": line, "width": width}, "opacity": 0.72},
+        showscale=False,
+        hoverlabel={"namelength": 0},
+    )
+
+
+def _points(name: str) -> go.Scattermap:
+    return go.Scattermap(name=name, lon=[], lat=[], mode="markers", hoverlabel={"namelength": 0})
+
+
+def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, view: tuple[dict, float]) -> go.Figure:
+    """The figure with all geometry and empty data; :func:`map_updates` fills it.
+
+    Parameters
+    ----------
+    town_fc, village_fc, grid_fc : dict
+        GeoJSON FeatureCollections of levels 1–3 (feature ``id`` = grid id).
+    style : dict
+        MapLibre style (see :func:`layers.basemap.map_style`).
+    view : (dict, float)
+        Initial centre and zoom.
+    """
+    center, zoom = view
+    town = _choropleth("town", town_fc, "#37474F", LINE_WIDTH[1])
+    town.update(marker_opacity=0.15, colorscale=[[0, "#B0BEC5"], [1, "#B0BEC5"]], hoverinfo="skip")
+    fig = go.Figure(
+        [
+            town,
+            _choropleth("villages", village_fc, "#455A64", LINE_WIDTH[2]),
+            _choropleth("grids", grid_fc, "#607D8B", LINE_WIDTH[3]),
+            _points("overdue"),
+            _points("cases"),
+            _points("warnings"),
+            _points("resources"),
+        ]
+    )
+    fig.update_layout(
+        map={"style": style, "center": center, "zoom": zoom, "uirevision": "town"},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        showlegend=False,
+        uirevision="keep",
+        paper_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+def _age(now: datetime, since: pd.Series, lang: str) -> list[str]:
+    hours = (np.datetime64(now) - since.to_numpy()) / np.timedelta64(1, "h")
+    return [f"{h / 24:.0f}{t('days', lang)}" if h >= 48 else f"{h:.0f}{t('hours', lang)}" for h in hours]
+
+
+def grid_update(ids: list[str], values: np.ndarray, names: list[str], officers: list[str],
+                open_: np.ndarray, overdue: np.ndarray, measure: str, lang: str, level: int,
+                selected: str | None = None, visible: bool = True) -> dict:
+    """Values, colours and hover of one choropleth level."""
+    zmax = float(values.max()) if len(values) and values.max() > 0 else 1.0
+    hover = (
+        "<b>%{customdata[0]}</b><br>"
+        + f"{t('officer', lang)}: %{{customdata[1]}}<br>"
+        + f"{t('open', lang)}: %{{customdata[2]}} · {t('overdue', lang)}: %{{customdata[3]}}<extra></extra>"
+    )
+    return {
+        "locations": ids,
+        "z": np.round(values, 3).tolist(),
+        "customdata": [list(row) for row in zip(names, officers, open_.tolist(), overdue.tolist())],
+        "hovertemplate": hover,
+        "colorscale": MEASURE_SCALES[measure],
+        "zmin": 0,
+        "zmax": zmax,
+        "showscale": visible,
+        "colorbar": {"title": {"text": t(measure, lang)}, "thickness": 12, "len": 0.5, "x": 0.99, "y": 0.5},
+        "marker": {"line": {"width": [SELECTED_WIDTH if i == selected else LINE_WIDTH[level] for i in ids]}},
+        "visible": visible,
+    }
+
+
+def case_update(cases: pd.DataFrame, overdue: np.ndarray, now: datetime, lang: str, visible: bool = True) -> dict:
+    """Case points coloured by status (hover: type, domain, status, age)."""
+    hover = (
+        "<b>%{customdata[1]}</b> · %{customdata[2]}<br>%{customdata[3]} · %{customdata[4]}"
+        + f"<br>{t('age', lang)}: %{{customdata[5]}}<extra></extra>"
+    )
+    custom = list(zip(
+        cases["id"].tolist(),
+        cases["title"].tolist(),
+        [label(CASE_TYPES, c, lang) for c in cases["type"]],
+        [label(DOMAINS, c, lang) for c in cases["domain"]],
+        [label(CASE_STATUSES, c, lang) + (f" · {t('overdue', lang)}" if o else "")
+         for c, o in zip(cases["status"], overdue)],
+        _age(now, cases["reported_at"], lang),
+    ))
+    return {
+        "lon": cases["lon"].round(5).tolist(),
+        "lat": cases["lat"].round(5).tolist(),
+        "customdata": [list(c) for c in custom],
+        "hovertemplate": hover,
+        "marker": {"color": [CASE_STATUS_COLORS[s] for s in cases["status"]], "size": 9, "opacity": 0.9},
+        "visible": visible,
+    }
+
+
+def overdue_update(cases: pd.DataFrame, visible: bool = True) -> dict:
+    """A red halo under every overdue case, so overdue shows at any zoom."""
+    return {
+        "lon": cases["lon"].round(5).tolist(),
+        "lat": cases["lat"].round(5).tolist(),
+        "marker": {"color": OVERDUE_RING, "size": 22},
+        "hoverinfo": "skip",
+        "visible": visible,
+    }
+
+
+def warning_update(warnings: pd.DataFrame, lang: str, visible: bool = True) -> dict:
+    """Warning points in the four national colours, the most severe the largest."""
+    hover = (
+        "<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}"
+        + f"<br>{t('issued', lang)}: %{{customdata[4]}}<br>{t('radius', lang)}: %{{customdata[5]}} km<extra></extra>"
+    )
+    levels = warnings["level"].tolist()
+    custom = list(zip(
+        warnings["id"].tolist(),
+        warnings["title"].tolist(),
+        [label(WARNING_TYPES, c, lang) for c in warnings["type"]],
+        [WARNING_LEVELS[lv][lang] for lv in levels],
+        warnings["issued_at"].dt.strftime("%m-%d %H:%M").tolist(),
+        (warnings["radius_m"] / 1000).round(1).tolist(),
+    ))
+    return {
+        "lon": warnings["lon"].round(5).tolist(),
+        "lat": warnings["lat"].round(5).tolist(),
+        "customdata": [list(c) for c in custom],
+        "hovertemplate": hover,
+        "marker": {"color": [WARNING_LEVELS[lv]["color"] for lv in levels],
+                   "size": [30 - 4 * lv for lv in levels], "opacity": 0.95},
+        "visible": visible,
+    }
+
+
+def resource_update(resources: pd.DataFrame, lang: str, visible: bool = True) -> dict:
+    """Resource points: pioneer posts, teams, stations, depots."""
+    custom = list(zip(resources["name"].tolist(), [label(RESOURCE_KINDS, k, lang) for k in resources["kind"]]))
+    return {
+        "lon": resources["lon"].round(5).tolist(),
+        "lat": resources["lat"].round(5).tolist(),
+        "customdata": [list(c) for c in custom],
+        "hovertemplate": "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
+        "marker": {"color": [RESOURCE_COLORS[k] for k in resources["kind"]], "size": 8, "opacity": 0.9},
+        "visible": visible,
+    }
+
+
+def apply_updates(target, updates: dict[int, dict]) -> None:
+    """Write ``updates`` (trace index → nested attributes) into a figure dict or a ``Patch``.
+
+    The same function fills the first figure and patches it later, so the two
+    can never drift apart.
+    """
+    def put(node, values: dict) -> None:
+        for key, value in values.items():
+            if isinstance(value, dict):
+                put(node.setdefault(key, {}) if isinstance(node, dict) else node[key], value)
+            else:
+                node[key] = value
+
+    for index, values in updates.items():
+        put(target["data"][index], values)
+
+
+def _town_outline() -> dict:
+    """The town drawn as a faint outline under a village or grid view."""
+    return {
+        "z": [0], "colorscale": [[0, "#B0BEC5"], [1, "#B0BEC5"]], "showscale": False,
+        "hoverinfo": "skip", "hovertemplate": None, "customdata": None, "visible": True,
+    }
+
+
+def map_updates(view, gridset, role: str) -> dict[int, dict]:
+    """Every data-dependent attribute of the map for one :class:`~township.services.View`.
+
+    Parameters
+    ----------
+    view : township.services.View
+        The filtered data.
+    gridset : township.gridset.GridSet
+        Names and officers of the grids.
+    role : str
+        Viewer role: officers' names are masked for roles that must not see them.
+    """
+    f = view.state
+    lang = f.lang
+    updates: dict[int, dict] = {}
+    for level, index in ((1, TOWN), (2, VILLAGES), (3, GRIDS)):
+        ids, values, open_, overdue = view.levels[level]
+        props = [gridset.props(g) for g in ids]
+        updates[index] = grid_update(
+            ids, values, [p["name"] for p in props], [shown_name(p.get("officer"), role) for p in props],
+            open_, overdue, f.measure, lang, level, selected=f.grid, visible=level == f.level,
+        )
+    if f.level != 1:
+        updates[TOWN].update(_town_outline())
+    layers = set(f.layers)
+    updates[OVERDUE] = overdue_update(view.cases[view.overdue], visible="cases" in layers)
+    updates[CASES] = case_update(view.cases, view.overdue, view.now, lang, visible="cases" in layers)
+    updates[WARNINGS] = warning_update(view.warnings, lang, visible="warnings" in layers)
+    updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
+    return updates

@@ -1,0 +1,148 @@
+"""The dashboard in a real headless Chromium against the running app."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from township.gridset import load_grid_file
+from township.settings import BUNDLED_GRIDS
+
+GRAPH = "#map-graph .js-plotly-plot"
+
+
+@pytest.fixture(scope="module")
+def grids():
+    return load_grid_file(BUNDLED_GRIDS)
+
+
+def open_map(page, url: str) -> None:
+    """Load ``url`` and wait until MapLibre has drawn the map's layers."""
+    page.goto(url)
+    page.wait_for_selector(GRAPH, timeout=30000)
+    page.wait_for_function(
+        f"""() => {{
+            const gd = document.querySelector('{GRAPH}');
+            const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+            return m && m.map && m.map.loaded() && m.map.areTilesLoaded();
+        }}""",
+        timeout=30000,
+    )
+
+
+def rendered_features(page, trace: int) -> int:
+    """How many distinct polygons of choropleth ``trace`` MapLibre actually drew on screen.
+
+    A polygon cut across tiles comes back in pieces; each piece carries the
+    polygon's centroid (``ct``), which tells them apart.
+    """
+    return page.evaluate(
+        f"""(trace) => {{
+            const gd = document.querySelector('{GRAPH}');
+            const sub = gd._fullLayout.map._subplot;
+            const layer = 'plotly-trace-layer-' + gd._fullData[trace].uid + '-fill';
+            const feats = sub.map.queryRenderedFeatures({{layers: [layer]}});
+            return new Set(feats.map(f => JSON.stringify(f.properties.ct))).size;
+        }}""",
+        trace,
+    )
+
+
+def click_lonlat(page, lon: float, lat: float) -> None:
+    """Click the map where (lon, lat) is drawn."""
+    box = page.locator(GRAPH).bounding_box()
+    xy = page.evaluate(
+        f"""([lon, lat]) => {{
+            const sub = document.querySelector('{GRAPH}')._fullLayout.map._subplot;
+            const p = sub.map.project([lon, lat]);
+            const r = sub.map.getContainer().getBoundingClientRect();
+            return [p.x + r.left, p.y + r.top];
+        }}""",
+        [lon, lat],
+    )
+    assert box["x"] <= xy[0] <= box["x"] + box["width"], "point is off the map"
+    page.mouse.move(xy[0], xy[1])
+    page.wait_for_timeout(300)
+    page.mouse.click(xy[0], xy[1])
+
+
+def figure_value(page, expr: str):
+    return page.evaluate(f"() => {{ const gd = document.querySelector('{GRAPH}'); return {expr}; }}")
+
+
+def kpi(page, name: str) -> str:
+    return page.inner_text(f"#kpi-{name}")
+
+
+def test_map_draws_all_146_grids_offline(server, page):
+    open_map(page, server.url + "/?level=3")
+    assert figure_value(page, "gd.data[2].locations.length") == 146
+    assert figure_value(page, "gd._fullData[2].visible") is True
+    drawn = rendered_features(page, 2)
+    assert drawn == 146, f"MapLibre drew {drawn} grids"
+    assert "示意数据,非官方界线" in page.inner_text("body")
+    assert "在办事件" in page.inner_text("#fig-headline")
+    outside = [u for u in page.requests if not u.startswith(server.url) and not u.startswith(("blob:", "data:"))]
+    assert outside == [], f"requests outside the app: {outside}"
+
+
+def test_clicking_a_village_zooms_in_and_changes_the_figures(server, page, grids):
+    # points off, so that the click lands on the village and not on a case
+    open_map(page, server.url + "/?layers=none")
+    town_open = int(kpi(page, "open"))
+    zoom_before = figure_value(page, "gd._fullLayout.map.zoom")
+    village = "DL-13"
+    p = grids.geometry(village).representative_point()
+    click_lonlat(page, p.x, p.y)
+    page.wait_for_function(f"() => document.querySelector('{GRAPH}').data[2].visible === true", timeout=15000)
+    page.wait_for_function(
+        f"() => {{ const gd = document.querySelector('{GRAPH}'); return gd._fullLayout.map.zoom > {zoom_before} + 1; }}",
+        timeout=15000,
+    )
+    locations = figure_value(page, "gd.data[2].locations")
+    assert locations and all(g.startswith(village + "-") for g in locations)
+    assert "创业社区" in page.inner_text("#map-crumbs")
+    assert int(kpi(page, "open")) <= town_open
+    page.wait_for_url(lambda url: f"village={village}" in url and "level=3" in url, timeout=15000)
+
+
+def test_clicking_a_grid_opens_its_panel(server, page, grids):
+    grid = "DL-02-03"
+    open_map(page, server.url + "/?village=DL-02&level=3&layers=none")
+    p = grids.geometry(grid).representative_point()
+    click_lonlat(page, p.x, p.y)
+    page.wait_for_selector("#panel-title", timeout=15000)
+    panel = page.inner_text("#panel-grid")
+    props = grids.props(grid)
+    assert props["name"] in panel and props["officer"] in panel
+    assert "党员" in panel and str(props["party_members"]) in panel
+    page.wait_for_url(lambda url: f"grid={grid}" in url, timeout=15000)
+    # the breadcrumb walks back up to the town
+    page.click("#map-crumb-town")
+    page.wait_for_function("() => !document.querySelector('#panel-title')", timeout=15000)
+    page.wait_for_url(lambda url: "village=" not in url and "grid=" not in url, timeout=15000)
+
+
+def test_deep_link_reproduces_the_view(server, page):
+    open_map(page, server.url + "/?village=DL-03&level=3&domain=safety")
+    locations = figure_value(page, "gd.data[2].locations")
+    assert locations and all(g.startswith("DL-03-") for g in locations)
+    assert "平安预警" in page.inner_text("#filter-domain")
+    assert "常树梁村" in page.inner_text("#filter-village")
+    rows = page.locator("#table-cases .ag-row").all_inner_texts()
+    assert all("平安预警" in r for r in rows)
+
+
+def test_unknown_url_values_get_a_notice_not_a_traceback(server, page):
+    open_map(page, server.url + "/?village=DL-99&level=9&domain=magic")
+    notice = page.inner_text("#notice")
+    assert "village=DL-99" in notice and "level=9" in notice and "domain=magic" in notice
+    assert "Traceback" not in page.content()
+
+
+def test_english_switch(server, page):
+    open_map(page, server.url + "/")
+    page.click("#filter-lang")
+    page.wait_for_selector("text=Dalu Town command map", timeout=20000)
+    assert "lang=en" in page.url
+    assert re.search(r"Open cases", page.inner_text("#fig-headline"))

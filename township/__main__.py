@@ -1,0 +1,4 @@
+"""``python -m township``: see `township.cli`."""
+from .cli import main
+
+raise SystemExit(main())

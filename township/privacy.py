@@ -1,0 +1,42 @@
+"""Masking of personal data (PIPL): names as 张*, phones as 138****1234."""
+from __future__ import annotations
+
+#: Roles of DESIGN.md §5, and whether each sees names and phone numbers unmasked.
+ROLES_UNMASKED: dict[str, bool] = {
+    "admin": True,
+    "command": True,
+    "village": True,
+    "responder": True,
+    "wall": False,
+}
+
+
+def sees_personal(role: str) -> bool:
+    """Whether ``role`` may see names and phone numbers; unknown roles may not."""
+    return ROLES_UNMASKED.get(role, False)
+
+
+def mask_name(name: str | None) -> str:
+    """``张三丰`` → ``张**``: keep the surname, hide the rest."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else "*"
+
+
+def mask_phone(phone: str | None) -> str:
+    """``13812341234`` → ``138****1234``; a short number keeps only its last 2 digits."""
+    if not phone:
+        return ""
+    if len(phone) >= 11:
+        return phone[:3] + "****" + phone[-4:]
+    return "*" * max(len(phone) - 2, 0) + phone[-2:]
+
+
+def shown_name(name: str | None, role: str) -> str:
+    """The name as ``role`` may see it."""
+    return (name or "") if sees_personal(role) else mask_name(name)
+
+
+def shown_phone(phone: str | None, role: str) -> str:
+    """The phone number as ``role`` may see it."""
+    return (phone or "") if sees_personal(role) else mask_phone(phone)

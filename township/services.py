@@ -1,0 +1,303 @@
+"""Services: what the screens ask of the store, computed once per data version.
+
+:class:`Township` keeps a snapshot of cases, warnings and resources as
+DataFrames and reloads it only when the store's data version moves, so a
+filter change is a few numpy masks, not a database round trip.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from .crs import METRIC, WGS84, to_metric
+from .filters import WINDOWS, FilterState
+from .gridset import GridSet
+from .store import Case, Resource, Warning, WarningGrid, data_version, utcnow
+from .vocab import DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
+
+CASE_COLUMNS = [
+    Case.id, Case.type, Case.domain, Case.status, Case.tier, Case.max_tier, Case.title, Case.handler,
+    Case.grid_id, Case.village_id, Case.lon, Case.lat, Case.reported_at, Case.deadline_at,
+    Case.resolved_at, Case.closed_at,
+]
+WARNING_COLUMNS = [
+    Warning.id, Warning.type, Warning.level, Warning.status, Warning.title, Warning.lon, Warning.lat,
+    Warning.radius_m, Warning.grid_id, Warning.village_id, Warning.issued_at,
+]
+RESOURCE_COLUMNS = [
+    Resource.resource_id, Resource.kind, Resource.name, Resource.lon, Resource.lat, Resource.grid_id,
+    Resource.contact, Resource.phone,
+]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the dashboard draws, as of one data version."""
+
+    version: int
+    cases: pd.DataFrame
+    warnings: pd.DataFrame
+    #: warning id → the level-3 grids its radius reaches
+    warning_grids: dict[int, list[str]]
+    resources: pd.DataFrame
+
+
+def _frame(engine: Engine, columns: list) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns)).all()
+    return pd.DataFrame(rows, columns=[c.key for c in columns])
+
+
+class Township:
+    """The services over one store and its grid set.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store.
+    gridset : GridSet
+        The grids in use.
+    """
+
+    def __init__(self, engine: Engine, gridset: GridSet) -> None:
+        self.engine = engine
+        self.gridset = gridset
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, reloaded if the store's data version moved."""
+        version = data_version(self.engine)
+        snap = self._snapshot
+        if snap is not None and snap.version == version:
+            return snap
+        with self._lock:
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = self._load(version)
+            return self._snapshot
+
+    def _load(self, version: int) -> Snapshot:
+        cases = _frame(self.engine, CASE_COLUMNS)
+        for col in ("reported_at", "deadline_at", "resolved_at", "closed_at"):
+            cases[col] = pd.to_datetime(cases[col])
+        warnings = _frame(self.engine, WARNING_COLUMNS)
+        warnings["issued_at"] = pd.to_datetime(warnings["issued_at"])
+        with self.engine.connect() as conn:
+            pairs = conn.execute(select(WarningGrid.warning_id, WarningGrid.grid_id)).all()
+        reach: dict[int, list[str]] = {}
+        for wid, gid in pairs:
+            reach.setdefault(wid, []).append(gid)
+        return Snapshot(version, cases, warnings, reach, _frame(self.engine, RESOURCE_COLUMNS))
+
+
+def overdue_mask(cases: pd.DataFrame, now: datetime) -> np.ndarray:
+    """Cases still open past their deadline: computed at ``now``, never stored."""
+    return cases["status"].isin(OPEN_STATUSES).to_numpy() & (cases["deadline_at"].to_numpy() < np.datetime64(now))
+
+
+def case_mask(cases: pd.DataFrame, f: FilterState, now: datetime) -> np.ndarray:
+    """Which cases the filter keeps.
+
+    The time window applies to when a case was reported, but open cases are
+    always kept: the backlog must never drop out of sight.
+    """
+    keep = np.ones(len(cases), bool)
+    if f.village:
+        keep &= cases["village_id"].isin(f.village).to_numpy()
+    for name in ("domain", "status", "type"):
+        chosen = getattr(f, name)
+        if chosen:
+            keep &= cases[name].isin(chosen).to_numpy()
+    days = WINDOWS[f.window]
+    if days is not None:
+        recent = cases["reported_at"].to_numpy() >= np.datetime64(now - timedelta(days=days))
+        keep &= recent | cases["status"].isin(OPEN_STATUSES).to_numpy()
+    return keep
+
+
+def warning_mask(snap: Snapshot, f: FilterState) -> np.ndarray:
+    """Live warnings of the chosen levels that reach the chosen villages."""
+    w = snap.warnings
+    keep = w["status"].isin(LIVE_WARNING_STATUSES).to_numpy().copy()
+    if f.wlevel:
+        keep &= w["level"].isin(f.wlevel).to_numpy()
+    if f.village:
+        prefixes = tuple(v + "-" for v in f.village)
+        reach = [any(g.startswith(prefixes) for g in snap.warning_grids.get(wid, [])) for wid in w["id"]]
+        keep &= np.array(reach, bool) | w["village_id"].isin(f.village).to_numpy()
+    return keep
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The headline figures of a filtered set of cases and warnings."""
+
+    total: int
+    open: int
+    overdue: int
+    done_rate: float | None  # 办结率: resolved + closed over all
+    ontime_rate: float | None  # 按期办结率: done by the deadline over all done
+    village_rate: float | None  # 村级化解率: done without leaving the village tier, over all done
+    warnings: dict[int, int] = field(default_factory=dict)  # live warnings by level
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def headline(cases: pd.DataFrame, warnings: pd.DataFrame, now: datetime) -> Headline:
+    """Compute the headline figures of already-filtered cases and warnings."""
+    done = cases["status"].isin(DONE_STATUSES).to_numpy()
+    ontime = done & (cases["resolved_at"].to_numpy() <= cases["deadline_at"].to_numpy())
+    in_village = done & cases["max_tier"].isin(("grid", "village")).to_numpy()
+    n_done = int(done.sum())
+    counts = warnings["level"].value_counts()
+    return Headline(
+        total=len(cases),
+        open=int(cases["status"].isin(OPEN_STATUSES).sum()),
+        overdue=int(overdue_mask(cases, now).sum()),
+        done_rate=_rate(n_done, len(cases)),
+        ontime_rate=_rate(int(ontime.sum()), n_done),
+        village_rate=_rate(int(in_village.sum()), n_done),
+        warnings={lv: int(counts.get(lv, 0)) for lv in WARNING_LEVELS},
+    )
+
+
+def grid_values(cases: pd.DataFrame, gridset: GridSet, ids: list[str], measure: str, now: datetime) -> np.ndarray:
+    """The measure colouring each grid of ``ids`` (all of one level).
+
+    ``open`` and ``overdue`` count cases; ``density`` is open cases per km².
+    """
+    if not ids:
+        return np.zeros(0)
+    level = gridset.props(ids[0])["level"]
+    key = {1: None, 2: "village_id", 3: "grid_id"}[level]
+    mask = overdue_mask(cases, now) if measure == "overdue" else cases["status"].isin(OPEN_STATUSES).to_numpy()
+    if key is None:
+        counts = pd.Series({ids[0]: int(mask.sum())})
+    else:
+        counts = cases.loc[mask, key].value_counts()
+    values = counts.reindex(ids, fill_value=0).to_numpy(float)
+    if measure == "density":
+        values = values / np.array([gridset.area_km2(g) for g in ids])
+    return values
+
+
+def counts_by(cases: pd.DataFrame, key: str, now: datetime) -> pd.DataFrame:
+    """Open, overdue and done counts per value of ``key`` (``domain``, ``village_id``)."""
+    status = cases["status"]
+    frame = pd.DataFrame(
+        {
+            key: cases[key],
+            "open": status.isin(OPEN_STATUSES).to_numpy(),
+            "overdue": overdue_mask(cases, now),
+            "done": status.isin(DONE_STATUSES).to_numpy(),
+        }
+    )
+    return frame.groupby(key).sum().astype(int)
+
+
+@dataclass(frozen=True)
+class View:
+    """What one filter state shows: the filtered rows and the grid measures."""
+
+    state: FilterState
+    now: datetime
+    cases: pd.DataFrame
+    overdue: np.ndarray  # per row of ``cases``
+    warnings: pd.DataFrame
+    resources: pd.DataFrame
+    #: every resource, for "near" queries that cross the village filter
+    all_resources: pd.DataFrame
+    #: warning id → the level-3 grids its radius reaches
+    warning_grids: dict[int, list[str]]
+    #: level → (grid ids shown, measure value, open count, overdue count)
+    levels: dict[int, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]
+    headline: Headline
+
+
+def shown_ids(gridset: GridSet, level: int, villages: list[str]) -> list[str]:
+    """The grids of ``level`` that the village filter leaves on the map."""
+    ids = gridset.ids(level=level)
+    if not villages or level == 1:
+        return ids
+    if level == 2:
+        return [g for g in ids if g in villages]
+    return [g for g in ids if gridset.village_of(g) in villages]
+
+
+def make_view(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime | None = None) -> View:
+    """Apply the filter state to a snapshot: one pass of numpy masks."""
+    now = now or utcnow()
+    cases = snap.cases[case_mask(snap.cases, f, now)]
+    overdue = overdue_mask(cases, now)
+    warnings = snap.warnings[warning_mask(snap, f)]
+    resources = snap.resources
+    if f.village:
+        resources = resources[resources["grid_id"].map(gridset.village_of, na_action="ignore").isin(f.village)]
+    levels = {}
+    for level in (1, 2, 3):
+        ids = shown_ids(gridset, level, f.village)
+        levels[level] = (
+            ids,
+            grid_values(cases, gridset, ids, f.measure, now),
+            grid_values(cases, gridset, ids, "open", now).astype(int),
+            grid_values(cases, gridset, ids, "overdue", now).astype(int),
+        )
+    return View(f, now, cases, overdue, warnings, resources, snap.resources, snap.warning_grids, levels,
+                headline(cases, warnings, now))
+
+
+@dataclass(frozen=True)
+class GridDetail:
+    """What the side panel shows about one level-3 grid."""
+
+    grid_id: str
+    props: dict
+    area_km2: float
+    open_cases: pd.DataFrame
+    overdue: int
+    warnings: pd.DataFrame
+    #: resources inside or within ``NEAR_M`` of the grid, nearest first, with ``distance_m``
+    resources: pd.DataFrame
+
+
+#: How far from a grid a resource still counts as near.
+NEAR_M = 1500.0
+
+
+_TO_METRIC = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
+
+
+def distance_m(gridset: GridSet, grid_id: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Metres from each point to grid ``grid_id`` (0 inside it), measured in EPSG:4546."""
+    x, y = _TO_METRIC.transform(lon, lat)
+    return shapely.distance(to_metric(gridset.geometry(grid_id)), shapely.points(x, y))
+
+
+def grid_detail(view: View, gridset: GridSet, grid_id: str) -> GridDetail:
+    """The panel of ``grid_id`` under the current filter."""
+    cases = view.cases
+    mine = (cases["grid_id"] == grid_id).to_numpy() & cases["status"].isin(OPEN_STATUSES).to_numpy()
+    snap_warn = view.warnings
+    reach = snap_warn[[grid_id in view.warning_grids.get(w, ()) for w in snap_warn["id"]]]
+    res = view.all_resources
+    dist = distance_m(gridset, grid_id, res["lon"].to_numpy(float), res["lat"].to_numpy(float))
+    near = res.assign(distance_m=dist)[dist <= NEAR_M].sort_values("distance_m")
+    return GridDetail(
+        grid_id=grid_id,
+        props=gridset.props(grid_id),
+        area_km2=gridset.area_km2(grid_id),
+        open_cases=cases[mine].sort_values("deadline_at"),
+        overdue=int((view.overdue & mine).sum()),
+        warnings=reach,
+        resources=near,
+    )

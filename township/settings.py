@@ -1,0 +1,72 @@
+"""Typed settings, read once from the environment.
+
+Every setting has an embedded default so that ``make run`` needs nothing:
+a SQLite file under ``var/`` and the bundled illustrative Dalu grids.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_GRIDS = ROOT / "geodata" / "dalu_grids.geojson"
+BUNDLED_RESOURCES = ROOT / "geodata" / "dalu_resources.geojson"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app needs to start.
+
+    Attributes
+    ----------
+    database_url : str
+        SQLAlchemy URL; ``DATABASE_URL``. Default: ``sqlite:///var/township.db``.
+    grids_file : Path
+        Grid GeoJSON loaded at start; ``GRIDS_FILE``. A file that fails
+        validation leaves the grids already stored in use.
+    grids_crs : str | None
+        Declared CRS of ``grids_file`` (``wgs84``, ``gcj02``, ``bd09``); ``GRIDS_CRS``.
+    resources_file : Path
+        Resource points GeoJSON; ``RESOURCES_FILE``.
+    host, port : str, int
+        Where to serve; ``HOST`` and ``PORT``.
+    tile_url : str | None
+        Optional raster XYZ tile template (an intranet or Tianditu server);
+        ``TILE_URL``. Unset means no base map: nothing loads from outside.
+    tile_attribution : str
+        Attribution shown for ``tile_url``; ``TILE_ATTRIBUTION``.
+    seed_demo : bool
+        Seed a year of illustrative history into an empty store; ``SEED_DEMO``.
+    role : str
+        The viewer role of the dashboard until sign-in exists; ``DEFAULT_ROLE``.
+    """
+
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
+    grids_file: Path = BUNDLED_GRIDS
+    grids_crs: str | None = None
+    resources_file: Path = BUNDLED_RESOURCES
+    host: str = "127.0.0.1"
+    port: int = 8050
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    seed_demo: bool = True
+    role: str = "command"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """Build settings from environment variables (``os.environ`` by default)."""
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL", base.database_url),
+            grids_file=Path(env.get("GRIDS_FILE", base.grids_file)),
+            grids_crs=env.get("GRIDS_CRS") or None,
+            resources_file=Path(env.get("RESOURCES_FILE", base.resources_file)),
+            host=env.get("HOST", base.host),
+            port=int(env.get("PORT", base.port)),
+            tile_url=env.get("TILE_URL") or None,
+            tile_attribution=env.get("TILE_ATTRIBUTION", ""),
+            seed_demo=env.get("SEED_DEMO", "1") not in ("0", "false", "no"),
+            role=env.get("DEFAULT_ROLE", base.role),
+        )

@@ -1,0 +1,224 @@
+"""The store: SQLAlchemy 2 models and the engine set-up.
+
+The embedded default is a SQLite file in WAL mode with foreign keys on and
+``synchronous=FULL`` so that a committed write survives a power cut.
+``DATABASE_URL`` points the same models at PostgreSQL.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import DateTime
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC datetime: the store keeps every time in naive UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Base of all tables."""
+
+
+class Grid(Base):
+    """One grid of any level, its geometry kept as GeoJSON text (WGS84)."""
+
+    __tablename__ = "grids"
+    grid_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[int] = mapped_column(Integer, index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    properties: Mapped[str] = mapped_column(Text)  # all GeoJSON properties, JSON
+    geometry: Mapped[str] = mapped_column(Text)  # GeoJSON geometry, JSON
+
+
+class Case(Base):
+    """A case (事件): a citizen request, hotline ticket, dispute, ..."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_case_source_external"),
+        Index("ix_case_reported", "reported_at"),
+        Index("ix_case_village_status", "village_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    domain: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    #: The highest tier the case ever reached (村级化解率 needs it).
+    max_tier: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grids.grid_id"), index=True)
+    village_id: Mapped[str | None] = mapped_column(String(64))
+    reporter: Mapped[str | None] = mapped_column(String(64))  # personal data
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))  # personal data
+    handler: Mapped[str | None] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    deadline_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CaseEvent(Base):
+    """One step of a case's audit trail: who, when, from, to, note."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    from_tier: Mapped[str | None] = mapped_column(String(16))
+    to_tier: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Warning(Base):
+    """An early warning (预警): a point, a radius and a level of the four colours."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_warning_source_external"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(32))
+    level: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    radius_m: Mapped[float] = mapped_column(Float)
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grids.grid_id"))
+    village_id: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WarningGrid(Base):
+    """A level-3 grid that a warning's radius reaches."""
+
+    __tablename__ = "warning_grids"
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"), primary_key=True)
+    grid_id: Mapped[str] = mapped_column(ForeignKey("grids.grid_id"), primary_key=True)
+
+
+class Resource(Base):
+    """A resource (力量) for one-point command: a post, team, station or depot."""
+
+    __tablename__ = "resources"
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grids.grid_id"))
+    contact: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class Meta(Base):
+    """Key/value facts about the store, e.g. the data version every write bumps."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers (several app processes) go on while one writes;
+    # FULL makes each commit durable; foreign keys are off in SQLite by default.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url``; a SQLite file's folder is created if missing."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_db(engine: Engine) -> None:
+    """Create the tables that are missing and the data version row."""
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as s:
+        if s.get(Meta, "data_version") is None:
+            s.add(Meta(key="data_version", value="0"))
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose work is committed at the end, or rolled back on error."""
+    with sessionmaker(engine, expire_on_commit=False).begin() as session:
+        yield session
+
+
+def bump_version(session: Session) -> None:
+    """Mark that data changed: readers compare the version to refresh their caches."""
+    session.execute(
+        update(Meta)
+        .where(Meta.key == "data_version")
+        .values(value=(Meta.value.cast(Integer) + 1).cast(String))
+    )
+
+
+def data_version(engine: Engine) -> int:
+    """The current data version (a cheap read, done before any heavy one)."""
+    with engine.connect() as conn:
+        value = conn.execute(select(Meta.value).where(Meta.key == "data_version")).scalar()
+    return int(value or 0)
+
+
+def grid_rows_to_geojson(rows: list[Grid]) -> dict:
+    """Turn stored grid rows back into one GeoJSON FeatureCollection."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": json.loads(r.properties),
+                "geometry": json.loads(r.geometry),
+            }
+            for r in rows
+        ],
+    }

@@ -1,0 +1,165 @@
+"""The domain vocabulary: English codes in code, Chinese (or English) on screen.
+
+Every code the product knows is listed here once, with its label in each
+language. See DESIGN.md §1.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+
+#: Grid levels: 1 town, 2 village/community, 3 grid.
+GRID_LEVELS: dict[int, dict[str, str]] = {
+    1: {"zh": "镇", "en": "Town"},
+    2: {"zh": "村/社区", "en": "Village"},
+    3: {"zh": "网格", "en": "Grid"},
+}
+
+GRID_KINDS: dict[str, dict[str, str]] = {
+    "town": {"zh": "镇", "en": "Town"},
+    "village": {"zh": "村", "en": "Village"},
+    "community": {"zh": "社区", "en": "Community"},
+    "grid": {"zh": "网格", "en": "Grid"},
+}
+
+#: The level each grid kind lives on.
+KIND_LEVEL: dict[str, int] = {"town": 1, "village": 2, "community": 2, "grid": 3}
+
+DOMAINS: dict[str, dict[str, str]] = {
+    "party": {"zh": "党建", "en": "Party building"},
+    "safety": {"zh": "平安预警", "en": "Safety & warning"},
+    "agriculture": {"zh": "农业", "en": "Agriculture"},
+    "construction": {"zh": "城建", "en": "Urban construction"},
+    "economy": {"zh": "经济", "en": "Economy"},
+    "governance": {"zh": "综治", "en": "Governance"},
+    "livelihood": {"zh": "民生实事", "en": "Livelihood"},
+}
+
+CASE_TYPES: dict[str, dict[str, str]] = {
+    "dispute": {"zh": "矛盾纠纷", "en": "Dispute"},
+    "hotline": {"zh": "市长热线工单", "en": "Hotline ticket"},
+    "proposal": {"zh": "村民说事", "en": "Villager matter"},
+    "wish": {"zh": "微心愿", "en": "Micro-wish"},
+    "petition": {"zh": "信访代办", "en": "Petition by proxy"},
+    "service": {"zh": "便民服务", "en": "Convenience service"},
+    "hazard": {"zh": "隐患", "en": "Hazard"},
+}
+
+CASE_SOURCES: dict[str, dict[str, str]] = {
+    "hotline": {"zh": "市长热线", "en": "Hotline"},
+    "patrol": {"zh": "网格员巡查", "en": "Patrol"},
+    "citizen": {"zh": "群众点单", "en": "Citizen"},
+    "meeting": {"zh": "村民说事会", "en": "Meeting"},
+    "visit": {"zh": "接访/下访", "en": "Visit"},
+    "sensor": {"zh": "传感器", "en": "Sensor"},
+}
+
+#: Case statuses, in the order of the closed loop, then the side exits.
+CASE_STATUSES: dict[str, dict[str, str]] = {
+    "reported": {"zh": "已上报", "en": "Reported"},
+    "dispatched": {"zh": "已派单", "en": "Dispatched"},
+    "accepted": {"zh": "已接单", "en": "Accepted"},
+    "in_progress": {"zh": "处置中", "en": "In progress"},
+    "resolved": {"zh": "已办结", "en": "Resolved"},
+    "closed": {"zh": "已销号", "en": "Closed"},
+    "returned": {"zh": "退回", "en": "Returned"},
+    "cancelled": {"zh": "已撤销", "en": "Cancelled"},
+}
+
+#: Statuses in which a case still needs work (it can be overdue).
+OPEN_STATUSES: frozenset[str] = frozenset(
+    {"reported", "dispatched", "accepted", "in_progress", "returned"}
+)
+#: Statuses that count as done for 办结率.
+DONE_STATUSES: frozenset[str] = frozenset({"resolved", "closed"})
+
+#: Map colours of case statuses (done ones grey-green, open ones warm).
+CASE_STATUS_COLORS: dict[str, str] = {
+    "reported": "#8E24AA",
+    "dispatched": "#3949AB",
+    "accepted": "#00897B",
+    "in_progress": "#F4511E",
+    "resolved": "#7CB342",
+    "closed": "#9E9E9E",
+    "returned": "#6D4C41",
+    "cancelled": "#BDBDBD",
+}
+
+#: Tiers of 分级化解, lowest first; a case's tier only moves up.
+TIERS: dict[str, dict[str, str]] = {
+    "grid": {"zh": "网格", "en": "Grid"},
+    "village": {"zh": "村/社区", "en": "Village"},
+    "township": {"zh": "镇", "en": "Township"},
+    "county": {"zh": "旗", "en": "County"},
+}
+
+#: Default days to resolve at each tier (the SLA; the workflow issue makes it configurable).
+TIER_DAYS: dict[str, int] = {"grid": 3, "village": 3, "township": 7, "county": 15}
+
+#: Warning levels, the national four colours; 1 is the most severe.
+WARNING_LEVELS: dict[int, dict[str, str]] = {
+    1: {"zh": "红色", "en": "Red", "color": "#E53935"},
+    2: {"zh": "橙色", "en": "Orange", "color": "#FB8C00"},
+    3: {"zh": "黄色", "en": "Yellow", "color": "#FDD835"},
+    4: {"zh": "蓝色", "en": "Blue", "color": "#1E88E5"},
+}
+
+WARNING_TYPES: dict[str, dict[str, str]] = {
+    "ice_flood": {"zh": "凌汛洪水", "en": "Ice flood"},
+    "geological": {"zh": "地质灾害", "en": "Geological hazard"},
+    "chemical_leak": {"zh": "危化品泄漏", "en": "Chemical leak"},
+    "fire": {"zh": "火灾", "en": "Fire"},
+    "subsidence": {"zh": "采空区塌陷", "en": "Mine subsidence"},
+    "sandstorm": {"zh": "沙尘暴", "en": "Sandstorm"},
+    "gale": {"zh": "大风", "en": "Gale"},
+    "blizzard": {"zh": "暴雪", "en": "Blizzard"},
+    "road_icing": {"zh": "道路结冰", "en": "Road icing"},
+    "public_security": {"zh": "治安", "en": "Public security"},
+}
+
+WARNING_STATUSES: dict[str, dict[str, str]] = {
+    "active": {"zh": "生效", "en": "Active"},
+    "acknowledged": {"zh": "已确认", "en": "Acknowledged"},
+    "handling": {"zh": "处置中", "en": "Handling"},
+    "cleared": {"zh": "已解除", "en": "Cleared"},
+}
+
+#: Warning statuses that still count as live on the map.
+LIVE_WARNING_STATUSES: frozenset[str] = frozenset({"active", "acknowledged", "handling"})
+
+RESOURCE_KINDS: dict[str, dict[str, str]] = {
+    "pioneer_post": {"zh": "党员先锋岗", "en": "Party pioneer post"},
+    "volunteer_team": {"zh": "志愿服务队", "en": "Volunteer team"},
+    "social_work_station": {"zh": "社工站", "en": "Social-work station"},
+    "civilisation_station": {"zh": "新时代文明实践站", "en": "Civilisation practice station"},
+    "legal_adviser": {"zh": "法律顾问", "en": "Legal adviser"},
+    "governance_centre": {"zh": "综治中心", "en": "Governance centre"},
+    "supply_depot": {"zh": "应急物资点", "en": "Emergency supply depot"},
+}
+
+RESOURCE_COLORS: dict[str, str] = {
+    "pioneer_post": "#C62828",
+    "volunteer_team": "#AD1457",
+    "social_work_station": "#6A1B9A",
+    "civilisation_station": "#EF6C00",
+    "legal_adviser": "#283593",
+    "governance_centre": "#00695C",
+    "supply_depot": "#2E7D32",
+}
+
+
+def label(table: dict, code: object, lang: Lang = "zh") -> str:
+    """Return the on-screen label of ``code`` in ``table``.
+
+    Parameters
+    ----------
+    table : dict
+        One of the vocabulary tables of this module.
+    code : object
+        The code to label; an unknown code is shown as itself.
+    lang : {"zh", "en"}
+        Screen language.
+    """
+    entry = table.get(code)
+    return entry[lang] if entry else str(code)

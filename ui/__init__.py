@@ -1,0 +1,1 @@
+"""Screen pieces shared by pages and callbacks: component ids and screen text."""

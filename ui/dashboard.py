@@ -1,0 +1,287 @@
+"""The dashboard page: builders of its parts from a filter state and a view.
+
+Pure functions of their arguments; the callbacks call the same builders to
+refresh a part, so the first page and every update look the same.
+"""
+from __future__ import annotations
+
+import dash_ag_grid as dag
+import pandas as pd
+from dash import dcc, html
+
+from layers.basemap import map_style, view_for_bounds
+from layers.charts import counts_chart
+from layers.mapfig import apply_updates, base_figure, map_updates
+from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
+from township.gridset import GridSet
+from township.privacy import shown_name, shown_phone
+from township.services import GridDetail, View, counts_by
+from township.vocab import (
+    CASE_STATUSES,
+    CASE_TYPES,
+    DOMAINS,
+    GRID_LEVELS,
+    RESOURCE_KINDS,
+    TIERS,
+    WARNING_LEVELS,
+    WARNING_TYPES,
+    label,
+)
+from ui import ids
+from ui.text import t
+
+
+def _options(table: dict, lang: str) -> list[dict]:
+    return [{"label": entry[lang], "value": code} for code, entry in table.items()]
+
+
+def _field(key: str, control, lang: str) -> html.Div:
+    return html.Div([html.Label(t(key, lang), className="field-label"), control], className="field")
+
+
+def filter_panel(state: FilterState, gridset: GridSet) -> html.Div:
+    """The filter controls, set to ``state``."""
+    lang = state.lang
+    villages = [{"label": gridset.props(v)["name"], "value": v} for v in gridset.ids(level=2)]
+    window_text = {k: t(k if k != "all" else "all_time", lang) for k in WINDOWS}
+    return html.Div(
+        [
+            _field("village", dcc.Dropdown(villages, state.village, multi=True, id=ids.F_VILLAGE,
+                                           placeholder=t("all", lang)), lang),
+            _field("level", dcc.RadioItems(
+                [{"label": e[lang], "value": lv} for lv, e in GRID_LEVELS.items()], state.level,
+                id=ids.F_LEVEL, inline=True), lang),
+            _field("domain", dcc.Dropdown(_options(DOMAINS, lang), state.domain, multi=True, id=ids.F_DOMAIN,
+                                          placeholder=t("all", lang)), lang),
+            _field("status", dcc.Dropdown(_options(CASE_STATUSES, lang), state.status, multi=True,
+                                          id=ids.F_STATUS, placeholder=t("all", lang)), lang),
+            _field("type", dcc.Dropdown(_options(CASE_TYPES, lang), state.type, multi=True, id=ids.F_TYPE,
+                                        placeholder=t("all", lang)), lang),
+            _field("wlevel", dcc.Checklist(
+                [{"label": html.Span(e[lang], style={"color": e["color"], "fontWeight": 700}), "value": lv}
+                 for lv, e in WARNING_LEVELS.items()], state.wlevel, id=ids.F_WLEVEL, inline=True), lang),
+            _field("window", dcc.Dropdown([{"label": v, "value": k} for k, v in window_text.items()],
+                                          state.window, clearable=False, id=ids.F_WINDOW), lang),
+            html.Div(t("window_note", lang), className="hint"),
+            _field("measure", dcc.RadioItems([{"label": t(m, lang), "value": m} for m in MEASURES],
+                                             state.measure, id=ids.F_MEASURE), lang),
+            _field("layers", dcc.Checklist([{"label": t(k, lang), "value": k} for k in LAYERS], state.layers,
+                                           id=ids.F_LAYERS, inline=True), lang),
+            html.Button(t("reset", lang), id=ids.F_RESET, className="button"),
+        ],
+        className="filters",
+    )
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def headline_cards(view: View) -> list:
+    """The headline figures: open, overdue, the three rates, live warnings by colour."""
+    lang, h = view.state.lang, view.headline
+    cards = [
+        ("open", str(h.open), ""),
+        ("overdue", str(h.overdue), "bad" if h.overdue else ""),
+        ("done_rate", _pct(h.done_rate), ""),
+        ("ontime_rate", _pct(h.ontime_rate), ""),
+        ("village_rate", _pct(h.village_rate), ""),
+    ]
+    out = [html.Div([html.Div(v, className=f"kpi-value {cls}", id=f"kpi-{k}"), html.Div(t(k, lang), className="kpi-label")],
+                    className="kpi") for k, v, cls in cards]
+    warn = [html.Span(str(h.warnings[lv]), className="warn-badge", title=e[lang], id=f"kpi-warning-{lv}",
+                      style={"background": e["color"], "color": "#000" if lv == 3 else "#fff"})
+            for lv, e in WARNING_LEVELS.items()]
+    out.append(html.Div([html.Div(warn, className="kpi-value"), html.Div(t("warnings", lang), className="kpi-label")],
+                        className="kpi"))
+    return out
+
+
+def domain_chart(view: View):
+    """Cases by domain under the filter."""
+    counts = counts_by(view.cases, "domain", view.now).reindex(list(DOMAINS), fill_value=0)
+    return counts_chart(counts, [label(DOMAINS, d, view.state.lang) for d in counts.index], view.state.lang)
+
+
+def village_chart(view: View, gridset: GridSet):
+    """Cases by village under the filter."""
+    villages = view.state.village or gridset.ids(level=2)
+    counts = counts_by(view.cases, "village_id", view.now).reindex(villages, fill_value=0)
+    return counts_chart(counts, [gridset.props(v)["name"] for v in villages], view.state.lang,
+                        height=max(260, 24 * len(villages)))
+
+
+def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, attribution: str) -> dict:
+    """The full map figure (with geometry): sent once, at page load."""
+    fig = base_figure(
+        gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
+        map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
+    ).to_dict()
+    apply_updates(fig, map_updates(view, gridset, role))
+    fig["layout"]["map"]["uirevision"] = map_view(view.state, gridset)[2]
+    return fig
+
+
+def map_view(state: FilterState, gridset: GridSet) -> tuple[dict, float, str]:
+    """Centre, zoom and ``uirevision`` of the map for ``state``.
+
+    The ``uirevision`` names the villages in view: it changes (and the map
+    moves) only on a drill, so zoom and pan survive every other update.
+    """
+    focus = state.village or gridset.ids(level=1)
+    center, zoom = view_for_bounds(gridset.bounds(focus))
+    return center, zoom, "view:" + ",".join(sorted(state.village))
+
+
+def breadcrumb(state: FilterState, gridset: GridSet) -> list:
+    """大路镇 › 村 › 网格: the way back up."""
+    lang = state.lang
+    parts: list = [html.Button(t("town", lang), id=ids.CRUMB_TOWN, className="crumb")]
+    village = state.village[0] if len(state.village) == 1 else None
+    name = gridset.props(village)["name"] if village else ""
+    parts += [html.Span(" › ", hidden=not village),
+              html.Button(name, id=ids.CRUMB_VILLAGE, className="crumb", hidden=not village)]
+    if state.grid:
+        parts += [html.Span(" › "), html.Span(gridset.props(state.grid)["name"], className="crumb-current")]
+    return parts
+
+
+def grid_panel(detail: GridDetail | None, gridset: GridSet, role: str, lang: str) -> list:
+    """The side panel of one grid: who is responsible, what is open, what reaches it, what is near."""
+    if detail is None:
+        return [html.Div(t("grid_panel_hint", lang), className="hint")]
+    p = detail.props
+    facts = [
+        ("officer", shown_name(p.get("officer"), role)),
+        ("phone", shown_phone(p.get("officer_phone"), role)),
+        ("households", p.get("households", "—")),
+        ("population", p.get("population", "—")),
+        ("party_members", p.get("party_members", "—")),
+        ("party_households", p.get("party_households", "—")),
+        ("area", f"{detail.area_km2:.2f}"),
+        ("open_cases", f"{len(detail.open_cases)} ({t('overdue', lang)} {detail.overdue})"),
+    ]
+    rows = [html.Tr([html.Th(t(k, lang)), html.Td(str(v))]) for k, v in facts]
+    cases = [html.Li(f"#{r.id} {r.title} · {label(CASE_STATUSES, r.status, lang)}")
+             for r in detail.open_cases.head(8).itertuples()]
+    warns = [html.Li(f"{WARNING_LEVELS[w.level][lang]} · {label(WARNING_TYPES, w.type, lang)} · {w.title}",
+                     style={"borderLeft": f"6px solid {WARNING_LEVELS[w.level]['color']}"})
+             for w in detail.warnings.itertuples()]
+    near = [html.Li(f"{r.name} · {label(RESOURCE_KINDS, r.kind, lang)} · "
+                    + (t("inside", lang) if r.distance_m == 0 else f"{r.distance_m / 1000:.1f} km"))
+            for r in detail.resources.head(10).itertuples()]
+    return [
+        html.H3(p["name"], id="panel-title"),
+        html.Div(p["grid_id"], className="hint"),
+        html.Table(rows, className="facts"),
+        html.H4(t("open_cases", lang)), html.Ul(cases or [html.Li(t("none", lang))]),
+        html.H4(t("reach_warnings", lang)), html.Ul(warns or [html.Li(t("none", lang))], className="warn-list"),
+        html.H4(t("near_resources", lang)), html.Ul(near or [html.Li(t("none", lang))]),
+    ]
+
+
+#: Table columns the server can sort by.
+SORTABLE = {"id", "reported_at", "deadline_at", "status", "domain", "type"}
+
+
+def table_columns(lang: str) -> list[dict]:
+    """Columns of the case table (rows come from the server in blocks)."""
+    cols = [("id", "id", 80), ("title", "title_col", 160), ("type", "type", 110), ("domain", "domain", 100),
+            ("status", "status", 110), ("grid", "grid", 150), ("tier", "tier", 80),
+            ("reported_at", "reported_at", 140), ("deadline_at", "deadline_at", 140)]
+    return [{"field": f, "headerName": t(k, lang), "width": w, "sortable": f in SORTABLE} for f, k, w in cols]
+
+
+def table_rows(view: View, gridset: GridSet, start: int, end: int, sort: list[dict] | None) -> tuple[list[dict], int]:
+    """One block of case-table rows under the filter, overdue first unless sorted otherwise."""
+    frame = view.cases.assign(overdue=view.overdue)
+    if sort and sort[0]["colId"] in SORTABLE:
+        frame = frame.sort_values(sort[0]["colId"], ascending=sort[0]["sort"] == "asc")
+    else:
+        frame = frame.sort_values(["overdue", "reported_at"], ascending=[False, False])
+    block = frame.iloc[start:end]
+    lang = view.state.lang
+    rows = [
+        {
+            "id": int(r.id), "title": r.title, "type": label(CASE_TYPES, r.type, lang),
+            "domain": label(DOMAINS, r.domain, lang),
+            "status": label(CASE_STATUSES, r.status, lang) + (f" · {t('overdue', lang)}" if r.overdue else ""),
+            "grid": gridset.props(r.grid_id)["name"] if isinstance(r.grid_id, str) else "—",
+            "tier": label(TIERS, r.tier, lang),
+            "reported_at": pd.Timestamp(r.reported_at).strftime("%Y-%m-%d %H:%M"),
+            "deadline_at": pd.Timestamp(r.deadline_at).strftime("%Y-%m-%d %H:%M"),
+            "overdue": bool(r.overdue),
+        }
+        for r in block.itertuples()
+    ]
+    return rows, len(frame)
+
+
+def case_table(lang: str) -> dag.AgGrid:
+    """The case table: infinite row model, so a filter change sends one block, not every row."""
+    return dag.AgGrid(
+        id=ids.TABLE,
+        columnDefs=table_columns(lang),
+        defaultColDef={"sortable": False, "resizable": True},
+        rowModelType="infinite",
+        dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 4, "rowHeight": 30,
+                         "localeText": {"loadingOoo": "…", "noRowsToShow": t("none", lang)}},
+        rowClassRules={"row-overdue": "params.data && params.data.overdue"},
+        style={"height": 380},
+    )
+
+
+def page(state: FilterState, notices: list[str], view: View, gridset: GridSet, role: str,
+         tile_url: str | None = None, attribution: str = "") -> html.Div:
+    """The whole dashboard for ``state``: built once per page load."""
+    lang = state.lang
+    other = "en" if lang == "zh" else "zh"
+    lang_href = state.model_copy(update={"lang": other}).to_query() or "?"
+    notice = (t("notice", lang) + ", ".join(notices)) if notices else ""
+    return html.Div(
+        [
+            dcc.Store(id=ids.STATE, data=state.model_dump()),
+            dcc.Store(id=ids.QUERY),
+            html.Header(
+                [
+                    html.H1(t("title", lang)),
+                    html.Span(t("illustrative", lang), className="illustrative"),
+                    html.A(t("lang_switch", lang), href=lang_href, id=ids.F_LANG, className="lang"),
+                ],
+                className="top",
+            ),
+            html.Div(notice, id=ids.NOTICE, className="notice", hidden=not notices),
+            html.Div(headline_cards(view), id=ids.HEADLINE, className="headline"),
+            html.Div(
+                [
+                    filter_panel(state, gridset),
+                    html.Div(
+                        [
+                            html.Div(breadcrumb(state, gridset), id=ids.CRUMBS, className="crumbs"),
+                            dcc.Graph(id=ids.MAP, figure=map_figure(view, gridset, role, tile_url, attribution),
+                                      config={"displaylogo": False, "scrollZoom": True},
+                                      style={"height": "620px"}),
+                            html.Div(t("illustrative", lang), className="map-note"),
+                        ],
+                        className="map-col",
+                    ),
+                    html.Aside(grid_panel(None, gridset, role, lang), id=ids.PANEL, className="panel"),
+                ],
+                className="main",
+            ),
+            html.Div(
+                [
+                    html.Div([html.H4(t("by_domain", lang)),
+                              dcc.Graph(id=ids.CHART_DOMAIN, figure=domain_chart(view),
+                                        config={"displayModeBar": False})], className="chart"),
+                    html.Div([html.H4(t("by_village", lang)),
+                              dcc.Graph(id=ids.CHART_VILLAGE, figure=village_chart(view, gridset),
+                                        config={"displayModeBar": False})], className="chart"),
+                ],
+                className="charts",
+            ),
+            html.Div([html.H4([t("case_table", lang), html.Span(id=ids.TABLE_COUNT, className="hint")]),
+                      case_table(lang)], className="table"),
+        ],
+        lang="zh-CN" if lang == "zh" else "en",
+    )

@@ -1,0 +1,33 @@
+"""Every component id of the dashboard, in one place, prefixed by panel."""
+
+URL = "url"
+STATE = "state"  # the one dcc.Store of the filter state
+QUERY = "state-query"  # the state as a URL query, mirrored into the address bar
+NOTICE = "notice"
+
+# filter panel
+F_VILLAGE = "filter-village"
+F_LEVEL = "filter-level"
+F_DOMAIN = "filter-domain"
+F_STATUS = "filter-status"
+F_TYPE = "filter-type"
+F_WLEVEL = "filter-wlevel"
+F_WINDOW = "filter-window"
+F_MEASURE = "filter-measure"
+F_LAYERS = "filter-layers"
+F_RESET = "filter-reset"
+F_LANG = "filter-lang"
+
+# map and its breadcrumb
+MAP = "map-graph"
+CRUMBS = "map-crumbs"
+CRUMB_TOWN = "map-crumb-town"
+CRUMB_VILLAGE = "map-crumb-village"
+
+# figures, charts, table, side panel
+HEADLINE = "fig-headline"
+CHART_DOMAIN = "chart-domain"
+CHART_VILLAGE = "chart-village"
+TABLE = "table-cases"
+TABLE_COUNT = "table-count"
+PANEL = "panel-grid"
