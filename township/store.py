@@ -84,6 +84,8 @@ class Case(Base):
     deadline_at: Mapped[datetime] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The data version of the write that last changed this case.
+    version: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
 
 class CaseEvent(Base):
@@ -125,6 +127,7 @@ class Warning(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
 
 class WarningGrid(Base):
@@ -149,6 +152,18 @@ class Resource(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
 
 
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # a role of township.privacy.ROLES_UNMASKED
+    village_id: Mapped[str | None] = mapped_column(String(64))  # for the village role
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Meta(Base):
     """Key/value facts about the store, e.g. the data version every write bumps."""
 
@@ -160,6 +175,8 @@ class Meta(Base):
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers (several app processes) go on while one writes;
     # FULL makes each commit durable; foreign keys are off in SQLite by default.
+    # The driver's own transaction handling is off: _sqlite_begin opens them.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
@@ -168,12 +185,19 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # A write transaction takes the write lock at BEGIN, so two writers queue
+    # (busy_timeout) instead of failing when a read turns into a write.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; a SQLite file's folder is created if missing."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -188,18 +212,23 @@ def init_db(engine: Engine) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed at the end, or rolled back on error."""
-    with sessionmaker(engine, expire_on_commit=False).begin() as session:
+    """A write transaction: committed at the end, rolled back on error."""
+    with sessionmaker(engine.execution_options(write=True), expire_on_commit=False).begin() as session:
         yield session
 
 
-def bump_version(session: Session) -> None:
-    """Mark that data changed: readers compare the version to refresh their caches."""
+def bump_version(session: Session) -> int:
+    """Mark that data changed and return the new data version.
+
+    Readers compare the version to refresh their caches; rows written in
+    the same transaction carry it, so "what changed since N" is one query.
+    """
     session.execute(
         update(Meta)
         .where(Meta.key == "data_version")
         .values(value=(Meta.value.cast(Integer) + 1).cast(String))
     )
+    return int(session.scalar(select(Meta.value).where(Meta.key == "data_version")))
 
 
 def data_version(engine: Engine) -> int:

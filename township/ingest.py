@@ -1,0 +1,258 @@
+"""The write path for cases and warnings, shared by the API, file imports and the demo feed.
+
+Input is validated with pydantic (every bad field named, allowed values
+listed), located in its level-3 grid with one vectorised query, and written
+in one transaction, idempotent by the source's own id: re-sending
+``(source, external_id)`` updates the row instead of adding another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .gridset import GridSet
+from .store import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
+from .vocab import (
+    CASE_SOURCES,
+    CASE_STATUSES,
+    CASE_TYPES,
+    DOMAINS,
+    TIER_DAYS,
+    TIERS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    WARNING_TYPES,
+)
+
+#: Most items one batch request or one file may carry.
+MAX_BATCH = 5000
+#: Largest warning radius accepted (a whole county is about 100 km across).
+MAX_RADIUS_M = 200_000.0
+
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=5000)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.:\-/]+$")]
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """Times are stored as naive UTC; a time without a zone is taken as UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        return _naive_utc(value) if isinstance(value, datetime) else value
+
+
+class CaseIn(_In):
+    """A case as a source sends it."""
+
+    source: Literal[tuple(CASE_SOURCES)]  # type: ignore[valid-type]
+    external_id: Id | None = None
+    type: Literal[tuple(CASE_TYPES)]  # type: ignore[valid-type]
+    domain: Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
+    title: Text
+    description: LongText = ""
+    lon: Lon
+    lat: Lat
+    status: Literal[tuple(CASE_STATUSES)] = "reported"  # type: ignore[valid-type]
+    tier: Literal[tuple(TIERS)] = "grid"  # type: ignore[valid-type]
+    reported_at: datetime | None = None
+    deadline_at: datetime | None = None
+    reporter: Annotated[str, Field(max_length=64)] | None = None
+    reporter_phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+\- ]*$")] | None = None
+    handler: Annotated[str, Field(max_length=64)] | None = None
+    #: Keep a point outside the town (as "outside") instead of rejecting it.
+    outside_ok: bool = False
+
+
+class WarningIn(_In):
+    """An early warning as a source sends it."""
+
+    source: Annotated[str, Field(min_length=1, max_length=32)]
+    external_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    type: Literal[tuple(WARNING_TYPES)]  # type: ignore[valid-type]
+    level: Literal[tuple(WARNING_LEVELS)]  # type: ignore[valid-type]
+    status: Literal[tuple(WARNING_STATUSES)] = "active"  # type: ignore[valid-type]
+    title: Text
+    description: LongText = ""
+    lon: Lon
+    lat: Lat
+    radius_m: Annotated[float, Field(gt=0, le=MAX_RADIUS_M, allow_inf_nan=False)]
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    outside_ok: bool = False
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule: where (item index, field) and why."""
+
+    index: int | None
+    field: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class IngestError(ValueError):
+    """Input that breaks rules; nothing was written."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(
+            (f"item {e.index}: " if e.index is not None else "") + f"{e.field}: {e.message}" for e in errors[:20]
+        ))
+
+
+def validation_errors(err: ValidationError, index: int | None = None) -> list[FieldError]:
+    """pydantic's errors as :class:`FieldError`, one per bad field."""
+    return [
+        FieldError(index, ".".join(str(p) for p in e["loc"]) or "(body)", e["msg"])
+        for e in err.errors(include_url=False)
+    ]
+
+
+def parse_items(model: type[_In], items: list[Any]) -> list:
+    """Validate raw dicts into ``model``; every bad field of every item is reported at once."""
+    if not isinstance(items, list):
+        raise IngestError([FieldError(None, "(body)", "expected an object or a list of objects")])
+    if len(items) > MAX_BATCH:
+        raise IngestError([FieldError(None, "(body)", f"at most {MAX_BATCH} items per request, got {len(items)}")])
+    parsed, errors = [], []
+    for i, raw in enumerate(items):
+        try:
+            parsed.append(model.model_validate(raw))
+        except ValidationError as err:
+            errors += validation_errors(err, i if len(items) > 1 else None)
+    if errors:
+        raise IngestError(errors)
+    return parsed
+
+
+@dataclass(frozen=True)
+class Written:
+    """What happened to one item: its id, and whether it was new."""
+
+    id: int
+    created: bool
+    grid_id: str | None
+
+
+def _locate(gridset: GridSet, items: list, first_index: int = 0) -> list[str | None]:
+    grids = gridset.locate(np.array([i.lon for i in items], float), np.array([i.lat for i in items], float))
+    errors = [
+        FieldError(first_index + n if len(items) > 1 else None, "lon,lat",
+                   f"({item.lon}, {item.lat}) is outside the town; send outside_ok=true to keep it as outside")
+        for n, (item, g) in enumerate(zip(items, grids)) if g is None and not item.outside_ok
+    ]
+    if errors:
+        raise IngestError(errors)
+    return grids.tolist()
+
+
+def _retrying(write):
+    # Two writers sending the same new (source, external_id) at once: the
+    # second insert fails on the unique key; run it again and it updates.
+    def run(*args, **kwargs):
+        try:
+            return write(*args, **kwargs)
+        except IntegrityError:
+            return write(*args, **kwargs)
+    return run
+
+
+@_retrying
+def write_cases(engine: Engine, gridset: GridSet, items: list[CaseIn], actor: str = "api") -> list[Written]:
+    """Insert or update cases in one transaction; every new case gets its ``report`` event.
+
+    Raises
+    ------
+    IngestError
+        A point outside the town (unless ``outside_ok``); nothing is written.
+    """
+    grids = _locate(gridset, items)
+    now = utcnow()
+    out: list[Written] = []
+    with session_scope(engine) as s:
+        version = bump_version(s)
+        for item, grid_id in zip(items, grids):
+            out.append(_write_case(s, gridset, item, grid_id, now, version, actor))
+    return out
+
+
+def _write_case(s: Session, gridset: GridSet, item: CaseIn, grid_id: str | None, now: datetime,
+                version: int, actor: str) -> Written:
+    fields = item.model_dump(exclude={"outside_ok"})
+    reported = fields.pop("reported_at") or now
+    deadline = fields.pop("deadline_at") or reported + timedelta(days=TIER_DAYS[item.tier])
+    row = None
+    if item.external_id is not None:
+        row = s.scalar(select(Case).where(Case.source == item.source, Case.external_id == item.external_id))
+    values = dict(fields, grid_id=grid_id, village_id=gridset.village_of(grid_id) if grid_id else None,
+                  deadline_at=deadline, updated_at=now, version=version)
+    if row is None:
+        row = Case(**values, reported_at=reported, max_tier=item.tier)
+        s.add(row)
+        s.flush()
+        s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="report", from_status=None,
+                        to_status=row.status, note=item.source))
+        return Written(row.id, True, grid_id)
+    before = (row.status, row.tier)
+    for key, value in values.items():
+        setattr(row, key, value)
+    if list(TIERS).index(item.tier) > list(TIERS).index(row.max_tier):
+        row.max_tier = item.tier
+    if (row.status, row.tier) != before:
+        s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=before[0],
+                        to_status=row.status, from_tier=before[1], to_tier=row.tier, note="re-sent by source"))
+    return Written(row.id, False, grid_id)
+
+
+@_retrying
+def write_warnings(engine: Engine, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
+    """Insert or update warnings in one transaction, with the grids their radius reaches."""
+    grids = _locate(gridset, items)
+    now = utcnow()
+    out: list[Written] = []
+    with session_scope(engine) as s:
+        version = bump_version(s)
+        for item, grid_id in zip(items, grids):
+            fields = item.model_dump(exclude={"outside_ok"})
+            fields["issued_at"] = fields["issued_at"] or now
+            values = dict(fields, grid_id=grid_id, village_id=gridset.village_of(grid_id) if grid_id else None,
+                          updated_at=now, version=version)
+            row = None
+            if item.external_id is not None:
+                row = s.scalar(select(Warning).where(Warning.source == item.source,
+                                                     Warning.external_id == item.external_id))
+            created = row is None
+            if created:
+                row = Warning(**values)
+                s.add(row)
+                s.flush()
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+                s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))
+            s.add_all(WarningGrid(warning_id=row.id, grid_id=g)
+                      for g in gridset.grids_within(item.lon, item.lat, item.radius_m))
+            out.append(Written(row.id, created, grid_id))
+    return out
