@@ -11,7 +11,6 @@ TEST_STAMP := $(VENV)/.installed-test
 .PHONY: run test setup setup-test system-test-deps validate-grids bench clean
 
 run: setup
-	$(PY) -m township init
 	$(PY) app.py
 
 test: setup-test

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from layers.mapfig import apply_updates, map_updates
 from township import filters
 from township.bootstrap import AppContext
 from township.filters import FilterState
-from township.services import grid_detail, make_view
+from township.services import acknowledge_warning, alerts, grid_detail, make_view
+from township.store import data_version
 from ui import dashboard as ui
 from ui import ids
 
@@ -26,13 +28,12 @@ def render_page(app_ctx: AppContext, search: str | None) -> html.Div:
     state, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)))
     if app_ctx.grid_load.error is not None:
         notices.append(f"grid file rejected ({len(app_ctx.grid_load.error.violations)} problems), previous grids kept")
-    view = make_view(tw.snapshot(), gs, state)
+    snap = tw.snapshot()
+    view = make_view(snap, gs, state)
     s = app_ctx.settings
-    page = ui.page(state, notices, view, gs, s.role, s.tile_url, s.tile_attribution)
-    if state.grid:
-        page.children[4].children[2].children = ui.grid_panel(grid_detail(view, gs, state.grid), gs, s.role,
-                                                              state.lang)
-    return page
+    detail = grid_detail(view, gs, state.grid) if state.grid else None
+    return ui.page(state, notices, view, detail, gs, s.role, snap.version, alerts(snap), s.tile_url,
+                   s.tile_attribution)
 
 
 def reduce(state: FilterState, trigger: str | None, values: dict, click: dict | None, gs) -> FilterState:
@@ -94,18 +95,28 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.CRUMBS, "children"),
         Output(ids.PANEL, "children"),
         Output(ids.QUERY, "data"),
+        Output(ids.ALERT_TEXT, "children"),
+        Output(ids.ALERT_ACK, "value"),
+        Output(ids.ALERT, "hidden"),
+        Output(ids.VIEW, "data"),
         Input(ids.STATE, "data"),
+        Input(ids.VERSION, "data"),
+        State(ids.VIEW, "data"),
         prevent_initial_call=True,
     )
-    def on_state(data):
+    def on_state(data, _version, shown_revision):
+        # Runs on a filter change and when the data changed: both are patches,
+        # the geometry stays in the browser and zoom survives (uirevision).
         state = FilterState(**data)
-        view = make_view(tw.snapshot(), gs, state)
+        snap = tw.snapshot()
+        view = make_view(snap, gs, state)
         patch = Patch()
         apply_updates(patch, map_updates(view, gs, role))
         center, zoom, revision = ui.map_view(state, gs)
-        patch["layout"]["map"]["uirevision"] = revision
-        patch["layout"]["map"]["center"] = center
-        patch["layout"]["map"]["zoom"] = zoom
+        if revision != shown_revision:
+            # A drill: move the map. Otherwise leave the view alone, so the
+            # operator's zoom and pan survive filter changes and live updates.
+            patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom})
         detail = grid_detail(view, gs, state.grid) if state.grid else None
         return (
             patch,
@@ -115,7 +126,26 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             ui.breadcrumb(state, gs),
             ui.grid_panel(detail, gs, role, state.lang),
             state.to_query(),
+            *ui.alert_banner(alerts(snap), state.lang),
+            revision,
         )
+
+    @app.callback(Output(ids.VERSION, "data"), Input(ids.TICK, "n_intervals"), State(ids.VERSION, "data"),
+                  prevent_initial_call=True)
+    def on_tick(_n, shown):
+        # One cheap read a second; nothing is sent unless the data changed.
+        version = data_version(tw.engine)
+        if version == shown:
+            raise PreventUpdate
+        return version
+
+    @app.callback(Output(ids.VERSION, "data", allow_duplicate=True), Input(ids.ALERT_ACK, "n_clicks"),
+                  State(ids.ALERT_ACK, "value"), prevent_initial_call=True)
+    def on_acknowledge(_n, warning_id):
+        if not warning_id:
+            raise PreventUpdate
+        acknowledge_warning(tw.engine, int(warning_id), actor=role)
+        return data_version(tw.engine)
 
     @app.callback(
         Output(ids.TABLE, "getRowsResponse"),

@@ -5,18 +5,26 @@ import math
 
 #: Background of the offline style: a plain land colour, no tiles, no glyphs.
 LAND = "#eef0e8"
+#: Where map fonts would come from: the app itself, never a font server.
+GLYPHS = "/assets/glyphs/{fontstack}/{range}.pbf"
 
 
 def map_style(tile_url: str | None = None, attribution: str = "", background: str = LAND) -> dict:
     """A MapLibre style that loads nothing from outside the app.
 
-    No ``glyphs`` or ``sprite`` is named, so the map never asks a font server;
-    map text is therefore never drawn (labels are hover cards). With
+    Glyphs point at the app's own assets and no sprite is named, so the map
+    never asks a font server; map text is never drawn (labels are hover cards). With
     ``tile_url`` (an intranet XYZ or Tianditu template) a raster layer is added.
     """
     style: dict = {
         "version": 8,
-        "sources": {},
+        # MapLibre refuses a style change that has symbol layers (Plotly adds
+        # one per point trace) and no glyphs: name our own server's path.
+        # No text is drawn, so nothing is ever fetched from it.
+        "glyphs": GLYPHS,
+        # Dash's Graph drops empty objects when it writes a zoom back into the
+        # figure, and a style without "sources" is refused: keep one, unused.
+        "sources": {"blank": {"type": "geojson", "data": {"type": "Point", "coordinates": [0, 0]}}},
         "layers": [{"id": "land", "type": "background", "paint": {"background-color": background}}],
     }
     if tile_url:

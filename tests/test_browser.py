@@ -146,3 +146,19 @@ def test_english_switch(server, page):
     page.wait_for_selector("text=Dalu Town command map", timeout=20000)
     assert "lang=en" in page.url
     assert re.search(r"Open cases", page.inner_text("#fig-headline"))
+
+
+def test_rejected_grid_file_keeps_the_old_grids_on_screen(tmp_path, page):
+    from conftest import LiveServer
+    from test_repo import _broken_copy
+
+    srv = LiveServer(tmp_path).start()
+    srv.stop()
+    srv.env["GRIDS_FILE"] = str(_broken_copy(tmp_path))
+    srv.start()
+    try:
+        open_map(page, srv.url + "/?level=3")
+        assert "grid file rejected" in page.inner_text("#notice")
+        assert figure_value(page, "gd.data[2].locations.length") == 146
+    finally:
+        srv.stop()

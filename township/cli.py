@@ -75,8 +75,134 @@ def _add_validate_grids(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_validate_grids)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from .bootstrap import open_township
+    from .settings import Settings
+
+    settings = Settings.from_env()
+    try:
+        app_ctx = open_township(settings)
+    except GridValidationError as exc:
+        print(f"INVALID grid file {settings.grids_file} and no grids stored yet:")
+        print(exc.report(limit=None))
+        return 1
+    load = app_ctx.grid_load
+    snap = app_ctx.township.snapshot()
+    print(f"store: {settings.database_url}")
+    if load.error is not None:
+        print(f"grid file {settings.grids_file} REJECTED, the stored grids stay in use:")
+        print(load.error.report(limit=None))
+    else:
+        print(f"grids: {settings.grids_file} ({'installed' if load.installed else 'unchanged'})")
+    print(f"{len(load.gridset)} grids, {len(snap.cases)} cases, {len(snap.warnings)} warnings, "
+          f"{len(snap.resources)} resources")
+    return 1 if load.error is not None else 0
+
+
+def _add_init(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init",
+        help="prepare the store: tables, the configured grid file, resources, demo data",
+        description="Open the store named by DATABASE_URL, install GRIDS_FILE if it is valid and new "
+        "(a file that fails leaves the stored grids in use and exits 1), load resources and, "
+        "unless SEED_DEMO=0, a year of illustrative cases into an empty store.",
+    )
+    p.set_defaults(func=_init)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .bootstrap import open_township
+    from .imports import UnreadableFile, import_file
+    from .settings import Settings
+
+    # An import never seeds the demo year into the store it writes to.
+    settings = replace(Settings.from_env(), seed_demo=False)
+    try:
+        ctx = open_township(settings)
+    except GridValidationError as exc:
+        return _fail(f"no grids stored and the grid file {settings.grids_file} is invalid:\n{exc.report()}")
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        if pct != shown[0]:  # one line per percent, not per chunk
+            shown[0] = pct
+            print(f"导入进度 {pct}%", file=sys.stderr, flush=True)
+
+    try:
+        report = import_file(ctx.township.engine, ctx.township.gridset, args.file, kind=args.kind,
+                             mode=args.mode, default_source=args.source, progress=progress, crs=args.crs)
+    except FileNotFoundError:
+        return _fail(f"{args.file}: no such file")
+    except (OSError, UnreadableFile) as exc:
+        return _fail(f"{args.file}: {exc}")
+    except ValueError as exc:  # e.g. an unknown --source
+        return _fail(str(exc))
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import cases or warnings from CSV, XLSX or GeoJSON",
+        description="Import a hotline/grid-officer sheet (CSV in UTF-8 or GBK, XLSX; Chinese headers and "
+        "labels accepted, times without zone are Beijing time) or a GeoJSON FeatureCollection into the "
+        "store named by DATABASE_URL, in one transaction. Exit 0 if every row was stored, 1 if rows "
+        "were rejected (one line each: 第N行 列X: reason), 2 if the file cannot be read.",
+    )
+    p.add_argument("file", help="a .csv, .xlsx, .geojson or .json file")
+    p.add_argument("--kind", choices=("cases", "warnings"), default="cases", help="what the rows are (default cases)")
+    p.add_argument("--mode", choices=("all", "good"), default="all",
+                   help="all: store nothing if any row is bad (default); good: store the good rows")
+    p.add_argument("--source", help="source of rows that name none, e.g. hotline or 市长热线")
+    p.add_argument("--crs", type=str.lower, choices=("wgs84", "gcj02", "bd09"), default=None,
+                   help="datum of the coordinates: wgs84 (default), gcj02 (Amap/Tencent), bd09 (Baidu)")
+    p.set_defaults(func=_import)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from .privacy import ROLES_UNMASKED
+    from .settings import Settings
+    from .store import Grid, init_db, make_engine
+    from .tokens import create_token
+
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    with engine.connect() as conn:
+        villages = conn.execute(select(Grid.grid_id).where(Grid.level == 2).order_by(Grid.grid_id)).scalars().all()
+    if args.village and villages and args.village not in villages:
+        return _fail(f"--village {args.village} unknown; allowed: {', '.join(villages)}")
+    try:
+        token = create_token(engine, args.name, args.role, args.village)
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(token)
+    print(f"token {args.name!r} (role {args.role}{', village ' + args.village if args.village else ''}) "
+          f"created; it is shown only now. Roles that may write: admin, command, village; "
+          f"personal data shown to: {', '.join(r for r, v in ROLES_UNMASKED.items() if v)}.", file=sys.stderr)
+    return 0
+
+
+def _add_token(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "token",
+        help="create an API token (printed once; only its SHA-256 is stored)",
+        description="Create a bearer token for the HTTP API in the store named by DATABASE_URL and print it "
+        "on stdout. admin, command and village tokens may write; a village token only in its village.",
+    )
+    p.add_argument("name", help="who holds the token, e.g. hotline-bridge (unique)")
+    p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
+    p.add_argument("--village", help="the village of a village token, e.g. DL-03")
+    p.set_defaults(func=_token)
+
+
 #: Registration functions of all subcommands.
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate_grids]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate_grids, _add_init, _add_import, _add_token]
 
 
 def _fail(message: str) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from .crs import METRIC, WGS84, to_metric
 from .filters import WINDOWS, FilterState
 from .gridset import GridSet
-from .store import Case, Resource, Warning, WarningGrid, data_version, utcnow
+from .store import Case, Resource, Warning, WarningGrid, bump_version, data_version, session_scope, utcnow
 from .vocab import DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
 
 CASE_COLUMNS = [
@@ -301,3 +301,22 @@ def grid_detail(view: View, gridset: GridSet, grid_id: str) -> GridDetail:
         warnings=reach,
         resources=near,
     )
+
+
+def alerts(snap: Snapshot, max_level: int = 2) -> pd.DataFrame:
+    """Active (not yet acknowledged) warnings at ``max_level`` or worse, most severe and newest first."""
+    w = snap.warnings
+    return w[(w["status"] == "active").to_numpy() & (w["level"] <= max_level).to_numpy()].sort_values(
+        ["level", "issued_at"], ascending=[True, False])
+
+
+def acknowledge_warning(engine: Engine, warning_id: int, actor: str) -> bool:
+    """Mark an active warning acknowledged; False if it was not active (already acknowledged or gone)."""
+    with session_scope(engine) as s:
+        row = s.get(Warning, warning_id)
+        if row is None or row.status != "active":
+            return False
+        row.status = "acknowledged"
+        row.updated_at = utcnow()
+        row.version = bump_version(s)
+        return True

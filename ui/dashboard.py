@@ -231,8 +231,27 @@ def case_table(lang: str) -> dag.AgGrid:
     )
 
 
-def page(state: FilterState, notices: list[str], view: View, gridset: GridSet, role: str,
-         tile_url: str | None = None, attribution: str = "") -> html.Div:
+def alert_banner(alerts: pd.DataFrame, lang: str) -> tuple[str, str, bool]:
+    """Text, warning id and hidden flag of the banner that announces red and orange warnings."""
+    if alerts.empty:
+        return "", "", True
+    w = alerts.iloc[0]
+    more = f" (+{len(alerts) - 1})" if len(alerts) > 1 else ""
+    text = f"{WARNING_LEVELS[int(w.level)][lang]} · {label(WARNING_TYPES, w.type, lang)} · {w.title}{more}"
+    return text, str(int(w.id)), False
+
+
+def alert_div(alerts: pd.DataFrame, lang: str) -> html.Div:
+    """The flashing banner of the newest red or orange warning, with its acknowledge button."""
+    text, wid, hidden = alert_banner(alerts, lang)
+    return html.Div(
+        [html.Span(text, id=ids.ALERT_TEXT), html.Button(t("acknowledge", lang), id=ids.ALERT_ACK, value=wid)],
+        id=ids.ALERT, className="alert", hidden=hidden,
+    )
+
+
+def page(state: FilterState, notices: list[str], view: View, detail: GridDetail | None, gridset: GridSet, role: str,
+         version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "") -> html.Div:
     """The whole dashboard for ``state``: built once per page load."""
     lang = state.lang
     other = "en" if lang == "zh" else "zh"
@@ -242,6 +261,9 @@ def page(state: FilterState, notices: list[str], view: View, gridset: GridSet, r
         [
             dcc.Store(id=ids.STATE, data=state.model_dump()),
             dcc.Store(id=ids.QUERY),
+            dcc.Store(id=ids.VIEW, data=map_view(state, gridset)[2]),
+            dcc.Store(id=ids.VERSION, data=version),
+            dcc.Interval(id=ids.TICK, interval=1000),
             html.Header(
                 [
                     html.H1(t("title", lang)),
@@ -251,6 +273,7 @@ def page(state: FilterState, notices: list[str], view: View, gridset: GridSet, r
                 className="top",
             ),
             html.Div(notice, id=ids.NOTICE, className="notice", hidden=not notices),
+            alert_div(alerts, lang),
             html.Div(headline_cards(view), id=ids.HEADLINE, className="headline"),
             html.Div(
                 [
@@ -265,7 +288,7 @@ def page(state: FilterState, notices: list[str], view: View, gridset: GridSet, r
                         ],
                         className="map-col",
                     ),
-                    html.Aside(grid_panel(None, gridset, role, lang), id=ids.PANEL, className="panel"),
+                    html.Aside(grid_panel(detail, gridset, role, lang), id=ids.PANEL, className="panel"),
                 ],
                 className="main",
             ),

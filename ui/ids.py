@@ -2,6 +2,7 @@
 
 URL = "url"
 STATE = "state"  # the one dcc.Store of the filter state
+VIEW = "state-view"  # the map's uirevision: which villages the view is fitted to
 QUERY = "state-query"  # the state as a URL query, mirrored into the address bar
 NOTICE = "notice"
 
@@ -31,3 +32,10 @@ CHART_VILLAGE = "chart-village"
 TABLE = "table-cases"
 TABLE_COUNT = "table-count"
 PANEL = "panel-grid"
+
+# live updates and the warning banner
+TICK = "live-tick"  # dcc.Interval: checks the data version
+VERSION = "live-version"  # the data version this page shows
+ALERT = "alert-banner"
+ALERT_TEXT = "alert-text"
+ALERT_ACK = "alert-ack"

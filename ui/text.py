@@ -66,6 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
     "contact": {"zh": "联系人", "en": "Contact"},
     "distance": {"zh": "距离", "en": "Distance"},
     "inside": {"zh": "格内", "en": "inside"},
+    "acknowledge": {"zh": "确认收到", "en": "Acknowledge"},
 }
 
 

@@ -1,0 +1,83 @@
+"""The dashboard's callback functions, called directly (no browser)."""
+from __future__ import annotations
+
+import pytest
+
+from callbacks.dashboard import reduce, render_page
+from layers.mapfig import CASES, GRIDS, VILLAGES, map_updates
+from township.filters import FilterState
+from township.services import make_view
+from ui import dashboard as ui
+from ui import ids
+
+
+@pytest.fixture(scope="module")
+def gs(township_ctx):
+    return township_ctx.township.gridset
+
+
+def _find(component, cid):
+    if getattr(component, "id", None) == cid:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        found = _find(child, cid)
+        if found is not None:
+            return found
+    return None
+
+
+def test_reduce_follows_controls_clicks_and_crumbs(gs):
+    s = FilterState()
+    s = reduce(s, ids.F_DOMAIN, {"domain": ["safety"], "village": []}, None, gs)
+    assert s.domain == ["safety"]
+    s = reduce(s, ids.MAP, {}, {"points": [{"location": "DL-04", "curveNumber": VILLAGES}]}, gs)
+    assert (s.village, s.level) == (["DL-04"], 3)
+    s = reduce(s, ids.MAP, {}, {"points": [{"location": "DL-04-02", "curveNumber": GRIDS}]}, gs)
+    assert s.grid == "DL-04-02"
+    # a case point has no location: the state stays
+    assert reduce(s, ids.MAP, {}, {"points": [{"customdata": [1], "curveNumber": CASES}]}, gs) == s
+    # choosing another village closes a grid panel that is not in it
+    s2 = reduce(s, ids.F_VILLAGE, {"village": ["DL-05"]}, None, gs)
+    assert s2.grid is None
+    assert reduce(s, ids.CRUMB_VILLAGE, {}, None, gs).grid is None
+    assert reduce(s, ids.F_RESET, {}, None, gs) == FilterState()
+
+
+def test_render_page_from_a_deep_link(township_ctx):
+    page = render_page(township_ctx, "?village=DL-03&level=3&domain=safety&grid=DL-03-02")
+    store = _find(page, ids.STATE)
+    assert store.data["village"] == ["DL-03"] and store.data["grid"] == "DL-03-02"
+    graph = _find(page, ids.MAP)
+    grids = graph.figure["data"][GRIDS]
+    assert grids["visible"] is True and all(g.startswith("DL-03-") for g in grids["locations"])
+    assert _find(page, "panel-title").children == township_ctx.township.gridset.props("DL-03-02")["name"]
+    assert _find(page, ids.NOTICE).hidden is True
+
+
+def test_render_page_with_unknown_values_shows_a_notice(township_ctx):
+    page = render_page(township_ctx, "?village=DL-99&domain=nope")
+    notice = _find(page, ids.NOTICE)
+    assert notice.hidden is False and "DL-99" in notice.children and "nope" in notice.children
+
+
+def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_ctx, gs):
+    view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
+    updates = map_updates(view, gs, role="wall")
+    assert all("geojson" not in u for u in updates.values())
+    officers = [row[1] for row in updates[GRIDS]["customdata"]]
+    real = [gs.props(g)["officer"] for g in updates[GRIDS]["locations"]]
+    assert officers and all(o != r and o[0] == r[0] and "*" in o for o, r in zip(officers, real))
+    shown = map_updates(view, gs, role="command")
+    assert [row[1] for row in shown[GRIDS]["customdata"]] == real
+
+
+def test_grid_panel_masks_the_phone_for_the_wall(township_ctx, gs):
+    from township.services import grid_detail
+
+    view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
+    detail = grid_detail(view, gs, "DL-13-01")
+    phone = gs.props("DL-13-01")["officer_phone"]
+    assert phone not in str(ui.grid_panel(detail, gs, "wall", "zh"))
+    assert phone[-4:] in str(ui.grid_panel(detail, gs, "wall", "zh"))
+    assert phone in str(ui.grid_panel(detail, gs, "command", "zh"))

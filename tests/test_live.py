@@ -1,0 +1,52 @@
+"""Live to the screen: a new case or red warning shows on an open page without a reload."""
+from __future__ import annotations
+
+import time
+
+from test_browser import GRAPH, figure_value, open_map
+
+from township.gridset import load_grid_file
+from township.ingest import CaseIn, WarningIn, write_cases, write_warnings
+from township.settings import BUNDLED_GRIDS
+from township.store import make_engine
+
+
+def test_new_case_appears_within_two_seconds_and_zoom_is_kept(server, page):
+    grids = load_grid_file(BUNDLED_GRIDS)
+    open_map(page, server.url + "/?window=7d")
+    # the operator zooms in: a live update must not undo it
+    page.evaluate(f"() => Plotly.relayout(document.querySelector('{GRAPH}'), {{'map.zoom': 12.5}})")
+    page.wait_for_timeout(500)
+    before = figure_value(page, "gd.data[4].lon.length")
+    p = grids.geometry("DL-07-03").representative_point()
+    case = CaseIn(source="patrol", external_id=f"LIVE-{time.time_ns()}", type="hazard", domain="safety",
+                  title="实时测试隐患", lon=p.x, lat=p.y)
+    write_cases(make_engine(f"sqlite:///{server.db}"), grids, [case])
+    posted = time.monotonic()
+    page.wait_for_function(f"() => document.querySelector('{GRAPH}').data[4].lon.length === {before + 1}",
+                           timeout=5000)
+    elapsed = time.monotonic() - posted
+    assert elapsed <= 2.0, f"case took {elapsed:.2f} s to show"
+    assert figure_value(page, "gd._fullLayout.map.zoom") == 12.5
+    titles = figure_value(page, "gd.data[4].customdata.map(c => c[1])")
+    assert "实时测试隐患" in titles
+
+
+def test_new_red_warning_is_announced_until_acknowledged(server, page):
+    grids = load_grid_file(BUNDLED_GRIDS)
+    open_map(page, server.url + "/")
+    # acknowledge whatever is already announced
+    for _ in range(10):
+        if page.is_hidden("#alert-banner"):
+            break
+        page.click("#alert-ack")
+        page.wait_for_timeout(1500)
+    assert page.is_hidden("#alert-banner")
+    p = grids.geometry("DL-14-02").representative_point()
+    warning = WarningIn(source="test", external_id=f"W-{time.time_ns()}", type="fire", level=1,
+                        title="测试火灾红色预警", lon=p.x, lat=p.y, radius_m=800)
+    write_warnings(make_engine(f"sqlite:///{server.db}"), grids, [warning])
+    page.wait_for_selector("#alert-banner:not([hidden])", timeout=5000)
+    assert "测试火灾红色预警" in page.inner_text("#alert-banner")
+    page.click("#alert-ack")
+    page.wait_for_selector("#alert-banner", state="hidden", timeout=5000)
