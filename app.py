@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from dash import Dash, dcc, html
+import diskcache
+from dash import Dash, DiskcacheManager, dcc, html
 from flask_compress import Compress
 
 import callbacks
+from api import make_blueprint
 from township.bootstrap import open_township
 from township.settings import ROOT, Settings
 from ui import ids
@@ -26,11 +28,15 @@ def create_app(settings: Settings | None = None) -> Dash:
         serve_locally=True,  # a command centre's network has no internet
         suppress_callback_exceptions=True,  # the page is built by a callback
         update_title=None,
+        # File imports run as background jobs; their progress lives on disk,
+        # so any app process on this machine can report it.
+        background_callback_manager=DiskcacheManager(diskcache.Cache(str(settings.jobs_dir))),
     )
     Compress(app.server)
     app.server.config["TOWNSHIP"] = app_ctx
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id="page")])
     callbacks.register(app, app_ctx)
+    app.server.register_blueprint(make_blueprint(app_ctx))
     return app
 
 

@@ -5,9 +5,10 @@ from dash import Dash
 
 from township.bootstrap import AppContext
 
-from . import dashboard
+from . import dashboard, imports
 
 
 def register(app: Dash, ctx: AppContext) -> None:
     """Register every callback of the app against ``ctx``."""
     dashboard.register(app, ctx)
+    imports.register(app, ctx)

@@ -40,6 +40,8 @@ class Settings:
         Seed a year of illustrative history into an empty store; ``SEED_DEMO``.
     role : str
         The viewer role of the dashboard until sign-in exists; ``DEFAULT_ROLE``.
+    jobs_dir : Path
+        Where long jobs (file imports) keep their progress; ``JOBS_DIR``.
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -52,6 +54,7 @@ class Settings:
     tile_attribution: str = ""
     seed_demo: bool = True
     role: str = "command"
+    jobs_dir: Path = ROOT / "var" / "jobs"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -69,4 +72,5 @@ class Settings:
             tile_attribution=env.get("TILE_ATTRIBUTION", ""),
             seed_demo=env.get("SEED_DEMO", "1") not in ("0", "false", "no"),
             role=env.get("DEFAULT_ROLE", base.role),
+            jobs_dir=Path(env.get("JOBS_DIR", base.jobs_dir)),
         )

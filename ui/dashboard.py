@@ -17,6 +17,7 @@ from township.gridset import GridSet
 from township.privacy import shown_name, shown_phone
 from township.services import GridDetail, View, counts_by
 from township.vocab import (
+    CASE_SOURCES,
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
@@ -250,6 +251,33 @@ def alert_div(alerts: pd.DataFrame, lang: str) -> html.Div:
     )
 
 
+def import_panel(lang: str) -> html.Details:
+    """The operators' file import: drop a file, watch the bar, read the per-row report."""
+    return html.Details(
+        [
+            html.Summary(t("import", lang)),
+            html.Div(
+                [
+                    dcc.RadioItems([{"label": t("cases", lang), "value": "cases"},
+                                    {"label": t("warnings", lang), "value": "warnings"}], "cases",
+                                   id=ids.IMPORT_KIND, inline=True),
+                    dcc.RadioItems([{"label": t("import_all", lang), "value": "all"},
+                                    {"label": t("import_good", lang), "value": "good"}], "all",
+                                   id=ids.IMPORT_MODE, inline=True),
+                    dcc.Dropdown(_options(CASE_SOURCES, lang), None, id=ids.IMPORT_SOURCE,
+                                 placeholder=t("import_source", lang), style={"width": 220}),
+                ],
+                className="import-options",
+            ),
+            dcc.Upload(html.Div(t("import_drop", lang)), id=ids.IMPORT_UPLOAD, className="upload",
+                       accept=".csv,.xlsx,.geojson,.json"),
+            html.Progress(id=ids.IMPORT_PROGRESS, value="0", max="1", className="progress"),
+            html.Pre(id=ids.IMPORT_REPORT, className="import-report"),
+        ],
+        className="table",
+    )
+
+
 def page(state: FilterState, notices: list[str], view: View, detail: GridDetail | None, gridset: GridSet, role: str,
          version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "") -> html.Div:
     """The whole dashboard for ``state``: built once per page load."""
@@ -305,6 +333,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             ),
             html.Div([html.H4([t("case_table", lang), html.Span(id=ids.TABLE_COUNT, className="hint")]),
                       case_table(lang)], className="table"),
+            import_panel(lang),
         ],
         lang="zh-CN" if lang == "zh" else "en",
     )

@@ -39,3 +39,11 @@ VERSION = "live-version"  # the data version this page shows
 ALERT = "alert-banner"
 ALERT_TEXT = "alert-text"
 ALERT_ACK = "alert-ack"
+
+# file import (operators)
+IMPORT_UPLOAD = "import-upload"
+IMPORT_KIND = "import-kind"
+IMPORT_MODE = "import-mode"
+IMPORT_SOURCE = "import-source"
+IMPORT_PROGRESS = "import-progress"
+IMPORT_REPORT = "import-report"

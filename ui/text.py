@@ -67,6 +67,12 @@ TEXT: dict[str, dict[str, str]] = {
     "distance": {"zh": "距离", "en": "Distance"},
     "inside": {"zh": "格内", "en": "inside"},
     "acknowledge": {"zh": "确认收到", "en": "Acknowledge"},
+    "import": {"zh": "导入事件/预警文件", "en": "Import cases or warnings"},
+    "import_drop": {"zh": "拖入或点击选择 CSV / XLSX / GeoJSON 文件", "en": "Drop or choose a CSV, XLSX or GeoJSON file"},
+    "import_all": {"zh": "有错则全部不导入", "en": "All or nothing"},
+    "import_good": {"zh": "导入正确行,报告错误行", "en": "Store good rows, report the rest"},
+    "import_source": {"zh": "默认来源", "en": "Default source"},
+    "import_refused": {"zh": "当前角色无权导入", "en": "This role may not import"},
 }
 
 
