@@ -251,3 +251,61 @@ def grid_rows_to_geojson(rows: list[Grid]) -> dict:
             for r in rows
         ],
     }
+
+
+# -- The closed loop: who takes cases, who signs in (appended by the workflow issue) --
+
+
+class Handler(Base):
+    """Someone a case can be dispatched to: a grid officer, a party member, a team or a department.
+
+    Seeded from the grid file and the resources (`township.handlers.seed_handlers`).
+    ``domains`` is a comma list of domain codes; empty means every domain.
+    """
+
+    __tablename__ = "handlers"
+    handler_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: ``officer`` 网格员, ``party_member`` 党员, ``volunteer_team`` 志愿服务队, ``department`` 镇职能部门
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))  # personal data
+    # No foreign key: a new grid file may drop a grid; the handler then stays, unplaced.
+    grid_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    village_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    domains: Mapped[str] = mapped_column(String(200), default="")
+    #: 党员中心户: a party member whose household leads its neighbours.
+    central_household: Mapped[bool] = mapped_column(default=False)
+    #: The resource point a volunteer team was seeded from.
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class CaseAssignment(Base):
+    """Whom a case is dispatched to now: one handler, or a village's party-member pool (接单池).
+
+    ``Case.handler`` keeps the display name for the screens; this row keeps
+    the structured assignment the workflow checks. No row: not dispatched.
+    """
+
+    __tablename__ = "case_assignments"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    handler_id: Mapped[str | None] = mapped_column(String(64), index=True)  # None while in a pool
+    pool_village_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class User(Base):
+    """A person who signs in: a role of DESIGN.md §5 and, for the village role, a village."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``scrypt$n$r$p$salt_hex$hash_hex`` (hashlib.scrypt; see township.users)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    village_id: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(64))
+    #: The handler a responder account acts as (a grid officer or party member on a phone).
+    handler_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
