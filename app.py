@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Dash:
         __name__,
         title="大路镇智慧乡镇 · 一点指挥",
         assets_folder=str(ROOT / "assets"),
+        assets_ignore=r"vendor/.*",  # Leaflet is for the field-map exports, not this page
         serve_locally=True,  # a command centre's network has no internet
         suppress_callback_exceptions=True,  # the page is built by a callback
         update_title=None,
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     )
     Compress(app.server)
     app.server.config["TOWNSHIP"] = app_ctx
-    app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id="page")])
+    app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
     callbacks.register(app, app_ctx)
     app.server.register_blueprint(make_blueprint(app_ctx))
     return app

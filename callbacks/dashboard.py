@@ -21,7 +21,7 @@ CONTROLS = [
 ]
 
 
-def render_page(app_ctx: AppContext, search: str | None) -> html.Div:
+def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
     """The page for a URL query: unknown values are dropped and listed in a notice."""
     tw = app_ctx.township
     gs = tw.gridset
@@ -63,10 +63,6 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     tw = app_ctx.township
     gs = tw.gridset
     role = app_ctx.settings.role
-
-    app.callback(Output("page", "children"), Input(ids.URL, "search"))(
-        lambda search: render_page(app_ctx, search)
-    )
 
     @app.callback(
         Output(ids.STATE, "data"),

@@ -45,7 +45,7 @@ def test_reduce_follows_controls_clicks_and_crumbs(gs):
 
 
 def test_render_page_from_a_deep_link(township_ctx):
-    page = render_page(township_ctx, "?village=DL-03&level=3&domain=safety&grid=DL-03-02")
+    page = render_page(township_ctx, None, "?village=DL-03&level=3&domain=safety&grid=DL-03-02")
     store = _find(page, ids.STATE)
     assert store.data["village"] == ["DL-03"] and store.data["grid"] == "DL-03-02"
     graph = _find(page, ids.MAP)
@@ -56,7 +56,7 @@ def test_render_page_from_a_deep_link(township_ctx):
 
 
 def test_render_page_with_unknown_values_shows_a_notice(township_ctx):
-    page = render_page(township_ctx, "?village=DL-99&domain=nope")
+    page = render_page(township_ctx, None, "?village=DL-99&domain=nope")
     notice = _find(page, ids.NOTICE)
     assert notice.hidden is False and "DL-99" in notice.children and "nope" in notice.children
 

@@ -1,6 +1,7 @@
 """Every component id of the dashboard, in one place, prefixed by panel."""
 
 URL = "url"
+PAGE = "page"  # what the router fills
 STATE = "state"  # the one dcc.Store of the filter state
 VIEW = "state-view"  # the map's uirevision: which villages the view is fitted to
 QUERY = "state-query"  # the state as a URL query, mirrored into the address bar
