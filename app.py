@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Dash:
         __name__,
         title="大路镇智慧乡镇 · 一点指挥",
         assets_folder=str(ROOT / "assets"),
-        assets_ignore=r"vendor/.*",  # Leaflet is for the field-map exports, not this page
+        assets_path_ignore=["vendor"],  # Leaflet is for the field-map exports, not these pages
         serve_locally=True,  # a command centre's network has no internet
         suppress_callback_exceptions=True,  # the page is built by a callback
         update_title=None,
