@@ -10,8 +10,11 @@ TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test setup setup-test system-test-deps validate-grids bench clean
 
+# The demo feed posts illustrative events through the API; DEMO_FEED=0 make run turns it off.
+DEMO_FEED ?= 1
+
 run: setup
-	$(PY) app.py
+	DEMO_FEED=$(DEMO_FEED) $(PY) app.py
 
 test: setup-test
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -5,6 +5,7 @@ Run ``make run`` (or ``python app.py``); under gunicorn use ``app:server``.
 from __future__ import annotations
 
 import logging
+import threading
 
 import diskcache
 from dash import Dash, DiskcacheManager, dcc, html
@@ -48,7 +49,22 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def _start_feed(app: Dash, settings: Settings) -> None:
+    """Run the demo feed in a thread beside the server, posting to this server's API."""
+    from township.feed import DemoFeed, feed_token
+
+    tw = app.server.config["TOWNSHIP"].township
+    feed = DemoFeed(f"http://{settings.host}:{settings.port}", feed_token(tw.engine), tw.gridset)
+    threading.Thread(target=feed.run, args=(threading.Event(), settings.feed_interval), daemon=True,
+                     name="demo-feed").start()
+    logging.getLogger(__name__).info("demo feed on: one event every %.0f s on average", settings.feed_interval)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per poll is noise
     s = Settings.from_env()
-    create_app(s).run(host=s.host, port=s.port, debug=False)
+    dash_app = create_app(s)
+    if s.demo_feed:
+        _start_feed(dash_app, s)
+    dash_app.run(host=s.host, port=s.port, debug=False)

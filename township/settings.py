@@ -42,6 +42,10 @@ class Settings:
         The viewer role of the dashboard until sign-in exists; ``DEFAULT_ROLE``.
     jobs_dir : Path
         Where long jobs (file imports) keep their progress; ``JOBS_DIR``.
+    demo_feed : bool
+        Run the demo feed beside the server (``python app.py`` only); ``DEMO_FEED``.
+    feed_interval : float
+        Mean seconds between two demo-feed events; ``FEED_INTERVAL``.
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -55,6 +59,8 @@ class Settings:
     seed_demo: bool = True
     role: str = "command"
     jobs_dir: Path = ROOT / "var" / "jobs"
+    demo_feed: bool = False
+    feed_interval: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -73,4 +79,6 @@ class Settings:
             seed_demo=env.get("SEED_DEMO", "1") not in ("0", "false", "no"),
             role=env.get("DEFAULT_ROLE", base.role),
             jobs_dir=Path(env.get("JOBS_DIR", base.jobs_dir)),
+            demo_feed=env.get("DEMO_FEED", "0") in ("1", "true", "yes"),
+            feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),
         )
