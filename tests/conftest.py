@@ -102,3 +102,25 @@ def township_ctx(tmp_path_factory):
 
     db = tmp_path_factory.mktemp("store") / "township.db"
     return open_township(Settings(database_url=f"sqlite:///{db}"))
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory) -> LiveServer:
+    """One app process for the API tests, on its own SQLite file (demo year seeded).
+
+    ``api_server.tokens[role]`` is a token of each role (the village one is
+    bound to DL-03); ``api_server.engine`` opens the same file for direct SQL checks.
+    """
+    from township.store import make_engine
+    from township.tokens import create_token
+
+    # No demo feed: the tests count exactly what they write.
+    srv = LiveServer(tmp_path_factory.mktemp("api"), {"DEMO_FEED": "0"}).start()
+    srv.engine = make_engine(f"sqlite:///{srv.db}")  # type: ignore[attr-defined]
+    srv.tokens = {  # type: ignore[attr-defined]
+        role: create_token(srv.engine, f"test-{role}", role, "DL-03" if role == "village" else None)
+        for role in ("admin", "command", "village", "responder", "wall")
+    }
+    yield srv
+    srv.stop()
+    srv.engine.dispose()

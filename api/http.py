@@ -1,0 +1,182 @@
+"""What every endpoint shares: answering in JSON or XML, errors, bodies, tokens, paging.
+
+Every rejected request ends in `ApiError` (or `IngestError`, or an HTTP
+error Werkzeug raised) and the blueprint's one handler, `error_response`,
+turns it into the format the client speaks: ``{"errors": [{index, field,
+message}]}`` under ``/api/``, Open311's ``[{code, description}]`` list
+(JSON or XML by the URL's extension) under ``/open311/``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import orjson
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from township.bootstrap import AppContext
+from township.exchange import ANONYMOUS, Viewer
+from township.gridset import GridSet
+from township.ingest import FieldError, IngestError
+from township.open311 import error_list, to_xml
+from township.tokens import WRITE_ROLES, check_token
+
+log = logging.getLogger(__name__)
+
+#: Largest request body the API reads (bigger ones get 413).
+MAX_BODY = 5 * 1024 * 1024
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+XML = "application/xml; charset=utf-8"
+#: Largest id or version a query may name: SQLite integers are 64-bit (a bigger one would overflow).
+MAX_ID = 2**63 - 1
+
+
+class ApiError(Exception):
+    """A rejected request: the HTTP status and every reason, each a message or a `FieldError`."""
+
+    def __init__(self, status: int, errors: Iterable[FieldError | str], headers: dict[str, str] | None = None):
+        self.status = status
+        self.errors = [e if isinstance(e, FieldError) else FieldError(None, "(request)", e) for e in errors]
+        self.headers = headers or {}
+        super().__init__("; ".join(e.message for e in self.errors))
+
+
+def respond(data: Any, status: int = 200, fmt: str = "json", xml_root: str | None = None,
+            mimetype: str | None = None) -> Response:
+    """Answer ``data`` as JSON (``fmt`` "json"/"geojson") or as Open311 XML under ``xml_root``.
+
+    ``data`` may also be ready bytes (CAP XML), sent as ``mimetype``.
+    """
+    if isinstance(data, bytes):
+        return Response(data, status, mimetype=mimetype or XML)
+    if fmt == "xml":
+        return Response(to_xml(xml_root or "response", data), status, mimetype=XML)
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status,
+                    mimetype=GEOJSON if fmt == "geojson" else JSON)
+
+
+def _open311_format() -> str:
+    return "xml" if request.path.endswith(".xml") else "json"
+
+
+def error_response(exc: Exception) -> Response:
+    """The one error handler of the blueprint: any failure as a clean 4xx (or, last resort, 500)."""
+    if isinstance(exc, ApiError):
+        status, errors, headers = exc.status, exc.errors, exc.headers
+    elif isinstance(exc, IngestError):
+        status, errors, headers = 422, exc.errors, {}
+    elif isinstance(exc, HTTPException):
+        status, headers = exc.code or 500, {}
+        message = exc.description or exc.name
+        if status == 413:
+            message = f"the body is larger than {MAX_BODY // (1024 * 1024)} MB"
+        errors = [FieldError(None, "(request)", message)]
+    else:  # a bug: log it with its traceback, answer without leaking it
+        log.exception("API request %s %s failed", request.method, request.path)
+        status, errors, headers = 500, [FieldError(None, "(server)", "internal error; it has been logged")], {}
+    if request.path.startswith("/open311/"):
+        # The spec answers a broken request with 400 and a list of {code, description}.
+        status = 400 if status == 422 else status
+        fmt = _open311_format()
+        resp = respond(error_list(status, errors), status, fmt, "errors")
+    else:
+        resp = respond({"errors": [e.to_dict() for e in errors]}, status)
+    resp.headers.update(headers)
+    return resp
+
+
+def read_json() -> list:
+    """The JSON body as a list of items (one object becomes a list of one).
+
+    Raises
+    ------
+    ApiError
+        400 for another content type, a body that is not UTF-8 JSON, or JSON
+        that is neither an object nor a list; 413 (via Werkzeug) for a body
+        over `MAX_BODY`.
+    """
+    if request.mimetype != JSON and not request.mimetype.endswith("+json"):
+        raise ApiError(400, [f"Content-Type must be {JSON}, got {request.mimetype or 'none'}"])
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError too
+        raise ApiError(400, [f"malformed JSON: {exc}"]) from None
+    if isinstance(body, dict):
+        return [body]
+    if isinstance(body, list):
+        return body
+    raise ApiError(400, ["the body must be a JSON object or a list of objects"])
+
+
+def _presented_token() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, ["Authorization must be 'Bearer <token>'"], {"WWW-Authenticate": "Bearer"})
+        return value.strip()
+    if request.path.startswith("/open311/"):
+        # Open311 clients send the key as a form field (POST) or a query parameter (GET).
+        return request.values.get("api_key") or None
+    return None
+
+
+def viewer(ctx: AppContext, write: bool = False) -> Viewer:
+    """Who is asking; anonymous readers get the wall's (masked) view.
+
+    Raises
+    ------
+    ApiError
+        401 for an unknown token, or no token on a write; 403 for a role that may not write.
+    """
+    token = _presented_token()
+    if token is None:
+        if write:
+            raise ApiError(401, ["writing needs a token: Authorization: Bearer <token>"],
+                           {"WWW-Authenticate": "Bearer"})
+        return ANONYMOUS
+    row = check_token(ctx.township.engine, token)
+    if row is None:
+        raise ApiError(401, ["unknown or revoked token"], {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if write and row.role not in WRITE_ROLES:
+        raise ApiError(403, [f"role {row.role} may not write; writers are {', '.join(sorted(WRITE_ROLES))}"])
+    return Viewer(role=row.role, village_id=row.village_id, name=row.name)
+
+
+def village_name(gridset: GridSet, village: str | None) -> str:
+    """``DL-03 常树梁村``, for messages."""
+    return f"{village} {gridset.props(village)['name']}" if village and village in gridset else str(village)
+
+
+def check_village(gridset: GridSet, who: Viewer, lons: list[float], lats: list[float]) -> None:
+    """A village token may write only points inside its village: 403 naming the village otherwise."""
+    if who.role != "village":
+        return
+    grids = gridset.locate(np.array(lons, float), np.array(lats, float))
+    outside = [
+        f"item {i}: ({lon}, {lat}) lies in {village_name(gridset, gridset.village_of(g)) if g else 'no village'}"
+        for i, (g, lon, lat) in enumerate(zip(grids, lons, lats))
+        if g is None or gridset.village_of(g) != who.village_id
+    ]
+    if outside:
+        raise ApiError(403, [f"this token may only write in {village_name(gridset, who.village_id)}", *outside])
+
+
+def int_arg(name: str, default: int | None, low: int, high: int = MAX_ID) -> int | None:
+    """An integer query parameter within ``low``..``high``; 400 naming it otherwise."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, [FieldError(None, name, f"{raw!r} is not an integer")]) from None
+    if not low <= value <= high:
+        raise ApiError(400, [FieldError(None, name, f"{value} is outside {low}..{high}")])
+    return value

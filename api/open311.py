@@ -1,0 +1,90 @@
+"""``/open311/v2``: Open311 GeoReport v2 over our cases; the format is the URL's extension."""
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from township.bootstrap import AppContext
+from township.exchange import open311_requests, place_name
+from township.ingest import CaseIn, parse_items, write_cases
+from township.open311 import (
+    MAX_REQUESTS,
+    Open311QueryError,
+    RequestQuery,
+    case_to_request,
+    form_to_case,
+    parse_request_query,
+    service_definition,
+    services,
+)
+from township.store import utcnow
+
+from .http import MAX_ID, ApiError, check_village, respond, viewer
+
+PREFIX = "/open311/v2"
+FORMAT = "<any(json,xml):fmt>"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def register(bp: Blueprint, ctx: AppContext) -> None:
+    """Add the Open311 routes to ``bp``."""
+    township = ctx.township
+    gridset = township.gridset
+
+    def place(grid_id: str | None) -> str:
+        return place_name(gridset, grid_id)
+
+    def find(q: RequestQuery) -> list[dict]:
+        # A village token sees its village's requests only; the list holds no personal data.
+        who = viewer(ctx)
+        village = who.village_id if who.role == "village" else None
+        now = utcnow()
+        return [case_to_request(r, now, place) for r in open311_requests(township.engine, q, village, MAX_REQUESTS)]
+
+    @bp.get(f"{PREFIX}/discovery.{FORMAT}")
+    def discovery(fmt: str):
+        base = request.host_url.rstrip("/") + PREFIX + "/"
+        body = {
+            "changeset": None,
+            "contact": "大路镇智慧乡镇平台",
+            "key_service": "python -m township token NAME --role command",
+            "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+                           "changeset": None, "type": "production", "formats": ["text/xml", "application/json"]}],
+        }
+        return respond(body, fmt=fmt, xml_root="discovery")
+
+    @bp.get(f"{PREFIX}/services.{FORMAT}")
+    def services_list(fmt: str):
+        return respond(services(), fmt=fmt, xml_root="services")
+
+    @bp.get(f"{PREFIX}/services/<service_code>.{FORMAT}")
+    def service_get(service_code: str, fmt: str):
+        try:
+            return respond(service_definition(service_code), fmt=fmt, xml_root="service_definition")
+        except KeyError:
+            raise ApiError(404, [f"service_code {service_code!r} unknown"]) from None
+
+    @bp.get(f"{PREFIX}/requests.{FORMAT}")
+    def requests_get(fmt: str):
+        try:
+            q = parse_request_query(request.args, utcnow())
+        except Open311QueryError as exc:
+            raise ApiError(400, exc.messages) from None
+        return respond(find(q), fmt=fmt, xml_root="service_requests")
+
+    @bp.get(f"{PREFIX}/requests/<int:service_request_id>.{FORMAT}")
+    def request_get(service_request_id: int, fmt: str):
+        found = find(RequestQuery(ids=(service_request_id,))) if service_request_id <= MAX_ID else []
+        if not found:
+            raise ApiError(404, [f"service_request_id {service_request_id} not found"])
+        return respond(found, fmt=fmt, xml_root="service_requests")
+
+    @bp.post(f"{PREFIX}/requests.{FORMAT}")
+    def requests_post(fmt: str):
+        if request.mimetype not in FORM_TYPES:
+            raise ApiError(400, [f"POST requests is form-encoded ({FORM_TYPES[0]}), got {request.mimetype or 'none'}"])
+        who = viewer(ctx, write=True)
+        items = parse_items(CaseIn, [form_to_case(request.form)])
+        check_village(gridset, who, [items[0].lon], [items[0].lat])
+        written = write_cases(township.engine, gridset, items, actor=f"open311:{who.name}")
+        body = [{"service_request_id": str(w.id), "service_notice": "", "account_id": None} for w in written]
+        return respond(body, 201 if written[0].created else 200, fmt, "service_requests")

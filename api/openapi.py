@@ -1,0 +1,214 @@
+"""``GET /api/openapi.json``: the OpenAPI 3.1 document of the API.
+
+Schemas come from the pydantic models (`model_json_schema`), so the
+document cannot drift from what is validated and returned.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from township.exchange import (
+    CapResultOut,
+    CaseOut,
+    CasePageOut,
+    ErrorsOut,
+    VersionOut,
+    WarningOut,
+    WrittenOut,
+)
+from township.filters import WINDOWS
+from township.ingest import MAX_BATCH, CaseIn, WarningIn
+from township.open311 import Open311Created, Open311Error, Open311Request, Open311Service
+from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
+
+MODELS: tuple[type[BaseModel], ...] = (
+    CaseIn, WarningIn, CaseOut, CasePageOut, WarningOut, WrittenOut, CapResultOut, ErrorsOut, VersionOut,
+    Open311Service, Open311Request, Open311Created, Open311Error,
+)
+
+
+def _schemas() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(name: str) -> dict:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _json(schema: dict, description: str = "OK", media: str = "application/json") -> dict:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    words = {400: "malformed request", 401: "no or unknown token", 403: "role or village not allowed",
+             404: "not found", 413: "body over 5 MB", 422: "fields break rules; every one is named"}
+    return {str(c): _json(_ref("ErrorsOut"), words[c]) for c in codes}
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def _enum_list(values) -> dict:
+    return {"type": "string", "description": "comma-separated: " + ", ".join(values)}
+
+
+def _open311(summary: str, item: str, root: str, params: list | None = None, post: bool = False) -> dict:
+    op: dict[str, Any] = {
+        "tags": ["Open311 GeoReport v2"],
+        "summary": summary,
+        "parameters": [{"name": "fmt", "in": "path", "required": True,
+                        "schema": {"enum": ["json", "xml"]}, "description": "json or xml"}, *(params or [])],
+        "responses": {
+            "200": {"description": f"JSON list, or XML <{root}>",
+                    "content": {"application/json": {"schema": _list_of(item) if item else {"type": "object"}},
+                                "application/xml": {"schema": {"type": "string"}}}},
+            "400": {"description": "a list of {code, description}",
+                    "content": {"application/json": {"schema": _list_of("Open311Error")},
+                                "application/xml": {"schema": {"type": "string"}}}},
+        },
+    }
+    if post:
+        op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object",
+            "required": ["api_key", "service_code", "lat", "long"],
+            "properties": {name: {"type": "string", "description": text} for name, text in (
+                ("api_key", "a token (see `python -m township token`)"),
+                ("jurisdiction_id", "accepted and ignored (one jurisdiction)"),
+                ("service_code", "a case type: " + ", ".join(CASE_TYPES)),
+                ("lat", "WGS-84 latitude"), ("long", "WGS-84 longitude"),
+                ("address_string", "kept in the description (no geocoder)"),
+                ("description", "the request text; its first line becomes the title"),
+                ("first_name", "reporter (personal data)"), ("last_name", "reporter surname"),
+                ("phone", "reporter phone (personal data)"), ("email", "accepted, not stored"),
+                ("attribute[domain]", "domain: " + ", ".join(DOMAINS)),
+                ("source", "our source code (default citizen)"),
+                ("external_id", "the client's own id: re-sending it updates the case"),
+            )}}}}}
+        op["responses"]["201"] = {"description": "created", "content": {
+            "application/json": {"schema": _list_of("Open311Created")}}}
+        op["security"] = [{"bearer": []}, {"open311_api_key": []}]
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route the blueprint serves."""
+    write = [{"bearer": []}]
+    case_filters = [
+        _query("village", "village/community ids (DL-03,…)", _enum_list(["DL-01", "…"])),
+        _query("domain", "domains", _enum_list(DOMAINS)),
+        _query("status", "case statuses", _enum_list(CASE_STATUSES)),
+        _query("type", "case types", _enum_list(CASE_TYPES)),
+        _query("window", "reported within (open cases always kept); default 90d, or all with since_version",
+               {"enum": list(WINDOWS)}),
+        _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+        _query("offset", "rows to skip", {"type": "integer", "minimum": 0, "default": 0}),
+        _query("since_version", "only cases changed after this data version, oldest change first",
+               {"type": "integer", "minimum": 0}),
+        _query("format", "geojson: same as Accept: application/geo+json", {"enum": ["json", "geojson"]}),
+    ]
+    def body_of(name: str) -> dict:
+        schema = {"oneOf": [_ref(name), {"type": "array", "maxItems": MAX_BATCH, "items": _ref(name)}]}
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    written = {"200": _json(_list_of("WrittenOut"), "all were updates (re-sent source ids)"),
+               "201": _json(_list_of("WrittenOut"), "at least one was created")}
+    warning_status = _query("status", "default: the live ones (active, acknowledged, handling); or all",
+                            _enum_list(["all", *WARNING_STATUSES]))
+    paths: dict[str, Any] = {
+        "/api/v1/version": {"get": {"tags": ["data"], "summary": "the data version (moves on every write)",
+                                    "responses": {"200": _json(_ref("VersionOut"))}}},
+        "/api/v1/cases": {
+            "get": {"tags": ["cases"], "summary": "cases under the dashboard's filters, paged; "
+                    "reporter masked unless the token's role sees personal data",
+                    "parameters": case_filters,
+                    "responses": {"200": {"description": "a page", "content": {
+                        "application/json": {"schema": _ref("CasePageOut")},
+                        "application/geo+json": {"schema": {"type": "object", "description":
+                                                            "RFC 7946 FeatureCollection of CaseOut"}}}},
+                        **_errors(400, 401, 403)}},
+            "post": {"tags": ["cases"], "summary": "create or update cases (idempotent by source, external_id)",
+                     "security": write, "requestBody": body_of("CaseIn"),
+                     "responses": {**written, **_errors(400, 401, 403, 413, 422)}},
+        },
+        "/api/v1/cases/{case_id}": {"get": {
+            "tags": ["cases"], "summary": "one case",
+            "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": _json(_ref("CaseOut")), **_errors(401, 403, 404)}}},
+        "/api/v1/warnings": {
+            "get": {"tags": ["warnings"], "summary": "warnings (live ones by default)",
+                    "parameters": [warning_status],
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "total": {"type": "integer"}, "items": _list_of("WarningOut")}}), **_errors(400, 401)}},
+            "post": {"tags": ["warnings"], "summary": "create or update warnings (idempotent by source, external_id)",
+                     "security": write, "requestBody": body_of("WarningIn"),
+                     "responses": {**written, **_errors(400, 401, 403, 413, 422)}},
+        },
+        "/api/v1/warnings/cap": {
+            "get": {"tags": ["warnings"], "summary": "warnings as CAP 1.2: one <alert> each under a plain <alerts> root",
+                    "parameters": [warning_status],
+                    "responses": {"200": {"description": "XML", "content": {
+                        "application/xml": {"schema": {"type": "string"}}}}}},
+            "post": {"tags": ["warnings"], "summary": "a CAP 1.2 Alert, Update or Cancel",
+                     "security": write,
+                     "requestBody": {"required": True, "content": {
+                         t: {"schema": {"type": "string"}} for t in ("application/cap+xml", "application/xml")}},
+                     "responses": {"200": _json(_ref("CapResultOut"), "an update"),
+                                   "201": _json(_ref("CapResultOut"), "a new warning"),
+                                   **_errors(400, 401, 403, 413, 422)}},
+        },
+        "/api/v1/warnings/{warning_id}/cap": {"get": {
+            "tags": ["warnings"], "summary": "one warning as a CAP 1.2 document",
+            "parameters": [{"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "CAP XML", "content": {
+                "application/cap+xml": {"schema": {"type": "string"}}}}, **_errors(404)}}},
+        "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery")},
+        "/open311/v2/services.{fmt}": {"get": _open311("services: one per case type", "Open311Service", "services")},
+        "/open311/v2/services/{service_code}.{fmt}": {"get": _open311(
+            "a service definition (metadata is false; the optional attribute is domain)", "", "service_definition",
+            [{"name": "service_code", "in": "path", "required": True, "schema": {"enum": list(CASE_TYPES)}}])},
+        "/open311/v2/requests.{fmt}": {
+            "get": _open311("requests (no personal data); at most 90 days, 1000 requests", "Open311Request",
+                            "service_requests", [
+                                _query("service_request_id", "comma list; other filters are then ignored"),
+                                _query("service_code", "comma list"),
+                                _query("status", "open, closed (comma list)"),
+                                _query("start_date", "ISO 8601; default end_date − 90 days"),
+                                _query("end_date", "ISO 8601; default now; at most 90 days after start_date"),
+                            ]),
+            "post": _open311("create a request (form-encoded)", "Open311Created", "service_requests", post=True),
+        },
+        "/open311/v2/requests/{service_request_id}.{fmt}": {"get": _open311(
+            "one request", "Open311Request", "service_requests",
+            [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "大路镇智慧乡镇 · 一点指挥 API", "version": "1",
+                 "description": "Cases and early warnings of the township command map. Writes need "
+                 "`Authorization: Bearer <token>` of role admin, command or village (own village only); "
+                 "reads without a token see the wall's masked view."},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "open311_api_key": {"type": "apiKey", "in": "query", "name": "api_key",
+                                    "description": "Open311 api_key (a form field on POST)"},
+            },
+        },
+    }

@@ -1,0 +1,305 @@
+"""CAP 1.2 in and out over real HTTP, with alerts shaped like the OASIS spec and China's warning feeds."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import defusedxml.ElementTree as SafeET
+import pyproj
+import pytest
+import requests
+from sqlalchemy import text
+
+from township.isotime import iso
+from township.store import utcnow
+
+CAP = "urn:oasis:names:tc:emergency:cap:1.2"
+NS = {"cap": CAP}
+SENDER = "nmgqx.zhungeer@12379.cn"
+#: Inside 常树梁村 (DL-03) and inside the town's middle.
+DL03 = (40.163045, 111.190741)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def when(hours: float) -> str:
+    return iso(utcnow() + timedelta(hours=hours))
+
+
+def alert(identifier: str, infos: str, msg_type: str = "Alert", references: str = "", status: str = "Actual",
+          ns: str = CAP, sender: str = SENDER) -> bytes:
+    refs = f"<references>{references}</references>" if references else ""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="{ns}">
+  <identifier>{identifier}</identifier>
+  <sender>{sender}</sender>
+  <sent>{when(0)}</sent>
+  <status>{status}</status>
+  <msgType>{msg_type}</msgType>
+  <scope>Public</scope>
+  {refs}
+  {infos}
+</alert>""".encode()
+
+
+def info(event: str = "大风", severity: str = "Minor", headline: str = "准格尔旗气象台发布大风蓝色预警信号",
+         area: str = f"<circle>{DL03[0]},{DL03[1]} 3</circle>", language: str = "zh-CN", category: str = "Met",
+         expires_h: float = 24, extra: str = "") -> str:
+    return f"""<info>
+    <language>{language}</language>
+    <category>{category}</category>
+    <event>{event}</event>
+    <urgency>Expected</urgency>
+    <severity>{severity}</severity>
+    <certainty>Likely</certainty>
+    <eventCode><valueName>CMA_EWS</valueName><value>11B06</value></eventCode>
+    {extra}
+    <effective>{when(-0.5)}</effective>
+    <onset>{when(1)}</onset>
+    <expires>{when(expires_h)}</expires>
+    <senderName>准格尔旗气象台</senderName>
+    <headline>{headline}</headline>
+    <description>预计未来24小时内大路镇将出现6级以上大风,阵风可达8级。</description>
+    <instruction>加固围板、棚架等易被风吹动的搭建物;停止高空作业。</instruction>
+    <area><areaDesc>准格尔旗大路镇</areaDesc>{area}</area>
+  </info>"""
+
+
+def send(srv, body: bytes, token_role: str | None = "command", ctype: str = "application/cap+xml"):
+    headers = {"Content-Type": ctype}
+    if token_role:
+        headers["Authorization"] = f"Bearer {srv.tokens[token_role]}"
+    return requests.post(srv.url + "/api/v1/warnings/cap", data=body, headers=headers, timeout=30)
+
+
+def warning(srv, wid: int) -> dict:
+    items = requests.get(srv.url + "/api/v1/warnings?status=all", timeout=10).json()["items"]
+    return next(w for w in items if w["id"] == wid)
+
+
+def test_an_alert_with_a_circle(api_server):
+    ident = new_id("15062241600000")
+    body = alert(ident, info())
+    r = send(api_server, body)
+    assert r.status_code == 201, r.text
+    result = r.json()
+    assert result["msgType"] == "Alert" and result["written"][0]["created"] and result["notes"] == []
+    w = warning(api_server, result["written"][0]["id"])
+    assert (w["source"], w["external_id"], w["type"], w["level"], w["status"]) == (SENDER, ident, "gale", 4, "active")
+    assert (w["lat"], w["lon"]) == pytest.approx(DL03, abs=1e-6)
+    assert w["radius_m"] == pytest.approx(3000, abs=1)
+    assert w["title"] == "准格尔旗气象台发布大风蓝色预警信号"
+    assert "6级以上大风" in w["description"] and "停止高空作业" in w["description"]
+    assert w["grid_id"].startswith("DL-03-") and w["grids"]
+    assert w["expires_at"] > w["issued_at"]
+    again = send(api_server, body)
+    assert again.status_code == 200 and again.json()["written"][0]["id"] == w["id"], "a re-send is no duplicate"
+
+
+def test_an_alert_with_a_polygon_and_two_languages(api_server):
+    ring = [(40.05, 111.20), (40.05, 111.28), (40.10, 111.28), (40.11, 111.22), (40.05, 111.20)]
+    polygon = "<polygon>" + " ".join(f"{lat},{lon}" for lat, lon in ring) + "</polygon>"
+    infos = (info(event="Geological hazard", severity="Severe", headline="Geological hazard warning (orange)",
+                  language="en-US", category="Geo", area=polygon)
+             + info(event="地质灾害", severity="Severe", headline="大路镇地质灾害气象风险橙色预警", category="Geo",
+                    area=polygon))
+    r = send(api_server, alert(new_id("geo"), infos))
+    assert r.status_code == 201, r.text
+    w = warning(api_server, r.json()["written"][0]["id"])
+    assert (w["type"], w["level"], w["title"]) == ("geological", 2, "大路镇地质灾害气象风险橙色预警")
+    assert 40.05 < w["lat"] < 40.11 and 111.20 < w["lon"] < 111.28
+    # the radius covers every corner, measured in metres in EPSG:4546 ...
+    tr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True)
+    cx, cy = tr.transform(w["lon"], w["lat"])
+    reach = max(((x - cx) ** 2 + (y - cy) ** 2) ** 0.5 for x, y in (tr.transform(lon, lat) for lat, lon in ring))
+    assert reach <= w["radius_m"] <= reach + 1
+    # ... and the English block alone would have given the same place
+    only_en = info(event="Landslide", severity="Moderate", headline="Landslide watch", language="en-US",
+                   category="Geo", area=polygon)
+    en = warning(api_server, send(api_server, alert(new_id("geo"), only_en)).json()["written"][0]["id"])
+    assert (en["title"], en["level"], en["lon"], en["lat"]) == ("Landslide watch", 3, w["lon"], w["lat"])
+
+
+def test_update_then_cancel_follow_the_references(api_server):
+    first = new_id("gale")
+    wid = send(api_server, alert(first, info())).json()["written"][0]["id"]
+    sent = warning(api_server, wid)["issued_at"]
+
+    second = new_id("gale")
+    upd = alert(second, info(severity="Severe", headline="大风橙色预警信号(升级)"), "Update", f"{SENDER},{first},{sent}")
+    r = send(api_server, upd)
+    assert r.status_code == 200 and r.json()["written"][0] == {"id": wid, "created": False,
+                                                                "grid_id": r.json()["written"][0]["grid_id"]}
+    w = warning(api_server, wid)
+    assert (w["level"], w["title"], w["external_id"]) == (2, "大风橙色预警信号(升级)", second)
+    assert send(api_server, upd).json()["written"][0]["id"] == wid, "a re-sent Update changes the same warning"
+
+    # the operator is handling it; the next Update in the chain names the previous one, and keeps that status
+    with api_server.engine.begin() as conn:
+        conn.execute(text("UPDATE warnings SET status='handling' WHERE id=:i"), {"i": wid})
+    third = new_id("gale")
+    refs = f"{SENDER},{first},{sent} {SENDER},{second},{sent}"
+    r = send(api_server, alert(third, info(severity="Extreme", headline="大风红色预警信号"), "Update", refs))
+    assert r.json()["written"][0]["id"] == wid
+    w = warning(api_server, wid)
+    assert (w["level"], w["status"], w["external_id"]) == (1, "handling", third)
+
+    cancel = alert(new_id("cancel"), "", "Cancel", f"{SENDER},{third},{sent}")
+    r = send(api_server, cancel)
+    assert r.status_code == 200 and r.json()["written"][0]["id"] == wid
+    assert warning(api_server, wid)["status"] == "cleared"
+    live = requests.get(api_server.url + "/api/v1/warnings", timeout=10).json()["items"]
+    assert wid not in [x["id"] for x in live]
+    assert send(api_server, cancel).status_code == 200, "a re-sent Cancel is harmless"
+
+
+def test_an_update_of_a_missed_alert_is_stored_and_says_so(api_server):
+    r = send(api_server, alert(new_id("gale"), info(), "Update", f"{SENDER},never-seen,{when(-5)}"))
+    assert r.status_code == 201 and "no stored warning matches" in r.json()["notes"][0]
+
+
+def test_unknown_severity_expired_alerts_and_a_centre_outside_the_town(api_server):
+    r = send(api_server, alert(new_id("x"), info(severity="Unknown")))
+    assert r.status_code == 201 and "Unknown" in r.json()["notes"][0]
+    assert warning(api_server, r.json()["written"][0]["id"])["level"] == 4
+    r = send(api_server, alert(new_id("x"), info(expires_h=-1)))
+    assert r.status_code == 201 and "expired" in r.json()["notes"][0]
+    assert warning(api_server, r.json()["written"][0]["id"])["status"] == "cleared"
+    # a banner-wide alert centred west of the town still reaches it
+    r = send(api_server, alert(new_id("x"), info(event="沙尘暴", area="<circle>40.0,110.9 25</circle>")))
+    assert r.status_code == 201 and "outside the town" in r.json()["notes"][0]
+    w = warning(api_server, r.json()["written"][0]["id"])
+    assert w["type"] == "sandstorm" and w["grid_id"] is None and w["grids"]
+
+
+def test_active_warnings_read_back_as_cap(api_server):
+    headline = f"道路结冰黄色预警 {uuid.uuid4().hex[:6]}"
+    r = send(api_server, alert(new_id("ice"), info(event="道路结冰", severity="Moderate", headline=headline)))
+    wid = r.json()["written"][0]["id"]
+    resp = requests.get(api_server.url + "/api/v1/warnings/cap", timeout=10)
+    assert resp.status_code == 200 and resp.text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    root = SafeET.fromstring(resp.content)
+    assert root.tag == "alerts" and all(a.tag == f"{{{CAP}}}alert" for a in root)
+    identifiers = [a.findtext("cap:identifier", namespaces=NS) for a in root]
+    assert len(identifiers) == len(set(identifiers))
+    [mine] = [a for a in root if a.findtext("cap:info/cap:headline", namespaces=NS) == headline]
+    for name, value in (("status", "Actual"), ("msgType", "Alert"), ("scope", "Public"),
+                        ("sender", "dalu-township")):
+        assert mine.findtext(f"cap:{name}", namespaces=NS) == value
+    assert mine.findtext("cap:sent", namespaces=NS).endswith("+08:00")
+    inf = mine.find("cap:info", NS)
+    assert [inf.findtext(f"cap:{n}", namespaces=NS) for n in ("category", "event", "severity", "urgency")] == [
+        "Met", "道路结冰", "Moderate", "Expected"]
+    assert inf.findtext("cap:eventCode/cap:value", namespaces=NS) == "road_icing"
+    assert inf.findtext("cap:effective", namespaces=NS) and inf.findtext("cap:expires", namespaces=NS)
+    assert inf.findtext("cap:area/cap:circle", namespaces=NS) == f"{DL03[0]:.6f},{DL03[1]:.6f} 3.000"
+    assert "常树梁村" in inf.findtext("cap:area/cap:areaDesc", namespaces=NS)
+
+    single = requests.get(f"{api_server.url}/api/v1/warnings/{wid}/cap", timeout=10)
+    assert single.headers["Content-Type"].startswith("application/cap+xml")
+    assert SafeET.fromstring(single.content).tag == f"{{{CAP}}}alert"
+    # what we send out, we can read back in: a round trip through our own parser
+    back = send(api_server, single.content, ctype="application/xml")
+    assert back.status_code == 201, back.text
+    copy = warning(api_server, back.json()["written"][0]["id"])
+    assert (copy["type"], copy["level"], copy["title"], copy["radius_m"]) == ("road_icing", 3, headline, 3000)
+    assert (copy["lat"], copy["lon"]) == pytest.approx(DL03, abs=1e-5)
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&lol9;</identifier></alert>"""
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE alert [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&xxe;</identifier></alert>"""
+
+
+@pytest.mark.parametrize("body,needle", [
+    (b"<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>x</identifier>", "not well-formed"),
+    (b"", "not well-formed"),
+    (alert("x", info(), ns="urn:oasis:names:tc:emergency:cap:1.1"), "namespace"),
+    (b"<feed xmlns='http://www.w3.org/2005/Atom'/>", "<feed>"),
+    (BILLION_LAUGHS, "DTD"),
+    (XXE, "DTD"),
+], ids=["unclosed", "empty", "cap-1.1", "atom", "billion-laughs", "xxe"])
+def test_documents_that_are_not_safe_cap_are_400(api_server, body, needle):
+    r = send(api_server, body)
+    assert r.status_code == 400
+    [e] = r.json()["errors"]
+    assert e["field"] == "alert" and needle in e["message"]
+    assert "root:" not in r.text
+
+
+def test_cap_that_breaks_rules_is_422_naming_each_element(api_server):
+    body = alert("", info(event="Alien invasion", severity="Catastrophic", category="Other"))
+    r = send(api_server, body)
+    assert r.status_code == 422
+    errors = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert set(errors) == {"alert/identifier", "info/severity", "info/event"}
+    assert "Extreme" in errors["info/severity"] and "gale" in errors["info/event"] and "大风" in errors["info/event"]
+    cases = [
+        (alert(new_id("t"), info(), status="Test"), "alert/status"),
+        (alert(new_id("a"), info(), "Ack", f"{SENDER},x,{when(0)}"), "alert/msgType"),
+        (alert(new_id("c"), "", "Cancel", f"{SENDER},never-sent,{when(0)}"), "alert/references"),
+        (alert(new_id("c"), "", "Cancel"), "alert/references"),
+        (alert(new_id("u"), info(), "Update", "no-commas-here"), "alert/references"),
+        (alert(new_id("b"), info(area="<circle>39.909,116.397 5</circle>")), "info/area"),
+        (alert(new_id("p"), info(area="<polygon>40.05,111.2 40.05,111.28 40.1,111.28</polygon>")), "info/area"),
+        (alert(new_id("g"), info(area="<geocode><valueName>GB</valueName><value>150622</value></geocode>")),
+         "info/area"),
+        (alert(new_id("s"), info(), sender="an,odd sender"), "alert/sender"),
+        (alert(new_id("d"), info()).replace(b"<sent>", b"<sent>not a time"), "alert/sent"),
+    ]
+    for body, field in cases:
+        r = send(api_server, body)
+        assert r.status_code == 422, (field, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]], r.text
+
+
+def test_cap_posts_need_a_token_the_right_type_and_the_right_village(api_server):
+    body = alert(new_id("v"), info())
+    assert send(api_server, body, token_role=None).status_code == 401
+    assert send(api_server, body, token_role="wall").status_code == 403
+    r = send(api_server, body, ctype="application/json")
+    assert r.status_code == 400 and "application/cap+xml" in r.text
+    far = alert(new_id("v"), info(area="<circle>40.0,111.40 1</circle>"))  # in the east, not 常树梁村
+    r = send(api_server, far, token_role="village")
+    assert r.status_code == 403 and "DL-03" in r.text
+    assert send(api_server, body, token_role="village").status_code == 201
+
+
+@pytest.mark.parametrize("event,category,expected", [
+    ("凌汛", "Met", "ice_flood"), ("黄河凌汛橙色预警", "Met", "ice_flood"), ("Flood Warning", "Met", "ice_flood"),
+    ("暴雪橙色预警", "Met", "blizzard"), ("Road icing", "Met", "road_icing"), ("道路结冰", "Transport", "road_icing"),
+    ("Dust Storm Warning", "Met", "sandstorm"), ("High Wind Warning", "Met", "gale"), ("大风", "Met", "gale"),
+    ("Wildfire", "Fire", "fire"), ("Red Flag Warning", "Fire", "fire"), ("森林火险", "Fire", "fire"),
+    ("Hazardous Materials Warning", "CBRNE", "chemical_leak"), ("危化品泄漏", "Safety", "chemical_leak"),
+    ("采空区塌陷", "Geo", "subsidence"), ("Earthquake", "Geo", "geological"), ("泥石流", "Geo", "geological"),
+    ("Law Enforcement Warning", "Security", "public_security"), ("Police notice", "Other", "public_security"),
+    ("gale", "Other", "gale"), ("治安", "Security", "public_security"),
+])
+def test_event_and_category_map_to_our_types(event, category, expected):
+    from township.cap import warning_type
+
+    assert warning_type(event, category) == expected
+
+
+def test_an_event_code_wins_and_an_unknown_event_names_the_types():
+    from township.cap import warning_type
+
+    assert warning_type("Special weather statement", "Met", ["XYZ", "blizzard"]) == "blizzard"
+    with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*public_security 治安"):
+        warning_type("Industrial notice", "Met")
