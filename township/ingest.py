@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,8 +179,33 @@ def _retrying(write):
     return run
 
 
+def _write_all(engine: Engine | Connection, gridset: GridSet, items: list, write_one) -> list[Written]:
+    """Locate ``items``, then write them with ``write_one`` in one transaction under one new data version.
+
+    ``engine`` may be a connection already inside a transaction (a file
+    import writes its chunks that way): the work then joins it and is
+    committed with it.
+    """
+    grids = _locate(gridset, items)
+    now = utcnow()
+    with session_scope(engine) as s:
+        version = bump_version(s)
+        return [write_one(s, item, grid_id, dict(
+            item.model_dump(exclude={"outside_ok"}), grid_id=grid_id,
+            village_id=gridset.village_of(grid_id) if grid_id else None, updated_at=now, version=version,
+        ), now) for item, grid_id in zip(items, grids)]
+
+
+def _existing(s: Session, model: type, item) -> object | None:
+    """The stored row with the item's (source, external_id): re-sending updates it."""
+    if item.external_id is None:
+        return None
+    return s.scalar(select(model).where(model.source == item.source, model.external_id == item.external_id))
+
+
 @_retrying
-def write_cases(engine: Engine, gridset: GridSet, items: list[CaseIn], actor: str = "api") -> list[Written]:
+def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseIn],
+                actor: str = "api") -> list[Written]:
     """Insert or update cases in one transaction; every new case gets its ``report`` event.
 
     Raises
@@ -188,71 +213,49 @@ def write_cases(engine: Engine, gridset: GridSet, items: list[CaseIn], actor: st
     IngestError
         A point outside the town (unless ``outside_ok``); nothing is written.
     """
-    grids = _locate(gridset, items)
-    now = utcnow()
-    out: list[Written] = []
-    with session_scope(engine) as s:
-        version = bump_version(s)
-        for item, grid_id in zip(items, grids):
-            out.append(_write_case(s, gridset, item, grid_id, now, version, actor))
-    return out
+    def one(s: Session, item: CaseIn, grid_id: str | None, values: dict, now: datetime) -> Written:
+        values["reported_at"] = values["reported_at"] or now
+        values["deadline_at"] = values["deadline_at"] or values["reported_at"] + timedelta(days=TIER_DAYS[item.tier])
+        row = _existing(s, Case, item)
+        if row is None:
+            row = Case(**values, max_tier=item.tier)
+            s.add(row)
+            s.flush()
+            s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="report", from_status=None,
+                            to_status=row.status, to_tier=row.tier, note=item.source))
+            return Written(row.id, True, grid_id)
+        before = (row.status, row.tier)
+        values.pop("reported_at")  # a re-send does not move when the case came in
+        for key, value in values.items():
+            setattr(row, key, value)
+        if list(TIERS).index(item.tier) > list(TIERS).index(row.max_tier):
+            row.max_tier = item.tier
+        if (row.status, row.tier) != before:
+            s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=before[0],
+                            to_status=row.status, from_tier=before[1], to_tier=row.tier,
+                            note="re-sent by source"))
+        return Written(row.id, False, grid_id)
 
-
-def _write_case(s: Session, gridset: GridSet, item: CaseIn, grid_id: str | None, now: datetime,
-                version: int, actor: str) -> Written:
-    fields = item.model_dump(exclude={"outside_ok"})
-    reported = fields.pop("reported_at") or now
-    deadline = fields.pop("deadline_at") or reported + timedelta(days=TIER_DAYS[item.tier])
-    row = None
-    if item.external_id is not None:
-        row = s.scalar(select(Case).where(Case.source == item.source, Case.external_id == item.external_id))
-    values = dict(fields, grid_id=grid_id, village_id=gridset.village_of(grid_id) if grid_id else None,
-                  deadline_at=deadline, updated_at=now, version=version)
-    if row is None:
-        row = Case(**values, reported_at=reported, max_tier=item.tier)
-        s.add(row)
-        s.flush()
-        s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="report", from_status=None,
-                        to_status=row.status, note=item.source))
-        return Written(row.id, True, grid_id)
-    before = (row.status, row.tier)
-    for key, value in values.items():
-        setattr(row, key, value)
-    if list(TIERS).index(item.tier) > list(TIERS).index(row.max_tier):
-        row.max_tier = item.tier
-    if (row.status, row.tier) != before:
-        s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=before[0],
-                        to_status=row.status, from_tier=before[1], to_tier=row.tier, note="re-sent by source"))
-    return Written(row.id, False, grid_id)
+    return _write_all(engine, gridset, items, one)
 
 
 @_retrying
-def write_warnings(engine: Engine, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
+def write_warnings(engine: Engine | Connection, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
     """Insert or update warnings in one transaction, with the grids their radius reaches."""
-    grids = _locate(gridset, items)
-    now = utcnow()
-    out: list[Written] = []
-    with session_scope(engine) as s:
-        version = bump_version(s)
-        for item, grid_id in zip(items, grids):
-            fields = item.model_dump(exclude={"outside_ok"})
-            fields["issued_at"] = fields["issued_at"] or now
-            values = dict(fields, grid_id=grid_id, village_id=gridset.village_of(grid_id) if grid_id else None,
-                          updated_at=now, version=version)
-            row = None
-            if item.external_id is not None:
-                row = s.scalar(select(Warning).where(Warning.source == item.source,
-                                                     Warning.external_id == item.external_id))
-            created = row is None
-            if created:
-                row = Warning(**values)
-                s.add(row)
-                s.flush()
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))
-            s.add_all(WarningGrid(warning_id=row.id, grid_id=g)
-                      for g in gridset.grids_within(item.lon, item.lat, item.radius_m))
-            out.append(Written(row.id, created, grid_id))
-    return out
+    def one(s: Session, item: WarningIn, grid_id: str | None, values: dict, now: datetime) -> Written:
+        values["issued_at"] = values["issued_at"] or now
+        row = _existing(s, Warning, item)
+        created = row is None
+        if created:
+            row = Warning(**values)
+            s.add(row)
+            s.flush()
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+            s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))
+        s.add_all(WarningGrid(warning_id=row.id, grid_id=g)
+                  for g in gridset.grids_within(item.lon, item.lat, item.radius_m))
+        return Written(row.id, created, grid_id)
+
+    return _write_all(engine, gridset, items, one)
