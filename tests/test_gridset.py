@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -568,14 +567,11 @@ def test_cli_usage_error():
 
 def test_bundled_dalu_grids():
     assert BUNDLED.exists(), f"{BUNDLED} is missing"
-    started = time.perf_counter()
     gs = load_grid_file(BUNDLED)
-    elapsed = time.perf_counter() - started
     assert [len(gs.ids(level=n)) for n in (1, 2, 3)] == [1, 15, 146]
     assert sum(gs.props(g).get("party_members") or 0 for g in gs.ids(level=3)) == 602
     kinds = [gs.props(g)["kind"] for g in gs.ids(level=2)]
     assert kinds.count("village") == 12 and kinds.count("community") == 3
-    assert elapsed < 1.0
     # Every grid's centre-ish point is located in that grid.
     pts = [gs.geometry(g).point_on_surface() for g in gs.ids(level=3)]
     got = gs.locate(np.array([p.x for p in pts]), np.array([p.y for p in pts]))
