@@ -132,24 +132,32 @@ def grid_update(ids: list[str], values: np.ndarray, names: list[str], officers: 
     }
 
 
+def _coords(frame: pd.DataFrame) -> dict:
+    # numpy arrays go to orjson whole (a list is walked item by item); 5
+    # decimals is about a metre, which is all a map point needs.
+    return {"lon": frame["lon"].to_numpy(float).round(5), "lat": frame["lat"].to_numpy(float).round(5)}
+
+
 def case_update(cases: pd.DataFrame, overdue: np.ndarray, now: datetime, lang: str, visible: bool = True) -> dict:
-    """Case points coloured by status (hover: type, domain, status, age)."""
+    """Case points coloured by status (hover: type, domain, status, age).
+
+    The title is left to the case card and the table: it was the largest part
+    of every filter change (bench/results.md).
+    """
     hover = (
-        "<b>%{customdata[1]}</b> · %{customdata[2]}<br>%{customdata[3]} · %{customdata[4]}"
-        + f"<br>{t('age', lang)}: %{{customdata[5]}}<extra></extra>"
+        "<b>%{customdata[1]}</b> · %{customdata[2]}<br>%{customdata[3]}"
+        + f"<br>{t('age', lang)}: %{{customdata[4]}}<extra></extra>"
     )
-    custom = list(zip(
+    custom = zip(
         cases["id"].tolist(),
-        cases["title"].tolist(),
         [label(CASE_TYPES, c, lang) for c in cases["type"]],
         [label(DOMAINS, c, lang) for c in cases["domain"]],
         [label(CASE_STATUSES, c, lang) + (f" · {t('overdue', lang)}" if o else "")
          for c, o in zip(cases["status"], overdue)],
         _age(now, cases["reported_at"], lang),
-    ))
+    )
     return {
-        "lon": cases["lon"].round(5).tolist(),
-        "lat": cases["lat"].round(5).tolist(),
+        **_coords(cases),
         "customdata": [list(c) for c in custom],
         "hovertemplate": hover,
         "marker": {"color": [CASE_STATUS_COLORS[s] for s in cases["status"]], "size": 9, "opacity": 0.9},
@@ -160,8 +168,7 @@ def case_update(cases: pd.DataFrame, overdue: np.ndarray, now: datetime, lang: s
 def overdue_update(cases: pd.DataFrame, visible: bool = True) -> dict:
     """A red halo under every overdue case, so overdue shows at any zoom."""
     return {
-        "lon": cases["lon"].round(5).tolist(),
-        "lat": cases["lat"].round(5).tolist(),
+        **_coords(cases),
         "marker": {"color": OVERDUE_RING, "size": 22},
         "hoverinfo": "skip",
         "visible": visible,
@@ -184,8 +191,7 @@ def warning_update(warnings: pd.DataFrame, lang: str, visible: bool = True) -> d
         (warnings["radius_m"] / 1000).round(1).tolist(),
     ))
     return {
-        "lon": warnings["lon"].round(5).tolist(),
-        "lat": warnings["lat"].round(5).tolist(),
+        **_coords(warnings),
         "customdata": [list(c) for c in custom],
         "hovertemplate": hover,
         "marker": {"color": [WARNING_LEVELS[lv]["color"] for lv in levels],
@@ -198,8 +204,7 @@ def resource_update(resources: pd.DataFrame, lang: str, visible: bool = True) ->
     """Resource points: pioneer posts, teams, stations, depots."""
     custom = list(zip(resources["name"].tolist(), [label(RESOURCE_KINDS, k, lang) for k in resources["kind"]]))
     return {
-        "lon": resources["lon"].round(5).tolist(),
-        "lat": resources["lat"].round(5).tolist(),
+        **_coords(resources),
         "customdata": [list(c) for c in custom],
         "hovertemplate": "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
         "marker": {"color": [RESOURCE_COLORS[k] for k in resources["kind"]], "size": 8, "opacity": 0.9},
