@@ -26,7 +26,7 @@ from .vocab import DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_
 CASE_COLUMNS = [
     Case.id, Case.type, Case.domain, Case.status, Case.tier, Case.max_tier, Case.title, Case.handler,
     Case.grid_id, Case.village_id, Case.lon, Case.lat, Case.reported_at, Case.deadline_at,
-    Case.resolved_at, Case.closed_at,
+    Case.resolved_at, Case.closed_at, Case.version,
 ]
 WARNING_COLUMNS = [
     Warning.id, Warning.type, Warning.level, Warning.status, Warning.title, Warning.lon, Warning.lat,
@@ -171,16 +171,20 @@ def headline(cases: pd.DataFrame, warnings: pd.DataFrame, now: datetime) -> Head
     )
 
 
-def grid_values(cases: pd.DataFrame, gridset: GridSet, ids: list[str], measure: str, now: datetime) -> np.ndarray:
+def grid_values(cases: pd.DataFrame, gridset: GridSet, ids: list[str], measure: str, now: datetime,
+                open_: np.ndarray | None = None, overdue: np.ndarray | None = None) -> np.ndarray:
     """The measure colouring each grid of ``ids`` (all of one level).
 
     ``open`` and ``overdue`` count cases; ``density`` is open cases per km².
+    ``open_`` and ``overdue`` are the per-case masks when the caller has them.
     """
     if not ids:
         return np.zeros(0)
-    level = gridset.props(ids[0])["level"]
-    key = {1: None, 2: "village_id", 3: "grid_id"}[level]
-    mask = overdue_mask(cases, now) if measure == "overdue" else cases["status"].isin(OPEN_STATUSES).to_numpy()
+    if measure == "overdue":
+        mask = overdue if overdue is not None else overdue_mask(cases, now)
+    else:
+        mask = open_ if open_ is not None else cases["status"].isin(OPEN_STATUSES).to_numpy()
+    key = {1: None, 2: "village_id", 3: "grid_id"}[gridset.props(ids[0])["level"]]
     if key is None:
         counts = pd.Series({ids[0]: int(mask.sum())})
     else:
@@ -243,15 +247,16 @@ def make_view(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime | 
     resources = snap.resources
     if f.village:
         resources = resources[resources["grid_id"].map(gridset.village_of, na_action="ignore").isin(f.village)]
+    open_ = cases["status"].isin(OPEN_STATUSES).to_numpy()
     levels = {}
     for level in (1, 2, 3):
         ids = shown_ids(gridset, level, f.village)
-        levels[level] = (
-            ids,
-            grid_values(cases, gridset, ids, f.measure, now),
-            grid_values(cases, gridset, ids, "open", now).astype(int),
-            grid_values(cases, gridset, ids, "overdue", now).astype(int),
-        )
+        n_open = grid_values(cases, gridset, ids, "open", now, open_, overdue)
+        n_overdue = grid_values(cases, gridset, ids, "overdue", now, open_, overdue)
+        value = {"open": n_open, "overdue": n_overdue}.get(f.measure)
+        if value is None:
+            value = grid_values(cases, gridset, ids, f.measure, now, open_, overdue)
+        levels[level] = (ids, value, n_open.astype(int), n_overdue.astype(int))
     return View(f, now, cases, overdue, warnings, resources, snap.resources, snap.warning_grids, levels,
                 headline(cases, warnings, now))
 
