@@ -1,6 +1,6 @@
 # The two commands: `make run` serves the dashboard, `make test` runs every test.
 # Both set up what they need on a fresh machine (virtualenv, pinned packages;
-# for tests also Debian's Chromium and CJK fonts when running as root).
+# for tests also Debian's Chromium, CJK fonts, PostgreSQL and PostGIS when running as root).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test setup setup-test system-test-deps validate-grids bench clean
+.PHONY: run test test-sqlite test-postgres serve-multi setup setup-test system-test-deps pg-test-deps validate-grids bench clean
 
 # The demo feed posts illustrative events through the API; DEMO_FEED=0 make run turns it off.
 DEMO_FEED ?= 1
@@ -16,8 +16,34 @@ DEMO_FEED ?= 1
 run: setup
 	DEMO_FEED=$(DEMO_FEED) $(PY) app.py
 
-test: setup-test
+# Two passes: every test on the embedded SQLite store, then the tests marked `store`
+# (store, services, ingest, imports, workflow, API, migrations, several servers) again
+# on a throwaway PostgreSQL + PostGIS server made for the run (scripts/pg-test-server.sh;
+# each pytest run makes its own databases on it). The browser tests run on SQLite only.
+# Both passes always run; `make test` fails if either failed.
+test: setup-test pg-test-deps
+	@status=0; \
+	$(MAKE) --no-print-directory test-sqlite || status=1; \
+	$(MAKE) --no-print-directory test-postgres || status=1; \
+	if [ $$status != 0 ]; then echo "make test: a pass failed (see above)" >&2; fi; \
+	exit $$status
+
+test-sqlite: setup-test
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-postgres: setup-test pg-test-deps
+	bash scripts/pg-test-server.sh run $(PY) -m pytest -q -p no:cacheprovider -m store tests
+
+# PostgreSQL 15 and PostGIS 3 from Debian, when missing (needs root, as CI has).
+pg-test-deps:
+	@bash scripts/pg-test-server.sh install
+
+# Several app processes on one store, as a deployment runs them (README: "Deploying on
+# PostgreSQL with several app servers"). DATABASE_URL=postgresql+psycopg://... for PostgreSQL;
+# on one machine the SQLite file works too.
+WORKERS ?= 2
+serve-multi: setup
+	$(VENV)/bin/gunicorn -w $(WORKERS) -b $${HOST:-127.0.0.1}:$${PORT:-8050} --timeout 120 'app:server'
 
 setup: $(STAMP)
 
@@ -45,3 +71,7 @@ validate-grids: setup
 
 clean:
 	rm -rf $(VENV) var
+
+# The benchmark of DESIGN.md §4 (filter change: ours against the whole figure); writes bench/results.md.
+bench: setup-test
+	$(PY) -m bench.filter_bench

@@ -23,7 +23,10 @@ from township.exchange import ANONYMOUS, Viewer
 from township.gridset import GridSet
 from township.ingest import FieldError, IngestError
 from township.open311 import error_list, to_xml
-from township.tokens import WRITE_ROLES, check_token
+from township.casework import REFUSAL_STATUS, visible_case
+from township.store import Case
+from township.tokens import WRITE_ROLES, check_token, token_handler
+from township.workflow import Actor, MoveRefused
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,9 @@ MAX_BODY = 5 * 1024 * 1024
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 XML = "application/xml; charset=utf-8"
-#: Largest id or version a query may name: SQLite integers are 64-bit (a bigger one would overflow).
-MAX_ID = 2**63 - 1
+#: Largest id or version a query may name: ids and versions are INTEGER columns, 64-bit in
+#: SQLite but 32-bit in PostgreSQL, which refuses to compare a bigger number (township.store.MAX_ID).
+MAX_ID = 2**31 - 1
 
 
 class ApiError(Exception):
@@ -146,7 +150,35 @@ def viewer(ctx: AppContext, write: bool = False) -> Viewer:
         raise ApiError(401, ["unknown or revoked token"], {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if write and row.role not in WRITE_ROLES:
         raise ApiError(403, [f"role {row.role} may not write; writers are {', '.join(sorted(WRITE_ROLES))}"])
-    return Viewer(role=row.role, village_id=row.village_id, name=row.name)
+    handler = token_handler(ctx.township.engine, row.id) if row.role == "responder" else None
+    return Viewer(role=row.role, village_id=row.village_id, name=row.name, handler_id=handler)
+
+
+def acting_viewer(ctx: AppContext) -> Viewer:
+    """Who makes a move of the closed loop: a token is required (401), its role is checked by the workflow."""
+    if _presented_token() is None:
+        raise ApiError(401, ["a move needs a token: Authorization: Bearer <token>"], {"WWW-Authenticate": "Bearer"})
+    return viewer(ctx)
+
+
+def actor_of(who: Viewer) -> Actor:
+    """The workflow's actor for an API viewer; the audit trail names the token (``api:hotline-bridge``)."""
+    return Actor(f"api:{who.name}" if who.name else "api", who.role, who.village_id, who.handler_id)
+
+
+def refused(exc: MoveRefused, field: str = "(move)") -> ApiError:
+    """A refused move as an API error: not_found 404, stale 409, forbidden 403, status 409, missing/invalid 422."""
+    return ApiError(REFUSAL_STATUS.get(exc.code, 422), [FieldError(None, field, exc.reason)])
+
+
+def case_in_scope(ctx: AppContext, who: Viewer, case_id: int) -> Case:
+    """The case ``case_id`` if ``who`` may see it: 404 if there is none, 403 if it is another village's."""
+    try:
+        if case_id > MAX_ID:  # no such id can exist (32-bit in PostgreSQL)
+            raise MoveRefused(f"case {case_id} does not exist", "not_found")
+        return visible_case(ctx.township.engine, case_id, actor_of(who))
+    except MoveRefused as exc:
+        raise refused(exc) from None
 
 
 def village_name(gridset: GridSet, village: str | None) -> str:

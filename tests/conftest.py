@@ -1,7 +1,15 @@
-"""Shared fixtures: a real app server on a real SQLite file, and a real headless Chromium."""
+"""Shared fixtures: a real app server on a real store, and a real headless Chromium.
+
+The store is a SQLite file; with ``TEST_DATABASE_URL`` set (``make test``
+sets it for its second pass, see ``scripts/pg-test-server.sh``) the fixtures
+that make stores (`stores`, `store_url`, `township_ctx`, `api_server`) make
+fresh PostgreSQL databases instead, on that server. The tests marked
+``store`` are the ones run on both.
+"""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +28,88 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic",
     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+#: A PostgreSQL server's URL (any database on it): the store tests then run there; unset: SQLite.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "store: a test of the store: `make test` runs it on SQLite and on PostgreSQL")
+
+
+class Stores:
+    """Fresh, empty stores for tests: SQLite files, or databases on the PostgreSQL test server.
+
+    On PostgreSQL each pytest run makes its own databases (``t<pid>_<random>_<n>_<name>``)
+    from a template of its own with PostGIS already enabled (enabling it takes a
+    second), and drops them all when the run ends, so runs on one server never collide.
+    """
+
+    def __init__(self, tmp_path_factory, server_url: str | None) -> None:
+        self.tmp = tmp_path_factory
+        self.server = server_url
+        self.run = f"t{os.getpid()}_{secrets.token_hex(3)}"
+        self.made: list[str] = []
+        self._admin = None
+        self._template: str | None = None
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql" if self.server else "sqlite"
+
+    def _url(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.server).set(database=database).render_as_string(hide_password=False)
+
+    def _exec(self, sql: str) -> None:
+        from sqlalchemy import create_engine
+
+        if self._admin is None:
+            self._admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(sql)
+
+    def new(self, name: str = "township", template: bool = True) -> str:
+        """The URL of a new empty store (``template=False``: a bare PostgreSQL database, no PostGIS)."""
+        if not self.server:
+            return f"sqlite:///{self.tmp.mktemp(name) / 'township.db'}"
+        from sqlalchemy import create_engine
+
+        if template and self._template is None:
+            self._template = f"{self.run}_template"
+            self._exec(f'CREATE DATABASE "{self._template}"')
+            engine = create_engine(self._url(self._template))
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+            engine.dispose()  # a template must have no one connected
+        db = f"{self.run}_{len(self.made)}_{name}"[:63].lower()
+        self._exec(f'CREATE DATABASE "{db}"' + (f' TEMPLATE "{self._template}"' if template else ""))
+        self.made.append(db)
+        return self._url(db)
+
+    def close(self) -> None:
+        if self._admin is None:
+            return
+        # A server made for this run alone (scripts/pg-test-server.sh run) goes away whole:
+        # dropping each database first would only cost a checkpoint each.
+        if os.environ.get("TEST_DATABASE_THROWAWAY") != "1":
+            for db in [*self.made, *([self._template] if self._template else [])]:
+                self._exec(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory) -> Stores:
+    """Makes fresh stores (see :class:`Stores`); PostgreSQL databases are dropped at the end of the run."""
+    s = Stores(tmp_path_factory, TEST_DATABASE_URL)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def store_url(stores) -> str:
+    """The URL of a fresh, empty store for one test."""
+    return stores.new()
 
 
 def free_port() -> int:
@@ -31,17 +121,29 @@ def free_port() -> int:
 class LiveServer:
     """The app running as its own process, as ``make run`` starts it."""
 
-    def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str] | None = None, database_url: str | None = None,
+                 gunicorn_workers: int = 0) -> None:
+        #: >0: run ``gunicorn -w N app:server`` (as a deployment does) instead of ``python app.py``
+        self.gunicorn_workers = gunicorn_workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.db = tmp / "township.db"
+        # DEFAULT_ROLE=command: pages open without sign-in, as the tests from before sign-in
+        # expect; a test of sign-in itself passes DEFAULT_ROLE="" (tests/test_signin.py).
         self.env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
-                    "DATABASE_URL": f"sqlite:///{self.db}", **(env or {})}
+                    "DATABASE_URL": database_url or f"sqlite:///{tmp / 'township.db'}", "DEFAULT_ROLE": "command",
+                    **(env or {})}
+        #: the store the app runs on, and for a SQLite store its file (else None)
+        self.database_url = self.env["DATABASE_URL"]
+        self.db = Path(self.database_url.removeprefix("sqlite:///")) if self.database_url.startswith("sqlite:///") else None
         self.log = tmp / "server.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> "LiveServer":
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=self.env,
+        argv = [sys.executable, str(ROOT / "app.py")]
+        if self.gunicorn_workers:
+            argv = [sys.executable, "-m", "gunicorn", "-w", str(self.gunicorn_workers),
+                    "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "app:server"]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.env,
                                      stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -95,18 +197,17 @@ def page(browser, request):
 
 
 @pytest.fixture(scope="session")
-def township_ctx(tmp_path_factory):
-    """The embedded default opened on a fresh SQLite file: bundled grids, resources, demo year."""
+def township_ctx(stores):
+    """The embedded default opened on a fresh store: bundled grids, resources, demo year."""
     from township.bootstrap import open_township
     from township.settings import Settings
 
-    db = tmp_path_factory.mktemp("store") / "township.db"
-    return open_township(Settings(database_url=f"sqlite:///{db}"))
+    return open_township(Settings(database_url=stores.new("store"), role="command"))
 
 
 @pytest.fixture(scope="session")
-def api_server(tmp_path_factory) -> LiveServer:
-    """One app process for the API tests, on its own SQLite file (demo year seeded).
+def api_server(tmp_path_factory, stores) -> LiveServer:
+    """One app process for the API tests, on its own store (demo year seeded).
 
     ``api_server.tokens[role]`` is a token of each role (the village one is
     bound to DL-03); ``api_server.engine`` opens the same file for direct SQL checks.
@@ -115,8 +216,8 @@ def api_server(tmp_path_factory) -> LiveServer:
     from township.tokens import create_token
 
     # No demo feed: the tests count exactly what they write.
-    srv = LiveServer(tmp_path_factory.mktemp("api"), {"DEMO_FEED": "0"}).start()
-    srv.engine = make_engine(f"sqlite:///{srv.db}")  # type: ignore[attr-defined]
+    srv = LiveServer(tmp_path_factory.mktemp("api"), {"DEMO_FEED": "0"}, stores.new("api")).start()
+    srv.engine = make_engine(srv.database_url)  # type: ignore[attr-defined]
     srv.tokens = {  # type: ignore[attr-defined]
         role: create_token(srv.engine, f"test-{role}", role, "DL-03" if role == "village" else None)
         for role in ("admin", "command", "village", "responder", "wall")

@@ -1,4 +1,4 @@
-"""The JSON API over real HTTP: a real app process on a real SQLite file."""
+"""The JSON API over real HTTP: a real app process on a real store (SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,8 @@ from township.gridset import load_grid_file
 from township.settings import BUNDLED_GRIDS
 from township.store import utcnow
 from township.vocab import OPEN_STATUSES
+
+pytestmark = pytest.mark.store
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +295,7 @@ def test_cli_creates_a_token_that_works(api_server, grids):
     import subprocess
     import sys
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{api_server.db}"}
+    env = {**os.environ, "DATABASE_URL": api_server.database_url}
     out = subprocess.run([sys.executable, "-m", "township", "token", "cli-test", "--role", "village",
                           "--village", "DL-03"], env=env, capture_output=True, text=True, check=True)
     token = out.stdout.strip()

@@ -13,6 +13,8 @@ from sqlalchemy import text
 from township.isotime import iso
 from township.store import utcnow
 
+pytestmark = pytest.mark.store
+
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 NS = {"cap": CAP}
 SENDER = "nmgqx.zhungeer@12379.cn"

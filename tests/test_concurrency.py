@@ -1,4 +1,4 @@
-"""Many writers at once: two app processes on one SQLite file, many client threads each."""
+"""Many writers at once: two app processes on one store (SQLite file or PostgreSQL), many client threads each."""
 from __future__ import annotations
 
 from collections import Counter
@@ -17,17 +17,19 @@ from township.tokens import create_token
 THREADS = 8
 PER_THREAD = 10
 SHARED = 6  # ids every thread sends too
+pytestmark = pytest.mark.store
 
 
 @pytest.fixture(scope="module")
-def two_servers(tmp_path_factory):
+def two_servers(tmp_path_factory, stores):
     """Two app processes on the same empty store (no demo data), as behind a load balancer."""
     tmp = tmp_path_factory.mktemp("concurrent")
-    first = LiveServer(tmp, {"SEED_DEMO": "0", "DEMO_FEED": "0"}).start()
-    second = LiveServer(tmp, {"SEED_DEMO": "0", "DEMO_FEED": "0"})
+    url = stores.new("concurrent")
+    first = LiveServer(tmp, {"SEED_DEMO": "0", "DEMO_FEED": "0"}, url).start()
+    second = LiveServer(tmp, {"SEED_DEMO": "0", "DEMO_FEED": "0"}, url)
     second.log = tmp / "server2.log"
     second.start()
-    engine = make_engine(f"sqlite:///{first.db}")
+    engine = make_engine(url)
     token = create_token(engine, "load-test", "command")
     yield first, second, engine, token
     second.stop()

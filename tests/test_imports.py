@@ -1,4 +1,4 @@
-"""File import of cases and warnings: real files, a real SQLite file, a real killed process."""
+"""File import of cases and warnings: real files, a real store (SQLite or PostgreSQL), a real killed process."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import text
 
 import township.imports as imports
 from township import cli
@@ -26,21 +26,26 @@ from township.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+pytestmark = pytest.mark.store
+
+
+def _plain(value):
+    """A stored time as SQLite keeps it as text, so that checks read the same on both stores."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
 
 
 class Store:
-    """A fresh township store on its own SQLite file, as the app opens it, without demo data."""
+    """A fresh township store (a URL of the `stores` fixture), as the app opens it, without demo data."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.url = f"sqlite:///{path}"
+    def __init__(self, url: str) -> None:
+        self.url = url
         ctx = open_township(Settings(database_url=self.url, seed_demo=False))
         self.engine = ctx.township.engine
         self.gridset = ctx.township.gridset
 
-    def query(self, sql: str, args=()) -> list[tuple]:
-        with sqlite3.connect(self.path) as conn:
-            return conn.execute(sql, args).fetchall()
+    def query(self, sql: str, **args) -> list[tuple]:
+        with self.engine.connect() as conn:
+            return [tuple(_plain(v) for v in row) for row in conn.execute(text(sql), args)]
 
     def count(self, table: str = "cases") -> int:
         return self.query(f"select count(*) from {table}")[0][0]
@@ -49,14 +54,14 @@ class Store:
         return int(self.query("select value from meta where key='data_version'")[0][0])
 
     def cases(self) -> dict[str, dict]:
-        with sqlite3.connect(self.path) as conn:
-            conn.row_factory = sqlite3.Row
-            return {r["external_id"]: dict(r) for r in conn.execute("select * from cases")}
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("select * from cases")).mappings()
+            return {r["external_id"]: {k: _plain(v) for k, v in r.items()} for r in rows}
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    s = Store(tmp_path / "township.db")
+def store(store_url) -> Store:
+    s = Store(store_url)
     yield s
     s.engine.dispose()
 
@@ -193,7 +198,7 @@ def test_geojson_warnings_reach_their_grids(store):
                                       ("YJ-2026-033", "sandstorm", 4)]
     for wid, _, _, _, lon, lat, radius, grid in rows:
         assert grid == store.gridset.locate_one(lon, lat)
-        reached = [g for (g,) in store.query("select grid_id from warning_grids where warning_id=? order by 1", (wid,))]
+        reached = [g for (g,) in store.query("select grid_id from warning_grids where warning_id=:w order by 1", w=wid)]
         assert reached == store.gridset.grids_within(lon, lat, radius) and grid in reached
 
 
@@ -385,10 +390,9 @@ def test_large_file_is_one_transaction_with_progress(store, tmp_path, monkeypatc
     assert all(grids[f"BIG{i:05d}"] == pts[i % len(pts)][2] for i in range(0, n, 97))
 
 
-def test_killed_import_leaves_all_or_nothing(tmp_path):
-    db = tmp_path / "township.db"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "PYTHONUNBUFFERED": "1"}
-    store = Store(db)
+def test_killed_import_leaves_all_or_nothing(tmp_path, store_url):
+    env = {**os.environ, "DATABASE_URL": store_url, "PYTHONUNBUFFERED": "1"}
+    store = Store(store_url)
     n = 20_000
     path = _big_csv(tmp_path / "big.csv", store.gridset, n)
     store.engine.dispose()
@@ -408,10 +412,9 @@ def test_killed_import_leaves_all_or_nothing(tmp_path):
     proc.wait(30)
     assert proc.returncode == -signal.SIGKILL, seen
 
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
-        stored = conn.execute("select count(*) from cases").fetchone()[0]
-        events = conn.execute("select count(*) from case_events").fetchone()[0]
+    if store.engine.dialect.name == "sqlite":
+        assert store.query("pragma integrity_check") == [("ok",)]
+    stored, events = store.count(), store.count("case_events")
     assert (stored, events) in ((0, 0), (n, n))
     # and the store takes the next import as usual
     done = subprocess.run([sys.executable, "-m", "township", "import", str(DATA / "cases.geojson")],
@@ -422,8 +425,8 @@ def test_killed_import_leaves_all_or_nothing(tmp_path):
 # -- command line ---------------------------------------------------------------------------
 
 
-def test_cli_reports_and_exit_codes(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'township.db'}")
+def test_cli_reports_and_exit_codes(tmp_path, monkeypatch, capsys, store_url):
+    monkeypatch.setenv("DATABASE_URL", store_url)
     monkeypatch.delenv("GRIDS_FILE", raising=False)
 
     assert cli.main(["import", str(DATA / "hotline_gbk.csv"), "--source", "hotline"]) == 0
@@ -449,9 +452,9 @@ def test_cli_reports_and_exit_codes(tmp_path, monkeypatch, capsys):
     assert cli.main(["import", str(tmp_path / "missing.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
 
-    with sqlite3.connect(tmp_path / "township.db") as conn:
-        assert conn.execute("select count(*) from cases").fetchone()[0] == 8
-        assert conn.execute("select count(*) from warnings").fetchone()[0] == 3
+    store = Store(store_url)
+    assert store.count() == 8 and store.count("warnings") == 3
+    store.engine.dispose()
 
 
 def test_reader_alone_returns_rows_numbered_as_the_sheet(tmp_path):

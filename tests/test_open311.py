@@ -17,6 +17,8 @@ from township.settings import BUNDLED_GRIDS
 from township.store import utcnow
 from township.vocab import CASE_TYPES, OPEN_STATUSES
 
+pytestmark = pytest.mark.store
+
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 
 

@@ -5,8 +5,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from township.bootstrap import open_township
 from township.settings import BUNDLED_GRIDS, ROOT, Settings
+
+pytestmark = pytest.mark.store
 
 
 def _broken_copy(tmp_path):
@@ -19,8 +23,8 @@ def _broken_copy(tmp_path):
     return path
 
 
-def test_broken_grid_file_keeps_the_stored_grids(tmp_path):
-    url = f"sqlite:///{tmp_path / 'township.db'}"
+def test_broken_grid_file_keeps_the_stored_grids(tmp_path, store_url):
+    url = store_url
     first = open_township(Settings(database_url=url))
     cases_before = len(first.township.snapshot().cases)
     again = open_township(Settings(database_url=url, grids_file=_broken_copy(tmp_path)))
@@ -31,8 +35,8 @@ def test_broken_grid_file_keeps_the_stored_grids(tmp_path):
     assert len(again.township.snapshot().cases) == cases_before
 
 
-def test_cli_init_reports_a_rejected_file(tmp_path):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'township.db'}", "PATH": "/usr/bin:/bin"}
+def test_cli_init_reports_a_rejected_file(tmp_path, store_url):
+    env = {"DATABASE_URL": store_url, "PATH": "/usr/bin:/bin"}
     ok = subprocess.run([sys.executable, "-m", "township", "init"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "162 grids" in ok.stdout

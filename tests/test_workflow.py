@@ -1,4 +1,4 @@
-"""The closed loop: state machine, deadlines, handlers, users and statistics, on a real SQLite file."""
+"""The closed loop: state machine, deadlines, handlers, users and statistics, on a real store (SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 import subprocess
@@ -67,13 +67,14 @@ ACTORS = {
 }
 CMD = ACTORS["command"]
 AUTO = SlaConfig(auto_escalate=True)
+pytestmark = pytest.mark.store
 
 
 class Store:
-    """A fresh store on its own SQLite file: bundled grids and resources, handlers, no demo cases."""
+    """A fresh store (a URL of the `stores` fixture): bundled grids and resources, handlers, no demo cases."""
 
-    def __init__(self, path: Path) -> None:
-        ctx = open_township(Settings(database_url=f"sqlite:///{path}", seed_demo=False))
+    def __init__(self, url: str) -> None:
+        ctx = open_township(Settings(database_url=url, seed_demo=False))
         self.engine = ctx.township.engine
         self.gridset = ctx.township.gridset
         seed_handlers(self.engine, self.gridset)
@@ -102,8 +103,8 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
-    return Store(tmp_path_factory.mktemp("workflow") / "t.db")
+def store(stores) -> Store:
+    return Store(stores.new("workflow"))
 
 
 def move(store: Store, case_id: int, name: str, actor: Actor = CMD, **params):
@@ -467,7 +468,7 @@ def test_manual_escalation_starts_the_tiers_clock(store):
 # -- handlers ---------------------------------------------------------------------------------------
 
 
-def test_seed_handlers_from_the_bundled_data(store, tmp_path):
+def test_seed_handlers_from_the_bundled_data(store, store_url):
     gs = store.gridset
     assert seed_handlers(store.engine, gs) == 0  # idempotent
     with Session(store.engine) as s:
@@ -483,7 +484,7 @@ def test_seed_handlers_from_the_bundled_data(store, tmp_path):
     officer = next(h for h in rows if h.handler_id == OFFICER)
     assert (officer.name, officer.phone) == (gs.props("DL-01-01")["officer"], gs.props("DL-01-01")["officer_phone"])
     # Deterministic: another store seeds the same people.
-    other = Store(tmp_path / "again.db")
+    other = Store(store_url)
     with Session(other.engine) as s:
         again = [(h.handler_id, h.name, h.phone) for h in s.scalars(select(Handler).order_by(Handler.handler_id))]
     assert again == [(h.handler_id, h.name, h.phone) for h in rows]

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from .ingest import FieldError
 from .isotime import iso, parse_iso
-from .store import Case
+from .store import MAX_ID, Case
 from .vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, OPEN_STATUSES, TIERS, label
 
 #: The domain a case of each type (service) falls in unless the request names one.
@@ -223,7 +223,7 @@ def parse_request_query(args: Mapping[str, str], now: datetime) -> RequestQuery:
     errors: list[str] = []
     ids = _comma(args.get("service_request_id"))
     if ids:
-        bad = [v for v in ids if not (v.isascii() and v.isdigit() and int(v) < 2**63)]
+        bad = [v for v in ids if not (v.isascii() and v.isdigit() and int(v) <= MAX_ID)]
         if bad:
             raise Open311QueryError([f"service_request_id: {', '.join(bad)} is not a request id (a number)"])
         return RequestQuery(ids=tuple(int(v) for v in ids))

@@ -2,7 +2,16 @@
 
 The embedded default is a SQLite file in WAL mode with foreign keys on and
 ``synchronous=FULL`` so that a committed write survives a power cut.
-``DATABASE_URL`` points the same models at PostgreSQL.
+``DATABASE_URL`` points the same models at PostgreSQL (``postgresql+psycopg://``,
+PostGIS enabled when the server has it), where several app servers share one store.
+
+The schema is owned by Alembic (``alembic/``): :func:`init_db` upgrades a store
+to the newest migration at start, and adopts a store that an older version
+made with ``create_all`` (no ``alembic_version`` table) by stamping it.
+
+Both stores behave alike for the code above them: times are naive UTC (the
+PostgreSQL session runs in UTC), and write transactions run one at a time
+(SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: one transaction-scoped advisory lock).
 """
 from __future__ import annotations
 
@@ -178,10 +187,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # The driver's own transaction handling is off: _sqlite_begin opens them.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # The busy timeout comes first: switching to WAL takes a lock too, and
+    # without a timeout a connection opened while another writes fails at once.
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
 
 
@@ -191,23 +202,146 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
+#: The largest id or version there can be: INTEGER columns are 64-bit in SQLite but 32-bit in
+#: PostgreSQL, which refuses to compare a bigger number with them; input naming one names nothing.
+MAX_ID = 2**31 - 1
+#: The advisory lock key every PostgreSQL write transaction takes ("town").
+WRITE_LOCK_KEY = 0x746F776E
+#: Tables PostGIS keeps in the public schema: not the models', never migrated or compared.
+POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
+#: The Alembic migrations of the schema.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
+
+
+def _pg_begin(conn) -> None:
+    # PostgreSQL's counterpart of BEGIN IMMEDIATE: a write transaction first
+    # takes one advisory lock, held until it commits, so writers run one at a
+    # time as on SQLite. Every write bumps the one data-version row anyway, so
+    # no parallelism is lost, and check-then-insert paths (idempotent upserts,
+    # seeding at start, migrations) need no dialect-specific care. The lock is
+    # per database; readers never take it.
+    if conn.get_execution_options().get("write"):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
+def normalise_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` mean the installed driver, psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; a SQLite file's folder is created if missing."""
+    url = normalise_url(url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if url.startswith("postgresql"):
+        # The session time zone is UTC: naive times are UTC on both stores, and a
+        # zone-aware time given by mistake is stored as its UTC wall clock.
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+        event.listen(engine, "begin", _pg_begin)
+        return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 def init_db(engine: Engine) -> None:
-    """Create the tables that are missing and the data version row."""
-    Base.metadata.create_all(engine)
+    """Migrate the schema to the newest revision and make sure the data version row exists."""
+    migrate(engine)
     with session_scope(engine) as s:
         if s.get(Meta, "data_version") is None:
             s.add(Meta(key="data_version", value="0"))
+
+
+def alembic_config():
+    """Alembic's configuration for the migrations in ``alembic/`` (no ini file needed)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """Alembic's filter: our schema and tables, not PostGIS's own."""
+    if type_ == "schema":
+        return name in (None, "public")
+    return not (type_ == "table" and name in POSTGIS_TABLES)
+
+
+def schema_diffs(conn) -> list:
+    """How the database on ``conn`` differs from the models (Alembic's autogenerate comparison)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    mc = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
+    return compare_metadata(mc, Base.metadata)
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the store's schema to the newest migration; return ``upgraded``, ``adopted`` or ``current``.
+
+    Runs in one write transaction, so several app processes starting at once
+    migrate once (the others wait for the lock, then find the store current).
+    A store made by ``create_all`` before migrations existed (tables, but no
+    ``alembic_version``) is adopted: tables missing from it are created, as
+    ``create_all`` did, and it is stamped at the newest revision, provided
+    that its tables then match the models.
+
+    Raises
+    ------
+    RuntimeError
+        An unversioned store whose tables differ from the models otherwise
+        (a column missing, a type changed): it needs a migration by hand.
+    """
+    from alembic import command
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    cfg = alembic_config()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.execution_options(write=True).connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's batch migrations copy, drop and rename tables, which enforced foreign
+            # keys would refuse; they are checked once, before the commit, instead. The
+            # pragma only works outside a transaction: on the driver's connection, first.
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():  # BEGIN IMMEDIATE on SQLite, the advisory lock on PostgreSQL
+                cfg.attributes["connection"] = conn
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current == head:
+                    return "current"
+                if current is None and set(inspect(conn).get_table_names()) & set(Base.metadata.tables):
+                    diffs = schema_diffs(conn)
+                    missing = {d[1].name for d in diffs if d[0] == "add_table"}
+                    other = [d for d in diffs if not (d[0] == "add_table"
+                                                      or (d[0] == "add_index" and d[1].table.name in missing))]
+                    if other:
+                        raise RuntimeError(
+                            f"the store at {engine.url.render_as_string(hide_password=True)} has no migration "
+                            "version and its tables differ from the models; migrate it by hand "
+                            "(see alembic/README.md): " + "; ".join(map(str, other[:10])))
+                    Base.metadata.create_all(conn)  # the missing tables, as create_all did before
+                    command.stamp(cfg, "head")
+                    done = "adopted"
+                else:
+                    command.upgrade(cfg, "head")
+                    done = "upgraded"
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration would leave rows whose foreign keys point nowhere; "
+                                       "nothing was changed")
+                return done
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 @contextmanager
@@ -309,3 +443,15 @@ class User(Base):
     handler_id: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TokenHandler(Base):
+    """The handler a ``responder`` API token acts as (a grid officer's or party member's phone app).
+
+    Its own table rather than a column of ``api_tokens``, so that a store made
+    before it only gains a table (migration 0002).
+    """
+
+    __tablename__ = "api_token_handlers"
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), primary_key=True)
+    handler_id: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,131 @@
+"""The store behaves the same on SQLite and PostgreSQL: versions, times, the write lock, big numbers.
+
+Run on a SQLite file, and on a PostgreSQL database in the second pass of
+``make test`` (the ``store`` marker).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from township.ingest import CaseIn, write_cases
+from township.repo import ensure_grids
+from township.settings import BUNDLED_GRIDS
+from township.store import (
+    MAX_ID,
+    Case,
+    Meta,
+    bump_version,
+    data_version,
+    init_db,
+    make_engine,
+    normalise_url,
+    session_scope,
+)
+
+pytestmark = pytest.mark.store
+
+
+@pytest.fixture
+def engine(store_url):
+    e = make_engine(store_url)
+    init_db(e)
+    yield e
+    e.dispose()
+
+
+def test_postgres_urls_mean_psycopg():
+    assert normalise_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert normalise_url("postgresql://h/db") == "postgresql+psycopg://h/db"
+    assert normalise_url("postgresql+psycopg://h/db") == "postgresql+psycopg://h/db"
+    assert normalise_url("sqlite:///var/x.db") == "sqlite:///var/x.db"
+
+
+def test_bumps_from_many_threads_all_count(engine):
+    start = data_version(engine)
+
+    def bump(_):
+        for _ in range(5):
+            with session_scope(engine) as s:
+                bump_version(s)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(bump, range(8)))
+    assert data_version(engine) == start + 40
+
+
+def test_write_transactions_run_one_at_a_time(engine):
+    """Check-then-insert under concurrency: one insert, no unique-key error (BEGIN IMMEDIATE / advisory lock)."""
+    inside = threading.Event()
+    order: list[str] = []
+
+    def first():
+        with session_scope(engine) as s:
+            s.get(Meta, "data_version")
+            inside.set()
+            time.sleep(0.5)
+            order.append("first")
+
+    def second():
+        inside.wait(5)
+        with session_scope(engine) as s:
+            s.get(Meta, "data_version")
+            order.append("second")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert order == ["first", "second"]
+
+    def add_once(_):
+        with session_scope(engine) as s:
+            if s.get(Meta, "only-once") is None:
+                s.add(Meta(key="only-once", value=threading.current_thread().name))
+                return 1
+            return 0
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sum(pool.map(add_once, range(12))) == 1
+
+
+def test_times_are_naive_utc_on_both_stores(engine):
+    grids = ensure_grids(engine, BUNDLED_GRIDS).gridset
+    p = grids.geometry("DL-05-01").representative_point()
+    beijing = timezone(timedelta(hours=8))
+    item = CaseIn(source="hotline", external_id="TZ-1", type="hotline", domain="livelihood", title="时区",
+                  lon=p.x, lat=p.y, reported_at=datetime(2026, 3, 1, 9, 30, tzinfo=beijing))
+    [w] = write_cases(engine, grids, [item])
+    with session_scope(engine) as s:
+        row = s.get(Case, w.id)
+        assert row.reported_at == datetime(2026, 3, 1, 1, 30) and row.reported_at.tzinfo is None
+        # a zone-aware time written by mistake is kept as its UTC wall clock on PostgreSQL
+        # (the session runs in UTC); SQLite keeps the wall clock it is given
+        row.resolved_at = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+    with session_scope(engine) as s:
+        assert s.scalar(select(Case.resolved_at).where(Case.id == w.id)) == datetime(2026, 3, 2, 0, 0)
+        assert s.scalar(select(Case.id).where(Case.reported_at < datetime(2026, 3, 1, 2))) == w.id
+
+
+def test_numbers_beyond_the_id_range_name_nothing(api_server):
+    token = {"Authorization": f"Bearer {api_server.tokens['command']}"}
+    big = MAX_ID + 1
+    for path, expected in [
+        (f"/api/v1/cases/{big}", 404),
+        (f"/api/v1/cases/{MAX_ID}", 404),
+        (f"/api/v1/cases/{big}/events", 404),
+        (f"/api/v1/warnings/{big}/cap", 404),
+        (f"/api/v1/cases?since_version={big}", 400),
+        (f"/api/v1/cases?offset={big}", 400),
+        (f"/open311/v2/requests/{big}.json", 404),
+        (f"/open311/v2/requests.json?service_request_id={big}", 400),
+    ]:
+        r = requests.get(api_server.url + path, headers=token, timeout=10)
+        assert r.status_code == expected, (path, r.status_code, r.text[:300])
