@@ -18,7 +18,7 @@ from township.open311 import (
 )
 from township.store import utcnow
 
-from .http import MAX_ID, ApiError, check_village, respond, viewer
+from .http import ApiError, case_in_scope, check_village, respond, viewer
 
 PREFIX = "/open311/v2"
 FORMAT = "<any(json,xml):fmt>"
@@ -73,7 +73,9 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
 
     @bp.get(f"{PREFIX}/requests/<int:service_request_id>.{FORMAT}")
     def request_get(service_request_id: int, fmt: str):
-        found = find(RequestQuery(ids=(service_request_id,))) if service_request_id <= MAX_ID else []
+        # Another village's request is refused (403), not hidden: as GET /api/v1/cases/{id} does.
+        case_in_scope(ctx, viewer(ctx), service_request_id)
+        found = find(RequestQuery(ids=(service_request_id,)))
         if not found:
             raise ApiError(404, [f"service_request_id {service_request_id} not found"])
         return respond(found, fmt=fmt, xml_root="service_requests")

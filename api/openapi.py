@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from township.casework import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
 from township.exchange import (
     CapResultOut,
     CaseOut,
@@ -22,10 +23,12 @@ from township.filters import WINDOWS
 from township.ingest import MAX_BATCH, CaseIn, WarningIn
 from township.open311 import Open311Created, Open311Error, Open311Request, Open311Service
 from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
+from township.workflow import MOVES
 
 MODELS: tuple[type[BaseModel], ...] = (
     CaseIn, WarningIn, CaseOut, CasePageOut, WarningOut, WrittenOut, CapResultOut, ErrorsOut, VersionOut,
     Open311Service, Open311Request, Open311Created, Open311Error,
+    MoveIn, MovedOut, EventsOut, SuggestionsOut, OrdersOut,
 )
 
 
@@ -52,7 +55,8 @@ def _json(schema: dict, description: str = "OK", media: str = "application/json"
 
 def _errors(*codes: int) -> dict:
     words = {400: "malformed request", 401: "no or unknown token", 403: "role or village not allowed",
-             404: "not found", 413: "body over 5 MB", 422: "fields break rules; every one is named"}
+             404: "not found", 409: "the case changed since expected_version, or the move is not allowed "
+             "from its status or tier", 413: "body over 5 MB", 422: "fields break rules; every one is named"}
     return {str(c): _json(_ref("ErrorsOut"), words[c]) for c in codes}
 
 
@@ -147,6 +151,37 @@ def openapi_document() -> dict[str, Any]:
             "tags": ["cases"], "summary": "one case",
             "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": {"200": _json(_ref("CaseOut")), **_errors(401, 403, 404)}}},
+"/api/v1/cases/{case_id}/{move}": {"post": {
+            "tags": ["closed loop"],
+            "summary": "make one move of the closed loop (群众点单 → 派单 → 接单 → 办结 → 销号), as the token's role",
+            "description": "Moves: " + "; ".join(f"{m.name} {m.zh} (from {', '.join(sorted(m.from_statuses))}; "
+                                                 f"roles {', '.join(sorted(m.roles - {'system'}))}"
+                                                 + (f"; needs {', '.join(m.needs)}" if m.needs else "") + ")"
+                                                 for m in MOVES.values())
+            + ". A village token acts only in its village and below township tier; a responder token only on "
+            "cases dispatched to its handler (or open orders of its village). Pass the case's `version` as "
+            "`expected_version`: a case changed since is refused (409) and nothing is written.",
+            "security": write,
+            "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           {"name": "move", "in": "path", "required": True, "schema": {"enum": list(MOVES)}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("MoveIn")}}},
+            "responses": {"200": _json(_ref("MovedOut")), **_errors(400, 401, 403, 404, 409, 422)}}},
+        "/api/v1/cases/{case_id}/events": {"get": {
+            "tags": ["closed loop"], "summary": "the case's audit trail, oldest first (names and notes only for "
+            "roles that see personal data)",
+            "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": _json(_ref("EventsOut")), **_errors(401, 403, 404)}}},
+        "/api/v1/cases/{case_id}/suggestions": {"get": {
+            "tags": ["closed loop"], "summary": "handlers to dispatch the case to, best first (a village token: its "
+            "village's only), and the village's party-member pool (handler 'pool')",
+            "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": _json(_ref("SuggestionsOut")), **_errors(401, 403, 404)}}},
+        "/api/v1/orders": {"get": {
+            "tags": ["closed loop"], "summary": "open orders of a village (接单): its party-member pool and waiting "
+            "micro-wishes, earliest deadline first",
+            "parameters": [_query("village", "a village id; default: a village token's village, a responder "
+                                  "token's handler's village")],
+            "responses": {"200": _json(_ref("OrdersOut")), **_errors(400, 401, 403)}}},
         "/api/v1/warnings": {
             "get": {"tags": ["warnings"], "summary": "warnings (live ones by default)",
                     "parameters": [warning_status],
@@ -201,6 +236,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "大路镇智慧乡镇 · 一点指挥 API", "version": "1",
                  "description": "Cases and early warnings of the township command map. Writes need "
                  "`Authorization: Bearer <token>` of role admin, command or village (own village only); "
+                 "moves of the closed loop need a token whose role the move allows (responder tokens act as "
+                 "their handler); a village token reading or acting on another village's case gets 403; "
                  "reads without a token see the wall's masked view."},
         "paths": paths,
         "components": {

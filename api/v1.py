@@ -1,4 +1,5 @@
-"""``/api/v1``: cases, warnings (JSON and CAP 1.2) and the data version."""
+"""``/api/v1``: cases and their closed loop (moves, audit trail, suggestions, open orders),
+warnings (JSON and CAP 1.2) and the data version."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -18,12 +19,28 @@ from township.exchange import (
     warning_out,
     written_out,
 )
+from township.casework import MovedOut, MoveIn, event_out, handler_choices, handler_village, suggestion_out
 from township.filters import WINDOWS, FilterState, from_query
 from township.ingest import CaseIn, FieldError, WarningIn, parse_items, write_cases, write_warnings
 from township.store import data_version, utcnow
 from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
+from township.workflow import MOVES, MoveRefused, allowed_moves, apply_move, case_trail, open_orders
 
-from .http import GEOJSON, MAX_ID, ApiError, check_village, int_arg, read_json, respond, viewer, village_name
+from .http import (
+    GEOJSON,
+    MAX_ID,
+    ApiError,
+    acting_viewer,
+    actor_of,
+    case_in_scope,
+    check_village,
+    int_arg,
+    read_json,
+    refused,
+    respond,
+    viewer,
+    village_name,
+)
 
 #: Query parameters of GET /cases that are not dashboard filters.
 PAGING = ("limit", "offset", "since_version", "format")
@@ -121,12 +138,62 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     @bp.get("/api/v1/cases/<int:case_id>")
     def case_get(case_id: int):
         who = viewer(ctx)
-        row = get_case(township.engine, case_id) if case_id <= MAX_ID else None
-        if row is None:
-            raise ApiError(404, [f"no case {case_id}"])
-        if who.role == "village" and row.village_id != who.village_id:
-            raise ApiError(403, [f"case {case_id} is not in {village_name(gridset, who.village_id)}"])
-        return respond(case_out(row, who, utcnow()))
+        return respond(case_out(case_in_scope(ctx, who, case_id), who, utcnow()))
+
+    # -- the closed loop: moves, audit trail, suggestions, open orders --------------------------
+
+    @bp.post("/api/v1/cases/<int:case_id>/<move>")
+    def case_move(case_id: int, move: str):
+        who = acting_viewer(ctx)
+        case_in_scope(ctx, who, case_id)  # another village's case is 403 before anything else is said
+        if move not in MOVES:
+            raise ApiError(404, [f"no move {move!r}; moves: {', '.join(MOVES)}"])
+        items = read_json()
+        if len(items) != 1:
+            raise ApiError(400, ["the body must be one JSON object"])
+        [body] = parse_items(MoveIn, items)
+        actor = actor_of(who)
+        try:
+            moved = apply_move(township.engine, case_id, move, actor, expected_version=body.expected_version,
+                               **body.params())
+        except MoveRefused as exc:
+            raise refused(exc, "expected_version" if exc.code == "stale" else move) from None
+        row = get_case(township.engine, case_id)
+        return respond(MovedOut(event=event_out(moved, who.role, actor.name), case=case_out(row, who, utcnow()),
+                                moves=allowed_moves(township.engine, case_id, actor)).model_dump())
+
+    @bp.get("/api/v1/cases/<int:case_id>/events")
+    def case_events(case_id: int):
+        who = viewer(ctx)
+        case_in_scope(ctx, who, case_id)
+        items = [event_out(e, who.role) for e in case_trail(township.engine, case_id)]
+        return respond({"case_id": case_id, "items": items})
+
+    @bp.get("/api/v1/cases/<int:case_id>/suggestions")
+    def case_suggestions(case_id: int):
+        who = viewer(ctx)
+        row = case_in_scope(ctx, who, case_id)
+        choices = handler_choices(township.engine, gridset, row, actor_of(who), "dispatch")
+        return respond({"case_id": case_id, "items": [suggestion_out(h, who.role) for h in choices]})
+
+    @bp.get("/api/v1/orders")
+    def orders_get():
+        who = viewer(ctx)
+        unknown = [k for k in request.args if k != "village"]
+        if unknown:
+            raise ApiError(400, [FieldError(None, k, "unknown parameter; allowed: village") for k in unknown])
+        village = request.args.get("village") or (
+            who.village_id if who.role == "village" else handler_village(township.engine, who.handler_id))
+        if not village:
+            raise ApiError(400, [FieldError(None, "village", "required: the village whose open orders to list")])
+        if village not in gridset.ids(level=2):
+            raise ApiError(400, [FieldError(None, "village", f"{village!r} unknown; allowed: "
+                                            f"{', '.join(gridset.ids(level=2))}")])
+        if who.role == "village" and village != who.village_id:
+            raise ApiError(403, [f"this token may only read {village_name(gridset, who.village_id)}"])
+        now = utcnow()
+        items = [case_out(r, who, now) for r in open_orders(township.engine, village)]
+        return respond({"village_id": village, "total": len(items), "items": items})
 
     @bp.post("/api/v1/warnings")
     def warnings_post():

@@ -1,17 +1,32 @@
 """Callbacks of the dashboard page: the state reducer and the views that follow it."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, html, no_update
+import secrets
+
+import pandas as pd
+from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from auth import current_viewer, signed_in
 from layers.mapfig import apply_updates, map_updates
 from township import filters
 from township.bootstrap import AppContext
+from township.casework import clamp_state
 from township.filters import FilterState
-from township.services import acknowledge_warning, alerts, grid_detail, make_view
+from township.services import acknowledge_warning, alerts, grid_detail, make_view, warning_mask
 from township.store import data_version
+from township.workflow import Actor, open_orders
+from ui import casecard
 from ui import dashboard as ui
 from ui import ids
+from ui import stats as stats_ui
+from ui.account import account_bar
+
+#: Roles that may acknowledge a warning (the wall and someone not signed in may not).
+ACKNOWLEDGERS = frozenset({"admin", "command", "village"})
+
+#: Buttons among the reducer's inputs: only a click (n_clicks set) is an action.
+BUTTONS = frozenset({ids.CRUMB_TOWN, ids.CRUMB_VILLAGE, ids.F_RESET})
 
 #: Filter controls, in the order of the reducer's inputs and outputs.
 CONTROLS = [
@@ -21,23 +36,75 @@ CONTROLS = [
 ]
 
 
-def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
-    """The page for a URL query: unknown values are dropped and listed in a notice."""
+def viewer_alerts(snap, viewer: Actor) -> pd.DataFrame:
+    """The red and orange warnings the banner announces to ``viewer``: a village operator's reach their village."""
+    found = alerts(snap)
+    if viewer.role == "village":
+        mine = snap.warnings["id"][warning_mask(snap, FilterState(village=[viewer.village_id or ""]))]
+        found = found[found["id"].isin(mine)]
+    return found
+
+
+def grid_orders(app_ctx: AppContext, state: FilterState) -> list:
+    """The open orders (接单) of the grid whose panel is open, each opening its case card."""
+    if not state.grid:
+        return []
+    gs = app_ctx.township.gridset
+    orders = [c for c in open_orders(app_ctx.township.engine, gs.village_of(state.grid)) if c.grid_id == state.grid]
+    return casecard.orders_list(orders, gs, state.lang)
+
+
+def _lock_village_filter(component, village: str) -> None:
+    """A village operator's village control offers their village only, and cannot be changed."""
+    if getattr(component, "id", None) == ids.F_VILLAGE:
+        component.options = [o for o in component.options if o["value"] == village]
+        component.disabled = True
+        return
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            _lock_village_filter(child, village)
+
+
+def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer: Actor | None = None) -> html.Div:
+    """The page for a URL query, for ``viewer`` (default: who is looking).
+
+    Unknown values are dropped and listed in a notice; a village operator's
+    filter is clamped to their village whatever the URL says.
+    """
+    viewer = viewer or current_viewer(app_ctx)
     tw = app_ctx.township
     gs = tw.gridset
     state, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)))
+    state = clamp_state(state, viewer, gs)
     if app_ctx.grid_load.error is not None:
         notices.append(f"grid file rejected ({len(app_ctx.grid_load.error.violations)} problems), previous grids kept")
     snap = tw.snapshot()
     view = make_view(snap, gs, state)
     s = app_ctx.settings
     detail = grid_detail(view, gs, state.grid) if state.grid else None
-    return ui.page(state, notices, view, detail, gs, s.role, snap.version, alerts(snap), s.tile_url,
-                   s.tile_attribution)
+    root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
+                   s.tile_attribution, account=account_bar(viewer, signed_in(app_ctx) is not None, state.lang),
+                   panel_extra=grid_orders(app_ctx, state),
+                   extras=[*casecard.skeleton(), stats_ui.section(state.lang),
+                           dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))])
+    if viewer.role == "village":
+        _lock_village_filter(root, state.village[0])
+    return root
 
 
-def reduce(state: FilterState, trigger: str | None, values: dict, click: dict | None, gs) -> FilterState:
-    """The next state after one user action (pure: tested without a browser)."""
+def reduce(state: FilterState, trigger: str | None, values: dict, click: dict | None, gs,
+           viewer: Actor | None = None) -> FilterState:
+    """The next state after one user action (pure: tested without a browser).
+
+    With ``viewer``, the result is clamped to what they may see (a village
+    operator stays in their village whatever was clicked).
+    """
+    new = _next_state(state, trigger, values, click, gs)
+    return clamp_state(new, viewer, gs) if viewer is not None else new
+
+
+def _next_state(state: FilterState, trigger: str | None, values: dict, click: dict | None, gs) -> FilterState:
     if trigger == ids.F_RESET:
         return filters.reset(state)
     if trigger == ids.CRUMB_TOWN:
@@ -62,7 +129,11 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the dashboard's callbacks."""
     tw = app_ctx.township
     gs = tw.gridset
-    role = app_ctx.settings.role
+
+    def viewer_and_state(data: dict) -> tuple[Actor, FilterState]:
+        # The browser's store is not trusted: the state is clamped again on the server.
+        viewer = current_viewer(app_ctx)
+        return viewer, clamp_state(FilterState(**data), viewer, gs)
 
     @app.callback(
         Output(ids.STATE, "data"),
@@ -76,9 +147,13 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_action(*args):
-        state = FilterState(**args[-1])
+        if dash_ctx.triggered_id in BUTTONS and not dash_ctx.triggered[0].get("value"):
+            # A refresh draws the breadcrumb anew, and Dash fires this callback for the new
+            # buttons (n_clicks None): that is no click, and must not send the view up to the town.
+            return (no_update,) * (1 + len(CONTROLS))
+        viewer, state = viewer_and_state(args[-1])
         values = dict(zip([name for _, name in CONTROLS], args[: len(CONTROLS)]))
-        new = reduce(state, dash_ctx.triggered_id, values, args[len(CONTROLS)], gs)
+        new = reduce(state, dash_ctx.triggered_id, values, args[len(CONTROLS)], gs, viewer)
         if new == state:
             return (no_update,) * (1 + len(CONTROLS))
         return (new.model_dump(), *[getattr(new, name) for _, name in CONTROLS])
@@ -103,7 +178,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_state(data, _version, shown_revision):
         # Runs on a filter change and when the data changed: both are patches,
         # the geometry stays in the browser and zoom survives (uirevision).
-        state = FilterState(**data)
+        viewer, state = viewer_and_state(data)
+        role = viewer.role
         snap = tw.snapshot()
         view = make_view(snap, gs, state)
         patch = Patch()
@@ -120,9 +196,9 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             ui.domain_chart(view),
             ui.village_chart(view, gs),
             ui.breadcrumb(state, gs),
-            ui.grid_panel(detail, gs, role, state.lang),
+            ui.grid_panel(detail, gs, role, state.lang) + grid_orders(app_ctx, state),
             state.to_query(),
-            *ui.alert_banner(alerts(snap), state.lang),
+            *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
             revision,
         )
 
@@ -138,9 +214,12 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     @app.callback(Output(ids.VERSION, "data", allow_duplicate=True), Input(ids.ALERT_ACK, "n_clicks"),
                   State(ids.ALERT_ACK, "value"), prevent_initial_call=True)
     def on_acknowledge(_n, warning_id):
-        if not warning_id:
+        viewer = current_viewer(app_ctx)
+        if not warning_id or viewer.role not in ACKNOWLEDGERS:
             raise PreventUpdate
-        acknowledge_warning(tw.engine, int(warning_id), actor=role)
+        if int(warning_id) not in set(viewer_alerts(tw.snapshot(), viewer)["id"].tolist()):
+            raise PreventUpdate  # not a warning this viewer was shown (another village's)
+        acknowledge_warning(tw.engine, int(warning_id), actor=viewer.name)
         return data_version(tw.engine)
 
     @app.callback(
@@ -153,7 +232,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_rows(request, data):
         if not request:
             return no_update, no_update
-        view = make_view(tw.snapshot(), gs, FilterState(**data))
+        view = make_view(tw.snapshot(), gs, viewer_and_state(data)[1])
         rows, total = ui.table_rows(view, gs, request["startRow"], request["endRow"], request.get("sortModel"))
         return {"rowData": rows, "rowCount": total}, f" ({total})"
 
@@ -171,5 +250,21 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         """ % ids.TABLE,
         Output(ids.QUERY, "id"),
         Input(ids.QUERY, "data"),
+        prevent_initial_call=True,
+    )
+
+    # When the data changed (a move in the case card, a new case from a source), the table asks
+    # again for the blocks it shows, keeping its scroll position.
+    app.clientside_callback(
+        """
+        function(version) {
+            if (window.dash_ag_grid && dash_ag_grid.getApiAsync) {
+                dash_ag_grid.getApiAsync('%s').then(api => api.refreshInfiniteCache());
+            }
+            return window.dash_clientside.no_update;
+        }
+        """ % ids.TABLE,
+        Output(ids.VERSION, "id"),
+        Input(ids.VERSION, "data"),
         prevent_initial_call=True,
     )

@@ -5,25 +5,30 @@ import base64
 
 from dash import Dash, Input, Output, State
 
+from auth import current_viewer
 from township.bootstrap import AppContext
 from township.imports import UnreadableFile, import_data
 from ui import ids
 from ui.text import t
 
-#: Roles that may write data through the page.
-WRITERS = {"admin", "command", "village"}
+#: Roles that may write data through the page. Not the village operator: a file's rows are
+#: placed by their coordinates and could land in any village (the API's village token is checked
+#: point by point; an import is not).
+WRITERS = {"admin", "command"}
 
 
 def run_import(app_ctx: AppContext, contents: str, filename: str, kind: str, mode: str,
                source: str | None, progress=None, lang: str = "zh") -> str:
     """Import one uploaded file and return the report text (the callback's whole body)."""
-    if app_ctx.settings.role not in WRITERS:
+    # A background job: current_viewer reads the session from the cookies Dash kept for it.
+    viewer = current_viewer(app_ctx)
+    if viewer.role not in WRITERS:
         return t("import_refused", lang)
     data = base64.b64decode(contents.split(",", 1)[1])
     tw = app_ctx.township
     try:
         report = import_data(tw.engine, tw.gridset, data, filename, kind=kind, mode=mode,
-                             default_source=source, progress=progress, actor=f"upload:{app_ctx.settings.role}")
+                             default_source=source, progress=progress, actor=f"upload:{viewer.name}")
     except UnreadableFile as err:
         return f"{filename}: {err}"
     return "\n".join(report.lines())
@@ -39,11 +44,15 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         State(ids.IMPORT_KIND, "value"),
         State(ids.IMPORT_MODE, "value"),
         State(ids.IMPORT_SOURCE, "value"),
+        # Dash keys a background job's result by its arguments only, in a cache every process of
+        # the machine shares: without a token of this page load, two people dropping the same file
+        # at once would be shown each other's report (and a refused role the permitted one's).
+        State(ids.IMPORT_NONCE, "data"),
         background=True,
         progress=[Output(ids.IMPORT_PROGRESS, "value"), Output(ids.IMPORT_PROGRESS, "max")],
         running=[(Output(ids.IMPORT_UPLOAD, "disabled"), True, False)],
         prevent_initial_call=True,
     )
-    def on_upload(set_progress, contents, filename, kind, mode, source):
+    def on_upload(set_progress, contents, filename, kind, mode, source, _nonce):
         return run_import(app_ctx, contents, filename, kind, mode, source,
                           progress=lambda done, total: set_progress((str(done), str(max(total, 1)))))

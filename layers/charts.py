@@ -39,3 +39,26 @@ def counts_chart(counts: pd.DataFrame, labels: list[str], lang: str, height: int
             "plot_bgcolor": "rgba(0,0,0,0)", "paper_bgcolor": "rgba(0,0,0,0)", "font": {"size": 12},
         },
     }
+
+
+REPORTED_COLOR = "#5C6BC0"
+
+
+def trend_chart(weekly: pd.DataFrame, lang: str, height: int = 240) -> dict:
+    """Cases reported and done per week, two lines (``weekly`` from ``township.stats.trend``)."""
+    weeks = [d.strftime("%m-%d") for d in weekly.index]
+    lines = [("reported_n", "reported", REPORTED_COLOR), ("done_n", "done", DONE_COLOR)]
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": t(key, lang), "x": weeks,
+             "y": weekly[col].tolist(), "line": {"color": color, "width": 2}, "marker": {"size": 5},
+             "hovertemplate": "%{x}: %{y}<extra>" + t(key, lang) + "</extra>"}
+            for key, col, color in lines
+        ],
+        "layout": {
+            "height": height, "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
+            "legend": {"orientation": "h", "y": -0.2}, "xaxis": {"automargin": True, "type": "category"},
+            "yaxis": {"automargin": True, "rangemode": "tozero"},
+            "plot_bgcolor": "rgba(0,0,0,0)", "paper_bgcolor": "rgba(0,0,0,0)", "font": {"size": 12},
+        },
+    }

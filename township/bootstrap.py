@@ -1,14 +1,16 @@
-"""Open the store the settings name and make it ready: tables, grids, resources, demo data."""
+"""Open the store the settings name and make it ready: tables, grids, resources, handlers, demo data and users."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
 from .demo import seed_demo
+from .handlers import seed_handlers
 from .repo import GridLoad, ensure_grids, install_resources
 from .services import Township
 from .settings import Settings
 from .store import init_db, make_engine
+from .users import seed_demo_users
 
 log = logging.getLogger(__name__)
 
@@ -36,4 +38,14 @@ def open_township(settings: Settings) -> AppContext:
         n = seed_demo(engine, load.gridset)
         if n:
             log.info("seeded %d illustrative cases", n)
+    # Handlers (grid officers, party members, teams, departments) come from the grid and
+    # resource files, not from the demo: every store gets them. Idempotent.
+    n = seed_handlers(engine, load.gridset)
+    if n:
+        log.info("added %d handlers", n)
+    if settings.seed_demo:
+        # One demo user per role, with the passwords of township.users.DEMO_USERS.
+        n = seed_demo_users(engine)
+        if n:
+            log.info("created %d demo users", n)
     return AppContext(settings, Township(engine, load.gridset), load)

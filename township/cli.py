@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from .gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
@@ -178,11 +179,12 @@ def _token(args: argparse.Namespace) -> int:
     if args.village and villages and args.village not in villages:
         return _fail(f"--village {args.village} unknown; allowed: {', '.join(villages)}")
     try:
-        token = create_token(engine, args.name, args.role, args.village)
+        token = create_token(engine, args.name, args.role, args.village, args.handler)
     except ValueError as exc:
         return _fail(str(exc))
     print(token)
-    print(f"token {args.name!r} (role {args.role}{', village ' + args.village if args.village else ''}) "
+    print(f"token {args.name!r} (role {args.role}{', village ' + args.village if args.village else ''}"
+          f"{', acting as handler ' + args.handler if args.handler else ''}) "
           f"created; it is shown only now. Roles that may write: admin, command, village; "
           f"personal data shown to: {', '.join(r for r, v in ROLES_UNMASKED.items() if v)}.", file=sys.stderr)
     return 0
@@ -198,11 +200,81 @@ def _add_token(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="who holds the token, e.g. hotline-bridge (unique)")
     p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
     p.add_argument("--village", help="the village of a village token, e.g. DL-03")
+    p.add_argument("--handler", help="the handler a responder token acts as in the closed loop, e.g. H-OF-DL-01-01")
     p.set_defaults(func=_token)
 
 
+def _user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .settings import Settings
+    from .store import init_db, make_engine
+    from .users import create_user
+
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    # The password from stdin when piped (scripts), else asked twice without echo.
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            return _fail("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        create_user(engine, args.username, password, args.role, args.village, args.name, args.handler)
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(f"user {args.username!r} (role {args.role}) created; sign in at /login", file=sys.stderr)
+    return 0
+
+
+def _add_user(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "user",
+        help="create a user who signs in to the dashboard (password asked, or read from stdin)",
+        description="Create a user in the store named by DATABASE_URL. The password is asked twice on a "
+        "terminal or read as one line from stdin; only its scrypt hash is stored.",
+    )
+    p.add_argument("username", help="1 to 64 letters, digits, '_', '.', '-'")
+    p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
+    p.add_argument("--village", help="the village of a village user, e.g. DL-03")
+    p.add_argument("--name", help="the name shown on screen and in the audit trail")
+    p.add_argument("--handler", help="the handler a responder user acts as, e.g. H-OF-DL-01-01")
+    p.set_defaults(func=_user)
+
+
+def _escalate(args: argparse.Namespace) -> int:
+    from .settings import Settings
+    from .sla import SlaConfig
+    from .store import init_db, make_engine
+    from .workflow import escalate_overdue
+
+    sla = SlaConfig.from_env()
+    if not sla.auto_escalate and not args.force:
+        print("SLA_AUTO_ESCALATE is not set: nothing escalated (--force escalates anyway)", file=sys.stderr)
+        return 0
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    done = escalate_overdue(engine, actor="超期自动升级", sla=replace(sla, auto_escalate=True))
+    print(f"escalated {len(done)} overdue case(s){': ' + ', '.join(map(str, done)) if done else ''}")
+    return 0
+
+
+def _add_escalate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "escalate",
+        help="escalate every open case past its deadline by one tier (for cron under gunicorn)",
+        description="One escalation sweep over the store named by DATABASE_URL, when SLA_AUTO_ESCALATE=1 "
+        "(python app.py runs one every minute by itself). Each escalation starts the new tier's deadline "
+        "and is written to the case's audit trail.",
+    )
+    p.add_argument("--force", action="store_true", help="sweep even if SLA_AUTO_ESCALATE is not set")
+    p.set_defaults(func=_escalate)
+
+
 #: Registration functions of all subcommands.
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate_grids, _add_init, _add_import, _add_token]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate_grids, _add_init, _add_import, _add_token,
+                                                                 _add_user, _add_escalate]
 
 
 def _fail(message: str) -> int:

@@ -54,11 +54,13 @@ from .vocab import OPEN_STATUSES
 
 
 class Viewer(BaseModel):
-    """Who asks: the role of their token (``wall`` without one) and, for a village token, its village."""
+    """Who asks: the role of their token (``wall`` without one), a village token's village,
+    and the handler a responder token acts as."""
 
     role: str = "wall"
     village_id: str | None = None
     name: str | None = None
+    handler_id: str | None = None
 
 
 ANONYMOUS = Viewer()

@@ -44,3 +44,10 @@ def parse_iso(text: str) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
+
+
+def local_text(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (naive UTC) time as people read it, in Beijing time: ``2024-04-09 18:30``; ``—`` for none."""
+    if value is None or value != value:  # None, or NaT (which is not equal to itself)
+        return "—"
+    return value.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)

@@ -38,8 +38,16 @@ class Settings:
         Attribution shown for ``tile_url``; ``TILE_ATTRIBUTION``.
     seed_demo : bool
         Seed a year of illustrative history into an empty store; ``SEED_DEMO``.
-    role : str
-        The viewer role of the dashboard until sign-in exists; ``DEFAULT_ROLE``.
+    role : str | None
+        The role of a viewer who has not signed in; ``DEFAULT_ROLE``. Unset
+        (the default) means sign-in is required (``/login``); set it only for a
+        kiosk, a demo or the tests (``command``, ``wall`` …).
+    default_village : str | None
+        The village of that viewer when ``role`` is ``village``; ``DEFAULT_VILLAGE``.
+    secret_key : str | None
+        Signs the session cookie; ``SECRET_KEY``. Unset: a key generated once
+        and kept in ``secret_key`` next to the SQLite file (`township.secret`),
+        so every process of one deployment shares it.
     jobs_dir : Path
         Where long jobs (file imports) keep their progress; ``JOBS_DIR``.
     demo_feed : bool
@@ -57,10 +65,21 @@ class Settings:
     tile_url: str | None = None
     tile_attribution: str = ""
     seed_demo: bool = True
-    role: str = "command"
+    role: str | None = None
+    default_village: str | None = None
+    secret_key: str | None = None
     jobs_dir: Path = ROOT / "var" / "jobs"
     demo_feed: bool = False
     feed_interval: float = 30.0
+
+    def __post_init__(self) -> None:
+        # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
+        from .privacy import ROLES_UNMASKED
+
+        if self.role is not None and self.role not in ROLES_UNMASKED:
+            raise ValueError(f"DEFAULT_ROLE={self.role!r} is unknown; allowed: {', '.join(ROLES_UNMASKED)}")
+        if (self.role == "village") != bool(self.default_village):
+            raise ValueError("DEFAULT_ROLE=village needs DEFAULT_VILLAGE (e.g. DL-03), and only it takes one")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -77,7 +96,9 @@ class Settings:
             tile_url=env.get("TILE_URL") or None,
             tile_attribution=env.get("TILE_ATTRIBUTION", ""),
             seed_demo=env.get("SEED_DEMO", "1") not in ("0", "false", "no"),
-            role=env.get("DEFAULT_ROLE", base.role),
+            role=env.get("DEFAULT_ROLE") or None,
+            default_village=env.get("DEFAULT_VILLAGE") or None,
+            secret_key=env.get("SECRET_KEY") or None,
             jobs_dir=Path(env.get("JOBS_DIR", base.jobs_dir)),
             demo_feed=env.get("DEMO_FEED", "0") in ("1", "true", "yes"),
             feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),

@@ -29,6 +29,8 @@ take orders from its village's party-member pool); ``wall`` never acts.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -42,6 +44,8 @@ from .handlers import get_handler
 from .sla import SlaConfig, accept_deadline, deadline_for
 from .store import Case, CaseAssignment, CaseEvent, Grid, Handler, User, bump_version, session_scope, utcnow
 from .vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, TIERS
+
+log = logging.getLogger(__name__)
 
 #: Tiers, lowest first.
 TIER_ORDER: tuple[str, ...] = tuple(TIERS)
@@ -161,7 +165,13 @@ def _rule_accept(c: _Ctx) -> None:
                               f"village; {taker_id!r} is not one", "forbidden")
         c.target = h
         return
-    assert a is not None and a.handler_id is not None  # dispatched to one handler, not pooled
+    if a is None:
+        # Dispatched outside the loop (an import, the demo history, a source re-sending its
+        # status): only a name is known. Staff record the acceptance; a named handler takes it over.
+        c.target = get_handler(c.s, given) if given else None
+        if given and c.target is None:
+            raise MoveRefused(f"handler {given!r} does not exist or is inactive", "invalid")
+        return
     # (A responder reaching here is that handler: _check_scope saw to it.)
     if given and given != a.handler_id:
         raise MoveRefused(f"case {case.id} is dispatched to {case.handler} ({a.handler_id}); only they accept it — "
@@ -194,8 +204,9 @@ def _do_dispatch(c: _Ctx) -> str:
 def _do_accept(c: _Ctx) -> str:
     h = c.target
     name = h.name if h is not None else (c.case.handler or "")
-    _assign(c, h.handler_id if h is not None else c.assignment.handler_id, None)  # type: ignore[union-attr]
-    c.case.handler = name[:64]
+    if h is not None or c.assignment is not None:
+        _assign(c, h.handler_id if h is not None else c.assignment.handler_id, None)  # type: ignore[union-attr]
+    c.case.handler = name[:64] or None
     return f"{name}接单"
 
 
@@ -517,6 +528,33 @@ def escalate_overdue(engine: Engine, now: datetime | None = None, actor: str = "
             reason = f"超期自动升级:{_tier(case.tier)}期限 {case.deadline_at:%Y-%m-%d %H:%M} UTC 已过"
             _apply(s, case, MOVES["escalate"], who, {"reason": reason}, now, sla, version)
         return [c.id for c in due]
+
+
+#: Seconds between two escalation sweeps: deadlines are set in hours and days.
+SWEEP_INTERVAL_S = 60.0
+
+
+def sweep_overdue(engine: Engine, stop: threading.Event, interval: float = SWEEP_INTERVAL_S,
+                  sla: SlaConfig | None = None) -> None:
+    """Run :func:`escalate_overdue` now and then every ``interval`` seconds until ``stop`` is set.
+
+    For a thread beside the server (``app.py`` starts one when
+    ``SLA_AUTO_ESCALATE=1``). A failed sweep is logged and the next one runs
+    as planned: a locked or unreachable store must not end the sweeping.
+    Several processes may sweep one store: each escalation starts the new
+    tier's clock, so a case the first process escalated is no longer due for
+    the second.
+    """
+    sla = sla or SlaConfig.from_env()
+    while True:
+        try:
+            done = escalate_overdue(engine, actor="超期自动升级", sla=sla)
+            if done:
+                log.info("escalated %d overdue case(s): %s", len(done), ", ".join(map(str, done[:20])))
+        except Exception:  # noqa: BLE001 - keep sweeping; the traceback is in the log
+            log.exception("escalation sweep failed")
+        if stop.wait(interval):
+            return
 
 
 def late_to_accept(engine: Engine, now: datetime | None = None, sla: SlaConfig | None = None) -> list[int]:

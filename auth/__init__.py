@@ -1,0 +1,208 @@
+"""Sign-in: who is looking, for every page renderer and every callback.
+
+- ``/login``: a small HTML form (GET) and the password check (POST);
+  ``/logout`` ends the session. Plain Flask routes, no Dash: the form must
+  work before any script has loaded.
+- The session is Flask's signed cookie (``township_session``: HttpOnly,
+  SameSite=Lax, 12 hours) holding the user's id only; the key is
+  `township.secret.session_secret` (``SECRET_KEY`` or a file under ``var/``
+  shared by every process).
+- :func:`current_viewer` is the one answer to "who is this": the signed-in
+  user, else the ``DEFAULT_ROLE`` viewer (kiosk, demo, tests), else
+  :data:`ANONYMOUS`, who sees what the wall sees and may do nothing.
+- The gate: a page request from someone not signed in is redirected to
+  ``/login`` unless ``DEFAULT_ROLE`` is set. The wall (``/wall``), the API
+  (``/api/``, ``/open311/``, which have their tokens), the static assets and
+  Dash's own routes pass; Dash callbacks then run as :data:`ANONYMOUS`.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+from urllib.parse import urlencode
+
+from dash import Dash
+from flask import Blueprint, Response, g, has_request_context, redirect, request, session
+from sqlalchemy.orm import Session
+
+from township.bootstrap import AppContext
+from township.casework import ROLE_LABELS
+from township.secret import session_secret
+from township.store import User
+from township.users import DEMO_USERS, check_password
+from township.workflow import Actor
+
+__all__ = ["ANONYMOUS", "current_viewer", "install", "sign_in_table"]
+
+#: Who someone not signed in is when no ``DEFAULT_ROLE`` is set: the wall's masked, read-only view.
+ANONYMOUS = Actor("未登录", "wall")
+#: The session key holding the signed-in user's id.
+SESSION_KEY = "uid"
+COOKIE = "township_session"
+LIFETIME = timedelta(hours=12)
+#: Paths that need no sign-in: the wall, the API (tokens), the form itself, assets and Dash's routes.
+OPEN_PREFIXES = ("/login", "/logout", "/wall/", "/api/", "/open311/", "/_dash-", "/assets/", "/_favicon",
+                 "/_reload-hash")
+
+
+def _user_actor(app_ctx: AppContext, uid: object) -> Actor | None:
+    """The actor of an active user id, or ``None`` (deleted or deactivated since sign-in)."""
+    if not isinstance(uid, int):
+        return None
+    with Session(app_ctx.township.engine) as s:
+        user = s.get(User, uid)
+    return Actor.of_user(user) if user is not None and user.active else None
+
+
+def _uid_from_cookie() -> object:
+    """The user id in the session cookie of a background callback (no request: Dash kept the cookies)."""
+    from dash import callback_context, get_app
+
+    try:
+        cookie = callback_context.cookies.get(COOKIE)
+        server = get_app().server
+    except Exception:  # noqa: BLE001 - not inside a Dash callback at all
+        return None
+    signer = server.session_interface.get_signing_serializer(server)
+    if not cookie or signer is None:
+        return None
+    try:
+        return signer.loads(cookie, max_age=int(LIFETIME.total_seconds())).get(SESSION_KEY)
+    except Exception:  # noqa: BLE001 - a bad or expired signature is simply no sign-in
+        return None
+
+
+def signed_in(app_ctx: AppContext) -> Actor | None:
+    """The signed-in user of this request (or background callback), or ``None``."""
+    if has_request_context():
+        if "viewer" not in g:
+            g.viewer = _user_actor(app_ctx, session.get(SESSION_KEY))
+        return g.viewer
+    return _user_actor(app_ctx, _uid_from_cookie())
+
+
+def default_viewer(app_ctx: AppContext) -> Actor | None:
+    """The ``DEFAULT_ROLE`` viewer (kiosk, demo, tests), or ``None`` when sign-in is required."""
+    s = app_ctx.settings
+    if not s.role:
+        return None
+    return Actor(f"{ROLE_LABELS[s.role]['zh']}(免登录)", s.role, s.default_village if s.role == "village" else None)
+
+
+def current_viewer(app_ctx: AppContext) -> Actor:
+    """Who is looking: the signed-in user, else the ``DEFAULT_ROLE`` viewer, else :data:`ANONYMOUS`.
+
+    Every page renderer and callback asks this, never the settings: the
+    answer decides the village a view is clamped to, what is masked, and
+    which moves the case card offers. Outside any request (a test calling a
+    renderer directly) it is the ``DEFAULT_ROLE`` viewer or :data:`ANONYMOUS`.
+    """
+    return signed_in(app_ctx) or default_viewer(app_ctx) or ANONYMOUS
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: an open redirect would make the form a phishing tool.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _is_open(path: str) -> bool:
+    return path == "/wall" or path.startswith(OPEN_PREFIXES)
+
+
+FORM = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>登录 · 大路镇智慧乡镇</title>
+<style>
+body {{ margin: 0; font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; background: #f5f6f3; }}
+header {{ background: #b71c1c; color: #fff; padding: 12px 18px; font-size: 20px; font-weight: 700; }}
+form {{ max-width: 340px; margin: 60px auto; background: #fff; padding: 24px 28px; border-radius: 8px;
+       box-shadow: 0 1px 3px #0003; }}
+label {{ display: block; margin: 12px 0 4px; color: #37474f; font-weight: 600; }}
+input[type=text], input[type=password] {{ width: 100%; box-sizing: border-box; padding: 8px; font-size: 16px; }}
+button {{ margin-top: 18px; width: 100%; padding: 10px; font-size: 16px; border: 0; border-radius: 4px;
+         background: #455a64; color: #fff; cursor: pointer; }}
+.error {{ color: #c62828; font-weight: 600; }}
+.hint {{ color: #78909c; font-size: 13px; margin-top: 14px; }}
+</style></head>
+<body><header>大路镇智慧乡镇 · 一点指挥</header>
+<form method="post" action="/login" id="login-form">
+<h2>登录</h2>
+{message}
+<label for="login-username">用户名</label>
+<input type="text" name="username" id="login-username" value="{username}" autocomplete="username" required autofocus>
+<label for="login-password">密码</label>
+<input type="password" name="password" id="login-password" autocomplete="current-password" required>
+<input type="hidden" name="next" value="{next}">
+<button type="submit" id="login-submit">登录</button>
+<p class="hint">{who}指挥大屏无需登录:<a href="/wall">/wall</a></p>
+</form></body></html>
+"""
+
+
+def _form(message: str = "", username: str = "", next_: str = "/", who: str = "", status: int = 200) -> Response:
+    text = FORM.format(message=f'<p class="error" id="login-error">{escape(message)}</p>' if message else "",
+                       username=escape(username), next=escape(next_), who=escape(who))
+    resp = Response(text, status, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def make_blueprint(app_ctx: AppContext) -> Blueprint:
+    """``/login``, ``/logout`` and the gate in front of every page."""
+    bp = Blueprint("auth", __name__)
+
+    @bp.before_app_request
+    def _gate():
+        if _is_open(request.path) or signed_in(app_ctx) or default_viewer(app_ctx):
+            return None
+        if request.method in ("GET", "HEAD"):
+            return redirect("/login?" + urlencode({"next": request.full_path.rstrip("?")}))
+        return Response("请先登录 · sign in first: /login", 401, mimetype="text/plain")
+
+    @bp.get("/login")
+    def login_form():
+        me = signed_in(app_ctx)
+        who = f"当前已登录:{me.name}({ROLE_LABELS[me.role]['zh']})。" if me else ""
+        return _form(next_=_safe_next(request.args.get("next")), who=who)
+
+    @bp.post("/login")
+    def login():
+        username = request.form.get("username", "").strip()
+        next_ = _safe_next(request.form.get("next"))
+        user = check_password(app_ctx.township.engine, username, request.form.get("password", ""))
+        if user is None:
+            return _form("用户名或密码错误 · wrong username or password", username, next_, status=401)
+        session.clear()
+        session[SESSION_KEY] = user.id
+        session.permanent = True
+        return redirect(next_)
+
+    @bp.route("/logout", methods=["GET", "POST"])
+    def logout():
+        session.clear()
+        return redirect("/login")
+
+    return bp
+
+
+def install(app: Dash, app_ctx: AppContext) -> None:
+    """Sign the session cookie, register ``/login`` and ``/logout`` and put the gate in front of the pages."""
+    server = app.server
+    server.secret_key = session_secret(app_ctx.settings)
+    server.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                         PERMANENT_SESSION_LIFETIME=LIFETIME)
+    server.register_blueprint(make_blueprint(app_ctx))
+
+
+def sign_in_table(app_ctx: AppContext) -> str:
+    """The demo users whose demo password still works, as a table to print at start ('' if none)."""
+    engine = app_ctx.township.engine
+    rows = [(u, p, r, v or h or "") for u, p, r, v, _name, h in DEMO_USERS if check_password(engine, u, p)]
+    if not rows:
+        return ""
+    lines = [f"{'username':<10}  {'password':<16}  {'role':<9}  village / handler", *(
+        f"{u:<10}  {p:<16}  {r:<9}  {v}" for u, p, r, v in rows)]
+    return "\n".join(lines)

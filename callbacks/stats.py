@@ -1,0 +1,54 @@
+"""The statistics section's callback: it follows the filter state and the data version."""
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+from dash import Dash, Input, Output
+from sqlalchemy.engine import Engine
+
+from auth import current_viewer
+from township.bootstrap import AppContext
+from township.casework import clamp_state
+from township.filters import FilterState
+from township.services import make_view
+from township.stats import events_frame
+from township.workflow import Actor
+from ui import ids
+from ui import stats as ui
+
+
+class EventsCache:
+    """The whole audit trail as a frame, read once per data version (a filter change reads nothing)."""
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._frame: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine, version: int) -> pd.DataFrame:
+        """The trail as of ``version``."""
+        with self._lock:
+            if self._version != version or self._frame is None:
+                self._frame, self._version = events_frame(engine), version
+            return self._frame
+
+
+def stats_body(app_ctx: AppContext, viewer: Actor, data: dict, cache: EventsCache) -> list:
+    """The section for a filter state, as ``viewer`` may see it (a village operator: their village)."""
+    tw = app_ctx.township
+    state = clamp_state(FilterState(**data), viewer, tw.gridset)
+    snap = tw.snapshot()
+    view = make_view(snap, tw.gridset, state)
+    return ui.body(view, cache.get(tw.engine, snap.version), tw.gridset, viewer.role, state.lang)
+
+
+def register(app: Dash, app_ctx: AppContext) -> None:
+    """Register the statistics callback."""
+    cache = EventsCache()
+
+    @app.callback(Output(ids.STATS_BODY, "children"), Input(ids.STATE, "data"), Input(ids.VERSION, "data"))
+    def on_stats(data, _version):
+        # Runs at page load too (no prevent_initial_call): the section starts empty, so the page
+        # does not wait for the audit trail to be read.
+        return stats_body(app_ctx, current_viewer(app_ctx), data, cache)

@@ -1,0 +1,18 @@
+"""Who is signed in, in the page header: name, role, and the way out (or in)."""
+from __future__ import annotations
+
+from dash import html
+
+from township.casework import ROLE_LABELS
+from township.workflow import Actor
+from ui import ids
+from ui.text import t
+
+
+def account_bar(viewer: Actor, signed_in: bool, lang: str) -> html.Div:
+    """``小滩子村值班员 · 村/社区值班员 · 退出``; a viewer who did not sign in gets 登录 instead."""
+    role = ROLE_LABELS.get(viewer.role, {}).get(lang, viewer.role)
+    link = html.A(t("logout", lang), href="/logout", id="account-logout") if signed_in else \
+        html.A(t("login", lang), href="/login", id="account-login")
+    return html.Div([html.Span(viewer.name, id="account-name"), html.Span(role, className="account-role"), link],
+                    id=ids.ACCOUNT, className="account", **{"data-role": viewer.role})
