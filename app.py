@@ -11,10 +11,13 @@ import diskcache
 from dash import Dash, DiskcacheManager, dcc, html
 from flask_compress import Compress
 
+import auth
 import callbacks
+import downloads
 from api import make_blueprint
 from township.bootstrap import open_township
 from township.settings import ROOT, Settings
+from township.sla import SlaConfig
 from ui import ids
 
 
@@ -37,8 +40,10 @@ def create_app(settings: Settings | None = None) -> Dash:
     Compress(app.server)
     app.server.config["TOWNSHIP"] = app_ctx
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
+    auth.install(app, app_ctx)  # first: its gate runs before every other blueprint's views
     callbacks.register(app, app_ctx)
     app.server.register_blueprint(make_blueprint(app_ctx))
+    app.server.register_blueprint(downloads.make_blueprint(app_ctx))
     return app
 
 
@@ -60,6 +65,37 @@ def _start_feed(app: Dash, settings: Settings) -> None:
     logging.getLogger(__name__).info("demo feed on: one event every %.0f s on average", settings.feed_interval)
 
 
+def _start_sweep(app: Dash) -> None:
+    """Escalate overdue cases once a minute in a thread beside the server (``SLA_AUTO_ESCALATE=1``).
+
+    Under gunicorn, run ``python -m township escalate`` from cron instead (or
+    as well: sweeps of several processes do not double-escalate).
+    """
+    from township.workflow import SWEEP_INTERVAL_S, sweep_overdue
+
+    engine = app.server.config["TOWNSHIP"].township.engine
+    threading.Thread(target=sweep_overdue, args=(engine, threading.Event()), daemon=True,
+                     name="escalation-sweep").start()
+    logging.getLogger(__name__).info("overdue cases escalate by themselves: a sweep every %.0f s",
+                                     SWEEP_INTERVAL_S)
+
+
+def _print_sign_in(app: Dash, settings: Settings) -> None:
+    """Say how to sign in: the demo users and their passwords (only those still unchanged)."""
+    if settings.role:
+        print(f"DEFAULT_ROLE={settings.role}: no sign-in needed (kiosk/demo mode); /login signs in as another user",
+              flush=True)
+        return
+    table = auth.sign_in_table(app.server.config["TOWNSHIP"])
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"Sign in at {url}/login (the wall {url}/wall needs none)", flush=True)
+    if table:
+        print("Demo users (illustrative; change or delete them on a real deployment):\n" + table, flush=True)
+    else:
+        print("No demo user with its demo password: create one with `python -m township user NAME --role ROLE`",
+              flush=True)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per poll is noise
@@ -67,4 +103,7 @@ if __name__ == "__main__":
     dash_app = create_app(s)
     if s.demo_feed:
         _start_feed(dash_app, s)
+    if SlaConfig.from_env().auto_escalate:
+        _start_sweep(dash_app)
+    _print_sign_in(dash_app, s)
     dash_app.run(host=s.host, port=s.port, debug=False)

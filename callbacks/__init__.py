@@ -5,12 +5,14 @@ from dash import Dash
 
 from township.bootstrap import AppContext
 
-from . import dashboard, imports, router
+from . import casecard, dashboard, exports, imports, responder, router, stats, wall
 
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [
     (r"/", dashboard.render_page),
+    (r"/wall/?", wall.render_page),
+    (r"/grid/(?P<grid_id>[^/]+)/?", responder.render_page),
 ]
 
 
@@ -19,3 +21,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     router.register(app, ctx, ROUTES)
     dashboard.register(app, ctx)
     imports.register(app, ctx)
+    wall.register(app, ctx)
+    exports.register(app)
+    casecard.register(app, ctx)
+    stats.register(app, ctx)

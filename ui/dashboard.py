@@ -14,6 +14,7 @@ from layers.charts import counts_chart
 from layers.mapfig import apply_updates, base_figure, map_updates
 from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.gridset import GridSet
+from township.isotime import local_text
 from township.privacy import shown_name, shown_phone
 from township.services import GridDetail, View, counts_by
 from township.vocab import (
@@ -29,6 +30,7 @@ from township.vocab import (
     label,
 )
 from ui import ids
+from ui.exports import export_row
 from ui.text import t
 
 
@@ -209,8 +211,8 @@ def table_rows(view: View, gridset: GridSet, start: int, end: int, sort: list[di
             "status": label(CASE_STATUSES, r.status, lang) + (f" · {t('overdue', lang)}" if r.overdue else ""),
             "grid": gridset.props(r.grid_id)["name"] if isinstance(r.grid_id, str) else "—",
             "tier": label(TIERS, r.tier, lang),
-            "reported_at": pd.Timestamp(r.reported_at).strftime("%Y-%m-%d %H:%M"),
-            "deadline_at": pd.Timestamp(r.deadline_at).strftime("%Y-%m-%d %H:%M"),
+            "reported_at": local_text(r.reported_at),  # Beijing time, as the case card shows it
+            "deadline_at": local_text(r.deadline_at),
             "overdue": bool(r.overdue),
         }
         for r in block.itertuples()
@@ -228,6 +230,7 @@ def case_table(lang: str) -> dag.AgGrid:
         dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 4, "rowHeight": 30,
                          "localeText": {"loadingOoo": "…", "noRowsToShow": t("none", lang)}},
         rowClassRules={"row-overdue": "params.data && params.data.overdue"},
+        getRowId="'' + params.data.id",  # a clicked row names its case (cellClicked.rowId): the case card
         style={"height": 380},
     )
 
@@ -279,8 +282,14 @@ def import_panel(lang: str) -> html.Details:
 
 
 def page(state: FilterState, notices: list[str], view: View, detail: GridDetail | None, gridset: GridSet, role: str,
-         version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "") -> html.Div:
-    """The whole dashboard for ``state``: built once per page load."""
+         version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "", *,
+         account=None, panel_extra: list | None = None, extras: list | None = None) -> html.Div:
+    """The whole dashboard for ``state``: built once per page load.
+
+    ``account`` goes in the header (who is signed in), ``panel_extra`` under
+    the grid panel, ``extras`` at the end of the page (the case card, the
+    statistics): parts other modules build.
+    """
     lang = state.lang
     other = "en" if lang == "zh" else "zh"
     lang_href = state.model_copy(update={"lang": other}).to_query() or "?"
@@ -297,6 +306,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                     html.H1(t("title", lang)),
                     html.Span(t("illustrative", lang), className="illustrative"),
                     html.A(t("lang_switch", lang), href=lang_href, id=ids.F_LANG, className="lang"),
+                    account,
                 ],
                 className="top",
             ),
@@ -310,13 +320,15 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                         [
                             html.Div(breadcrumb(state, gridset), id=ids.CRUMBS, className="crumbs"),
                             dcc.Graph(id=ids.MAP, figure=map_figure(view, gridset, role, tile_url, attribution),
-                                      config={"displaylogo": False, "scrollZoom": True},
+                                      config={"displaylogo": False, "scrollZoom": True, "showSendToCloud": False,
+                                              "toImageButtonOptions": {"filename": "大路镇指挥地图", "scale": 2}},
                                       style={"height": "620px"}),
                             html.Div(t("illustrative", lang), className="map-note"),
                         ],
                         className="map-col",
                     ),
-                    html.Aside(grid_panel(detail, gridset, role, lang), id=ids.PANEL, className="panel"),
+                    html.Aside(grid_panel(detail, gridset, role, lang) + (panel_extra or []), id=ids.PANEL,
+                               className="panel"),
                 ],
                 className="main",
             ),
@@ -333,7 +345,9 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             ),
             html.Div([html.H4([t("case_table", lang), html.Span(id=ids.TABLE_COUNT, className="hint")]),
                       case_table(lang)], className="table"),
+            export_row(state.to_query(), lang),
             import_panel(lang),
+            *(extras or []),
         ],
         lang="zh-CN" if lang == "zh" else "en",
     )

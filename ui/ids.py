@@ -48,3 +48,69 @@ IMPORT_MODE = "import-mode"
 IMPORT_SOURCE = "import-source"
 IMPORT_PROGRESS = "import-progress"
 IMPORT_REPORT = "import-report"
+
+# wall display (/wall): nobody touches it, so everything here refreshes by itself
+WALL = "wall"  # the page's root (its class scopes assets/wall.css)
+WALL_MAP = "wall-map"
+WALL_HEADLINE = "wall-headline"
+WALL_RANKING = "wall-ranking"
+WALL_FEED = "wall-feed"
+WALL_BANNER = "wall-banner"
+WALL_STOP = "wall-stop"  # the name of the stop the map shows; data-stop = its key
+WALL_STOP_DETAIL = "wall-stop-detail"  # its figures
+WALL_TOUR = "wall-tour"  # data-order = the planned visiting order (village ids)
+WALL_LEGEND = "wall-legend"
+WALL_CLOCK = "wall-clock"
+WALL_AGE = "wall-age"  # "数据更新于 3 秒前", red when stale
+WALL_OFFLINE = "wall-offline"  # shown while the server does not answer
+WALL_TICK = "wall-tick"  # dcc.Interval, 1 s: clock, poll, tour
+WALL_MINUTE = "wall-minute"  # dcc.Interval, 60 s: a full refresh (overdue and ages move with time)
+WALL_OPTIONS = "wall-options"  # the URL options and the texts the browser-side code needs
+WALL_SCALE = "wall-scale"  # screen width / 1920: marker sizes follow it
+WALL_SHOWN = "wall-shown"  # the data version on screen
+WALL_WANT = "wall-want"  # the data version the poll asks the server to show
+WALL_HEALTH = "wall-health"  # last successful poll, consecutive failures
+WALL_PLAN = "wall-plan"  # the tour's stops, busiest village first
+WALL_CURSOR = "wall-cursor"  # where the tour is and since when
+WALL_FOCUS = "wall-focus"  # the newest red warning to jump to
+WALL_REDS = "wall-reds"  # ids of the live red warnings already seen
+
+# responder view /grid/<grid_id> (phone)
+RSP_PAGE = "rsp-page"
+RSP_OFFICER = "rsp-officer"
+RSP_CALL = "rsp-call"
+RSP_MAP = "rsp-map"
+RSP_WARNINGS = "rsp-warnings"
+RSP_CASES = "rsp-cases"
+RSP_RESOURCES = "rsp-resources"
+RSP_NEIGHBOURS = "rsp-neighbours"
+RSP_DOWNLOAD_HTML = "rsp-download-html"
+RSP_DOWNLOAD_PDF = "rsp-download-pdf"
+RSP_DOWNLOAD_PNG = "rsp-download-png"
+RSP_BACK_VILLAGE = "rsp-back-village"
+RSP_BACK_TOWN = "rsp-back-town"
+
+# export links row of the dashboard
+EXPORT_ROW = "export-row"
+EXPORT_CSV = "export-csv"
+EXPORT_XLSX = "export-xlsx"
+EXPORT_GEOJSON = "export-geojson"
+EXPORT_REPORT = "export-report"
+
+# case card (the closed loop beside the map): one case, its timeline, the viewer's moves
+CASE_OPENED = "case-opened"  # dcc.Store: {"id": case id, "version": the case's version the card shows}
+CASE_CARD = "case-card"  # the panel; hidden while no case is open
+CASE_MSG = "case-msg"  # why a move was refused, or what it did
+# pattern ids inside the card and the lists (their components come and go):
+CASE_MOVE = "case-move"  # {"type": CASE_MOVE, "move": "dispatch"}: one button per allowed move
+CASE_OPEN = "case-open"  # {"type": CASE_OPEN, "case": 123}: a listed case; opens its card
+CASE_FIELD = "case-field"  # {"type": CASE_FIELD, "name": "handler" | "text"}: the move's parameters
+CASE_CONTROL = "case-control"  # {"type": CASE_CONTROL, "name": "close" | "reload"}
+
+# statistics of the closed loop (under the charts)
+STATS = "stats"
+STATS_BODY = "stats-body"
+
+# who is signed in (header)
+ACCOUNT = "account"
+IMPORT_NONCE = "import-nonce"  # dcc.Store: a token per page load, part of the import job's key (see callbacks.imports)

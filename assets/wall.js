@@ -1,0 +1,193 @@
+/* The wall display's browser side (/wall): poll, clock and data age, tour. See callbacks/wall.py.
+ *
+ * Loaded on every page (Dash serves all of assets/), but it only defines
+ * functions; nothing runs unless the wall's callbacks call them.
+ */
+(function () {
+  'use strict';
+  var POLL_URL = '/api/v1/version';
+  var POLL_TIMEOUT_MS = 2500;
+  // A refresh asked for but not yet on screen is asked for again after this long
+  // (it may have been lost to a restart); never sooner, so a slow refresh is not
+  // overtaken by its own repeats.
+  var RETRY_MS = 5000;
+  // Dash records every prop a component sets itself (each dcc.Interval tick) in an
+  // undo history that nothing on this page reads and that grows forever; keep its tail.
+  var HISTORY_KEEP = 10;
+  var polling = false;  // one poll at a time: a slow network must not pile requests up
+
+  function noUpdate(n) {
+    var u = window.dash_clientside.no_update;
+    if (n === 1) { return u; }
+    var out = [];
+    for (var i = 0; i < n; i++) { out.push(u); }
+    return out;
+  }
+
+  function trimHistory() {
+    (window.dash_stores || []).forEach(function (store) {
+      var history = store.getState().history;
+      if (history && history.past && history.past.length > HISTORY_KEEP) {
+        history.past.splice(0, history.past.length - HISTORY_KEEP);
+      }
+    });
+  }
+
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+
+  /* Beijing time whatever the machine's time zone: UTC+8 all year (China has no summer time). */
+  function beijing(now, texts) {
+    var d = new Date(now + 8 * 3600 * 1000);
+    var days = texts.weekdays.split(',');
+    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
+      days[d.getUTCDay()] + ' ' + texts.beijing + ' ' +
+      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds());
+  }
+
+  function ageText(seconds, texts) {
+    if (seconds < 120) { return texts.updated_s.replace('{n}', seconds); }
+    if (seconds < 7200) { return texts.updated_m.replace('{n}', Math.floor(seconds / 60)); }
+    return texts.updated_h.replace('{n}', Math.floor(seconds / 3600));
+  }
+
+  /* Centre and zoom that fit lon/lat bounds in the map's real size (as layers.basemap.view_for_bounds);
+   * with `center` [lon, lat] the view is centred there and still shows all of the bounds. */
+  function fit(bounds, el, center) {
+    var w = (el && el.clientWidth) || 1100;
+    var h = (el && el.clientHeight) || 860;
+    var merc = function (lat) { return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)); };
+    var c = center || [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2];
+    var dx = 2 * Math.max(c[0] - bounds[0], bounds[2] - c[0], 1e-6) / 360;
+    var dy = 2 * Math.max(merc(c[1]) - merc(bounds[1]), merc(bounds[3]) - merc(c[1]), 1e-6) / (2 * Math.PI);
+    // a margin, so the stop's name and the banner over the map do not hide its edges
+    var zoom = Math.log2(Math.min(w / 512 / dx, h / 512 / dy)) - 0.35;
+    return {center: {lon: c[0], lat: c[1]}, zoom: Math.round(zoom * 100) / 100};
+  }
+
+  function findStop(plan, key) {
+    if (!plan || key === null) { return null; }
+    if (plan.town.key === key) { return plan.town; }
+    for (var i = 0; i < plan.order.length; i++) {
+      if (plan.order[i].key === key) { return plan.order[i]; }
+    }
+    return null;
+  }
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.wall = {
+    /* Marker sizes follow the screen: 1 at 1920 px wide, 2 at 3840 (sent to the server once). */
+    scale: function () {
+      var s = Math.min(4, Math.max(1, Math.round(window.innerWidth / 1920 * 4) / 4));
+      return s === 1 ? noUpdate(1) : s;
+    },
+
+    /* Ask the server for its data version; ask for a refresh when the screen is behind.
+     * health = {confirmed: ms when the screen was last known current, ok: ms of the last
+     * answer, fails: failed polls in a row, version: the server's version, skew: ms the
+     * server's clock is ahead of this one}. Times are this machine's, except the clock's. */
+    poll: function (n, shown, health, want) {
+      var start = Date.now();
+      var h = Object.assign({confirmed: start, ok: null, fails: 0, version: shown}, health || {});
+      if (polling) { return noUpdate(2); }
+      polling = true;
+      var controller = new AbortController();
+      var timer = setTimeout(function () { controller.abort(); }, POLL_TIMEOUT_MS);
+      return fetch(POLL_URL, {cache: 'no-store', signal: controller.signal})
+        .then(function (res) {
+          if (!res.ok) { throw new Error('HTTP ' + res.status); }
+          // The clock follows the server's clock (HTTP Date, 1 s resolution): a wall PC on a
+          // closed network often has no time server. Small differences are left alone.
+          var served = Date.parse(res.headers.get('Date'));
+          if (!isNaN(served)) {
+            var skew = served + 500 - (start + Date.now()) / 2;
+            h.skew = Math.abs(skew) > 2000 ? Math.round(skew) : 0;
+          }
+          return res.json();
+        })
+        .then(function (body) {
+          var now = Date.now();
+          h.ok = now;
+          h.fails = 0;
+          h.version = body.version;
+          if (body.version === shown) {
+            h.confirmed = now;
+            return [h, noUpdate(1)];
+          }
+          var ask = !want || want.version !== body.version || now - want.at >= RETRY_MS;
+          return [h, ask ? {version: body.version, at: now} : noUpdate(1)];
+        })
+        .catch(function () {
+          h.fails += 1;
+          return [h, noUpdate(1)];
+        })
+        .finally(function () {
+          clearTimeout(timer);
+          polling = false;
+        });
+    },
+
+    /* Clock, data age (red when stale) and the offline mark. */
+    status: function (n, health, options) {
+      trimHistory();
+      var now = Date.now();
+      var h = health || {confirmed: now, fails: 0};
+      var age = Math.max(0, Math.floor((now - h.confirmed) / 1000));
+      var stale = age > options.stale;
+      var offline = h.fails >= options.offline_after;
+      return [beijing(now + (h.skew || 0), options.texts), ageText(age, options.texts),
+              stale ? 'wall-age stale' : 'wall-age', !offline];
+    },
+
+    /* The tour: town, then the villages busiest first, `interval` s each; a new red
+     * warning takes the map for `hold` s. cursor = {key, pos, since, focus, until, detail}. */
+    move: function (n, plan, focus, options, cursor) {
+      var now = Date.now();
+      var c = Object.assign({key: null, pos: 0, since: 0, focus: null, until: 0, detail: null}, cursor || {});
+      var stops = [plan.town].concat(options.tour ? plan.order : []);
+      var target = null;
+      if (focus && focus.id !== c.focus) {
+        c.focus = focus.id;
+        c.until = now + options.hold * 1000;
+        target = focus;
+      } else if (c.until) {
+        if (now < c.until) { return noUpdate(5); }
+        c.until = 0;
+        target = stops[c.pos % stops.length];
+      } else if (c.key === null) {
+        c.pos = 0;
+        target = stops[0];
+      } else if (options.tour && now - c.since >= options.interval * 1000) {
+        c.pos = (c.pos + 1) % stops.length;
+        target = stops[c.pos];
+      }
+      if (!target) {
+        // Not moving: keep the figures under the name current after a refresh.
+        var current = findStop(plan, c.key);
+        if (current && current.detail !== c.detail) {
+          c.detail = current.detail;
+          return [noUpdate(1), noUpdate(1), noUpdate(1), current.detail, c];
+        }
+        return noUpdate(5);
+      }
+      var view = fit(target.bounds, document.getElementById(options.map), target.center);
+      var widths = options.base_width;
+      if (target.index >= 0) {
+        widths = [];
+        for (var i = 0; i < plan.villages; i++) {
+          widths.push(i === target.index ? options.stop_width : options.base_width);
+        }
+      }
+      // A new uirevision makes Plotly take the new centre and zoom (as a drill does on the dashboard).
+      var patch = new window.dash_clientside.Patch()
+        .assign(['layout', 'map', 'center'], view.center)
+        .assign(['layout', 'map', 'zoom'], view.zoom)
+        .assign(['layout', 'map', 'uirevision'], 'wall:' + target.key)
+        .assign(['data', options.villages_trace, 'marker', 'line', 'width'], widths)
+        .build();
+      c.key = target.key;
+      c.since = now;
+      c.detail = target.detail;
+      return [patch, target.name, target.key, target.detail, c];
+    }
+  };
+})();

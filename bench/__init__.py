@@ -1,0 +1,1 @@
+"""Benchmarks of the budgets in DESIGN.md §4 (run each as ``python -m bench.<name>``)."""

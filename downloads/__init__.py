@@ -1,0 +1,273 @@
+"""Downloads: field maps, filtered exports and the daily report, served as files by a Flask blueprint.
+
+Routes (all GET):
+
+- ``/grid/<grid_id>/fieldmap.html|.pdf|.png`` and
+  ``/warnings/<int:wid>/fieldmap.html|.pdf|.png``: the offline field map
+  (`layers.fieldmap`); PDF and PNG are its A4 print layout rendered by
+  headless Chromium (`township.fieldmap_render`).
+- ``/export/cases.csv``, ``/export/cases.xlsx``, ``/export/features.geojson``:
+  the cases (and live warnings) under the dashboard's filter query string
+  (`township.exports`).
+- ``/report/daily?<filter>&date=YYYY-MM-DD`` (printable HTML) and
+  ``/report/daily.pdf?...`` (`township.report`, `layers.report`).
+
+Views are thin: parse the request, call the core, answer. An unknown id is a
+404, a bad parameter a 400 naming it, a missing or busy Chromium a 503; the
+message is plain text, readable on a phone. The viewer is
+`auth.current_viewer` (the sign-in gate stands in front of these routes):
+personal data is masked for its role, and a village operator gets their own
+village only — the export filter is clamped (`township.casework.clamp_state`)
+and another village's grid or warning is a 403.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from datetime import date, timezone
+from typing import Callable, Hashable
+from urllib.parse import parse_qsl, quote, urlencode
+
+import pandas as pd
+from flask import Blueprint, Response, request
+
+from auth import current_viewer
+from layers.fieldmap import field_map, print_html
+from layers.report import daily_report_html
+from township import exports
+from township.bootstrap import AppContext
+from township.casework import clamp_state
+from township.fieldmap_data import FieldMapData, grid_fieldmap_data, warning_fieldmap_data
+from township.fieldmap_render import ChromiumError, render_pdf, render_png
+from township.filters import FilterState, from_query
+from township.isotime import LOCAL_TZ
+from township.report import daily_report, parse_day
+from township.services import Snapshot, make_view
+from township.store import utcnow
+
+__all__ = ["make_blueprint", "RenderCache", "CHROMIUM_SLOTS"]
+
+#: Chromium renders at once: each is a whole browser (~150 MB, a CPU core for a second or two).
+CHROMIUM_SLOTS = 2
+#: How long a request waits for a free Chromium before it is told to retry.
+CHROMIUM_WAIT_S = 45.0
+#: A cached render is reused at most this long even if no data changed:
+#: cases turn overdue with the clock, not only with writes.
+RENDER_TTL_S = 120.0
+
+TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+TYPES = {
+    "html": HTML,
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+}
+
+
+class RenderCache:
+    """A small in-memory LRU of rendered files, each kept at most ``ttl`` seconds.
+
+    Keys name everything a render depends on (kind, id, role, data version,
+    format), so a write or another role never gets a stale or unmasked file.
+    """
+
+    def __init__(self, size: int = 32, ttl: float = RENDER_TTL_S) -> None:
+        self.size, self.ttl = size, ttl
+        self._items: OrderedDict[Hashable, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        """The cached bytes of ``key``, or ``None`` if absent or expired."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[0] > self.ttl:
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Hashable, value: bytes) -> None:
+        """Keep ``value`` under ``key``, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Refused(Exception):
+    """A request the blueprint answers with a plain-text error."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _error(exc: _Refused) -> Response:
+    return Response(exc.message + "\n", status=exc.status, content_type=TEXT, headers=exc.headers)
+
+
+def _file(body: bytes, fmt: str, ascii_name: str, name: str) -> Response:
+    """A response carrying a file; ``filename*`` (RFC 6266/5987) gives phones the Chinese name."""
+    resp = Response(body, content_type=TYPES[fmt])
+    resp.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    # Exports carry personal data for some roles: no shared or disk caches.
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+def _stamp(fmt: str = "%Y%m%d-%H%M") -> str:
+    return utcnow().replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+
+
+def make_blueprint(ctx: AppContext) -> Blueprint:
+    """The downloads blueprint over ``ctx``; register it on the Dash app's Flask server."""
+    bp = Blueprint("downloads", __name__)
+    tw = ctx.township
+    gs = tw.gridset
+    renders = RenderCache()
+    chromium = threading.BoundedSemaphore(CHROMIUM_SLOTS)
+    contacts: dict[int, pd.DataFrame] = {}  # data version → reporters (only the latest is kept)
+
+    bp.register_error_handler(_Refused, _error)
+
+    def role() -> str:
+        return current_viewer(ctx).role
+
+    def check_village(grid_ids: list[str], what: str) -> None:
+        """A village operator may take only what touches their own village."""
+        viewer = current_viewer(ctx)
+        if viewer.role == "village" and viewer.village_id not in {gs.village_of(g) for g in grid_ids if g in gs}:
+            raise _Refused(403, f"只能查看本村/社区的{what} · only your own village ({viewer.village_id})")
+
+    def case_contacts(version: int) -> pd.DataFrame:
+        if version not in contacts:
+            frame = exports.case_contacts(tw.engine)
+            contacts.clear()
+            contacts[version] = frame
+        return contacts[version]
+
+    def rendered(key: tuple, build: Callable[[], bytes]) -> bytes:
+        body = renders.get(key)
+        if body is None:
+            body = build()
+            renders.put(key, body)
+        return body
+
+    def in_chromium(render: Callable[[str], bytes], page: str) -> bytes:
+        if not chromium.acquire(timeout=CHROMIUM_WAIT_S):
+            raise _Refused(503, "导出繁忙,请稍后重试 · Renderer busy, retry shortly", {"Retry-After": "10"})
+        try:
+            return render(page)
+        except ChromiumError as exc:
+            raise _Refused(503, f"PDF/PNG 暂不可用 · PDF/PNG unavailable: {exc}") from None
+        finally:
+            chromium.release()
+
+    def filter_state(drop: tuple[str, ...] = ()) -> FilterState:
+        """The dashboard's filter from this request's query string; unknown values are a 400 naming them."""
+        pairs = [(k, v) for k, v in parse_qsl(request.query_string.decode("utf-8", "replace"),
+                                              keep_blank_values=True) if k not in drop]
+        state, notices = from_query(urlencode(pairs), set(gs.ids(level=2)), set(gs.ids(level=3)))
+        if notices:
+            # An export that silently widened to the whole town would mislead: refuse instead.
+            raise _Refused(400, "无法识别的筛选参数 · unknown filter values: " + ", ".join(notices))
+        return clamp_state(state, current_viewer(ctx), gs)
+
+    # -- field maps ---------------------------------------------------------
+
+    def field_map_file(kind: str, ident: str | int, fmt: str, gather: Callable[[Snapshot], FieldMapData],
+                       ascii_name: str, name: str) -> Response:
+        snap = tw.snapshot()
+        who = role()
+
+        def build() -> bytes:
+            try:
+                data = gather(snap)
+            except KeyError as exc:
+                raise _Refused(404, f"没有这个{'网格' if kind == 'grid' else '预警'} · not found: {exc.args[0]}") \
+                    from None
+            except ValueError as exc:
+                raise _Refused(400, f"不能导出现场图 · {exc}") from None
+            if fmt == "html":
+                return field_map(gs, data, who, tile_url=ctx.settings.tile_url,
+                                 attribution=ctx.settings.tile_attribution).encode("utf-8")
+            # The print path runs in a Chromium that can reach no host: no tile layer.
+            return in_chromium(render_pdf if fmt == "pdf" else render_png, print_html(gs, data, who))
+
+        body = rendered((kind, ident, who, snap.version, fmt), build)
+        return _file(body, fmt, f"{ascii_name}.{fmt}", f"{name}.{fmt}")
+
+    @bp.get("/grid/<grid_id>/fieldmap.<any(html, pdf, png):fmt>")
+    def grid_field_map(grid_id: str, fmt: str) -> Response:
+        if grid_id in gs:
+            check_village([grid_id], "网格")
+        name = f"{gs.props(grid_id)['name']}现场图" if grid_id in gs else grid_id
+        return field_map_file("grid", grid_id, fmt, lambda snap: grid_fieldmap_data(snap, gs, grid_id),
+                              f"fieldmap-{grid_id}", name)
+
+    @bp.get("/warnings/<int:wid>/fieldmap.<any(html, pdf, png):fmt>")
+    def warning_field_map(wid: int, fmt: str) -> Response:
+        snap = tw.snapshot()
+        row = snap.warnings[(snap.warnings["id"] == wid).to_numpy()]
+        if not row.empty:
+            check_village([*snap.warning_grids.get(wid, []), *row["grid_id"].dropna()], "预警")
+        return field_map_file("warning", wid, fmt, lambda snap: warning_fieldmap_data(snap, gs, wid),
+                              f"fieldmap-warning-{wid}", f"预警{wid}现场图")
+
+    # -- exports of the filtered data -----------------------------------------
+
+    @bp.get("/export/cases.<any(csv, xlsx):fmt>")
+    def export_cases(fmt: str) -> Response:
+        state = filter_state()
+        snap = tw.snapshot()
+        table = exports.case_table(make_view(snap, gs, state), gs, role(), case_contacts(snap.version))
+        body = exports.to_csv_bytes(table) if fmt == "csv" else exports.to_xlsx_bytes(table)
+        stamp = _stamp()
+        return _file(body, fmt, f"dalu-cases-{stamp}.{fmt}", f"大路镇事件-{stamp}.{fmt}")
+
+    @bp.get("/export/features.geojson")
+    def export_features() -> Response:
+        state = filter_state()
+        snap = tw.snapshot()
+        fc = exports.features_geojson(make_view(snap, gs, state), gs, role(), case_contacts(snap.version))
+        stamp = _stamp()
+        return _file(exports.geojson_bytes(fc), "geojson", f"dalu-features-{stamp}.geojson",
+                     f"大路镇事件预警-{stamp}.geojson")
+
+    # -- the daily report -----------------------------------------------------
+
+    def report_args() -> tuple[FilterState, date]:
+        state = filter_state(drop=("date",))
+        try:
+            return state, parse_day(request.args.get("date"))
+        except ValueError as exc:
+            raise _Refused(400, str(exc)) from None
+
+    def report_page(snap: Snapshot, state: FilterState, day: date) -> str:
+        report = daily_report(snap, gs, state, day, role())
+        return daily_report_html(report, gs, back_href="/" + state.to_query())
+
+    @bp.get("/report/daily")
+    def daily() -> Response:
+        state, day = report_args()
+        return Response(report_page(tw.snapshot(), state, day), content_type=HTML,
+                        headers={"Cache-Control": "no-store"})
+
+    @bp.get("/report/daily.pdf")
+    def daily_pdf() -> Response:
+        state, day = report_args()
+        snap = tw.snapshot()
+        body = rendered(("daily", state.to_query(), day, role(), snap.version, "pdf"),
+                        lambda: in_chromium(render_pdf, report_page(snap, state, day)))
+        return _file(body, "pdf", f"dalu-daily-{day}.pdf", f"大路镇日报-{day}.pdf")
+
+    return bp

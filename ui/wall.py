@@ -1,0 +1,386 @@
+"""The wall display (``/wall``): one dark screen, 1920×1080 or 3840×2160, read from five metres.
+
+Pure builders, like :mod:`ui.dashboard` (whose headline cards and warning
+banner text this page reuses): the page callback and the refresh callback
+call the same functions, so the first screen and every refresh look alike.
+
+Privacy: everything is built for role ``"wall"`` whatever the configured
+role, so officer names come masked, and nothing a person typed or is called
+(case titles, reporters, handlers, resource contacts) is put on the page or
+into a callback payload.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+import shapely
+from dash import dcc, html
+
+from layers.basemap import map_style, view_for_bounds
+from layers.mapfig import GRIDS, LINE_WIDTH, TOWN, VILLAGES, apply_updates, base_figure, map_updates
+from township.crs import from_metric, to_metric
+from township.filters import FilterState
+from township.gridset import GridSet
+from township.services import View
+from township.stats import village_ranking
+from township.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
+from ui import ids
+from ui.dashboard import alert_banner, headline_cards
+from ui.text import t
+
+#: The wall is always rendered for this role: names and phones masked.
+ROLE = "wall"
+#: Tour: default, smallest and largest seconds per stop (``?interval=``).
+INTERVAL_DEFAULT, INTERVAL_MIN, INTERVAL_MAX = 20, 3, 600
+#: How long a new red warning holds the map before the tour (or the town view) comes back.
+HOLD_S = 60
+#: Least half-width of the map around a new red warning, in metres.
+FOCUS_MIN_M = 1500.0
+#: Seconds without confirmed-current data after which the data age turns red (see assets/wall.js).
+STALE_S = 60
+#: Consecutive failed polls after which the screen says offline.
+OFFLINE_AFTER = 2
+#: Newest cases in the scrolling feed (the list is replaced on refresh, never appended to).
+FEED_SIZE = 14
+#: Seconds each feed line stands before the list moves up by one.
+FEED_STEP_S = 2.5
+#: Tour score: open cases + 2 × overdue + 3 × live warnings reaching the village.
+TOUR_WEIGHTS = {"open": 1, "overdue": 2, "warnings": 3}
+
+#: Dark theme of the map: background, outlines, and a dark-to-bright scale (few → many open cases).
+MAP_BG = "#0e1a23"
+TOWN_FILL = "#13222d"
+LINES = {TOWN: "#90a4ae", VILLAGES: "#b0bec5", GRIDS: "#78909c"}
+SCALE = [[0, "#1b3140"], [0.5, "#a1561c"], [1, "#ffb74d"]]
+#: Outline width of the village the tour is at (the others keep the base width).
+STOP_WIDTH = 5.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class WallOptions:
+    """What the URL can set: ``/wall?tour=1&interval=20&lang=en``.
+
+    Attributes
+    ----------
+    tour : bool
+        Visit the villages one after another, busiest first.
+    interval : int
+        Seconds per tour stop, within ``INTERVAL_MIN``–``INTERVAL_MAX``.
+    lang : str
+        ``zh`` or ``en``.
+    """
+
+    tour: bool = False
+    interval: int = INTERVAL_DEFAULT
+    lang: str = "zh"
+
+
+def parse_options(search: str | None) -> WallOptions:
+    """Options from a URL query; a value that is not understood is ignored (the default stays).
+
+    ``tour`` takes 1/0, true/false, yes/no, on/off; ``interval`` takes whole
+    seconds written in ASCII digits, clamped to the allowed range (a wall
+    that asks for 1 s gets 3 s, not an error nobody would read).
+    """
+    query = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+
+    def last(name: str) -> str:
+        return (query.get(name) or [""])[-1].strip().lower()
+
+    out = WallOptions()
+    tour, interval, lang = last("tour"), last("interval"), last("lang")
+    if tour in _TRUE | _FALSE:
+        out = replace(out, tour=tour in _TRUE)
+    if re.fullmatch(r"[0-9]{1,6}", interval):
+        out = replace(out, interval=min(INTERVAL_MAX, max(INTERVAL_MIN, int(interval))))
+    if lang in ("zh", "en"):
+        out = replace(out, lang=lang)
+    return out
+
+
+def state_for(lang: str) -> FilterState:
+    """What the wall shows: the whole town by village, cases and warnings, the default time window."""
+    return FilterState(level=2, layers=["cases", "warnings"], lang=lang)
+
+
+def tour_scores(view: View, gridset: GridSet) -> pd.DataFrame:
+    """Every village with its tour score, busiest first.
+
+    ``score = open + 2·overdue + 3·warnings``, where ``open`` counts open
+    cases, ``overdue`` open cases past their deadline, and ``warnings`` the
+    live warnings (active, acknowledged, handling) whose radius reaches a grid
+    of the village or whose point lies in it. Ties go to the village id.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by village id; columns ``open``, ``overdue``, ``warnings``, ``score``.
+    """
+    villages = gridset.ids(level=2)
+    cases = view.cases
+    is_open = cases["status"].isin(OPEN_STATUSES).to_numpy()
+    reach = dict.fromkeys(villages, 0)
+    for wid, own in zip(view.warnings["id"], view.warnings["village_id"]):
+        hit = {gridset.village_of(g) for g in view.warning_grids.get(wid, ())} | {own}
+        for v in hit & reach.keys():
+            reach[v] += 1
+    frame = pd.DataFrame({
+        "open": cases.loc[is_open, "village_id"].value_counts().reindex(villages, fill_value=0),
+        "overdue": cases.loc[view.overdue, "village_id"].value_counts().reindex(villages, fill_value=0),
+        "warnings": pd.Series(reach),
+    }).astype(int)
+    frame["score"] = sum(w * frame[k] for k, w in TOUR_WEIGHTS.items())
+    frame.index.name = "village_id"
+    return frame.reset_index().sort_values(["score", "village_id"], ascending=[False, True]).set_index("village_id")
+
+
+def _stop(key: str, name: str, detail: str, bounds, index: int = -1) -> dict:
+    """One place the map can be moved to (the browser fits ``bounds`` to the map's real size)."""
+    return {"key": key, "name": name, "detail": detail, "bounds": [round(float(b), 5) for b in bounds],
+            "index": index}
+
+
+def tour_plan(view: View, gridset: GridSet, lang: str) -> dict:
+    """The tour: the town overview, then every village busiest first.
+
+    Returns
+    -------
+    dict
+        ``town`` (a stop), ``order`` (stops, :func:`tour_scores` order) and
+        ``villages`` (how many villages the village trace has, for the
+        outline widths). A stop is ``key``, ``name``, ``detail``, ``bounds``
+        (lon/lat) and ``index`` (position in the village trace, -1 for none).
+    """
+    scores = tour_scores(view, gridset)
+    villages = gridset.ids(level=2)
+    n = len(scores)
+    order = [
+        _stop(r.Index, gridset.props(r.Index)["name"],
+              f"{t('open', lang)} {r.open} · {t('overdue', lang)} {r.overdue} · {t('warnings', lang)} {r.warnings}"
+              f" · {t('tour_stop', lang)} {k}/{n}",
+              gridset.bounds([r.Index]), villages.index(r.Index))
+        for k, r in enumerate(scores.itertuples(), 1)
+    ]
+    h = view.headline
+    town = _stop("town", t("town", lang), f"{t('whole_town', lang)} · {t('open', lang)} {h.open} · "
+                 f"{t('overdue', lang)} {h.overdue}", gridset.bounds(gridset.ids(level=1)))
+    return {"town": town, "order": order, "villages": len(villages)}
+
+
+def red_ids(warnings: pd.DataFrame) -> list[int]:
+    """Ids of the live red warnings (the browser keeps only these: the list cannot grow)."""
+    return sorted(int(i) for i in warnings.loc[warnings["level"] == 1, "id"])
+
+
+def warning_focus(warning, gridset: GridSet, lang: str) -> dict:
+    """The stop of one warning: its village (outlined) and its circle, so the viewer sees where it is.
+
+    The circle is measured in metres (EPSG:4546), at least ``FOCUS_MIN_M``
+    each side of the point; a warning outside the town shows just that.
+    """
+    half = max(float(warning.radius_m), FOCUS_MIN_M)
+    circle = from_metric(to_metric(shapely.Point(float(warning.lon), float(warning.lat))).buffer(half)).bounds
+    villages = gridset.ids(level=2)
+    index = villages.index(warning.village_id) if warning.village_id in villages else -1
+    box = circle
+    if index >= 0:
+        v = gridset.bounds([warning.village_id])
+        box = (min(v[0], circle[0]), min(v[1], circle[1]), max(v[2], circle[2]), max(v[3], circle[3]))
+    name = f"⚠ {WARNING_LEVELS[int(warning.level)][lang]} · {label(WARNING_TYPES, warning.type, lang)}"
+    focus = _stop(f"warning:{int(warning.id)}", name, str(warning.title), box, index)
+    focus["id"] = int(warning.id)
+    # centred on the warning itself, not on the box: the box only sets the zoom
+    focus["center"] = [round(float(warning.lon), 5), round(float(warning.lat), 5)]
+    return focus
+
+
+def new_red_focus(warnings: pd.DataFrame, seen: list[int] | None, gridset: GridSet, lang: str) -> dict | None:
+    """The stop of the newest red warning not in ``seen`` (the reds the page already knew), or None."""
+    fresh = warnings[(warnings["level"] == 1).to_numpy() & ~warnings["id"].isin(seen or []).to_numpy()]
+    if fresh.empty:
+        return None
+    return warning_focus(fresh.sort_values(["issued_at", "id"]).iloc[-1], gridset, lang)
+
+
+def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, dict]:
+    """:func:`layers.mapfig.map_updates` for the wall: role wall, dark colours, no hover, sizes × ``scale``.
+
+    Nobody hovers on a wall, so hover texts and their ``customdata`` (case
+    titles, officer names, even masked) are dropped: smaller payloads and no
+    free text on the screen. The village outline widths are left to the tour.
+    """
+    updates = map_updates(view, gridset, ROLE)
+    for index, u in updates.items():
+        u.pop("customdata", None)
+        u.pop("colorbar", None)
+        u.update(hovertemplate=None, hoverinfo="skip")
+        if index in (TOWN, VILLAGES, GRIDS):
+            u.update(showscale=False, colorscale=SCALE)
+        elif "size" in u.get("marker", {}):
+            size = u["marker"]["size"]
+            u["marker"]["size"] = [s * scale for s in size] if isinstance(size, list) else size * scale
+    updates[TOWN]["colorscale"] = [[0, TOWN_FILL], [1, TOWN_FILL]]
+    updates[VILLAGES].pop("marker", None)
+    return updates
+
+
+def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution: str) -> dict:
+    """The full map figure, geometry included: sent once, at page load."""
+    town = gridset.bounds(gridset.ids(level=1))
+    fig = base_figure(
+        gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
+        map_style(tile_url, attribution, background=MAP_BG), view_for_bounds(town, 1100, 860),
+    ).to_dict()
+    for index, color in LINES.items():
+        fig["data"][index]["marker"]["line"]["color"] = color
+    apply_updates(fig, wall_updates(view, gridset))
+    fig["layout"]["font"] = {"color": "#cfd8dc"}
+    return fig
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None or pd.isna(rate) else f"{rate * 100:.0f}%"
+
+
+def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
+    """The village ranking (:func:`township.stats.village_ranking`) as a table."""
+    rank = village_ranking(view.cases, view.now)
+    head = html.Tr([html.Th(t(k, lang)) for k in ("rank", "village", "score", "rank_done", "rank_overdue")])
+    rows = [
+        html.Tr([html.Td(str(r.rank)), html.Td(gridset.props(vid)["name"], className="name"),
+                 html.Td(f"{r.score:.0f}"), html.Td(_pct(r.done_rate)),
+                 html.Td(str(r.overdue), className="bad" if r.overdue else "")])
+        for vid, r in zip(rank.index, rank.itertuples())
+        if vid in gridset
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="wall-rank-table")
+
+
+def age_text(hours: float, lang: str) -> str:
+    """How long ago, rounded for a glance: 刚刚, 25分钟前, 3小时前, 2天前."""
+    if hours < 1 / 60:
+        return t("just_now", lang)
+    if hours < 1:
+        return f"{hours * 60:.0f}{t('minutes', lang)}{t('ago', lang)}"
+    if hours < 48:
+        return f"{hours:.0f}{t('hours', lang)}{t('ago', lang)}"
+    return f"{hours / 24:.0f}{t('days', lang)}{t('ago', lang)}"
+
+
+def feed_items(view: View, gridset: GridSet, lang: str, size: int = FEED_SIZE) -> list:
+    """The newest cases: type, village, status, age (no title, reporter or handler)."""
+    newest = view.cases.assign(overdue=view.overdue).sort_values(["reported_at", "id"], ascending=False).head(size)
+    hours = (np.datetime64(view.now) - newest["reported_at"].to_numpy()) / np.timedelta64(1, "h")
+    items = []
+    for r, h in zip(newest.itertuples(), hours):
+        village = gridset.props(r.village_id)["name"] if isinstance(r.village_id, str) else "—"
+        status = label(CASE_STATUSES, r.status, lang) + (f" · {t('overdue', lang)}" if r.overdue else "")
+        items.append(html.Li([
+            html.Span(label(CASE_TYPES, r.type, lang), className="feed-type"),
+            html.Span(village, className="feed-village"),
+            html.Span(status, className="feed-status bad" if r.overdue else "feed-status"),
+            html.Span(age_text(float(h), lang), className="feed-age"),
+        ], className="feed-item"))
+    return items
+
+
+def feed_track(view: View, gridset: GridSet, lang: str) -> tuple[list, dict]:
+    """Children and style of the feed's moving track: the items twice, so the CSS scroll loops without a seam."""
+    items = feed_items(view, gridset, lang)
+    # One line every 2.5 s, a step at a time (see assets/wall.css), however many items there are.
+    n = max(len(items), 1)
+    style = {"animationDuration": f"{n * FEED_STEP_S:g}s", "animationTimingFunction": f"steps({n})"}
+    return [html.Ul(items, className="feed-list"),
+            html.Ul(items, className="feed-list", **{"aria-hidden": "true"})], style
+
+
+def banner(alerts: pd.DataFrame, lang: str) -> tuple[str, str, bool]:
+    """Text, class and hidden flag of the banner: the dashboard's text, the level's colour, no button."""
+    text, _warning_id, hidden = alert_banner(alerts, lang)
+    level = 1 if hidden else int(alerts.iloc[0].level)
+    return text, f"wall-banner level-{level}", hidden
+
+
+def legend(view: View, lang: str) -> list:
+    """What the village colours mean: 0 to the busiest village's open cases."""
+    most = int(view.levels[2][2].max()) if len(view.levels[2][2]) else 0
+    return [html.Span(t("legend_open", lang)), html.Span("0", className="legend-end"),
+            html.Span(className="legend-bar"), html.Span(str(most), className="legend-end")]
+
+
+def options_data(opts: WallOptions) -> dict:
+    """What the browser-side code (assets/wall.js) needs: the options, the thresholds, the texts."""
+    lang = opts.lang
+    return {
+        "lang": lang, "tour": opts.tour, "interval": opts.interval, "hold": HOLD_S, "stale": STALE_S,
+        "offline_after": OFFLINE_AFTER, "map": ids.WALL_MAP,
+        "villages_trace": VILLAGES, "base_width": LINE_WIDTH[2], "stop_width": STOP_WIDTH,
+        "texts": {k: t(k, lang) for k in ("updated_s", "updated_m", "updated_h", "beijing", "weekdays")},
+    }
+
+
+def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: pd.DataFrame,
+         tile_url: str | None = None, attribution: str = "") -> html.Div:
+    """The whole wall: built once per page load; later only patched."""
+    lang = opts.lang
+    plan = tour_plan(view, gridset, lang)
+    text, banner_class, banner_hidden = banner(alerts, lang)
+    track, track_style = feed_track(view, gridset, lang)
+    return html.Div(
+        [
+            dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts)),
+            dcc.Store(id=ids.WALL_SCALE, data=1),
+            dcc.Store(id=ids.WALL_SHOWN, data=version),
+            dcc.Store(id=ids.WALL_WANT),
+            dcc.Store(id=ids.WALL_HEALTH),
+            dcc.Store(id=ids.WALL_PLAN, data=plan),
+            dcc.Store(id=ids.WALL_CURSOR),
+            dcc.Store(id=ids.WALL_FOCUS),
+            dcc.Store(id=ids.WALL_REDS, data=red_ids(view.warnings)),
+            dcc.Interval(id=ids.WALL_TICK, interval=1000),
+            dcc.Interval(id=ids.WALL_MINUTE, interval=60_000),
+            html.Header(
+                [
+                    html.H1(t("wall_title", lang)),
+                    html.Span(t("illustrative", lang), className="illustrative"),
+                    html.Span(t("offline", lang), id=ids.WALL_OFFLINE, className="wall-offline", hidden=True),
+                    html.Span(id=ids.WALL_AGE, className="wall-age"),
+                    html.Span(id=ids.WALL_CLOCK, className="wall-clock"),
+                ],
+                className="wall-top",
+            ),
+            html.Div(headline_cards(view), id=ids.WALL_HEADLINE, className="wall-headline"),
+            html.Section([html.H2(t("ranking", lang)), html.Div(ranking_table(view, gridset, lang),
+                                                                 id=ids.WALL_RANKING)],
+                         className="wall-panel wall-rank"),
+            html.Section(
+                [
+                    dcc.Graph(id=ids.WALL_MAP, figure=wall_figure(view, gridset, tile_url, attribution),
+                              config={"displayModeBar": False, "scrollZoom": False, "responsive": True},
+                              className="wall-graph", style={"height": "100%", "width": "100%"}),
+                    html.Div(text, id=ids.WALL_BANNER, className=banner_class, hidden=banner_hidden),
+                    html.Div([html.Div(plan["town"]["name"], id=ids.WALL_STOP, className="wall-stop-name",
+                                       **{"data-stop": ""}),
+                              html.Div(plan["town"]["detail"], id=ids.WALL_STOP_DETAIL, className="wall-stop-detail")],
+                             className="wall-stop"),
+                    html.Div(legend(view, lang), id=ids.WALL_LEGEND, className="wall-legend"),
+                    html.Div(id=ids.WALL_TOUR, hidden=True,
+                             **{"data-order": ",".join(s["key"] for s in plan["order"]),
+                                "data-tour": "1" if opts.tour else "0", "data-interval": str(opts.interval)}),
+                ],
+                className="wall-panel wall-map",
+            ),
+            html.Section([html.H2(t("feed", lang)),
+                          html.Div(html.Div(track, id=ids.WALL_FEED, className="feed-track", style=track_style),
+                                   className="feed-window")],
+                         className="wall-panel wall-feed"),
+        ],
+        id=ids.WALL, className="wall", lang="zh-CN" if lang == "zh" else "en",
+    )
