@@ -5,7 +5,7 @@ from dash import Dash
 
 from township.bootstrap import AppContext
 
-from . import casecard, dashboard, exports, imports, responder, router, stats, wall
+from . import casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
 
 
 #: Path pattern → page renderer, first match wins.
@@ -24,4 +24,5 @@ def register(app: Dash, ctx: AppContext) -> None:
     wall.register(app, ctx)
     exports.register(app)
     casecard.register(app, ctx)
+    warningcard.register(app, ctx)
     stats.register(app, ctx)

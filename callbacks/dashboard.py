@@ -12,11 +12,12 @@ from layers.mapfig import apply_updates, map_updates
 from township import filters
 from township.bootstrap import AppContext
 from township.casework import clamp_state
+from township.command import may_see as may_see_warning, reached_villages, selected_warning
 from township.filters import FilterState
 from township.services import acknowledge_warning, alerts, grid_detail, make_view, warning_mask
 from township.store import data_version
 from township.workflow import Actor, open_orders
-from ui import casecard
+from ui import casecard, warningcard
 from ui import dashboard as ui
 from ui import ids
 from ui import stats as stats_ui
@@ -43,6 +44,22 @@ def viewer_alerts(snap, viewer: Actor) -> pd.DataFrame:
         mine = snap.warnings["id"][warning_mask(snap, FilterState(village=[viewer.village_id or ""]))]
         found = found[found["id"].isin(mine)]
     return found
+
+
+def map_warning(snap, gs, viewer: Actor, opened: dict | None) -> dict | None:
+    """The warning whose card is open, as the map draws it (circle, affected grids), if ``viewer`` may see it."""
+    if not opened or opened.get("id") is None:
+        return None
+    try:
+        found = selected_warning(snap, gs, int(opened["id"]))
+    except (TypeError, ValueError):
+        return None
+    if found is None:
+        return None
+    w = snap.warnings
+    village = w.loc[w["id"] == found["id"], "village_id"].iloc[0]
+    villages = reached_villages(gs, village if isinstance(village, str) else None, found["grids"])
+    return found if may_see_warning(viewer, villages) else None
 
 
 def grid_orders(app_ctx: AppContext, state: FilterState) -> list:
@@ -86,7 +103,7 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
                    s.tile_attribution, account=account_bar(viewer, signed_in(app_ctx) is not None, state.lang),
                    panel_extra=grid_orders(app_ctx, state),
-                   extras=[*casecard.skeleton(), stats_ui.section(state.lang),
+                   extras=[*casecard.skeleton(), *warningcard.skeleton(), stats_ui.section(state.lang),
                            dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))])
     if viewer.role == "village":
         _lock_village_filter(root, state.village[0])
@@ -172,10 +189,11 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.VIEW, "data"),
         Input(ids.STATE, "data"),
         Input(ids.VERSION, "data"),
+        Input(ids.WARN_OPENED, "data"),
         State(ids.VIEW, "data"),
         prevent_initial_call=True,
     )
-    def on_state(data, _version, shown_revision):
+    def on_state(data, _version, warn_opened, shown_revision):
         # Runs on a filter change and when the data changed: both are patches,
         # the geometry stays in the browser and zoom survives (uirevision).
         viewer, state = viewer_and_state(data)
@@ -183,7 +201,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         snap = tw.snapshot()
         view = make_view(snap, gs, state)
         patch = Patch()
-        apply_updates(patch, map_updates(view, gs, role))
+        apply_updates(patch, map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened)))
         center, zoom, revision = ui.map_view(state, gs)
         if revision != shown_revision:
             # A drill: move the map. Otherwise leave the view alone, so the

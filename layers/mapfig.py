@@ -7,6 +7,7 @@ visibility and points, which the callbacks apply as a ``Patch``.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import numpy as np
@@ -28,7 +29,8 @@ from township.vocab import (
 from ui.text import t
 
 #: Trace order in the figure; the callbacks patch traces by these positions.
-TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES = range(7)
+#: RADIUS (the open warning card's circle) was added last, so the others kept their places.
+TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES, RADIUS = range(8)
 
 #: Outline width of each grid level; a selected grid is drawn thicker.
 LINE_WIDTH = {1: 3.0, 2: 1.6, 3: 0.6}
@@ -90,6 +92,8 @@ def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, vie
             _points("cases"),
             _points("warnings"),
             _points("resources"),
+            go.Scattermap(name="radius", lon=[], lat=[], mode="lines", fill="none", hoverinfo="skip",
+                          line={"width": 3, "color": "#E53935"}),
         ]
     )
     fig.update_layout(
@@ -109,8 +113,9 @@ def _age(now: datetime, since: pd.Series, lang: str) -> list[str]:
 
 def grid_update(ids: list[str], values: np.ndarray, names: list[str], officers: list[str],
                 open_: np.ndarray, overdue: np.ndarray, measure: str, lang: str, level: int,
-                selected: str | None = None, visible: bool = True) -> dict:
-    """Values, colours and hover of one choropleth level."""
+                selected: str | Collection[str] | None = None, visible: bool = True) -> dict:
+    """Values, colours and hover of one choropleth level; ``selected`` (one id or several) drawn thicker."""
+    chosen = {selected} if isinstance(selected, str) else set(selected or ())
     zmax = float(values.max()) if len(values) and values.max() > 0 else 1.0
     hover = (
         "<b>%{customdata[0]}</b><br>"
@@ -127,7 +132,7 @@ def grid_update(ids: list[str], values: np.ndarray, names: list[str], officers: 
         "zmax": zmax,
         "showscale": visible,
         "colorbar": {"title": {"text": t(measure, lang)}, "thickness": 12, "len": 0.5, "x": 0.99, "y": 0.5},
-        "marker": {"line": {"width": [SELECTED_WIDTH if i == selected else LINE_WIDTH[level] for i in ids]}},
+        "marker": {"line": {"width": [SELECTED_WIDTH if i in chosen else LINE_WIDTH[level] for i in ids]}},
         "visible": visible,
     }
 
@@ -212,6 +217,20 @@ def resource_update(resources: pd.DataFrame, lang: str, visible: bool = True) ->
     }
 
 
+def radius_update(warning: dict | None) -> dict:
+    """The open warning's circle (computed in EPSG:4546), in its level's colour; empty when none is open.
+
+    ``warning`` is :func:`township.command.selected_warning`'s dict (``lon``, ``lat``, ``radius_m``, ``level``).
+    """
+    if not warning:
+        return {"lon": [], "lat": [], "visible": True}
+    from township.command import radius_ring
+
+    lon, lat = radius_ring(warning["lon"], warning["lat"], warning["radius_m"])
+    return {"lon": lon, "lat": lat, "visible": True,
+            "line": {"color": WARNING_LEVELS.get(warning.get("level"), {}).get("color", "#E53935"), "width": 3}}
+
+
 def apply_updates(target, updates: dict[int, dict]) -> None:
     """Write ``updates`` (trace index → nested attributes) into a figure dict or a ``Patch``.
 
@@ -237,7 +256,7 @@ def _town_outline() -> dict:
     }
 
 
-def map_updates(view, gridset, role: str) -> dict[int, dict]:
+def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[int, dict]:
     """Every data-dependent attribute of the map for one :class:`~township.services.View`.
 
     Parameters
@@ -248,6 +267,9 @@ def map_updates(view, gridset, role: str) -> dict[int, dict]:
         Names and officers of the grids.
     role : str
         Viewer role: officers' names are masked for roles that must not see them.
+    warning : dict, optional
+        The warning whose card is open (:func:`township.command.selected_warning`):
+        its circle is drawn and its affected grids outlined thicker.
     """
     f = view.state
     lang = f.lang
@@ -257,7 +279,9 @@ def map_updates(view, gridset, role: str) -> dict[int, dict]:
         props = [gridset.props(g) for g in ids]
         updates[index] = grid_update(
             ids, values, [p["name"] for p in props], [shown_name(p.get("officer"), role) for p in props],
-            open_, overdue, f.measure, lang, level, selected=f.grid, visible=level == f.level,
+            open_, overdue, f.measure, lang, level,
+            selected=({f.grid} if f.grid else set()) | set(warning["grids"] if warning and level == 3 else ()),
+            visible=level == f.level,
         )
     if f.level != 1:
         updates[TOWN].update(_town_outline())
@@ -266,4 +290,5 @@ def map_updates(view, gridset, role: str) -> dict[int, dict]:
     updates[CASES] = case_update(view.cases, view.overdue, view.now, lang, visible="cases" in layers)
     updates[WARNINGS] = warning_update(view.warnings, lang, visible="warnings" in layers)
     updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
+    updates[RADIUS] = radius_update(warning)
     return updates

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 from .crs import METRIC, WGS84, to_metric
 from .filters import WINDOWS, FilterState
 from .gridset import GridSet
-from .store import Case, Resource, Warning, WarningGrid, bump_version, data_version, session_scope, utcnow
+from .store import (Case, Resource, Warning, WarningEvent, WarningGrid, bump_version, data_version, session_scope,
+                    utcnow)
 from .vocab import DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
 
 CASE_COLUMNS = [
@@ -321,7 +322,10 @@ def acknowledge_warning(engine: Engine, warning_id: int, actor: str) -> bool:
         row = s.get(Warning, warning_id)
         if row is None or row.status != "active":
             return False
+        now = utcnow()
+        s.add(WarningEvent(warning_id=row.id, at=now, actor=actor[:64], action="acknowledge", from_status="active",
+                           to_status="acknowledged", note=""))
         row.status = "acknowledged"
-        row.updated_at = utcnow()
+        row.updated_at = now
         row.version = bump_version(s)
         return True

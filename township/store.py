@@ -455,3 +455,20 @@ class TokenHandler(Base):
     __tablename__ = "api_token_handlers"
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), primary_key=True)
     handler_id: Mapped[str] = mapped_column(String(64))
+
+
+class WarningEvent(Base):
+    """One step of a warning's log (一点指挥): who, when, from, to, note.
+
+    Written in the same transaction as the status change it records (migration 0003).
+    """
+
+    __tablename__ = "warning_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")

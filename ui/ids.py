@@ -114,3 +114,14 @@ STATS_BODY = "stats-body"
 # who is signed in (header)
 ACCOUNT = "account"
 IMPORT_NONCE = "import-nonce"  # dcc.Store: a token per page load, part of the import job's key (see callbacks.imports)
+
+# warning card (一点指挥 beside the map): one warning, whom to call, what is near, its moves and tasks
+WARN_OPENED = "warn-opened"  # dcc.Store: {"id": warning id, "version": the warning's version the card shows}
+WARN_CARD = "warn-card"  # the panel; hidden while no warning is open
+WARN_MSG = "warn-msg"  # why a move was refused, or what it did
+WARN_STATUS = "warn-status"  # the warning's status badge
+# pattern ids inside the card (its components come and go):
+WARN_MOVE = "warn-move"  # {"type": WARN_MOVE, "move": "acknowledge" | "handle" | "clear"}
+WARN_DISPATCH = "warn-dispatch"  # {"type": WARN_DISPATCH, "handler": handler id}: dispatch a task to them
+WARN_FIELD = "warn-field"  # {"type": WARN_FIELD, "name": "text"}: the note of a move or a task
+WARN_CONTROL = "warn-control"  # {"type": WARN_CONTROL, "name": "close" | "reload"}

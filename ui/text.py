@@ -175,3 +175,22 @@ TEXT.update({
     "logout": {"zh": "退出", "en": "Sign out"},
     "login": {"zh": "登录", "en": "Sign in"},
 })
+
+
+# One-point command on a warning (一点指挥): the warning card.
+TEXT.update({
+    "warn_card": {"zh": "预警 · 一点指挥", "en": "Warning · one-point command"},
+    "warn_type": {"zh": "预警类型", "en": "Type"},
+    "warn_level": {"zh": "预警等级", "en": "Level"},
+    "warn_status": {"zh": "预警状态", "en": "Status"},
+    "warn_affected": {"zh": "影响网格", "en": "Affected grids"},
+    "warn_officers": {"zh": "影响网格网格员", "en": "Grid officers to call"},
+    "warn_party": {"zh": "党员中心户 · 党员先锋岗", "en": "Party central households · pioneer posts"},
+    "warn_support": {"zh": "附近志愿服务队 · 应急物资点", "en": "Volunteer teams · supply depots nearby"},
+    "warn_cases": {"zh": "区域内在办事件", "en": "Open cases in the area"},
+    "warn_tasks": {"zh": "已派处置任务", "en": "Tasks dispatched"},
+    "warn_log": {"zh": "预警处置记录", "en": "Warning log"},
+    "warn_dispatch": {"zh": "派单", "en": "Dispatch"},
+    "warn_no_moves": {"zh": "当前角色对此预警无可执行操作", "en": "No action open to your role"},
+    "warn_note": {"zh": "说明(可选)", "en": "Note (optional)"},
+})

@@ -21,7 +21,7 @@ import shapely
 from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
-from layers.mapfig import GRIDS, LINE_WIDTH, TOWN, VILLAGES, apply_updates, base_figure, map_updates
+from layers.mapfig import GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure, map_updates
 from township.crs import from_metric, to_metric
 from township.filters import FilterState
 from township.gridset import GridSet
@@ -217,6 +217,7 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, 
     free text on the screen. The village outline widths are left to the tour.
     """
     updates = map_updates(view, gridset, ROLE)
+    updates.pop(RADIUS, None)  # the wall opens no warning card: its figure has no circle trace
     for index, u in updates.items():
         u.pop("customdata", None)
         u.pop("colorbar", None)
@@ -238,6 +239,7 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
         gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
         map_style(tile_url, attribution, background=MAP_BG), view_for_bounds(town, 1100, 860),
     ).to_dict()
+    fig["data"] = fig["data"][:RADIUS]  # the warning card's circle is the dashboard's, not the wall's
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
     apply_updates(fig, wall_updates(view, gridset))
