@@ -226,6 +226,8 @@ class OfflineMap(folium.Map):
             zoom_control=layout == "screen", attribution_control=bool(tile_url),
             # Fractional zoom frames a grid or a warning tightly (no tiles to keep aligned by default).
             zoom_snap=0.25 if not tile_url else 1, zoom_delta=0.5 if not tile_url else 1,
+            # No zoom animation: the fitted view is there at once (also for the PNG/PDF snapshot).
+            zoom_animation=False, fade_animation=False,
             # A printed map is a picture: no dragging by accident on the PNG/PDF path.
             **({"dragging": False, "scroll_wheel_zoom": False} if layout == "print" else {}),
         )
