@@ -115,18 +115,22 @@ def ensure_grids(engine: Engine, path: Path, crs: str | None = None) -> GridLoad
     GridValidationError
         When the file is invalid and the store holds no grids to fall back on.
     """
-    stored = load_gridset(engine)
     try:
         candidate = load_grid_file(path, crs=crs)
     except GridValidationError as err:
+        # Only now are the stored grids needed: reading them validates them
+        # again, which a city's grid set makes worth skipping on every start.
+        stored = load_gridset(engine)
         if stored is None:
             raise
         log.error("grid file %s rejected, keeping the %d stored grids:\n%s", path, len(stored), err)
         return GridLoad(stored, installed=False, error=err)
     with session_scope(engine) as s:
+        # The digest is written only by install_grids, so a match means the
+        # stored grids are this very file.
         same = _meta(s, "grids_digest") == gridset_digest(candidate)
-    if stored is not None and same:
-        return GridLoad(stored, installed=False)
+    if same:
+        return GridLoad(candidate, installed=False)
     install_grids(engine, candidate)
     return GridLoad(candidate, installed=True)
 
