@@ -5,6 +5,8 @@ Run on a SQLite file, and on a PostgreSQL database in the second pass of
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +16,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from conftest import ROOT
 from township.ingest import CaseIn, write_cases
 from township.repo import ensure_grids
 from township.settings import BUNDLED_GRIDS
@@ -45,6 +48,30 @@ def test_postgres_urls_mean_psycopg():
     assert normalise_url("postgresql://h/db") == "postgresql+psycopg://h/db"
     assert normalise_url("postgresql+psycopg://h/db") == "postgresql+psycopg://h/db"
     assert normalise_url("sqlite:///var/x.db") == "sqlite:///var/x.db"
+
+
+def test_processes_opening_a_new_sqlite_file_together_all_start(tmp_path):
+    # Several app servers started at once on a file that does not exist yet: each
+    # connection switches the file to WAL, which SQLite refuses at once, busy timeout
+    # or not, while another process holds a lock. Every one must come up.
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    start_at = time.time() + 2
+    code = (
+        "import sys, time\n"
+        "from township.store import make_engine, init_db, data_version\n"
+        "e = make_engine(sys.argv[1])\n"
+        "while time.time() < float(sys.argv[2]): pass\n"
+        "init_db(e); print(data_version(e))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, str(start_at)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [r[1].strip().splitlines()[-1:] for r in results] == [[]] * 6
+    assert [r[0].strip() for r in results] == ["0"] * 6
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
 
 
 def test_bumps_from_many_threads_all_count(engine):

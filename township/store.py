@@ -16,6 +16,8 @@ PostgreSQL session runs in UTC), and write transactions run one at a time
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -190,10 +192,28 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # The busy timeout comes first: switching to WAL takes a lock too, and
     # without a timeout a connection opened while another writes fails at once.
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cur)
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _switch_to_wal(cur, wait: float = 30.0) -> None:
+    # WAL is kept in the file, so only the first connection to a new file
+    # switches. That switch needs the file to itself, and SQLite answers
+    # "database is locked" at once, without the busy timeout, while another
+    # process (a second app server starting on the same new file) holds a
+    # lock; so it is retried here for as long as the busy timeout would wait.
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(conn) -> None:
