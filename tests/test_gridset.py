@@ -28,6 +28,7 @@ from township.crs import (
     wgs84_to_gcj02,
 )
 from township.gridset import (
+    CELL_INDEX_FROM,
     SLIVER_TOLERANCE_M,
     GridSet,
     GridValidationError,
@@ -576,3 +577,23 @@ def test_bundled_dalu_grids():
     pts = [gs.geometry(g).point_on_surface() for g in gs.ids(level=3)]
     got = gs.locate(np.array([p.x for p in pts]), np.array([p.y for p in pts]))
     assert got.tolist() == gs.ids(level=3)
+
+
+def test_a_big_batch_is_located_as_point_by_point():
+    # Batches from CELL_INDEX_FROM points on go through the lattice of cells; it must
+    # give exactly the polygon test's answers, on borders, corners and outside too.
+    gs = load_grid_file(BUNDLED)
+    rng = np.random.default_rng(11)
+    minx, miny, maxx, maxy = gs.bounds()
+    border_xy = shapely.get_coordinates(
+        shapely.segmentize(shapely.boundary(np.array([gs.geometry(g) for g in gs.ids(level=3)])), 0.002))
+    lon = np.concatenate([rng.uniform(minx - 0.01, maxx + 0.01, 20_000), border_xy[:, 0], [np.nan, minx, maxx]])
+    lat = np.concatenate([rng.uniform(miny - 0.01, maxy + 0.01, 20_000), border_xy[:, 1], [miny, np.nan, maxy]])
+    assert lon.size >= 2 * CELL_INDEX_FROM
+    batch = gs.locate(lon, lat)
+    small = CELL_INDEX_FROM - 1
+    one_by_one = np.concatenate([gs.locate(lon[i:i + small], lat[i:i + small]) for i in range(0, lon.size, small)])
+    assert batch.tolist() == one_by_one.tolist()
+    # The points cover the town, its borders and beyond: all three kinds of answer occur.
+    located = [g for g in batch if g is not None]
+    assert len(set(located)) == 146 and None in batch.tolist()

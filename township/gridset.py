@@ -40,6 +40,7 @@ try:  # orjson parses big grid files ~5x faster; the stdlib is the fallback
 except ImportError:  # pragma: no cover
     _json_loads = json.loads
 
+from .cellindex import BORDER, CellIndex
 from .crs import DENSIFY_DEG, from_metric, normalize_crs, to_metric, to_wgs84_geom
 from .vocab import GRID_KINDS, KIND_LEVEL
 
@@ -58,6 +59,9 @@ SLIVER_TOLERANCE_M = 1.0
 
 #: How many violations ``str(GridValidationError)`` lists before "… and N more".
 REPORT_LIMIT = 50
+#: Batches of this many points or more are looked up in a `CellIndex` (built once, on the first):
+#: below it the polygon test alone is about as fast as building the lattice.
+CELL_INDEX_FROM = 5_000
 
 # GeoJSON `crs` members we honour: all mean lon/lat on WGS-84 (CGCS2000 is
 # equal to it at map precision).
@@ -153,7 +157,7 @@ class GridSet:
         self._area_km2 = shapely.area(metric) / 1e6
         # Points are assigned to level-3 grids only; the trees hold them in id
         # order, so the smallest tree index is the smallest grid id.
-        leaf = np.flatnonzero(self._levels == 3)
+        leaf = self._leaf = np.flatnonzero(self._levels == 3)
         self._leaf_ids = np.array([self._ids[i] for i in leaf], dtype=object)
         self._leaf_tree = shapely.STRtree(self._geoms[leaf])
         self._leaf_metric_tree = shapely.STRtree(metric[leaf])
@@ -165,6 +169,7 @@ class GridSet:
         x0, y0 = extent[:, :2].min(axis=0) if size.size else (0.0, 0.0)
         self._sort_grid = (float(x0), float(y0), cell if cell > 0 else 1.0)
         self._fc_cache: dict[int, dict] = {}
+        self._cell_index: CellIndex | None = None  # built by the first big `locate`
 
     # -- identity -----------------------------------------------------------
 
@@ -251,9 +256,10 @@ class GridSet:
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """The level-3 grid id containing each point, ``None`` outside the town.
 
-        One STRtree query over all points. Border rule: a point on a border
-        shared by several grids (so covered by each) goes to the grid whose id
-        sorts first; NaN coordinates give ``None``.
+        Border rule: a point on a border shared by several grids (so covered
+        by each) goes to the grid whose id sorts first; NaN coordinates give
+        ``None``. Big batches look most points up in a lattice of cells no
+        border crosses (`township.cellindex`), with the same answers.
 
         Parameters
         ----------
@@ -269,25 +275,41 @@ class GridSet:
         shape_ = lon.shape
         lon, lat = lon.ravel(), lat.ravel()
         out = np.full(lon.size, None, dtype=object)
-        ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-        if ok.size and self._leaf_ids.size:
-            # Query in spatial order (row-major over cells about one grid
-            # wide): consecutive points then visit the same tree nodes and
-            # prepared polygons, which makes big unsorted batches ~3x faster.
-            x0, y0, cell = self._sort_grid
-            x, y = lon[ok], lat[ok]
-            cx = np.clip((x - x0) // cell, -1, 1 << 20).astype(np.int64)
-            cy = np.clip((y - y0) // cell, -1, 1 << 20).astype(np.int64)
-            order = np.argsort((cy << 22) + cx, kind="stable")
-            p_idx, t_idx = self._leaf_tree.query(
-                shapely.points(x[order], y[order]), predicate="intersects"
-            )
-            p_idx = order[p_idx]
-            best = np.full(ok.size, self._leaf_ids.size, dtype=np.intp)
-            np.minimum.at(best, p_idx, t_idx)
-            hit = best < self._leaf_ids.size
-            out[ok[hit]] = self._leaf_ids[best[hit]]
+        if not self._leaf_ids.size:
+            return out.reshape(shape_)
+        if lon.size >= CELL_INDEX_FROM:
+            if self._cell_index is None:
+                self._cell_index = CellIndex(self._geoms[self._leaf], self._leaf_index)
+            label = self._cell_index.lookup(lon, lat)
+            found = label >= 0
+            out[found] = self._leaf_ids[label[found]]
+            rest = np.flatnonzero(label == BORDER)
+        else:
+            rest = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+        idx = self._leaf_index(lon[rest], lat[rest])
+        hit = idx >= 0
+        out[rest[hit]] = self._leaf_ids[idx[hit]]
         return out.reshape(shape_)
+
+    def _leaf_index(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Index into the level-3 grids of the one containing each (finite) point, -1 for none.
+
+        One STRtree query; a point covered by several grids gets the smallest index.
+        """
+        if not x.size:
+            return np.empty(0, dtype=np.intp)
+        # Query in spatial order (row-major over cells about one grid wide):
+        # consecutive points then visit the same tree nodes and prepared
+        # polygons, which makes big unsorted batches ~3x faster.
+        x0, y0, cell = self._sort_grid
+        cx = np.clip((x - x0) // cell, -1, 1 << 20).astype(np.int64)
+        cy = np.clip((y - y0) // cell, -1, 1 << 20).astype(np.int64)
+        order = np.argsort((cy << 22) + cx, kind="stable")
+        p_idx, t_idx = self._leaf_tree.query(shapely.points(x[order], y[order]), predicate="intersects")
+        best = np.full(x.size, self._leaf_ids.size, dtype=np.intp)
+        np.minimum.at(best, order[p_idx], t_idx)
+        best[best == self._leaf_ids.size] = -1
+        return best
 
     def locate_one(self, lon: float, lat: float) -> str | None:
         """`locate` for a single point."""
