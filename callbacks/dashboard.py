@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, signed_in
-from layers.mapfig import apply_updates, map_updates
+from layers.mapfig import apply_updates, map_note, map_updates
 from township import filters
 from township.bootstrap import AppContext
 from township.casework import clamp_state
@@ -202,6 +202,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         view = make_view(snap, gs, state)
         patch = Patch()
         apply_updates(patch, map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened)))
+        patch["layout"]["annotations"] = map_note(view, state.lang)
         center, zoom, revision = ui.map_view(state, gs)
         if revision != shown_revision:
             # A drill: move the map. Otherwise leave the view alone, so the

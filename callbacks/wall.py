@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
-from layers.mapfig import apply_updates
+from layers.mapfig import apply_updates, map_note
 from township.bootstrap import AppContext
 from township.services import alerts, make_view
 from ui import ids
@@ -85,6 +85,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         view = make_view(snap, gs, ui.state_for(lang))
         patch = Patch()
         apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1)))
+        patch["layout"]["annotations"] = map_note(view, lang)
         plan = ui.tour_plan(view, gs, lang)
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
         track, track_style = ui.feed_track(view, gs, lang)

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from township.privacy import shown_name
 from township.vocab import (
     CASE_STATUS_COLORS,
+    OPEN_STATUSES,
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
@@ -42,6 +43,11 @@ MEASURE_SCALES = {
     "density": [[0, "#F3E5F5"], [0.5, "#BA68C8"], [1, "#4A148C"]],
 }
 OVERDUE_RING = "rgba(229,57,53,0.45)"
+#: The most case points the map draws. Beyond it (a county or a city, or a long
+#: window) the points are too many to tell apart and to send at every filter change
+#: (bench/results.md): the map draws the most urgent ones and says so; the grid
+#: colours, the headline and the table still count every case.
+MAX_CASE_POINTS = 2_000
 
 
 def geometry_only(fc: dict) -> dict:
@@ -248,12 +254,35 @@ def apply_updates(target, updates: dict[int, dict]) -> None:
         put(target["data"][index], values)
 
 
-def _town_outline() -> dict:
-    """The town drawn as a faint outline under a village or grid view."""
+def _town_outline(ids: list[str]) -> dict:
+    """The town(s) drawn as a faint outline under a village or grid view."""
     return {
-        "z": [0], "colorscale": [[0, "#B0BEC5"], [1, "#B0BEC5"]], "showscale": False,
+        "locations": ids, "z": [0] * len(ids), "colorscale": [[0, "#B0BEC5"], [1, "#B0BEC5"]], "showscale": False,
         "hoverinfo": "skip", "hovertemplate": None, "customdata": None, "visible": True,
     }
+
+
+def drawn_cases(cases: pd.DataFrame, overdue: np.ndarray) -> np.ndarray:
+    """Row positions of the cases the map draws: all of them, or the `MAX_CASE_POINTS` most urgent.
+
+    Most urgent: overdue first, then open, then the rest; newest first within each.
+    """
+    limit = MAX_CASE_POINTS
+    if len(cases) <= limit:
+        return np.arange(len(cases))
+    open_ = cases["status"].isin(OPEN_STATUSES).to_numpy()
+    newest = -cases["reported_at"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    return np.sort(np.lexsort((newest, ~open_, ~overdue))[:limit])
+
+
+def map_note(view, lang: str) -> list[dict]:
+    """The map's annotations: a line saying how many cases are drawn when not all are."""
+    total = len(view.cases)
+    if total <= MAX_CASE_POINTS or "cases" not in view.state.layers:
+        return []
+    return [{"text": t("points_capped", lang).format(shown=f"{MAX_CASE_POINTS:,}", total=f"{total:,}"),
+             "x": 0.01, "y": 0.99, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "top",
+             "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 13}}]
 
 
 def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[int, dict]:
@@ -276,18 +305,22 @@ def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[i
     updates: dict[int, dict] = {}
     for level, index in ((1, TOWN), (2, VILLAGES), (3, GRIDS)):
         ids, values, open_, overdue = view.levels[level]
+        if level != f.level:
+            # A hidden level keeps what it had: its values are sent when it is shown again
+            # (tens of thousands of grids at city scale would otherwise go out at every change).
+            updates[index] = _town_outline(ids) if level == 1 else {"visible": False}
+            continue
         props = [gridset.props(g) for g in ids]
         updates[index] = grid_update(
             ids, values, [p["name"] for p in props], [shown_name(p.get("officer"), role) for p in props],
             open_, overdue, f.measure, lang, level,
             selected=({f.grid} if f.grid else set()) | set(warning["grids"] if warning and level == 3 else ()),
-            visible=level == f.level,
         )
-    if f.level != 1:
-        updates[TOWN].update(_town_outline())
     layers = set(f.layers)
-    updates[OVERDUE] = overdue_update(view.cases[view.overdue], visible="cases" in layers)
-    updates[CASES] = case_update(view.cases, view.overdue, view.now, lang, visible="cases" in layers)
+    drawn = drawn_cases(view.cases, view.overdue)
+    cases, overdue = view.cases.iloc[drawn], view.overdue[drawn]
+    updates[OVERDUE] = overdue_update(cases[overdue], visible="cases" in layers)
+    updates[CASES] = case_update(cases, overdue, view.now, lang, visible="cases" in layers)
     updates[WARNINGS] = warning_update(view.warnings, lang, visible="warnings" in layers)
     updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
     updates[RADIUS] = radius_update(warning)

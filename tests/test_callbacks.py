@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from callbacks.dashboard import reduce, render_page
+from layers import mapfig
+from township.vocab import OPEN_STATUSES
 from layers.mapfig import CASES, GRIDS, VILLAGES, map_updates
 from township.filters import FilterState
 from township.services import make_view
@@ -81,3 +83,28 @@ def test_grid_panel_masks_the_phone_for_the_wall(township_ctx, gs):
     assert phone not in str(ui.grid_panel(detail, gs, "wall", "zh"))
     assert phone[-4:] in str(ui.grid_panel(detail, gs, "wall", "zh"))
     assert phone in str(ui.grid_panel(detail, gs, "command", "zh"))
+
+
+def test_the_map_draws_the_most_urgent_cases_when_there_are_too_many(township_ctx, gs, monkeypatch):
+    view = make_view(township_ctx.township.snapshot(), gs, FilterState(window="all"))
+    n_overdue = int(view.overdue.sum())
+    open_ = view.cases["status"].isin(OPEN_STATUSES).to_numpy()
+    limit = n_overdue + (int(open_.sum()) - n_overdue) // 2
+    assert 0 < n_overdue < limit < int(open_.sum()) < len(view.cases)
+    monkeypatch.setattr(mapfig, "MAX_CASE_POINTS", limit)
+    updates = map_updates(view, gs, role="command")
+    drawn_ids = [row[0] for row in updates[CASES]["customdata"]]
+    assert len(drawn_ids) == limit and len(updates[mapfig.OVERDUE]["lon"]) == n_overdue
+    drawn = view.cases[view.cases["id"].isin(drawn_ids)]
+    # every overdue case, then the newest open ones; nothing closed
+    assert drawn["status"].isin(OPEN_STATUSES).all()
+    rest_open = view.cases[open_ & ~view.cases["id"].isin(drawn_ids).to_numpy()]
+    newest_drawn_not_overdue = drawn[~view.overdue[view.cases["id"].isin(drawn_ids).to_numpy()]]["reported_at"]
+    assert newest_drawn_not_overdue.min() >= rest_open["reported_at"].max()
+    note = mapfig.map_note(view, "zh")
+    assert len(note) == 1 and f"{limit:,}" in note[0]["text"] and f"{len(view.cases):,}" in note[0]["text"]
+    # the headline still counts every case, and a small enough set is drawn whole, without a note
+    assert view.headline.total == len(view.cases)
+    few = make_view(township_ctx.township.snapshot(), gs, FilterState(village=[gs.ids(level=2)[0]], window="7d"))
+    assert len(few.cases) <= limit and mapfig.map_note(few, "zh") == []
+    assert len(map_updates(few, gs, role="command")[CASES]["lon"]) == len(few.cases)

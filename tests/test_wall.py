@@ -254,8 +254,9 @@ def test_wall_goes_offline_and_catches_up_after_a_server_restart(tmp_path, brows
         open_wall(page, srv.url + "/wall")
         cases_before = figure_value(page, "gd.data[4].lon.length")
         srv.stop()
-        page.wait_for_selector("#wall-offline:not([hidden])", timeout=WAIT_S * 1000)
-        assert "离线" in page.inner_text("#wall-offline")
+        # Shown with its word "离线" (a request still in flight may hide it once more first).
+        page.wait_for_function("() => { const e = document.querySelector('#wall-offline');"
+                               " return e && !e.hidden && e.innerText.includes('离线'); }", timeout=WAIT_S * 1000)
         # written while the server is down; the restarted server reads the same file
         p = grids.geometry("DL-11-01").representative_point()
         case = CaseIn(source="patrol", external_id=f"WALL-{time.time_ns()}", type="petition", domain="governance",

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
-from layers.mapfig import apply_updates, base_figure, map_updates
+from layers.mapfig import apply_updates, base_figure, map_note, map_updates
 from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.gridset import GridSet
 from township.isotime import local_text
@@ -121,6 +121,7 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
         map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
     ).to_dict()
     apply_updates(fig, map_updates(view, gridset, role))
+    fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["map"]["uirevision"] = map_view(view.state, gridset)[2]
     return fig
 

@@ -25,6 +25,8 @@ TEXT: dict[str, dict[str, str]] = {
     "all_time": {"zh": "全部", "en": "All time"},
     "open": {"zh": "在办事件", "en": "Open cases"},
     "overdue": {"zh": "超期", "en": "Overdue"},
+    "points_capped": {"zh": "地图显示最紧急的 {shown} 件(共 {total} 件),选村或缩短时间范围可看全部",
+                      "en": "Map shows the {shown} most urgent of {total} cases; pick a village or a shorter window to see all"},
     "density": {"zh": "在办密度(件/km²)", "en": "Open per km²"},
     "done_rate": {"zh": "办结率", "en": "Done rate"},
     "ontime_rate": {"zh": "按期办结率", "en": "On-time rate"},

@@ -21,7 +21,8 @@ import shapely
 from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
-from layers.mapfig import GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure, map_updates
+from layers.mapfig import (GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure, map_note,
+                           map_updates)
 from township.crs import from_metric, to_metric
 from township.filters import FilterState
 from township.gridset import GridSet
@@ -243,6 +244,7 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
     apply_updates(fig, wall_updates(view, gridset))
+    fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["font"] = {"color": "#cfd8dc"}
     return fig
 
