@@ -12,7 +12,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from township.privacy import shown_name
 from township.vocab import (
@@ -58,24 +57,29 @@ def geometry_only(fc: dict) -> dict:
     }
 
 
-def _choropleth(name: str, fc: dict, line: str, width: float) -> go.Choroplethmap:
-    return go.Choroplethmap(
-        name=name,
-        geojson=geometry_only(fc),
-        locations=[],
-        z=[],
-        marker={"line": {"color": line, "width": width}, "opacity": 0.72},
-        showscale=False,
-        hoverlabel={"namelength": 0},
-    )
+def _choropleth(name: str, fc: dict, line: str, width: float) -> dict:
+    return {
+        "type": "choroplethmap",
+        "name": name,
+        "geojson": geometry_only(fc),
+        "locations": [],
+        "z": [],
+        "marker": {"line": {"color": line, "width": width}, "opacity": 0.72},
+        "showscale": False,
+        "hoverlabel": {"namelength": 0},
+    }
 
 
-def _points(name: str) -> go.Scattermap:
-    return go.Scattermap(name=name, lon=[], lat=[], mode="markers", hoverlabel={"namelength": 0})
+def _points(name: str) -> dict:
+    return {"type": "scattermap", "name": name, "lon": [], "lat": [], "mode": "markers",
+            "hoverlabel": {"namelength": 0}}
 
 
-def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, view: tuple[dict, float]) -> go.Figure:
-    """The figure with all geometry and empty data; :func:`map_updates` fills it.
+def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, view: tuple[dict, float]) -> dict:
+    """The figure (a plain dict) with all geometry and empty data; :func:`map_updates` fills it.
+
+    A dict, not a ``go.Figure``: plotly's objects validate and deep-copy every
+    coordinate, which took seconds for a city's 50,000 grids (bench/results.md).
 
     Parameters
     ----------
@@ -88,9 +92,10 @@ def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, vie
     """
     center, zoom = view
     town = _choropleth("town", town_fc, "#37474F", LINE_WIDTH[1])
-    town.update(marker_opacity=0.15, colorscale=[[0, "#B0BEC5"], [1, "#B0BEC5"]], hoverinfo="skip")
-    fig = go.Figure(
-        [
+    town.update(marker={**town["marker"], "opacity": 0.15}, colorscale=[[0, "#B0BEC5"], [1, "#B0BEC5"]],
+                hoverinfo="skip")
+    return {
+        "data": [
             town,
             _choropleth("villages", village_fc, "#455A64", LINE_WIDTH[2]),
             _choropleth("grids", grid_fc, "#607D8B", LINE_WIDTH[3]),
@@ -98,18 +103,17 @@ def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, vie
             _points("cases"),
             _points("warnings"),
             _points("resources"),
-            go.Scattermap(name="radius", lon=[], lat=[], mode="lines", fill="none", hoverinfo="skip",
-                          line={"width": 3, "color": "#E53935"}),
-        ]
-    )
-    fig.update_layout(
-        map={"style": style, "center": center, "zoom": zoom, "uirevision": "town"},
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        showlegend=False,
-        uirevision="keep",
-        paper_bgcolor="rgba(0,0,0,0)",
-    )
-    return fig
+            {"type": "scattermap", "name": "radius", "lon": [], "lat": [], "mode": "lines", "fill": "none",
+             "hoverinfo": "skip", "line": {"width": 3, "color": "#E53935"}},
+        ],
+        "layout": {
+            "map": {"style": style, "center": center, "zoom": zoom, "uirevision": "town"},
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "showlegend": False,
+            "uirevision": "keep",
+            "paper_bgcolor": "rgba(0,0,0,0)",
+        },
+    }
 
 
 def _age(now: datetime, since: pd.Series, lang: str) -> list[str]:

@@ -106,10 +106,17 @@ def domain_chart(view: View):
     return counts_chart(counts, [label(DOMAINS, d, view.state.lang) for d in counts.index], view.state.lang)
 
 
+#: The most villages the village chart lists: past it (a county, a city) it keeps those with most open cases.
+MAX_CHART_VILLAGES = 30
+
+
 def village_chart(view: View, gridset: GridSet):
-    """Cases by village under the filter."""
+    """Cases by village under the filter (the `MAX_CHART_VILLAGES` with most open cases, when more)."""
     villages = view.state.village or gridset.ids(level=2)
     counts = counts_by(view.cases, "village_id", view.now).reindex(villages, fill_value=0)
+    if len(counts) > MAX_CHART_VILLAGES:
+        counts = counts.sort_values(["open", "overdue"], ascending=False, kind="stable")[:MAX_CHART_VILLAGES]
+        villages = list(counts.index)
     return counts_chart(counts, [gridset.props(v)["name"] for v in villages], view.state.lang,
                         height=max(260, 24 * len(villages)))
 
@@ -119,7 +126,7 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
     fig = base_figure(
         gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
         map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
-    ).to_dict()
+    )
     apply_updates(fig, map_updates(view, gridset, role))
     fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["map"]["uirevision"] = map_view(view.state, gridset)[2]

@@ -78,7 +78,7 @@ def grid_figure(data: FieldMapData, gridset: GridSet, role: str, lang: str, case
     village = gridset.village_of(gid)
     center, zoom = view_for_bounds(gridset.bounds([gid]), width=MAP_W, height=MAP_H)
     fig = base_figure(EMPTY_FC, _subset(gridset.feature_collection(2), [village]),
-                      _subset(gridset.feature_collection(3), shown), style, (center, zoom - CONTEXT_ZOOM)).to_dict()
+                      _subset(gridset.feature_collection(3), shown), style, (center, zoom - CONTEXT_ZOOM))
     now = data.generated_at
     open_ = grid_values(cases, gridset, shown, "open", now)
     overdue = grid_values(cases, gridset, shown, "overdue", now).astype(int)

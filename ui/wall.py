@@ -239,7 +239,7 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
     fig = base_figure(
         gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
         map_style(tile_url, attribution, background=MAP_BG), view_for_bounds(town, 1100, 860),
-    ).to_dict()
+    )
     fig["data"] = fig["data"][:RADIUS]  # the warning card's circle is the dashboard's, not the wall's
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
