@@ -72,6 +72,14 @@ validate-grids: setup
 clean:
 	rm -rf $(VENV) var
 
-# The benchmark of DESIGN.md §4 (filter change: ours against the whole figure); writes bench/results.md.
+# The benchmark of DESIGN.md §4 at every size (bench/run.py: filter change, assignment, cold load against
+# folium and pyecharts, ingest, freshness, memory); writes bench/results.md. SIZES=township for a quick one.
+SIZES ?= township county city
 bench: setup-test
-	$(PY) -m bench.filter_bench
+	$(PY) -m bench.run --size $(SIZES)
+
+# The app on generated scale data (bench/scale.py; built under var/scale/ on first use): SIZE=township|county|city.
+SIZE ?= county
+.PHONY: run-scale
+run-scale: setup
+	$(PY) -m bench.scale run $(SIZE)
