@@ -151,6 +151,10 @@ class GridSet:
             if pid is not None:
                 children[pid].append(gid)
         self._children = {k: tuple(v) for k, v in children.items()}
+        by_level: dict[int, list[str]] = defaultdict(list)
+        for gid, lvl in zip(self._ids, self._levels.tolist()):
+            by_level[lvl].append(gid)
+        self._by_level = {lvl: tuple(v) for lvl, v in by_level.items()}
         # The validator already projected everything; reuse it when given.
         metric = (to_metric(self._geoms) if _metric is None
                   else np.array([_metric[i] for i in order], dtype=object))
@@ -196,11 +200,10 @@ class GridSet:
 
     def ids(self, level: int | None = None, parent: str | None = None) -> list[str]:
         """Grid ids, sorted; optionally only those on ``level`` and/or under ``parent``."""
-        if parent is not None:
-            self._i(parent)
-            out: Iterable[str] = self._children.get(parent, ())
-        else:
-            out = self._ids
+        if parent is None:
+            return list(self._ids if level is None else self._by_level.get(level, ()))
+        self._i(parent)
+        out: Iterable[str] = self._children.get(parent, ())
         if level is not None:
             out = (g for g in out if self._levels[self._index[g]] == level)
         return list(out)
