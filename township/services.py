@@ -2,11 +2,17 @@
 
 :class:`Township` keeps a snapshot of cases, warnings and resources as
 DataFrames and reloads it only when the store's data version moves, so a
-filter change is a few numpy masks, not a database round trip.
+filter change is a few numpy masks, not a database round trip. After the
+first load only the cases written since the previous snapshot are read
+(every write stamps the cases it changes with its data version) and merged
+into the previous frame, and likewise the grids of the warnings written
+since; warnings and resources are few and read whole.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,21 +20,31 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
 
 from .crs import METRIC, WGS84, to_metric
 from .filters import WINDOWS, FilterState
 from .gridset import GridSet
-from .store import (Case, Resource, Warning, WarningEvent, WarningGrid, bump_version, data_version, session_scope,
-                    utcnow)
-from .vocab import DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
+from .store import (Case, Meta, Resource, Warning, WarningEvent, WarningGrid, bump_version, data_version,
+                    session_scope, utcnow)
+from .vocab import (CASE_STATUSES, CASE_TYPES, DOMAINS, DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, TIERS,
+                    WARNING_LEVELS)
+
+log = logging.getLogger(__name__)
 
 CASE_COLUMNS = [
     Case.id, Case.type, Case.domain, Case.status, Case.tier, Case.max_tier, Case.title, Case.handler,
     Case.grid_id, Case.village_id, Case.lon, Case.lat, Case.reported_at, Case.deadline_at,
     Case.resolved_at, Case.closed_at, Case.version,
 ]
+#: The dtype of each non-categorical case column, fixed so that every chunk and every merge
+#: agrees (inferred per chunk, an all-empty ``handler`` would come out ``object``).
+CASE_DTYPES = {
+    "id": "int64", "title": "str", "handler": "str", "lon": "float64", "lat": "float64",
+    "reported_at": "datetime64[us]", "deadline_at": "datetime64[us]", "resolved_at": "datetime64[us]",
+    "closed_at": "datetime64[us]", "version": "int64",
+}
 WARNING_COLUMNS = [
     Warning.id, Warning.type, Warning.level, Warning.status, Warning.title, Warning.lon, Warning.lat,
     Warning.radius_m, Warning.grid_id, Warning.village_id, Warning.issued_at,
@@ -40,11 +56,18 @@ RESOURCE_COLUMNS = [
     Resource.resource_id, Resource.kind, Resource.name, Resource.lon, Resource.lat, Resource.grid_id,
     Resource.contact, Resource.phone,
 ]
+#: Cases read per chunk at a full load: each chunk's rows become columns and are dropped before
+#: the next chunk is read, so a million cases never sit in memory as a million Row objects.
+CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything the dashboard draws, as of one data version."""
+    """Everything the dashboard draws, as of one data version.
+
+    ``cases`` is ordered by ``id`` with a fresh ``RangeIndex``, whether it was
+    loaded whole or merged; the `CATEGORICAL` columns are categoricals.
+    """
 
     version: int
     cases: pd.DataFrame
@@ -54,10 +77,35 @@ class Snapshot:
     resources: pd.DataFrame
 
 
-def _frame(engine: Engine, columns: list) -> pd.DataFrame:
-    with engine.connect() as conn:
-        rows = conn.execute(select(*columns)).all()
+@dataclass(frozen=True)
+class Reload:
+    """How :class:`Township` made its latest snapshot (for tests, benches and logs)."""
+
+    version: int
+    #: every case was read (the first load, or a guard refused the merge); else only changed ones
+    full: bool
+    #: case rows read from the store
+    case_rows: int
+    seconds: float
+
+
+def _frame(conn: Connection, columns: list) -> pd.DataFrame:
+    rows = conn.execute(select(*columns)).all()
     return pd.DataFrame(rows, columns=[c.key for c in columns])
+
+
+def case_dtypes(gridset: GridSet) -> dict[str, pd.CategoricalDtype]:
+    """The fixed categories of the `CATEGORICAL` columns: the vocabulary's codes and the grid set's ids.
+
+    Fixed, so that frames loaded at different times concatenate as
+    categoricals (pandas turns categoricals of different categories into
+    ``object``). Categories are sorted, as ``astype("category")`` sorts them.
+    """
+    codes = {"type": CASE_TYPES, "domain": DOMAINS, "status": CASE_STATUSES, "tier": TIERS, "max_tier": TIERS}
+    out = {col: pd.CategoricalDtype(sorted(table)) for col, table in codes.items()}
+    out["grid_id"] = pd.CategoricalDtype(gridset.ids(level=3))
+    out["village_id"] = pd.CategoricalDtype(gridset.ids(level=2))
+    return out
 
 
 class Township:
@@ -69,6 +117,11 @@ class Township:
         The store.
     gridset : GridSet
         The grids in use.
+
+    Attributes
+    ----------
+    last_reload : Reload or None
+        How the current snapshot was made.
     """
 
     def __init__(self, engine: Engine, gridset: GridSet) -> None:
@@ -76,6 +129,9 @@ class Township:
         self.gridset = gridset
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        #: the store's grids digest at the previous load (see `_merged_cases`)
+        self._grids_digest: str | None = None
+        self.last_reload: Reload | None = None
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, reloaded if the store's data version moved."""
@@ -85,25 +141,179 @@ class Township:
             return snap
         with self._lock:
             if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._load(version)
+                # Built whole, then swapped in: a reader holds either the old snapshot or the new one.
+                self._snapshot = self._load(version, self._snapshot)
             return self._snapshot
 
-    def _load(self, version: int) -> Snapshot:
-        cases = categorise(_frame(self.engine, CASE_COLUMNS))
-        for col in ("reported_at", "deadline_at", "resolved_at", "closed_at"):
-            cases[col] = pd.to_datetime(cases[col])
-        warnings = _frame(self.engine, WARNING_COLUMNS)
-        warnings["issued_at"] = pd.to_datetime(warnings["issued_at"])
+    def _load(self, version: int, previous: Snapshot | None) -> Snapshot:
+        start = time.perf_counter()
+        # One connection, so one read transaction: on SQLite the changed rows, the row count
+        # and the grids digest are then of one moment (see `_merged_cases`).
         with self.engine.connect() as conn:
-            pairs = conn.execute(select(WarningGrid.warning_id, WarningGrid.grid_id)).all()
-        reach: dict[int, list[str]] = {}
-        for wid, gid in pairs:
+            digest = conn.scalar(select(Meta.value).where(Meta.key == "grids_digest"))
+            warnings = _frame(conn, WARNING_COLUMNS)
+            cases, reach, read = None, None, 0
+            if previous is not None and previous.version < version and digest == self._grids_digest:
+                cases, read = _merged_cases(conn, previous)
+                reach = _merged_reach(conn, previous, warnings)
+            full = cases is None
+            if full:
+                cases = read_cases(conn, case_dtypes(self.gridset))
+                read += len(cases)
+            if reach is None:
+                reach = _read_reach(conn)
+            resources = _frame(conn, RESOURCE_COLUMNS)
+            self._grids_digest = digest
+        warnings["issued_at"] = pd.to_datetime(warnings["issued_at"])
+        self.last_reload = Reload(version, full, read, time.perf_counter() - start)
+        return Snapshot(version, cases, warnings, reach, resources)
+
+
+def read_cases(conn: Connection, dtypes: dict[str, pd.CategoricalDtype], where=None) -> pd.DataFrame:
+    """Cases (those matching ``where``, else all) as a frame ordered by id, read in chunks.
+
+    The `CATEGORICAL` columns get the categories of ``dtypes``, extended by
+    any value they lack (see `categorical`).
+    """
+    dtypes = dict(dtypes)  # extended chunk by chunk
+    stmt = select(*CASE_COLUMNS).execution_options(yield_per=CHUNK_ROWS)
+    if where is None:
+        stmt = stmt.order_by(Case.id)  # SQLite's table order anyway; PostgreSQL's differs
+    else:
+        # Sorted below, not here: an ORDER BY makes SQLite scan the whole table in id
+        # order instead of looking the few changed cases up in the version index.
+        stmt = stmt.where(where)
+    chunks = [_case_chunk(rows, dtypes) for rows in conn.execute(stmt).partitions()] or [_case_chunk([], dtypes)]
+    # A later chunk may have added a category: bring every chunk to the final ones.
+    cases = pd.concat([_aligned(c, chunks[-1]) for c in chunks], ignore_index=True)
+    return cases if where is None else cases.sort_values("id", ignore_index=True)
+
+
+def _case_chunk(rows: list, dtypes: dict[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    """One chunk of case rows as typed columns; a category value ``dtypes`` lacks is added to it."""
+    names = [c.key for c in CASE_COLUMNS]
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    frame = {}
+    for name, values in zip(names, columns):
+        if name in CATEGORICAL:
+            frame[name], dtypes[name] = categorical(values, dtypes[name])
+        else:
+            frame[name] = pd.array(values, dtype=CASE_DTYPES[name])
+    return pd.DataFrame(frame)
+
+
+def _merged_cases(conn: Connection, previous: Snapshot) -> tuple[pd.DataFrame | None, int]:
+    """The previous cases with those written since merged in, and how many rows were read.
+
+    Every code path that writes a case stamps it with the data version of
+    its write (``Case.version``), and writes run one at a time, so the
+    cases with a version above the previous snapshot's are all that
+    changed. Two things break that, and get a full load instead (``None``):
+    a new grid file, whose install re-locates every case without touching
+    its version (the caller compares the grids digest), and rows added or
+    removed without a version (``township.demo`` seeds cases at version 0;
+    bench scripts delete theirs), which the row count catches.
+    """
+    # Starting from the previous frame's categories, which `read_cases` only ever extends,
+    # so that giving the previous frame the changed rows' categories loses no value.
+    dtypes = {col: previous.cases[col].dtype for col in CATEGORICAL}
+    changed = read_cases(conn, dtypes, Case.version > previous.version)
+    cases = merge_cases(_aligned(previous.cases, changed), changed)
+    stored = conn.scalar(select(func.count()).select_from(Case))
+    if len(cases) != stored:
+        log.info("%d cases stored but %d after merging the changes since version %d: loading all",
+                 stored, len(cases), previous.version)
+        return None, len(changed)
+    return cases, len(changed)
+
+
+def _read_reach(conn: Connection, where=None) -> dict[int, list[str]]:
+    """Warning id → the level-3 grids its radius reaches, sorted; of the warnings matching ``where``, else all.
+
+    A city's warnings reach a million grids: read in chunks, as the cases.
+    """
+    stmt = select(WarningGrid.warning_id, WarningGrid.grid_id).execution_options(yield_per=CHUNK_ROWS)
+    if where is None:
+        stmt = stmt.order_by(WarningGrid.warning_id, WarningGrid.grid_id)  # the primary key's order: no sort
+    else:
+        stmt = stmt.join(Warning, Warning.id == WarningGrid.warning_id).where(where)
+    reach: dict[int, list[str]] = {}
+    for rows in conn.execute(stmt).partitions():
+        for wid, gid in rows:
             reach.setdefault(wid, []).append(gid)
-        return Snapshot(version, cases, warnings, reach, _frame(self.engine, RESOURCE_COLUMNS))
+    return reach if where is None else {wid: sorted(gids) for wid, gids in reach.items()}
+
+
+def _merged_reach(conn: Connection, previous: Snapshot, warnings: pd.DataFrame) -> dict[int, list[str]] | None:
+    """The previous snapshot's warning grids with those of the warnings written since read again.
+
+    A warning's grids are written with the warning, under its version. ``None``
+    (read them all) when a warning appeared without a newer version:
+    ``township.demo`` seeds its warnings at version 0.
+    """
+    changed = set(conn.scalars(select(Warning.id).where(Warning.version > previous.version)))
+    ids = set(warnings["id"].tolist())
+    if ids - changed - set(previous.warnings["id"].tolist()):
+        return None
+    reach = {wid: gids for wid, gids in previous.warning_grids.items() if wid in ids and wid not in changed}
+    reach.update(_read_reach(conn, Warning.version > previous.version))
+    return reach
+
+
+def categorical(values, dtype: pd.CategoricalDtype) -> tuple[pd.Categorical, pd.CategoricalDtype]:
+    """``values`` as a categorical of ``dtype``, and ``dtype`` itself, extended by any value it lacks.
+
+    A value outside the categories would silently become NaN (a case on a
+    grid the grid set does not have, a status a newer version wrote): it is
+    added to the categories instead, so no value is lost.
+    """
+    values = np.asarray(values, dtype=object)
+    codes = dtype.categories.get_indexer(values)  # -1: missing, or not a category
+    lost = (codes < 0) & pd.notna(values)
+    if lost.any():
+        dtype = pd.CategoricalDtype(sorted({*dtype.categories, *values[lost]}))
+        codes = dtype.categories.get_indexer(values)
+    return pd.Categorical.from_codes(codes, dtype=dtype), dtype
+
+
+def _aligned(cases: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` with the categories of ``like`` (a superset of its own), a new frame only if they differ.
+
+    Concatenating categoricals of different categories would give ``object`` columns.
+    """
+    stale = {col: like[col].dtype for col in CATEGORICAL if cases[col].dtype != like[col].dtype}
+    return cases.astype(stale) if stale else cases
+
+
+def merge_cases(cases: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` (ordered by id) with ``changed`` merged in: same id replaced in place, new ids added.
+
+    Both must have the same dtypes (categoricals of the same categories).
+    Returns a new frame ordered by id; ``cases`` is left as it is, as
+    readers may still hold it.
+    """
+    if changed.empty:
+        return cases
+    ids = cases["id"].to_numpy()
+    new_ids = changed["id"].to_numpy()
+    pos = np.searchsorted(ids, new_ids)
+    known = pos < len(ids)
+    known[known] = ids[pos[known]] == new_ids[known]
+    merged = pd.concat([cases, changed[~known]], ignore_index=True)
+    if known.any():
+        for j, col in enumerate(merged.columns):
+            merged.iloc[pos[known], j] = changed[col].array[known]
+    if len(ids) and (~known).any() and new_ids[~known].min() < ids[-1]:
+        # Ids are handed out in increasing order, but a store is free not to.
+        merged = merged.sort_values("id", kind="stable", ignore_index=True)
+    return merged
 
 
 def categorise(cases: pd.DataFrame) -> pd.DataFrame:
-    """``cases`` with the `CATEGORICAL` columns as categoricals (in place, and returned)."""
+    """``cases`` with the `CATEGORICAL` columns as categoricals of their own values (in place, and returned).
+
+    The snapshot uses fixed categories instead (`case_dtypes`), so that its merges stay categorical.
+    """
     for col in CATEGORICAL:
         cases[col] = cases[col].astype("category")
     return cases
