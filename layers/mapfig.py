@@ -135,7 +135,9 @@ def grid_update(ids: list[str], values: np.ndarray, names: list[str], officers: 
     return {
         "locations": ids,
         "z": np.round(values, 3).tolist(),
-        "customdata": [list(row) for row in zip(names, officers, open_.tolist(), overdue.tolist())],
+        # One text array: plotly serialises it whole, where a list of lists is walked item by
+        # item (a quarter of a second for a city's 50,000 grids).
+        "customdata": np.array([names, officers, open_, overdue], dtype=str).T.reshape(len(ids), 4),
         "hovertemplate": hover,
         "colorscale": MEASURE_SCALES[measure],
         "zmin": 0,

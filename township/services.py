@@ -351,9 +351,12 @@ def warning_mask(snap: Snapshot, f: FilterState) -> np.ndarray:
     if f.wlevel:
         keep &= w["level"].isin(f.wlevel).to_numpy()
     if f.village:
+        # Only the warnings still kept are looked at: a city's reach lists hold a million grids.
         prefixes = tuple(v + "-" for v in f.village)
-        reach = [any(g.startswith(prefixes) for g in snap.warning_grids.get(wid, [])) for wid in w["id"]]
-        keep &= np.array(reach, bool) | w["village_id"].isin(f.village).to_numpy()
+        cand = np.flatnonzero(keep)
+        reach = np.array([any(g.startswith(prefixes) for g in snap.warning_grids.get(wid, ()))
+                          for wid in w["id"].to_numpy()[cand]], bool)
+        keep[cand] = reach | w["village_id"].isin(f.village).to_numpy()[cand]
     return keep
 
 
@@ -451,12 +454,11 @@ class View:
 
 def shown_ids(gridset: GridSet, level: int, villages: list[str]) -> list[str]:
     """The grids of ``level`` that the village filter leaves on the map."""
-    ids = gridset.ids(level=level)
     if not villages or level == 1:
-        return ids
+        return gridset.ids(level=level)
     if level == 2:
-        return [g for g in ids if g in villages]
-    return [g for g in ids if gridset.village_of(g) in villages]
+        return sorted(set(villages) & set(gridset.ids(level=2)))
+    return sorted(g for v in set(villages) & set(gridset.ids(level=2)) for g in gridset.children(v))
 
 
 def make_view(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime | None = None) -> View:
