@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, signed_in
-from layers.mapfig import apply_updates, map_note, map_updates
+from layers.mapfig import GRIDS, apply_updates, geometry_only, map_note, map_updates
 from township import filters
 from township.bootstrap import AppContext
 from township.casework import clamp_state
@@ -101,7 +101,7 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     s = app_ctx.settings
     detail = grid_detail(view, gs, state.grid) if state.grid else None
     root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
-                   s.tile_attribution, account=account_bar(viewer, signed_in(app_ctx) is not None, state.lang),
+                   s.tile_attribution, inline_grids=s.inline_grids, account=account_bar(viewer, signed_in(app_ctx) is not None, state.lang),
                    panel_extra=grid_orders(app_ctx, state),
                    extras=[*casecard.skeleton(), *warningcard.skeleton(), stats_ui.section(state.lang),
                            dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))])
@@ -187,13 +187,15 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.ALERT_ACK, "value"),
         Output(ids.ALERT, "hidden"),
         Output(ids.VIEW, "data"),
+        Output(ids.GRIDS_SENT, "data"),
         Input(ids.STATE, "data"),
         Input(ids.VERSION, "data"),
         Input(ids.WARN_OPENED, "data"),
         State(ids.VIEW, "data"),
+        State(ids.GRIDS_SENT, "data"),
         prevent_initial_call=True,
     )
-    def on_state(data, _version, warn_opened, shown_revision):
+    def on_state(data, _version, warn_opened, shown_revision, grids_sent):
         # Runs on a filter change and when the data changed: both are patches,
         # the geometry stays in the browser and zoom survives (uirevision).
         viewer, state = viewer_and_state(data)
@@ -203,6 +205,10 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         patch = Patch()
         apply_updates(patch, map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened)))
         patch["layout"]["annotations"] = map_note(view, state.lang)
+        if state.level == 3 and not grids_sent:
+            # A big grid set's geometry comes with the first view of level 3, once per page.
+            patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
+            grids_sent = True
         center, zoom, revision = ui.map_view(state, gs)
         if revision != shown_revision:
             # A drill: move the map. Otherwise leave the view alone, so the
@@ -219,6 +225,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             state.to_query(),
             *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
             revision,
+            grids_sent,
         )
 
     @app.callback(Output(ids.VERSION, "data"), Input(ids.TICK, "n_intervals"), State(ids.VERSION, "data"),

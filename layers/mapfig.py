@@ -47,6 +47,16 @@ OVERDUE_RING = "rgba(229,57,53,0.45)"
 #: (bench/results.md): the map draws the most urgent ones and says so; the grid
 #: colours, the headline and the table still count every case.
 MAX_CASE_POINTS = 2_000
+EMPTY_FC: dict = {"type": "FeatureCollection", "features": []}
+
+
+def grids_inline(gridset, level: int, limit: int) -> bool:
+    """Whether a page opened on ``level`` carries the level-3 geometry, or gets it when level 3 is shown.
+
+    Up to ``limit`` level-3 grids (``Settings.inline_grids``) it always does; beyond it (a city's
+    50,000 grids are megabytes) only a page opened on level 3.
+    """
+    return level == 3 or len(gridset.ids(level=3)) <= limit
 
 
 def geometry_only(fc: dict) -> dict:

@@ -162,3 +162,36 @@ def test_rejected_grid_file_keeps_the_old_grids_on_screen(tmp_path, page):
         assert figure_value(page, "gd.data[2].locations.length") == 146
     finally:
         srv.stop()
+
+
+def test_many_grids_come_with_the_first_view_of_level_3_and_only_then(tmp_path, browser):
+    # INLINE_GRIDS=10: the 146 Dalu grids count as "many", as a city's 50,000 do by default.
+    from conftest import LiveServer
+
+    srv = LiveServer(tmp_path, {"INLINE_GRIDS": "10", "DEMO_FEED": "0"}).start()
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        open_map(page, srv.url + "/")
+        assert figure_value(page, "gd.data[2].geojson.features.length") == 0  # the village level needs none
+
+        def show_level(n: int) -> str:
+            with page.expect_response(lambda r: "_dash-update-component" in r.url
+                                      and "map-graph.figure" in (r.request.post_data or "")) as resp:
+                page.locator("#filter-level label").nth(n - 1).click()
+            return resp.value.text()
+
+        first = show_level(3)
+        assert '"geojson"' in first
+        page.wait_for_function(f"() => document.querySelector('{GRAPH}').data[2].geojson.features.length === 146",
+                               timeout=15000)
+        show_level(2)
+        again = show_level(3)
+        assert '"geojson"' not in again  # sent once per page
+        page.wait_for_function(
+            f"""() => {{ const m = document.querySelector('{GRAPH}')._fullLayout.map._subplot.map;
+                       return m.loaded() && m.areTilesLoaded(); }}""", timeout=30000)
+        assert rendered_features(page, 2) == 146
+    finally:
+        context.close()
+        srv.stop()

@@ -54,6 +54,10 @@ class Settings:
         Run the demo feed beside the server (``python app.py`` only); ``DEMO_FEED``.
     feed_interval : float
         Mean seconds between two demo-feed events; ``FEED_INTERVAL``.
+    inline_grids : int
+        Up to this many level-3 grids, their geometry is in the dashboard page
+        from the start; beyond it, it is sent with the first view of level 3
+        (a city's 50,000 grids are megabytes); ``INLINE_GRIDS``.
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -71,6 +75,7 @@ class Settings:
     jobs_dir: Path = ROOT / "var" / "jobs"
     demo_feed: bool = False
     feed_interval: float = 30.0
+    inline_grids: int = 5_000
 
     def __post_init__(self) -> None:
         # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
@@ -102,4 +107,5 @@ class Settings:
             jobs_dir=Path(env.get("JOBS_DIR", base.jobs_dir)),
             demo_feed=env.get("DEMO_FEED", "0") in ("1", "true", "yes"),
             feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),
+            inline_grids=int(env.get("INLINE_GRIDS", base.inline_grids)),
         )

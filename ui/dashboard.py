@@ -11,12 +11,13 @@ from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
-from layers.mapfig import apply_updates, base_figure, map_note, map_updates
+from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_note, map_updates
 from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.gridset import GridSet
 from township.isotime import local_text
 from township.privacy import shown_name, shown_phone
 from township.services import GridDetail, View, counts_by
+from township.settings import Settings
 from township.vocab import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -121,10 +122,12 @@ def village_chart(view: View, gridset: GridSet):
                         height=max(260, 24 * len(villages)))
 
 
-def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, attribution: str) -> dict:
-    """The full map figure (with geometry): sent once, at page load."""
+def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, attribution: str,
+               inline_grids: int = Settings.inline_grids) -> dict:
+    """The full map figure (with geometry): sent once, at page load (many level-3 grids: when first shown)."""
+    grids = gridset.feature_collection(3) if grids_inline(gridset, view.state.level, inline_grids) else EMPTY_FC
     fig = base_figure(
-        gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
+        gridset.feature_collection(1), gridset.feature_collection(2), grids,
         map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
     )
     apply_updates(fig, map_updates(view, gridset, role))
@@ -291,7 +294,8 @@ def import_panel(lang: str) -> html.Details:
 
 def page(state: FilterState, notices: list[str], view: View, detail: GridDetail | None, gridset: GridSet, role: str,
          version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "", *,
-         account=None, panel_extra: list | None = None, extras: list | None = None) -> html.Div:
+         inline_grids: int = Settings.inline_grids, account=None, panel_extra: list | None = None,
+         extras: list | None = None) -> html.Div:
     """The whole dashboard for ``state``: built once per page load.
 
     ``account`` goes in the header (who is signed in), ``panel_extra`` under
@@ -307,6 +311,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             dcc.Store(id=ids.STATE, data=state.model_dump()),
             dcc.Store(id=ids.QUERY),
             dcc.Store(id=ids.VIEW, data=map_view(state, gridset)[2]),
+            dcc.Store(id=ids.GRIDS_SENT, data=grids_inline(gridset, state.level, inline_grids)),
             dcc.Store(id=ids.VERSION, data=version),
             dcc.Interval(id=ids.TICK, interval=1000),
             html.Header(
@@ -327,7 +332,8 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                     html.Div(
                         [
                             html.Div(breadcrumb(state, gridset), id=ids.CRUMBS, className="crumbs"),
-                            dcc.Graph(id=ids.MAP, figure=map_figure(view, gridset, role, tile_url, attribution),
+                            dcc.Graph(id=ids.MAP,
+                                      figure=map_figure(view, gridset, role, tile_url, attribution, inline_grids),
                                       config={"displaylogo": False, "scrollZoom": True, "showSendToCloud": False,
                                               "toImageButtonOptions": {"filename": "大路镇指挥地图", "scale": 2}},
                                       style={"height": "620px"}),

@@ -4,6 +4,7 @@ URL = "url"
 PAGE = "page"  # what the router fills
 STATE = "state"  # the one dcc.Store of the filter state
 VIEW = "state-view"  # the map's uirevision: which villages the view is fitted to
+GRIDS_SENT = "state-grids-sent"  # whether the map holds the level-3 geometry yet (sent lazily when many)
 QUERY = "state-query"  # the state as a URL query, mirrored into the address bar
 NOTICE = "notice"
 

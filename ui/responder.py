@@ -18,7 +18,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layers.basemap import view_for_bounds
-from layers.mapfig import (CASES, GRIDS, OVERDUE, RESOURCES, TOWN, VILLAGES, WARNINGS, _age, apply_updates,
+from layers.mapfig import (CASES, EMPTY_FC, GRIDS, OVERDUE, RESOURCES, TOWN, VILLAGES, WARNINGS, _age, apply_updates,
                            base_figure, case_update, grid_update, overdue_update, resource_update, warning_update)
 from township.fieldmap_data import FieldMapData, neighbours
 from township.gridset import GridSet
@@ -38,7 +38,6 @@ CONTEXT_ZOOM = 0.9
 FOCUS_LINE = "#0D47A1"
 #: Resources listed before the rest fold under "more".
 FIRST_RESOURCES = 6
-EMPTY_FC: dict = {"type": "FeatureCollection", "features": []}
 CLEAR = [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]]
 
 

@@ -21,7 +21,7 @@ import shapely
 from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
-from layers.mapfig import (GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure, map_note,
+from layers.mapfig import (EMPTY_FC, GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure, map_note,
                            map_updates)
 from township.crs import from_metric, to_metric
 from township.filters import FilterState
@@ -237,7 +237,8 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
     """The full map figure, geometry included: sent once, at page load."""
     town = gridset.bounds(gridset.ids(level=1))
     fig = base_figure(
-        gridset.feature_collection(1), gridset.feature_collection(2), gridset.feature_collection(3),
+        # The wall shows villages, never level 3: no grid geometry to send.
+        gridset.feature_collection(1), gridset.feature_collection(2), EMPTY_FC,
         map_style(tile_url, attribution, background=MAP_BG), view_for_bounds(town, 1100, 860),
     )
     fig["data"] = fig["data"][:RADIUS]  # the warning card's circle is the dashboard's, not the wall's
