@@ -152,10 +152,14 @@ def capture(url: str) -> Captured:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
+            page.set_default_timeout(300_000)  # a city's first page takes a while on a small machine
             with page.expect_request(lambda r: _is_update(r, PAGE_OUTPUT)) as first:
                 page.goto(url + "/")
-            page.wait_for_function(MAP_DRAWN, timeout=60000)
-            page.wait_for_load_state("networkidle")
+            page.wait_for_function(MAP_DRAWN, timeout=600000)
+            try:  # the once-a-second live check can keep the network from ever being idle
+                page.wait_for_load_state("networkidle", timeout=10000)
+            except PlaywrightTimeout:
+                pass
             done: list = []
             page.on("requestfinished", lambda r: done.append(r) if _is_update(r) else None)
             # Level 3 (the default is 2); on a loaded machine a click can get lost while the
