@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--states", type=int, default=20, help="filter states replayed per run (default 20)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["filter", "assign", "cold", "ingest"],
                     help="parts not to run")
+    ap.add_argument("--out", type=Path, default=RESULTS, help=f"where to write the table (default {RESULTS})")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     table: list[list[str]] = []
@@ -184,8 +185,8 @@ def main(argv: list[str] | None = None) -> None:
           "times and sizes: peer ÷ ours). ✓/✗: the DESIGN.md §4 budget; the county is held to the city's.", "",
           fb.markdown(HEADER, table), "", "## Notes", "", *(f"- {n}" for n in notes), "", "## Details", "",
           *details]
-    RESULTS.write_text("\n".join(md), encoding="utf-8")
-    fb.log(started, f"written to {RESULTS.relative_to(ROOT)}")
+    args.out.write_text("\n".join(md), encoding="utf-8")
+    fb.log(started, f"written to {args.out}")
 
 
 def _keep(details: list[str], result: tuple[list[dict], list[str]]) -> list[dict]:
