@@ -108,3 +108,27 @@ def test_the_map_draws_the_most_urgent_cases_when_there_are_too_many(township_ct
     few = make_view(township_ctx.township.snapshot(), gs, FilterState(village=[gs.ids(level=2)[0]], window="7d"))
     assert len(few.cases) <= limit and mapfig.map_note(few, "zh") == []
     assert len(map_updates(few, gs, role="command")[CASES]["lon"]) == len(few.cases)
+
+
+def test_ranking_tables_list_the_top_villages_only(township_ctx, gs, monkeypatch):
+    # A city's 2,000 villages in one table stalled the browser for minutes: the tables list the top ones.
+    from dash import html
+
+    import ui.stats as stats_ui
+    import ui.wall as wall_ui
+
+    def body_rows(component) -> int:
+        if isinstance(component, html.Tr):
+            return 1
+        children = getattr(component, "children", None)
+        children = children if isinstance(children, list) else [children] if children is not None else []
+        return sum(body_rows(c) for c in children)
+
+    view = make_view(township_ctx.township.snapshot(), gs, FilterState(window="all"))
+    villages = len(gs.ids(level=2))
+    assert body_rows(stats_ui.ranking_table(view, gs, "zh")) == villages + 1  # with the header row
+    assert body_rows(wall_ui.ranking_table(view, gs, "zh")) == villages + 1
+    monkeypatch.setattr(stats_ui, "RANKING_ROWS", 5)
+    monkeypatch.setattr(wall_ui, "RANKING_ROWS", 5)
+    assert body_rows(stats_ui.ranking_table(view, gs, "zh")) == 5 + 1
+    assert body_rows(wall_ui.ranking_table(view, gs, "zh")) == 5 + 1

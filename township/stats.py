@@ -137,6 +137,11 @@ def trend(cases: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Villages a ranking table lists: the top of a county's or a city's thousands (a table of
+#: 2,000 rows stalled the browser for minutes), all of a township's.
+RANKING_ROWS = 30
+
+
 def village_ranking(cases: pd.DataFrame, now: datetime, weights: dict[str, float] | None = None) -> pd.DataFrame:
     """Villages ranked by how well they close their loop.
 

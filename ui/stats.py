@@ -19,6 +19,7 @@ from township.privacy import shown_name
 from township.services import View
 from township.stats import (
     NONE_LABEL,
+    RANKING_ROWS,
     STAGES,
     backlog_by_handler,
     backlog_by_village,
@@ -84,7 +85,7 @@ def backlog_table(frame: pd.DataFrame, names: list[str], key: str, lang: str) ->
 
 def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
     """Villages ranked by `township.stats.village_ranking` (score, rates, overdue)."""
-    rank = village_ranking(view.cases, view.now)
+    rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
     rows = [[int(r.rank), gridset.props(v)["name"] if v in gridset else v, int(r.total), pct(r.done_rate),
              pct(r.ontime_rate), pct(r.village_rate), int(r.overdue), f"{r.score:.1f}"]
             for v, r in zip(rank.index, rank.itertuples())]

@@ -27,7 +27,7 @@ from township.crs import from_metric, to_metric
 from township.filters import FilterState
 from township.gridset import GridSet
 from township.services import View
-from township.stats import village_ranking
+from township.stats import RANKING_ROWS, village_ranking
 from township.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
 from ui import ids
 from ui.dashboard import alert_banner, headline_cards
@@ -256,7 +256,7 @@ def _pct(rate: float | None) -> str:
 
 def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
     """The village ranking (:func:`township.stats.village_ranking`) as a table."""
-    rank = village_ranking(view.cases, view.now)
+    rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
     head = html.Tr([html.Th(t(k, lang)) for k in ("rank", "village", "score", "rank_done", "rank_overdue")])
     rows = [
         html.Tr([html.Td(str(r.rank)), html.Td(gridset.props(vid)["name"], className="name"),
