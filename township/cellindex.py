@@ -95,8 +95,3 @@ class CellIndex:
         """The label of each point's cell: a polygon index, `BORDER` or `NOWHERE` (off the lattice)."""
         ix, iy, inside = self._cells(x, y)
         return np.where(inside, self.labels[iy * self.nx + ix], NOWHERE)
-
-    @property
-    def nbytes(self) -> int:
-        """Memory the labels take."""
-        return self.labels.nbytes
