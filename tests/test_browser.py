@@ -70,6 +70,23 @@ def figure_value(page, expr: str):
     return page.evaluate(f"() => {{ const gd = document.querySelector('{GRAPH}'); return {expr}; }}")
 
 
+def table_cells(page, column: str) -> list[str]:
+    """Texts of ``column`` in the case table's rows, once their block has loaded.
+
+    The table asks the server for rows in blocks; until a block arrives its
+    rows show the loading mark, so reading them at once races the answer.
+    """
+    cells = f'#table-cases .ag-center-cols-container .ag-row .ag-cell[col-id="{column}"]'
+    page.wait_for_function(
+        f"""() => {{
+            const cells = [...document.querySelectorAll('{cells}')].map(c => c.innerText.trim());
+            return cells.length > 0 && cells.every(t => t && t !== '…');
+        }}""",
+        timeout=15000,
+    )
+    return page.locator(cells).all_inner_texts()
+
+
 def kpi(page, name: str) -> str:
     return page.inner_text(f"#kpi-{name}")
 
@@ -129,8 +146,8 @@ def test_deep_link_reproduces_the_view(server, page):
     assert locations and all(g.startswith("DL-03-") for g in locations)
     assert "平安预警" in page.inner_text("#filter-domain")
     assert "常树梁村" in page.inner_text("#filter-village")
-    rows = page.locator("#table-cases .ag-row").all_inner_texts()
-    assert all("平安预警" in r for r in rows)
+    domains = table_cells(page, "domain")
+    assert domains and all(d == "平安预警" for d in domains)
 
 
 def test_unknown_url_values_get_a_notice_not_a_traceback(server, page):
