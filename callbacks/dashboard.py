@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, signed_in
-from layers.mapfig import GRIDS, apply_updates, geometry_only, map_note, map_updates
+from layers.mapfig import GRIDS, apply_updates, geometry_only, map_labels, map_note, map_updates
 from township import filters
 from township.bootstrap import AppContext
 from township.casework import clamp_state
@@ -206,8 +206,9 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         apply_updates(patch, map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened)))
         patch["layout"]["annotations"] = map_note(view, state.lang)
         if state.level == 3 and not grids_sent:
-            # A big grid set's geometry comes with the first view of level 3, once per page.
+            # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.
             patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
+            apply_updates(patch, map_labels(gs, state, role, (3,)))
             grids_sent = True
         center, zoom, revision = ui.map_view(state, gs)
         if revision != shown_revision:

@@ -32,6 +32,11 @@ CHROMIUM_ARGS = [
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 
 
+def drawn(trace: dict) -> list[str]:
+    """The grids a choropleth trace of a figure dict draws: those with a value (no value: not drawn)."""
+    return [g for g, z in zip(trace["locations"], trace["z"]) if z is not None and z == z]
+
+
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "store: a test of the store: `make test` runs it on SQLite and on PostgreSQL")
 

@@ -87,6 +87,11 @@ def table_cells(page, column: str) -> list[str]:
     return page.locator(cells).all_inner_texts()
 
 
+def drawn_locations(page, trace: int) -> list[str]:
+    """The grids choropleth ``trace`` has a value for: the ones it draws (its ids are all the level's)."""
+    return figure_value(page, f"gd.data[{trace}].locations.filter((g, i) => gd.data[{trace}].z[i] !== null)")
+
+
 def kpi(page, name: str) -> str:
     return page.inner_text(f"#kpi-{name}")
 
@@ -116,8 +121,9 @@ def test_clicking_a_village_zooms_in_and_changes_the_figures(server, page, grids
         f"() => {{ const gd = document.querySelector('{GRAPH}'); return gd._fullLayout.map.zoom > {zoom_before} + 1; }}",
         timeout=15000,
     )
-    locations = figure_value(page, "gd.data[2].locations")
+    locations = drawn_locations(page, 2)
     assert locations and all(g.startswith(village + "-") for g in locations)
+    assert rendered_features(page, 2) == len(locations) == len(grids.children(village))  # and no other grid
     assert "创业社区" in page.inner_text("#map-crumbs")
     assert int(kpi(page, "open")) <= town_open
     page.wait_for_url(lambda url: f"village={village}" in url and "level=3" in url, timeout=15000)
@@ -142,7 +148,7 @@ def test_clicking_a_grid_opens_its_panel(server, page, grids):
 
 def test_deep_link_reproduces_the_view(server, page):
     open_map(page, server.url + "/?village=DL-03&level=3&domain=safety")
-    locations = figure_value(page, "gd.data[2].locations")
+    locations = drawn_locations(page, 2)
     assert locations and all(g.startswith("DL-03-") for g in locations)
     assert "平安预警" in page.inner_text("#filter-domain")
     assert "常树梁村" in page.inner_text("#filter-village")

@@ -6,7 +6,8 @@ import pytest
 from callbacks.dashboard import reduce, render_page
 from layers import mapfig
 from township.vocab import OPEN_STATUSES
-from layers.mapfig import CASES, GRIDS, VILLAGES, map_updates
+from conftest import drawn
+from layers.mapfig import CASES, GRIDS, VILLAGES, map_labels, map_updates
 from township.filters import FilterState
 from township.services import make_view
 from ui import dashboard as ui
@@ -52,7 +53,9 @@ def test_render_page_from_a_deep_link(township_ctx):
     assert store.data["village"] == ["DL-03"] and store.data["grid"] == "DL-03-02"
     graph = _find(page, ids.MAP)
     grids = graph.figure["data"][GRIDS]
-    assert grids["visible"] is True and all(g.startswith("DL-03-") for g in grids["locations"])
+    shown = drawn(grids)
+    assert grids["visible"] is True and shown and all(g.startswith("DL-03-") for g in shown)
+    assert len(grids["locations"]) == 146  # the ids go once; a village view leaves the others without a value
     assert _find(page, "panel-title").children == township_ctx.township.gridset.props("DL-03-02")["name"]
     assert _find(page, ids.NOTICE).hidden is True
 
@@ -66,12 +69,15 @@ def test_render_page_with_unknown_values_shows_a_notice(township_ctx):
 def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_ctx, gs):
     view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
     updates = map_updates(view, gs, role="wall")
-    assert all("geojson" not in u for u in updates.values())
-    officers = [row[1] for row in updates[GRIDS]["customdata"]]
-    real = [gs.props(g)["officer"] for g in updates[GRIDS]["locations"]]
+    # a filter change carries values only: no geometry, and not the grids' ids and names either
+    assert all(not {"geojson", "locations"} & set(u) for u in updates.values())
+    assert "customdata" not in updates[GRIDS] and len(updates[GRIDS]["z"]) == 146
+    labels = map_labels(gs, view.state, "wall")[GRIDS]
+    officers = [row[1] for row in labels["customdata"]]
+    real = [gs.props(g)["officer"] for g in labels["locations"]]
     assert officers and all(o != r and o[0] == r[0] and "*" in o for o, r in zip(officers, real))
-    shown = map_updates(view, gs, role="command")
-    assert [row[1] for row in shown[GRIDS]["customdata"]] == real
+    shown = map_labels(gs, view.state, "command")[GRIDS]
+    assert [row[1] for row in shown["customdata"]] == real
 
 
 def test_grid_panel_masks_the_phone_for_the_wall(township_ctx, gs):

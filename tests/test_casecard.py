@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from callbacks.casecard import clicked_case, make_move, open_card
 from callbacks.dashboard import reduce, render_page
 from callbacks.stats import EventsCache, stats_body
+from conftest import drawn
 from layers.mapfig import CASES, GRIDS, VILLAGES
 from township.bootstrap import open_township
 from township.casework import clamp_state
@@ -97,7 +98,9 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
     state = find(page, ids.STATE).data
     assert state["village"] == ["DL-01"] and state["grid"] is None
     grids = find(page, ids.MAP).figure["data"][GRIDS]
+    # the operator's page carries their village's grids only
     assert grids["locations"] and all(g.startswith("DL-01-") for g in grids["locations"])
+    assert drawn(grids) == grids["locations"]
     control = find(page, ids.F_VILLAGE)
     assert control.disabled is True and [o["value"] for o in control.options] == ["DL-01"]
     assert "小滩子村值班员" in text(find(page, ids.ACCOUNT))

@@ -307,3 +307,35 @@ def test_readers_and_a_writer_at_once(town):
     final = tw.snapshot()
     assert not tw.last_reload.full
     pd.testing.assert_frame_equal(final.cases, _fresh(tw).cases)
+
+
+def test_grid_measures_add_up_per_grid_village_and_town_over_several_towns():
+    from bench.scale import SizeSpec, make_grid_features
+    from township.gridset import parse_grid_geojson
+    from township.services import leaf_counts, level_values
+
+    extent = (110.6, 39.7, 110.9, 39.9)
+    spec = SizeSpec("test", cases=0, towns=3, villages_per_town=3, nx=12, ny=9, extent=extent, seed=3)
+    gs = parse_grid_geojson({"type": "FeatureCollection", "features": make_grid_features(spec)})
+    assert len(gs.ids(level=1)) == 3
+    rng = np.random.default_rng(1)
+    n = 5000
+    lon, lat = rng.uniform(extent[0] - 0.02, extent[2], n), rng.uniform(extent[1], extent[3] + 0.02, n)
+    cases = pd.DataFrame({"grid_id": gs.locate(lon, lat), "status": rng.choice(["reported", "closed"], n)})
+    assert cases["grid_id"].isna().any()  # some fall outside every grid, and count nowhere
+    open_ = (cases["status"] == "reported").to_numpy()
+    leaf = leaf_counts(cases, gs, open_)
+
+    def ancestor(grid: str, level: int) -> str:
+        while gs.level(grid) > level:
+            grid = gs.parent(grid)
+        return grid
+
+    for level in (1, 2, 3):
+        ids = gs.ids(level=level)
+        by_case = cases.loc[open_ & cases["grid_id"].notna().to_numpy(), "grid_id"].map(lambda g: ancestor(g, level))
+        expected = by_case.value_counts().reindex(ids, fill_value=0).to_numpy(float)
+        assert np.array_equal(level_values(gs, ids, leaf, "open"), expected), level
+        assert np.array_equal(level_values(gs, ids[::2], leaf, "open"), expected[::2]), level
+        areas = np.array([gs.area_km2(g) for g in ids])
+        assert np.allclose(level_values(gs, ids, leaf, "density"), expected / areas), level

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.dashboard import map_warning
 from callbacks.warningcard import clicked_warning, make_dispatch, make_warning_move, open_warning
-from layers.mapfig import GRIDS, RADIUS, RESOURCES, SELECTED_WIDTH, WARNINGS, map_updates
+from layers.mapfig import GRIDS, RADIUS, RESOURCES, SELECTED_WIDTH, WARNINGS, map_labels, map_updates
 from township.bootstrap import open_township
 from township.command import (dispatch_task, move_warning, reached_villages, task_prefix, warning_events,
                               warning_file, warning_tasks)
@@ -220,7 +220,7 @@ def test_the_map_draws_the_open_warnings_circle_and_outlines_its_grids(ctx, gs):
     assert clicked_warning(ids.MAP, {"points": [{"curveNumber": RESOURCES, "customdata": ["x"]}]}) is None
     view = make_view(snap, gs, FilterState(level=3))
     plain = map_updates(view, gs, "command")
-    assert len(plain[RADIUS]["lon"]) == 0 and SELECTED_WIDTH not in plain[GRIDS]["marker"]["line"]["width"]
+    assert len(plain[RADIUS]["lon"]) == 0 and SELECTED_WIDTH not in np.atleast_1d(plain[GRIDS]["marker"]["line"]["width"])
     warning = map_warning(snap, gs, COMMAND, {"id": wid, "version": 0})
     drawn = map_updates(view, gs, "command", warning)
     lon, lat = drawn[RADIUS]["lon"], drawn[RADIUS]["lat"]
@@ -230,7 +230,7 @@ def test_the_map_draws_the_open_warnings_circle_and_outlines_its_grids(ctx, gs):
     centre = metric(shapely.Point(row["lon"], row["lat"]))
     d = [shapely.distance(metric(shapely.Point(x, y)), centre) for x, y in zip(lon, lat)]
     assert max(abs(v - row["radius_m"]) for v in d) < 1.0
-    widths = dict(zip(drawn[GRIDS]["locations"], drawn[GRIDS]["marker"]["line"]["width"]))
+    widths = dict(zip(map_labels(gs, view.state, "command")[GRIDS]["locations"], drawn[GRIDS]["marker"]["line"]["width"]))
     assert {g for g, w in widths.items() if w == SELECTED_WIDTH} == set(warning["grids"])
     # another village's operator gets no circle
     outsider = Actor("他村值班员", "village", other_village(gs, reached_villages(gs, row["village_id"],

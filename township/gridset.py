@@ -173,6 +173,8 @@ class GridSet:
         x0, y0 = extent[:, :2].min(axis=0) if size.size else (0.0, 0.0)
         self._sort_grid = (float(x0), float(y0), cell if cell > 0 else 1.0)
         self._fc_cache: dict[int, dict] = {}
+        self._level_pos: dict[int, dict[str, int]] = {}  # built by `positions`
+        self._rollup: dict[int, np.ndarray] = {}  # built by `rollup`
         self._cell_index: CellIndex | None = None  # built by the first big `locate`
 
     # -- identity -----------------------------------------------------------
@@ -233,6 +235,25 @@ class GridSet:
             gid = self._parent[gid]
         return gid if gid is not None and self.level(gid) == 2 else None
 
+    def positions(self, grid_ids: Iterable[str], level: int) -> np.ndarray:
+        """Where each of ``grid_ids`` stands in ``ids(level=level)``."""
+        pos = self._level_pos.get(level)
+        if pos is None:
+            pos = self._level_pos[level] = {g: i for i, g in enumerate(self._by_level.get(level, ()))}
+        return np.fromiter((pos[g] for g in grid_ids), dtype=np.intp)
+
+    def rollup(self, level: int) -> np.ndarray:
+        """For each level-3 grid (``ids(level=3)`` order), the position of its ``level`` ancestor in ``ids(level)``.
+
+        Per-grid sums become per-village or per-town sums with one ``np.bincount``.
+        """
+        if level not in self._rollup:
+            up = {g: g for g in self._by_level.get(3, ())}
+            for _ in range(3 - level):
+                up = {g: self._parent[a] for g, a in up.items()}
+            self._rollup[level] = self.positions(up.values(), level)
+        return self._rollup[level]
+
     # -- geometry -----------------------------------------------------------
 
     def geometry(self, grid_id: str) -> BaseGeometry:
@@ -242,6 +263,10 @@ class GridSet:
     def area_km2(self, grid_id: str) -> float:
         """The grid's area in km², computed in EPSG:4546."""
         return float(self._area_km2[self._i(grid_id)])
+
+    def areas_km2(self, level: int) -> np.ndarray:
+        """Areas in km² of ``ids(level=level)``, in that order."""
+        return self._area_km2[self._levels == level]
 
     def bounds(self, grid_ids: Iterable[str] | None = None) -> tuple[float, float, float, float]:
         """``(minlon, minlat, maxlon, maxlat)`` of the given grids (all grids if ``None``)."""

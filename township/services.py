@@ -395,6 +395,33 @@ def headline(cases: pd.DataFrame, warnings: pd.DataFrame, now: datetime) -> Head
     )
 
 
+def leaf_counts(cases: pd.DataFrame, gridset: GridSet, mask: np.ndarray) -> np.ndarray:
+    """How many of the ``mask``-ed cases fall in each level-3 grid, in ``ids(level=3)`` order."""
+    column = cases["grid_id"]
+    n = len(gridset.ids(level=3))
+    if isinstance(column.dtype, pd.CategoricalDtype) and len(column.cat.categories) == n:
+        codes = column.cat.codes.to_numpy()  # the snapshot's fixed categories (`case_dtypes`)
+    else:
+        codes = pd.Categorical(column, categories=gridset.ids(level=3)).codes
+    codes = codes[mask]
+    return np.bincount(codes[codes >= 0], minlength=n)  # -1: outside every grid
+
+
+def level_values(gridset: GridSet, ids: list[str], leaf: np.ndarray, measure: str) -> np.ndarray:
+    """:func:`leaf_counts` summed up to the level of ``ids`` (all of one level), for those grids.
+
+    ``density`` divides by each grid's area (per km²); any other measure is the count.
+    """
+    if not ids:
+        return np.zeros(0)
+    level = gridset.level(ids[0])
+    values = leaf.astype(float) if level == 3 else np.bincount(
+        gridset.rollup(level), weights=leaf, minlength=len(gridset.ids(level=level)))
+    if measure == "density":
+        values = values / gridset.areas_km2(level)
+    return values if len(ids) == len(values) else values[gridset.positions(ids, level)]
+
+
 def grid_values(cases: pd.DataFrame, gridset: GridSet, ids: list[str], measure: str, now: datetime,
                 open_: np.ndarray | None = None, overdue: np.ndarray | None = None) -> np.ndarray:
     """The measure colouring each grid of ``ids`` (all of one level).
@@ -402,21 +429,11 @@ def grid_values(cases: pd.DataFrame, gridset: GridSet, ids: list[str], measure: 
     ``open`` and ``overdue`` count cases; ``density`` is open cases per km².
     ``open_`` and ``overdue`` are the per-case masks when the caller has them.
     """
-    if not ids:
-        return np.zeros(0)
     if measure == "overdue":
         mask = overdue if overdue is not None else overdue_mask(cases, now)
     else:
         mask = open_ if open_ is not None else cases["status"].isin(OPEN_STATUSES).to_numpy()
-    key = {1: None, 2: "village_id", 3: "grid_id"}[gridset.props(ids[0])["level"]]
-    if key is None:
-        counts = pd.Series({ids[0]: int(mask.sum())})
-    else:
-        counts = cases.loc[mask, key].value_counts()
-    values = counts.reindex(ids, fill_value=0).to_numpy(float)
-    if measure == "density":
-        values = values / np.array([gridset.area_km2(g) for g in ids])
-    return values
+    return level_values(gridset, ids, leaf_counts(cases, gridset, mask), measure)
 
 
 def counts_by(cases: pd.DataFrame, key: str, now: datetime) -> pd.DataFrame:
@@ -472,13 +489,13 @@ def make_view(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime | 
         resources = resources[resources["grid_id"].map(gridset.village_of, na_action="ignore").isin(f.village)]
     open_ = cases["status"].isin(OPEN_STATUSES).to_numpy()
     levels = {}
+    leaf_open, leaf_overdue = leaf_counts(cases, gridset, open_), leaf_counts(cases, gridset, overdue)
     for level in (1, 2, 3):
         ids = shown_ids(gridset, level, f.village)
-        n_open = grid_values(cases, gridset, ids, "open", now, open_, overdue)
-        n_overdue = grid_values(cases, gridset, ids, "overdue", now, open_, overdue)
-        value = {"open": n_open, "overdue": n_overdue}.get(f.measure)
-        if value is None:
-            value = grid_values(cases, gridset, ids, f.measure, now, open_, overdue)
+        n_open = level_values(gridset, ids, leaf_open, "open")
+        n_overdue = level_values(gridset, ids, leaf_overdue, "overdue")
+        value = level_values(gridset, ids, leaf_open, "density") if f.measure == "density" else \
+            {"open": n_open, "overdue": n_overdue}[f.measure]
         levels[level] = (ids, value, n_open.astype(int), n_overdue.astype(int))
     return View(f, now, cases, overdue, warnings, resources, snap.resources, snap.warning_grids, levels,
                 headline(cases, warnings, now))

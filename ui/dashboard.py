@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
-from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_note, map_updates
+from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
 from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.gridset import GridSet
 from township.isotime import local_text
@@ -125,11 +125,13 @@ def village_chart(view: View, gridset: GridSet):
 def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, attribution: str,
                inline_grids: int = Settings.inline_grids) -> dict:
     """The full map figure (with geometry): sent once, at page load (many level-3 grids: when first shown)."""
-    grids = gridset.feature_collection(3) if grids_inline(gridset, view.state.level, inline_grids) else EMPTY_FC
+    inline = grids_inline(gridset, view.state.level, inline_grids)
     fig = base_figure(
-        gridset.feature_collection(1), gridset.feature_collection(2), grids,
+        gridset.feature_collection(1), gridset.feature_collection(2),
+        gridset.feature_collection(3) if inline else EMPTY_FC,
         map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
     )
+    apply_updates(fig, map_labels(gridset, view.state, role, (1, 2, 3) if inline else (1, 2)))
     apply_updates(fig, map_updates(view, gridset, role))
     fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["map"]["uirevision"] = map_view(view.state, gridset)[2]

@@ -19,7 +19,7 @@ from dash import dcc, html
 
 from layers.basemap import view_for_bounds
 from layers.mapfig import (CASES, EMPTY_FC, GRIDS, OVERDUE, RESOURCES, TOWN, VILLAGES, WARNINGS, _age, apply_updates,
-                           base_figure, case_update, grid_update, overdue_update, resource_update, warning_update)
+                           base_figure, case_update, grid_colours, grid_labels, overdue_update, resource_update, warning_update)
 from township.fieldmap_data import FieldMapData, neighbours
 from township.gridset import GridSet
 from township.isotime import LOCAL_TZ
@@ -67,7 +67,7 @@ def grid_figure(data: FieldMapData, gridset: GridSet, role: str, lang: str, case
     lang : str
         Screen language.
     cases : DataFrame
-        All cases of the snapshot (the neighbours' open and overdue counts).
+        All cases of the snapshot (the neighbours' open counts).
     style : dict
         MapLibre style (`layers.basemap.map_style`).
     """
@@ -80,10 +80,7 @@ def grid_figure(data: FieldMapData, gridset: GridSet, role: str, lang: str, case
                       _subset(gridset.feature_collection(3), shown), style, (center, zoom - CONTEXT_ZOOM))
     now = data.generated_at
     open_ = grid_values(cases, gridset, shown, "open", now)
-    overdue = grid_values(cases, gridset, shown, "overdue", now).astype(int)
-    props = [gridset.props(g) for g in shown]
-    grids = grid_update(shown, open_, [p["name"] for p in props], [shown_name(p.get("officer"), role) for p in props],
-                        open_.astype(int), overdue, "open", lang, 3, selected=gid)
+    grids = {**grid_labels(shown, gridset, role), **grid_colours(shown, open_, "open", lang, 3, selected=gid)}
     grids["showscale"] = False  # no room for a colour bar on a phone
     grids["marker"]["line"]["color"] = [FOCUS_LINE if g == gid else "#607D8B" for g in shown]
     mine = data.cases

@@ -21,8 +21,8 @@ import shapely
 from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
-from layers.mapfig import (EMPTY_FC, GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure, map_note,
-                           map_updates)
+from layers.mapfig import (EMPTY_FC, GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure,
+                           map_labels, map_note, map_updates)
 from township.crs import from_metric, to_metric
 from township.filters import FilterState
 from township.gridset import GridSet
@@ -244,6 +244,8 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
     fig["data"] = fig["data"][:RADIUS]  # the warning card's circle is the dashboard's, not the wall's
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
+    labels = map_labels(gridset, view.state, ROLE, (1, 2))
+    apply_updates(fig, {index: {"locations": u["locations"]} for index, u in labels.items()})  # no hover names
     apply_updates(fig, wall_updates(view, gridset))
     fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["font"] = {"color": "#cfd8dc"}
