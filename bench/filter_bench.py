@@ -507,10 +507,11 @@ class Measured:
 
 def measure(label: str, app: Dash, server: LiveServer, states: list[FilterState], runs: int,
             cap: Captured | None, started: float, budget_ms: float = BUDGET_MS,
-            budget_bytes: float | None = None) -> tuple[Measured, Captured]:
+            budget_bytes: float | None = None, floor_bytes: float = 0.0) -> tuple[Measured, Captured]:
     """Replay ``states`` against ``server`` (and ``app`` in process, on the same store); time the pieces.
 
-    ``budget_bytes`` None means DESIGN's city rule: 2 % of the full figure (:func:`full_figure_bytes`).
+    ``budget_bytes`` None means DESIGN's city rule: 2 % of the full figure (:func:`full_figure_bytes`),
+    or ``floor_bytes`` when that is more.
     """
     import psutil
 
@@ -533,7 +534,7 @@ def measure(label: str, app: Dash, server: LiveServer, states: list[FilterState]
     inproc = measure_inprocess(ctx, states, runs)
     naive = bytes_p(wire[("http", "page", "gzip")])[0]
     full = full_figure_bytes(ctx)
-    rows, verdicts = scale_rows(label, wire, inproc, budget_ms, budget_bytes or 0.02 * full)
+    rows, verdicts = scale_rows(label, wire, inproc, budget_ms, budget_bytes or max(0.02 * full, floor_bytes))
     return Measured(rows, verdicts, breakdown(raw_ours), p50_p95(wire[("flask", "filter", "gzip")].ms),
                     p50_p95(wire[("flask", "page", "gzip")].ms), bytes_p(wire[("http", "filter", "gzip")]), naive,
                     full, rss), cap
