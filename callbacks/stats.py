@@ -12,26 +12,28 @@ from township.bootstrap import AppContext
 from township.casework import clamp_state
 from township.filters import FilterState
 from township.services import make_view
-from township.stats import events_frame
+from township.stats import EntryTimes
 from township.workflow import Actor
 from ui import ids
 from ui import stats as ui
 
 
 class EventsCache:
-    """The whole audit trail as a frame, read once per data version (a filter change reads nothing)."""
+    """What the section reads of the audit trail: `township.stats.EntryTimes` of the app's store, made at first use.
+
+    Read once per data version (a filter change reads nothing), and then only the events added since.
+    """
 
     def __init__(self) -> None:
-        self._version: int | None = None
-        self._frame: pd.DataFrame | None = None
+        self._entries: EntryTimes | None = None
         self._lock = threading.Lock()
 
     def get(self, engine: Engine, version: int) -> pd.DataFrame:
-        """The trail as of ``version``."""
+        """The first entry times per case as of ``version`` (see `township.stats.EntryTimes.get`)."""
         with self._lock:
-            if self._version != version or self._frame is None:
-                self._frame, self._version = events_frame(engine), version
-            return self._frame
+            if self._entries is None:
+                self._entries = EntryTimes(engine)
+        return self._entries.get(version)
 
 
 def stats_body(app_ctx: AppContext, viewer: Actor, data: dict, cache: EventsCache) -> list:

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from township.bootstrap import open_township
@@ -23,8 +23,10 @@ from township.ingest import CaseIn, write_cases
 from township.services import overdue_mask
 from township.settings import Settings
 from township.sla import DEFAULT_SLA, SlaConfig, accept_deadline, deadline_for
-from township.stats import backlog_by_handler, backlog_by_village, stage_times, trend, village_ranking
-from township.store import Case, CaseAssignment, CaseEvent, Handler, User, data_version
+from township.stats import (STAGE_STATUSES, EntryTimes, backlog_by_handler, backlog_by_village, stage_times, trend,
+                            village_ranking)
+from township.store import (Case, CaseAssignment, CaseEvent, Handler, User, bump_version, data_version, init_db,
+                            make_engine, session_scope)
 from township.users import DEMO_USERS, check_password, create_user, seed_demo_users
 from township.vocab import CASE_STATUSES, TIERS
 from township.workflow import (
@@ -490,6 +492,21 @@ def test_seed_handlers_from_the_bundled_data(store, store_url):
     assert again == [(h.handler_id, h.name, h.phone) for h in rows]
 
 
+def test_seed_handlers_adds_only_the_missing(store_url):
+    other = Store(store_url)
+    gone = [PM_OTHER, "H-PM-DL-02-01-02", "H-DEP-safety"]
+    with session_scope(other.engine) as s:
+        before = {h.handler_id: (h.name, h.phone)
+                  for h in s.scalars(select(Handler).where(Handler.handler_id.in_(gone)))}
+        s.execute(delete(Handler).where(Handler.handler_id.in_(gone[1:])))
+        s.get(Handler, PM_OTHER).phone = "13900000000"  # corrected by an administrator: kept
+    assert seed_handlers(other.engine, other.gridset) == 2
+    with Session(other.engine) as s:
+        after = {h.handler_id: (h.name, h.phone)
+                 for h in s.scalars(select(Handler).where(Handler.handler_id.in_(gone)))}
+    assert after == {**before, PM_OTHER: (before[PM_OTHER][0], "13900000000")}
+
+
 def test_suggestions_in_order(store):
     gs = store.gridset
     cid = store.new_case(grid="DL-01-01", domain="livelihood", type="service")
@@ -563,19 +580,44 @@ def _h(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def test_stage_times_by_hand():
+#: An audit trail by hand: (case, hour, from status, to status).
+HAND_TRAIL = [
+    (1, 0, None, "reported"), (1, 1, "reported", "dispatched"), (1, 3, "dispatched", "accepted"),
+    (1, 4, "accepted", "in_progress"), (1, 10, "in_progress", "resolved"), (1, 34, "resolved", "closed"),
+    (2, 0, None, "reported"), (2, 3, "reported", "dispatched"),
+    (2, 3.5, "dispatched", "dispatched"),  # an escalation: not an entry
+    (2, 4, "dispatched", "returned"), (2, 6, "returned", "dispatched"), (2, 7, "dispatched", "accepted"),
+    (3, 0, None, "reported"), (3, 2, "reported", "accepted"),  # a micro-wish: no dispatch
+    (9, 0, None, "reported"), (9, 50, "reported", "dispatched"),  # not in the cases frame
+]
+
+
+def add_trail(engine, events: list[tuple]) -> None:
+    """Write audit events ``(case, hour, from, to)``, and the cases they name that are new, in one write."""
+    with session_scope(engine) as s:
+        have = set(s.scalars(select(Case.id)))
+        s.add_all(Case(id=c, source="citizen", type="dispute", domain="governance", status="reported", tier="grid",
+                       max_tier="grid", title="测试", reported_at=T0, updated_at=T0, deadline_at=T0)
+                  for c in dict.fromkeys(c for c, *_ in events) if c not in have)
+        s.flush()
+        s.add_all(CaseEvent(case_id=c, at=_h(h), actor="测试", action="move", from_status=f, to_status=t)
+                  for c, h, f, t in events)
+        bump_version(s)
+
+
+@pytest.fixture
+def trail_engine(store_url):
+    """A fresh store holding only the cases and events of `HAND_TRAIL`."""
+    engine = make_engine(store_url)
+    init_db(engine)
+    add_trail(engine, HAND_TRAIL)
+    yield engine
+    engine.dispose()
+
+
+def test_stage_times_by_hand(trail_engine):
     cases = _cases([{"id": 1, "reported_at": T0}, {"id": 2, "reported_at": T0}, {"id": 3, "reported_at": T0}])
-    ev = [  # (case, hour, from, to)
-        (1, 0, None, "reported"), (1, 1, "reported", "dispatched"), (1, 3, "dispatched", "accepted"),
-        (1, 4, "accepted", "in_progress"), (1, 10, "in_progress", "resolved"), (1, 34, "resolved", "closed"),
-        (2, 0, None, "reported"), (2, 3, "reported", "dispatched"),
-        (2, 3.5, "dispatched", "dispatched"),  # an escalation: not an entry
-        (2, 4, "dispatched", "returned"), (2, 6, "returned", "dispatched"), (2, 7, "dispatched", "accepted"),
-        (3, 0, None, "reported"), (3, 2, "reported", "accepted"),  # a micro-wish: no dispatch
-        (9, 0, None, "reported"), (9, 50, "reported", "dispatched"),  # not in the cases frame
-    ]
-    events = pd.DataFrame([{"case_id": c, "at": _h(h), "from_status": f, "to_status": t} for c, h, f, t in ev])
-    out = stage_times(cases, events)
+    out = stage_times(cases, EntryTimes(trail_engine).get(data_version(trail_engine)))
     assert list(out.index) == ["report→dispatch", "dispatch→accept", "accept→resolve", "resolve→close"]
     assert out.loc["report→dispatch", "count"] == 2 and out.loc["report→dispatch", "mean_h"] == pytest.approx(2)
     # case 2 waited from its first dispatch (3 h) to its accept (7 h), return loop included
@@ -583,6 +625,29 @@ def test_stage_times_by_hand():
     assert out.loc["dispatch→accept", "median_h"] == pytest.approx(3)
     assert out.loc["accept→resolve", "count"] == 1 and out.loc["accept→resolve", "mean_h"] == pytest.approx(7)
     assert out.loc["resolve→close", "mean_h"] == pytest.approx(24)
+
+
+def test_stage_times_follow_new_events(trail_engine):
+    entries = EntryTimes(trail_engine)
+    cases = _cases([{"id": i, "reported_at": T0} for i in (1, 2, 3, 4)])
+    version = data_version(trail_engine)
+    first = entries.get(version)
+    assert entries.get(version) is first  # the same data version reads nothing
+    assert stage_times(cases, first).loc["accept→resolve", "count"] == 1
+    add_trail(trail_engine, [
+        (2, 8, "accepted", "returned"), (2, 9, "returned", "dispatched"), (2, 10, "dispatched", "accepted"),
+        (2, 17, "accepted", "resolved"),  # case 2 resolves 10 h after its first accept
+        (4, 0, None, "reported"), (4, 5, "reported", "dispatched"),  # a case new since the first read
+    ])
+    version = data_version(trail_engine)
+    out = stage_times(cases, entries.get(version))
+    assert out.loc["accept→resolve", "count"] == 2 and out.loc["accept→resolve", "mean_h"] == pytest.approx(8.5)
+    assert out.loc["report→dispatch", "count"] == 3 and out.loc["report→dispatch", "mean_h"] == pytest.approx(3)
+    # the second dispatch and accept of case 2 leave its first ones
+    assert out.loc["dispatch→accept", "count"] == 2 and out.loc["dispatch→accept", "mean_h"] == pytest.approx(3)
+    # merged, the entries are those of the whole trail read afresh
+    pd.testing.assert_frame_equal(entries.get(version).sort_index(),
+                                  EntryTimes(trail_engine).get(version).sort_index())
 
 
 def test_backlog_by_hand():
@@ -644,9 +709,9 @@ def test_village_ranking_by_hand():
 def test_stats_of_no_cases():
     empty = _cases([{"id": 1, "status": "closed", "village_id": "DL-01", "handler": None, "max_tier": "grid",
                      "reported_at": T0, "deadline_at": T0}]).iloc[:0]
-    events = pd.DataFrame({"case_id": pd.Series(dtype=int), "at": pd.Series(dtype="datetime64[ns]"),
-                           "from_status": pd.Series(dtype=object), "to_status": pd.Series(dtype=object)})
-    assert stage_times(empty, events)["count"].tolist() == [0, 0, 0, 0]
+    entries = pd.DataFrame({s: pd.Series([T0], dtype="datetime64[us]") for s in STAGE_STATUSES},
+                           index=pd.Index([1], name="case_id"))
+    assert stage_times(empty, entries)["count"].tolist() == [0, 0, 0, 0]
     assert backlog_by_village(empty, T0).empty and trend(empty).empty and village_ranking(empty, T0).empty
 
 

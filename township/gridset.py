@@ -57,6 +57,10 @@ __all__ = [
 #: its parent, overlap a sibling or leave a gap by less than this width.
 SLIVER_TOLERANCE_M = 1.0
 
+#: The version of the rules `parse_grid_geojson` checks. Bump it when a rule changes, so that a
+#: file which passed the old rules is checked again (`township.repo.ensure_grids` skips it otherwise).
+RULES_VERSION = 1
+
 #: How many violations ``str(GridValidationError)`` lists before "… and N more".
 REPORT_LIMIT = 50
 #: Batches of this many points or more are looked up in a `CellIndex` (built once, on the first):
@@ -618,14 +622,11 @@ def _check_hierarchy(grids: dict[str, _Grid], all_ids: set[str], out: list[Viola
             g.level = None
 
 
-def _check_spatial(grids: dict[str, _Grid], tol: float, out: list[Violation]) -> None:
-    """Containment, sibling overlap and coverage, measured in EPSG:4546.
-
-    Sets ``g.metric`` on every grid it could check.
-    """
+def _project(grids: dict[str, _Grid]) -> tuple[list[_Grid], np.ndarray]:
+    """Set ``g.metric`` (EPSG:4546) on every grid with a level and a geometry; those grids and their metric shapes."""
     usable = [g for g in grids.values() if g.level is not None and g.geom is not None]
     if not usable:
-        return
+        return usable, np.array([], dtype=object)
     # Densify first: a long edge that is straight in lon/lat (RFC 7946) is
     # curved in Gauss-Krüger, and a neighbour's vertices lie on the curve.
     # Projecting only the end points would open false slivers (~1 m over 20 km).
@@ -636,6 +637,12 @@ def _check_spatial(grids: dict[str, _Grid], tol: float, out: list[Violation]) ->
     metric[invalid] = shapely.make_valid(metric[invalid])
     for g, m in zip(usable, metric):
         g.metric = m
+    return usable, metric
+
+
+def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndarray, tol: float,
+                   out: list[Violation]) -> None:
+    """Containment, sibling overlap and coverage, measured in EPSG:4546 on what `_project` made."""
 
     def ok(gid: str | None) -> _Grid | None:
         g = grids.get(gid) if gid is not None else None
@@ -736,7 +743,7 @@ def _loads(text: str | bytes | bytearray) -> Any:
     return _json_loads(text)  # orjson.JSONDecodeError subclasses the stdlib's
 
 
-def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None) -> GridSet:
+def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_spatial: bool = True) -> GridSet:
     """Validate a grid FeatureCollection and build a `GridSet`.
 
     Checks every rule of DESIGN.md §1 and collects all violations before
@@ -753,6 +760,10 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None) -> Grid
         (Baidu). GCJ-02/BD-09 cannot be detected, so they must be declared;
         they are converted to WGS-84. A legacy GeoJSON ``crs`` member is
         honoured when it names EPSG:4326, CRS84 or EPSG:4490, refused otherwise.
+    check_spatial : bool, default True
+        False skips the spatial rules (containment, overlap, coverage: most of
+        the time a big file takes), for a file known to have passed them
+        (`township.repo.ensure_grids`); everything else is parsed and checked as usual.
 
     Returns
     -------
@@ -823,7 +834,9 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None) -> Grid
                 ))
 
     _check_hierarchy(grids, set(grids), out)
-    _check_spatial(grids, SLIVER_TOLERANCE_M, out)
+    usable, metric = _project(grids)
+    if check_spatial:
+        _check_spatial(grids, usable, metric, SLIVER_TOLERANCE_M, out)
     if out:
         raise GridValidationError(out)
     return GridSet([g.props for g in grids.values()], [g.geom for g in grids.values()],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import weakref
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 import shapely
@@ -86,24 +87,42 @@ def team_domains(name: str) -> tuple[str, ...]:
     return tuple(found) or ("livelihood",)
 
 
-def _seed_rows(s: Session, gridset: GridSet) -> list[Handler]:
-    rows: list[Handler] = []
-    for gid in gridset.ids(level=2) + gridset.ids(level=3):
-        p = gridset.props(gid)
+#: A group of seeded handlers: their ids, and how to build their rows.
+SeedGroup = tuple[list[str], Callable[[], list[Handler]]]
+
+
+def _grid_group(gridset: GridSet, gid: str) -> SeedGroup:
+    """The officer of grid ``gid`` and, for a level-3 grid, its party members."""
+    p = gridset.props(gid)
+    officer = [f"H-OF-{gid}"] if p.get("officer") else []
+    members = [f"H-PM-{gid}-{n + 1:02d}" for n in range(int(p.get("party_members") or 0) if p["level"] == 3 else 0)]
+
+    def build() -> list[Handler]:
         village = gridset.village_of(gid)
-        if p.get("officer"):
-            rows.append(Handler(handler_id=f"H-OF-{gid}", kind="officer", name=p["officer"],
-                                phone=p.get("officer_phone"), grid_id=gid, village_id=village, domains=""))
-        if p["level"] != 3:
-            continue
+        rows = [Handler(handler_id=hid, kind="officer", name=p["officer"], phone=p.get("officer_phone"), grid_id=gid,
+                        village_id=village, domains="") for hid in officer]
         # str seeds are hashed with SHA-512 by `random`: the same people in every process.
         rng = random.Random(f"party-members:{gid}")
         central = int(p.get("party_households") or 0)
-        for n in range(int(p.get("party_members") or 0)):
+        for n, hid in enumerate(members):
             name, phone = _fictitious(rng)
-            rows.append(Handler(handler_id=f"H-PM-{gid}-{n + 1:02d}", kind="party_member", name=name,
-                                phone=phone, grid_id=gid, village_id=village, domains="",
-                                central_household=n < central))
+            rows.append(Handler(handler_id=hid, kind="party_member", name=name, phone=phone, grid_id=gid,
+                                village_id=village, domains="", central_household=n < central))
+        return rows
+
+    return officer + members, build
+
+
+def _seed_groups(s: Session, gridset: GridSet) -> Iterator[SeedGroup]:
+    """Every bundled handler, in groups: one per grid, then the volunteer teams and departments.
+
+    Building rows is what costs (a city has 250,000 party members, each a
+    made-up name and an ORM object), so the ids come first and a group is
+    built only when one of them is missing.
+    """
+    for gid in gridset.ids(level=2) + gridset.ids(level=3):
+        yield _grid_group(gridset, gid)
+    rows: list[Handler] = []
     for r in s.scalars(select(Resource).where(Resource.kind == "volunteer_team").order_by(Resource.resource_id)):
         rows.append(Handler(handler_id=f"H-VT-{r.resource_id}", kind="volunteer_team", name=r.name, phone=r.phone,
                             grid_id=r.grid_id, village_id=gridset.village_of(r.grid_id) if r.grid_id else None,
@@ -111,7 +130,7 @@ def _seed_rows(s: Session, gridset: GridSet) -> list[Handler]:
     for code, name, domains in DEPARTMENTS:
         rows.append(Handler(handler_id=f"H-DEP-{code}", kind="department", name=name, phone=None,
                             grid_id=None, village_id=None, domains=",".join(domains)))
-    return rows
+    yield [h.handler_id for h in rows], lambda: rows
 
 
 def seed_handlers(engine: Engine, gridset: GridSet) -> int:
@@ -123,7 +142,8 @@ def seed_handlers(engine: Engine, gridset: GridSet) -> int:
     """
     with session_scope(engine) as s:
         have = set(s.scalars(select(Handler.handler_id)))
-        new = [h for h in _seed_rows(s, gridset) if h.handler_id not in have]
+        new = [h for ids, build in _seed_groups(s, gridset) if not have.issuperset(ids)
+               for h in build() if h.handler_id not in have]
         if new:
             s.add_all(new)
             bump_version(s)

@@ -1,27 +1,26 @@
-"""Statistics of the closed loop: pure pandas over the cases frame and the audit trail.
+"""Statistics of the closed loop: pandas over the cases frame, and the store's aggregate of the audit trail.
 
 ``cases`` is a frame like `township.services.Snapshot.cases` (columns ``id``,
 ``status``, ``max_tier``, ``village_id``, ``handler``, ``reported_at``,
 ``deadline_at``, ``resolved_at`` …), already filtered as the screen wants;
-``events`` is :func:`events_frame` (one row per `~township.store.CaseEvent`).
+``entries`` is what :class:`EntryTimes` keeps of the audit trail (one row per
+case, not one per `~township.store.CaseEvent`: a city's trail has millions).
 The headline rates (办结率, 按期办结率, 村级化解率) are in
 `township.services.headline`; the definitions here are the same.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.engine import Connection, Engine
 
 from .services import overdue_mask
 from .store import CaseEvent
 from .vocab import DONE_STATUSES, OPEN_STATUSES
-
-EVENT_COLUMNS = [CaseEvent.case_id, CaseEvent.at, CaseEvent.actor, CaseEvent.action, CaseEvent.from_status,
-                 CaseEvent.to_status, CaseEvent.from_tier, CaseEvent.to_tier]
 
 #: The stages of the loop: (label, status it starts at, status it ends at).
 STAGES: list[tuple[str, str, str]] = [
@@ -30,6 +29,10 @@ STAGES: list[tuple[str, str, str]] = [
     ("accept→resolve", "accepted", "resolved"),
     ("resolve→close", "resolved", "closed"),
 ]
+#: The statuses a stage starts or ends at, in loop order: the only entries `stage_times` needs.
+STAGE_STATUSES: tuple[str, ...] = tuple(dict.fromkeys(s for _, start, end in STAGES for s in (start, end)))
+#: Cases per chunk when `entry_times` reads the store.
+CHUNK_ROWS = 100_000
 
 #: Label of cases with no village (outside the town) or no handler (not dispatched).
 NONE_LABEL = "(none)"
@@ -39,19 +42,85 @@ RANK_WEIGHTS: dict[str, float] = {"done": 40.0, "ontime": 30.0, "village": 30.0,
                                   "max_overdue": 20.0}
 
 
-def events_frame(engine: Engine, case_ids: list[int] | None = None) -> pd.DataFrame:
-    """The audit trail as a frame, oldest first (``at`` as datetime64)."""
-    query = select(*EVENT_COLUMNS).order_by(CaseEvent.id)
-    if case_ids is not None:
-        query = query.where(CaseEvent.case_id.in_(case_ids))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=[c.key for c in EVENT_COLUMNS])
-    frame["at"] = pd.to_datetime(frame["at"])
-    return frame
+def _entry_chunk(rows: list) -> pd.DataFrame:
+    """Rows ``(case_id, time per status of STAGE_STATUSES)`` as a frame indexed by case id."""
+    columns = list(zip(*rows)) if rows else [()] * (1 + len(STAGE_STATUSES))
+    return pd.DataFrame({s: pd.array(values, dtype="datetime64[us]") for s, values in zip(STAGE_STATUSES, columns[1:])},
+                        index=pd.Index(columns[0], dtype="int64", name="case_id"))
 
 
-def stage_times(cases: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def entry_times(conn: Connection, after_id: int, upto_id: int) -> pd.DataFrame:
+    """When each case first entered each status of `STAGE_STATUSES`, over the events ``after_id < id <= upto_id``.
+
+    An event enters its ``to_status`` when that differs from its
+    ``from_status``: escalations, which keep the status, do not; a report,
+    which has no ``from_status``, does. The store aggregates (one row per case
+    comes back, in chunks), so memory follows the cases, not the events.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``case_id`` (the cases with any such entry); one
+        ``datetime64`` column per status of `STAGE_STATUSES`, NaT where the
+        case did not enter it among these events.
+    """
+    entered = and_(CaseEvent.to_status.in_(STAGE_STATUSES),
+                   or_(CaseEvent.from_status.is_(None), CaseEvent.from_status != CaseEvent.to_status))
+    # MIN of the times: on SQLite they are text, all written by SQLAlchemy in one fixed-width
+    # ISO format, so the text order is the time order.
+    firsts = [func.min(case((CaseEvent.to_status == s, CaseEvent.at))).label(s) for s in STAGE_STATUSES]
+    stmt = (select(CaseEvent.case_id, *firsts)
+            .where(CaseEvent.id > after_id, CaseEvent.id <= upto_id, entered)
+            .group_by(CaseEvent.case_id)
+            .execution_options(yield_per=CHUNK_ROWS))
+    chunks = [_entry_chunk(rows) for rows in conn.execute(stmt).partitions()]
+    return pd.concat(chunks) if chunks else _entry_chunk([])
+
+
+def _merged(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``old`` entry times with ``new`` ones merged in: per case and status the earlier (NaT: none).
+
+    A new frame, so that a reader still holding ``old`` is not disturbed.
+    """
+    earliest = pd.concat([old.reindex(new.index), new]).groupby(level=0).min()
+    return pd.concat([old.drop(new.index, errors="ignore"), earliest])
+
+
+class EntryTimes:
+    """`entry_times` of the whole audit trail of a store, kept up to date per data version.
+
+    The first read aggregates the whole trail; each later data version reads
+    only the events with an id above the last one read, and merges them in,
+    so a new event does not make millions of rows be read again. Writes run
+    one at a time on both stores (see `township.store`), so an event committed
+    later never has an id below one already read.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._version: int | None = None
+        self._last_id = 0
+        self._frame = _entry_chunk([])
+        self._lock = threading.Lock()
+
+    def get(self, version: int) -> pd.DataFrame:
+        """The entry times as of data version ``version`` or later; the same version again reads nothing.
+
+        The returned frame is shared and never changed: do not mutate it.
+        """
+        with self._lock:
+            if version != self._version:
+                with self.engine.connect() as conn:
+                    # The events up to this id are the ones read; one committed after it gets a higher id.
+                    upto = conn.scalar(select(func.max(CaseEvent.id))) or 0
+                    if upto > self._last_id:
+                        self._frame = _merged(self._frame, entry_times(conn, self._last_id, upto))
+                        self._last_id = upto
+                self._version = version
+            return self._frame
+
+
+def stage_times(cases: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     """Time spent in each stage of the loop, over the cases of ``cases``.
 
     A stage runs from the first time a case entered its start status to the
@@ -61,21 +130,22 @@ def stage_times(cases: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     interrupted; a micro-wish taken straight from 已上报 has no dispatch and
     counts only from accept on.
 
+    Parameters
+    ----------
+    entries : DataFrame
+        First entry times per case, as :class:`EntryTimes` keeps them (any
+        superset of the cases of ``cases``).
+
     Returns
     -------
     DataFrame
         Indexed by stage label (:data:`STAGES` order); columns ``count``,
         ``mean_h`` and ``median_h`` (hours; NaN for a stage no case completed).
     """
-    ev = events[events["case_id"].isin(cases["id"])]
-    entered = ev[ev["to_status"].notna() & (ev["from_status"] != ev["to_status"])]
-    first = entered.groupby(["case_id", "to_status"])["at"].min().unstack()
+    first = entries[entries.index.isin(cases["id"])]
     rows = {}
     for label, start, end in STAGES:
-        if start in first and end in first:
-            hours = (first[end] - first[start]).dropna().dt.total_seconds() / 3600
-        else:
-            hours = pd.Series(dtype=float)
+        hours = (first[end] - first[start]).dropna().dt.total_seconds() / 3600
         rows[label] = {"count": int(hours.size), "mean_h": hours.mean() if hours.size else np.nan,
                        "median_h": hours.median() if hours.size else np.nan}
     return pd.DataFrame.from_dict(rows, orient="index")

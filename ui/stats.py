@@ -1,10 +1,11 @@
 """The statistics section (统计): rates, time per stage, backlog, weekly trend, village ranking.
 
 Pure builders over a :class:`township.services.View` (so the section follows
-the dashboard's filter) and the audit trail of the shown cases
-(`township.stats.events_frame`). The numbers are `township.stats`'s; the
-three rates are the headline's own (`township.services.headline`), so the
-section and the headline cards cannot disagree.
+the dashboard's filter) and, from the audit trail, when the shown cases first
+entered each status (`township.stats.EntryTimes`). The numbers are
+`township.stats`'s; the three rates are the headline's own
+(`township.services.headline`), so the section and the headline cards cannot
+disagree.
 """
 from __future__ import annotations
 
@@ -94,8 +95,8 @@ def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
     return _table(head, rows, "stats-ranking")
 
 
-def body(view: View, events: pd.DataFrame, gridset: GridSet, role: str, lang: str) -> list:
-    """The section's content for one view; ``events`` is the audit trail (any superset of the view's cases)."""
+def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: str) -> list:
+    """The section's content for one view; ``entries`` are `township.stats.EntryTimes` (any superset of its cases)."""
     now = view.now
     by_village = backlog_by_village(view.cases, now).head(BACKLOG_ROWS["village_id"])
     village_names = [gridset.props(v)["name"] if v in gridset else t("none", lang) for v in by_village.index]
@@ -104,7 +105,7 @@ def body(view: View, events: pd.DataFrame, gridset: GridSet, role: str, lang: st
     parts = [
         html.Div([
             html.Div([rates(view, lang), html.H5(t("stage_times", lang)),
-                      stage_table(stage_times(view.cases, events), lang)], className="stats-col"),
+                      stage_table(stage_times(view.cases, entries), lang)], className="stats-col"),
             html.Div([html.H5(t("backlog_village", lang)),
                       backlog_table(by_village, village_names, "village_id", lang),
                       html.H5(t("backlog_handler", lang)),
