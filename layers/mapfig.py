@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from township.privacy import shown_name
-from township.services import shown_ids
 from township.vocab import (
     CASE_STATUS_COLORS,
     OPEN_STATUSES,
@@ -132,16 +131,18 @@ def _age(now: datetime, since: pd.Series, lang: str) -> list[str]:
     return [f"{h / 24:.0f}{t('days', lang)}" if h >= 48 else f"{h:.0f}{t('hours', lang)}" for h in hours]
 
 
-def grid_labels(ids: list[str], gridset, role: str) -> dict:
+def grid_labels(ids: list[str], gridset, role: str, own: Collection[str] | None = None) -> dict:
     """The fixed part of a choropleth level: its grids and their hover names, sent with its geometry.
 
     ``locations`` never change afterwards: a filter sends only :func:`grid_colours`,
     with no value (not drawn) for the grids it leaves out, so a city's 50,000 ids
-    and names are not resent at every change (bench/results.md).
+    and names are not resent at every change (bench/results.md). ``own`` (a
+    village operator's villages) leaves the officers of other villages out.
     """
     props = [gridset.props(g) for g in ids]
     names = [p["name"] for p in props]
-    officers = [shown_name(p.get("officer"), role) for p in props]
+    officers = [shown_name(p.get("officer"), role) if own is None or gridset.village_of(g) in own else ""
+                for g, p in zip(ids, props)]
     # One text array: plotly serialises it whole, where a list of lists is walked item by item.
     return {"locations": ids, "customdata": np.array([names, officers], dtype=str).T.reshape(len(ids), 2)}
 
@@ -294,23 +295,26 @@ def _town_outline(n: int) -> dict:
             "visible": True}
 
 
-def label_ids(gridset, level: int, state, role: str) -> list[str]:
-    """The grids whose :func:`grid_labels` a page's ``level`` carries: all of them, or a village operator's."""
-    return shown_ids(gridset, level, state.village if role == "village" else [])
-
-
 def map_labels(gridset, state, role: str, levels: Collection[int] = (1, 2, 3)) -> dict[int, dict]:
-    """:func:`grid_labels` of ``levels`` for a page of ``role`` opened on ``state``."""
+    """:func:`grid_labels` of ``levels`` for a page of ``role`` opened on ``state``.
+
+    Every grid of each level, whoever looks: the values a later update sends line
+    up with them even when the viewer changes under an open page (a session that
+    expires). A village operator's page draws only their village and names no
+    other village's officers.
+    """
     index = {1: TOWN, 2: VILLAGES, 3: GRIDS}
-    return {index[lv]: grid_labels(label_ids(gridset, lv, state, role), gridset, role) for lv in levels}
+    own = state.village if role == "village" else None
+    return {index[lv]: grid_labels(gridset.ids(level=lv), gridset, role, own) for lv in levels}
 
 
-def _aligned(labels: list[str], ids: list[str], values: np.ndarray) -> np.ndarray:
-    """``values`` of ``ids`` placed at their grids' positions in ``labels``; NaN for the others."""
-    if len(ids) == len(labels):
+def _aligned(gridset, level: int, ids: list[str], values: np.ndarray) -> np.ndarray:
+    """``values`` of ``ids`` placed at their grids' positions in ``ids(level)``; NaN for the others."""
+    n = len(gridset.ids(level=level))
+    if len(ids) == n:
         return values.astype(float)  # both are the level's sorted ids
-    out = np.full(len(labels), np.nan)
-    out[pd.Index(labels).get_indexer(ids)] = values
+    out = np.full(n, np.nan)
+    out[gridset.positions(ids, level)] = values
     return out
 
 
@@ -353,7 +357,7 @@ def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[i
     gridset : township.gridset.GridSet
         The grids in use.
     role : str
-        Viewer role (a village operator's page carries their village's grids only).
+        Viewer role.
     warning : dict, optional
         The warning whose card is open (:func:`township.command.selected_warning`):
         its circle is drawn and its affected grids outlined thicker.
@@ -362,15 +366,14 @@ def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[i
     lang = f.lang
     updates: dict[int, dict] = {}
     for level, index in ((1, TOWN), (2, VILLAGES), (3, GRIDS)):
-        labels = label_ids(gridset, level, f, role)
         if level != f.level:
             # A hidden level keeps what it had: its values are sent when it is shown again
             # (tens of thousands of grids at city scale would otherwise go out at every change).
-            updates[index] = _town_outline(len(labels)) if level == 1 else {"visible": False}
+            updates[index] = _town_outline(len(gridset.ids(level=1))) if level == 1 else {"visible": False}
             continue
         ids, values, _open, _overdue = view.levels[level]
         updates[index] = grid_colours(
-            labels, _aligned(labels, ids, values), f.measure, lang, level,
+            gridset.ids(level=level), _aligned(gridset, level, ids, values), f.measure, lang, level,
             selected=({f.grid} if f.grid else set()) | set(warning["grids"] if warning and level == 3 else ()),
         )
     layers = set(f.layers)

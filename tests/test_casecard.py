@@ -14,10 +14,11 @@ from callbacks.casecard import clicked_case, make_move, open_card
 from callbacks.dashboard import reduce, render_page
 from callbacks.stats import EventsCache, stats_body
 from conftest import drawn
-from layers.mapfig import CASES, GRIDS, VILLAGES
+from layers.mapfig import CASES, GRIDS, VILLAGES, map_updates
 from township.bootstrap import open_township
 from township.casework import clamp_state
 from township.filters import FilterState
+from township.services import make_view
 from township.ingest import CaseIn, write_cases
 from township.settings import Settings
 from township.store import Case, CaseEvent
@@ -98,9 +99,14 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
     state = find(page, ids.STATE).data
     assert state["village"] == ["DL-01"] and state["grid"] is None
     grids = find(page, ids.MAP).figure["data"][GRIDS]
-    # the operator's page carries their village's grids only
-    assert grids["locations"] and all(g.startswith("DL-01-") for g in grids["locations"])
-    assert drawn(grids) == grids["locations"]
+    # the operator's page draws their village's grids only, and names no other village's officers
+    shown = drawn(grids)
+    assert shown and all(g.startswith("DL-01-") for g in shown)
+    officers = {g: row[1] for g, row in zip(grids["locations"], grids["customdata"])}
+    assert all(officers[g] for g in shown) and not any(o for g, o in officers.items() if g not in shown)
+    # a later update lines up with those grids whoever is signed in by then (a session that expired)
+    later = make_view(ctx.township.snapshot(), gs, FilterState(level=3))
+    assert len(map_updates(later, gs, "wall")[GRIDS]["z"]) == len(grids["locations"])
     control = find(page, ids.F_VILLAGE)
     assert control.disabled is True and [o["value"] for o in control.options] == ["DL-01"]
     assert "小滩子村值班员" in text(find(page, ids.ACCOUNT))

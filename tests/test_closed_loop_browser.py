@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from conftest import LiveServer
 from layers.mapfig import CASES, VILLAGES
-from test_browser import GRAPH, click_lonlat, figure_value, kpi, open_map, table_cells
+from test_browser import GRAPH, click_lonlat, drawn_locations, figure_value, kpi, open_map, table_cells
 from township.gridset import load_grid_file
 from township.ingest import CaseIn, write_cases
 from township.secret import SECRET_FILE
@@ -92,7 +92,7 @@ def test_a_village_operator_sees_only_their_village(signin_server, page):
     page.wait_for_selector(GRAPH, timeout=30000)
     open_map(page, page.url)
     assert "小滩子村值班员" in page.inner_text("#account")
-    assert figure_value(page, f"gd.data[{VILLAGES}].locations") == ["DL-01"]
+    assert drawn_locations(page, VILLAGES) == ["DL-01"]
     assert "小滩子村" in page.inner_text("#filter-village")
     cells = table_cells(page, "grid")
     assert cells and all(c.startswith("小滩子村") for c in cells)

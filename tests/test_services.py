@@ -325,6 +325,15 @@ def test_grid_measures_add_up_per_grid_village_and_town_over_several_towns():
     assert cases["grid_id"].isna().any()  # some fall outside every grid, and count nowhere
     open_ = (cases["status"] == "reported").to_numpy()
     leaf = leaf_counts(cases, gs, open_)
+    # categorical columns count alike, with the grid set's categories or with others of the same number
+    fixed = cases.astype({"grid_id": pd.CategoricalDtype(gs.ids(level=3))})
+    assert np.array_equal(leaf_counts(fixed, gs, open_), leaf)
+    leaves = gs.ids(level=3)
+    others = pd.CategoricalDtype(["X-unknown", *leaves[:-1]])  # one grid missing
+    other = cases.assign(grid_id=cases["grid_id"].where(cases["grid_id"].isin(others.categories)).astype(others))
+    expected = leaf.copy()
+    expected[-1] = 0
+    assert np.array_equal(leaf_counts(other, gs, open_), expected)
 
     def ancestor(grid: str, level: int) -> str:
         while gs.level(grid) > level:

@@ -396,15 +396,19 @@ def headline(cases: pd.DataFrame, warnings: pd.DataFrame, now: datetime) -> Head
 
 
 def leaf_counts(cases: pd.DataFrame, gridset: GridSet, mask: np.ndarray) -> np.ndarray:
-    """How many of the ``mask``-ed cases fall in each level-3 grid, in ``ids(level=3)`` order."""
+    """How many of the ``mask``-ed cases fall in each level-3 grid, in ``ids(level=3)`` order.
+
+    A case outside every grid (kept as "outside") counts in none, so a town's
+    colour can be below the headline, which counts every case.
+    """
     column = cases["grid_id"]
-    n = len(gridset.ids(level=3))
-    if isinstance(column.dtype, pd.CategoricalDtype) and len(column.cat.categories) == n:
+    leaves = gridset.ids(level=3)
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.equals(pd.Index(leaves)):
         codes = column.cat.codes.to_numpy()  # the snapshot's fixed categories (`case_dtypes`)
     else:
-        codes = pd.Categorical(column, categories=gridset.ids(level=3)).codes
+        codes = pd.Index(leaves).get_indexer(column.astype(object))
     codes = codes[mask]
-    return np.bincount(codes[codes >= 0], minlength=n)  # -1: outside every grid
+    return np.bincount(codes[codes >= 0], minlength=len(leaves))  # -1: outside every grid
 
 
 def level_values(gridset: GridSet, ids: list[str], leaf: np.ndarray, measure: str) -> np.ndarray:
