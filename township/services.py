@@ -440,18 +440,24 @@ def grid_values(cases: pd.DataFrame, gridset: GridSet, ids: list[str], measure: 
     return level_values(gridset, ids, leaf_counts(cases, gridset, mask), measure)
 
 
-def counts_by(cases: pd.DataFrame, key: str, now: datetime) -> pd.DataFrame:
-    """Open, overdue and done counts per value of ``key`` (``domain``, ``village_id``)."""
+def counts_by(cases: pd.DataFrame, key: str, now: datetime, overdue: np.ndarray | None = None) -> pd.DataFrame:
+    """Open, overdue and done counts per value of ``key`` (``domain``, ``village_id``).
+
+    Indexed by the column's categories (every value of a plain column), in
+    their order; ``overdue`` is the per-case mask when the caller has it.
+    """
     status = cases["status"]
-    frame = pd.DataFrame(
-        {
-            key: cases[key],
-            "open": status.isin(OPEN_STATUSES).to_numpy(),
-            "overdue": overdue_mask(cases, now),
-            "done": status.isin(DONE_STATUSES).to_numpy(),
-        }
-    )
-    return frame.groupby(key).sum().astype(int)
+    column = cases[key] if isinstance(cases[key].dtype, pd.CategoricalDtype) else cases[key].astype("category")
+    codes = column.cat.codes.to_numpy()
+    masks = {
+        "open": status.isin(OPEN_STATUSES).to_numpy(),
+        "overdue": overdue if overdue is not None else overdue_mask(cases, now),
+        "done": status.isin(DONE_STATUSES).to_numpy(),
+    }
+    size = len(column.cat.categories)
+    # One bincount per measure over the category codes; -1 (no value) counts nowhere.
+    return pd.DataFrame({name: np.bincount(codes[mask & (codes >= 0)], minlength=size) for name, mask in masks.items()},
+                        index=pd.Index(column.cat.categories, name=key))
 
 
 @dataclass(frozen=True)

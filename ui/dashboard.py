@@ -103,7 +103,7 @@ def headline_cards(view: View) -> list:
 
 def domain_chart(view: View):
     """Cases by domain under the filter."""
-    counts = counts_by(view.cases, "domain", view.now).reindex(list(DOMAINS), fill_value=0)
+    counts = counts_by(view.cases, "domain", view.now, view.overdue).reindex(list(DOMAINS), fill_value=0)
     return counts_chart(counts, [label(DOMAINS, d, view.state.lang) for d in counts.index], view.state.lang)
 
 
@@ -114,7 +114,7 @@ MAX_CHART_VILLAGES = 30
 def village_chart(view: View, gridset: GridSet):
     """Cases by village under the filter (the `MAX_CHART_VILLAGES` with most open cases, when more)."""
     villages = view.state.village or gridset.ids(level=2)
-    counts = counts_by(view.cases, "village_id", view.now).reindex(villages, fill_value=0)
+    counts = counts_by(view.cases, "village_id", view.now, view.overdue).reindex(villages, fill_value=0)
     if len(counts) > MAX_CHART_VILLAGES:
         counts = counts.sort_values(["open", "overdue"], ascending=False, kind="stable")[:MAX_CHART_VILLAGES]
         villages = list(counts.index)
