@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-sqlite test-postgres serve-multi setup setup-test system-test-deps pg-test-deps validate-grids bench clean
+.PHONY: run test test-sqlite test-postgres serve-multi setup setup-test system-test-deps pg-test-deps validate-grids bench clean plotly-bundle
 
 # The demo feed posts illustrative events through the API; DEMO_FEED=0 make run turns it off.
 DEMO_FEED ?= 1
@@ -83,3 +83,9 @@ SIZE ?= county
 .PHONY: run-scale
 run-scale: setup
 	$(PY) -m bench.scale run $(SIZE)
+
+# plotly.js with only the trace types the pages draw: assets/vendor/plotly/plotly-township.min.js, committed,
+# so `make run` and `make test` need no Node. Rebuild it (Node + npm, from the npm registry only) after a plotly
+# upgrade or when a page draws a new trace type: scripts/plotly-bundle/README.md.
+plotly-bundle:
+	cd scripts/plotly-bundle && npm ci --no-audit --no-fund && node build.mjs

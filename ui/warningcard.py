@@ -46,7 +46,10 @@ def control_id(name: str) -> dict:
 
 def skeleton() -> list:
     """What the page holds from the start: the open warning's store and the (empty, hidden) card."""
-    return [dcc.Store(id=ids.WARN_OPENED, data=None),
+    # No ``data=None``: a memory Store given null sets its data to undefined when it mounts, a change that
+    # fired the dashboard's map callback on every page load (a second figure, drawn again, and the table
+    # fetched twice) although the page already holds everything that callback would send.
+    return [dcc.Store(id=ids.WARN_OPENED),
             html.Aside([], id=ids.WARN_CARD, className="case-card warn-card", hidden=True)]
 
 
