@@ -67,7 +67,7 @@ from urllib.parse import urlsplit
 from dash import Dash, Patch
 from plotly.io.json import to_json_plotly
 
-from app import create_app
+from app import create_app, settle
 from layers.mapfig import apply_updates, map_updates
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from township.bootstrap import AppContext, open_township
@@ -515,6 +515,7 @@ def measure(label: str, app: Dash, server: LiveServer, states: list[FilterState]
     """
     import psutil
 
+    settle(app)  # as the server process does before it serves
     log(started, f"{label}: starting the app")
     server.start(timeout=600)
     try:
