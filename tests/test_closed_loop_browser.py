@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from conftest import LiveServer
 from layers.mapfig import CASES, VILLAGES
-from test_browser import GRAPH, click_lonlat, drawn_locations, figure_value, kpi, open_map, table_cells
+from test_browser import GRAPH, click_lonlat, drawn_locations, kpi, open_map, table_cells
 from township.gridset import load_grid_file
 from township.ingest import CaseIn, write_cases
 from township.secret import SECRET_FILE
