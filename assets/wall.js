@@ -1,7 +1,9 @@
-/* The wall display's browser side (/wall): poll, clock and data age, tour. See callbacks/wall.py.
+/* The wall display's browser side (/wall): poll, clock and data age, tour (see callbacks/wall.py);
+ * and what moves on the wall without a CSS animation: the banner's flash, the offline mark's blink,
+ * the feed's steps (see "Motion" at the end).
  *
- * Loaded on every page (Dash serves all of assets/), but it only defines
- * functions; nothing runs unless the wall's callbacks call them.
+ * Loaded on every page (Dash serves all of assets/): the callbacks' functions run only when the
+ * wall's callbacks call them, and the motion timers do nothing on a page without the wall.
  */
 (function () {
   'use strict';
@@ -190,4 +192,86 @@
       return [patch, target.name, target.key, target.detail, c];
     }
   };
+
+  /* ---- Motion ----
+   * Timers that set an attribute or a transform, never a CSS animation: while any CSS animation runs,
+   * even a steps() one, Chromium composites sixty frames a second, and without a GPU (software
+   * rendering: headless Chromium, many command-centre PCs) that took more than a CPU core for as long
+   * as the wall was on, and slowed its own updates. Now the screen is redrawn once per change. */
+  var FLASH_MS = 1200;  // the banner: each colour this long (as assets/alert-flash.js on the dashboard)
+  var BLINK_MS = 500;   // the offline mark: shown, hidden, this long each
+  var FEED_STEP_MS = 2500;  // the feed, unless its track says otherwise (data-step-ms, ui.wall.FEED_STEP_S)
+  var FEED_ID = 'wall-feed';
+
+  /* Flip `attr` on every element shown that matches `selector`; a hidden one starts afresh next time. */
+  function flip(selector, attr) {
+    var els = document.querySelectorAll(selector);
+    for (var i = 0; i < els.length; i++) {
+      if (els[i].hidden) { els[i].removeAttribute(attr); } else { els[i].toggleAttribute(attr); }
+    }
+  }
+
+  // Who asked the system for less motion gets a steady banner and mark (the feed still steps: it
+  // jumps a line, it does not glide, and it is the only way to see every case).
+  if (!(window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches)) {
+    window.setInterval(function () { flip('.wall .wall-banner', 'data-dim'); }, FLASH_MS);
+    window.setInterval(function () { flip('.wall .wall-offline', 'data-blink'); }, BLINK_MS);
+  }
+
+  /* The feed: the track (#wall-feed) holds the list twice; each step moves it up by one line, to
+   * line `pos` of the first copy, and after the last line back to the first, which looks the same as
+   * the second copy's first line, so there is no seam. The refresh callback replaces the items in
+   * place: the position is kept, except that a new newest case (data-case of the first line) sends the
+   * feed back to the top, where it shows, and the next step waits a whole step. */
+  var feed = {track: null, pos: 0, newest: null, timer: null};
+  var observer = window.MutationObserver ? new MutationObserver(function () { stepFeed(false); }) : null;
+
+  function feedStepMs(track) {
+    var ms = track ? parseInt(track.getAttribute('data-step-ms'), 10) : NaN;
+    return ms >= 500 ? ms : FEED_STEP_MS;
+  }
+
+  function scheduleFeed() {
+    window.clearTimeout(feed.timer);
+    feed.timer = window.setTimeout(function () {
+      stepFeed(true);
+      scheduleFeed();
+    }, feedStepMs(feed.track));
+  }
+
+  /* advance: one line on; otherwise only follow what the refresh changed. */
+  function stepFeed(advance) {
+    var track = document.getElementById(FEED_ID);
+    if (track !== feed.track) {  // a new page (or none): start from the top
+      feed.track = track;
+      feed.pos = 0;
+      feed.newest = null;
+      if (observer) {
+        observer.disconnect();
+        if (track) {
+          observer.observe(track, {childList: true, subtree: true, attributes: true,
+                                   attributeFilter: ['data-case']});
+        }
+      }
+    }
+    if (!track) { return; }
+    var list = track.querySelector('.feed-list');
+    var items = list ? list.children : [];
+    var n = items.length;
+    var newest = n ? items[0].getAttribute('data-case') : null;
+    if (newest !== feed.newest) {
+      feed.newest = newest;
+      feed.pos = 0;
+      if (!advance) { scheduleFeed(); }  // the new case stands a whole step
+    } else if (advance) {
+      feed.pos += 1;
+    }
+    feed.pos = n ? feed.pos % n : 0;
+    // offsetTop is the layout position (transforms do not move it), so this is exact at any size
+    var y = n ? items[feed.pos].offsetTop - items[0].offsetTop : 0;
+    var transform = y ? 'translateY(' + (-y) + 'px)' : '';
+    if (track.style.transform !== transform) { track.style.transform = transform; }
+  }
+
+  scheduleFeed();
 })();

@@ -61,7 +61,6 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.WALL_HEADLINE, "children"),
         Output(ids.WALL_RANKING, "children"),
         Output(ids.WALL_FEED, "children"),
-        Output(ids.WALL_FEED, "style"),
         Output(ids.WALL_LEGEND, "children"),
         Output(ids.WALL_BANNER, "children"),
         Output(ids.WALL_BANNER, "className"),
@@ -88,13 +87,11 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         patch["layout"]["annotations"] = map_note(view, lang)
         plan = ui.tour_plan(view, gs, lang)
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
-        track, track_style = ui.feed_track(view, gs, lang)
         return (
             patch,
             ui.headline_cards(view),
             ui.ranking_table(view, gs, lang),
-            track,
-            track_style,
+            ui.feed_track(view, gs, lang),
             ui.legend(view, lang),
             *ui.banner(alerts(snap), lang),
             plan,

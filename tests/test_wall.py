@@ -278,6 +278,120 @@ def test_wall_goes_offline_and_catches_up_after_a_server_restart(tmp_path, brows
         srv.stop()
 
 
+#: Computed background colours of the banner's two flash states, per level (assets/wall.css).
+FLASH = {1: ["rgb(183, 28, 28)", "rgb(229, 57, 53)"], 2: ["rgb(230, 81, 0)", "rgb(251, 140, 0)"]}
+
+#: In the page: banners of both levels and an offline mark of the test's own (whether the demo's red
+#: warning is still unacknowledged depends on the other tests), the colours and visibility they take,
+#: sampled every 100 ms for `ms`.
+SAMPLE_FLASHES = """(ms) => new Promise(done => {
+    const map = document.querySelector('.wall-map'), top = document.querySelector('.wall-top');
+    const made = [1, 2].map(level => {
+        const el = document.createElement('div');
+        el.className = 'wall-banner level-' + level;
+        el.textContent = 'test';
+        map.appendChild(el);
+        return el;
+    });
+    const mark = document.createElement('span');
+    mark.className = 'wall-offline';
+    mark.textContent = 'test';
+    top.appendChild(mark);
+    const seen = {1: new Set(), 2: new Set(), mark: new Set()};
+    const t = setInterval(() => {
+        made.forEach((el, i) => seen[i + 1].add(getComputedStyle(el).backgroundColor));
+        seen.mark.add(getComputedStyle(mark).visibility);
+    }, 100);
+    setTimeout(() => {
+        clearInterval(t);
+        made.forEach(el => el.remove());
+        mark.remove();
+        done(Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, [...v].sort()])));
+    }, ms);
+})"""
+
+#: In the page: the feed's position (the track's transform, and which line of the first copy is at
+#: the window's top edge, -1 for none) every 100 ms for `ms`; and every CSS animation seen meanwhile.
+SAMPLE_FEED = """(ms) => new Promise(done => {
+    const samples = [], animations = new Set();
+    const t = setInterval(() => {
+        const track = document.querySelector('#wall-feed');
+        const top = track.parentElement.getBoundingClientRect().top;
+        const lines = [...track.querySelector('.feed-list').children];
+        samples.push([track.style.transform,
+                      lines.findIndex(li => Math.abs(li.getBoundingClientRect().top - top) < 1.5)]);
+        document.getAnimations().forEach(a => animations.add(
+            (a.animationName || a.transitionProperty || a.constructor.name) + ':'
+            + (a.effect ? a.effect.getComputedTiming().iterations : '?')));
+    }, 100);
+    setTimeout(() => { clearInterval(t); done({samples, animations: [...animations]}); }, ms);
+})"""
+
+
+def test_the_wall_moves_without_css_animations(server, browser, grids):
+    """Banner flash, offline blink and feed steps are set from assets/wall.js, never by a CSS animation.
+
+    While any CSS animation runs Chromium composites 60 frames a second; without a GPU that took more
+    than a CPU core all the time and slowed the wall's own updates.
+    """
+    context, page = new_page(browser)
+    try:
+        open_wall(page, server.url + "/wall")
+        step_s = int(page.get_attribute("#wall-feed", "data-step-ms")) / 1000
+        assert step_s == ui.FEED_STEP_S
+        # two and a half steps: the feed moves at least twice, a whole line at a time
+        feed = page.evaluate(SAMPLE_FEED, int(2.5 * step_s * 1000))
+        assert feed["animations"] == [], feed["animations"]
+        assert page.evaluate("() => document.getAnimations().length") == 0
+        lines = [line for _, line in feed["samples"]]
+        assert -1 not in lines, feed["samples"]  # always a line flush with the window's top edge
+        moves = [(a, b) for a, b in zip(lines, lines[1:]) if a != b]
+        assert len(moves) >= 2, feed["samples"]
+        n = page.locator("#wall-feed .feed-list").first.locator(".feed-item").count()
+        assert all(b == (a + 1) % n for a, b in moves), moves  # one line on each step, round and round
+        assert len({transform for transform, _ in feed["samples"]}) >= 3
+        # the banners flash between their two colours, the offline mark blinks
+        seen = page.evaluate(SAMPLE_FLASHES, 3000)
+        assert seen == {"1": FLASH[1], "2": FLASH[2], "mark": ["hidden", "visible"]}, seen
+        assert page.evaluate("() => document.getAnimations().length") == 0
+        # a newer case: the server replaces the items and the feed goes back to the top, where it is
+        page.wait_for_function("() => document.querySelector('#wall-feed').style.transform !== ''",
+                               timeout=WAIT_S * 1000)
+        p = grids.geometry("DL-05-01").representative_point()
+        case = CaseIn(source="patrol", external_id=f"WALL-F-{time.time_ns()}", type="hazard",
+                      domain="governance", title="信息流测试", lon=p.x, lat=p.y)
+        written = write_cases(make_engine(server.database_url), grids, [case])
+        page.wait_for_function(
+            f"""() => {{
+                const track = document.querySelector('#wall-feed');
+                const first = track.querySelector('.feed-item');
+                return first.dataset.case === '{written[0].id}' && track.style.transform === ''
+                    && Math.abs(first.getBoundingClientRect().top
+                                - track.parentElement.getBoundingClientRect().top) < 1.5;
+            }}""",
+            timeout=WAIT_S * 1000)
+        assert page.locator("#wall-feed .feed-item").count() <= 2 * ui.FEED_SIZE
+        assert page.evaluate("() => document.getAnimations().length") == 0
+    finally:
+        context.close()
+
+
+def test_reduced_motion_keeps_the_banner_steady_and_the_feed_stepping(server, browser):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, device_scale_factor=1,
+                                  locale="zh-CN", reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/wall")
+        page.wait_for_selector("#wall-feed .feed-item", timeout=60000)
+        seen = page.evaluate(SAMPLE_FLASHES, 3000)
+        assert seen == {"1": FLASH[1][1:], "2": FLASH[2][1:], "mark": ["visible"]}, seen
+        page.wait_for_function("() => document.querySelector('#wall-feed').style.transform !== ''",
+                               timeout=WAIT_S * 1000)
+        assert page.evaluate("() => document.getAnimations().length") == 0
+    finally:
+        context.close()
+
+
 def test_data_age_turns_red_after_a_minute_without_the_server(tmp_path, browser):
     srv = LiveServer(tmp_path).start()
     context, page = new_page(browser)

@@ -47,7 +47,7 @@ STALE_S = 60
 OFFLINE_AFTER = 2
 #: Newest cases in the scrolling feed (the list is replaced on refresh, never appended to).
 FEED_SIZE = 14
-#: Seconds each feed line stands before the list moves up by one.
+#: Seconds each feed line stands before the list moves up by one (assets/wall.js moves it).
 FEED_STEP_S = 2.5
 #: Tour score: open cases + 2 × overdue + 3 × live warnings reaching the village.
 TOUR_WEIGHTS = {"open": 1, "overdue": 2, "warnings": 3}
@@ -282,7 +282,11 @@ def age_text(hours: float, lang: str) -> str:
 
 
 def feed_items(view: View, gridset: GridSet, lang: str, size: int = FEED_SIZE) -> list:
-    """The newest cases: type, village, status, age (no title, reporter or handler)."""
+    """The newest cases: type, village, status, age (no title, reporter or handler).
+
+    Each line carries its case id (``data-case``): the browser sends the feed
+    back to the top when the first line's id changes, i.e. a newer case came in.
+    """
     newest = view.cases.assign(overdue=view.overdue).sort_values(["reported_at", "id"], ascending=False).head(size)
     hours = (np.datetime64(view.now) - newest["reported_at"].to_numpy()) / np.timedelta64(1, "h")
     items = []
@@ -294,18 +298,19 @@ def feed_items(view: View, gridset: GridSet, lang: str, size: int = FEED_SIZE) -
             html.Span(village, className="feed-village"),
             html.Span(status, className="feed-status bad" if r.overdue else "feed-status"),
             html.Span(age_text(float(h), lang), className="feed-age"),
-        ], className="feed-item"))
+        ], className="feed-item", **{"data-case": str(int(r.id))}))
     return items
 
 
-def feed_track(view: View, gridset: GridSet, lang: str) -> tuple[list, dict]:
-    """Children and style of the feed's moving track: the items twice, so the CSS scroll loops without a seam."""
+def feed_track(view: View, gridset: GridSet, lang: str) -> list:
+    """Children of the feed's moving track: the items twice, so the steps loop without a seam.
+
+    assets/wall.js moves the track up one line every ``FEED_STEP_S`` (the
+    track's ``data-step-ms``), with a transform and no CSS animation.
+    """
     items = feed_items(view, gridset, lang)
-    # One line every 2.5 s, a step at a time (see assets/wall.css), however many items there are.
-    n = max(len(items), 1)
-    style = {"animationDuration": f"{n * FEED_STEP_S:g}s", "animationTimingFunction": f"steps({n})"}
     return [html.Ul(items, className="feed-list"),
-            html.Ul(items, className="feed-list", **{"aria-hidden": "true"})], style
+            html.Ul(items, className="feed-list", **{"aria-hidden": "true"})]
 
 
 def banner(alerts: pd.DataFrame, lang: str) -> tuple[str, str, bool]:
@@ -339,7 +344,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
     lang = opts.lang
     plan = tour_plan(view, gridset, lang)
     text, banner_class, banner_hidden = banner(alerts, lang)
-    track, track_style = feed_track(view, gridset, lang)
+    track = feed_track(view, gridset, lang)
     return html.Div(
         [
             dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts)),
@@ -385,7 +390,8 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
                 className="wall-panel wall-map",
             ),
             html.Section([html.H2(t("feed", lang)),
-                          html.Div(html.Div(track, id=ids.WALL_FEED, className="feed-track", style=track_style),
+                          html.Div(html.Div(track, id=ids.WALL_FEED, className="feed-track",
+                                            **{"data-step-ms": str(round(FEED_STEP_S * 1000))}),
                                    className="feed-window")],
                          className="wall-panel wall-feed"),
         ],
