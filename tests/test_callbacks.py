@@ -93,20 +93,24 @@ def test_grid_panel_masks_the_phone_for_the_wall(township_ctx, gs):
 
 def test_the_map_draws_the_most_urgent_cases_when_there_are_too_many(township_ctx, gs, monkeypatch):
     view = make_view(township_ctx.township.snapshot(), gs, FilterState(window="all"))
+    newest = int(view.cases.loc[view.cases["reported_at"].idxmax(), "id"])
+    view.cases.loc[view.cases["id"] == newest, "status"] = "closed"  # the newest case, closed at once
     n_overdue = int(view.overdue.sum())
     open_ = view.cases["status"].isin(OPEN_STATUSES).to_numpy()
-    limit = n_overdue + (int(open_.sum()) - n_overdue) // 2
+    limit = n_overdue + 1 + max(1, (int(open_.sum()) - n_overdue) // 2)
     assert 0 < n_overdue < limit < int(open_.sum()) < len(view.cases)
     monkeypatch.setattr(mapfig, "MAX_CASE_POINTS", limit)
+    monkeypatch.setattr(mapfig, "NEWEST_SHARE", 1.5 / limit)  # one point for the newest case
     updates = map_updates(view, gs, role="command")
-    drawn_ids = [row[0] for row in updates[CASES]["customdata"]]
+    drawn_ids = [int(row[0]) for row in updates[CASES]["customdata"]]
     assert len(drawn_ids) == limit and len(updates[mapfig.OVERDUE]["lon"]) == n_overdue
-    drawn = view.cases[view.cases["id"].isin(drawn_ids)]
-    # every overdue case, then the newest open ones; nothing closed
-    assert drawn["status"].isin(OPEN_STATUSES).all()
+    # the newest case first, closed or not (one that just came in is on the map at once),
+    # then every overdue case, then the newest open ones; nothing else closed
+    assert newest in drawn_ids
+    rest = view.cases["id"].isin(drawn_ids).to_numpy() & (view.cases["id"] != newest).to_numpy()
+    assert view.cases[rest]["status"].isin(OPEN_STATUSES).all()
     rest_open = view.cases[open_ & ~view.cases["id"].isin(drawn_ids).to_numpy()]
-    newest_drawn_not_overdue = drawn[~view.overdue[view.cases["id"].isin(drawn_ids).to_numpy()]]["reported_at"]
-    assert newest_drawn_not_overdue.min() >= rest_open["reported_at"].max()
+    assert view.cases[rest & ~view.overdue]["reported_at"].min() >= rest_open["reported_at"].max()
     note = mapfig.map_note(view, "zh")
     assert len(note) == 1 and f"{limit:,}" in note[0]["text"] and f"{len(view.cases):,}" in note[0]["text"]
     # the headline still counts every case, and a small enough set is drawn whole, without a note
