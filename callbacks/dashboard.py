@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, signed_in
-from layers.mapfig import GRIDS, apply_updates, geometry_only, map_labels, map_note, map_updates
+from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, map_labels, map_note, map_updates
 from township import filters
 from township.bootstrap import AppContext
 from township.casework import clamp_state
@@ -203,7 +203,14 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         snap = tw.snapshot()
         view = make_view(snap, gs, state)
         patch = Patch()
-        apply_updates(patch, map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened)))
+        updates = map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened))
+        if {t.split(".")[0] for t in dash_ctx.triggered_prop_ids} == {ids.VERSION}:
+            # New data leaves the town outline and the resources as they were; sent again, plotly
+            # would re-tile them in the browser before it draws the new case (bench/ingest.py).
+            updates.pop(RESOURCES)
+            if state.level != 1:
+                updates.pop(TOWN)
+        apply_updates(patch, updates)
         patch["layout"]["annotations"] = map_note(view, state.lang)
         if state.level == 3 and not grids_sent:
             # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.

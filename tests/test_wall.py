@@ -483,6 +483,19 @@ def test_tour_scores_match_the_store(township_ctx):
     assert (scores["score"] == scores["open"] + 2 * scores["overdue"] + 3 * scores["warnings"]).all()
     plan = ui.tour_plan(view, tw.gridset, "zh")
     assert [s["key"] for s in plan["order"]] == list(scores.index) and plan["town"]["key"] == "town"
+    villages = tw.gridset.ids(level=2)
+    assert all(villages[s["index"]] == s["key"] for s in plan["order"])  # the village trace's outline to widen
+
+
+def test_the_tour_visits_at_most_tour_stops_villages(township_ctx, monkeypatch):
+    from township.services import make_view
+
+    tw = township_ctx.township
+    view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))
+    monkeypatch.setattr(ui, "TOUR_STOPS", 5)
+    order = ui.tour_plan(view, tw.gridset, "zh")["order"]
+    assert [s["key"] for s in order] == list(ui.tour_scores(view, tw.gridset).index[:5])
+    assert order[-1]["detail"].endswith("5/5")
 
 
 def test_wall_map_updates_carry_no_hover_text(township_ctx):

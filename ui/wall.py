@@ -51,6 +51,9 @@ FEED_SIZE = 14
 FEED_STEP_S = 2.5
 #: Tour score: open cases + 2 × overdue + 3 × live warnings reaching the village.
 TOUR_WEIGHTS = {"open": 1, "overdue": 2, "warnings": 3}
+#: The most villages a tour visits, busiest first: a city's 2,000 at 20 s a stop would take
+#: eleven hours (and their plan was most of every wall refresh).
+TOUR_STOPS = 30
 
 #: Dark theme of the map: background, outlines, and a dark-to-bright scale (few → many open cases).
 MAP_BG = "#0e1a23"
@@ -149,7 +152,7 @@ def _stop(key: str, name: str, detail: str, bounds, index: int = -1) -> dict:
 
 
 def tour_plan(view: View, gridset: GridSet, lang: str) -> dict:
-    """The tour: the town overview, then every village busiest first.
+    """The tour: the town overview, then the villages busiest first (at most `TOUR_STOPS`).
 
     Returns
     -------
@@ -159,15 +162,15 @@ def tour_plan(view: View, gridset: GridSet, lang: str) -> dict:
         outline widths). A stop is ``key``, ``name``, ``detail``, ``bounds``
         (lon/lat) and ``index`` (position in the village trace, -1 for none).
     """
-    scores = tour_scores(view, gridset)
+    scores = tour_scores(view, gridset).head(TOUR_STOPS)
     villages = gridset.ids(level=2)
     n = len(scores)
     order = [
         _stop(r.Index, gridset.props(r.Index)["name"],
               f"{t('open', lang)} {r.open} · {t('overdue', lang)} {r.overdue} · {t('warnings', lang)} {r.warnings}"
               f" · {t('tour_stop', lang)} {k}/{n}",
-              gridset.bounds([r.Index]), villages.index(r.Index))
-        for k, r in enumerate(scores.itertuples(), 1)
+              gridset.bounds([r.Index]), int(i))
+        for k, (r, i) in enumerate(zip(scores.itertuples(), gridset.positions(scores.index, 2)), 1)
     ]
     h = view.headline
     town = _stop("town", t("town", lang), f"{t('whole_town', lang)} · {t('open', lang)} {h.open} · "
@@ -287,7 +290,7 @@ def feed_items(view: View, gridset: GridSet, lang: str, size: int = FEED_SIZE) -
     Each line carries its case id (``data-case``): the browser sends the feed
     back to the top when the first line's id changes, i.e. a newer case came in.
     """
-    newest = view.cases.assign(overdue=view.overdue).sort_values(["reported_at", "id"], ascending=False).head(size)
+    newest = view.cases.assign(overdue=view.overdue).nlargest(size, ["reported_at", "id"])
     hours = (np.datetime64(view.now) - newest["reported_at"].to_numpy()) / np.timedelta64(1, "h")
     items = []
     for r, h in zip(newest.itertuples(), hours):
