@@ -233,6 +233,12 @@ def table_rows(view: View, gridset: GridSet, start: int, end: int, sort: list[di
     return rows, len(frame)
 
 
+#: How often the page asks whether the data changed (one small request; 204 when it did not).
+#: Half a second: a new case waits for the next poll, and at city scale 1 s of that left the
+#: 2 s freshness budget too little for the map to draw (bench/ingest.py).
+POLL_MS = 500
+
+
 def case_table(lang: str) -> dag.AgGrid:
     """The case table: infinite row model, so a filter change sends one block, not every row."""
     return dag.AgGrid(
@@ -315,7 +321,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             dcc.Store(id=ids.VIEW, data=map_view(state, gridset)[2]),
             dcc.Store(id=ids.GRIDS_SENT, data=grids_inline(gridset, state.level, inline_grids)),
             dcc.Store(id=ids.VERSION, data=version),
-            dcc.Interval(id=ids.TICK, interval=1000),
+            dcc.Interval(id=ids.TICK, interval=POLL_MS),
             html.Header(
                 [
                     html.H1(t("title", lang)),
