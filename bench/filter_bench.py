@@ -294,7 +294,7 @@ def map_output_json(view: View, ctx: AppContext, full: bool) -> bytes:
         figure = ui.map_figure(view, gs, role, ctx.settings.tile_url, ctx.settings.tile_attribution)
     else:
         figure = Patch()
-        apply_updates(figure, map_updates(view, gs, role))
+        apply_updates(figure, map_updates(view, gs))
         center, zoom, revision = ui.map_view(state, gs)
         figure["layout"]["map"]["uirevision"] = revision
         figure["layout"]["map"]["center"] = center
@@ -317,7 +317,7 @@ def full_figure_bytes(ctx: AppContext) -> int:
 
 def measure_inprocess(ctx: AppContext, states: list[FilterState], runs: int) -> dict[str, Series]:
     """Time make_view, map_updates, the charts and the map output (ours and naive) per state."""
-    tw, gs, role = ctx.township, ctx.township.gridset, ROLE
+    tw, gs = ctx.township, ctx.township.gridset
     series = {k: Series() for k in ("make_view", "map_updates", "charts", "ours", "naive")}
 
     def timed(name: str, run: int, fn: Callable[[], object]) -> object:
@@ -336,7 +336,7 @@ def measure_inprocess(ctx: AppContext, states: list[FilterState], runs: int) -> 
             ser.ms.append([])
         for s in states:
             view = timed("make_view", run, lambda: make_view(tw.snapshot(), gs, s))
-            timed("map_updates", run, lambda: map_updates(view, gs, role))
+            timed("map_updates", run, lambda: map_updates(view, gs))
             timed("charts", run, lambda: (ui.domain_chart(view), ui.village_chart(view, gs)))
             timed("ours", run, lambda: map_output_json(view, ctx, full=False))
             timed("naive", run, lambda: map_output_json(view, ctx, full=True))

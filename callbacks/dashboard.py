@@ -203,7 +203,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         snap = tw.snapshot()
         view = make_view(snap, gs, state)
         patch = Patch()
-        updates = map_updates(view, gs, role, map_warning(snap, gs, viewer, warn_opened))
+        updates = map_updates(view, gs, map_warning(snap, gs, viewer, warn_opened))
         if {t.split(".")[0] for t in dash_ctx.triggered_prop_ids} == {ids.VERSION}:
             # New data leaves the town outline and the resources as they were; sent again, plotly
             # would re-tile them in the browser before it draws the new case (bench/ingest.py).

@@ -353,10 +353,11 @@ def map_note(view, lang: str) -> list[dict]:
              "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 13}}]
 
 
-def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[int, dict]:
+def map_updates(view, gridset, warning: dict | None = None) -> dict[int, dict]:
     """Every data-dependent attribute of the map for one :class:`~township.services.View`.
 
-    The grids' ids and names are not among them: :func:`map_labels` sent them once.
+    The grids' ids and names are not among them (:func:`map_labels` sent them
+    once), and nothing in them depends on who looks.
 
     Parameters
     ----------
@@ -364,8 +365,6 @@ def map_updates(view, gridset, role: str, warning: dict | None = None) -> dict[i
         The filtered data.
     gridset : township.gridset.GridSet
         The grids in use.
-    role : str
-        Viewer role.
     warning : dict, optional
         The warning whose card is open (:func:`township.command.selected_warning`):
         its circle is drawn and its affected grids outlined thicker.

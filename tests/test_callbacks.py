@@ -68,7 +68,7 @@ def test_render_page_with_unknown_values_shows_a_notice(township_ctx):
 
 def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_ctx, gs):
     view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
-    updates = map_updates(view, gs, role="wall")
+    updates = map_updates(view, gs)
     # a filter change carries values only: no geometry, and not the grids' ids and names either
     assert all(not {"geojson", "locations"} & set(u) for u in updates.values())
     assert "customdata" not in updates[GRIDS] and len(updates[GRIDS]["z"]) == 146
@@ -101,7 +101,7 @@ def test_the_map_draws_the_most_urgent_cases_when_there_are_too_many(township_ct
     assert 0 < n_overdue < limit < int(open_.sum()) < len(view.cases)
     monkeypatch.setattr(mapfig, "MAX_CASE_POINTS", limit)
     monkeypatch.setattr(mapfig, "NEWEST_SHARE", 1.5 / limit)  # one point for the newest case
-    updates = map_updates(view, gs, role="command")
+    updates = map_updates(view, gs)
     drawn_ids = [int(row[0]) for row in updates[CASES]["customdata"]]
     assert len(drawn_ids) == limit and len(updates[mapfig.OVERDUE]["lon"]) == n_overdue
     # the newest case first, closed or not (one that just came in is on the map at once),
@@ -117,7 +117,7 @@ def test_the_map_draws_the_most_urgent_cases_when_there_are_too_many(township_ct
     assert view.headline.total == len(view.cases)
     few = make_view(township_ctx.township.snapshot(), gs, FilterState(village=[gs.ids(level=2)[0]], window="7d"))
     assert len(few.cases) <= limit and mapfig.map_note(few, "zh") == []
-    assert len(map_updates(few, gs, role="command")[CASES]["lon"]) == len(few.cases)
+    assert len(map_updates(few, gs)[CASES]["lon"]) == len(few.cases)
 
 
 def test_ranking_tables_list_the_top_villages_only(township_ctx, gs, monkeypatch):

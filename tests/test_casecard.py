@@ -106,7 +106,7 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
     assert all(officers[g] for g in shown) and not any(o for g, o in officers.items() if g not in shown)
     # a later update lines up with those grids whoever is signed in by then (a session that expired)
     later = make_view(ctx.township.snapshot(), gs, FilterState(level=3))
-    assert len(map_updates(later, gs, "wall")[GRIDS]["z"]) == len(grids["locations"])
+    assert len(map_updates(later, gs)[GRIDS]["z"]) == len(grids["locations"])
     control = find(page, ids.F_VILLAGE)
     assert control.disabled is True and [o["value"] for o in control.options] == ["DL-01"]
     assert "小滩子村值班员" in text(find(page, ids.ACCOUNT))

@@ -219,10 +219,10 @@ def test_the_map_draws_the_open_warnings_circle_and_outlines_its_grids(ctx, gs):
     assert clicked_warning(ids.MAP, {"points": [{"curveNumber": WARNINGS, "customdata": [wid, "x"]}]}) == wid
     assert clicked_warning(ids.MAP, {"points": [{"curveNumber": RESOURCES, "customdata": ["x"]}]}) is None
     view = make_view(snap, gs, FilterState(level=3))
-    plain = map_updates(view, gs, "command")
+    plain = map_updates(view, gs)
     assert len(plain[RADIUS]["lon"]) == 0 and SELECTED_WIDTH not in np.atleast_1d(plain[GRIDS]["marker"]["line"]["width"])
     warning = map_warning(snap, gs, COMMAND, {"id": wid, "version": 0})
-    drawn = map_updates(view, gs, "command", warning)
+    drawn = map_updates(view, gs, warning)
     lon, lat = drawn[RADIUS]["lon"], drawn[RADIUS]["lat"]
     assert len(lon) > 32 and (lon[0], lat[0]) == (lon[-1], lat[-1])
     # every vertex lies on the radius, measured in EPSG:4546

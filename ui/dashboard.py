@@ -132,7 +132,7 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
         map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
     )
     apply_updates(fig, map_labels(gridset, view.state, role, (1, 2, 3) if inline else (1, 2)))
-    apply_updates(fig, map_updates(view, gridset, role))
+    apply_updates(fig, map_updates(view, gridset))
     fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["map"]["uirevision"] = map_view(view.state, gridset)[2]
     return fig

@@ -220,7 +220,7 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, 
     titles, officer names, even masked) are dropped: smaller payloads and no
     free text on the screen. The village outline widths are left to the tour.
     """
-    updates = map_updates(view, gridset, ROLE)
+    updates = map_updates(view, gridset)
     updates.pop(RADIUS, None)  # the wall opens no warning card: its figure has no circle trace
     for index, u in updates.items():
         u.pop("customdata", None)
