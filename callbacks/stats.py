@@ -1,11 +1,7 @@
 """The statistics section's callback: it follows the filter state and the data version."""
 from __future__ import annotations
 
-import threading
-
-import pandas as pd
 from dash import Dash, Input, Output
-from sqlalchemy.engine import Engine
 
 from auth import current_viewer
 from township.bootstrap import AppContext
@@ -18,39 +14,25 @@ from ui import ids
 from ui import stats as ui
 
 
-class EventsCache:
-    """What the section reads of the audit trail: `township.stats.EntryTimes` of the app's store, made at first use.
+def stats_body(app_ctx: AppContext, viewer: Actor, data: dict, entries: EntryTimes) -> list:
+    """The section for a filter state, as ``viewer`` may see it (a village operator: their village).
 
-    Read once per data version (a filter change reads nothing), and then only the events added since.
+    ``entries`` reads the audit trail once per data version (a filter change reads
+    nothing), and then only the events added since.
     """
-
-    def __init__(self) -> None:
-        self._entries: EntryTimes | None = None
-        self._lock = threading.Lock()
-
-    def get(self, engine: Engine, version: int) -> pd.DataFrame:
-        """The first entry times per case as of ``version`` (see `township.stats.EntryTimes.get`)."""
-        with self._lock:
-            if self._entries is None:
-                self._entries = EntryTimes(engine)
-        return self._entries.get(version)
-
-
-def stats_body(app_ctx: AppContext, viewer: Actor, data: dict, cache: EventsCache) -> list:
-    """The section for a filter state, as ``viewer`` may see it (a village operator: their village)."""
     tw = app_ctx.township
     state = clamp_state(FilterState(**data), viewer, tw.gridset)
     snap = tw.snapshot()
     view = make_view(snap, tw.gridset, state)
-    return ui.body(view, cache.get(tw.engine, snap.version), tw.gridset, viewer.role, state.lang)
+    return ui.body(view, entries.get(snap.version), tw.gridset, viewer.role, state.lang)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the statistics callback."""
-    cache = EventsCache()
+    entries = EntryTimes(app_ctx.township.engine)
 
     @app.callback(Output(ids.STATS_BODY, "children"), Input(ids.STATE, "data"), Input(ids.VERSION, "data"))
     def on_stats(data, _version):
         # Runs at page load too (no prevent_initial_call): the section starts empty, so the page
         # does not wait for the audit trail to be read.
-        return stats_body(app_ctx, current_viewer(app_ctx), data, cache)
+        return stats_body(app_ctx, current_viewer(app_ctx), data, entries)

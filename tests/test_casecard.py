@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from callbacks.casecard import clicked_case, make_move, open_card
 from callbacks.dashboard import reduce, render_page
-from callbacks.stats import EventsCache, stats_body
+from callbacks.stats import stats_body
 from conftest import drawn
 from layers.mapfig import CASES, GRIDS, VILLAGES, map_updates
 from township.bootstrap import open_township
@@ -21,6 +21,7 @@ from township.filters import FilterState
 from township.services import make_view
 from township.ingest import CaseIn, write_cases
 from township.settings import Settings
+from township.stats import EntryTimes
 from township.store import Case, CaseEvent
 from township.workflow import POOL, Actor, apply_move
 from ui import ids
@@ -119,12 +120,12 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
 
 
 def test_statistics_follow_the_viewer(ctx):
-    cache = EventsCache()
-    mine = text(stats_body(ctx, VILLAGE, FilterState(village=["DL-05"]).model_dump(), cache))
+    entries = EntryTimes(ctx.township.engine)
+    mine = text(stats_body(ctx, VILLAGE, FilterState(village=["DL-05"]).model_dump(), entries))
     assert "stats-ranking" not in mine  # the ranking is the township head's
     assert ctx.township.gridset.props("DL-01")["name"] in mine
     assert ctx.township.gridset.props("DL-05")["name"] not in mine
-    town = text(stats_body(ctx, COMMAND, FilterState().model_dump(), cache))
+    town = text(stats_body(ctx, COMMAND, FilterState().model_dump(), entries))
     assert "stats-ranking" in town and "stats-stages" in town and "stats-trend" in town
 
 
