@@ -441,10 +441,10 @@ def drawn_near_js(graph: str, x: float, y: float, tol: float = 2e-4) -> str:
 
 
 def in_figure_js(graph: str, case_id: int) -> str:
-    """The dashboard's case trace carries the case id in ``customdata[0]``."""
+    """The dashboard's case trace carries the case id, as text, in ``customdata[0]``."""
     return _js(graph, f"""
         const trace = gd.data.find(d => d.name === 'cases');
-        return !!(trace && trace.customdata && Array.from(trace.customdata).some(c => c[0] === {case_id}));""")
+        return !!(trace && trace.customdata && Array.from(trace.customdata).some(c => c[0] === '{case_id}'));""")
 
 
 def view_bounds_js(graph: str) -> str:

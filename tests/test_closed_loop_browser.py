@@ -145,11 +145,11 @@ def _as_dt(value):
 
 
 def case_point(page, case_id: int) -> dict:
-    """The case's point on the map: its colour and status text (customdata: id, type, domain, status, age)."""
+    """The case's point on the map: its colour and status text (customdata, as text: id, type, domain, status, age)."""
     return page.evaluate(
         f"""(id) => {{
             const t = document.querySelector('{GRAPH}').data[{CASES}];
-            const i = t.customdata.findIndex(c => c[0] === id);
+            const i = t.customdata.findIndex(c => c[0] === String(id));
             return i < 0 ? null : {{color: t.marker.color[i], status: t.customdata[i][3]}};
         }}""", case_id)
 
@@ -197,7 +197,7 @@ def test_the_closed_loop_from_the_page(signin_server, page, grids):
         # the map point follows the status (through the data version)
         page.wait_for_function(
             f"""() => {{ const t = document.querySelector('{GRAPH}').data[{CASES}];
-                        const i = t.customdata.findIndex(c => c[0] === {cid});
+                        const i = t.customdata.findIndex(c => c[0] === '{cid}');
                         return i >= 0 && t.marker.color[i] === '{CASE_STATUS_COLORS[MOVE_STATUS[move]]}'; }}""",
             timeout=15000)
     assert case_point(page, cid) == {"color": CASE_STATUS_COLORS["closed"], "status": "已销号"}
