@@ -91,7 +91,11 @@ def create_app(settings: Settings | None = None) -> Dash:
 
 
 def settle(app: Dash) -> Dash:
-    """Load the first snapshot, then take what start-up built out of the cyclic garbage collector's sweeps.
+    """Load the first snapshot and the audit trail's entry times, then take what start-up built out of the
+    cyclic garbage collector's sweeps.
+
+    Read at start, the trail (9 s at city scale) no longer holds the first page's
+    statistics, nor the server's other requests while it is read.
 
     A full collection walks every tracked object: with the app, its grids and
     caches that took 60–130 ms, and it fell inside filter changes at random,
@@ -99,7 +103,8 @@ def settle(app: Dash) -> Dash:
     Frozen objects are still freed by reference counting; only cycles among them stay.
     Call it once, in the serving process, before it serves.
     """
-    app.server.config["TOWNSHIP"].township.snapshot()
+    ctx = app.server.config["TOWNSHIP"]
+    ctx.entries.get(ctx.township.snapshot().version)
     gc.collect()
     gc.freeze()
     return app

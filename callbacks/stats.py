@@ -29,10 +29,9 @@ def stats_body(app_ctx: AppContext, viewer: Actor, data: dict, entries: EntryTim
 
 def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the statistics callback."""
-    entries = EntryTimes(app_ctx.township.engine)
 
-    @app.callback(Output(ids.STATS_BODY, "children"), Input(ids.STATE, "data"), Input(ids.VERSION, "data"))
+    @app.callback(Output(ids.STATS_BODY, "children"), Input(ids.STATE, "data"), Input(ids.DRAWN, "data"))
     def on_stats(data, _version):
         # Runs at page load too (no prevent_initial_call): the section starts empty, so the page
-        # does not wait for the audit trail to be read.
-        return stats_body(app_ctx, current_viewer(app_ctx), data, entries)
+        # does not wait for the audit trail to be read. After new data it follows the map (DRAWN).
+        return stats_body(app_ctx, current_viewer(app_ctx), data, app_ctx.entries)

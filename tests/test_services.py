@@ -168,6 +168,23 @@ def test_incremental_reload_equals_a_full_load(town):
     pd.testing.assert_frame_equal(first.cases, before)
 
 
+def test_a_new_case_reads_no_warning_but_an_acknowledged_warning_does(town):
+    """Most new data is cases: the warnings (13,000 at city scale) are read again only when one was written."""
+    tw = Township(town.engine, town.gridset)
+    first = tw.snapshot()
+    write_cases(tw.engine, tw.gridset, [CaseIn(source="citizen", type="wish", domain="livelihood",
+                                               title="只有案件", **_point(tw, "DL-03-01"))])
+    snap = tw.snapshot()
+    assert not tw.last_reload.full and (snap.cases["title"] == "只有案件").sum() == 1
+    assert snap.warnings is first.warnings and snap.warning_grids is first.warning_grids
+    active = snap.warnings.loc[snap.warnings["status"] == "active", "id"]
+    assert acknowledge_warning(tw.engine, int(active.iloc[0]), "测试")
+    after = tw.snapshot()
+    acknowledged = after.warnings.set_index("id").loc[int(active.iloc[0]), "status"]
+    assert after.warnings is not snap.warnings and acknowledged == "acknowledged"
+    pd.testing.assert_frame_equal(after.warnings, _fresh(tw).warnings)
+
+
 def test_merged_categoricals_stay_categorical_and_filter_alike(town):
     tw = Township(town.engine, town.gridset)
     tw.snapshot()

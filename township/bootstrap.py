@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .demo import seed_demo
 from .handlers import seed_handlers
 from .repo import GridLoad, ensure_grids, install_resources
 from .services import Township
 from .settings import Settings
+from .stats import EntryTimes
 from .store import init_db, make_engine
 from .users import seed_demo_users
 
@@ -22,6 +23,11 @@ class AppContext:
     settings: Settings
     township: Township
     grid_load: GridLoad
+    #: The audit trail's entry times, read once per process and then per data version (the statistics).
+    entries: EntryTimes = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", EntryTimes(self.township.engine))  # frozen: set once, here
 
 
 def open_township(settings: Settings) -> AppContext:
