@@ -490,7 +490,7 @@ def cold_load(browser, url: str, predicate: str, need: dict | None = None, timeo
             raise RuntimeError(f"{url}: HTTP errors {errors}")
         for r in finished:
             if not r.url.startswith("http") or (r.post_data and f'"{LIVE_TICK}"' in r.post_data):
-                continue  # a blob: worker; the once-a-second data-version check: not part of the load
+                continue  # a blob: worker; the half-second data-version check: not part of the load
             size = r.sizes()["responseBodySize"]
             end = r.timing["startTime"] + r.timing["responseEnd"]
             load.requests_total, load.bytes_total = load.requests_total + 1, load.bytes_total + size
@@ -706,7 +706,7 @@ def _rows(ours: Series, ours3: Series, peers: list[Series], rss: float, data: Pe
                 note += (f"; response bodies as received, bodies ≥ 1 kB by encoding: ours {_encodings(ours)}, "
                          f"{peer.name} {_encodings(peer)}")
             elif peer is peers[0]:
-                note += "; ours without its once-a-second live check"
+                note += "; ours without its half-second live check"
             row(what, ours, peer, attr, "kB", note, scale=1000)
     rows.append({"what": "server RSS after the loads", "ours": rss, "peer": None, "peer_name": None, "unit": "MB",
                  "ratio": None, "note": f"app process and children (psutil), after {len(ours.loads) + len(ours3.loads)}"

@@ -91,7 +91,7 @@ BUDGET_MS, BUDGET_BYTES = 20.0, 50_000
 ROLE = "command"
 #: The app process: no demo feed, so the data holds still while it is measured.
 APP_ENV = {"DEMO_FEED": "0", "DEFAULT_ROLE": ROLE}
-#: The live-update store a once-a-second interval refreshes: not part of a filter change.
+#: The live-update store a half-second interval refreshes: not part of a filter change.
 LIVE_TICK = f"{getattr(ids, 'VERSION', 'live-version')}.data"
 
 
@@ -156,7 +156,7 @@ def capture(url: str) -> Captured:
             with page.expect_request(lambda r: _is_update(r, PAGE_OUTPUT)) as first:
                 page.goto(url + "/")
             page.wait_for_function(MAP_DRAWN, timeout=600000)
-            try:  # the once-a-second live check can keep the network from ever being idle
+            try:  # the half-second live check can keep the network from ever being idle
                 page.wait_for_load_state("networkidle", timeout=10000)
             except PlaywrightTimeout:
                 pass

@@ -188,14 +188,16 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.ALERT, "hidden"),
         Output(ids.VIEW, "data"),
         Output(ids.GRIDS_SENT, "data"),
+        Output(ids.MAP_VERSION, "data"),
         Input(ids.STATE, "data"),
         Input(ids.VERSION, "data"),
         Input(ids.WARN_OPENED, "data"),
         State(ids.VIEW, "data"),
         State(ids.GRIDS_SENT, "data"),
+        State(ids.MAP_VERSION, "data"),
         prevent_initial_call=True,
     )
-    def on_state(data, _version, warn_opened, shown_revision, grids_sent):
+    def on_state(data, _version, warn_opened, shown_revision, grids_sent, map_version):
         # Runs on a filter change and when the data changed: both are patches,
         # the geometry stays in the browser and zoom survives (uirevision).
         viewer, state = viewer_and_state(data)
@@ -204,7 +206,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         view = make_view(snap, gs, state)
         patch = Patch()
         updates = map_updates(view, gs, map_warning(snap, gs, viewer, warn_opened))
-        if {t.split(".")[0] for t in dash_ctx.triggered_prop_ids} == {ids.VERSION}:
+        data_only = {t.split(".")[0] for t in dash_ctx.triggered_prop_ids} == {ids.VERSION}
+        if data_only:
             # New data leaves the town outline and the resources as they were; sent again, plotly
             # would re-tile them in the browser before it draws the new case (bench/ingest.py).
             updates.pop(RESOURCES)
@@ -212,28 +215,33 @@ def register(app: Dash, app_ctx: AppContext) -> None:
                 updates.pop(TOWN)
         apply_updates(patch, updates)
         patch["layout"]["annotations"] = map_note(view, state.lang)
+        patch["layout"]["meta"] = {"version": snap.version}
+        # Outputs that did not change are not sent: each one set makes the browser's renderer work.
+        grids_now = revision_now = no_update
         if state.level == 3 and not grids_sent:
             # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.
             patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
             apply_updates(patch, map_labels(gs, state, role, (3,)))
-            grids_sent = True
+            grids_now = True
         center, zoom, revision = ui.map_view(state, gs)
         if revision != shown_revision:
             # A drill: move the map. Otherwise leave the view alone, so the
             # operator's zoom and pan survive filter changes and live updates.
             patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom})
+            revision_now = revision
         detail = grid_detail(view, gs, state.grid) if state.grid else None
         return (
             patch,
             ui.headline_cards(view),
             ui.domain_chart(view),
             ui.village_chart(view, gs),
-            ui.breadcrumb(state, gs),
+            no_update if data_only else ui.breadcrumb(state, gs),  # new buttons would fire `on_action`
             ui.grid_panel(detail, gs, role, state.lang) + grid_orders(app_ctx, state),
-            state.to_query(),
+            no_update if data_only else state.to_query(),
             *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
-            revision,
-            grids_sent,
+            revision_now,
+            grids_now,
+            snap.version if snap.version != map_version else no_update,  # a filter change alone moves nothing
         )
 
     @app.callback(Output(ids.VERSION, "data"), Input(ids.TICK, "n_intervals"), State(ids.VERSION, "data"),
@@ -287,8 +295,36 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
 
+    # The statistics and the table follow the map: after new data they ask the server once the
+    # map has drawn it (or after 3 s). Asked at once, at city scale their answers held the
+    # browser's main thread while the map waited to draw (bench/ingest.py freshness).
+    app.clientside_callback(
+        """
+        function(version) {
+            return new Promise(resolve => {
+                const start = performance.now();
+                const check = () => {
+                    const gd = document.querySelector('#%s .js-plotly-plot');
+                    const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+                    const shown = gd && gd.layout && gd.layout.meta && gd.layout.meta.version === version;
+                    const drawn = shown && sub && sub.map && sub.map.loaded() && sub.map.areTilesLoaded();
+                    if (drawn || performance.now() - start > 3000) {
+                        resolve(version);
+                    } else {
+                        setTimeout(check, 25);
+                    }
+                };
+                check();
+            });
+        }
+        """ % ids.MAP,
+        Output(ids.DRAWN, "data"),
+        Input(ids.MAP_VERSION, "data"),
+        prevent_initial_call=True,
+    )
+
     # When the data changed (a move in the case card, a new case from a source), the table asks
-    # again for the blocks it shows, keeping its scroll position.
+    # again for the blocks it shows, keeping its scroll position: once the map has drawn the change.
     app.clientside_callback(
         """
         function(version) {
@@ -298,7 +334,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             return window.dash_clientside.no_update;
         }
         """ % ids.TABLE,
-        Output(ids.VERSION, "id"),
-        Input(ids.VERSION, "data"),
+        Output(ids.DRAWN, "id"),
+        Input(ids.DRAWN, "data"),
         prevent_initial_call=True,
     )

@@ -2,7 +2,7 @@
 
 How it stays fresh (the browser side is ``assets/wall.js``):
 
-* **poll** — every second the browser fetches ``/api/v1/version`` itself
+* **poll** — every half second (``POLL_MS``) the browser fetches ``/api/v1/version`` itself
   (2.5 s timeout, one at a time). When the server's version differs from
   the one on screen it asks for a refresh by writing
   :data:`ui.ids.WALL_WANT`, again every 5 s until the screen shows that
@@ -11,7 +11,7 @@ How it stays fresh (the browser side is ``assets/wall.js``):
   colours and points (never the geometry), figures, feed, ranking, banner,
   tour plan. It also runs once a minute without a data change, because
   overdue counts and ages move with the clock.
-* **offline** — two polls in a row failed (refused, timed out, not 2xx):
+* **offline** — ``OFFLINE_AFTER`` polls in a row failed (refused, timed out, not 2xx):
   the 离线 mark shows until a poll succeeds.
 * **stale** — the data age (数据更新于 N 秒前) is the time since a poll last
   confirmed that the screen shows the server's current version; after
@@ -110,7 +110,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         ClientsideFunction("wall", "poll"),
         Output(ids.WALL_HEALTH, "data"),
         Output(ids.WALL_WANT, "data"),
-        Input(ids.WALL_TICK, "n_intervals"),
+        Input(ids.WALL_POLL, "n_intervals"),
         State(ids.WALL_SHOWN, "data"),
         State(ids.WALL_HEALTH, "data"),
         State(ids.WALL_WANT, "data"),

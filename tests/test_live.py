@@ -22,6 +22,8 @@ def test_case_posted_to_the_api_appears_without_reload_and_zoom_is_kept(server, 
     page.evaluate(f"() => Plotly.relayout(document.querySelector('{GRAPH}'), {{'map.zoom': 12.5}})")
     page.wait_for_timeout(500)
     before = figure_value(page, "gd.data[4].lon.length")
+    page.wait_for_function("() => /\\(\\d+\\)/.test(document.querySelector('#table-count').innerText)", timeout=15000)
+    listed = int(page.inner_text("#table-count").strip(" ()"))
     p = grids.geometry("DL-07-03").representative_point()
     case = {"source": "patrol", "external_id": f"LIVE-{time.time_ns()}", "type": "hazard", "domain": "safety",
             "title": "实时测试隐患", "lon": p.x, "lat": p.y}
@@ -34,6 +36,9 @@ def test_case_posted_to_the_api_appears_without_reload_and_zoom_is_kept(server, 
     assert figure_value(page, "gd._fullLayout.map.zoom") == 12.5
     types = figure_value(page, "gd.data[4].customdata.map(c => c[1])")
     assert "隐患" in types
+    # the table follows once the map has drawn the case (ui.ids.DRAWN)
+    page.wait_for_function(f"() => document.querySelector('#table-count').innerText.trim() === '({listed + 1})'",
+                           timeout=15000)
 
 
 def test_new_red_warning_is_announced_until_acknowledged(server, page):

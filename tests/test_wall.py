@@ -5,7 +5,6 @@ import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from conftest import ARTIFACTS, LiveServer

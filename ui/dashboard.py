@@ -321,6 +321,8 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             dcc.Store(id=ids.VIEW, data=map_view(state, gridset)[2]),
             dcc.Store(id=ids.GRIDS_SENT, data=grids_inline(gridset, state.level, inline_grids)),
             dcc.Store(id=ids.VERSION, data=version),
+            dcc.Store(id=ids.MAP_VERSION, data=version),
+            dcc.Store(id=ids.DRAWN, data=version),
             dcc.Interval(id=ids.TICK, interval=POLL_MS),
             html.Header(
                 [

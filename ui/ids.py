@@ -38,6 +38,10 @@ PANEL = "panel-grid"
 # live updates and the warning banner
 TICK = "live-tick"  # dcc.Interval: checks the data version
 VERSION = "live-version"  # the data version this page shows
+MAP_VERSION = "live-map-version"  # the data version in the map's figure (its layout.meta too)
+# The data version the map has drawn: the statistics and the table follow it, so after new data
+# they ask the server only once the map has drawn it, and never compete with it.
+DRAWN = "live-drawn"
 ALERT = "alert-banner"
 ALERT_TEXT = "alert-text"
 ALERT_ACK = "alert-ack"
@@ -64,7 +68,8 @@ WALL_LEGEND = "wall-legend"
 WALL_CLOCK = "wall-clock"
 WALL_AGE = "wall-age"  # "数据更新于 3 秒前", red when stale
 WALL_OFFLINE = "wall-offline"  # shown while the server does not answer
-WALL_TICK = "wall-tick"  # dcc.Interval, 1 s: clock, poll, tour
+WALL_TICK = "wall-tick"  # dcc.Interval, 1 s: clock, tour
+WALL_POLL = "wall-poll"  # dcc.Interval, the dashboard's POLL_MS: the data version
 WALL_MINUTE = "wall-minute"  # dcc.Interval, 60 s: a full refresh (overdue and ages move with time)
 WALL_OPTIONS = "wall-options"  # the URL options and the texts the browser-side code needs
 WALL_SCALE = "wall-scale"  # screen width / 1920: marker sizes follow it

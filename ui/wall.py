@@ -30,7 +30,7 @@ from township.services import View
 from township.stats import RANKING_ROWS, village_ranking
 from township.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
 from ui import ids
-from ui.dashboard import alert_banner, headline_cards
+from ui.dashboard import POLL_MS, alert_banner, headline_cards
 from ui.text import t
 
 #: The wall is always rendered for this role: names and phones masked.
@@ -43,8 +43,8 @@ HOLD_S = 60
 FOCUS_MIN_M = 1500.0
 #: Seconds without confirmed-current data after which the data age turns red (see assets/wall.js).
 STALE_S = 60
-#: Consecutive failed polls after which the screen says offline.
-OFFLINE_AFTER = 2
+#: Consecutive failed polls after which the screen says offline: two seconds of them at the half-second poll.
+OFFLINE_AFTER = 4
 #: Newest cases in the scrolling feed (the list is replaced on refresh, never appended to).
 FEED_SIZE = 14
 #: Seconds each feed line stands before the list moves up by one (assets/wall.js moves it).
@@ -360,6 +360,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
             dcc.Store(id=ids.WALL_FOCUS),
             dcc.Store(id=ids.WALL_REDS, data=red_ids(view.warnings)),
             dcc.Interval(id=ids.WALL_TICK, interval=1000),
+            dcc.Interval(id=ids.WALL_POLL, interval=POLL_MS),
             dcc.Interval(id=ids.WALL_MINUTE, interval=60_000),
             html.Header(
                 [
