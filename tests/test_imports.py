@@ -248,6 +248,36 @@ def test_reimport_updates_instead_of_duplicating(store, tmp_path):
     assert store.count() == 10
 
 
+def test_a_ticket_twice_in_one_file_is_created_then_updated(store, tmp_path):
+    """New rows go in by bulk insert: a stored ticket, a new one, and one sent twice in the file keep their order."""
+    (x1, y1, g1), (x2, y2, g2) = _points(store.gridset)[:2]
+    header = ["工单编号", "事件类型", "所属领域", "诉求内容", "经度", "纬度", "办理状态"]
+    first = tmp_path / "first.csv"
+    first.write_text(",".join(header) + f"\nT-OLD,市长热线工单,民生实事,已有工单,{x1},{y1},已上报\n", encoding="utf-8")
+    assert import_file(store.engine, store.gridset, first, default_source="hotline").created == 1
+    batch = tmp_path / "batch.csv"
+    batch.write_text(",".join(header) + "\n" + "\n".join([
+        f"T-NEW,市长热线工单,民生实事,新工单,{x2},{y2},已上报",
+        f"T-OLD,市长热线工单,民生实事,已有工单再报,{x1},{y1},已派单",
+        f"T-TWICE,矛盾纠纷,综治,第一次,{x1},{y1},已上报",
+        f"T-TWICE,矛盾纠纷,综治,第二次,{x2},{y2},已办结",
+    ]) + "\n", encoding="utf-8")
+    report = import_file(store.engine, store.gridset, batch, default_source="hotline")
+    assert (report.created, report.updated) == (2, 2)
+    cases = store.cases()
+    assert store.count() == 3
+    assert (cases["T-NEW"]["title"], cases["T-NEW"]["grid_id"]) == ("新工单", g2)
+    assert (cases["T-OLD"]["title"], cases["T-OLD"]["status"]) == ("已有工单再报", "dispatched")
+    assert (cases["T-TWICE"]["title"], cases["T-TWICE"]["status"], cases["T-TWICE"]["grid_id"]) == (
+        "第二次", "resolved", g2)
+    # every case has its report event, and the two updates theirs
+    events = store.query("select c.external_id, e.action, e.to_status from case_events e "
+                         "join cases c on c.id = e.case_id order by e.id")
+    assert sorted(events) == sorted([("T-OLD", "report", "reported"), ("T-NEW", "report", "reported"),
+                                     ("T-TWICE", "report", "reported"), ("T-OLD", "update", "dispatched"),
+                                     ("T-TWICE", "update", "resolved")])
+
+
 # -- bad rows ----------------------------------------------------------------------------
 
 BAD_ROWS = {  # patrol_bad_rows.csv: (row, column) → a word the reason must contain

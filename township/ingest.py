@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -179,28 +179,35 @@ def _retrying(write):
     return run
 
 
-def _write_all(engine: Engine | Connection, gridset: GridSet, items: list, write_one) -> list[Written]:
-    """Locate ``items``, then write them with ``write_one`` in one transaction under one new data version.
+def _write_all(engine: Engine | Connection, gridset: GridSet, items: list, write_batch) -> list[Written]:
+    """Locate ``items``, then write them with ``write_batch`` in one transaction under one new data version.
 
-    ``engine`` may be a connection already inside a transaction (a file
-    import writes its chunks that way): the work then joins it and is
-    committed with it.
+    ``write_batch(session, items, values, now)`` gets each item's column values
+    (with its grid, village, ``updated_at`` and ``version``) and returns a
+    `Written` per item, in order. ``engine`` may be a connection already inside
+    a transaction (a file import writes its chunks that way): the work then
+    joins it and is committed with it.
     """
     grids = _locate(gridset, items)
     now = utcnow()
     with session_scope(engine) as s:
         version = bump_version(s)
-        return [write_one(s, item, grid_id, dict(
-            item.model_dump(exclude={"outside_ok"}), grid_id=grid_id,
-            village_id=gridset.village_of(grid_id) if grid_id else None, updated_at=now, version=version,
-        ), now) for item, grid_id in zip(items, grids)]
+        values = [dict(item.model_dump(exclude={"outside_ok"}), grid_id=grid_id,
+                       village_id=gridset.village_of(grid_id) if grid_id else None, updated_at=now, version=version)
+                  for item, grid_id in zip(items, grids)]
+        return write_batch(s, items, values, now)
 
 
-def _existing(s: Session, model: type, item) -> object | None:
-    """The stored row with the item's (source, external_id): re-sending updates it."""
-    if item.external_id is None:
-        return None
-    return s.scalar(select(model).where(model.source == item.source, model.external_id == item.external_id))
+def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any]:
+    """The stored rows with the items' (source, external_id), by that pair: re-sending updates them.
+
+    One query for the whole batch (a file import's 500 rows), not one per item.
+    """
+    keys = {(item.source, item.external_id) for item in items if item.external_id is not None}
+    if not keys:
+        return {}
+    rows = s.scalars(select(model).where(tuple_(model.source, model.external_id).in_(sorted(keys))))
+    return {(row.source, row.external_id): row for row in rows}
 
 
 @_retrying
@@ -208,22 +215,16 @@ def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseI
                 actor: str = "api") -> list[Written]:
     """Insert or update cases in one transaction; every new case gets its ``report`` event.
 
+    New cases are inserted in bulk (one statement for the batch, and one for
+    their events); a case already stored is updated, and so is a case sent
+    twice in one batch the second time.
+
     Raises
     ------
     IngestError
         A point outside the town (unless ``outside_ok``); nothing is written.
     """
-    def one(s: Session, item: CaseIn, grid_id: str | None, values: dict, now: datetime) -> Written:
-        values["reported_at"] = values["reported_at"] or now
-        values["deadline_at"] = values["deadline_at"] or values["reported_at"] + timedelta(days=TIER_DAYS[item.tier])
-        row = _existing(s, Case, item)
-        if row is None:
-            row = Case(**values, max_tier=item.tier)
-            s.add(row)
-            s.flush()
-            s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="report", from_status=None,
-                            to_status=row.status, to_tier=row.tier, note=item.source))
-            return Written(row.id, True, grid_id)
+    def update(s: Session, row: Case, item: CaseIn, values: dict, now: datetime) -> Written:
         before = (row.status, row.tier)
         values.pop("reported_at")  # a re-send does not move when the case came in
         for key, value in values.items():
@@ -234,17 +235,48 @@ def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseI
             s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=before[0],
                             to_status=row.status, from_tier=before[1], to_tier=row.tier,
                             note="re-sent by source"))
-        return Written(row.id, False, grid_id)
+        return Written(row.id, False, values["grid_id"])
 
-    return _write_all(engine, gridset, items, one)
+    def write(s: Session, items: list[CaseIn], values: list[dict], now: datetime) -> list[Written]:
+        stored = _existing(s, Case, items)
+        out: list[Written | None] = [None] * len(items)
+        new: list[int] = []
+        again: list[int] = []  # sent a second time in this batch: updated once the first is in
+        seen: set[tuple[str, str]] = set()
+        for n, (item, v) in enumerate(zip(items, values)):
+            v["reported_at"] = v["reported_at"] or now
+            v["deadline_at"] = v["deadline_at"] or v["reported_at"] + timedelta(days=TIER_DAYS[item.tier])
+            key = (item.source, item.external_id)
+            if key in stored:
+                out[n] = update(s, stored[key], item, v, now)
+            elif item.external_id is not None and key in seen:
+                again.append(n)
+            else:
+                seen.add(key)
+                new.append(n)
+        if new:
+            ids = s.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True),
+                            [dict(values[n], max_tier=items[n].tier) for n in new]).all()
+            s.execute(insert(CaseEvent), [
+                dict(case_id=case_id, at=now, actor=actor, action="report", from_status=None,
+                     to_status=values[n]["status"], to_tier=values[n]["tier"], note=items[n].source)
+                for n, case_id in zip(new, ids)])
+            for n, case_id in zip(new, ids):
+                out[n] = Written(case_id, True, values[n]["grid_id"])
+        for n in again:
+            row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
+            out[n] = update(s, row, items[n], values[n], now)
+        return out  # type: ignore[return-value]
+
+    return _write_all(engine, gridset, items, write)
 
 
 @_retrying
 def write_warnings(engine: Engine | Connection, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
     """Insert or update warnings in one transaction, with the grids their radius reaches."""
-    def one(s: Session, item: WarningIn, grid_id: str | None, values: dict, now: datetime) -> Written:
+    def one(s: Session, item: WarningIn, values: dict, now: datetime) -> Written:
         values["issued_at"] = values["issued_at"] or now
-        row = _existing(s, Warning, item)
+        row = _existing(s, Warning, [item]).get((item.source, item.external_id))
         created = row is None
         if created:
             row = Warning(**values)
@@ -256,6 +288,8 @@ def write_warnings(engine: Engine | Connection, gridset: GridSet, items: list[Wa
             s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))
         s.add_all(WarningGrid(warning_id=row.id, grid_id=g)
                   for g in gridset.grids_within(item.lon, item.lat, item.radius_m))
-        return Written(row.id, created, grid_id)
+        return Written(row.id, created, values["grid_id"])
 
-    return _write_all(engine, gridset, items, one)
+    # One by one: a warning comes alone or a few at a time, and each has its grids to write.
+    return _write_all(engine, gridset, items,
+                      lambda s, items, values, now: [one(s, i, v, now) for i, v in zip(items, values)])
