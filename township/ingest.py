@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -201,13 +201,19 @@ def _write_all(engine: Engine | Connection, gridset: GridSet, items: list, write
 def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any]:
     """The stored rows with the items' (source, external_id), by that pair: re-sending updates them.
 
-    One query for the whole batch (a file import's 500 rows), not one per item.
+    One query per source in the batch (a file import's 500 rows have one), not
+    one per item. ``source = ? AND external_id IN (...)`` searches the unique
+    index; SQLite scans all of it for a pair ``IN (VALUES ...)`` (a city's million cases).
     """
-    keys = {(item.source, item.external_id) for item in items if item.external_id is not None}
-    if not keys:
-        return {}
-    rows = s.scalars(select(model).where(tuple_(model.source, model.external_id).in_(sorted(keys))))
-    return {(row.source, row.external_id): row for row in rows}
+    by_source: dict[str, set[str]] = {}
+    for item in items:
+        if item.external_id is not None:
+            by_source.setdefault(item.source, set()).add(item.external_id)
+    found: dict[tuple[str, str], Any] = {}
+    for source, external_ids in by_source.items():
+        rows = s.scalars(select(model).where(model.source == source, model.external_id.in_(sorted(external_ids))))
+        found.update({(row.source, row.external_id): row for row in rows})
+    return found
 
 
 @_retrying
