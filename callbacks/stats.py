@@ -1,4 +1,4 @@
-"""The statistics section's callback: it follows the filter state and the data version."""
+"""The statistics section's callback: it follows the filter state and the data version the map has drawn."""
 from __future__ import annotations
 
 from dash import Dash, Input, Output
@@ -8,23 +8,22 @@ from township.bootstrap import AppContext
 from township.casework import clamp_state
 from township.filters import FilterState
 from township.services import make_view
-from township.stats import EntryTimes
 from township.workflow import Actor
 from ui import ids
 from ui import stats as ui
 
 
-def stats_body(app_ctx: AppContext, viewer: Actor, data: dict, entries: EntryTimes) -> list:
+def stats_body(app_ctx: AppContext, viewer: Actor, data: dict) -> list:
     """The section for a filter state, as ``viewer`` may see it (a village operator: their village).
 
-    ``entries`` reads the audit trail once per data version (a filter change reads
-    nothing), and then only the events added since.
+    ``app_ctx.entries`` reads the audit trail once per data version (a filter
+    change reads nothing), and then only the events added since.
     """
     tw = app_ctx.township
     state = clamp_state(FilterState(**data), viewer, tw.gridset)
     snap = tw.snapshot()
     view = make_view(snap, tw.gridset, state)
-    return ui.body(view, entries.get(snap.version), tw.gridset, viewer.role, state.lang)
+    return ui.body(view, app_ctx.entries.get(snap.version), tw.gridset, viewer.role, state.lang)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -34,4 +33,4 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_stats(data, _version):
         # Runs at page load too (no prevent_initial_call): the section starts empty, so the page
         # does not wait for the audit trail to be read. After new data it follows the map (DRAWN).
-        return stats_body(app_ctx, current_viewer(app_ctx), data, app_ctx.entries)
+        return stats_body(app_ctx, current_viewer(app_ctx), data)

@@ -21,7 +21,6 @@ from township.filters import FilterState
 from township.services import make_view
 from township.ingest import CaseIn, write_cases
 from township.settings import Settings
-from township.stats import EntryTimes
 from township.store import Case, CaseEvent
 from township.workflow import POOL, Actor, apply_move
 from ui import ids
@@ -120,12 +119,11 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
 
 
 def test_statistics_follow_the_viewer(ctx):
-    entries = EntryTimes(ctx.township.engine)
-    mine = text(stats_body(ctx, VILLAGE, FilterState(village=["DL-05"]).model_dump(), entries))
+    mine = text(stats_body(ctx, VILLAGE, FilterState(village=["DL-05"]).model_dump()))
     assert "stats-ranking" not in mine  # the ranking is the township head's
     assert ctx.township.gridset.props("DL-01")["name"] in mine
     assert ctx.township.gridset.props("DL-05")["name"] not in mine
-    town = text(stats_body(ctx, COMMAND, FilterState().model_dump(), entries))
+    town = text(stats_body(ctx, COMMAND, FilterState().model_dump()))
     assert "stats-ranking" in town and "stats-stages" in town and "stats-trend" in town
 
 
