@@ -31,6 +31,8 @@ from ui.text import t
 #: Trace order in the figure; the callbacks patch traces by these positions.
 #: RADIUS (the open warning card's circle) was added last, so the others kept their places.
 TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES, RADIUS = range(8)
+#: The choropleth trace of each grid level.
+LEVEL_TRACES = {1: TOWN, 2: VILLAGES, 3: GRIDS}
 
 #: Outline width of each grid level; a selected grid is drawn thicker.
 LINE_WIDTH = {1: 3.0, 2: 1.6, 3: 0.6}
@@ -139,7 +141,8 @@ def text_table(*columns) -> np.ndarray:
     return np.array(columns, dtype=str).T.reshape(-1, len(columns))
 
 
-def _age(now: datetime, since: pd.Series, lang: str) -> np.ndarray:
+def age_text(now: datetime, since: pd.Series, lang: str) -> np.ndarray:
+    """How long ago each of ``since`` was, as the screen says it: hours up to two days, then days."""
     hours = (np.datetime64(now) - since.to_numpy()) / np.timedelta64(1, "h")
     days = np.strings.add(np.round(hours / 24).astype(int).astype(str), t("days", lang))
     return np.where(hours >= 48, days, np.strings.add(np.round(hours).astype(int).astype(str), t("hours", lang)))
@@ -223,7 +226,7 @@ def case_update(cases: pd.DataFrame, overdue: np.ndarray, now: datetime, lang: s
         _labels(cases["type"], CASE_TYPES, lang),
         _labels(cases["domain"], DOMAINS, lang),
         np.where(overdue, np.strings.add(status, f" · {t('overdue', lang)}"), status),
-        _age(now, cases["reported_at"], lang),
+        age_text(now, cases["reported_at"], lang),
     )
     return {
         **_coords(cases),
@@ -326,9 +329,8 @@ def map_labels(gridset, state, role: str, levels: Collection[int] = (1, 2, 3)) -
     expires). A village operator's page draws only their village and names no
     other village's officers.
     """
-    index = {1: TOWN, 2: VILLAGES, 3: GRIDS}
     own = state.village if role == "village" else None
-    return {index[lv]: grid_labels(gridset.ids(level=lv), gridset, role, own) for lv in levels}
+    return {LEVEL_TRACES[lv]: grid_labels(gridset.ids(level=lv), gridset, role, own) for lv in levels}
 
 
 def _aligned(gridset, level: int, ids: list[str], values: np.ndarray) -> np.ndarray:
@@ -396,7 +398,7 @@ def map_updates(view, gridset, warning: dict | None = None) -> dict[int, dict]:
     f = view.state
     lang = f.lang
     updates: dict[int, dict] = {}
-    for level, index in ((1, TOWN), (2, VILLAGES), (3, GRIDS)):
+    for level, index in LEVEL_TRACES.items():
         if level != f.level:
             # A hidden level keeps what it had: its values are sent when it is shown again
             # (tens of thousands of grids at city scale would otherwise go out at every change).

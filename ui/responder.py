@@ -18,7 +18,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layers.basemap import view_for_bounds
-from layers.mapfig import (CASES, EMPTY_FC, GRIDS, OVERDUE, RESOURCES, TOWN, VILLAGES, WARNINGS, _age, apply_updates,
+from layers.mapfig import (CASES, EMPTY_FC, GRIDS, OVERDUE, RESOURCES, TOWN, VILLAGES, WARNINGS, age_text, apply_updates,
                            base_figure, case_update, grid_colours, grid_labels, overdue_update, resource_update, warning_update)
 from township.fieldmap_data import FieldMapData, neighbours
 from township.gridset import GridSet
@@ -168,7 +168,7 @@ def warnings_section(warnings: pd.DataFrame, lang: str) -> html.Section:
 
 def cases_section(cases: pd.DataFrame, now, lang: str) -> html.Section:
     """Open cases, overdue first: title, type, status, an overdue mark and the age."""
-    ages = _age(now, cases["reported_at"], lang) if len(cases) else []
+    ages = age_text(now, cases["reported_at"], lang) if len(cases) else []
     items = []
     for c, age in zip(cases.itertuples(), ages):
         over = bool(c.overdue)

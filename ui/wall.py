@@ -21,8 +21,8 @@ import shapely
 from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
-from layers.mapfig import (EMPTY_FC, GRIDS, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates, base_figure,
-                           map_labels, map_note, map_updates)
+from layers.mapfig import (EMPTY_FC, GRIDS, LEVEL_TRACES, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates,
+                           base_figure, map_labels, map_note, map_updates)
 from township.crs import from_metric, to_metric
 from township.filters import FilterState
 from township.gridset import GridSet
@@ -226,7 +226,7 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, 
         u.pop("customdata", None)
         u.pop("colorbar", None)
         u.update(hovertemplate=None, hoverinfo="skip")
-        if index in (TOWN, VILLAGES, GRIDS):
+        if index in LEVEL_TRACES.values():
             u.update(showscale=False, colorscale=SCALE)
         elif "size" in u.get("marker", {}):
             size = u["marker"]["size"]
