@@ -18,9 +18,9 @@ import auth
 import callbacks
 import downloads
 from api import make_blueprint
-from township.bootstrap import open_township
-from township.settings import ROOT, Settings
-from township.sla import SlaConfig
+from township.config import ROOT, Settings
+from township.domain.sla import SlaConfig
+from township.runtime.bootstrap import open_township
 from ui import ids
 
 #: plotly.js with only the trace types the pages draw (scripts/plotly-bundle/, ``make plotly-bundle``).
@@ -119,7 +119,7 @@ def __getattr__(name: str):
 
 def _start_feed(app: Dash, settings: Settings) -> None:
     """Run the demo feed in a thread beside the server, posting to this server's API."""
-    from township.feed import DemoFeed, feed_token
+    from township.runtime.feed import DemoFeed, feed_token
 
     tw = app.server.config["TOWNSHIP"].township
     feed = DemoFeed(f"http://{settings.host}:{settings.port}", feed_token(tw.engine), tw.gridset)
@@ -134,7 +134,7 @@ def _start_sweep(app: Dash) -> None:
     Under gunicorn, run ``python -m township escalate`` from cron instead (or
     as well: sweeps of several processes do not double-escalate).
     """
-    from township.workflow import SWEEP_INTERVAL_S, sweep_overdue
+    from township.loop.workflow import SWEEP_INTERVAL_S, sweep_overdue
 
     engine = app.server.config["TOWNSHIP"].township.engine
     threading.Thread(target=sweep_overdue, args=(engine, threading.Event()), daemon=True,

@@ -2,8 +2,8 @@
 
 ``/api/v1`` (JSON, GeoJSON, CAP 1.2), ``/open311/v2`` (Open311 GeoReport v2,
 JSON or XML) and ``/api/openapi.json``. Views are thin: they read the
-request, call the core (`township.ingest`, `township.exchange`,
-`township.open311`, `township.cap`) and answer through `api.http.respond`;
+request, call the core (`township.formats.ingest`, `township.formats.api`,
+`township.formats.open311`, `township.formats.cap`) and answer through `api.http.respond`;
 every failure goes through `api.http.error_response`.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from township.bootstrap import AppContext
+from township.runtime.bootstrap import AppContext
 
 from . import open311, v1
 from .http import MAX_BODY, ApiError, error_response, respond

@@ -18,15 +18,15 @@ import orjson
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from township.bootstrap import AppContext
-from township.exchange import ANONYMOUS, Viewer
-from township.gridset import GridSet
-from township.ingest import FieldError, IngestError
-from township.open311 import error_list, to_xml
-from township.casework import REFUSAL_STATUS, visible_case
-from township.store import Case
-from township.tokens import WRITE_ROLES, check_token, token_handler
-from township.workflow import Actor, MoveRefused
+from township.accounts.tokens import WRITE_ROLES, check_token, token_handler
+from township.formats.api import ANONYMOUS, Viewer
+from township.formats.ingest import FieldError, IngestError
+from township.formats.open311 import error_list, to_xml
+from township.grids.gridset import GridSet
+from township.loop.casefile import REFUSAL_STATUS, visible_case
+from township.loop.workflow import Actor, MoveRefused
+from township.runtime.bootstrap import AppContext
+from township.store.models import Case
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ JSON = "application/json"
 GEOJSON = "application/geo+json"
 XML = "application/xml; charset=utf-8"
 #: Largest id or version a query may name: ids and versions are INTEGER columns, 64-bit in
-#: SQLite but 32-bit in PostgreSQL, which refuses to compare a bigger number (township.store.MAX_ID).
+#: SQLite but 32-bit in PostgreSQL, which refuses to compare a bigger number (township.store.models.MAX_ID).
 MAX_ID = 2**31 - 1
 
 

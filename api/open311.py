@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from township.bootstrap import AppContext
-from township.exchange import open311_requests, place_name
-from township.ingest import CaseIn, parse_items, write_cases
-from township.open311 import (
+from township.formats.api import open311_requests, place_name
+from township.formats.ingest import CaseIn, parse_items, write_cases
+from township.formats.open311 import (
     MAX_REQUESTS,
     Open311QueryError,
     RequestQuery,
@@ -16,7 +15,8 @@ from township.open311 import (
     service_definition,
     services,
 )
-from township.store import utcnow
+from township.runtime.bootstrap import AppContext
+from township.store.models import utcnow
 
 from .http import ApiError, case_in_scope, check_village, respond, viewer
 
@@ -28,7 +28,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def register(bp: Blueprint, ctx: AppContext) -> None:
     """Add the Open311 routes to ``bp``."""
     township = ctx.township
-    gridset = township.gridset
+    gridset = township.grids.gridset
 
     def place(grid_id: str | None) -> str:
         return place_name(gridset, grid_id)

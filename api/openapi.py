@@ -9,8 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from township.casework import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
-from township.exchange import (
+from township.domain.filters import WINDOWS
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
+from township.formats.api import (
     CapResultOut,
     CaseOut,
     CasePageOut,
@@ -19,11 +20,10 @@ from township.exchange import (
     WarningOut,
     WrittenOut,
 )
-from township.filters import WINDOWS
-from township.ingest import MAX_BATCH, CaseIn, WarningIn
-from township.open311 import Open311Created, Open311Error, Open311Request, Open311Service
-from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
-from township.workflow import MOVES
+from township.formats.ingest import MAX_BATCH, CaseIn, WarningIn
+from township.formats.open311 import Open311Created, Open311Error, Open311Request, Open311Service
+from township.loop.casefile import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
+from township.loop.workflow import MOVES
 
 MODELS: tuple[type[BaseModel], ...] = (
     CaseIn, WarningIn, CaseOut, CasePageOut, WarningOut, WrittenOut, CapResultOut, ErrorsOut, VersionOut,

@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, request
 
-from township.bootstrap import AppContext
-from township.cap import CapFormatError, alert_element, alert_xml, alerts_xml, parse_cap
-from township.exchange import (
+from township.domain.filters import WINDOWS, FilterState, from_query
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
+from township.formats.api import (
     Viewer,
     apply_cap,
     area_desc,
@@ -19,12 +19,12 @@ from township.exchange import (
     warning_out,
     written_out,
 )
-from township.casework import MovedOut, MoveIn, event_out, handler_choices, handler_village, suggestion_out
-from township.filters import WINDOWS, FilterState, from_query
-from township.ingest import CaseIn, FieldError, WarningIn, parse_items, write_cases, write_warnings
-from township.store import data_version, utcnow
-from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
-from township.workflow import MOVES, MoveRefused, allowed_moves, apply_move, case_trail, open_orders
+from township.formats.cap import CapFormatError, alert_element, alert_xml, alerts_xml, parse_cap
+from township.formats.ingest import CaseIn, FieldError, WarningIn, parse_items, write_cases, write_warnings
+from township.loop.casefile import MovedOut, MoveIn, event_out, handler_choices, handler_village, suggestion_out
+from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move, case_trail, open_orders
+from township.runtime.bootstrap import AppContext
+from township.store.models import data_version, utcnow
 
 from .http import (
     GEOJSON,
@@ -81,7 +81,7 @@ def _case_filter(ctx: AppContext, who: Viewer) -> FilterState:
     The dashboard drops an unknown value with a notice; an integrator that
     misspells a filter would silently get *more* rows, so here it is refused.
     """
-    gridset = ctx.township.gridset
+    gridset = ctx.township.grids.gridset
     unknown = [k for k in request.args if k not in CASE_FILTERS + PAGING]
     pairs = [(k, v) for k, v in request.args.items(multi=True) if k in CASE_FILTERS]
     if "since_version" in request.args and "window" not in request.args:
@@ -106,7 +106,7 @@ def _case_filter(ctx: AppContext, who: Viewer) -> FilterState:
 def register(bp: Blueprint, ctx: AppContext) -> None:
     """Add the ``/api/v1`` routes to ``bp``."""
     township = ctx.township
-    gridset = township.gridset
+    gridset = township.grids.gridset
 
     @bp.get("/api/v1/version")
     def version():

@@ -5,7 +5,7 @@
   work before any script has loaded.
 - The session is Flask's signed cookie (``township_session``: HttpOnly,
   SameSite=Lax, 12 hours) holding the user's id only; the key is
-  `township.secret.session_secret` (``SECRET_KEY`` or a file under ``var/``
+  `township.config.session_secret` (``SECRET_KEY`` or a file under ``var/``
   shared by every process).
 - :func:`current_viewer` is the one answer to "who is this": the signed-in
   user, else the ``DEFAULT_ROLE`` viewer (kiosk, demo, tests), else
@@ -25,12 +25,12 @@ from dash import Dash
 from flask import Blueprint, Response, g, has_request_context, redirect, request, session
 from sqlalchemy.orm import Session
 
-from township.bootstrap import AppContext
-from township.casework import ROLE_LABELS
-from township.secret import session_secret
-from township.store import User
-from township.users import DEMO_USERS, check_password
-from township.workflow import Actor
+from township.accounts.users import DEMO_USERS, check_password
+from township.config import session_secret
+from township.loop.casefile import ROLE_LABELS
+from township.loop.workflow import Actor
+from township.runtime.bootstrap import AppContext
+from township.store.models import User
 
 __all__ = ["ANONYMOUS", "current_viewer", "install", "sign_in_table"]
 

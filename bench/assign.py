@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from township.gridset import GridSet, load_grid_file
-from township.store import Case, make_engine
+from township.grids.gridset import GridSet, load_grid_file
+from township.store.models import Case, make_engine
 
 #: DESIGN.md §4 at city scale: at least this many points a second, and this many times sjoin.
 BUDGET_RATE, BUDGET_RATIO = 1e6, 2.0

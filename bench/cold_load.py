@@ -50,11 +50,11 @@ from sqlalchemy import select
 from bench.filter_bench import LIVE_TICK, MAP_DRAWN, log, machine, markdown
 from layers.mapfig import MAX_CASE_POINTS, drawn_cases
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port
-from township.filters import FilterState
-from township.services import case_mask, overdue_mask
-from township.settings import BUNDLED_GRIDS
-from township.store import Case, make_engine, utcnow
-from township.vocab import CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS
+from township.config import BUNDLED_GRIDS
+from township.domain.filters import FilterState
+from township.domain.vocab import CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS
+from township.read.snapshot import case_mask, overdue_mask
+from township.store.models import Case, make_engine, utcnow
 from ui import ids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -257,7 +257,7 @@ class PeerData:
 def peer_data(grids_file: Path, database_url: str) -> PeerData:
     """The level-3 grids of ``grids_file`` and, from the store, the case points our default view draws.
 
-    The cases ``FilterState()`` keeps (``township.services.case_mask``), then the
+    The cases ``FilterState()`` keeps (``township.read.snapshot.case_mask``), then the
     ones the map draws of them (``layers.mapfig.drawn_cases``: all, or the
     ``MAX_CASE_POINTS`` most urgent), with coordinates.
     """
@@ -744,12 +744,12 @@ def seeded_store(directory: Path, scale: float) -> str:
     else prepared here with ``scale`` demo years (as ``bench.filter_bench`` does)."""
     url = f"sqlite:///{directory / 'township.db'}"
     if scale != 1:
-        from township.bootstrap import open_township
-        from township.demo import seed_demo
-        from township.settings import Settings
+        from township.config import Settings
+        from township.runtime.bootstrap import open_township
+        from township.runtime.demo import seed_demo
 
         ctx = open_township(Settings(database_url=url, seed_demo=False))
-        seed_demo(ctx.township.engine, ctx.township.gridset, scale=scale)
+        seed_demo(ctx.township.engine, ctx.township.grids.gridset, scale=scale)
         ctx.township.engine.dispose()
     return url
 

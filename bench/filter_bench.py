@@ -5,7 +5,7 @@ to **≤ 20 ms server time at p95** and **≤ 50 kB on the wire**. This script
 measures both, in one run, beside the naive way of resending the whole figure:
 
 1. **Store.** A fresh SQLite file in a temp dir, with the bundled Dalu grids
-   and resources and ``township.demo.seed_demo(..., scale=N)``: by default
+   and resources and ``township.runtime.demo.seed_demo(..., scale=N)``: by default
    scale 1 (the demo year, about 1,000 cases) and scale 10 (about 10,000,
    the township column of §4), one store and one app process each.
 2. **Server.** The real app (``app.py``) in its own process on that file, as
@@ -27,7 +27,7 @@ measures both, in one run, beside the naive way of resending the whole figure:
      the browser), and the response body as sent;
    - through Flask's test client on the same store in this process (gzip):
      the same request handling without a socket, i.e. the server time.
-5. **In process.** ``township.services.make_view``,
+5. **In process.** ``township.read.snapshot.make_view``,
    ``layers.mapfig.map_updates`` and the two bar charts alone; then the map
    output serialised as Dash does (``plotly.io.json.to_json_plotly``), once as
    the ``Patch`` ``callbacks.dashboard.on_state`` sends and once as
@@ -70,13 +70,13 @@ from plotly.io.json import to_json_plotly
 from app import create_app, settle
 from layers.mapfig import apply_updates, map_updates
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
-from township.bootstrap import AppContext, open_township
-from township.demo import seed_demo
-from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
-from township.gridset import GridSet
-from township.services import View, make_view, shown_ids
-from township.settings import Settings
-from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
+from township.config import Settings
+from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
+from township.grids.gridset import GridSet
+from township.read.snapshot import View, make_view, shown_ids
+from township.runtime.bootstrap import AppContext, open_township
+from township.runtime.demo import seed_demo
 from ui import dashboard as ui
 from ui import ids
 
@@ -289,7 +289,7 @@ def map_output_json(view: View, ctx: AppContext, full: bool) -> bytes:
     way: ``ui.dashboard.map_figure``, the whole figure with its geometry. The
     callback's other outputs are the same either way (the HTTP rows carry them).
     """
-    gs, role, state = ctx.township.gridset, ROLE, view.state
+    gs, role, state = ctx.township.grids.gridset, ROLE, view.state
     if full:
         figure = ui.map_figure(view, gs, role, ctx.settings.tile_url, ctx.settings.tile_attribution)
     else:
@@ -308,7 +308,7 @@ def full_figure_bytes(ctx: AppContext) -> int:
     DESIGN.md §4 holds a city's filter change to 2 % of this. The page render is
     smaller at city scale only because it already leaves the level-3 geometry out.
     """
-    gs = ctx.township.gridset
+    gs = ctx.township.grids.gridset
     view = make_view(ctx.township.snapshot(), gs, FilterState())
     figure = ui.map_figure(view, gs, ROLE, ctx.settings.tile_url, ctx.settings.tile_attribution,
                            inline_grids=len(gs))
@@ -317,7 +317,7 @@ def full_figure_bytes(ctx: AppContext) -> int:
 
 def measure_inprocess(ctx: AppContext, states: list[FilterState], runs: int) -> dict[str, Series]:
     """Time make_view, map_updates, the charts and the map output (ours and naive) per state."""
-    tw, gs = ctx.township, ctx.township.gridset
+    tw, gs = ctx.township, ctx.township.grids.gridset
     series = {k: Series() for k in ("make_view", "map_updates", "charts", "ours", "naive")}
 
     def timed(name: str, run: int, fn: Callable[[], object]) -> object:
@@ -481,7 +481,7 @@ def prepare_app(db: Path, scale: float) -> Dash:
     The app process started afterwards on the same file finds the cases and seeds nothing.
     """
     ctx = open_township(Settings(database_url=f"sqlite:///{db}", seed_demo=False))
-    seed_demo(ctx.township.engine, ctx.township.gridset, scale=scale)
+    seed_demo(ctx.township.engine, ctx.township.grids.gridset, scale=scale)
     ctx.township.engine.dispose()
     return create_app(Settings(database_url=f"sqlite:///{db}", role=ROLE))
 
@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
             server = LiveServer(Path(tmp), APP_ENV)
             app = prepare_app(server.db, scale)
             ctx: AppContext = app.server.config["TOWNSHIP"]
-            states = sample_states(ctx.township.gridset, args.states)
+            states = sample_states(ctx.township.grids.gridset, args.states)
             label = f"{scale:g}× ({len(ctx.township.snapshot().cases):,} cases)"
             m, cap = measure(label, app, server, states, args.runs, cap, started, budget_bytes=BUDGET_BYTES)
             ctx.township.engine.dispose()

@@ -9,7 +9,7 @@ run and on one store, beside a peer where there is an honest one:
    command, a unique ``external_id``), from 1 client and from 4 concurrent
    clients (threads, one keep-alive ``requests.Session`` each): requests/s
    and the client's p50/p95 latency. Every request is a durable commit: the
-   store is SQLite in WAL mode with ``synchronous=FULL`` (`township.store`),
+   store is SQLite in WAL mode with ``synchronous=FULL`` (`township.store.models`),
    or PostgreSQL with its default ``synchronous_commit=on``.
    Peer: :func:`serve_peer`, the *floor* of a durable endpoint on the same
    stack — the same Werkzeug threaded server, a Bearer compared with a
@@ -20,7 +20,7 @@ run and on one store, beside a peer where there is an honest one:
    by ``(source, external_id)``, the audit event, the data-version bump),
    so ``ours ÷ floor < 1`` is the price of those.
 2. **Bulk import.** A CSV and an XLSX of ``rows`` cases through
-   `township.imports.import_file` (what ``python -m township import`` and the
+   `township.formats.imports.import_file` (what ``python -m township import`` and the
    upload page run: validate, locate, one transaction), rows/s; peer: the
    usual pandas way, ``read_csv``/``read_excel`` + ``geopandas.sjoin`` to the
    level-3 grids + ``DataFrame.to_sql`` into a scratch table of the same
@@ -79,9 +79,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bench.filter_bench import MAP_DRAWN, machine, markdown, p50_p95
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer, free_port
-from township.gridset import GridSet, load_grid_file
-from township.settings import BUNDLED_GRIDS
-from township.store import normalise_url
+from township.config import BUNDLED_GRIDS
+from township.grids.gridset import GridSet, load_grid_file
+from township.store.models import normalise_url
 
 #: Every case this script writes carries an ``external_id`` with this prefix (and is deleted at the end).
 PREFIX = "BENCH-ING"
@@ -600,7 +600,15 @@ def remove_bench_rows(database_url: str, token_name: str) -> int:
     """Delete the cases this script wrote (and their events), and its token; bump the data version."""
     from sqlalchemy import delete, select
 
-    from township.store import ApiToken, Case, CaseAssignment, CaseEvent, bump_version, make_engine, session_scope
+    from township.store.models import (
+        ApiToken,
+        Case,
+        CaseAssignment,
+        CaseEvent,
+        bump_version,
+        make_engine,
+        session_scope,
+    )
 
     engine = make_engine(database_url)
     try:
@@ -640,12 +648,12 @@ def peer_store(database_url: str) -> Iterator[str]:
 
 def measure_import(database_url: str, peer_url: str, gs: GridSet, tmp: Path, rows: int, runs: int,
                    formats: tuple[str, ...] = ("csv", "xlsx"), started: float | None = None) -> dict:
-    """Rows/s of ours (`township.imports.import_file`) and of the pandas way, per format, interleaved."""
+    """Rows/s of ours (`township.formats.imports.import_file`) and of the pandas way, per format, interleaved."""
     import geopandas as gpd
     from sqlalchemy import text
 
-    from township.imports import import_file
-    from township.store import make_engine
+    from township.formats.imports import import_file
+    from township.store.models import make_engine
 
     engine = make_engine(database_url)
     pengine = peer_engine(peer_url)
@@ -741,8 +749,8 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
     """
     from playwright.sync_api import sync_playwright
 
-    from township.store import make_engine
-    from township.tokens import create_token
+    from township.accounts.tokens import create_token
+    from township.store.models import make_engine
 
     started = time.perf_counter()
     say = (lambda m: log(started, m)) if verbose else (lambda m: None)
@@ -818,7 +826,7 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
     floor = "floor: bare Flask + ORM INSERT/commit"
     synced = any(x in durable for x in ("synchronous=FULL", "synchronous=EXTRA", "synchronous_commit=on"))
     api_note = (f"POST /api/v1/cases, one case per request, {requests_per_run} requests per run, keep-alive "
-                f"sessions. Every request is a commit: the store's engine (township.store.make_engine, the app's "
+                f"sessions. Every request is a commit: the store's engine (township.store.models.make_engine, the app's "
                 f"own) reports {durable}"
                 + (" (the log is fsynced at every commit)" if synced else " (NOT a durable commit)")
                 + ". Peer = the floor of a durable endpoint on the same stack: same Werkzeug threaded server, Bearer "
@@ -844,7 +852,7 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
         rows.append(_row(
             f"bulk import {fmt.upper()}, {import_rows:,} rows", statistics.median(imports[("ours", fmt)]),
             statistics.median(imports[("peer", fmt)]), pandas_name, "rows/s",
-            f"Ours: township.imports.import_file (as `python -m township import`): read, validate every row "
+            f"Ours: township.formats.imports.import_file (as `python -m township import`): read, validate every row "
             f"(pydantic), locate, write with audit events and idempotency lookups, one transaction, into the store. "
             f"Peer: pandas.read_{'csv' if fmt == 'csv' else 'excel'} + geopandas.sjoin(predicate='within') to the "
             f"level-3 grids + DataFrame.to_sql (one transaction, no validation) into a scratch table of the same "

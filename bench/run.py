@@ -39,7 +39,7 @@ from bench import assign, cold_load, ingest
 from bench import filter_bench as fb
 from bench.scale import app_env, build
 from tests.conftest import LiveServer
-from township.settings import Settings
+from township.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -100,7 +100,7 @@ def filter_rows(size: str, scale, runs: int, states_n: int, started: float) -> t
     settings = Settings(database_url=scale.database_url, grids_file=scale.grids_file, role=fb.ROLE,
                         seed_demo=False)
     app = create_app(settings)
-    gs = app.server.config["TOWNSHIP"].township.gridset
+    gs = app.server.config["TOWNSHIP"].township.grids.gridset
     states = fb.sample_states(gs, states_n)
     with tempfile.TemporaryDirectory(prefix="bench_filter_") as tmp:
         server = LiveServer(Path(tmp), {**app_env(scale), **fb.APP_ENV}, scale.database_url)

@@ -18,9 +18,9 @@ quadrilateral one level-3 grid. Villages are connected groups of grids grown
 from well-spread seeds inside their town, towns the same over the whole
 lattice; every parent is the coverage union of its children. Neighbours build
 their rings from the very same rounded vertices, so the file passes
-`township.gridset.load_grid_file` exactly (no slivers to tolerate).
+`township.grids.gridset.load_grid_file` exactly (no slivers to tolerate).
 
-Cases follow `township.demo`: its types, domains, sources, titles, tiers and
+Cases follow `township.runtime.demo`: its types, domains, sources, titles, tiers and
 closed-loop timings, spread over a year by grid population, each point drawn
 inside its own grid, with the audit trail (`CaseEvent`) of every step taken.
 About one warning per 75 cases, a few percent of them still live, each with
@@ -61,13 +61,22 @@ from shapely.geometry import mapping
 from sqlalchemy import Connection, Table, event, insert
 
 from geodata.generate import write_collection
-from township.demo import SURNAMES, GIVEN, TITLES, TYPE_DOMAINS, TYPE_SOURCES, YEARLY_CASES, _Rng
-from township.gridset import GridSet
-from township.repo import ensure_grids
-from township.settings import BUNDLED_GRIDS, ROOT
-from township.store import (Case, CaseEvent, Warning, WarningGrid, bump_version, init_db, make_engine,
-                            session_scope, utcnow)
-from township.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
+from township.config import BUNDLED_GRIDS, ROOT
+from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
+from township.grids.gridset import GridSet
+from township.grids.install import ensure_grids
+from township.runtime.demo import GIVEN, SURNAMES, TITLES, TYPE_DOMAINS, TYPE_SOURCES, YEARLY_CASES, _Rng
+from township.store.models import (
+    Case,
+    CaseEvent,
+    Warning,
+    WarningGrid,
+    bump_version,
+    init_db,
+    make_engine,
+    session_scope,
+    utcnow,
+)
 
 __all__ = ["SIZES", "SizeSpec", "Scale", "build", "app_env", "scale_dir", "main"]
 
@@ -155,7 +164,7 @@ def scale_dir(size: str) -> Path:
 
 
 def app_env(scale: Scale) -> dict[str, str]:
-    """The environment that starts the app on ``scale`` (`township.settings.Settings.from_env` names)."""
+    """The environment that starts the app on ``scale`` (`township.config.Settings.from_env` names)."""
     return {
         "GRIDS_FILE": str(scale.grids_file),
         "DATABASE_URL": scale.database_url,
@@ -398,7 +407,7 @@ def write_grids(spec: SizeSpec, path: Path) -> None:
 # Cases, events and warnings
 # --------------------------------------------------------------------------
 
-#: The steps of the closed loop as `township.demo` plays them: action, from, to, note.
+#: The steps of the closed loop as `township.runtime.demo` plays them: action, from, to, note.
 _STEPS = [
     ("report", None, "reported", "上报"),
     ("dispatch", "reported", "dispatched", None),  # note: 派单给<handler>
@@ -408,7 +417,7 @@ _STEPS = [
     ("close", "resolved", "closed", "回访满意,销号"),
 ]
 _TIER_P = {"grid": 0.72, "village": 0.18, "township": 0.08, "county": 0.02}
-#: Warning types through the year, as `township.demo` weighs the cleared ones.
+#: Warning types through the year, as `township.runtime.demo` weighs the cleared ones.
 _WARNING_TYPE_P = {"ice_flood": 1, "geological": 1, "gale": 2, "blizzard": 1, "road_icing": 2, "sandstorm": 2,
                    "fire": 1, "chemical_leak": 0.5, "subsidence": 0.5, "public_security": 1}
 _US_PER_H = 3_600_000_000
@@ -456,7 +465,7 @@ class _Leaves:
 
 
 def _names(n: int, gen: np.random.Generator) -> list[str]:
-    """``n`` fictitious names from `township.demo`'s surnames and given-name characters."""
+    """``n`` fictitious names from `township.runtime.demo`'s surnames and given-name characters."""
     sur = gen.integers(len(SURNAMES), size=n)
     given = gen.integers(len(GIVEN), size=(n, 2))
     two = gen.random(n) < 0.5
@@ -496,7 +505,7 @@ class _Cases:
 
 
 def make_cases(leaves: _Leaves, n: int, now: datetime, gen: np.random.Generator) -> _Cases:
-    """``n`` cases over the year before ``now``, played through the loop as `township.demo` does."""
+    """``n`` cases over the year before ``now``, played through the loop as `township.runtime.demo` does."""
     types = list(YEARLY_CASES)
     p = np.array([YEARLY_CASES[t] for t in types], float)
     ctype = np.array(types, object)[gen.choice(len(types), size=n, p=p / p.sum())]
@@ -546,7 +555,7 @@ def make_cases(leaves: _Leaves, n: int, now: datetime, gen: np.random.Generator)
         "resolved_at": resolved, "closed_at": closed,
     }
 
-    # The audit trail, in the order `township.demo` writes it: the steps taken, an
+    # The audit trail, in the order `township.runtime.demo` writes it: the steps taken, an
     # escalation right after dispatch for cases above grid tier, a withdrawal.
     dispatched = steps >= 2
     events: list[tuple[np.ndarray, dict[str, Any]]] = []

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from dash import Dash
 
-from township.bootstrap import AppContext
+from township.runtime.bootstrap import AppContext
 
 from . import casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
-
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [

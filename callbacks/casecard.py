@@ -3,7 +3,7 @@
 One callback owns the card, so an open, a move and a close can never race
 each other. The work is in plain functions (:func:`open_card`,
 :func:`make_move`) that tests call with any viewer. A move goes through
-`township.workflow.apply_move` with ``expected_version`` = the version the
+`township.loop.workflow.apply_move` with ``expected_version`` = the version the
 card shows; a refused move shows its reason and changes nothing; a move
 done writes the new data version into the page's version store, so the map,
 the figures and the table refresh at once (they follow that store).
@@ -13,15 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from dash import ALL, Dash, Input, Output, State, ctx as dash_ctx, no_update
+from dash import ALL, Dash, Input, Output, State, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
 from layers.mapfig import CASES
-from township.bootstrap import AppContext
-from township.casework import case_file, move_params, visible_case
-from township.store import data_version, utcnow
-from township.workflow import MOVES, Actor, MoveRefused, apply_move
+from township.loop.casefile import case_file, move_params, visible_case
+from township.loop.workflow import MOVES, Actor, MoveRefused, apply_move
+from township.runtime.bootstrap import AppContext
+from township.store.models import data_version, utcnow
 from ui import casecard as ui
 from ui import ids
 from ui.text import t

@@ -4,22 +4,23 @@ from __future__ import annotations
 import secrets
 
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, ctx as dash_ctx, dcc, html, no_update
+from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, signed_in
 from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, map_labels, map_note, map_updates
-from township import filters
-from township.bootstrap import AppContext
-from township.casework import clamp_state
-from township.command import may_see as may_see_warning, reached_villages, selected_warning
-from township.filters import FilterState
-from township.services import acknowledge_warning, alerts, grid_detail, make_view, warning_mask
-from township.store import data_version
-from township.workflow import Actor, open_orders
-from ui import casecard, warningcard
+from township.domain import filters
+from township.domain.filters import FilterState
+from township.loop.casefile import clamp_state
+from township.loop.warnings import may_see as may_see_warning
+from township.loop.warnings import reached_villages, selected_warning
+from township.loop.workflow import Actor, open_orders
+from township.read.snapshot import acknowledge_warning, alerts, grid_detail, make_view, warning_mask
+from township.runtime.bootstrap import AppContext
+from township.store.models import data_version
+from ui import casecard, ids, warningcard
 from ui import dashboard as ui
-from ui import ids
 from ui import stats as stats_ui
 from ui.account import account_bar
 
@@ -66,7 +67,7 @@ def grid_orders(app_ctx: AppContext, state: FilterState) -> list:
     """The open orders (接单) of the grid whose panel is open, each opening its case card."""
     if not state.grid:
         return []
-    gs = app_ctx.township.gridset
+    gs = app_ctx.township.grids.gridset
     orders = [c for c in open_orders(app_ctx.township.engine, gs.village_of(state.grid)) if c.grid_id == state.grid]
     return casecard.orders_list(orders, gs, state.lang)
 

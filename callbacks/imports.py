@@ -6,8 +6,8 @@ import base64
 from dash import Dash, Input, Output, State
 
 from auth import current_viewer
-from township.bootstrap import AppContext
-from township.imports import UnreadableFile, import_data
+from township.formats.imports import UnreadableFile, import_data
+from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui.text import t
 

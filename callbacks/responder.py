@@ -15,8 +15,8 @@ from dash import html
 
 from auth import current_viewer
 from layers.basemap import map_style
-from township.bootstrap import AppContext
-from township.fieldmap_data import grid_fieldmap_data
+from township.read.fieldmap import grid_fieldmap_data
+from township.runtime.bootstrap import AppContext
 from ui import responder as ui
 
 from . import router

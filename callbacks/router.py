@@ -11,7 +11,7 @@ from typing import Callable
 
 from dash import Dash, Input, Output, html
 
-from township.bootstrap import AppContext
+from township.runtime.bootstrap import AppContext
 from ui import ids
 
 Renderer = Callable[[AppContext, re.Match, "str | None"], object]

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dash import Dash, Input, Output
 
 from auth import current_viewer
-from township.bootstrap import AppContext
-from township.casework import clamp_state
-from township.filters import FilterState
-from township.services import make_view
-from township.workflow import Actor
+from township.domain.filters import FilterState
+from township.loop.casefile import clamp_state
+from township.loop.workflow import Actor
+from township.read.snapshot import make_view
+from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import stats as ui
 

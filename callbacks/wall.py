@@ -34,8 +34,8 @@ from __future__ import annotations
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
 from layers.mapfig import apply_updates, map_note
-from township.bootstrap import AppContext
-from township.services import alerts, make_view
+from township.read.snapshot import alerts, make_view
+from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import wall as ui
 

@@ -9,16 +9,17 @@ data version into the page's version store, so the map and figures refresh.
 """
 from __future__ import annotations
 
-from dash import ALL, Dash, Input, Output, State, ctx as dash_ctx, no_update
+from dash import ALL, Dash, Input, Output, State, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
 from callbacks.casecard import CardOut
 from layers.mapfig import WARNINGS
-from township.bootstrap import AppContext
-from township.command import WARNING_MOVES, dispatch_task, move_warning, warning_file
-from township.store import data_version
-from township.workflow import Actor, MoveRefused
+from township.loop.warnings import WARNING_MOVES, dispatch_task, move_warning, warning_file
+from township.loop.workflow import Actor, MoveRefused
+from township.runtime.bootstrap import AppContext
+from township.store.models import data_version
 from ui import ids
 from ui import warningcard as ui
 

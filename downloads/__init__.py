@@ -5,19 +5,19 @@ Routes (all GET):
 - ``/grid/<grid_id>/fieldmap.html|.pdf|.png`` and
   ``/warnings/<int:wid>/fieldmap.html|.pdf|.png``: the offline field map
   (`layers.fieldmap`); PDF and PNG are its A4 print layout rendered by
-  headless Chromium (`township.fieldmap_render`).
+  headless Chromium (`township.runtime.render`).
 - ``/export/cases.csv``, ``/export/cases.xlsx``, ``/export/features.geojson``:
   the cases (and live warnings) under the dashboard's filter query string
-  (`township.exports`).
+  (`township.formats.exports`).
 - ``/report/daily?<filter>&date=YYYY-MM-DD`` (printable HTML) and
-  ``/report/daily.pdf?...`` (`township.report`, `layers.report`).
+  ``/report/daily.pdf?...`` (`township.read.report`, `layers.report`).
 
 Views are thin: parse the request, call the core, answer. An unknown id is a
 404, a bad parameter a 400 naming it, a missing or busy Chromium a 503; the
 message is plain text, readable on a phone. The viewer is
 `auth.current_viewer` (the sign-in gate stands in front of these routes):
 personal data is masked for its role, and a village operator gets their own
-village only — the export filter is clamped (`township.casework.clamp_state`)
+village only — the export filter is clamped (`township.loop.casefile.clamp_state`)
 and another village's grid or warning is a 403.
 """
 from __future__ import annotations
@@ -35,16 +35,16 @@ from flask import Blueprint, Response, request
 from auth import current_viewer
 from layers.fieldmap import field_map, print_html
 from layers.report import daily_report_html
-from township import exports
-from township.bootstrap import AppContext
-from township.casework import clamp_state
-from township.fieldmap_data import FieldMapData, grid_fieldmap_data, warning_fieldmap_data
-from township.fieldmap_render import ChromiumError, render_pdf, render_png
-from township.filters import FilterState, from_query
-from township.isotime import LOCAL_TZ
-from township.report import daily_report, parse_day
-from township.services import Snapshot, make_view
-from township.store import utcnow
+from township.domain.filters import FilterState, from_query
+from township.domain.isotime import LOCAL_TZ
+from township.formats import exports
+from township.loop.casefile import clamp_state
+from township.read.fieldmap import FieldMapData, grid_fieldmap_data, warning_fieldmap_data
+from township.read.report import daily_report, parse_day
+from township.read.snapshot import Snapshot, make_view
+from township.runtime.bootstrap import AppContext
+from township.runtime.render import ChromiumError, render_pdf, render_png
+from township.store.models import utcnow
 
 __all__ = ["make_blueprint", "RenderCache", "CHROMIUM_SLOTS"]
 

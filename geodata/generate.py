@@ -49,7 +49,7 @@ import shapely.geometry
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, mapping
 from shapely.strtree import STRtree
 
-from township.vocab import RESOURCE_KINDS
+from township.domain.vocab import RESOURCE_KINDS
 
 HERE = Path(__file__).resolve().parent
 GRIDS_PATH = HERE / "dalu_grids.geojson"

@@ -18,7 +18,7 @@ def counts_chart(counts: pd.DataFrame, labels: list[str], lang: str, height: int
     Parameters
     ----------
     counts : DataFrame
-        Columns ``open``, ``overdue``, ``done`` (see ``township.services.counts_by``).
+        Columns ``open``, ``overdue``, ``done`` (see ``township.read.snapshot.counts_by``).
     labels : list[str]
         The screen label of each row.
     """
@@ -45,7 +45,7 @@ REPORTED_COLOR = "#5C6BC0"
 
 
 def trend_chart(weekly: pd.DataFrame, lang: str, height: int = 240) -> dict:
-    """Cases reported and done per week, two lines (``weekly`` from ``township.stats.trend``)."""
+    """Cases reported and done per week, two lines (``weekly`` from ``township.read.stats.trend``)."""
     weeks = [d.strftime("%m-%d") for d in weekly.index]
     lines = [("reported_n", "reported", REPORTED_COLOR), ("done_n", "done", DONE_COLOR)]
     return {

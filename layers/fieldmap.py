@@ -6,13 +6,13 @@ A responder downloads the page once and opens it on a phone with no network
 Font Awesome, from CDNs), there are no base tiles by default, no images and no
 web fonts; every mark is a vector (polygons, circles, circle markers) or an
 HTML label. Personal data is shown as the role may see it
-(`township.privacy`): a ``tel:`` link only for roles that see numbers.
+(`township.domain.privacy`): a ``tel:`` link only for roles that see numbers.
 
-Builders are pure: plain arguments (the frames of `township.fieldmap_data`)
+Builders are pure: plain arguments (the frames of `township.read.fieldmap`)
 in, an HTML string out. The only file read is the vendored Leaflet, once.
 
 ``layout="print"`` gives the same content on A4 portrait (``@page``) for
-`township.fieldmap_render.render_pdf` / ``render_png``; `print_html` is a
+`township.runtime.render.render_pdf` / ``render_png``; `print_html` is a
 shorthand.
 """
 from __future__ import annotations
@@ -33,14 +33,23 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from township.gridset import GridSet
-from township.isotime import LOCAL_TZ
-from township.privacy import mask_phone, sees_personal, shown_name, shown_phone
-from township.vocab import (CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, RESOURCE_COLORS, RESOURCE_KINDS,
-                            WARNING_LEVELS, WARNING_STATUSES, WARNING_TYPES, label)
+from township.domain.isotime import LOCAL_TZ
+from township.domain.privacy import mask_phone, sees_personal, shown_name, shown_phone
+from township.domain.vocab import (
+    CASE_STATUS_COLORS,
+    CASE_STATUSES,
+    CASE_TYPES,
+    RESOURCE_COLORS,
+    RESOURCE_KINDS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    WARNING_TYPES,
+    label,
+)
+from township.grids.gridset import GridSet
 
 if TYPE_CHECKING:  # pragma: no cover
-    from township.fieldmap_data import FieldMapData
+    from township.read.fieldmap import FieldMapData
 
 __all__ = [
     "LEAFLET_DIR",
@@ -602,12 +611,12 @@ def grid_field_map(
     grid_id : str
         The grid (drawn highlighted, with its officer as the first contact).
     role : str
-        Who the page is for (`township.privacy`): names and phones are masked,
+        Who the page is for (`township.domain.privacy`): names and phones are masked,
         and no ``tel:`` link is written, for roles that may not see them.
     neighbours : sequence of str
         Grids touching it, drawn and listed with their officers.
     cases : DataFrame, optional
-        Open cases to draw and list (case columns of `township.services` and
+        Open cases to draw and list (case columns of `township.read.snapshot` and
         an ``overdue`` bool), in list order.
     warnings : DataFrame, optional
         Warnings reaching the grid (warning columns): circles of ``radius_m``
@@ -763,7 +772,7 @@ def warning_field_map(
 
 def field_map(gridset: GridSet, data: "FieldMapData", role: str, layout: Layout = "screen",
               tile_url: str | None = None, attribution: str = "") -> str:
-    """The page for gathered data (`township.fieldmap_data.grid_fieldmap_data` / ``warning_fieldmap_data``)."""
+    """The page for gathered data (`township.read.fieldmap.grid_fieldmap_data` / ``warning_fieldmap_data``)."""
     common = dict(role=role, neighbours=data.neighbours, cases=data.cases, resources=data.resources,
                   generated_at=data.generated_at, layout=layout, tile_url=tile_url, attribution=attribution)
     if data.subject == "grid":
@@ -773,5 +782,5 @@ def field_map(gridset: GridSet, data: "FieldMapData", role: str, layout: Layout 
 
 def print_html(gridset: GridSet, data: "FieldMapData", role: str, tile_url: str | None = None,
                attribution: str = "") -> str:
-    """The same page laid out for A4 portrait (``@page``), for `township.fieldmap_render`."""
+    """The same page laid out for A4 portrait (``@page``), for `township.runtime.render`."""
     return field_map(gridset, data, role, layout="print", tile_url=tile_url, attribution=attribution)

@@ -13,13 +13,13 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from township.privacy import shown_name
-from township.vocab import (
+from township.domain.privacy import shown_name
+from township.domain.vocab import (
     CASE_STATUS_COLORS,
-    OPEN_STATUSES,
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
+    OPEN_STATUSES,
     RESOURCE_COLORS,
     RESOURCE_KINDS,
     WARNING_LEVELS,
@@ -287,11 +287,11 @@ def resource_update(resources: pd.DataFrame, lang: str, visible: bool = True) ->
 def radius_update(warning: dict | None) -> dict:
     """The open warning's circle (computed in EPSG:4546), in its level's colour; empty when none is open.
 
-    ``warning`` is :func:`township.command.selected_warning`'s dict (``lon``, ``lat``, ``radius_m``, ``level``).
+    ``warning`` is :func:`township.loop.warnings.selected_warning`'s dict (``lon``, ``lat``, ``radius_m``, ``level``).
     """
     if not warning:
         return {"lon": [], "lat": [], "visible": True}
-    from township.command import radius_ring
+    from township.loop.warnings import radius_ring
 
     lon, lat = radius_ring(warning["lon"], warning["lat"], warning["radius_m"])
     return {"lon": lon, "lat": lat, "visible": True,
@@ -380,19 +380,19 @@ def map_note(view, lang: str) -> list[dict]:
 
 
 def map_updates(view, gridset, warning: dict | None = None) -> dict[int, dict]:
-    """Every data-dependent attribute of the map for one :class:`~township.services.View`.
+    """Every data-dependent attribute of the map for one :class:`~township.read.snapshot.View`.
 
     The grids' ids and names are not among them (:func:`map_labels` sent them
     once), and nothing in them depends on who looks.
 
     Parameters
     ----------
-    view : township.services.View
+    view : township.read.snapshot.View
         The filtered data.
-    gridset : township.gridset.GridSet
+    gridset : township.grids.gridset.GridSet
         The grids in use.
     warning : dict, optional
-        The warning whose card is open (:func:`township.command.selected_warning`):
+        The warning whose card is open (:func:`township.loop.warnings.selected_warning`):
         its circle is drawn and its affected grids outlined thicker.
     """
     f = view.state

@@ -1,8 +1,8 @@
 """The daily report as one printable HTML page: A4 ``@page``, inline CSS, inline SVG bars, nothing linked.
 
-Pure: a `township.report.DailyReport` in, an HTML string out. The page
+Pure: a `township.read.report.DailyReport` in, an HTML string out. The page
 names no outside resource (no font, script, image or style URL), so it prints
-the same on a closed network and `township.fieldmap_render.render_pdf` turns
+the same on a closed network and `township.runtime.render.render_pdf` turns
 it into a PDF. Personal data arrives already masked for the reader's role.
 """
 from __future__ import annotations
@@ -12,11 +12,19 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from township.gridset import GridSet
-from township.isotime import LOCAL_TZ
-from township.report import DailyReport
-from township.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, WARNING_LEVELS, WARNING_STATUSES, \
-    WARNING_TYPES, label
+from township.domain.isotime import LOCAL_TZ
+from township.domain.vocab import (
+    CASE_STATUSES,
+    CASE_TYPES,
+    DOMAINS,
+    TIERS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    WARNING_TYPES,
+    label,
+)
+from township.grids.gridset import GridSet
+from township.read.report import DailyReport
 from ui.text import t
 
 __all__ = ["daily_report_html", "bar_svg"]
@@ -144,7 +152,7 @@ def daily_report_html(report: DailyReport, gridset: GridSet, back_href: str | No
     Parameters
     ----------
     report : DailyReport
-        The gathered report (`township.report.daily_report`).
+        The gathered report (`township.read.report.daily_report`).
     gridset : GridSet
         Names of villages and grids.
     back_href : str, optional

@@ -204,8 +204,8 @@ def page(browser, request):
 @pytest.fixture(scope="session")
 def township_ctx(stores):
     """The embedded default opened on a fresh store: bundled grids, resources, demo year."""
-    from township.bootstrap import open_township
-    from township.settings import Settings
+    from township.config import Settings
+    from township.runtime.bootstrap import open_township
 
     return open_township(Settings(database_url=stores.new("store"), role="command"))
 
@@ -217,8 +217,8 @@ def api_server(tmp_path_factory, stores) -> LiveServer:
     ``api_server.tokens[role]`` is a token of each role (the village one is
     bound to DL-03); ``api_server.engine`` opens the same file for direct SQL checks.
     """
-    from township.store import make_engine
-    from township.tokens import create_token
+    from township.accounts.tokens import create_token
+    from township.store.models import make_engine
 
     # No demo feed: the tests count exactly what they write.
     srv = LiveServer(tmp_path_factory.mktemp("api"), {"DEMO_FEED": "0"}, stores.new("api")).start()

@@ -10,10 +10,10 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from township.gridset import load_grid_file
-from township.settings import BUNDLED_GRIDS
-from township.store import utcnow
-from township.vocab import OPEN_STATUSES
+from township.config import BUNDLED_GRIDS
+from township.domain.vocab import OPEN_STATUSES
+from township.grids.gridset import load_grid_file
+from township.store.models import utcnow
 
 pytestmark = pytest.mark.store
 
@@ -397,7 +397,7 @@ def test_openapi_document_describes_every_route(api_server, tmp_path):
     assert doc["openapi"].startswith("3.1")
     # The routes of the real app, listed in a process of their own (Dash keeps global state).
     rules = subprocess.run([sys.executable, "-c", (
-        "from app import create_app; from township.settings import Settings;"
+        "from app import create_app; from township.config import Settings;"
         f"app = create_app(Settings(database_url='sqlite:///{tmp_path / 'routes.db'}', seed_demo=False));"
         "print('\\n'.join(r.rule for r in app.server.url_map.iter_rules() if r.endpoint.startswith('api.')))")],
         capture_output=True, text=True, check=True).stdout.split()

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from township.gridset import load_grid_file
-from township.settings import BUNDLED_GRIDS
+from township.config import BUNDLED_GRIDS
+from township.grids.gridset import load_grid_file
 
 GRAPH = "#map-graph .js-plotly-plot"
 

@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import pytest
+from conftest import drawn
 
 from callbacks.dashboard import reduce, render_page
 from layers import mapfig
-from township.vocab import OPEN_STATUSES
-from conftest import drawn
 from layers.mapfig import CASES, GRIDS, VILLAGES, map_labels, map_updates
-from township.filters import FilterState
-from township.services import make_view
+from township.domain.filters import FilterState
+from township.domain.vocab import OPEN_STATUSES
+from township.read.snapshot import make_view
 from ui import dashboard as ui
 from ui import ids
 
 
 @pytest.fixture(scope="module")
 def gs(township_ctx):
-    return township_ctx.township.gridset
+    return township_ctx.township.grids.gridset
 
 
 def _find(component, cid):
@@ -56,7 +56,7 @@ def test_render_page_from_a_deep_link(township_ctx):
     shown = drawn(grids)
     assert grids["visible"] is True and shown and all(g.startswith("DL-03-") for g in shown)
     assert len(grids["locations"]) == 146  # the ids go once; a village view leaves the others without a value
-    assert _find(page, "panel-title").children == township_ctx.township.gridset.props("DL-03-02")["name"]
+    assert _find(page, "panel-title").children == township_ctx.township.grids.gridset.props("DL-03-02")["name"]
     assert _find(page, ids.NOTICE).hidden is True
 
 
@@ -81,7 +81,7 @@ def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_c
 
 
 def test_grid_panel_masks_the_phone_for_the_wall(township_ctx, gs):
-    from township.services import grid_detail
+    from township.read.snapshot import grid_detail
 
     view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
     detail = grid_detail(view, gs, "DL-13-01")

@@ -10,8 +10,8 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from township.isotime import iso
-from township.store import utcnow
+from township.domain.isotime import iso
+from township.store.models import utcnow
 
 pytestmark = pytest.mark.store
 
@@ -294,13 +294,13 @@ def test_cap_posts_need_a_token_the_right_type_and_the_right_village(api_server)
     ("gale", "Other", "gale"), ("治安", "Security", "public_security"),
 ])
 def test_event_and_category_map_to_our_types(event, category, expected):
-    from township.cap import warning_type
+    from township.formats.cap import warning_type
 
     assert warning_type(event, category) == expected
 
 
 def test_an_event_code_wins_and_an_unknown_event_names_the_types():
-    from township.cap import warning_type
+    from township.formats.cap import warning_type
 
     assert warning_type("Special weather statement", "Met", ["XYZ", "blizzard"]) == "blizzard"
     with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*public_security 治安"):

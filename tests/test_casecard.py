@@ -7,22 +7,22 @@ change data other modules' tests count).
 from __future__ import annotations
 
 import pytest
+from conftest import drawn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callbacks.casecard import clicked_case, make_move, open_card
 from callbacks.dashboard import reduce, render_page
 from callbacks.stats import stats_body
-from conftest import drawn
 from layers.mapfig import CASES, GRIDS, VILLAGES, map_updates
-from township.bootstrap import open_township
-from township.casework import clamp_state
-from township.filters import FilterState
-from township.services import make_view
-from township.ingest import CaseIn, write_cases
-from township.settings import Settings
-from township.store import Case, CaseEvent
-from township.workflow import POOL, Actor, apply_move
+from township.config import Settings
+from township.domain.filters import FilterState
+from township.formats.ingest import CaseIn, write_cases
+from township.loop.casefile import clamp_state
+from township.loop.workflow import POOL, Actor, apply_move
+from township.read.snapshot import make_view
+from township.runtime.bootstrap import open_township
+from township.store.models import Case, CaseEvent
 from ui import ids
 
 COMMAND = Actor("指挥中心值班员", "command")
@@ -37,14 +37,14 @@ def ctx(stores):
 
 @pytest.fixture(scope="module")
 def gs(ctx):
-    return ctx.township.gridset
+    return ctx.township.grids.gridset
 
 
 def new_case(ctx, grid: str, **extra) -> int:
-    p = ctx.township.gridset.geometry(grid).representative_point()
+    p = ctx.township.grids.gridset.geometry(grid).representative_point()
     item = CaseIn(source="citizen", type=extra.pop("type", "dispute"), domain="governance", title="卡片测试",
                   lon=p.x, lat=p.y, reporter="张三丰", reporter_phone="13812341234", **extra)
-    return write_cases(ctx.township.engine, ctx.township.gridset, [item], actor="测试")[0].id
+    return write_cases(ctx.township.engine, ctx.township.grids.gridset, [item], actor="测试")[0].id
 
 
 def find(component, cid):
@@ -121,8 +121,8 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
 def test_statistics_follow_the_viewer(ctx):
     mine = text(stats_body(ctx, VILLAGE, FilterState(village=["DL-05"]).model_dump()))
     assert "stats-ranking" not in mine  # the ranking is the township head's
-    assert ctx.township.gridset.props("DL-01")["name"] in mine
-    assert ctx.township.gridset.props("DL-05")["name"] not in mine
+    assert ctx.township.grids.gridset.props("DL-01")["name"] in mine
+    assert ctx.township.grids.gridset.props("DL-05")["name"] not in mine
     town = text(stats_body(ctx, COMMAND, FilterState().model_dump()))
     assert "stats-ranking" in town and "stats-stages" in town and "stats-trend" in town
 
@@ -236,7 +236,7 @@ def test_clicks_that_open_a_card(ctx):
 
 def test_the_banner_announces_to_a_village_operator_only_warnings_reaching_their_village(ctx):
     from callbacks.dashboard import viewer_alerts
-    from township.services import alerts, warning_mask
+    from township.read.snapshot import alerts, warning_mask
 
     snap = ctx.township.snapshot()
     reach = set(snap.warnings["id"][warning_mask(snap, FilterState(village=["DL-01"]))])

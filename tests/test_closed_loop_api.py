@@ -5,9 +5,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import requests
-
 from test_api import a_case, get, grids, post, sql  # noqa: F401  (grids is a fixture)
-from township.tokens import create_token
+
+from township.accounts.tokens import create_token
 
 pytestmark = pytest.mark.store  # run on SQLite and on PostgreSQL (tests/conftest.py)
 MOVE_ROUTES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate")

@@ -9,18 +9,17 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import text
-
 from conftest import LiveServer
-from layers.mapfig import CASES, VILLAGES
+from sqlalchemy import text
 from test_browser import GRAPH, click_lonlat, drawn_locations, kpi, open_map, table_cells
-from township.gridset import load_grid_file
-from township.ingest import CaseIn, write_cases
-from township.secret import SECRET_FILE
-from township.settings import BUNDLED_GRIDS
-from township.store import make_engine, utcnow
-from township.vocab import CASE_STATUS_COLORS, DONE_STATUSES, OPEN_STATUSES
-from township.workflow import MOVES
+
+from layers.mapfig import CASES, VILLAGES
+from township.config import BUNDLED_GRIDS, SECRET_FILE
+from township.domain.vocab import CASE_STATUS_COLORS, DONE_STATUSES, OPEN_STATUSES
+from township.formats.ingest import CaseIn, write_cases
+from township.grids.gridset import load_grid_file
+from township.loop.workflow import MOVES
+from township.store.models import make_engine, utcnow
 
 VILLAGE, GRID = "DL-07", "DL-07-02"
 

@@ -6,13 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from conftest import LiveServer
 from sqlalchemy import text
 
-from conftest import LiveServer
-from township.gridset import load_grid_file
-from township.settings import BUNDLED_GRIDS
-from township.store import make_engine
-from township.tokens import create_token
+from township.accounts.tokens import create_token
+from township.config import BUNDLED_GRIDS
+from township.grids.gridset import load_grid_file
+from township.store.models import make_engine
 
 THREADS = 8
 PER_THREAD = 10

@@ -1,7 +1,7 @@
 """Downloads over real HTTP: filtered exports, the daily report, field-map files, and masking by role.
 
 Counts are checked against independent SQL on the server's own SQLite file
-(not township.services); masking against the reporters stored there.
+(not township.read.snapshot); masking against the reporters stored there.
 """
 from __future__ import annotations
 
@@ -18,16 +18,15 @@ from urllib.parse import unquote
 import openpyxl
 import pytest
 import requests
-
 from conftest import LiveServer
 from test_browser import open_map
-from township import exports
-from township.filters import FilterState
-from township.privacy import mask_name, mask_phone
-from township.services import make_view
-from township.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
 
 from downloads import RenderCache
+from township.domain.filters import FilterState
+from township.domain.privacy import mask_name, mask_phone
+from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
+from township.formats import exports
+from township.read.snapshot import make_view
 
 HEADERS = ["编号", "事项", "事件类型", "领域", "状态", "是否超期", "村/社区", "网格", "网格编号", "化解层级",
            "最高化解层级", "来源", "处置人", "报告人", "报告人电话", "上报时间", "办理时限", "办结时间", "销号时间",
@@ -320,7 +319,7 @@ def test_map_downloads_as_png_from_the_modebar(server, browser):
 def village_client(tmp_path_factory):
     """The app as a village operator of DL-03 sees it (DEFAULT_ROLE=village), through Flask's test client."""
     from app import create_app
-    from township.settings import Settings
+    from township.config import Settings
 
     db = tmp_path_factory.mktemp("village") / "township.db"
     app = create_app(Settings(database_url=f"sqlite:///{db}", role="village", default_village="DL-03"))

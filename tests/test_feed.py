@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from township.feed import DemoFeed, feed_token
-from township.gridset import load_grid_file
-from township.settings import BUNDLED_GRIDS
+from township.config import BUNDLED_GRIDS
+from township.grids.gridset import load_grid_file
+from township.runtime.feed import DemoFeed, feed_token
 
 pytestmark = pytest.mark.store
 

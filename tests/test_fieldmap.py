@@ -20,11 +20,10 @@ import shapely
 from shapely.geometry import shape
 
 from layers.fieldmap import NOTE, field_map, grid_field_map, print_html
-from township.fieldmap_data import (FIELD_NEAR_M, TOUCH_M, compass_word, grid_fieldmap_data,
-                                    warning_fieldmap_data)
-from township.fieldmap_render import A4_PX, render_pdf, render_png
-from township.privacy import mask_phone
-from township.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
+from township.domain.privacy import mask_phone
+from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
+from township.read.fieldmap import FIELD_NEAR_M, TOUCH_M, compass_word, grid_fieldmap_data, warning_fieldmap_data
+from township.runtime.render import A4_PX, render_pdf, render_png
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "artifacts" / "fieldmap"
@@ -38,7 +37,7 @@ ALLOWED_URLS = {
     "https://bugzilla.mozilla.org/show_bug.cgi?id=888319",
 }
 
-# An independent metric projection for the brute-force checks (not township.crs).
+# An independent metric projection for the brute-force checks (not township.grids.crs).
 TO_4546 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True)
 
 
@@ -52,7 +51,7 @@ def to4546(geom):
 
 @pytest.fixture(scope="module")
 def gridset(township_ctx):
-    return township_ctx.township.gridset
+    return township_ctx.township.grids.gridset
 
 
 @pytest.fixture(scope="module")

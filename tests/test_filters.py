@@ -1,5 +1,5 @@
 """The filter state and its URL mirror."""
-from township.filters import FilterState, drill, from_query, reset, up_to_town
+from township.domain.filters import FilterState, drill, from_query, reset, up_to_town
 
 VILLAGES = {"DL-01", "DL-03"}
 GRIDS = {"DL-03-02"}

@@ -18,7 +18,7 @@ import pytest
 import shapely
 from shapely.geometry import box, mapping
 
-from township.crs import (
+from township.grids.crs import (
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
@@ -27,7 +27,7 @@ from township.crs import (
     to_wgs84_geom,
     wgs84_to_gcj02,
 )
-from township.gridset import (
+from township.grids.gridset import (
     CELL_INDEX_FROM,
     SLIVER_TOLERANCE_M,
     GridSet,

@@ -16,13 +16,13 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import text
 
-import township.imports as imports
-from township import cli
-from township.bootstrap import open_township
-from township.crs import wgs84_to_gcj02
-from township.imports import UnreadableFile, import_data, import_file, read_case_table
-from township.ingest import MAX_BATCH
-from township.settings import Settings
+import township.formats.imports as imports
+from township.config import Settings
+from township.formats.imports import UnreadableFile, import_data, import_file, read_case_table
+from township.formats.ingest import MAX_BATCH
+from township.grids.crs import wgs84_to_gcj02
+from township.runtime import cli
+from township.runtime.bootstrap import open_township
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -41,7 +41,7 @@ class Store:
         self.url = url
         ctx = open_township(Settings(database_url=self.url, seed_demo=False))
         self.engine = ctx.township.engine
-        self.gridset = ctx.township.gridset
+        self.gridset = ctx.township.grids.gridset
 
     def query(self, sql: str, **args) -> list[tuple]:
         with self.engine.connect() as conn:

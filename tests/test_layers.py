@@ -2,7 +2,7 @@
 import json
 
 from layers.basemap import map_style, view_for_bounds
-from township.privacy import mask_name, mask_phone, shown_phone
+from township.domain.privacy import mask_name, mask_phone, shown_phone
 
 
 def test_default_style_names_no_outside_url():

@@ -7,11 +7,11 @@ import urllib.request
 
 from test_browser import GRAPH, figure_value, open_map
 
-from township.gridset import load_grid_file
-from township.ingest import WarningIn, write_warnings
-from township.settings import BUNDLED_GRIDS
-from township.store import make_engine
-from township.tokens import create_token
+from township.accounts.tokens import create_token
+from township.config import BUNDLED_GRIDS
+from township.formats.ingest import WarningIn, write_warnings
+from township.grids.gridset import load_grid_file
+from township.store.models import make_engine
 
 
 def test_case_posted_to_the_api_appears_without_reload_and_zoom_is_kept(server, page):

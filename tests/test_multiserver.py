@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from conftest import LiveServer
 from sqlalchemy import func, select
 
-from conftest import LiveServer
-from township.demo import YEARLY_CASES
-from township.gridset import load_grid_file
-from township.settings import BUNDLED_GRIDS
-from township.store import Case, make_engine
-from township.tokens import create_token
+from township.accounts.tokens import create_token
+from township.config import BUNDLED_GRIDS
+from township.grids.gridset import load_grid_file
+from township.runtime.demo import YEARLY_CASES
+from township.store.models import Case, make_engine
 
 pytestmark = pytest.mark.store
 

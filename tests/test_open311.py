@@ -10,12 +10,12 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from township.gridset import load_grid_file
-from township.isotime import iso
-from township.open311 import Open311Request, Open311Service
-from township.settings import BUNDLED_GRIDS
-from township.store import utcnow
-from township.vocab import CASE_TYPES, OPEN_STATUSES
+from township.config import BUNDLED_GRIDS
+from township.domain.isotime import iso
+from township.domain.vocab import CASE_TYPES, OPEN_STATUSES
+from township.formats.open311 import Open311Request, Open311Service
+from township.grids.gridset import load_grid_file
+from township.store.models import utcnow
 
 pytestmark = pytest.mark.store
 

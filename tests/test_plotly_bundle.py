@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from plotly.offline import get_plotlyjs_version
+from test_browser import GRAPH, open_map
 
 import app as app_module
-from test_browser import GRAPH, open_map
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = app_module.PLOTLY_BUNDLE

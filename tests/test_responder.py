@@ -8,13 +8,13 @@ from pathlib import Path
 
 import plotly
 import pytest
-
 from conftest import ARTIFACTS
-from township.fieldmap_data import grid_fieldmap_data
-from township.gridset import load_grid_file
-from township.privacy import mask_name, mask_phone
-from township.settings import BUNDLED_GRIDS
-from township.vocab import OPEN_STATUSES
+
+from township.config import BUNDLED_GRIDS
+from township.domain.privacy import mask_name, mask_phone
+from township.domain.vocab import OPEN_STATUSES
+from township.grids.gridset import load_grid_file
+from township.read.fieldmap import grid_fieldmap_data
 from ui import responder
 
 #: A busy grid of the demo year: open cases (one overdue), a red warning, many resources near.

@@ -12,15 +12,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from auth import ANONYMOUS, current_viewer
-from township.bootstrap import open_township
-from township.ingest import CaseIn, write_cases
-from township.secret import SECRET_FILE, session_secret
-from township.settings import ROOT, Settings
-from township.sla import SlaConfig
-from township.store import Case, CaseEvent, utcnow
-from township.tokens import check_token, token_handler
-from township.users import check_password
-from township.workflow import sweep_overdue
+from township.accounts.tokens import check_token, token_handler
+from township.accounts.users import check_password
+from township.config import ROOT, SECRET_FILE, Settings, session_secret
+from township.domain.sla import SlaConfig
+from township.formats.ingest import CaseIn, write_cases
+from township.loop.workflow import sweep_overdue
+from township.runtime.bootstrap import open_township
+from township.store.models import Case, CaseEvent, utcnow
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def test_the_viewer_outside_a_request(ctx):
 
 
 def test_the_sweep_escalates_overdue_cases_once_per_missed_deadline(ctx):
-    gs = ctx.township.gridset
+    gs = ctx.township.grids.gridset
     p = gs.geometry("DL-06-01").representative_point()
     long_ago = utcnow() - timedelta(days=5)
     [late] = write_cases(ctx.township.engine, gs, [CaseIn(source="patrol", type="hazard", domain="safety",

@@ -10,12 +10,21 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from township.filters import FilterState
-from township.ingest import CaseIn, WarningIn, write_cases, write_warnings
-from township.services import CATEGORICAL, Snapshot, Township, acknowledge_warning, categorical, make_view
-from township.store import (Case, CaseEvent, Meta, Warning, WarningGrid, bump_version, data_version,
-                            session_scope, utcnow)
-from township.workflow import Actor, apply_move
+from township.domain.filters import FilterState
+from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
+from township.loop.workflow import Actor, apply_move
+from township.read.snapshot import CATEGORICAL, Snapshot, Township, acknowledge_warning, categorical, make_view
+from township.store.models import (
+    Case,
+    CaseEvent,
+    Meta,
+    Warning,
+    WarningGrid,
+    bump_version,
+    data_version,
+    session_scope,
+    utcnow,
+)
 
 pytestmark = pytest.mark.store
 OPEN = ("reported", "dispatched", "accepted", "in_progress", "returned")
@@ -92,7 +101,7 @@ def test_snapshot_reloads_only_when_data_changes(township_ctx):
     tw = township_ctx.township
     first = tw.snapshot()
     assert tw.snapshot() is first
-    from township.store import bump_version, session_scope
+    from township.store.models import bump_version, session_scope
 
     with session_scope(tw.engine) as s:
         bump_version(s)
@@ -105,8 +114,8 @@ def test_snapshot_reloads_only_when_data_changes(township_ctx):
 @pytest.fixture(scope="module")
 def town(stores):
     """A store of its own (bundled grids, demo year): these tests write cases the others would count."""
-    from township.bootstrap import open_township
-    from township.settings import Settings
+    from township.config import Settings
+    from township.runtime.bootstrap import open_township
 
     return open_township(Settings(database_url=stores.new("incremental"))).township
 
@@ -240,7 +249,7 @@ def test_categorical_extends_its_categories():
 
 
 def test_rows_written_without_a_version_force_a_full_load(town):
-    """township.demo seeds cases at version 0, and a delete moves no version: the row count catches both."""
+    """township.runtime.demo seeds cases at version 0, and a delete moves no version: the row count catches both."""
     tw = Township(town.engine, town.gridset)
     first = tw.snapshot()
     template = first.cases.iloc[0]
@@ -328,8 +337,8 @@ def test_readers_and_a_writer_at_once(town):
 
 def test_grid_measures_add_up_per_grid_village_and_town_over_several_towns():
     from bench.scale import SizeSpec, make_grid_features
-    from township.gridset import parse_grid_geojson
-    from township.services import leaf_counts, level_values
+    from township.grids.gridset import parse_grid_geojson
+    from township.read.snapshot import leaf_counts, level_values
 
     extent = (110.6, 39.7, 110.9, 39.9)
     spec = SizeSpec("test", cases=0, towns=3, villages_per_town=3, nx=12, ny=9, extent=extent, seed=3)

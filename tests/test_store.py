@@ -14,13 +14,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from conftest import ROOT
 from sqlalchemy import select
 
-from conftest import ROOT
-from township.ingest import CaseIn, write_cases
-from township.repo import ensure_grids
-from township.settings import BUNDLED_GRIDS
-from township.store import (
+from township.config import BUNDLED_GRIDS
+from township.formats.ingest import CaseIn, write_cases
+from township.grids.install import ensure_grids
+from township.store.models import (
     MAX_ID,
     Case,
     Meta,
@@ -58,7 +58,7 @@ def test_processes_opening_a_new_sqlite_file_together_all_start(tmp_path):
     start_at = time.time() + 2
     code = (
         "import sys, time\n"
-        "from township.store import make_engine, init_db, data_version\n"
+        "from township.store.models import make_engine, init_db, data_version\n"
         "e = make_engine(sys.argv[1])\n"
         "while time.time() < float(sys.argv[2]): pass\n"
         "init_db(e); print(data_version(e))\n"

@@ -10,11 +10,11 @@ import pytest
 from conftest import ARTIFACTS, LiveServer
 from sqlalchemy import create_engine, text
 
-from township.gridset import load_grid_file
-from township.ingest import CaseIn, WarningIn, write_cases, write_warnings
-from township.settings import BUNDLED_GRIDS
-from township.store import make_engine
-from township.vocab import CASE_TYPES, LIVE_WARNING_STATUSES, OPEN_STATUSES
+from township.config import BUNDLED_GRIDS
+from township.domain.vocab import CASE_TYPES, LIVE_WARNING_STATUSES, OPEN_STATUSES
+from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
+from township.grids.gridset import load_grid_file
+from township.store.models import make_engine
 from ui import wall as ui
 
 GRAPH = "#wall-map .js-plotly-plot"
@@ -473,7 +473,7 @@ def test_url_options_are_parsed_with_care(search, expected):
 
 
 def test_tour_scores_match_the_store(township_ctx):
-    from township.services import make_view
+    from township.read.snapshot import make_view
 
     tw = township_ctx.township
     view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))
@@ -487,7 +487,7 @@ def test_tour_scores_match_the_store(township_ctx):
 
 
 def test_the_tour_visits_at_most_tour_stops_villages(township_ctx, monkeypatch):
-    from township.services import make_view
+    from township.read.snapshot import make_view
 
     tw = township_ctx.township
     view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))
@@ -498,7 +498,7 @@ def test_the_tour_visits_at_most_tour_stops_villages(township_ctx, monkeypatch):
 
 
 def test_wall_map_updates_carry_no_hover_text(township_ctx):
-    from township.services import make_view
+    from township.read.snapshot import make_view
 
     tw = township_ctx.township
     view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))

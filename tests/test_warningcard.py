@@ -18,15 +18,22 @@ from sqlalchemy.orm import Session
 from callbacks.dashboard import map_warning
 from callbacks.warningcard import clicked_warning, make_dispatch, make_warning_move, open_warning
 from layers.mapfig import GRIDS, RADIUS, RESOURCES, SELECTED_WIDTH, WARNINGS, map_labels, map_updates
-from township.bootstrap import open_township
-from township.command import (dispatch_task, move_warning, reached_villages, task_prefix, warning_events,
-                              warning_file, warning_tasks)
-from township.filters import FilterState
-from township.services import make_view
-from township.settings import Settings
-from township.store import Case, CaseAssignment, CaseEvent, Handler, Warning, WarningEvent, make_engine
-from township.vocab import OPEN_STATUSES
-from township.workflow import Actor, MoveRefused
+from township.config import Settings
+from township.domain.filters import FilterState
+from township.domain.vocab import OPEN_STATUSES
+from township.loop.warnings import (
+    dispatch_task,
+    move_warning,
+    reached_villages,
+    task_prefix,
+    warning_events,
+    warning_file,
+    warning_tasks,
+)
+from township.loop.workflow import Actor, MoveRefused
+from township.read.snapshot import make_view
+from township.runtime.bootstrap import open_township
+from township.store.models import Case, CaseAssignment, CaseEvent, Handler, Warning, WarningEvent, make_engine
 from ui import ids
 
 COMMAND = Actor("指挥中心值班员", "command")
@@ -48,7 +55,7 @@ def ctx(stores):
 
 @pytest.fixture(scope="module")
 def gs(ctx):
-    return ctx.township.gridset
+    return ctx.township.grids.gridset
 
 
 def live_warning(ctx, status: str = "active", exclude: tuple[int, ...] = ()) -> int:

@@ -16,20 +16,14 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from township.bootstrap import open_township
-from township.crs import to_metric
-from township.handlers import NEIGHBOUR_GAP_M, neighbours, seed_handlers, suggest_handlers
-from township.ingest import CaseIn, write_cases
-from township.services import overdue_mask
-from township.settings import Settings
-from township.sla import DEFAULT_SLA, SlaConfig, accept_deadline, deadline_for
-from township.stats import (STAGE_STATUSES, EntryTimes, backlog_by_handler, backlog_by_village, stage_times, trend,
-                            village_ranking)
-from township.store import (Case, CaseAssignment, CaseEvent, Handler, User, bump_version, data_version, init_db,
-                            make_engine, session_scope)
-from township.users import DEMO_USERS, check_password, create_user, seed_demo_users
-from township.vocab import CASE_STATUSES, TIERS
-from township.workflow import (
+from township.accounts.users import DEMO_USERS, check_password, create_user, seed_demo_users
+from township.config import Settings
+from township.domain.sla import DEFAULT_SLA, SlaConfig, accept_deadline, deadline_for
+from township.domain.vocab import CASE_STATUSES, TIERS
+from township.formats.ingest import CaseIn, write_cases
+from township.grids.crs import to_metric
+from township.loop.staff import NEIGHBOUR_GAP_M, neighbours, seed_handlers, suggest_handlers
+from township.loop.workflow import (
     MOVES,
     Actor,
     MoveRefused,
@@ -40,6 +34,29 @@ from township.workflow import (
     late_to_accept,
     open_orders,
     replay,
+)
+from township.read.snapshot import overdue_mask
+from township.read.stats import (
+    STAGE_STATUSES,
+    EntryTimes,
+    backlog_by_handler,
+    backlog_by_village,
+    stage_times,
+    trend,
+    village_ranking,
+)
+from township.runtime.bootstrap import open_township
+from township.store.models import (
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    Handler,
+    User,
+    bump_version,
+    data_version,
+    init_db,
+    make_engine,
+    session_scope,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +95,7 @@ class Store:
     def __init__(self, url: str) -> None:
         ctx = open_township(Settings(database_url=url, seed_demo=False))
         self.engine = ctx.township.engine
-        self.gridset = ctx.township.gridset
+        self.gridset = ctx.township.grids.gridset
         seed_handlers(self.engine, self.gridset)
 
     def new_case(self, grid: str = "DL-01-01", type: str = "dispute", domain: str = "governance",
@@ -716,6 +733,6 @@ def test_stats_of_no_cases():
 
 
 def test_core_modules_import_no_dash_or_flask():
-    code = ("import sys, township.workflow, township.sla, township.handlers, township.users, township.stats; "
+    code = ("import sys, township.loop.workflow, township.domain.sla, township.loop.staff, township.accounts.users, township.read.stats; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('dash', 'flask')]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -1,4 +1,4 @@
-"""``python -m township``: see `township.cli`."""
-from .cli import main
+"""``python -m township``: see `township.runtime.cli`."""
+from township.runtime.cli import main
 
 raise SystemExit(main())

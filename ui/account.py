@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dash import html
 
-from township.casework import ROLE_LABELS
-from township.workflow import Actor
+from township.loop.casefile import ROLE_LABELS
+from township.loop.workflow import Actor
 from ui import ids
 from ui.text import t
 

@@ -1,6 +1,6 @@
 """The case card: one case, its timeline and the moves the viewer may make, beside the map.
 
-Pure builders of a :class:`township.casework.CaseFile`; `callbacks.casecard`
+Pure builders of a :class:`township.loop.casefile.CaseFile`; `callbacks.casecard`
 calls them after every action, so the card always shows what the store holds.
 Everything clickable inside carries a pattern id (``{"type": CASE_MOVE,
 "move": "dispatch"}`` …): the card's content comes and goes, and a callback
@@ -12,13 +12,13 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from township.casework import CaseFile, action_label, overdue
-from township.gridset import GridSet
-from township.isotime import local_text as local
-from township.privacy import sees_personal, shown_name, shown_phone
-from township.store import Case
-from township.vocab import CASE_SOURCES, CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
-from township.workflow import MOVES, Actor
+from township.domain.isotime import local_text as local
+from township.domain.privacy import sees_personal, shown_name, shown_phone
+from township.domain.vocab import CASE_SOURCES, CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
+from township.grids.gridset import GridSet
+from township.loop.casefile import CaseFile, action_label, overdue
+from township.loop.workflow import MOVES, Actor
+from township.store.models import Case
 from ui import ids
 from ui.text import t
 

@@ -12,13 +12,11 @@ from dash import dcc, html
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
 from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
-from township.filters import LAYERS, MEASURES, WINDOWS, FilterState
-from township.gridset import GridSet
-from township.isotime import local_text
-from township.privacy import shown_name, shown_phone
-from township.services import GridDetail, View, counts_by
-from township.settings import Settings
-from township.vocab import (
+from township.config import Settings
+from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
+from township.domain.isotime import local_text
+from township.domain.privacy import shown_name, shown_phone
+from township.domain.vocab import (
     CASE_SOURCES,
     CASE_STATUSES,
     CASE_TYPES,
@@ -30,6 +28,8 @@ from township.vocab import (
     WARNING_TYPES,
     label,
 )
+from township.grids.gridset import GridSet
+from township.read.snapshot import GridDetail, View, counts_by
 from ui import ids
 from ui.exports import export_row
 from ui.text import t

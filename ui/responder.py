@@ -2,7 +2,7 @@
 
 Who to call, what is open, which warnings reach the grid, what help is near
 and the way back up — from the same data as the offline field map
-(`township.fieldmap_data.grid_fieldmap_data`), so the page and the download
+(`township.read.fieldmap.grid_fieldmap_data`), so the page and the download
 say the same. Pure builders: arguments in, Dash components out.
 
 Everything stacks in one column (no horizontal scroll at 390 px); every
@@ -18,15 +18,41 @@ import pandas as pd
 from dash import dcc, html
 
 from layers.basemap import view_for_bounds
-from layers.mapfig import (CASES, EMPTY_FC, GRIDS, OVERDUE, RESOURCES, TOWN, VILLAGES, WARNINGS, age_text, apply_updates,
-                           base_figure, case_update, grid_colours, grid_labels, overdue_update, resource_update, warning_update)
-from township.fieldmap_data import FieldMapData, neighbours
-from township.gridset import GridSet
-from township.isotime import LOCAL_TZ
-from township.privacy import sees_personal, shown_name, shown_phone
-from township.services import grid_values
-from township.vocab import (CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, RESOURCE_COLORS, RESOURCE_KINDS,
-                            WARNING_LEVELS, WARNING_STATUSES, WARNING_TYPES, label)
+from layers.mapfig import (
+    CASES,
+    EMPTY_FC,
+    GRIDS,
+    OVERDUE,
+    RESOURCES,
+    TOWN,
+    VILLAGES,
+    WARNINGS,
+    age_text,
+    apply_updates,
+    base_figure,
+    case_update,
+    grid_colours,
+    grid_labels,
+    overdue_update,
+    resource_update,
+    warning_update,
+)
+from township.domain.isotime import LOCAL_TZ
+from township.domain.privacy import sees_personal, shown_name, shown_phone
+from township.domain.vocab import (
+    CASE_STATUS_COLORS,
+    CASE_STATUSES,
+    CASE_TYPES,
+    RESOURCE_COLORS,
+    RESOURCE_KINDS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    WARNING_TYPES,
+    label,
+)
+from township.grids.gridset import GridSet
+from township.read.fieldmap import FieldMapData, neighbours
+from township.read.snapshot import grid_values
 from ui import ids
 from ui.text import t
 
@@ -232,7 +258,7 @@ def page(data: FieldMapData, gridset: GridSet, role: str, lang: str, cases: pd.D
     Parameters
     ----------
     data : FieldMapData
-        `township.fieldmap_data.grid_fieldmap_data` of the grid.
+        `township.read.fieldmap.grid_fieldmap_data` of the grid.
     gridset : GridSet
         The grids in use.
     role : str

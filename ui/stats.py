@@ -1,10 +1,10 @@
 """The statistics section (统计): rates, time per stage, backlog, weekly trend, village ranking.
 
-Pure builders over a :class:`township.services.View` (so the section follows
+Pure builders over a :class:`township.read.snapshot.View` (so the section follows
 the dashboard's filter) and, from the audit trail, when the shown cases first
-entered each status (`township.stats.EntryTimes`). The numbers are
-`township.stats`'s; the three rates are the headline's own
-(`township.services.headline`), so the section and the headline cards cannot
+entered each status (`township.read.stats.EntryTimes`). The numbers are
+`township.read.stats`'s; the three rates are the headline's own
+(`township.read.snapshot.headline`), so the section and the headline cards cannot
 disagree.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pandas as pd
 from dash import dcc, html
 
 from layers.charts import trend_chart
-from township.gridset import GridSet
-from township.privacy import shown_name
-from township.services import View
-from township.stats import (
+from township.domain.privacy import shown_name
+from township.grids.gridset import GridSet
+from township.read.snapshot import View
+from township.read.stats import (
     NONE_LABEL,
     RANKING_ROWS,
     STAGES,
@@ -85,7 +85,7 @@ def backlog_table(frame: pd.DataFrame, names: list[str], key: str, lang: str) ->
 
 
 def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
-    """Villages ranked by `township.stats.village_ranking` (score, rates, overdue)."""
+    """Villages ranked by `township.read.stats.village_ranking` (score, rates, overdue)."""
     rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
     rows = [[int(r.rank), gridset.props(v)["name"] if v in gridset else v, int(r.total), pct(r.done_rate),
              pct(r.ontime_rate), pct(r.village_rate), int(r.overdue), f"{r.score:.1f}"]
@@ -96,7 +96,7 @@ def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
 
 
 def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: str) -> list:
-    """The section's content for one view; ``entries`` are `township.stats.EntryTimes` (any superset of its cases)."""
+    """The section's content for one view; ``entries`` are `township.read.stats.EntryTimes` (any superset of its cases)."""
     now = view.now
     by_village = backlog_by_village(view.cases, now).head(BACKLOG_ROWS["village_id"])
     village_names = [gridset.props(v)["name"] if v in gridset else t("none", lang) for v in by_village.index]

@@ -1,4 +1,4 @@
-"""Screen text in Chinese and English. Codes stay English; words come from here or township.vocab."""
+"""Screen text in Chinese and English. Codes stay English; words come from here or township.domain.vocab."""
 from __future__ import annotations
 
 TEXT: dict[str, dict[str, str]] = {

@@ -21,14 +21,26 @@ import shapely
 from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
-from layers.mapfig import (EMPTY_FC, GRIDS, LEVEL_TRACES, LINE_WIDTH, RADIUS, TOWN, VILLAGES, apply_updates,
-                           base_figure, map_labels, map_note, map_updates)
-from township.crs import from_metric, to_metric
-from township.filters import FilterState
-from township.gridset import GridSet
-from township.services import View
-from township.stats import RANKING_ROWS, village_ranking
-from township.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
+from layers.mapfig import (
+    EMPTY_FC,
+    GRIDS,
+    LEVEL_TRACES,
+    LINE_WIDTH,
+    RADIUS,
+    TOWN,
+    VILLAGES,
+    apply_updates,
+    base_figure,
+    map_labels,
+    map_note,
+    map_updates,
+)
+from township.domain.filters import FilterState
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
+from township.grids.crs import from_metric, to_metric
+from township.grids.gridset import GridSet
+from township.read.snapshot import View
+from township.read.stats import RANKING_ROWS, village_ranking
 from ui import ids
 from ui.dashboard import POLL_MS, alert_banner, headline_cards
 from ui.text import t
@@ -260,7 +272,7 @@ def _pct(rate: float | None) -> str:
 
 
 def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
-    """The village ranking (:func:`township.stats.village_ranking`) as a table."""
+    """The village ranking (:func:`township.read.stats.village_ranking`) as a table."""
     rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
     head = html.Tr([html.Th(t(k, lang)) for k in ("rank", "village", "score", "rank_done", "rank_overdue")])
     rows = [

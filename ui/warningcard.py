@@ -1,6 +1,6 @@
 """The warning card (一点指挥): one warning, whom to call and what is near, nearest first, its moves and tasks.
 
-Pure builders of a :class:`township.command.WarningFile`, in the case card's
+Pure builders of a :class:`township.loop.warnings.WarningFile`, in the case card's
 side-panel style (`ui.casecard`); `callbacks.warningcard` calls them after
 every action. Everything clickable carries a pattern id (``{"type":
 WARN_MOVE, "move": "acknowledge"}`` …). Listed cases and tasks open the case
@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from township.command import WARNING_MOVES, Contact, WarningFile
-from township.gridset import GridSet
-from township.isotime import local_text as local
-from township.privacy import sees_personal, shown_name, shown_phone
-from township.vocab import (CASE_STATUSES, CASE_TYPES, RESOURCE_KINDS, WARNING_LEVELS, WARNING_STATUSES,
-                            WARNING_TYPES, label)
-from township.workflow import Actor
+from township.domain.isotime import local_text as local
+from township.domain.privacy import sees_personal, shown_name, shown_phone
+from township.domain.vocab import (
+    CASE_STATUSES,
+    CASE_TYPES,
+    RESOURCE_KINDS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    WARNING_TYPES,
+    label,
+)
+from township.grids.gridset import GridSet
+from township.loop.warnings import WARNING_MOVES, Contact, WarningFile
+from township.loop.workflow import Actor
 from ui import ids
 from ui.casecard import open_id
 from ui.text import t

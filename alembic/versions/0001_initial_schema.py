@@ -1,4 +1,4 @@
-"""Initial schema: the tables township.store defined when migrations began (and PostGIS).
+"""Initial schema: the tables township.store.models defined when migrations began (and PostGIS).
 
 Revision ID: 0001
 Revises:
@@ -6,7 +6,7 @@ Create Date: 2026-11-28
 
 Generated with ``alembic revision --autogenerate`` against an empty SQLite
 file, then reviewed. A store made earlier by ``create_all`` has exactly these
-tables; ``township.store.migrate`` stamps it at this revision instead of
+tables; ``township.store.models.migrate`` stamps it at this revision instead of
 running it.
 
 On PostgreSQL the PostGIS extension is enabled when the server has it (see

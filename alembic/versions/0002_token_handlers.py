@@ -6,7 +6,7 @@ Create Date: 2026-11-28
 
 The closed loop's moves over the API (``POST /api/v1/cases/{id}/{move}``)
 need to know which handler a ``responder`` token stands for; a new table,
-so a store made before only gains a table (``township.store.TokenHandler``).
+so a store made before only gains a table (``township.store.models.TokenHandler``).
 """
 from typing import Sequence, Union
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-28
 
 The warning card moves a warning active → acknowledged → handling → cleared
 and dispatches tasks from it; each step is one row here, written in the same
-transaction as the change (``township.store.WarningEvent``). A new table, so
+transaction as the change (``township.store.models.WarningEvent``). A new table, so
 a store made before only gains a table.
 """
 from typing import Sequence, Union

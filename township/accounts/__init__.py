@@ -1,0 +1,1 @@
+"""Users who sign in and API tokens."""

@@ -1,0 +1,156 @@
+"""Typed settings, read once from the environment, and the key that signs the sign-in cookie.
+
+Every setting has an embedded default so that ``make run`` needs nothing:
+a SQLite file under ``var/`` and the bundled illustrative Dalu grids.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_GRIDS = ROOT / "geodata" / "dalu_grids.geojson"
+BUNDLED_RESOURCES = ROOT / "geodata" / "dalu_resources.geojson"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app needs to start.
+
+    Attributes
+    ----------
+    database_url : str
+        SQLAlchemy URL; ``DATABASE_URL``. Default: ``sqlite:///var/township.db``.
+    grids_file : Path
+        Grid GeoJSON loaded at start; ``GRIDS_FILE``. A file that fails
+        validation leaves the grids already stored in use.
+    grids_crs : str | None
+        Declared CRS of ``grids_file`` (``wgs84``, ``gcj02``, ``bd09``); ``GRIDS_CRS``.
+    resources_file : Path
+        Resource points GeoJSON; ``RESOURCES_FILE``.
+    host, port : str, int
+        Where to serve; ``HOST`` and ``PORT``.
+    tile_url : str | None
+        Optional raster XYZ tile template (an intranet or Tianditu server);
+        ``TILE_URL``. Unset means no base map: nothing loads from outside.
+    tile_attribution : str
+        Attribution shown for ``tile_url``; ``TILE_ATTRIBUTION``.
+    seed_demo : bool
+        Seed a year of illustrative history into an empty store; ``SEED_DEMO``.
+    role : str | None
+        The role of a viewer who has not signed in; ``DEFAULT_ROLE``. Unset
+        (the default) means sign-in is required (``/login``); set it only for a
+        kiosk, a demo or the tests (``command``, ``wall`` …).
+    default_village : str | None
+        The village of that viewer when ``role`` is ``village``; ``DEFAULT_VILLAGE``.
+    secret_key : str | None
+        Signs the session cookie; ``SECRET_KEY``. Unset: a key generated once
+        and kept in ``secret_key`` next to the SQLite file (`township.config`),
+        so every process of one deployment shares it.
+    jobs_dir : Path
+        Where long jobs (file imports) keep their progress; ``JOBS_DIR``.
+    demo_feed : bool
+        Run the demo feed beside the server (``python app.py`` only); ``DEMO_FEED``.
+    feed_interval : float
+        Mean seconds between two demo-feed events; ``FEED_INTERVAL``.
+    inline_grids : int
+        Up to this many level-3 grids, their geometry is in the dashboard page
+        from the start; beyond it, it is sent with the first view of level 3
+        (a city's 50,000 grids are megabytes); ``INLINE_GRIDS``.
+    """
+
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
+    grids_file: Path = BUNDLED_GRIDS
+    grids_crs: str | None = None
+    resources_file: Path = BUNDLED_RESOURCES
+    host: str = "127.0.0.1"
+    port: int = 8050
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    seed_demo: bool = True
+    role: str | None = None
+    default_village: str | None = None
+    secret_key: str | None = None
+    jobs_dir: Path = ROOT / "var" / "jobs"
+    demo_feed: bool = False
+    feed_interval: float = 30.0
+    inline_grids: int = 5_000
+
+    def __post_init__(self) -> None:
+        # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
+        from township.domain.privacy import ROLES_UNMASKED
+
+        if self.role is not None and self.role not in ROLES_UNMASKED:
+            raise ValueError(f"DEFAULT_ROLE={self.role!r} is unknown; allowed: {', '.join(ROLES_UNMASKED)}")
+        if (self.role == "village") != bool(self.default_village):
+            raise ValueError("DEFAULT_ROLE=village needs DEFAULT_VILLAGE (e.g. DL-03), and only it takes one")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """Build settings from environment variables (``os.environ`` by default)."""
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL", base.database_url),
+            grids_file=Path(env.get("GRIDS_FILE", base.grids_file)),
+            grids_crs=env.get("GRIDS_CRS") or None,
+            resources_file=Path(env.get("RESOURCES_FILE", base.resources_file)),
+            host=env.get("HOST", base.host),
+            port=int(env.get("PORT", base.port)),
+            tile_url=env.get("TILE_URL") or None,
+            tile_attribution=env.get("TILE_ATTRIBUTION", ""),
+            seed_demo=env.get("SEED_DEMO", "1") not in ("0", "false", "no"),
+            role=env.get("DEFAULT_ROLE") or None,
+            default_village=env.get("DEFAULT_VILLAGE") or None,
+            secret_key=env.get("SECRET_KEY") or None,
+            jobs_dir=Path(env.get("JOBS_DIR", base.jobs_dir)),
+            demo_feed=env.get("DEMO_FEED", "0") in ("1", "true", "yes"),
+            feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),
+            inline_grids=int(env.get("INLINE_GRIDS", base.inline_grids)),
+        )
+
+
+# The key that signs the sign-in cookie: ``SECRET_KEY``, or one generated once and kept in a file.
+# Several app processes (gunicorn workers, a restart) must accept each other's cookies, so the
+# generated key is written once, next to the SQLite file (``var/secret_key`` by default; under
+# ``var/`` of the project for another database), readable by its owner only.
+
+#: The file's name, in the folder of the SQLite file.
+SECRET_FILE = "secret_key"
+
+
+def secret_path(settings: Settings) -> Path:
+    """Where the generated key is kept for ``settings``' store."""
+    url = settings.database_url
+    folder = Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else ROOT / "var"
+    return folder / SECRET_FILE
+
+
+def session_secret(settings: Settings) -> bytes:
+    """The signing key: ``settings.secret_key``, else the kept file's, made on first use.
+
+    Two processes starting at once agree: the key is written to a temporary
+    file and linked into place, which fails for the second, which then reads
+    the first one's key.
+    """
+    if settings.secret_key:
+        return settings.secret_key.encode("utf-8")
+    path = secret_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"{path} holds no usable key (under 32 characters); delete it to make a new one")
+    return key.encode("utf-8")

@@ -1,0 +1,1 @@
+"""The township's vocabulary and rules: codes and labels, roles, privacy, deadlines, filters, time. No SQLAlchemy, no Dash."""

@@ -1,0 +1,301 @@
+"""The write path for cases and warnings, shared by the API, file imports and the demo feed.
+
+Input is validated with pydantic (every bad field named, allowed values
+listed), located in its level-3 grid with one vectorised query, and written
+in one transaction, idempotent by the source's own id: re-sending
+``(source, external_id)`` updates the row instead of adding another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from township.domain.vocab import (
+    CASE_SOURCES,
+    CASE_STATUSES,
+    CASE_TYPES,
+    DOMAINS,
+    TIER_DAYS,
+    TIERS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    WARNING_TYPES,
+)
+from township.grids.gridset import GridSet
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
+
+#: Most items one batch request or one file may carry.
+MAX_BATCH = 5000
+#: Largest warning radius accepted (a whole county is about 100 km across).
+MAX_RADIUS_M = 200_000.0
+
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=5000)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.:\-/]+$")]
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """Times are stored as naive UTC; a time without a zone is taken as UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        return _naive_utc(value) if isinstance(value, datetime) else value
+
+
+class CaseIn(_In):
+    """A case as a source sends it."""
+
+    source: Literal[tuple(CASE_SOURCES)]  # type: ignore[valid-type]
+    external_id: Id | None = None
+    type: Literal[tuple(CASE_TYPES)]  # type: ignore[valid-type]
+    domain: Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
+    title: Text
+    description: LongText = ""
+    lon: Lon
+    lat: Lat
+    status: Literal[tuple(CASE_STATUSES)] = "reported"  # type: ignore[valid-type]
+    tier: Literal[tuple(TIERS)] = "grid"  # type: ignore[valid-type]
+    reported_at: datetime | None = None
+    deadline_at: datetime | None = None
+    reporter: Annotated[str, Field(max_length=64)] | None = None
+    reporter_phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+\- ]*$")] | None = None
+    handler: Annotated[str, Field(max_length=64)] | None = None
+    #: Keep a point outside the town (as "outside") instead of rejecting it.
+    outside_ok: bool = False
+
+
+class WarningIn(_In):
+    """An early warning as a source sends it."""
+
+    source: Annotated[str, Field(min_length=1, max_length=32)]
+    external_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    type: Literal[tuple(WARNING_TYPES)]  # type: ignore[valid-type]
+    level: Literal[tuple(WARNING_LEVELS)]  # type: ignore[valid-type]
+    status: Literal[tuple(WARNING_STATUSES)] = "active"  # type: ignore[valid-type]
+    title: Text
+    description: LongText = ""
+    lon: Lon
+    lat: Lat
+    radius_m: Annotated[float, Field(gt=0, le=MAX_RADIUS_M, allow_inf_nan=False)]
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    outside_ok: bool = False
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule: where (item index, field) and why."""
+
+    index: int | None
+    field: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class IngestError(ValueError):
+    """Input that breaks rules; nothing was written."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(
+            (f"item {e.index}: " if e.index is not None else "") + f"{e.field}: {e.message}" for e in errors[:20]
+        ))
+
+
+def validation_errors(err: ValidationError, index: int | None = None) -> list[FieldError]:
+    """pydantic's errors as :class:`FieldError`, one per bad field."""
+    return [
+        FieldError(index, ".".join(str(p) for p in e["loc"]) or "(body)", e["msg"])
+        for e in err.errors(include_url=False)
+    ]
+
+
+def parse_items(model: type[_In], items: list[Any]) -> list:
+    """Validate raw dicts into ``model``; every bad field of every item is reported at once."""
+    if not isinstance(items, list):
+        raise IngestError([FieldError(None, "(body)", "expected an object or a list of objects")])
+    if len(items) > MAX_BATCH:
+        raise IngestError([FieldError(None, "(body)", f"at most {MAX_BATCH} items per request, got {len(items)}")])
+    parsed, errors = [], []
+    for i, raw in enumerate(items):
+        try:
+            parsed.append(model.model_validate(raw))
+        except ValidationError as err:
+            errors += validation_errors(err, i if len(items) > 1 else None)
+    if errors:
+        raise IngestError(errors)
+    return parsed
+
+
+@dataclass(frozen=True)
+class Written:
+    """What happened to one item: its id, and whether it was new."""
+
+    id: int
+    created: bool
+    grid_id: str | None
+
+
+def _locate(gridset: GridSet, items: list, first_index: int = 0) -> list[str | None]:
+    grids = gridset.locate(np.array([i.lon for i in items], float), np.array([i.lat for i in items], float))
+    errors = [
+        FieldError(first_index + n if len(items) > 1 else None, "lon,lat",
+                   f"({item.lon}, {item.lat}) is outside the town; send outside_ok=true to keep it as outside")
+        for n, (item, g) in enumerate(zip(items, grids)) if g is None and not item.outside_ok
+    ]
+    if errors:
+        raise IngestError(errors)
+    return grids.tolist()
+
+
+def _retrying(write):
+    # Two writers sending the same new (source, external_id) at once: the
+    # second insert fails on the unique key; run it again and it updates.
+    def run(*args, **kwargs):
+        try:
+            return write(*args, **kwargs)
+        except IntegrityError:
+            return write(*args, **kwargs)
+    return run
+
+
+def _write_all(engine: Engine | Connection, gridset: GridSet, items: list, write_batch) -> list[Written]:
+    """Locate ``items``, then write them with ``write_batch`` in one transaction under one new data version.
+
+    ``write_batch(session, items, values, now)`` gets each item's column values
+    (with its grid, village, ``updated_at`` and ``version``) and returns a
+    `Written` per item, in order. ``engine`` may be a connection already inside
+    a transaction (a file import writes its chunks that way): the work then
+    joins it and is committed with it.
+    """
+    grids = _locate(gridset, items)
+    now = utcnow()
+    with session_scope(engine) as s:
+        version = bump_version(s)
+        values = [dict(item.model_dump(exclude={"outside_ok"}), grid_id=grid_id,
+                       village_id=gridset.village_of(grid_id) if grid_id else None, updated_at=now, version=version)
+                  for item, grid_id in zip(items, grids)]
+        return write_batch(s, items, values, now)
+
+
+def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any]:
+    """The stored rows with the items' (source, external_id), by that pair: re-sending updates them.
+
+    One query per source in the batch (a file import's 500 rows have one), not
+    one per item. ``source = ? AND external_id IN (...)`` searches the unique
+    index; SQLite scans all of it for a pair ``IN (VALUES ...)`` (a city's million cases).
+    """
+    by_source: dict[str, set[str]] = {}
+    for item in items:
+        if item.external_id is not None:
+            by_source.setdefault(item.source, set()).add(item.external_id)
+    found: dict[tuple[str, str], Any] = {}
+    for source, external_ids in by_source.items():
+        rows = s.scalars(select(model).where(model.source == source, model.external_id.in_(sorted(external_ids))))
+        found.update({(row.source, row.external_id): row for row in rows})
+    return found
+
+
+@_retrying
+def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseIn],
+                actor: str = "api") -> list[Written]:
+    """Insert or update cases in one transaction; every new case gets its ``report`` event.
+
+    New cases are inserted in bulk (one statement for the batch, and one for
+    their events); a case already stored is updated, and so is a case sent
+    twice in one batch the second time.
+
+    Raises
+    ------
+    IngestError
+        A point outside the town (unless ``outside_ok``); nothing is written.
+    """
+    def update(s: Session, row: Case, item: CaseIn, values: dict, now: datetime) -> Written:
+        before = (row.status, row.tier)
+        values.pop("reported_at")  # a re-send does not move when the case came in
+        for key, value in values.items():
+            setattr(row, key, value)
+        if list(TIERS).index(item.tier) > list(TIERS).index(row.max_tier):
+            row.max_tier = item.tier
+        if (row.status, row.tier) != before:
+            s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=before[0],
+                            to_status=row.status, from_tier=before[1], to_tier=row.tier,
+                            note="re-sent by source"))
+        return Written(row.id, False, values["grid_id"])
+
+    def write(s: Session, items: list[CaseIn], values: list[dict], now: datetime) -> list[Written]:
+        stored = _existing(s, Case, items)
+        out: list[Written | None] = [None] * len(items)
+        new: list[int] = []
+        again: list[int] = []  # sent a second time in this batch: updated once the first is in
+        seen: set[tuple[str, str]] = set()
+        for n, (item, v) in enumerate(zip(items, values)):
+            v["reported_at"] = v["reported_at"] or now
+            v["deadline_at"] = v["deadline_at"] or v["reported_at"] + timedelta(days=TIER_DAYS[item.tier])
+            key = (item.source, item.external_id)
+            if key in stored:
+                out[n] = update(s, stored[key], item, v, now)
+            elif item.external_id is not None and key in seen:
+                again.append(n)
+            else:
+                seen.add(key)
+                new.append(n)
+        if new:
+            ids = s.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True),
+                            [dict(values[n], max_tier=items[n].tier) for n in new]).all()
+            s.execute(insert(CaseEvent), [
+                dict(case_id=case_id, at=now, actor=actor, action="report", from_status=None,
+                     to_status=values[n]["status"], to_tier=values[n]["tier"], note=items[n].source)
+                for n, case_id in zip(new, ids)])
+            for n, case_id in zip(new, ids):
+                out[n] = Written(case_id, True, values[n]["grid_id"])
+        for n in again:
+            row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
+            out[n] = update(s, row, items[n], values[n], now)
+        return out  # type: ignore[return-value]
+
+    return _write_all(engine, gridset, items, write)
+
+
+@_retrying
+def write_warnings(engine: Engine | Connection, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
+    """Insert or update warnings in one transaction, with the grids their radius reaches."""
+    def one(s: Session, item: WarningIn, values: dict, now: datetime) -> Written:
+        values["issued_at"] = values["issued_at"] or now
+        row = _existing(s, Warning, [item]).get((item.source, item.external_id))
+        created = row is None
+        if created:
+            row = Warning(**values)
+            s.add(row)
+            s.flush()
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+            s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))
+        s.add_all(WarningGrid(warning_id=row.id, grid_id=g)
+                  for g in gridset.grids_within(item.lon, item.lat, item.radius_m))
+        return Written(row.id, created, values["grid_id"])
+
+    # One by one: a warning comes alone or a few at a time, and each has its grids to write.
+    return _write_all(engine, gridset, items,
+                      lambda s, items, values, now: [one(s, i, v, now) for i, v in zip(items, values)])

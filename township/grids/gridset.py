@@ -1,0 +1,856 @@
+"""The grid set: town → village/community → grid polygons, validated once.
+
+`parse_grid_geojson` checks every rule of DESIGN.md §1 and either returns an
+immutable `GridSet` or raises one `GridValidationError` listing *all*
+violations, each naming the grid, the rule and by how much. Geometry is kept
+in WGS-84 (EPSG:4326) lon/lat; areas and distances are computed in the metric
+CRS `township.grids.crs.METRIC` (EPSG:4546), never in degrees.
+
+Tolerance
+---------
+Real grid files are digitised by hand and converted between datums, so
+neighbouring polygons rarely share borders to the millimetre. A region that
+breaks a spatial rule (the part of a child outside its parent, the overlap of
+two siblings, the part of a parent its children leave uncovered) is ignored
+where it is thinner than `SLIVER_TOLERANCE_M` metres: the region is shrunk by
+half the tolerance (a negative buffer in EPSG:4546) and grown back (a
+morphological opening), and only what survives counts. Equivalently, a spot
+counts when it lies in a circle wider than the tolerance that fits inside the
+region. Messages report the area that counts, its greatest width and a point
+in it.
+"""
+from __future__ import annotations
+
+import json
+import numbers
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pyproj
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+try:  # orjson parses big grid files ~5x faster; the stdlib is the fallback
+    from orjson import loads as _json_loads
+except ImportError:  # pragma: no cover
+    _json_loads = json.loads
+
+from township.domain.vocab import GRID_KINDS, KIND_LEVEL
+from township.grids.cellindex import BORDER, CellIndex
+from township.grids.crs import DENSIFY_DEG, from_metric, normalize_crs, to_metric, to_wgs84_geom
+
+__all__ = [
+    "SLIVER_TOLERANCE_M",
+    "Violation",
+    "GridValidationError",
+    "GridSet",
+    "parse_grid_geojson",
+    "load_grid_file",
+]
+
+#: Slivers thinner than this (metres) are tolerated: a child may stick out of
+#: its parent, overlap a sibling or leave a gap by less than this width.
+SLIVER_TOLERANCE_M = 1.0
+
+#: The version of the rules `parse_grid_geojson` checks. Bump it when a rule changes, so that a
+#: file which passed the old rules is checked again (`township.grids.install.ensure_grids` skips it otherwise).
+RULES_VERSION = 1
+
+#: How many violations ``str(GridValidationError)`` lists before "… and N more".
+REPORT_LIMIT = 50
+#: Batches of this many points or more are looked up in a `CellIndex` (built once, on the first):
+#: below it the polygon test alone is about as fast as building the lattice.
+CELL_INDEX_FROM = 5_000
+
+# GeoJSON `crs` members we honour: all mean lon/lat on WGS-84 (CGCS2000 is
+# equal to it at map precision).
+_ACCEPTED_CRS = {("EPSG", "4326"), ("EPSG", "4490"), ("OGC", "CRS84")}
+
+_OPTIONAL_STR = ("officer", "officer_phone")
+_OPTIONAL_COUNT = ("households", "population", "party_members", "party_households")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule in a grid file.
+
+    Attributes
+    ----------
+    grid_id : str or None
+        The grid at fault (``None`` for file-level problems).
+    rule : str
+        Short code: ``format``, ``crs``, ``duplicate_id``, ``bad_property``,
+        ``empty_geometry``, ``not_polygon``, ``invalid_geometry``,
+        ``lonlat_range``, ``parent_missing``, ``parent_level``,
+        ``outside_parent``, ``sibling_overlap``, ``coverage_gap``.
+    message : str
+        Human-readable English sentence naming the grid, the rule and the measure.
+    """
+
+    grid_id: str | None
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.message}"
+
+
+class GridValidationError(ValueError):
+    """A grid file broke one or more rules; ``.violations`` lists them all."""
+
+    def __init__(self, violations: Iterable[Violation]):
+        self.violations: list[Violation] = list(violations)
+        super().__init__(self.report(REPORT_LIMIT))
+
+    def report(self, limit: int | None = None) -> str:
+        """Numbered multi-line report of the violations (the first ``limit``)."""
+        n = len(self.violations)
+        lines = [f"grid file rejected: {n} problem{'s' if n != 1 else ''}"]
+        shown = self.violations if limit is None else self.violations[:limit]
+        lines += [f"{i:>4}. {v}" for i, v in enumerate(shown, 1)]
+        if len(shown) < n:
+            lines.append(f"      … and {n - len(shown)} more")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# The grid set
+# --------------------------------------------------------------------------
+
+
+class GridSet:
+    """An immutable, validated set of grids (build it with `parse_grid_geojson`).
+
+    Grids are ordered by ``grid_id``. Geometry is WGS-84 lon/lat; areas and
+    distances use EPSG:4546.
+
+    Parameters
+    ----------
+    properties : sequence of mapping
+        One property mapping per grid (``grid_id``, ``level``, ``parent_id`` …).
+    geometries : sequence of shapely geometry
+        The matching (Multi)Polygons in WGS-84.
+    """
+
+    def __init__(
+        self,
+        properties: Sequence[Mapping[str, Any]],
+        geometries: Sequence[BaseGeometry],
+        _metric: Sequence[BaseGeometry] | None = None,
+    ):
+        order = sorted(range(len(properties)), key=lambda i: properties[i]["grid_id"])
+        self._props = tuple(MappingProxyType(dict(properties[i])) for i in order)
+        self._ids: tuple[str, ...] = tuple(p["grid_id"] for p in self._props)
+        self._index = {gid: i for i, gid in enumerate(self._ids)}
+        self._geoms = np.array([geometries[i] for i in order], dtype=object)
+        self._levels = np.array([p["level"] for p in self._props], dtype=np.int64)
+        self._parent = {p["grid_id"]: p.get("parent_id") for p in self._props}
+        children: dict[str, list[str]] = defaultdict(list)
+        for gid, pid in self._parent.items():  # ids are sorted, so children are too
+            if pid is not None:
+                children[pid].append(gid)
+        self._children = {k: tuple(v) for k, v in children.items()}
+        by_level: dict[int, list[str]] = defaultdict(list)
+        for gid, lvl in zip(self._ids, self._levels.tolist()):
+            by_level[lvl].append(gid)
+        self._by_level = {lvl: tuple(v) for lvl, v in by_level.items()}
+        # The validator already projected everything; reuse it when given.
+        metric = (to_metric(self._geoms) if _metric is None
+                  else np.array([_metric[i] for i in order], dtype=object))
+        self._area_km2 = shapely.area(metric) / 1e6
+        # Points are assigned to level-3 grids only; the trees hold them in id
+        # order, so the smallest tree index is the smallest grid id.
+        leaf = self._leaf = np.flatnonzero(self._levels == 3)
+        self._leaf_ids = np.array([self._ids[i] for i in leaf], dtype=object)
+        self._leaf_tree = shapely.STRtree(self._geoms[leaf])
+        self._leaf_metric_tree = shapely.STRtree(metric[leaf])
+        shapely.prepare(self._geoms[leaf])  # speeds up repeated point-in-polygon
+        # Cells about one grid wide, for sorting points in `locate`.
+        extent = shapely.bounds(self._geoms[leaf]).reshape(-1, 4)
+        size = np.maximum(extent[:, 2] - extent[:, 0], extent[:, 3] - extent[:, 1])
+        cell = float(np.median(size)) if size.size else 1.0
+        x0, y0 = extent[:, :2].min(axis=0) if size.size else (0.0, 0.0)
+        self._sort_grid = (float(x0), float(y0), cell if cell > 0 else 1.0)
+        self._fc_cache: dict[int, dict] = {}
+        self._level_pos: dict[int, dict[str, int]] = {}  # built by `positions`
+        self._rollup: dict[int, np.ndarray] = {}  # built by `rollup`
+        self._cell_index: CellIndex | None = None  # built by the first big `locate`
+
+    # -- identity -----------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, grid_id: object) -> bool:
+        return grid_id in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __repr__(self) -> str:
+        counts = {lvl: int((self._levels == lvl).sum()) for lvl in (1, 2, 3)}
+        return f"<GridSet {counts[1]}/{counts[2]}/{counts[3]} grids by level>"
+
+    def _i(self, grid_id: str) -> int:
+        try:
+            return self._index[grid_id]
+        except KeyError:
+            raise KeyError(f"unknown grid {grid_id!r}") from None
+
+    # -- hierarchy ----------------------------------------------------------
+
+    def ids(self, level: int | None = None, parent: str | None = None) -> list[str]:
+        """Grid ids, sorted; optionally only those on ``level`` and/or under ``parent``."""
+        if parent is None:
+            return list(self._ids if level is None else self._by_level.get(level, ()))
+        self._i(parent)
+        out: Iterable[str] = self._children.get(parent, ())
+        if level is not None:
+            out = (g for g in out if self._levels[self._index[g]] == level)
+        return list(out)
+
+    def props(self, grid_id: str) -> dict[str, Any]:
+        """A copy of the grid's properties (``grid_id``, ``name``, ``level`` …)."""
+        return dict(self._props[self._i(grid_id)])
+
+    def level(self, grid_id: str) -> int:
+        """The grid's level: 1 town, 2 village/community, 3 grid."""
+        return int(self._levels[self._i(grid_id)])
+
+    def parent(self, grid_id: str) -> str | None:
+        """The parent's id, ``None`` for the town."""
+        self._i(grid_id)
+        return self._parent[grid_id]
+
+    def children(self, grid_id: str) -> list[str]:
+        """The ids of the grid's children, sorted."""
+        self._i(grid_id)
+        return list(self._children.get(grid_id, ()))
+
+    def village_of(self, grid_id: str) -> str | None:
+        """The level-2 ancestor of a level-2/3 grid (itself on level 2); ``None`` for the town."""
+        gid: str | None = grid_id
+        while gid is not None and self.level(gid) > 2:
+            gid = self._parent[gid]
+        return gid if gid is not None and self.level(gid) == 2 else None
+
+    def positions(self, grid_ids: Iterable[str], level: int) -> np.ndarray:
+        """Where each of ``grid_ids`` stands in ``ids(level=level)``."""
+        pos = self._level_pos.get(level)
+        if pos is None:
+            pos = self._level_pos[level] = {g: i for i, g in enumerate(self._by_level.get(level, ()))}
+        return np.fromiter((pos[g] for g in grid_ids), dtype=np.intp)
+
+    def rollup(self, level: int) -> np.ndarray:
+        """For each level-3 grid (``ids(level=3)`` order), the position of its ``level`` ancestor in ``ids(level)``.
+
+        Per-grid sums become per-village or per-town sums with one ``np.bincount``.
+        """
+        if level not in self._rollup:
+            up = {g: g for g in self._by_level.get(3, ())}
+            for _ in range(3 - level):
+                up = {g: self._parent[a] for g, a in up.items()}
+            self._rollup[level] = self.positions(up.values(), level)
+        return self._rollup[level]
+
+    # -- geometry -----------------------------------------------------------
+
+    def geometry(self, grid_id: str) -> BaseGeometry:
+        """The grid's (Multi)Polygon in WGS-84 lon/lat."""
+        return self._geoms[self._i(grid_id)]
+
+    def area_km2(self, grid_id: str) -> float:
+        """The grid's area in km², computed in EPSG:4546."""
+        return float(self._area_km2[self._i(grid_id)])
+
+    def areas_km2(self, level: int) -> np.ndarray:
+        """Areas in km² of ``ids(level=level)``, in that order."""
+        return self._area_km2[self._levels == level]
+
+    def bounds(self, grid_ids: Iterable[str] | None = None) -> tuple[float, float, float, float]:
+        """``(minlon, minlat, maxlon, maxlat)`` of the given grids (all grids if ``None``)."""
+        if isinstance(grid_ids, str):
+            grid_ids = [grid_ids]
+        if grid_ids is None:
+            geoms = self._geoms
+        else:
+            idx = [self._i(g) for g in grid_ids]
+            if not idx:
+                raise ValueError("bounds() of no grids")
+            geoms = self._geoms[idx]
+        return tuple(float(v) for v in shapely.total_bounds(geoms))  # type: ignore[return-value]
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """The level-3 grid id containing each point, ``None`` outside the town.
+
+        Border rule: a point on a border shared by several grids (so covered
+        by each) goes to the grid whose id sorts first; NaN coordinates give
+        ``None``. Big batches look most points up in a lattice of cells no
+        border crosses (`township.grids.cellindex`), with the same answers.
+
+        Parameters
+        ----------
+        lon, lat : array_like
+            WGS-84 coordinates in degrees, broadcast together.
+
+        Returns
+        -------
+        ndarray of object
+            Grid ids (str) or ``None``, shaped like the broadcast input.
+        """
+        lon, lat = np.broadcast_arrays(np.asarray(lon, float), np.asarray(lat, float))
+        shape_ = lon.shape
+        lon, lat = lon.ravel(), lat.ravel()
+        out = np.full(lon.size, None, dtype=object)
+        if not self._leaf_ids.size:
+            return out.reshape(shape_)
+        if lon.size >= CELL_INDEX_FROM:
+            if self._cell_index is None:
+                self._cell_index = CellIndex(self._geoms[self._leaf], self._leaf_index)
+            label = self._cell_index.lookup(lon, lat)
+            found = label >= 0
+            out[found] = self._leaf_ids[label[found]]
+            rest = np.flatnonzero(label == BORDER)
+        else:
+            rest = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+        idx = self._leaf_index(lon[rest], lat[rest])
+        hit = idx >= 0
+        out[rest[hit]] = self._leaf_ids[idx[hit]]
+        return out.reshape(shape_)
+
+    def _leaf_index(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Index into the level-3 grids of the one containing each (finite) point, -1 for none.
+
+        One STRtree query; a point covered by several grids gets the smallest index.
+        """
+        if not x.size:
+            return np.empty(0, dtype=np.intp)
+        # Query in spatial order (row-major over cells about one grid wide):
+        # consecutive points then visit the same tree nodes and prepared
+        # polygons, which makes big unsorted batches ~3x faster.
+        x0, y0, cell = self._sort_grid
+        cx = np.clip((x - x0) // cell, -1, 1 << 20).astype(np.int64)
+        cy = np.clip((y - y0) // cell, -1, 1 << 20).astype(np.int64)
+        order = np.argsort((cy << 22) + cx, kind="stable")
+        p_idx, t_idx = self._leaf_tree.query(shapely.points(x[order], y[order]), predicate="intersects")
+        best = np.full(x.size, self._leaf_ids.size, dtype=np.intp)
+        np.minimum.at(best, order[p_idx], t_idx)
+        best[best == self._leaf_ids.size] = -1
+        return best
+
+    def locate_one(self, lon: float, lat: float) -> str | None:
+        """`locate` for a single point."""
+        return self.locate(np.array([lon]), np.array([lat]))[0]
+
+    def grids_within(self, lon: float, lat: float, radius_m: float) -> list[str]:
+        """Level-3 grids whose polygon lies within ``radius_m`` metres of the point, sorted.
+
+        Distances are measured in EPSG:4546; radius 0 gives the grid(s)
+        containing the point.
+        """
+        if not radius_m >= 0:
+            raise ValueError(f"radius must be a non-negative number of metres, got {radius_m!r}")
+        point = to_metric(shapely.Point(lon, lat))
+        idx = self._leaf_metric_tree.query(point, predicate="dwithin", distance=radius_m)
+        return sorted(self._leaf_ids[idx].tolist())
+
+    # -- GeoJSON out ----------------------------------------------------------
+
+    def _features(self, idx: Iterable[int], digits: int | None) -> list[dict]:
+        idx = list(idx)
+        geoms = self._geoms[idx]
+        if digits is not None:
+            geoms = shapely.transform(geoms, lambda xy: np.round(xy, digits))
+        texts = shapely.to_geojson(geoms)
+        return [
+            {
+                "type": "Feature",
+                "id": self._ids[i],
+                "properties": dict(self._props[i]),
+                "geometry": _json_loads(t),
+            }
+            for i, t in zip(idx, texts)
+        ]
+
+    def feature_collection(self, level: int) -> dict:
+        """GeoJSON FeatureCollection of one level, feature ``id`` = grid_id (cached).
+
+        Coordinates are rounded to 6 decimals (~0.1 m) to keep the browser
+        payload small. The returned dict is shared: do not mutate it.
+        """
+        if level not in self._fc_cache:
+            idx = np.flatnonzero(self._levels == level)
+            self._fc_cache[level] = {
+                "type": "FeatureCollection",
+                "features": self._features(idx, digits=6),
+            }
+        return self._fc_cache[level]
+
+    def to_geojson(self) -> dict:
+        """The whole set as an RFC 7946 FeatureCollection (full precision, level then id order)."""
+        idx = np.lexsort((np.arange(len(self)), self._levels))
+        return {"type": "FeatureCollection", "features": self._features(idx, digits=None)}
+
+
+# --------------------------------------------------------------------------
+# Parsing and validation
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _Grid:
+    """Working record of one feature during validation."""
+
+    gid: str
+    index: int  # position in the file, for messages
+    props: dict
+    level: int | None = None  # None when level/parent are unusable
+    parent: str | None = None
+    geom: BaseGeometry | None = None  # WGS-84, None when unusable
+    metric: BaseGeometry | None = None
+
+
+def _fmt_area(m2: float) -> str:
+    return f"{m2:,.1f} m²" if m2 < 1e6 else f"{m2 / 1e6:,.3f} km²"
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _check_crs_member(member: Any) -> Violation | None:
+    """Honour a legacy GeoJSON ``crs`` member if it names WGS-84 lon/lat, else refuse it.
+
+    GCJ-02 and BD-09 have no EPSG code; tools that export them label them
+    EPSG:4326/CRS84, so such a member is compatible with ``crs="gcj02"``.
+    """
+    if member is None:
+        return None
+    name: Any = None
+    if isinstance(member, dict):
+        props = member.get("properties") or {}
+        if member.get("type") == "name" and isinstance(props, dict):
+            name = props.get("name")
+        elif member.get("type") == "EPSG" and isinstance(props, dict):  # GeoJSON 2008 draft
+            name = f"EPSG:{props.get('code')}"
+    if not isinstance(name, str):
+        return Violation(
+            None, "crs",
+            f"the file's 'crs' member {_describe(member)} is not a named CRS; "
+            "remove it (RFC 7946 files are EPSG:4326) or name EPSG:4326, CRS84 or EPSG:4490",
+        )
+    try:
+        authority = pyproj.CRS.from_user_input(name).to_authority(min_confidence=100)
+    except pyproj.exceptions.CRSError:
+        authority = None
+    if authority not in _ACCEPTED_CRS:
+        return Violation(
+            None, "crs",
+            f"the file declares CRS {name!r}; only lon/lat EPSG:4326, CRS84 or "
+            "EPSG:4490 (CGCS2000) are accepted — reproject the file to WGS-84 "
+            "(GCJ-02/BD-09 input: pass crs='gcj02'/'bd09'); geometry was not checked further",
+        )
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    # numbers.Integral admits numpy integers from dict input; bool is not a count.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_props(g: _Grid, out: list[Violation]) -> None:
+    """Check property types; set ``g.level``/``g.parent`` when the hierarchy is usable."""
+    p, gid = g.props, g.gid
+
+    def bad(msg: str) -> None:
+        out.append(Violation(gid, "bad_property", f"{gid}: {msg}"))
+
+    name = p.get("name")
+    if "name" not in p:
+        bad("required property 'name' is missing")
+    elif not isinstance(name, str) or not name.strip():
+        bad(f"property 'name' must be a non-empty string, got {_describe(name)}")
+
+    level = p.get("level")
+    level_ok = _is_int(level) and 1 <= level <= 3
+    if "level" not in p:
+        bad("required property 'level' is missing (1 town, 2 village/community, 3 grid)")
+    elif not level_ok:
+        bad(f"property 'level' must be the integer 1, 2 or 3, got {_describe(level)}")
+
+    pid = p.get("parent_id")
+    parent_ok = False
+    if level_ok:
+        if level == 1:
+            parent_ok = pid is None
+            if not parent_ok:
+                bad(f"a level-1 grid (the town) has no parent, but parent_id is {_describe(pid)}")
+        else:
+            parent_ok = isinstance(pid, str) and bool(pid.strip())
+            if not parent_ok:
+                bad(f"property 'parent_id' must name the level-{level - 1} parent, "
+                    f"got {_describe(pid) if 'parent_id' in p else 'nothing'}")
+
+    kind = p.get("kind")
+    if kind not in GRID_KINDS:
+        bad(f"property 'kind' must be one of {', '.join(GRID_KINDS)}, "
+            f"got {_describe(kind) if 'kind' in p else 'nothing'}")
+    elif level_ok and KIND_LEVEL[kind] != level:
+        bad(f"kind {kind!r} belongs on level {KIND_LEVEL[kind]}, but level is {level}")
+
+    for key in _OPTIONAL_STR:
+        value = p.get(key)
+        if value is not None and not isinstance(value, str):
+            bad(f"property {key!r} must be a string, got {_describe(value)}")
+    for key in _OPTIONAL_COUNT:
+        value = p.get(key)
+        if value is not None and not (_is_int(value) and value >= 0):
+            bad(f"property {key!r} must be a non-negative integer, got {_describe(value)}")
+        elif value is not None:
+            p[key] = int(value)  # plain int, JSON-serialisable
+
+    if level_ok:
+        p["level"] = level = int(level)
+    if level_ok and parent_ok:
+        g.level, g.parent = level, pid
+
+
+def _parse_geometry(g: _Grid, geometry: Any, out: list[Violation]) -> None:
+    """Set ``g.geom`` (still in the input datum) if the geometry is a usable polygon."""
+    gid = g.gid
+    if geometry is None:
+        out.append(Violation(gid, "empty_geometry", f"{gid} has no geometry"))
+        return
+    gtype = geometry.get("type") if isinstance(geometry, dict) else None
+    if gtype not in ("Polygon", "MultiPolygon"):
+        out.append(Violation(
+            gid, "not_polygon",
+            f"{gid} has a {gtype or type(geometry).__name__} geometry; a grid must be "
+            "a Polygon or MultiPolygon",
+        ))
+        return
+    try:
+        geom = shape(geometry)
+    except Exception as exc:  # shapely raises several types for malformed rings
+        out.append(Violation(gid, "invalid_geometry",
+                             f"{gid} has malformed {gtype} coordinates: {exc}"))
+        return
+    if geom.is_empty:
+        out.append(Violation(gid, "empty_geometry", f"{gid} has an empty {gtype}"))
+        return
+    xy = shapely.get_coordinates(geom)
+    bad = ~(np.isfinite(xy).all(axis=1)
+            & (np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90))
+    if bad.any():
+        x, y = xy[np.argmax(bad)]
+        out.append(Violation(
+            gid, "lonlat_range",
+            f"{gid} has {int(bad.sum())} coordinate(s) outside lon −180…180 / lat −90…90, "
+            f"e.g. ({x:g}, {y:g}); is it projected, or lat/lon swapped?",
+        ))
+        return
+    g.geom = shapely.force_2d(geom)
+
+
+def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
+    """All single Polygons inside ``geoms`` (overlay results may be collections)."""
+    parts = shapely.get_parts(geoms)
+    while True:
+        types = shapely.get_type_id(parts)
+        if not np.isin(types, (6, 7)).any():  # no MultiPolygon / GeometryCollection left
+            return parts[types == 3]
+        parts = shapely.get_parts(parts)
+
+
+def _significant(region: BaseGeometry, tol: float) -> tuple[float, float, tuple[float, float]] | None:
+    """Measure the parts of a metric ``region`` thicker than ``tol`` metres.
+
+    Returns ``(area_m2, max_width_m, (lon, lat) of a point in the largest
+    part)``, or ``None`` when everything is a sliver.
+    """
+    parts = _polygon_parts(np.array([region], dtype=object))
+    if not parts.size:
+        return None
+    # Morphological opening (shrink by tol/2, grow back): what survives is the
+    # part thicker than `tol`; slivers, and sliver spikes hanging off a real
+    # gap, vanish. Mitred joins keep square corners square.
+    core = shapely.buffer(parts, -tol / 2, join_style="mitre")
+    keep = ~shapely.is_empty(core)
+    if not keep.any():
+        return None
+    opened = shapely.intersection(
+        shapely.buffer(core[keep], tol / 2, join_style="mitre"), parts[keep])
+    areas = shapely.area(opened)
+    radius = shapely.length(shapely.maximum_inscribed_circle(opened, tolerance=tol / 20))
+    where = from_metric(shapely.point_on_surface(opened[np.argmax(areas)]))
+    return float(areas.sum()), float(2 * radius.max()), (where.x, where.y)
+
+
+def _measure_text(m: tuple[float, float, tuple[float, float]], tol: float) -> tuple[str, str]:
+    """``("85.2 m² (up to 12.3 m wide)", "near 111.20000E 40.05000N; slivers …")``."""
+    area, width, (lon, lat) = m
+    return (f"{_fmt_area(area)} (up to {width:,.1f} m wide)",
+            f"near {lon:.5f}E {lat:.5f}N; slivers under {tol:g} m are tolerated")
+
+
+def _check_hierarchy(grids: dict[str, _Grid], all_ids: set[str], out: list[Violation]) -> None:
+    """Every parent exists and is exactly one level up; broken links drop out."""
+    levels = {gid: g.level for gid, g in grids.items()}  # before any link is dropped
+    for g in grids.values():
+        if g.level is None or g.level == 1:
+            continue
+        if g.parent not in all_ids:
+            out.append(Violation(
+                g.gid, "parent_missing",
+                f"{g.gid} names parent {g.parent}, which is not in the file",
+            ))
+            g.level = None
+            continue
+        parent_level = levels[g.parent]
+        if parent_level is not None and parent_level != g.level - 1:
+            out.append(Violation(
+                g.gid, "parent_level",
+                f"{g.gid} (level {g.level}) has parent {g.parent} on level {parent_level}; "
+                f"a parent must be exactly one level up (level {g.level - 1})",
+            ))
+            g.level = None
+
+
+def _project(grids: dict[str, _Grid]) -> tuple[list[_Grid], np.ndarray]:
+    """Set ``g.metric`` (EPSG:4546) on every grid with a level and a geometry; those grids and their metric shapes."""
+    usable = [g for g in grids.values() if g.level is not None and g.geom is not None]
+    if not usable:
+        return usable, np.array([], dtype=object)
+    # Densify first: a long edge that is straight in lon/lat (RFC 7946) is
+    # curved in Gauss-Krüger, and a neighbour's vertices lie on the curve.
+    # Projecting only the end points would open false slivers (~1 m over 20 km).
+    metric = to_metric(shapely.segmentize(
+        np.array([g.geom for g in usable], dtype=object), DENSIFY_DEG))
+    # Projection can in rare cases fold a hair-thin ring; repair so overlay works.
+    invalid = ~shapely.is_valid(metric)
+    metric[invalid] = shapely.make_valid(metric[invalid])
+    for g, m in zip(usable, metric):
+        g.metric = m
+    return usable, metric
+
+
+def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndarray, tol: float,
+                   out: list[Violation]) -> None:
+    """Containment, sibling overlap and coverage, measured in EPSG:4546 on what `_project` made."""
+
+    def ok(gid: str | None) -> _Grid | None:
+        g = grids.get(gid) if gid is not None else None
+        return g if g is not None and g.metric is not None and g.level is not None else None
+
+    # A child lies inside its parent. `covers` is tested on the lon/lat input,
+    # where shared borders are exact; projected, they can miss by nanometres.
+    pairs = [(g, ok(g.parent)) for g in usable if g.level > 1 and ok(g.parent)]
+    if pairs:
+        suspect = np.flatnonzero(~shapely.covers(
+            np.array([p.geom for _, p in pairs], dtype=object),
+            np.array([c.geom for c, _ in pairs], dtype=object),
+        ))
+        diffs = shapely.difference(
+            np.array([pairs[i][0].metric for i in suspect], dtype=object),
+            np.array([pairs[i][1].metric for i in suspect], dtype=object),
+        )
+        for i, diff in zip(suspect, diffs):
+            m = _significant(diff, tol)
+            if m:
+                c, p = pairs[i]
+                what, where = _measure_text(m, tol)
+                out.append(Violation(
+                    c.gid, "outside_parent",
+                    f"{c.gid} extends {what} outside its parent {p.gid}, {where}",
+                ))
+
+    # Families of siblings: same parent (level-1 grids share the parent None).
+    families: dict[str | None, list[int]] = defaultdict(list)
+    for n, g in enumerate(usable):
+        families[g.parent].append(n)
+    areas = shapely.area(metric)
+    unions: dict[str | None, BaseGeometry] = {}
+    overlapping: list[int] = []
+    for pid, members in families.items():
+        unions[pid] = union = shapely.union_all(metric[members])
+        # Overlaps add to the summed areas but not to the union's. A part
+        # thicker than the tolerance holds a disc of diameter `tol`, so a
+        # family whose excess is smaller cannot have one: skip its pairs.
+        if len(members) > 1 and areas[members].sum() - union.area >= np.pi * (tol / 2) ** 2:
+            overlapping += members
+
+    # Siblings do not overlap: bounding-box pairs within suspect families,
+    # then those whose interiors meet (DE-9IM 'T********'), then measure.
+    if overlapping:
+        idx = np.array(overlapping)
+        a, b = shapely.STRtree(metric[idx]).query(metric[idx])
+        a, b = idx[a], idx[b]
+        keep = a < b
+        a, b = a[keep], b[keep]
+        keep = np.array([usable[i].parent == usable[j].parent for i, j in zip(a, b)], dtype=bool)
+        a, b = a[keep], b[keep]
+        inner = shapely.relate_pattern(metric[a], metric[b], "T********")
+        a, b = a[inner], b[inner]
+        for i, j, inter in zip(a, b, shapely.intersection(metric[a], metric[b])):
+            m = _significant(inter, tol)
+            if m:
+                gi, gj = sorted((usable[i].gid, usable[j].gid))
+                what, where = _measure_text(m, tol)
+                out.append(Violation(
+                    gi, "sibling_overlap", f"{gi} and {gj} overlap by {what}, {where}",
+                ))
+
+    # Children cover their parent. Skip a parent when any child is unusable:
+    # that child's own violation is the real problem.
+    named: dict[str, list[_Grid]] = defaultdict(list)
+    for g in grids.values():
+        pid = g.props.get("parent_id")
+        if isinstance(pid, str):
+            named[pid].append(g)
+    for p in usable:
+        if p.level == 3:
+            continue
+        kids = named.get(p.gid, [])
+        if not kids:
+            out.append(Violation(
+                p.gid, "coverage_gap",
+                f"{p.gid} (level {p.level}) has no child grids: all of its "
+                f"{_fmt_area(shapely.area(p.metric))} is uncovered",
+            ))
+            continue
+        if any(k.metric is None or k.level is None or k.parent != p.gid for k in kids):
+            continue
+        m = _significant(shapely.difference(p.metric, unions[p.gid]), tol)
+        if m:
+            what, where = _measure_text(m, tol)
+            out.append(Violation(
+                p.gid, "coverage_gap",
+                f"{p.gid} is not covered by its children over {what}, {where}",
+            ))
+
+
+def _loads(text: str | bytes | bytearray) -> Any:
+    """Parse JSON text; a UTF-8 BOM is tolerated. Raises ``json.JSONDecodeError``."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    text = bytes(text).removeprefix(b"\xef\xbb\xbf")
+    return _json_loads(text)  # orjson.JSONDecodeError subclasses the stdlib's
+
+
+def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_spatial: bool = True) -> GridSet:
+    """Validate a grid FeatureCollection and build a `GridSet`.
+
+    Checks every rule of DESIGN.md §1 and collects all violations before
+    raising. Spatial rules tolerate slivers thinner than `SLIVER_TOLERANCE_M`
+    (see the module docstring).
+
+    Parameters
+    ----------
+    data : dict, str or bytes
+        The GeoJSON FeatureCollection, parsed or as JSON text.
+    crs : str, optional
+        Datum of the coordinates: ``None``/"wgs84"/"EPSG:4326"/"EPSG:4490"/
+        "cgcs2000" (WGS-84, the default), "gcj02" (Amap, Tencent) or "bd09"
+        (Baidu). GCJ-02/BD-09 cannot be detected, so they must be declared;
+        they are converted to WGS-84. A legacy GeoJSON ``crs`` member is
+        honoured when it names EPSG:4326, CRS84 or EPSG:4490, refused otherwise.
+    check_spatial : bool, default True
+        False skips the spatial rules (containment, overlap, coverage: most of
+        the time a big file takes), for a file known to have passed them
+        (`township.grids.install.ensure_grids`); everything else is parsed and checked as usual.
+
+    Returns
+    -------
+    GridSet
+
+    Raises
+    ------
+    GridValidationError
+        Listing every broken rule.
+    ValueError
+        If ``data`` is not JSON (``json.JSONDecodeError``) or ``crs`` is unknown.
+    """
+    datum = normalize_crs(crs)
+    if isinstance(data, (bytes, bytearray, str)):
+        data = _loads(data)
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        found = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise GridValidationError([Violation(
+            None, "format", f"expected a GeoJSON FeatureCollection, found {_describe(found)}")])
+    features = data.get("features")
+    if not isinstance(features, list) or not features:
+        raise GridValidationError([Violation(
+            None, "format", "the FeatureCollection has no 'features' (a list of grids)")])
+
+    out: list[Violation] = []
+    crs_problem = _check_crs_member(data.get("crs"))
+    if crs_problem:
+        out.append(crs_problem)
+
+    grids: dict[str, _Grid] = {}
+    for i, f in enumerate(features):
+        if not isinstance(f, dict) or f.get("type") != "Feature":
+            out.append(Violation(None, "format", f"feature #{i} is not a GeoJSON Feature"))
+            continue
+        props = f.get("properties")
+        gid = props.get("grid_id") if isinstance(props, dict) else None
+        if not isinstance(gid, str) or not gid.strip():
+            out.append(Violation(
+                None, "bad_property",
+                f"feature #{i}: required property 'grid_id' must be a non-empty string, "
+                f"got {_describe(gid)}",
+            ))
+            continue
+        if gid in grids:
+            out.append(Violation(
+                gid, "duplicate_id",
+                f"{gid} appears more than once (features #{grids[gid].index} and #{i}); "
+                "grid ids must be unique",
+            ))
+            continue
+        g = grids[gid] = _Grid(gid, i, dict(props))
+        _check_props(g, out)
+        if crs_problem is None:  # coordinates in an unknown CRS cannot be checked
+            _parse_geometry(g, f.get("geometry"), out)
+
+    # Convert the datum in one vectorised pass, then check validity.
+    with_geom = [g for g in grids.values() if g.geom is not None]
+    if with_geom:
+        geoms = to_wgs84_geom(np.array([g.geom for g in with_geom], dtype=object), datum)
+        valid = shapely.is_valid(geoms)
+        geoms[valid] = shapely.orient_polygons(geoms[valid])  # RFC 7946 right-hand rule
+        for g, geom, is_valid in zip(with_geom, geoms, valid):
+            g.geom = geom if is_valid else None
+            if not is_valid:
+                out.append(Violation(
+                    g.gid, "invalid_geometry",
+                    f"{g.gid} is not a valid polygon: {shapely.is_valid_reason(geom)}",
+                ))
+
+    _check_hierarchy(grids, set(grids), out)
+    usable, metric = _project(grids)
+    if check_spatial:
+        _check_spatial(grids, usable, metric, SLIVER_TOLERANCE_M, out)
+    if out:
+        raise GridValidationError(out)
+    return GridSet([g.props for g in grids.values()], [g.geom for g in grids.values()],
+                   _metric=[g.metric for g in grids.values()])
+
+
+def load_grid_file(path: str | Path, crs: str | None = None) -> GridSet:
+    """Read and validate a grid GeoJSON file (see `parse_grid_geojson`).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    GridValidationError, ValueError
+        As `parse_grid_geojson`.
+    """
+    return parse_grid_geojson(Path(path).read_bytes(), crs=crs)

@@ -1,0 +1,350 @@
+"""One-point command on a warning (一点指挥): whom to call, what is near, the warning's moves and tasks.
+
+Plain functions (no Dash): the warning card (`callbacks.warningcard`) and the
+tests call them with any viewer.
+
+* :func:`warning_file` gathers one warning as a viewer may see it, reusing
+  :func:`township.read.fieldmap.warning_fieldmap_data` for the affected grids
+  (their polygon within the radius, EPSG:4546), the resources near the point
+  (distance and compass word) and the open cases of the affected grids. Every
+  list is nearest first; a grid officer or a central household is as far as
+  their grid (0 when the point lies in it).
+* :func:`move_warning` moves a warning ``active → acknowledged → handling →
+  cleared``, logging a :class:`~township.store.models.WarningEvent` in the same
+  transaction as the status change and the data-version bump.
+* :func:`dispatch_task` turns the warning into a case of the closed loop:
+  a ``hazard`` case of domain ``safety`` at the warning's point, written by
+  `township.formats.ingest.write_cases` (source ``patrol``, the only fitting code of
+  ``CASE_SOURCES``), then dispatched with `township.loop.workflow.apply_move` to
+  the chosen handler. The link is the case's ``external_id``:
+  ``warning-<warning id>-<random>`` (see :func:`task_prefix`).
+
+Who may act: admin and command on every warning, a village operator on the
+warnings that reach their village (the warning's own village or one of its
+affected grids), the wall and responders never. A village operator sees only
+the warnings reaching their village.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from township.formats.ingest import CaseIn, write_cases
+from township.grids.crs import METRIC, WGS84
+from township.grids.gridset import GridSet
+from township.loop.staff import get_handler
+from township.loop.workflow import Actor, MoveRefused, apply_move
+from township.read.fieldmap import FieldMapData, warning_fieldmap_data
+from township.read.snapshot import Snapshot, distance_m
+from township.store.models import Case, Handler, Warning, WarningEvent, bump_version, session_scope, utcnow
+
+#: The warning's moves: name → (statuses it leaves from, status it goes to, Chinese label).
+WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {
+    "acknowledge": (frozenset({"active"}), "acknowledged", "确认"),
+    "handle": (frozenset({"active", "acknowledged"}), "handling", "处置"),
+    "clear": (frozenset({"active", "acknowledged", "handling"}), "cleared", "解除"),
+}
+#: Roles that may move a warning or dispatch from it (a village operator only within reach).
+ACTING_ROLES = frozenset({"admin", "command", "village"})
+#: The case source of a task dispatched from a warning (CaseIn allows only CASE_SOURCES).
+TASK_SOURCE = "patrol"
+
+_TO_METRIC = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
+_TO_WGS84 = pyproj.Transformer.from_crs(METRIC, WGS84, always_xy=True)
+
+
+def task_prefix(warning_id: int) -> str:
+    """The start of the ``external_id`` of every task dispatched from warning ``warning_id``."""
+    return f"warning-{int(warning_id)}-"
+
+
+def radius_ring(lon: float, lat: float, radius_m: float, quad_segs: int = 16) -> tuple[list[float], list[float]]:
+    """The warning's circle as a closed lon/lat ring: buffered in EPSG:4546, converted back to WGS84."""
+    x, y = _TO_METRIC.transform(lon, lat)
+    ring = np.asarray(shapely.Point(x, y).buffer(float(radius_m), quad_segs=quad_segs).exterior.coords)
+    lons, lats = _TO_WGS84.transform(ring[:, 0], ring[:, 1])
+    return np.round(lons, 6).tolist(), np.round(lats, 6).tolist()
+
+
+def reached_villages(gridset: GridSet, village_id: str | None, grids: list[str]) -> set[str]:
+    """The villages a warning reaches: its own and those of its affected grids."""
+    out = {gridset.village_of(g) for g in grids if g in gridset}
+    if village_id:
+        out.add(village_id)
+    return {v for v in out if v}
+
+
+def may_see(actor: Actor, villages: set[str]) -> bool:
+    """A village operator sees the warnings reaching their village; every other role sees all."""
+    return actor.role != "village" or (actor.village_id is not None and actor.village_id in villages)
+
+
+def may_act(actor: Actor, villages: set[str]) -> bool:
+    """Admin and command act on every warning, a village operator on those reaching their village."""
+    return actor.role in ACTING_ROLES and may_see(actor, villages)
+
+
+def allowed_warning_moves(status: str, actor: Actor, villages: set[str]) -> list[str]:
+    """The moves ``actor`` may make on a warning in ``status`` (for the buttons)."""
+    if not may_act(actor, villages):
+        return []
+    return [m for m, (froms, _, _) in WARNING_MOVES.items() if status in froms]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One person or place of a list of the card, with its distance from the warning.
+
+    ``handler_id`` is set when a task may be dispatched to it (a grid officer,
+    a party member, a volunteer team); ``phone`` and ``person`` are personal
+    data, to be masked for the viewer's role.
+    """
+
+    kind: str  # officer, party_member, pioneer_post, volunteer_team, supply_depot
+    name: str
+    distance_m: float
+    grid_id: str | None
+    phone: str | None = None
+    person: str | None = None  # a resource's contact person
+    direction: str = ""
+    handler_id: str | None = None
+    resource_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WarningFile:
+    """One warning as a viewer sees it: the row, the lists (nearest first), its tasks and log."""
+
+    row: Warning
+    data: FieldMapData
+    villages: set[str]
+    officers: list[Contact]
+    party: list[Contact]
+    support: list[Contact]
+    cases: pd.DataFrame  # open cases of the affected grids, with distance_m, nearest first
+    tasks: list[Case]
+    events: list[WarningEvent]
+    moves: list[str]
+    may_dispatch: bool
+    affected: list[str] = field(default_factory=list)
+
+
+def _grid_distances(gridset: GridSet, grids: list[str], lon: float, lat: float) -> dict[str, float]:
+    p = np.array([lon]), np.array([lat])
+    return {g: float(distance_m(gridset, g, *p)[0]) for g in grids}
+
+
+def _handlers(engine: Engine, grids: list[str]) -> list[Handler]:
+    if not grids:
+        return []
+    with Session(engine) as s:
+        return list(s.scalars(select(Handler).where(Handler.active.is_(True), Handler.grid_id.in_(grids))))
+
+
+def contacts(engine: Engine, gridset: GridSet, data: FieldMapData) -> tuple[list[Contact], list[Contact], list[Contact]]:
+    """(grid officers, 党员中心户 + pioneer posts, volunteer teams + supply depots), each nearest first."""
+    w = data.warning or {}
+    lon, lat = float(w["lon"]), float(w["lat"])
+    dist = _grid_distances(gridset, data.focus, lon, lat)
+    officers, party = [], []
+    for h in _handlers(engine, data.focus):
+        c = Contact(h.kind, h.name, dist[h.grid_id], h.grid_id, h.phone, handler_id=h.handler_id,
+                    direction="网格内" if dist[h.grid_id] <= 0 else "")
+        if h.kind == "officer":
+            officers.append(c)
+        elif h.kind == "party_member" and h.central_household:
+            party.append(c)
+    with Session(engine) as s:
+        teams = {h.resource_id: h.handler_id for h in s.scalars(
+            select(Handler).where(Handler.active.is_(True), Handler.kind == "volunteer_team"))}
+    support = []
+    for r in data.resources.itertuples(index=False):
+        c = Contact(r.kind, r.name, float(r.distance_m), r.grid_id if isinstance(r.grid_id, str) else None,
+                    r.phone if isinstance(r.phone, str) else None,
+                    r.contact if isinstance(r.contact, str) else None, r.direction,
+                    teams.get(r.resource_id) if r.kind == "volunteer_team" else None, r.resource_id)
+        if r.kind == "pioneer_post":
+            party.append(c)
+        elif r.kind in ("volunteer_team", "supply_depot"):
+            support.append(c)
+
+    def order(items: list[Contact]) -> list[Contact]:
+        return sorted(items, key=lambda c: (c.distance_m, c.grid_id or "", c.handler_id or c.resource_id or ""))
+
+    return order(officers), order(party), order(support)
+
+
+def _open_cases_by_distance(cases: pd.DataFrame, lon: float, lat: float) -> pd.DataFrame:
+    if cases.empty:
+        return cases.assign(distance_m=pd.Series(dtype=float))
+    x0, y0 = _TO_METRIC.transform(lon, lat)
+    x, y = _TO_METRIC.transform(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
+    d = np.hypot(np.asarray(x) - x0, np.asarray(y) - y0)
+    return cases.assign(distance_m=d).sort_values(["distance_m", "id"], kind="stable")
+
+
+def warning_tasks(engine: Engine, warning_id: int) -> list[Case]:
+    """The cases dispatched from warning ``warning_id`` (by their ``external_id``), oldest first."""
+    with Session(engine) as s:
+        return list(s.scalars(select(Case).where(Case.source == TASK_SOURCE,
+                                                 Case.external_id.startswith(task_prefix(warning_id), autoescape=True))
+                              .order_by(Case.id)))
+
+
+def warning_events(engine: Engine, warning_id: int) -> list[WarningEvent]:
+    """The warning's log, oldest first."""
+    with Session(engine) as s:
+        return list(s.scalars(select(WarningEvent).where(WarningEvent.warning_id == int(warning_id))
+                              .order_by(WarningEvent.at, WarningEvent.id)))
+
+
+def _load(engine: Engine, warning_id: int) -> Warning:
+    with Session(engine) as s:
+        row = s.get(Warning, int(warning_id))
+    if row is None:
+        raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
+    return row
+
+
+def _refuse_unseen(actor: Actor, warning_id: int, villages: set[str]) -> None:
+    if not may_see(actor, villages):
+        raise MoveRefused(f"warning {warning_id} does not reach {actor.village_id}; a village operator sees only "
+                          "the warnings reaching their own village", "forbidden")
+
+
+def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: int, actor: Actor,
+                 now: datetime | None = None) -> WarningFile:
+    """The warning card's content for ``actor``.
+
+    Raises
+    ------
+    MoveRefused
+        ``not_found`` (no such warning) or ``forbidden`` (a village operator, a warning not reaching them).
+    """
+    row = _load(engine, warning_id)
+    data = warning_fieldmap_data(snap, gridset, int(warning_id), now)
+    villages = reached_villages(gridset, row.village_id, data.focus)
+    _refuse_unseen(actor, row.id, villages)
+    officers, party, support = contacts(engine, gridset, data)
+    acting = may_act(actor, villages)
+    return WarningFile(
+        row=row, data=data, villages=villages, officers=officers, party=party, support=support,
+        cases=_open_cases_by_distance(data.cases, row.lon, row.lat), tasks=warning_tasks(engine, row.id),
+        events=warning_events(engine, row.id), moves=allowed_warning_moves(row.status, actor, villages),
+        may_dispatch=acting and row.status != "cleared", affected=data.focus,
+    )
+
+
+def selected_warning(snap: Snapshot, gridset: GridSet, warning_id: int | None) -> dict | None:
+    """What the map draws for an open warning card: point, radius, level and affected grids (or None)."""
+    if warning_id is None:
+        return None
+    w = snap.warnings
+    rows = w[(w["id"] == int(warning_id)).to_numpy()]
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    lon, lat, radius = float(r["lon"]), float(r["lat"]), float(r["radius_m"])
+    return {"id": int(r["id"]), "lon": lon, "lat": lat, "radius_m": radius, "level": int(r["level"]),
+            "grids": gridset.grids_within(lon, lat, radius)}
+
+
+def move_warning(engine: Engine, gridset: GridSet, warning_id: int, move: str, actor: Actor, *,
+                 expected_version: int | None = None, note: str = "", now: datetime | None = None) -> WarningEvent:
+    """Move a warning one step (acknowledge, handle, clear), logged in the same transaction.
+
+    Raises
+    ------
+    MoveRefused
+        Unknown move (``invalid``), no such warning (``not_found``), a role or
+        village that may not act (``forbidden``), a status the move does not
+        leave from (``status``), a warning changed since the card showed it
+        (``stale``). Nothing is changed.
+    """
+    spec = WARNING_MOVES.get(move)
+    if spec is None:
+        raise MoveRefused(f"unknown warning move {move!r}; moves: {', '.join(WARNING_MOVES)}", "invalid")
+    froms, to, zh = spec
+    now = now or utcnow()
+    with session_scope(engine) as s:
+        row = s.get(Warning, int(warning_id), with_for_update=True)
+        if row is None:
+            raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
+        villages = reached_villages(gridset, row.village_id, gridset.grids_within(row.lon, row.lat, row.radius_m))
+        _refuse_unseen(actor, row.id, villages)
+        if not may_act(actor, villages):
+            raise MoveRefused(f"role {actor.role!r} may not {move} ({zh}) a warning; allowed: admin, command, "
+                              "village (warnings reaching their village)", "forbidden")
+        if expected_version is not None and row.version != expected_version:
+            raise MoveRefused(f"warning {row.id} was changed by someone else since you opened it (you saw version "
+                              f"{expected_version}, it is now {row.version}); reload it and try again", "stale")
+        if row.status not in froms:
+            raise MoveRefused(f"warning {row.id} is {row.status}; {move} ({zh}) leaves only from "
+                              f"{', '.join(sorted(froms))}", "status")
+        event = WarningEvent(warning_id=row.id, at=now, actor=actor.name[:64], action=move, from_status=row.status,
+                             to_status=to, note=(note or "").strip())
+        row.status = to
+        row.updated_at = now
+        row.version = bump_version(s)
+        s.add(event)
+        return event
+
+
+def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id: str, actor: Actor, *,
+                  note: str = "", now: datetime | None = None) -> int:
+    """Create a hazard case at the warning's point and dispatch it to ``handler_id``; return the case id.
+
+    Everything that could refuse the dispatch is checked before the case is
+    written (role, village, warning status, handler), so a refusal leaves no
+    half-made task. The case's audit trail has its ``report`` and ``dispatch``
+    records; the warning's log gets a ``dispatch`` record naming the case.
+
+    Raises
+    ------
+    MoveRefused
+        As :func:`move_warning`, and ``invalid`` for an unknown or inactive handler.
+    """
+    row = _load(engine, warning_id)
+    villages = reached_villages(gridset, row.village_id, gridset.grids_within(row.lon, row.lat, row.radius_m))
+    _refuse_unseen(actor, row.id, villages)
+    if not may_act(actor, villages):
+        raise MoveRefused(f"role {actor.role!r} may not dispatch tasks from a warning", "forbidden")
+    if row.status == "cleared":
+        raise MoveRefused(f"warning {row.id} is cleared; no task is dispatched from it", "status")
+    with Session(engine) as s:
+        h = get_handler(s, handler_id)
+    if h is None:
+        raise MoveRefused(f"handler {handler_id!r} does not exist or is inactive", "invalid")
+    if actor.role == "village":
+        point_grid = gridset.locate(np.array([row.lon]), np.array([row.lat]))[0]
+        point_village = gridset.village_of(point_grid) if point_grid else None
+        if point_village != actor.village_id or h.village_id != actor.village_id:
+            raise MoveRefused(f"a village operator of {actor.village_id} dispatches tasks only for a warning whose "
+                              f"point lies in that village, to handlers of that village; ask the command centre",
+                              "forbidden")
+    item = CaseIn(source=TASK_SOURCE, external_id=task_prefix(row.id) + secrets.token_hex(4), type="hazard",
+                  domain="safety", title=f"[预警处置] {row.title}"[:200],
+                  description=f"预警 #{row.id} 一点指挥派单:{row.title}" + (f"\n{note.strip()}" if note.strip() else ""),
+                  lon=row.lon, lat=row.lat, outside_ok=True)
+    case_id = write_cases(engine, gridset, [item], actor=actor.name[:64])[0].id
+    moved = apply_move(engine, case_id, "dispatch", actor, now=now, handler=h.handler_id,
+                       note=f"预警 #{row.id} 一点指挥")
+    with session_scope(engine) as s:
+        s.add(WarningEvent(warning_id=row.id, at=moved.at, actor=actor.name[:64], action="dispatch",
+                           from_status=None, to_status=None, note=f"任务 #{case_id} 派单给{h.name} ({h.handler_id})"))
+        bump_version(s)
+    return case_id
+
+
+__all__ = ["WARNING_MOVES", "ACTING_ROLES", "TASK_SOURCE", "Contact", "WarningFile", "task_prefix", "radius_ring",
+           "reached_villages", "may_see", "may_act", "allowed_warning_moves", "contacts", "warning_tasks",
+           "warning_events", "warning_file", "selected_warning", "move_warning", "dispatch_task"]

@@ -1,0 +1,626 @@
+"""The closed loop (闭环): one state machine for a case's status and tier.
+
+群众点单 → 网格派单 → 党员接单 → 办结 → 销号::
+
+    reported ─dispatch→ dispatched ─accept→ accepted ─start→ in_progress ─resolve→ resolved ─close→ closed
+       │  ↑                  │                  │                  │
+       │  └──dispatch── returned ←──return──────┴──────────────────┘
+       └─accept (micro-wishes 微心愿 only: a party member claims it straight away)
+    any open status ─cancel→ cancelled          any open status ─escalate→ same status, tier + 1
+
+The tier (分级化解) grid → village → township → county only moves up; each
+escalation starts the new tier's clock (`township.domain.sla.deadline_for`).
+
+Every move is one row of :data:`MOVES`: the statuses it leaves from, the
+status it goes to, the roles allowed, the parameters it needs, and at most one
+extra rule and one effect (small named functions below). :func:`apply_move`
+checks everything first and raises :class:`MoveRefused` with the reason — in
+that case nothing was written — and otherwise, in one transaction, changes the
+case, writes its :class:`~township.store.models.CaseEvent`, bumps the data version
+and stamps ``case.version`` with it. A caller that passes the version it saw
+(``expected_version``) is refused if the case changed since (optimistic
+concurrency: two operators on one case cannot overwrite each other).
+
+Roles (DESIGN.md §5): ``admin`` and ``command`` act on every case; ``village``
+only on cases of its own village that are still at grid or village tier
+(小事不出村: once the case is at the township, the township handles it);
+``responder`` only on cases dispatched to the handler it acts as (and may
+take orders from its village's party-member pool); ``wall`` never acts.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from township.domain.sla import SlaConfig, accept_deadline, deadline_for
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, TIERS
+from township.loop.staff import get_handler
+from township.store.models import (
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    Grid,
+    Handler,
+    User,
+    bump_version,
+    session_scope,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+#: Tiers, lowest first.
+TIER_ORDER: tuple[str, ...] = tuple(TIERS)
+#: The value of ``handler`` that dispatches to the case's village party-member pool (接单池).
+POOL = "pool"
+#: Longest note text accepted.
+MAX_NOTE = 2000
+#: Roles that may act at all; anything else (``wall``, unknown) is refused.
+ACTING_ROLES = frozenset({"admin", "command", "village", "responder", "system"})
+
+
+class MoveRefused(Exception):
+    """A move that is not allowed; nothing was changed.
+
+    Attributes
+    ----------
+    reason : str
+        The message to show: names the case, its status and the rule.
+    code : str
+        ``not_found``, ``stale``, ``forbidden`` (role or scope), ``status``
+        (not allowed from the case's status or tier), ``missing`` (a required
+        parameter absent) or ``invalid`` (a parameter wrong). The HTTP API
+        maps them to 404, 409, 403, 409, 422, 422.
+    """
+
+    def __init__(self, reason: str, code: str = "invalid") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a move.
+
+    Attributes
+    ----------
+    name : str
+        Written into the audit trail (``CaseEvent.actor``).
+    role : str
+        ``admin``, ``command``, ``village``, ``responder``, ``wall``; ``system`` for scheduled jobs.
+    village_id : str, optional
+        The village of a ``village`` operator.
+    handler_id : str, optional
+        The handler a ``responder`` acts as (a grid officer or party member).
+    """
+
+    name: str
+    role: str
+    village_id: str | None = None
+    handler_id: str | None = None
+
+    @classmethod
+    def of_user(cls, user: User) -> "Actor":
+        """The actor of a signed-in :class:`~township.store.models.User`."""
+        return cls(user.display_name or user.username, user.role, user.village_id, user.handler_id)
+
+
+@dataclass
+class _Ctx:
+    """What a rule or an effect sees: the open session, the locked case and the move's inputs."""
+
+    s: Session
+    case: Case
+    actor: Actor
+    params: dict[str, str]
+    now: datetime
+    sla: SlaConfig
+    assignment: CaseAssignment | None
+    #: Set by a rule for its effect (the handler dispatched to or accepting).
+    target: Handler | None = None
+
+
+def _st(status: str | None) -> str:
+    """A status as people read it: 已办结 (resolved)."""
+    return f"{CASE_STATUSES[status]['zh']} ({status})" if status in CASE_STATUSES else str(status)
+
+
+def _tier(tier: str) -> str:
+    return f"{TIERS[tier]['zh']} ({tier})" if tier in TIERS else str(tier)
+
+
+# -- rules: extra preconditions, raising MoveRefused ---------------------------------------------
+
+
+def _rule_dispatch(c: _Ctx) -> None:
+    handler = c.params["handler"].strip()
+    if handler == POOL:
+        if not c.case.village_id:
+            raise MoveRefused(f"case {c.case.id} lies in no village, so it has no party-member pool; "
+                              "dispatch it to a handler", "invalid")
+        return
+    h = get_handler(c.s, handler)
+    if h is None:
+        raise MoveRefused(f"handler {handler!r} does not exist or is inactive", "invalid")
+    if c.actor.role == "village" and h.village_id != c.actor.village_id:
+        raise MoveRefused(f"a village operator of {c.actor.village_id} dispatches only to handlers of that "
+                          f"village; {h.name} ({h.handler_id}) is not one — escalate the case instead", "forbidden")
+    c.target = h
+
+
+def _rule_accept(c: _Ctx) -> None:
+    case, a = c.case, c.assignment
+    pooled = case.status == "reported" or (a is not None and a.handler_id is None)
+    given = (c.params.get("handler") or "").strip() or None
+    if c.actor.role == "responder" and given and given != c.actor.handler_id:
+        raise MoveRefused("a responder accepts only for themself, not for another handler", "forbidden")
+    taker_id = given or c.actor.handler_id
+    if pooled:
+        # An open order (接单池 or a reported micro-wish) goes to whichever party member of the village takes it.
+        if not taker_id:
+            raise MoveRefused(f"case {case.id} is an open order of {case.village_id}: say which party member "
+                              "takes it (handler)", "missing")
+        h = get_handler(c.s, taker_id)
+        if h is None or h.kind != "party_member" or h.village_id != case.village_id:
+            raise MoveRefused(f"an open order of {case.village_id} is taken (接单) by a party member of that "
+                              f"village; {taker_id!r} is not one", "forbidden")
+        c.target = h
+        return
+    if a is None:
+        # Dispatched outside the loop (an import, the demo history, a source re-sending its
+        # status): only a name is known. Staff record the acceptance; a named handler takes it over.
+        c.target = get_handler(c.s, given) if given else None
+        if given and c.target is None:
+            raise MoveRefused(f"handler {given!r} does not exist or is inactive", "invalid")
+        return
+    # (A responder reaching here is that handler: _check_scope saw to it.)
+    if given and given != a.handler_id:
+        raise MoveRefused(f"case {case.id} is dispatched to {case.handler} ({a.handler_id}); only they accept it — "
+                          "dispatch it again to change the handler", "forbidden")
+    c.target = get_handler(c.s, a.handler_id)
+
+
+# -- effects: what a move changes besides status, version and the audit record ---------------------
+
+
+def _assign(c: _Ctx, handler_id: str | None, pool: str | None) -> None:
+    if c.assignment is None:
+        c.assignment = CaseAssignment(case_id=c.case.id, assigned_at=c.now)
+        c.s.add(c.assignment)
+    c.assignment.handler_id, c.assignment.pool_village_id, c.assignment.assigned_at = handler_id, pool, c.now
+
+
+def _do_dispatch(c: _Ctx) -> str:
+    if c.target is None:
+        village = c.s.get(Grid, c.case.village_id)
+        label = f"{village.name if village else c.case.village_id}党员接单池"
+        _assign(c, None, c.case.village_id)
+        c.case.handler = label[:64]
+        return f"派单至{label}"
+    _assign(c, c.target.handler_id, None)
+    c.case.handler = c.target.name[:64]
+    return f"派单给{c.target.name} ({c.target.handler_id})"
+
+
+def _do_accept(c: _Ctx) -> str:
+    h = c.target
+    name = h.name if h is not None else (c.case.handler or "")
+    if h is not None or c.assignment is not None:
+        _assign(c, h.handler_id if h is not None else c.assignment.handler_id, None)  # type: ignore[union-attr]
+    c.case.handler = name[:64] or None
+    return f"{name}接单"
+
+
+def _do_resolve(c: _Ctx) -> str:
+    c.case.resolved_at = c.now
+    return c.params["result"]
+
+
+def _do_close(c: _Ctx) -> str:
+    c.case.closed_at = c.now
+    return c.params["verification"]
+
+
+def _do_return(c: _Ctx) -> str:
+    # Back to dispatch: nobody holds the case until it is dispatched again.
+    if c.assignment is not None:
+        c.s.delete(c.assignment)
+        c.assignment = None
+    c.case.handler = None
+    return c.params["reason"]
+
+
+def _do_escalate(c: _Ctx) -> str:
+    new = TIER_ORDER[TIER_ORDER.index(c.case.tier) + 1]
+    c.case.tier = new
+    if TIER_ORDER.index(new) > TIER_ORDER.index(c.case.max_tier):
+        c.case.max_tier = new
+    # The new tier gets its own full time, from now (not from the report).
+    c.case.deadline_at = deadline_for(new, c.case.domain, c.now, c.case.type, config=c.sla)
+    return f"{c.params['reason']}(新期限 {c.case.deadline_at:%Y-%m-%d %H:%M} UTC)"
+
+
+def _do_cancel(c: _Ctx) -> str:
+    return c.params["reason"]
+
+
+# -- the move table ---------------------------------------------------------------------------------
+
+_STAFF = frozenset({"admin", "command", "village"})
+_FIELD = _STAFF | {"responder"}
+_WORK = frozenset({"dispatched", "accepted", "in_progress"})
+
+
+@dataclass(frozen=True)
+class Move:
+    """One allowed move of the state machine.
+
+    Attributes
+    ----------
+    name, zh : str
+        Code and Chinese label (派单, 接单 …).
+    from_statuses : frozenset of str
+        Statuses the move may leave from.
+    to : str or None
+        Status after the move; ``None`` keeps the status (escalation moves the tier).
+    roles : frozenset of str
+        Roles that may make the move (``wall`` is in none).
+    needs : tuple of str
+        Parameters that must be given, non-blank; ``note`` is always optional.
+    takes : tuple of str
+        Further optional parameters.
+    only_types : mapping of str to frozenset of str
+        Statuses the move leaves from only for some case types.
+    rule : callable, optional
+        Extra precondition; raises :class:`MoveRefused`.
+    effect : callable, optional
+        Changes besides status; returns the text for the audit note.
+    """
+
+    name: str
+    zh: str
+    from_statuses: frozenset[str]
+    to: str | None
+    roles: frozenset[str]
+    needs: tuple[str, ...] = ()
+    takes: tuple[str, ...] = ()
+    only_types: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    rule: Callable[[_Ctx], None] | None = None
+    effect: Callable[[_Ctx], str] | None = None
+
+
+#: The state machine: every allowed move, and nothing else.
+MOVES: Mapping[str, Move] = MappingProxyType({m.name: m for m in (
+    Move("dispatch", "派单", frozenset({"reported", "returned"}), "dispatched", _STAFF,
+         needs=("handler",), rule=_rule_dispatch, effect=_do_dispatch),
+    Move("accept", "接单", frozenset({"dispatched", "reported"}), "accepted", _FIELD,
+         takes=("handler",), only_types=MappingProxyType({"reported": frozenset({"wish"})}),
+         rule=_rule_accept, effect=_do_accept),
+    Move("start", "开始处置", frozenset({"accepted"}), "in_progress", _FIELD),
+    Move("resolve", "办结", frozenset({"in_progress"}), "resolved", _FIELD,
+         needs=("result",), effect=_do_resolve),
+    Move("close", "销号", frozenset({"resolved"}), "closed", _STAFF,
+         needs=("verification",), effect=_do_close),
+    Move("return", "退回", _WORK, "returned", _FIELD, needs=("reason",), effect=_do_return),
+    Move("cancel", "撤销", OPEN_STATUSES, "cancelled", _STAFF, needs=("reason",), effect=_do_cancel),
+    Move("escalate", "升级", OPEN_STATUSES, None, _STAFF | {"system"}, needs=("reason",), effect=_do_escalate),
+)})
+
+#: What each required parameter is, for messages.
+_PARAM_TEXT = {
+    "handler": "a handler (a handler id, or 'pool' for the village's party-member pool)",
+    "result": "a result note (办结情况)",
+    "verification": "a verification / return-visit result (回访结果)",
+    "reason": "a reason",
+}
+
+
+# -- checking and applying ---------------------------------------------------------------------------
+
+
+def _check_scope(move: Move, case: Case, actor: Actor, assignment: CaseAssignment | None) -> None:
+    """Role and scope: may this actor make this move on this case at all?"""
+    if actor.role not in move.roles:
+        raise MoveRefused(f"role {actor.role!r} may not {move.name} ({move.zh}); allowed: "
+                          f"{', '.join(sorted(move.roles - {'system'}))}", "forbidden")
+    if actor.role == "village":
+        if not actor.village_id or case.village_id != actor.village_id:
+            raise MoveRefused(f"case {case.id} belongs to {case.village_id or 'no village'}; a village operator "
+                              f"acts only on cases of their own village ({actor.village_id})", "forbidden")
+        if case.tier not in ("grid", "village"):
+            raise MoveRefused(f"case {case.id} is at {_tier(case.tier)} tier: the township handles it, "
+                              "not the village operator", "forbidden")
+    if actor.role == "responder":
+        if not actor.handler_id:
+            raise MoveRefused("this responder account is linked to no handler, so it can take no case", "forbidden")
+        pooled = case.status == "reported" or (assignment is not None and assignment.handler_id is None)
+        mine = assignment is not None and assignment.handler_id == actor.handler_id
+        if not mine and not (move.name == "accept" and pooled):
+            raise MoveRefused(f"case {case.id} is not dispatched to {actor.name} ({actor.handler_id}); "
+                              "a responder acts only on their own cases", "forbidden")
+
+
+def _check_status(move: Move, case: Case) -> None:
+    allowed = [s for s in CASE_STATUSES if s in move.from_statuses]
+    if case.status not in move.from_statuses:
+        raise MoveRefused(f"cannot {move.name} ({move.zh}) case {case.id}: it is {_st(case.status)}, and "
+                          f"{move.name} is allowed only from {', '.join(_st(s) for s in allowed)}", "status")
+    types = move.only_types.get(case.status)
+    if types is not None and case.type not in types:
+        raise MoveRefused(f"cannot {move.name} ({move.zh}) case {case.id} while it is {_st(case.status)}: only "
+                          f"{', '.join(CASE_TYPES[t]['zh'] for t in sorted(types))} can be taken before dispatch "
+                          "— dispatch it first", "status")
+    if move.name == "escalate" and case.tier == TIER_ORDER[-1]:
+        raise MoveRefused(f"case {case.id} is already at the top tier {_tier(case.tier)}; tiers only move up",
+                          "status")
+
+
+def _check_params(move: Move, params: dict[str, object]) -> dict[str, str]:
+    allowed = (*move.needs, *move.takes, "note")
+    extra = sorted(set(params) - set(allowed))
+    if extra:
+        raise MoveRefused(f"{move.name} takes {', '.join(allowed)}; got unknown {', '.join(extra)}", "invalid")
+    clean: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MoveRefused(f"{key} must be text, got {type(value).__name__}", "invalid")
+        if len(value) > MAX_NOTE:
+            raise MoveRefused(f"{key} is {len(value)} characters; at most {MAX_NOTE}", "invalid")
+        clean[key] = value.strip()
+    for key in move.needs:
+        if not clean.get(key):
+            raise MoveRefused(f"{move.name} ({move.zh}) needs {_PARAM_TEXT.get(key, key)}", "missing")
+    return clean
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a successful move did (the audit record, and the case's new version)."""
+
+    case_id: int
+    move: str
+    from_status: str
+    to_status: str
+    from_tier: str
+    to_tier: str
+    version: int
+    at: datetime
+    note: str
+
+
+def _apply(s: Session, case: Case, move: Move, actor: Actor, params: dict[str, object], now: datetime,
+           sla: SlaConfig, version: int | None = None) -> Moved:
+    """Check ``move`` on a case locked in ``s`` and apply it; raise before writing anything."""
+    assignment = s.get(CaseAssignment, case.id)
+    _check_scope(move, case, actor, assignment)
+    _check_status(move, case)
+    clean = _check_params(move, params)
+    ctx = _Ctx(s, case, actor, clean, now, sla, assignment)
+    if move.rule is not None:
+        move.rule(ctx)
+    # From here on the move is allowed: write.
+    before = (case.status, case.tier)
+    text = move.effect(ctx) if move.effect is not None else ""
+    if clean.get("note"):
+        text = f"{text};{clean['note']}" if text else clean["note"]
+    case.status = move.to or case.status
+    case.updated_at = now
+    case.version = version if version is not None else bump_version(s)
+    s.add(CaseEvent(case_id=case.id, at=now, actor=actor.name[:64], action=move.name, from_status=before[0],
+                    to_status=case.status, from_tier=before[1], to_tier=case.tier, note=text))
+    return Moved(case.id, move.name, before[0], case.status, before[1], case.tier, case.version, now, text)
+
+
+def apply_move(engine: Engine, case_id: int, move: str, actor: Actor, *, expected_version: int | None = None,
+               now: datetime | None = None, sla: SlaConfig | None = None, **params: object) -> Moved:
+    """Make one move of the closed loop on one case, in one transaction.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store.
+    case_id : int
+        The case.
+    move : str
+        A key of :data:`MOVES`: ``dispatch``, ``accept``, ``start``, ``resolve``,
+        ``close``, ``return``, ``cancel``, ``escalate``.
+    actor : Actor
+        Who makes it (role, village, handler).
+    expected_version : int, optional
+        ``case.version`` as the caller saw it; the move is refused if the case
+        changed since. Screens and the API must pass it; ``None`` skips the
+        check (scheduled jobs).
+    now : datetime, optional
+        The clock (naive UTC); default the current time.
+    sla : SlaConfig, optional
+        Deadlines for escalation; default :meth:`SlaConfig.from_env`.
+    **params : str
+        ``handler`` (dispatch; optional for accept), ``result`` (resolve),
+        ``verification`` (close), ``reason`` (return, cancel, escalate),
+        ``note`` (any move).
+
+    Returns
+    -------
+    Moved
+        The audit record written and the case's new version.
+
+    Raises
+    ------
+    MoveRefused
+        The move is not allowed (see its ``code``); nothing was changed.
+    """
+    spec = MOVES.get(move)
+    if spec is None:
+        raise MoveRefused(f"unknown move {move!r}; moves: {', '.join(MOVES)}", "invalid")
+    now = now or utcnow()
+    sla = sla or SlaConfig.from_env()
+    with session_scope(engine) as s:
+        case = s.get(Case, case_id, with_for_update=True)
+        if case is None:
+            raise MoveRefused(f"case {case_id} does not exist", "not_found")
+        if expected_version is not None and case.version != expected_version:
+            raise MoveRefused(f"case {case_id} was changed by someone else since you opened it (you saw version "
+                              f"{expected_version}, it is now {case.version}); reload it and try again", "stale")
+        return _apply(s, case, spec, actor, dict(params), now, sla)
+
+
+def allowed_moves(engine: Engine, case_id: int, actor: Actor) -> list[str]:
+    """The moves whose role, scope and status rules let ``actor`` act on the case now (for the buttons).
+
+    A listed move may still be refused for its parameters (e.g. a handler of another village).
+    """
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            return []
+        assignment = s.get(CaseAssignment, case_id)
+        out = []
+        for name, spec in MOVES.items():
+            try:
+                _check_scope(spec, case, actor, assignment)
+                _check_status(spec, case)
+            except MoveRefused:
+                continue
+            out.append(name)
+        return out
+
+
+def escalate_overdue(engine: Engine, now: datetime | None = None, actor: str = "system",
+                     sla: SlaConfig | None = None) -> list[int]:
+    """Escalate every open case past its deadline by one tier, when auto-escalation is on.
+
+    A case is past its deadline when ``deadline_at < now`` (as
+    `township.read.snapshot.overdue_mask` counts it). Each escalation starts the new
+    tier's clock, so a case climbs one tier per missed deadline, never more
+    per call. Cases at county tier stay overdue. One transaction, one data
+    version for the whole batch.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store.
+    now : datetime, optional
+        The clock (naive UTC); default the current time.
+    actor : str
+        Name written into the audit trail.
+    sla : SlaConfig, optional
+        Deadlines and the ``auto_escalate`` switch; default :meth:`SlaConfig.from_env`.
+
+    Returns
+    -------
+    list of int
+        The ids of the escalated cases (empty when auto-escalation is off).
+    """
+    sla = sla or SlaConfig.from_env()
+    if not sla.auto_escalate:
+        return []
+    now = now or utcnow()
+    who = Actor(actor, "system")
+    with session_scope(engine) as s:
+        due = list(s.scalars(
+            select(Case).where(Case.status.in_(OPEN_STATUSES), Case.deadline_at < now, Case.tier != TIER_ORDER[-1])
+            .order_by(Case.id).with_for_update()))
+        if not due:
+            return []
+        version = bump_version(s)
+        for case in due:
+            reason = f"超期自动升级:{_tier(case.tier)}期限 {case.deadline_at:%Y-%m-%d %H:%M} UTC 已过"
+            _apply(s, case, MOVES["escalate"], who, {"reason": reason}, now, sla, version)
+        return [c.id for c in due]
+
+
+#: Seconds between two escalation sweeps: deadlines are set in hours and days.
+SWEEP_INTERVAL_S = 60.0
+
+
+def sweep_overdue(engine: Engine, stop: threading.Event, interval: float = SWEEP_INTERVAL_S,
+                  sla: SlaConfig | None = None) -> None:
+    """Run :func:`escalate_overdue` now and then every ``interval`` seconds until ``stop`` is set.
+
+    For a thread beside the server (``app.py`` starts one when
+    ``SLA_AUTO_ESCALATE=1``). A failed sweep is logged and the next one runs
+    as planned: a locked or unreachable store must not end the sweeping.
+    Several processes may sweep one store: each escalation starts the new
+    tier's clock, so a case the first process escalated is no longer due for
+    the second.
+    """
+    sla = sla or SlaConfig.from_env()
+    while True:
+        try:
+            done = escalate_overdue(engine, actor="超期自动升级", sla=sla)
+            if done:
+                log.info("escalated %d overdue case(s): %s", len(done), ", ".join(map(str, done[:20])))
+        except Exception:  # noqa: BLE001 - keep sweeping; the traceback is in the log
+            log.exception("escalation sweep failed")
+        if stop.wait(interval):
+            return
+
+
+def late_to_accept(engine: Engine, now: datetime | None = None, sla: SlaConfig | None = None) -> list[int]:
+    """Cases dispatched longer ago than the accept time (接单时限, default 2 h) and still not accepted.
+
+    Computed at ``now`` from the time of the (last) dispatch, never stored.
+    """
+    sla = sla or SlaConfig.from_env()
+    now = now or utcnow()
+    with Session(engine) as s:
+        rows = s.execute(select(Case.id, CaseAssignment.assigned_at).join(
+            CaseAssignment, CaseAssignment.case_id == Case.id).where(Case.status == "dispatched")).all()
+    return sorted(cid for cid, at in rows if accept_deadline(at, sla) < now)
+
+
+def open_orders(engine: Engine, village_id: str) -> list[Case]:
+    """Cases a party member of ``village_id`` can take (接单), earliest deadline first.
+
+    Those dispatched to the village's party-member pool, and micro-wishes
+    (微心愿) of the village still waiting in ``reported``. The rows are
+    detached; they carry personal data (``reporter``), to be masked by role.
+    """
+    with Session(engine) as s:
+        pooled = select(CaseAssignment.case_id).where(CaseAssignment.handler_id.is_(None),
+                                                      CaseAssignment.pool_village_id == village_id)
+        return list(s.scalars(select(Case).where(or_(
+            and_(Case.status == "dispatched", Case.id.in_(pooled)),
+            and_(Case.status == "reported", Case.type == "wish", Case.village_id == village_id),
+        )).order_by(Case.deadline_at, Case.id)))
+
+
+def case_trail(engine: Engine, case_id: int) -> list[CaseEvent]:
+    """The audit trail of a case, oldest first (by insertion order, which is commit order per case)."""
+    with Session(engine) as s:
+        return list(s.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
+
+
+def replay(events: Iterable[CaseEvent], initial_tier: str = "grid") -> tuple[str | None, str]:
+    """Fold an audit trail into the (status, tier) it leads to.
+
+    ``initial_tier`` is the tier the case was reported at (report events
+    written by ingest do not record it).
+
+    Raises
+    ------
+    ValueError
+        The trail contradicts itself: an event leaves from a status or tier
+        the case was not in.
+    """
+    status: str | None = None
+    tier = initial_tier
+    for e in events:
+        if status is not None and e.from_status is not None and e.from_status != status:
+            raise ValueError(f"event {e.id} ({e.action}) leaves from {e.from_status}, but the case was {status}")
+        if e.from_tier is not None and e.from_tier != tier:
+            raise ValueError(f"event {e.id} ({e.action}) leaves from tier {e.from_tier}, but the case was at {tier}")
+        status = e.to_status or status
+        tier = e.to_tier or tier
+    return status, tier

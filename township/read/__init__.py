@@ -1,0 +1,1 @@
+"""What the screens and the API read: the snapshot, views and masks, statistics, reports, field-map data."""

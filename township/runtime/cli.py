@@ -1,0 +1,299 @@
+"""Command line of the township core: ``python -m township <command> ...``.
+
+Each subcommand is one ``_add_<name>(subparsers)`` function that registers its
+parser and sets ``func`` to a handler taking the parsed arguments and returning
+the exit code. To add a command, write such a function and list it in
+`_COMMANDS`.
+
+Exit codes: 0 success, 1 the input was read but broke rules, 2 the command
+could not run (usage error, missing file, not JSON).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from typing import Callable, Sequence
+
+from township.grids.gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _validate_grids(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        grids = load_grid_file(args.file, crs=args.crs)
+    except GridValidationError as exc:
+        print(f"INVALID: {args.file}")
+        print(exc.report(limit=None))
+        return 1
+    except FileNotFoundError:
+        return _fail(f"{args.file}: no such file")
+    except json.JSONDecodeError as exc:
+        return _fail(f"{args.file}: not valid JSON ({exc})")
+    except UnicodeDecodeError:
+        return _fail(f"{args.file}: not UTF-8 text")
+    except (OSError, ValueError) as exc:
+        return _fail(f"{args.file}: {exc}")
+    elapsed = time.perf_counter() - started
+
+    kinds = Counter(grids.props(g)["kind"] for g in grids.ids(level=2))
+    towns, level2, level3 = (len(grids.ids(level=n)) for n in (1, 2, 3))
+    area = sum(grids.area_km2(g) for g in grids.ids(level=1))
+    print(
+        f"OK: {_plural(towns, 'town')}, {level2} villages/communities, "
+        f"{_plural(level3, 'grid')} ({_plural(kinds['village'], 'village')} + "
+        f"{_plural(kinds['community'], 'community', 'communities')}; "
+        f"{area:,.1f} km²; sliver tolerance {SLIVER_TOLERANCE_M:g} m; "
+        f"validated in {elapsed:.2f} s)"
+    )
+    return 0
+
+
+def _add_validate_grids(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate-grids",
+        help="check a grid GeoJSON file against the grid rules",
+        description="Validate a town/village/grid FeatureCollection (DESIGN.md §1). "
+        "Exit 0 if valid, 1 with a numbered report of every violation, 2 if the "
+        "file cannot be read.",
+    )
+    p.add_argument("file", help="GeoJSON FeatureCollection of the grids")
+    p.add_argument(
+        "--crs",
+        type=str.lower,
+        choices=("wgs84", "gcj02", "bd09"),
+        default="wgs84",
+        help="datum of the coordinates: wgs84 (also CGCS2000; default), "
+        "gcj02 (Amap/Tencent) or bd09 (Baidu); converted to WGS-84",
+    )
+    p.set_defaults(func=_validate_grids)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from township.config import Settings
+    from township.runtime.bootstrap import open_township
+
+    settings = Settings.from_env()
+    try:
+        app_ctx = open_township(settings)
+    except GridValidationError as exc:
+        print(f"INVALID grid file {settings.grids_file} and no grids stored yet:")
+        print(exc.report(limit=None))
+        return 1
+    load = app_ctx.grid_load
+    snap = app_ctx.township.snapshot()
+    print(f"store: {settings.database_url}")
+    if load.error is not None:
+        print(f"grid file {settings.grids_file} REJECTED, the stored grids stay in use:")
+        print(load.error.report(limit=None))
+    else:
+        print(f"grids: {settings.grids_file} ({'installed' if load.installed else 'unchanged'})")
+    print(f"{len(load.gridset)} grids, {len(snap.cases)} cases, {len(snap.warnings)} warnings, "
+          f"{len(snap.resources)} resources")
+    return 1 if load.error is not None else 0
+
+
+def _add_init(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init",
+        help="prepare the store: tables, the configured grid file, resources, demo data",
+        description="Open the store named by DATABASE_URL, install GRIDS_FILE if it is valid and new "
+        "(a file that fails leaves the stored grids in use and exits 1), load resources and, "
+        "unless SEED_DEMO=0, a year of illustrative cases into an empty store.",
+    )
+    p.set_defaults(func=_init)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from township.config import Settings
+    from township.formats.imports import UnreadableFile, import_file
+    from township.runtime.bootstrap import open_township
+
+    # An import never seeds the demo year into the store it writes to.
+    settings = replace(Settings.from_env(), seed_demo=False)
+    try:
+        ctx = open_township(settings)
+    except GridValidationError as exc:
+        return _fail(f"no grids stored and the grid file {settings.grids_file} is invalid:\n{exc.report()}")
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        if pct != shown[0]:  # one line per percent, not per chunk
+            shown[0] = pct
+            print(f"导入进度 {pct}%", file=sys.stderr, flush=True)
+
+    try:
+        report = import_file(ctx.township.engine, ctx.township.grids.gridset, args.file, kind=args.kind,
+                             mode=args.mode, default_source=args.source, progress=progress, crs=args.crs)
+    except FileNotFoundError:
+        return _fail(f"{args.file}: no such file")
+    except (OSError, UnreadableFile) as exc:
+        return _fail(f"{args.file}: {exc}")
+    except ValueError as exc:  # e.g. an unknown --source
+        return _fail(str(exc))
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import cases or warnings from CSV, XLSX or GeoJSON",
+        description="Import a hotline/grid-officer sheet (CSV in UTF-8 or GBK, XLSX; Chinese headers and "
+        "labels accepted, times without zone are Beijing time) or a GeoJSON FeatureCollection into the "
+        "store named by DATABASE_URL, in one transaction. Exit 0 if every row was stored, 1 if rows "
+        "were rejected (one line each: 第N行 列X: reason), 2 if the file cannot be read.",
+    )
+    p.add_argument("file", help="a .csv, .xlsx, .geojson or .json file")
+    p.add_argument("--kind", choices=("cases", "warnings"), default="cases", help="what the rows are (default cases)")
+    p.add_argument("--mode", choices=("all", "good"), default="all",
+                   help="all: store nothing if any row is bad (default); good: store the good rows")
+    p.add_argument("--source", help="source of rows that name none, e.g. hotline or 市长热线")
+    p.add_argument("--crs", type=str.lower, choices=("wgs84", "gcj02", "bd09"), default=None,
+                   help="datum of the coordinates: wgs84 (default), gcj02 (Amap/Tencent), bd09 (Baidu)")
+    p.set_defaults(func=_import)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from township.accounts.tokens import create_token
+    from township.config import Settings
+    from township.domain.privacy import ROLES_UNMASKED
+    from township.store.models import Grid, init_db, make_engine
+
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    with engine.connect() as conn:
+        villages = conn.execute(select(Grid.grid_id).where(Grid.level == 2).order_by(Grid.grid_id)).scalars().all()
+    if args.village and villages and args.village not in villages:
+        return _fail(f"--village {args.village} unknown; allowed: {', '.join(villages)}")
+    try:
+        token = create_token(engine, args.name, args.role, args.village, args.handler)
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(token)
+    print(f"token {args.name!r} (role {args.role}{', village ' + args.village if args.village else ''}"
+          f"{', acting as handler ' + args.handler if args.handler else ''}) "
+          f"created; it is shown only now. Roles that may write: admin, command, village; "
+          f"personal data shown to: {', '.join(r for r, v in ROLES_UNMASKED.items() if v)}.", file=sys.stderr)
+    return 0
+
+
+def _add_token(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "token",
+        help="create an API token (printed once; only its SHA-256 is stored)",
+        description="Create a bearer token for the HTTP API in the store named by DATABASE_URL and print it "
+        "on stdout. admin, command and village tokens may write; a village token only in its village.",
+    )
+    p.add_argument("name", help="who holds the token, e.g. hotline-bridge (unique)")
+    p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
+    p.add_argument("--village", help="the village of a village token, e.g. DL-03")
+    p.add_argument("--handler", help="the handler a responder token acts as in the closed loop, e.g. H-OF-DL-01-01")
+    p.set_defaults(func=_token)
+
+
+def _user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from township.accounts.users import create_user
+    from township.config import Settings
+    from township.store.models import init_db, make_engine
+
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    # The password from stdin when piped (scripts), else asked twice without echo.
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            return _fail("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        create_user(engine, args.username, password, args.role, args.village, args.name, args.handler)
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(f"user {args.username!r} (role {args.role}) created; sign in at /login", file=sys.stderr)
+    return 0
+
+
+def _add_user(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "user",
+        help="create a user who signs in to the dashboard (password asked, or read from stdin)",
+        description="Create a user in the store named by DATABASE_URL. The password is asked twice on a "
+        "terminal or read as one line from stdin; only its scrypt hash is stored.",
+    )
+    p.add_argument("username", help="1 to 64 letters, digits, '_', '.', '-'")
+    p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
+    p.add_argument("--village", help="the village of a village user, e.g. DL-03")
+    p.add_argument("--name", help="the name shown on screen and in the audit trail")
+    p.add_argument("--handler", help="the handler a responder user acts as, e.g. H-OF-DL-01-01")
+    p.set_defaults(func=_user)
+
+
+def _escalate(args: argparse.Namespace) -> int:
+    from township.config import Settings
+    from township.domain.sla import SlaConfig
+    from township.loop.workflow import escalate_overdue
+    from township.store.models import init_db, make_engine
+
+    sla = SlaConfig.from_env()
+    if not sla.auto_escalate and not args.force:
+        print("SLA_AUTO_ESCALATE is not set: nothing escalated (--force escalates anyway)", file=sys.stderr)
+        return 0
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    done = escalate_overdue(engine, actor="超期自动升级", sla=replace(sla, auto_escalate=True))
+    print(f"escalated {len(done)} overdue case(s){': ' + ', '.join(map(str, done)) if done else ''}")
+    return 0
+
+
+def _add_escalate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "escalate",
+        help="escalate every open case past its deadline by one tier (for cron under gunicorn)",
+        description="One escalation sweep over the store named by DATABASE_URL, when SLA_AUTO_ESCALATE=1 "
+        "(python app.py runs one every minute by itself). Each escalation starts the new tier's deadline "
+        "and is written to the case's audit trail.",
+    )
+    p.add_argument("--force", action="store_true", help="sweep even if SLA_AUTO_ESCALATE is not set")
+    p.set_defaults(func=_escalate)
+
+
+#: Registration functions of all subcommands.
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate_grids, _add_init, _add_import, _add_token,
+                                                                 _add_user, _add_escalate]
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m township", description="Smart-township command map: core tools."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in _COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,281 @@
+"""A year of illustrative history for the bundled Dalu grids.
+
+The yearly counts follow the source article (FACTS.md): 299 villager matters,
+257 hotline tickets, 125 disputes, 25 micro-wishes, 6 petitions by proxy, and
+so on, spread over the grids by population, with the closed loop played out
+for each case and a few warnings of each colour still active. Deterministic
+for a given seed and ``now``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import shapely
+import shapely.ops
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
+from township.grids.gridset import GridSet
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
+
+#: Cases a year by type (FACTS.md; service and hazard are estimates).
+YEARLY_CASES: dict[str, int] = {
+    "proposal": 299,
+    "hotline": 257,
+    "dispute": 125,
+    "service": 150,
+    "hazard": 120,
+    "wish": 25,
+    "petition": 6,
+}
+
+#: How each type spreads over the seven domains.
+TYPE_DOMAINS: dict[str, dict[str, float]] = {
+    "proposal": {"livelihood": 0.3, "agriculture": 0.3, "construction": 0.2, "party": 0.1, "economy": 0.1},
+    "hotline": {"livelihood": 0.35, "construction": 0.25, "agriculture": 0.15, "safety": 0.15, "economy": 0.1},
+    "dispute": {"governance": 0.8, "agriculture": 0.2},
+    "service": {"livelihood": 0.7, "party": 0.3},
+    "hazard": {"safety": 0.7, "construction": 0.3},
+    "wish": {"livelihood": 0.6, "party": 0.4},
+    "petition": {"governance": 1.0},
+}
+
+TYPE_SOURCES: dict[str, dict[str, float]] = {
+    "proposal": {"meeting": 1.0},
+    "hotline": {"hotline": 1.0},
+    "dispute": {"visit": 0.4, "patrol": 0.3, "citizen": 0.3},
+    "service": {"citizen": 1.0},
+    "hazard": {"patrol": 0.7, "sensor": 0.3},
+    "wish": {"citizen": 1.0},
+    "petition": {"visit": 1.0},
+}
+
+TITLES: dict[str, list[str]] = {
+    "party": ["党员联系户走访", "党员中心户议事", "红色物业服务需求", "主题党日活动场地"],
+    "safety": ["河道护栏缺失", "采空区地面裂缝", "燃气管道异味", "危化品车辆违停", "山体落石隐患", "电动车楼道充电"],
+    "agriculture": ["农田灌溉渠堵塞", "土地流转合同争议", "牲畜防疫需求", "农机补贴咨询", "大棚受损"],
+    "construction": ["村道路面破损", "路灯不亮", "排水管网堵塞", "违章搭建", "自来水管漏水"],
+    "economy": ["企业用工咨询", "农产品销售困难", "工资拖欠", "个体经营证照办理"],
+    "governance": ["邻里宅基地纠纷", "土地边界纠纷", "家庭矛盾调解", "噪音扰民", "信访事项代办"],
+    "livelihood": ["独居老人帮扶", "医保报销咨询", "低保申请代办", "垃圾清运不及时", "冬季取暖问题", "学生助学需求"],
+}
+
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马胡朱郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英文华建国志红玉兰海燕春梅金凤宝成永胜俊峰"
+
+#: Active warnings seeded: (type, level, title, radius km, where as fraction of the town box).
+ACTIVE_WARNINGS: list[tuple[str, int, str, float, tuple[float, float]]] = [
+    ("ice_flood", 1, "黄河凌汛红色预警", 3.0, (0.86, 0.86)),
+    ("chemical_leak", 2, "工业园区危化品泄漏橙色预警", 1.5, (0.72, 0.62)),
+    ("geological", 2, "沟道地质灾害橙色预警", 2.0, (0.35, 0.40)),
+    ("subsidence", 3, "采空区塌陷黄色预警", 1.2, (0.50, 0.30)),
+    ("gale", 3, "大风黄色预警", 5.0, (0.25, 0.70)),
+    ("road_icing", 3, "道路结冰黄色预警", 2.5, (0.60, 0.75)),
+    ("sandstorm", 4, "沙尘暴蓝色预警", 6.0, (0.20, 0.25)),
+    ("fire", 4, "森林草原火险蓝色预警", 2.0, (0.45, 0.60)),
+    ("public_security", 4, "治安巡防蓝色提示", 1.0, (0.78, 0.70)),
+]
+
+
+@dataclass
+class _Rng:
+    """numpy's Generator with the few draws the seed needs."""
+
+    gen: np.random.Generator
+
+    def pick(self, weights: dict[str, float]) -> str:
+        keys = list(weights)
+        p = np.array([weights[k] for k in keys], float)
+        return keys[int(self.gen.choice(len(keys), p=p / p.sum()))]
+
+    def name(self) -> str:
+        surname = SURNAMES[int(self.gen.integers(len(SURNAMES)))]
+        given = "".join(GIVEN[int(i)] for i in self.gen.integers(len(GIVEN), size=int(self.gen.integers(1, 3))))
+        return surname + given
+
+    def phone(self) -> str:
+        return "1" + str(int(self.gen.choice([3, 5, 8]))) + "".join(str(int(d)) for d in self.gen.integers(10, size=9))
+
+
+def random_points_in(geom: shapely.Geometry, n: int, gen: np.random.Generator) -> np.ndarray:
+    """``n`` random (lon, lat) points strictly inside ``geom``, by rejection in its bounds."""
+    minx, miny, maxx, maxy = geom.bounds
+    out: list[np.ndarray] = []
+    shapely.prepare(geom)
+    while sum(len(o) for o in out) < n:
+        xy = np.column_stack([gen.uniform(minx, maxx, 4 * n + 8), gen.uniform(miny, maxy, 4 * n + 8)])
+        out.append(xy[shapely.contains_xy(geom, xy[:, 0], xy[:, 1])])
+    return np.concatenate(out)[:n]
+
+
+def _case_points(gridset: GridSet, n: int, rng: _Rng) -> tuple[np.ndarray, list[str]]:
+    """Spread ``n`` points over level-3 grids, weighted by population."""
+    grids = gridset.ids(level=3)
+    pop = np.array([max(gridset.props(g).get("population") or 1, 1) for g in grids], float)
+    counts = np.bincount(rng.gen.choice(len(grids), size=n, p=pop / pop.sum()), minlength=len(grids))
+    xy, owner = [], []
+    for g, k in zip(grids, counts):
+        if k:
+            xy.append(random_points_in(gridset.geometry(g), int(k), rng.gen))
+            owner += [g] * int(k)
+    order = rng.gen.permutation(n)
+    return np.concatenate(xy)[order], [owner[i] for i in order]
+
+
+def seed_demo(engine: Engine, gridset: GridSet, now: datetime | None = None, seed: int = 13355,
+              scale: float = 1.0) -> int:
+    """Fill an empty store with a year of illustrative cases and warnings.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store.
+    gridset : GridSet
+        The grids to put the cases in.
+    now : datetime, optional
+        The end of the year of history (naive UTC); default the current time.
+    seed : int
+        Random seed: the same seed and ``now`` give the same history.
+    scale : float
+        Multiplies the yearly counts (the benchmark seeds bigger years).
+
+    Returns
+    -------
+    int
+        The number of cases written (0 when the store already had cases).
+    """
+    now = now or utcnow()
+    rng = _Rng(np.random.default_rng(seed))
+    with session_scope(engine) as s:
+        if s.scalar(select(func.count(Case.id))):
+            return 0
+        types = [t for t, k in YEARLY_CASES.items() for _ in range(round(k * scale))]
+        types = [types[i] for i in rng.gen.permutation(len(types))]
+        points, owners = _case_points(gridset, len(types), rng)
+        for i, (ctype, (lon, lat), grid_id) in enumerate(zip(types, points, owners)):
+            case, events = _play_case(i, ctype, float(lon), float(lat), grid_id, gridset, now, rng)
+            s.add(case)
+            s.flush()
+            for e in events:
+                e.case_id = case.id
+            s.add_all(events)
+        _seed_warnings(s, gridset, now, rng)
+        bump_version(s)
+        return len(types)
+
+
+def _play_case(i: int, ctype: str, lon: float, lat: float, grid_id: str, gridset: GridSet,
+               now: datetime, rng: _Rng) -> tuple[Case, list[CaseEvent]]:
+    """Make one case and play its closed loop up to ``now``."""
+    gen = rng.gen
+    # More cases in winter (heating, ice) and at harvest; none in the future.
+    age_days = float(gen.uniform(0, 365))
+    reported = now - timedelta(days=age_days, minutes=float(gen.uniform(0, 60)))
+    domain = rng.pick(TYPE_DOMAINS[ctype])
+    tier = rng.pick({"grid": 0.72, "village": 0.18, "township": 0.08, "county": 0.02})
+    sla = TIER_DAYS[tier] if ctype != "hotline" else 5
+    deadline = reported + timedelta(days=sla)
+    officer = gridset.props(grid_id).get("officer") or "网格员"
+    handler = officer if tier == "grid" else rng.name()
+    # Stage durations in hours; about one case in eight runs past its deadline.
+    dispatch_h = float(gen.exponential(2.0))
+    accept_h = dispatch_h + float(gen.exponential(3.0))
+    resolve_h = accept_h + float(gen.lognormal(np.log(sla * 24 * 0.4), 0.6))
+    if gen.random() < 0.1:
+        # A hard case (a land dispute, a petition) drags on for weeks.
+        resolve_h *= float(gen.uniform(3, 12))
+    close_h = resolve_h + float(gen.uniform(24, 120))
+    steps = [
+        (0.0, "report", None, "reported", "上报"),
+        (dispatch_h, "dispatch", "reported", "dispatched", f"派单给{handler}"),
+        (accept_h, "accept", "dispatched", "accepted", "已接单"),
+        ((accept_h + resolve_h) / 2, "start", "accepted", "in_progress", "开始处置"),
+        (resolve_h, "resolve", "in_progress", "resolved", "处置完毕"),
+        (close_h, "close", "resolved", "closed", "回访满意,销号"),
+    ]
+    cancelled = gen.random() < 0.01
+    events: list[CaseEvent] = []
+    status, resolved_at, closed_at, updated = "reported", None, None, reported
+    for hours, action, frm, to, note in steps:
+        at = reported + timedelta(hours=hours)
+        if at > now:
+            break
+        if cancelled and action == "accept":
+            at = reported + timedelta(hours=dispatch_h + 1)
+            events.append(CaseEvent(at=at, actor="指挥中心", action="cancel", from_status=status,
+                                    to_status="cancelled", note="群众撤回诉求"))
+            status, updated = "cancelled", at
+            break
+        actor = "群众" if action == "report" else ("指挥中心" if action in ("dispatch", "close") else handler)
+        events.append(CaseEvent(at=at, actor=actor, action=action, from_status=frm, to_status=to, note=note))
+        status, updated = to, at
+        resolved_at = at if action == "resolve" else resolved_at
+        closed_at = at if action == "close" else closed_at
+    if tier != "grid" and len(events) > 1:
+        # Escalation is logged as its own move, right after dispatch.
+        at = events[1].at
+        events.insert(2, CaseEvent(at=at, actor="指挥中心", action="escalate", from_status=events[1].to_status,
+                                   to_status=events[1].to_status, from_tier="grid", to_tier=tier, note="上报上级化解"))
+    title = TITLES[domain][int(gen.integers(len(TITLES[domain])))]
+    return (
+        Case(
+            source=rng.pick(TYPE_SOURCES[ctype]),
+            external_id=f"DEMO-{i + 1:06d}",
+            type=ctype,
+            domain=domain,
+            status=status,
+            tier=tier,
+            max_tier=tier,
+            title=title,
+            description=f"{gridset.props(grid_id)['name']}:{title}",
+            lon=round(lon, 6),
+            lat=round(lat, 6),
+            grid_id=grid_id,
+            village_id=gridset.village_of(grid_id),
+            reporter=rng.name(),
+            reporter_phone=rng.phone(),
+            handler=handler if status != "reported" else None,
+            reported_at=reported,
+            updated_at=updated,
+            deadline_at=deadline,
+            resolved_at=resolved_at,
+            closed_at=closed_at,
+        ),
+        events,
+    )
+
+
+def _seed_warnings(s: Session, gridset: GridSet, now: datetime, rng: _Rng) -> None:
+    """The active warnings of ACTIVE_WARNINGS, plus cleared ones through the year."""
+    minx, miny, maxx, maxy = gridset.bounds(gridset.ids(level=1))
+    town = gridset.geometry(gridset.ids(level=1)[0])
+    specs = [(t, lv, title, r, fx, fy, "active") for t, lv, title, r, (fx, fy) in ACTIVE_WARNINGS]
+    for _ in range(36):
+        t = rng.pick({"ice_flood": 1, "geological": 1, "gale": 2, "blizzard": 1, "road_icing": 2, "sandstorm": 2,
+                      "fire": 1, "chemical_leak": 0.5, "subsidence": 0.5, "public_security": 1})
+        lv = int(rng.gen.choice([1, 2, 3, 4], p=[0.05, 0.2, 0.4, 0.35]))
+        specs.append((t, lv, None, float(rng.gen.uniform(1, 5)), float(rng.gen.uniform(0.1, 0.9)),
+                      float(rng.gen.uniform(0.1, 0.9)), "cleared"))
+    for n, (wtype, level, title, radius_km, fx, fy, status) in enumerate(specs):
+        lon, lat = minx + fx * (maxx - minx), miny + fy * (maxy - miny)
+        if not town.contains(shapely.Point(lon, lat)):
+            # Keep every seeded warning inside the town: move it to the nearest inner point.
+            p = shapely.ops.nearest_points(town.buffer(-0.005), shapely.Point(lon, lat))[0]
+            lon, lat = p.x, p.y
+        issued = now - timedelta(hours=float(rng.gen.uniform(0.5, 20))) if status == "active" \
+            else now - timedelta(days=float(rng.gen.uniform(3, 360)))
+        grid_id = gridset.locate(np.array([lon]), np.array([lat]))[0]
+        w = Warning(
+            source="demo", external_id=f"DEMO-W-{n + 1:03d}", type=wtype, level=level, status=status,
+            title=title or f"{WARNING_TYPES[wtype]['zh']}{WARNING_LEVELS[level]['zh']}预警",
+            description="示意数据", lon=round(lon, 6), lat=round(lat, 6), radius_m=radius_km * 1000,
+            grid_id=grid_id, village_id=gridset.village_of(grid_id) if grid_id else None,
+            issued_at=issued, expires_at=issued + timedelta(days=2), updated_at=issued,
+        )
+        s.add(w)
+        s.flush()
+        s.add_all(WarningGrid(warning_id=w.id, grid_id=g) for g in gridset.grids_within(lon, lat, w.radius_m))
