@@ -28,7 +28,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def register(bp: Blueprint, ctx: AppContext) -> None:
     """Add the Open311 routes to ``bp``."""
     township = ctx.township
-    gridset = township.grids.gridset
+    gridset = township.gridset
 
     def place(grid_id: str | None) -> str:
         return place_name(gridset, grid_id)

@@ -81,7 +81,7 @@ def _case_filter(ctx: AppContext, who: Viewer) -> FilterState:
     The dashboard drops an unknown value with a notice; an integrator that
     misspells a filter would silently get *more* rows, so here it is refused.
     """
-    gridset = ctx.township.grids.gridset
+    gridset = ctx.township.gridset
     unknown = [k for k in request.args if k not in CASE_FILTERS + PAGING]
     pairs = [(k, v) for k, v in request.args.items(multi=True) if k in CASE_FILTERS]
     if "since_version" in request.args and "window" not in request.args:
@@ -106,7 +106,7 @@ def _case_filter(ctx: AppContext, who: Viewer) -> FilterState:
 def register(bp: Blueprint, ctx: AppContext) -> None:
     """Add the ``/api/v1`` routes to ``bp``."""
     township = ctx.township
-    gridset = township.grids.gridset
+    gridset = township.gridset
 
     @bp.get("/api/v1/version")
     def version():

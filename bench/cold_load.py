@@ -749,7 +749,7 @@ def seeded_store(directory: Path, scale: float) -> str:
         from township.runtime.demo import seed_demo
 
         ctx = open_township(Settings(database_url=url, seed_demo=False))
-        seed_demo(ctx.township.engine, ctx.township.grids.gridset, scale=scale)
+        seed_demo(ctx.township.engine, ctx.township.gridset, scale=scale)
         ctx.township.engine.dispose()
     return url
 

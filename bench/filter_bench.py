@@ -289,7 +289,7 @@ def map_output_json(view: View, ctx: AppContext, full: bool) -> bytes:
     way: ``ui.dashboard.map_figure``, the whole figure with its geometry. The
     callback's other outputs are the same either way (the HTTP rows carry them).
     """
-    gs, role, state = ctx.township.grids.gridset, ROLE, view.state
+    gs, role, state = ctx.township.gridset, ROLE, view.state
     if full:
         figure = ui.map_figure(view, gs, role, ctx.settings.tile_url, ctx.settings.tile_attribution)
     else:
@@ -308,7 +308,7 @@ def full_figure_bytes(ctx: AppContext) -> int:
     DESIGN.md §4 holds a city's filter change to 2 % of this. The page render is
     smaller at city scale only because it already leaves the level-3 geometry out.
     """
-    gs = ctx.township.grids.gridset
+    gs = ctx.township.gridset
     view = make_view(ctx.township.snapshot(), gs, FilterState())
     figure = ui.map_figure(view, gs, ROLE, ctx.settings.tile_url, ctx.settings.tile_attribution,
                            inline_grids=len(gs))
@@ -317,7 +317,7 @@ def full_figure_bytes(ctx: AppContext) -> int:
 
 def measure_inprocess(ctx: AppContext, states: list[FilterState], runs: int) -> dict[str, Series]:
     """Time make_view, map_updates, the charts and the map output (ours and naive) per state."""
-    tw, gs = ctx.township, ctx.township.grids.gridset
+    tw, gs = ctx.township, ctx.township.gridset
     series = {k: Series() for k in ("make_view", "map_updates", "charts", "ours", "naive")}
 
     def timed(name: str, run: int, fn: Callable[[], object]) -> object:
@@ -481,7 +481,7 @@ def prepare_app(db: Path, scale: float) -> Dash:
     The app process started afterwards on the same file finds the cases and seeds nothing.
     """
     ctx = open_township(Settings(database_url=f"sqlite:///{db}", seed_demo=False))
-    seed_demo(ctx.township.engine, ctx.township.grids.gridset, scale=scale)
+    seed_demo(ctx.township.engine, ctx.township.gridset, scale=scale)
     ctx.township.engine.dispose()
     return create_app(Settings(database_url=f"sqlite:///{db}", role=ROLE))
 
@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
             server = LiveServer(Path(tmp), APP_ENV)
             app = prepare_app(server.db, scale)
             ctx: AppContext = app.server.config["TOWNSHIP"]
-            states = sample_states(ctx.township.grids.gridset, args.states)
+            states = sample_states(ctx.township.gridset, args.states)
             label = f"{scale:g}× ({len(ctx.township.snapshot().cases):,} cases)"
             m, cap = measure(label, app, server, states, args.runs, cap, started, budget_bytes=BUDGET_BYTES)
             ctx.township.engine.dispose()

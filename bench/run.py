@@ -100,7 +100,7 @@ def filter_rows(size: str, scale, runs: int, states_n: int, started: float) -> t
     settings = Settings(database_url=scale.database_url, grids_file=scale.grids_file, role=fb.ROLE,
                         seed_demo=False)
     app = create_app(settings)
-    gs = app.server.config["TOWNSHIP"].township.grids.gridset
+    gs = app.server.config["TOWNSHIP"].township.gridset
     states = fb.sample_states(gs, states_n)
     with tempfile.TemporaryDirectory(prefix="bench_filter_") as tmp:
         server = LiveServer(Path(tmp), {**app_env(scale), **fb.APP_ENV}, scale.database_url)

@@ -67,7 +67,7 @@ def grid_orders(app_ctx: AppContext, state: FilterState) -> list:
     """The open orders (接单) of the grid whose panel is open, each opening its case card."""
     if not state.grid:
         return []
-    gs = app_ctx.township.grids.gridset
+    gs = app_ctx.township.gridset
     orders = [c for c in open_orders(app_ctx.township.engine, gs.village_of(state.grid)) if c.grid_id == state.grid]
     return casecard.orders_list(orders, gs, state.lang)
 

@@ -16,7 +16,7 @@ from ui import ids
 
 @pytest.fixture(scope="module")
 def gs(township_ctx):
-    return township_ctx.township.grids.gridset
+    return township_ctx.township.gridset
 
 
 def _find(component, cid):
@@ -56,7 +56,7 @@ def test_render_page_from_a_deep_link(township_ctx):
     shown = drawn(grids)
     assert grids["visible"] is True and shown and all(g.startswith("DL-03-") for g in shown)
     assert len(grids["locations"]) == 146  # the ids go once; a village view leaves the others without a value
-    assert _find(page, "panel-title").children == township_ctx.township.grids.gridset.props("DL-03-02")["name"]
+    assert _find(page, "panel-title").children == township_ctx.township.gridset.props("DL-03-02")["name"]
     assert _find(page, ids.NOTICE).hidden is True
 
 

@@ -37,14 +37,14 @@ def ctx(stores):
 
 @pytest.fixture(scope="module")
 def gs(ctx):
-    return ctx.township.grids.gridset
+    return ctx.township.gridset
 
 
 def new_case(ctx, grid: str, **extra) -> int:
-    p = ctx.township.grids.gridset.geometry(grid).representative_point()
+    p = ctx.township.gridset.geometry(grid).representative_point()
     item = CaseIn(source="citizen", type=extra.pop("type", "dispute"), domain="governance", title="卡片测试",
                   lon=p.x, lat=p.y, reporter="张三丰", reporter_phone="13812341234", **extra)
-    return write_cases(ctx.township.engine, ctx.township.grids.gridset, [item], actor="测试")[0].id
+    return write_cases(ctx.township.engine, ctx.township.gridset, [item], actor="测试")[0].id
 
 
 def find(component, cid):
@@ -121,8 +121,8 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
 def test_statistics_follow_the_viewer(ctx):
     mine = text(stats_body(ctx, VILLAGE, FilterState(village=["DL-05"]).model_dump()))
     assert "stats-ranking" not in mine  # the ranking is the township head's
-    assert ctx.township.grids.gridset.props("DL-01")["name"] in mine
-    assert ctx.township.grids.gridset.props("DL-05")["name"] not in mine
+    assert ctx.township.gridset.props("DL-01")["name"] in mine
+    assert ctx.township.gridset.props("DL-05")["name"] not in mine
     town = text(stats_body(ctx, COMMAND, FilterState().model_dump()))
     assert "stats-ranking" in town and "stats-stages" in town and "stats-trend" in town
 

@@ -51,7 +51,7 @@ def to4546(geom):
 
 @pytest.fixture(scope="module")
 def gridset(township_ctx):
-    return township_ctx.township.grids.gridset
+    return township_ctx.township.gridset
 
 
 @pytest.fixture(scope="module")

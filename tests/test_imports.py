@@ -41,7 +41,7 @@ class Store:
         self.url = url
         ctx = open_township(Settings(database_url=self.url, seed_demo=False))
         self.engine = ctx.township.engine
-        self.gridset = ctx.township.grids.gridset
+        self.gridset = ctx.township.gridset
 
     def query(self, sql: str, **args) -> list[tuple]:
         with self.engine.connect() as conn:

@@ -38,7 +38,7 @@ def test_broken_grid_file_keeps_the_stored_grids(tmp_path, store_url):
     assert again.grid_load.error is not None and not again.grid_load.installed
     rules = {v.rule for v in again.grid_load.error.violations}
     assert {"duplicate_id", "parent_missing"} <= rules
-    assert len(again.township.grids.gridset) == 162
+    assert len(again.township.gridset) == 162
     assert len(again.township.snapshot().cases) == cases_before
 
 
@@ -98,7 +98,7 @@ def test_installing_other_grids_relocates_what_moved(tmp_path, store_url):
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     again = open_township(Settings(database_url=store_url, grids_file=path))
     assert again.grid_load.installed
-    gs = again.township.grids.gridset
+    gs = again.township.gridset
     with Session(engine) as s:
         after = {r.id: r for r in s.execute(select(*columns))}
         assert s.get(Grid, "DL-01-01") is None and s.get(Grid, "DL-01-99") is not None

@@ -57,7 +57,7 @@ def test_the_viewer_outside_a_request(ctx):
 
 
 def test_the_sweep_escalates_overdue_cases_once_per_missed_deadline(ctx):
-    gs = ctx.township.grids.gridset
+    gs = ctx.township.gridset
     p = gs.geometry("DL-06-01").representative_point()
     long_ago = utcnow() - timedelta(days=5)
     [late] = write_cases(ctx.township.engine, gs, [CaseIn(source="patrol", type="hazard", domain="safety",

@@ -55,7 +55,7 @@ def ctx(stores):
 
 @pytest.fixture(scope="module")
 def gs(ctx):
-    return ctx.township.grids.gridset
+    return ctx.township.gridset
 
 
 def live_warning(ctx, status: str = "active", exclude: tuple[int, ...] = ()) -> int:

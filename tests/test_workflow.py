@@ -95,7 +95,7 @@ class Store:
     def __init__(self, url: str) -> None:
         ctx = open_township(Settings(database_url=url, seed_demo=False))
         self.engine = ctx.township.engine
-        self.gridset = ctx.township.grids.gridset
+        self.gridset = ctx.township.gridset
         seed_handlers(self.engine, self.gridset)
 
     def new_case(self, grid: str = "DL-01-01", type: str = "dispute", domain: str = "governance",

@@ -133,7 +133,7 @@ def _import(args: argparse.Namespace) -> int:
             print(f"导入进度 {pct}%", file=sys.stderr, flush=True)
 
     try:
-        report = import_file(ctx.township.engine, ctx.township.grids.gridset, args.file, kind=args.kind,
+        report = import_file(ctx.township.engine, ctx.township.gridset, args.file, kind=args.kind,
                              mode=args.mode, default_source=args.source, progress=progress, crs=args.crs)
     except FileNotFoundError:
         return _fail(f"{args.file}: no such file")
