@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-sqlite test-postgres serve-multi setup setup-test system-test-deps pg-test-deps validate-grids bench clean plotly-bundle
+.PHONY: run test lint test-sqlite test-postgres serve-multi setup setup-test system-test-deps pg-test-deps validate-grids bench clean plotly-bundle
 
 # The demo feed posts illustrative events through the API; DEMO_FEED=0 make run turns it off.
 DEMO_FEED ?= 1
@@ -20,13 +20,19 @@ run: setup
 # (store, services, ingest, imports, workflow, API, migrations, several servers) again
 # on a throwaway PostgreSQL + PostGIS server made for the run (scripts/pg-test-server.sh;
 # each pytest run makes its own databases on it). The browser tests run on SQLite only.
-# Both passes always run; `make test` fails if either failed.
+# Before them, `make lint`: ruff over the project and mypy over the core (settings in pyproject.toml).
+# Lint and both passes always run; `make test` fails if any of them failed.
 test: setup-test pg-test-deps
 	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
 	$(MAKE) --no-print-directory test-sqlite || status=1; \
 	$(MAKE) --no-print-directory test-postgres || status=1; \
-	if [ $$status != 0 ]; then echo "make test: a pass failed (see above)" >&2; fi; \
+	if [ $$status != 0 ]; then echo "make test: lint or a pass failed (see above)" >&2; fi; \
 	exit $$status
+
+lint: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-sqlite: setup-test
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -220,7 +220,7 @@ class PeerServer:
         self.roots = {"pages": str(pages), "npm": str(ASSETS / "npm"), "extra": str(ASSETS / "extra")}
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "PeerServer":
+    def __enter__(self) -> PeerServer:
         code = f"from bench.cold_load import _serve; _serve({self.roots!r}, {self.port})"
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
         deadline = time.monotonic() + 30

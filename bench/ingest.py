@@ -68,7 +68,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -265,7 +265,7 @@ def serve_peer(database_url: str, grids_file: str, port: str, token: str, crs: s
             row = PeerCase(source=d["source"], external_id=d.get("external_id"), type=d["type"],
                             domain=d["domain"], title=d["title"], description=d.get("description", ""),
                             lon=d["lon"], lat=d["lat"], grid_id=grid,
-                            reported_at=datetime.now(timezone.utc).replace(tzinfo=None))
+                            reported_at=datetime.now(UTC).replace(tzinfo=None))
             s.add(row)
             s.flush()
             new_id = row.id
@@ -286,7 +286,7 @@ class PeerServer:
                      database_url, str(grids_file), str(self.port), token, crs or ""]
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 300) -> "PeerServer":
+    def start(self, timeout: float = 300) -> PeerServer:
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

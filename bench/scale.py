@@ -50,10 +50,11 @@ import shutil
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import shapely
@@ -435,7 +436,7 @@ class _Leaves:
     geoms: np.ndarray
 
     @classmethod
-    def of(cls, gridset: GridSet) -> "_Leaves":
+    def of(cls, gridset: GridSet) -> _Leaves:
         ids = gridset.ids(level=3)
         props = [gridset.props(g) for g in ids]
         geoms = np.array([gridset.geometry(g) for g in ids], dtype=object)

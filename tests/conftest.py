@@ -143,7 +143,7 @@ class LiveServer:
         self.log = tmp / "server.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90) -> "LiveServer":
+    def start(self, timeout: float = 90) -> LiveServer:
         argv = [sys.executable, str(ROOT / "app.py")]
         if self.gunicorn_workers:
             argv = [sys.executable, "-m", "gunicorn", "-w", str(self.gunicorn_workers),

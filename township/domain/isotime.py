@@ -7,7 +7,7 @@ UTC, as everywhere in the write path (`township.formats.ingest`).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 #: The zone times are shown in: China Standard Time, no daylight saving.
 LOCAL_TZ = timezone(timedelta(hours=8))
@@ -18,7 +18,7 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(LOCAL_TZ).replace(microsecond=0).isoformat()
 
 
@@ -42,7 +42,7 @@ def parse_iso(text: str) -> datetime:
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2024-04-09T10:00:00+08:00)") from None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -50,4 +50,4 @@ def local_text(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored (naive UTC) time as people read it, in Beijing time: ``2024-04-09 18:30``; ``—`` for none."""
     if value is None or value != value:  # None, or NaT (which is not equal to itself)
         return "—"
-    return value.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+    return value.replace(tzinfo=UTC).astimezone(LOCAL_TZ).strftime(fmt)

@@ -15,8 +15,8 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 from township.grids.gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
 

@@ -16,8 +16,8 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import shapely
 from sqlalchemy import delete
@@ -117,14 +117,14 @@ class DemoFeed:
         domains = TYPE_DOMAINS[ctype]
         domain = self.rng.choices(list(domains), list(domains.values()))[0]
         self.count += 1
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         return {"source": source, "external_id": f"FEED-{source}-{stamp}-{self.count:04d}", "type": ctype,
                 "domain": domain, "title": self.rng.choice(TITLES[domain]), "lon": lon, "lat": lat,
                 "description": "示意数据:演示数据源"}
 
     def hotline_ticket(self) -> str:
         case = self._case("hotline", "hotline")
-        case["deadline_at"] = (datetime.now(timezone.utc) + timedelta(days=5)).isoformat()
+        case["deadline_at"] = (datetime.now(UTC) + timedelta(days=5)).isoformat()
         return self._post_case(case)
 
     def patrol_report(self) -> str:
@@ -150,7 +150,7 @@ class DemoFeed:
         wtype = self.rng.choice(list(WEATHER))
         severity = self.rng.choice(WEATHER[wtype])
         lon, lat, _grid = self._point()
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         self.count += 1
         level = WARNING_LEVELS[SEVERITY_LEVEL[severity]]["zh"]
         event = WARNING_TYPES[wtype]["zh"]
