@@ -24,6 +24,7 @@ the bundled grids and a fresh SQLite store the app seeds with its demo year.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html as html_lib
 import json
 import math
@@ -206,7 +207,8 @@ def _serve(roots: dict[str, str], port: int) -> None:
         if target is None or not target.is_relative_to(Path(base).resolve()) or not target.is_file():
             abort(404)
         # Read and return the bytes, as Dash serves its component suites (Flask-Compress compresses them).
-        return Response(target.read_bytes(), mimetype=mimetypes.guess_type(target.name)[0] or "application/octet-stream")
+        mimetype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return Response(target.read_bytes(), mimetype=mimetype)
 
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
@@ -336,7 +338,7 @@ def pyecharts_page(data: PeerData) -> str:
                    itemstyle_opts=opts.ItemStyleOpts(color="#FFE0B2", border_color="#607D8B", border_width=0.6),
                    label_opts=opts.LabelOpts(is_show=False))
     pts = data.points
-    for i, (lon, lat) in enumerate(zip(pts["lon"].tolist(), pts["lat"].tolist())):
+    for i, (lon, lat) in enumerate(zip(pts["lon"].tolist(), pts["lat"].tolist(), strict=True)):
         geo.add_coordinate(f"c{i}", lon, lat)
     for status, group in pts.groupby("status", sort=False):
         geo.add(CASE_STATUSES[status]["zh"], [(f"c{i}", 1) for i in group.index], type_=ChartType.SCATTER,
@@ -381,7 +383,8 @@ def _drawn(condition: str) -> str:
 OURS_DRAWN = _drawn(f"""() => {{
     const st = window.__coldStages = window.__coldStages || {{}};
     const gd = document.querySelector('#{ids.MAP} .js-plotly-plot');
-    if (!st.plot && gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot) st.plot = performance.now();
+    if (!st.plot && gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot)
+        st.plot = performance.now();
     if (!({MAP_DRAWN})()) return false;
     if (!st.tiles) st.tiles = performance.now();
     const map = gd._fullLayout.map._subplot.map;
@@ -469,10 +472,8 @@ def cold_load(browser, url: str, predicate: str, need: dict | None = None, timeo
             raise RuntimeError(f"{url}: requests outside 127.0.0.1: {sorted(set(outside))}")
         if info is None:
             if screenshot is not None:
-                try:
+                with contextlib.suppress(PlaywrightError):
                     page.screenshot(path=str(screenshot), timeout=30_000)
-                except PlaywrightError:
-                    pass
             return Load(None, 0, 0, 0, 0, {"error": error})
         page.wait_for_timeout(SETTLE_S * 1000)
         if screenshot is not None:
@@ -513,10 +514,8 @@ def rss_mb(pid: int) -> float:
     proc = psutil.Process(pid)
     total = proc.memory_info().rss
     for child in proc.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += child.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total / 1e6
 
 
@@ -685,7 +684,8 @@ def _rows(ours: Series, ours3: Series, peers: list[Series], rss: float, data: Pe
         data_note += f", BUT ours drew {ours_points:,} case points"
     stages = "—"
     if ours.drawn:
-        med = [statistics.median(v) / 1000 for v in zip(*((ld.info["plot"], ld.info["tiles"]) for ld in ours.loads))]
+        stage_times = ((ld.info["plot"], ld.info["tiles"]) for ld in ours.loads)
+        med = [statistics.median(v) / 1000 for v in zip(*stage_times, strict=True)]
         stages = (f"plotly.js and the figure in at {value(ours, 'map_data_s'):.2f} s, Plotly's map made at "
                   f"{med[0]:.2f} s, MapLibre loaded with its tiles at {med[1]:.2f} s (medians)")
     row("cold load → drawn map", ours, peers[0], "drawn_s", "s",

@@ -47,6 +47,7 @@ runs it at every scale with the other measurements.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -85,7 +86,8 @@ RESULTS = ROOT / "bench" / "filter-results.md"
 UPDATE = "/_dash-update-component"
 MAP_OUTPUT = f"{ids.MAP}.figure"
 PAGE_OUTPUT = f"{ids.PAGE}.children"
-TRACE_NAMES = ("town", "villages", "grids", "overdue", "cases", "warnings", "resources", "radius")  # layers.mapfig order
+#: The map's traces, in layers.mapfig order.
+TRACE_NAMES = ("town", "villages", "grids", "overdue", "cases", "warnings", "resources", "radius")
 BUDGET_MS, BUDGET_BYTES = 20.0, 50_000
 #: The viewer: the command centre, which sees officers' names (no sign-in in the way).
 ROLE = "command"
@@ -156,10 +158,9 @@ def capture(url: str) -> Captured:
             with page.expect_request(lambda r: _is_update(r, PAGE_OUTPUT)) as first:
                 page.goto(url + "/")
             page.wait_for_function(MAP_DRAWN, timeout=600000)
-            try:  # the half-second live check can keep the network from ever being idle
+            # the half-second live check can keep the network from ever being idle
+            with contextlib.suppress(PlaywrightTimeout):
                 page.wait_for_load_state("networkidle", timeout=10000)
-            except PlaywrightTimeout:
-                pass
             done: list = []
             page.on("requestfinished", lambda r: done.append(r) if _is_update(r) else None)
             # Level 3 (the default is 2); on a loaded machine a click can get lost while the
@@ -335,11 +336,12 @@ def measure_inprocess(ctx: AppContext, states: list[FilterState], runs: int) -> 
         for ser in series.values():
             ser.ms.append([])
         for s in states:
-            view = timed("make_view", run, lambda: make_view(tw.snapshot(), gs, s))
-            timed("map_updates", run, lambda: map_updates(view, gs))
-            timed("charts", run, lambda: (ui.domain_chart(view), ui.village_chart(view, gs)))
-            timed("ours", run, lambda: map_output_json(view, ctx, full=False))
-            timed("naive", run, lambda: map_output_json(view, ctx, full=True))
+            # timed() calls each function at once; the defaults bind this state's s and view all the same.
+            view = timed("make_view", run, lambda s=s: make_view(tw.snapshot(), gs, s))
+            timed("map_updates", run, lambda view=view: map_updates(view, gs))
+            timed("charts", run, lambda view=view: (ui.domain_chart(view), ui.village_chart(view, gs)))
+            timed("ours", run, lambda view=view: map_output_json(view, ctx, full=False))
+            timed("naive", run, lambda view=view: map_output_json(view, ctx, full=True))
     return series
 
 
@@ -452,7 +454,7 @@ def plain(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 

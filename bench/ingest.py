@@ -67,7 +67,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -581,10 +581,8 @@ def server_rss(proc: subprocess.Popen) -> int:
     p = psutil.Process(proc.pid)
     total = 0
     for q in [p, *p.children(recursive=True)]:
-        try:
+        with suppress(psutil.Error):
             total += q.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -696,10 +694,8 @@ def measure_import(database_url: str, peer_url: str, gs: GridSet, tmp: Path, row
 
 def _row(what: str, ours: float, peer: float | None, peer_name: str | None, unit: str, note: str,
          higher_is_better: bool = True) -> Row:
-    if peer is None or not ours or not peer:
-        ratio = None
-    else:
-        ratio = ours / peer if higher_is_better else peer / ours
+    # no ratio without a peer figure, nor with a zero on either side
+    ratio = (ours / peer if higher_is_better else peer / ours) if ours and peer else None
     return {"what": what, "ours": ours, "peer": peer, "peer_name": peer_name, "unit": unit, "ratio": ratio,
             "note": note}
 
@@ -826,8 +822,8 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
     floor = "floor: bare Flask + ORM INSERT/commit"
     synced = any(x in durable for x in ("synchronous=FULL", "synchronous=EXTRA", "synchronous_commit=on"))
     api_note = (f"POST /api/v1/cases, one case per request, {requests_per_run} requests per run, keep-alive "
-                f"sessions. Every request is a commit: the store's engine (township.store.models.make_engine, the app's "
-                f"own) reports {durable}"
+                "sessions. Every request is a commit: the store's engine (township.store.models.make_engine, "
+                f"the app's own) reports {durable}"
                 + (" (the log is fsynced at every commit)" if synced else " (NOT a durable commit)")
                 + ". Peer = the floor of a durable endpoint on the same stack: same Werkzeug threaded server, Bearer "
                 "compared with a constant, JSON unvalidated, grid by one STRtree query, one SQLAlchemy ORM INSERT + "
@@ -890,10 +886,10 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
         log_note += f"; peer log: {len(peer_problems)} problem lines"
     rows.append(_row("server RSS after the API ingest", rss_after / MiB, None, None, "MiB",
                      f"psutil RSS of the app process and its children after the ingest runs (before them, after "
-                     f"the freshness runs: {rss_before / MiB:.0f} MiB). DESIGN §4: ≤ {BUDGET_RSS_MB:.0f} MB at township "
-                     f"scale, ≤ 3 GB at city scale ({rss_after / 1e6:,.0f} MB here: "
-                     f"{'within' if rss_after / 1e6 <= BUDGET_RSS_MB else 'over'} the township figure). No peer: the floor server "
-                     f"serves no pages (it used {rss_peer / MiB:.0f} MiB). {log_note}."))
+                     f"the freshness runs: {rss_before / MiB:.0f} MiB). DESIGN §4: ≤ {BUDGET_RSS_MB:.0f} MB at "
+                     f"township scale, ≤ 3 GB at city scale ({rss_after / 1e6:,.0f} MB here: "
+                     f"{'within' if rss_after / 1e6 <= BUDGET_RSS_MB else 'over'} the township figure). No peer: "
+                     f"the floor server serves no pages (it used {rss_peer / MiB:.0f} MiB). {log_note}."))
     return rows
 
 

@@ -155,12 +155,15 @@ def main(argv: list[str] | None = None) -> None:
         fb.log(started, f"{size}: building or reusing the scale data")
         scale = build(size)
         env = app_env(scale)
+        # Each part runs in this iteration (below); the defaults bind this size's values all the same.
         parts: list[tuple[str, Callable[[], list[dict]]]] = [
-            ("filter", lambda: _keep(details, filter_rows(size, scale, args.runs, args.states, started))),
-            ("assign", lambda: assign.measure(scale.grids_file, scale.database_url, args.runs)),
-            ("cold", lambda: cold_load.measure(scale.grids_file, scale.database_url, env, args.runs,
-                                               started=started)),
-            ("ingest", lambda: ingest.measure(scale.grids_file, scale.database_url, env, args.runs)),
+            ("filter", lambda size=size, scale=scale: _keep(details, filter_rows(size, scale, args.runs, args.states,
+                                                                                 started))),
+            ("assign", lambda scale=scale: assign.measure(scale.grids_file, scale.database_url, args.runs)),
+            ("cold", lambda scale=scale, env=env: cold_load.measure(scale.grids_file, scale.database_url, env,
+                                                                    args.runs, started=started)),
+            ("ingest", lambda scale=scale, env=env: ingest.measure(scale.grids_file, scale.database_url, env,
+                                                                   args.runs)),
         ]
         first = True
         for name, run in parts:

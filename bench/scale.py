@@ -346,7 +346,7 @@ def make_grid_features(spec: SizeSpec) -> list[dict]:
     for t in range(n_towns):
         vs = [v for v in range(n_villages) if village_town[v] == t]
         names = _place_names(len(vs), gen)
-        for k, (v, name) in enumerate(zip(vs, names)):
+        for k, (v, name) in enumerate(zip(vs, names, strict=True)):
             village_ids.append(f"{town_ids[t]}-{k + 1:02d}")
             village_names.append(name + ("社区" if community[v] else "村"))
 
@@ -471,14 +471,14 @@ def _names(n: int, gen: np.random.Generator) -> list[str]:
     given = gen.integers(len(GIVEN), size=(n, 2))
     two = gen.random(n) < 0.5
     return [SURNAMES[s] + GIVEN[a] + (GIVEN[b] if t else "")
-            for s, (a, b), t in zip(sur.tolist(), given.tolist(), two.tolist())]
+            for s, (a, b), t in zip(sur.tolist(), given.tolist(), two.tolist(), strict=True)]
 
 
 def _phones(n: int, gen: np.random.Generator) -> list[str]:
     """``n`` fictitious mobile numbers (13…, 15…, 18…)."""
     second = np.array([3, 5, 8])[gen.integers(3, size=n)]
     rest = gen.integers(0, 10**9, size=n)
-    return [f"1{a}{b:09d}" for a, b in zip(second.tolist(), rest.tolist())]
+    return [f"1{a}{b:09d}" for a, b in zip(second.tolist(), rest.tolist(), strict=True)]
 
 
 def _pick(keys_p: dict[str, float], n: int, gen: np.random.Generator) -> np.ndarray:
@@ -546,7 +546,8 @@ def make_cases(leaves: _Leaves, n: int, now: datetime, gen: np.random.Generator)
     handler = np.where(tier == "grid", leaves.officers[owner], np.array(_names(n, gen), object))
     columns: dict[str, np.ndarray | list] = {
         "id": np.arange(1, n + 1), "source": source,
-        "external_id": np.array([f"SCALE-{i:07d}" for i in range(1, n + 1)], object), "type": ctype, "domain": domain, "status": status,
+        "external_id": np.array([f"SCALE-{i:07d}" for i in range(1, n + 1)], object),
+        "type": ctype, "domain": domain, "status": status,
         "tier": tier, "max_tier": tier, "title": title,
         "description": leaves.names[owner] + ":" + title,
         "lon": lon, "lat": lat, "grid_id": leaves.ids[owner], "village_id": leaves.villages[owner],
@@ -601,7 +602,7 @@ def _executemany(conn: Connection, table: Table, columns: dict[str, np.ndarray])
     keys = list(columns)
     sql = str(insert(table).compile(dialect=conn.dialect, column_keys=keys))
     values = [c.tolist() for c in columns.values()]
-    conn.exec_driver_sql(sql, list(zip(*values)))
+    conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
     return len(values[0]) if values else 0
 
 
@@ -633,8 +634,8 @@ def _write_cases(conn: Connection, cases: _Cases, version: int) -> int:
         case_of = np.concatenate(sels)
         order = np.lexsort((np.concatenate([np.full(sel.size, k) for k, sel in enumerate(sels)]), case_of))
         keys = list(cases.events[0][1])
-        cols = {k: np.concatenate([_column(cols[k], sel) for (_, cols), sel in zip(cases.events, sels)])[order]
-                for k in keys}
+        pairs = list(zip(cases.events, sels, strict=True))
+        cols = {k: np.concatenate([_column(cols[k], sel) for (_, cols), sel in pairs])[order] for k in keys}
         n_events += _executemany(conn, CaseEvent.__table__, {"case_id": case_of[order] + 1, **cols})
     return n_events
 
@@ -655,7 +656,8 @@ def make_warnings(leaves: _Leaves, spec: SizeSpec, now: datetime, gen: np.random
         "id": np.arange(1, n + 1), "source": "scale",
         "external_id": np.array([f"SCALE-W-{i + 1:06d}" for i in range(n)], object),
         "type": wtype, "level": level, "status": status,
-        "title": np.array([f"{zh[t]}{WARNING_LEVELS[int(lv)]['zh']}预警" for t, lv in zip(wtype, level)], object),
+        "title": np.array([f"{zh[t]}{WARNING_LEVELS[int(lv)]['zh']}预警"
+                           for t, lv in zip(wtype, level, strict=True)], object),
         "description": "示意数据", "lon": lon, "lat": lat,
         "radius_m": np.round(np.where(np.arange(n) < live, gen.uniform(1, 6, n), gen.uniform(1, 5, n)) * 1000, 1),
         "grid_id": leaves.ids[owner], "village_id": leaves.villages[owner],
@@ -765,7 +767,8 @@ def build(size: str, now: datetime | None = None, force: bool = False,
     cases = make_cases(leaves, spec.cases, now, gen)
     warnings = make_warnings(leaves, spec, now, gen)
     reach = [gridset.grids_within(x, y, r)
-             for x, y, r in zip(warnings["lon"].tolist(), warnings["lat"].tolist(), warnings["radius_m"].tolist())]
+             for x, y, r in zip(warnings["lon"].tolist(), warnings["lat"].tolist(), warnings["radius_m"].tolist(),
+                                strict=True)]
     t = step("generate rows", t, f"{spec.cases:,} cases, {spec.warnings:,} warnings")
     with session_scope(engine) as s:
         conn = s.connection()

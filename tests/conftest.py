@@ -34,7 +34,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 
 def drawn(trace: dict) -> list[str]:
     """The grids a choropleth trace of a figure dict draws: those with a value (no value: not drawn)."""
-    return [g for g, z in zip(trace["locations"], trace["z"]) if z is not None and z == z]
+    return [g for g, z in zip(trace["locations"], trace["z"], strict=True) if z is not None and z == z]
 
 
 def pytest_configure(config) -> None:
@@ -139,7 +139,8 @@ class LiveServer:
                     **(env or {})}
         #: the store the app runs on, and for a SQLite store its file (else None)
         self.database_url = self.env["DATABASE_URL"]
-        self.db = Path(self.database_url.removeprefix("sqlite:///")) if self.database_url.startswith("sqlite:///") else None
+        sqlite = self.database_url.startswith("sqlite:///")
+        self.db = Path(self.database_url.removeprefix("sqlite:///")) if sqlite else None
         self.log = tmp / "server.log"
         self.proc: subprocess.Popen | None = None
 

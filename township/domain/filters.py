@@ -6,6 +6,8 @@ value the app does not know is dropped with a notice, never an error.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from pydantic import BaseModel, ConfigDict
@@ -97,8 +99,8 @@ def from_query(search: str | None, villages: set[str], grids: set[str]) -> tuple
     notices: list[str] = []
     values: dict = {}
 
-    def keep(name: str, allowed, cast=str) -> list:
-        out = []
+    def keep(name: str, allowed: Collection[Any], cast: Callable[[str], Any] = str) -> list[Any]:
+        out: list[Any] = []
         for v in _split(query.get(name, [])):
             if v == "none" and name == "layers":
                 continue
@@ -112,23 +114,26 @@ def from_query(search: str | None, villages: set[str], grids: set[str]) -> tuple
                 notices.append(f"{name}={v}")
         return out
 
-    for name, allowed, cast in (
+    # (query name, the values allowed, how a value is read), for the fields holding lists and single values
+    list_fields: tuple[tuple[str, Collection[Any], Callable[[str], Any]], ...] = (
         ("village", villages, str),
         ("domain", DOMAINS, str),
         ("status", CASE_STATUSES, str),
         ("type", CASE_TYPES, str),
         ("wlevel", WARNING_LEVELS, int),
         ("layers", LAYERS, str),
-    ):
-        if name in query:
-            values[name] = keep(name, allowed, cast)
-    for name, allowed, cast in (
+    )
+    single_fields: tuple[tuple[str, Collection[Any], Callable[[str], Any]], ...] = (
         ("level", {1, 2, 3}, int),
         ("window", WINDOWS, str),
         ("measure", MEASURES, str),
         ("lang", {"zh", "en"}, str),
         ("grid", grids, str),
-    ):
+    )
+    for name, allowed, cast in list_fields:
+        if name in query:
+            values[name] = keep(name, allowed, cast)
+    for name, allowed, cast in single_fields:
         if name in query:
             found = keep(name, allowed, cast)
             if found:

@@ -273,8 +273,9 @@ def _add_escalate(sub: argparse._SubParsersAction) -> None:
 
 
 #: Registration functions of all subcommands.
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate_grids, _add_init, _add_import, _add_token,
-                                                                 _add_user, _add_escalate]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_validate_grids, _add_init, _add_import, _add_token, _add_user, _add_escalate,
+]
 
 
 def _fail(message: str) -> int:

@@ -64,7 +64,10 @@ TITLES: dict[str, list[str]] = {
     "livelihood": ["独居老人帮扶", "医保报销咨询", "低保申请代办", "垃圾清运不及时", "冬季取暖问题", "学生助学需求"],
 }
 
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙马胡朱郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙马胡朱郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英文华建国志红玉兰海燕春梅金凤宝成永胜俊峰"
 
 #: Active warnings seeded: (type, level, title, radius km, where as fraction of the town box).
@@ -118,7 +121,7 @@ def _case_points(gridset: GridSet, n: int, rng: _Rng) -> tuple[np.ndarray, list[
     pop = np.array([max(gridset.props(g).get("population") or 1, 1) for g in grids], float)
     counts = np.bincount(rng.gen.choice(len(grids), size=n, p=pop / pop.sum()), minlength=len(grids))
     xy, owner = [], []
-    for g, k in zip(grids, counts):
+    for g, k in zip(grids, counts, strict=True):
         if k:
             xy.append(random_points_in(gridset.geometry(g), int(k), rng.gen))
             owner += [g] * int(k)
@@ -156,7 +159,7 @@ def seed_demo(engine: Engine, gridset: GridSet, now: datetime | None = None, see
         types = [t for t, k in YEARLY_CASES.items() for _ in range(round(k * scale))]
         types = [types[i] for i in rng.gen.permutation(len(types))]
         points, owners = _case_points(gridset, len(types), rng)
-        for i, (ctype, (lon, lat), grid_id) in enumerate(zip(types, points, owners)):
+        for i, (ctype, (lon, lat), grid_id) in enumerate(zip(types, points, owners, strict=True)):
             case, events = _play_case(i, ctype, float(lon), float(lat), grid_id, gridset, now, rng)
             s.add(case)
             s.flush()
@@ -253,7 +256,10 @@ def _seed_warnings(s: Session, gridset: GridSet, now: datetime, rng: _Rng) -> No
     """The active warnings of ACTIVE_WARNINGS, plus cleared ones through the year."""
     minx, miny, maxx, maxy = gridset.bounds(gridset.ids(level=1))
     town = gridset.geometry(gridset.ids(level=1)[0])
-    specs = [(t, lv, title, r, fx, fy, "active") for t, lv, title, r, (fx, fy) in ACTIVE_WARNINGS]
+    # (type, level, title or None for the standard one, radius km, fx, fy, status)
+    specs: list[tuple[str, int, str | None, float, float, float, str]] = [
+        (t, lv, title, r, fx, fy, "active") for t, lv, title, r, (fx, fy) in ACTIVE_WARNINGS
+    ]
     for _ in range(36):
         t = rng.pick({"ice_flood": 1, "geological": 1, "gale": 2, "blizzard": 1, "road_icing": 2, "sandstorm": 2,
                       "fire": 1, "chemical_leak": 0.5, "subsidence": 0.5, "public_security": 1})

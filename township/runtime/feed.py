@@ -132,7 +132,8 @@ class DemoFeed:
 
     def sensor_alarm(self) -> str:
         case = self._case("hazard", "sensor")
-        case["domain"], case["title"] = "safety", self.rng.choice(["燃气浓度超限", "河道水位超警戒", "地表位移监测报警"])
+        case["domain"] = "safety"
+        case["title"] = self.rng.choice(["燃气浓度超限", "河道水位超警戒", "地表位移监测报警"])
         return self._post_case(case)
 
     def citizen_request(self) -> str:
