@@ -41,7 +41,8 @@ from township.formats import exports
 from township.loop.casefile import clamp_state
 from township.read.fieldmap import FieldMapData, grid_fieldmap_data, warning_fieldmap_data
 from township.read.report import daily_report, parse_day
-from township.read.snapshot import Snapshot, make_view
+from township.read.snapshot import Snapshot
+from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
 from township.runtime.render import ChromiumError, render_pdf, render_png
 from township.store.models import utcnow

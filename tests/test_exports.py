@@ -26,7 +26,7 @@ from township.domain.filters import FilterState
 from township.domain.privacy import mask_name, mask_phone
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.formats import exports
-from township.read.snapshot import make_view
+from township.read.views import make_view
 
 HEADERS = ["编号", "事项", "事件类型", "领域", "状态", "是否超期", "村/社区", "网格", "网格编号", "化解层级",
            "最高化解层级", "来源", "处置人", "报告人", "报告人电话", "上报时间", "办理时限", "办结时间", "销号时间",

@@ -2,7 +2,7 @@
 
 No Flask here: the API's views parse the request, call these functions and
 serialise what they return. Case lists are filtered with the dashboard's own
-`township.read.snapshot.case_mask` on the dashboard's snapshot, so the API and
+`township.read.views.case_mask` on the dashboard's snapshot, so the API and
 the map always agree; full rows then come from the store.
 
 Personal data (reporter name and phone) is shown as the viewer's role may
@@ -49,7 +49,8 @@ from township.formats.cap import CapMessage
 from township.formats.ingest import FieldError, IngestError, WarningIn, Written, write_warnings
 from township.formats.open311 import RequestQuery
 from township.grids.gridset import GridSet
-from township.read.snapshot import Township, case_mask
+from township.read.snapshot import Township
+from township.read.views import case_mask
 from township.store.models import Case, Warning, WarningGrid, bump_version, session_scope, utcnow
 
 

@@ -1,6 +1,6 @@
 """Exports of the filtered data: CSV, XLSX and GeoJSON, Chinese headers, masked by role.
 
-Every export takes a :class:`~township.read.snapshot.View` made by
+Every export takes a :class:`~township.read.views.View` made by
 ``services.make_view`` from the dashboard's own filter (``filters.from_query``
 of the same query string), so an export holds exactly the rows the
 dashboard counts. Times are shown in Beijing time (UTC+8); names and phone
@@ -39,7 +39,7 @@ from township.domain.vocab import (
     label,
 )
 from township.grids.gridset import GridSet
-from township.read.snapshot import View
+from township.read.views import View
 from township.store.models import Case
 
 __all__ = [

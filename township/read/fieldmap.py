@@ -25,7 +25,8 @@ import shapely
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.grids.crs import METRIC, WGS84, to_metric
 from township.grids.gridset import SLIVER_TOLERANCE_M, GridSet
-from township.read.snapshot import Snapshot, distance_m, overdue_mask
+from township.read.snapshot import Snapshot, distance_m
+from township.read.views import overdue_mask
 from township.store.models import utcnow
 
 __all__ = [

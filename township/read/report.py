@@ -21,7 +21,8 @@ from township.domain.isotime import LOCAL_TZ
 from township.domain.vocab import DOMAINS
 from township.formats.exports import case_records
 from township.grids.gridset import GridSet
-from township.read.snapshot import Headline, Snapshot, counts_by, make_view
+from township.read.snapshot import Snapshot
+from township.read.views import Headline, counts_by, make_view
 from township.store.models import utcnow
 
 __all__ = ["DailyReport", "beijing_today", "daily_report", "day_bounds", "parse_day"]
