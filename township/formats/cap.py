@@ -3,7 +3,7 @@
 In: `parse_cap` reads one ``<alert>`` safely (defusedxml: no DTD, no
 entities, so no entity-expansion or external-entity attack) into a
 `CapMessage` carrying a `township.formats.ingest.WarningIn`; the store side of
-Update and Cancel is `township.formats.api.apply_cap`.
+Update and Cancel is `township.formats.cap_store.apply_cap`.
 
 Out: `alert_element` writes one warning as one CAP ``<alert>``;
 `alerts_xml` wraps several in a plain ``<alerts>`` root (not a CAP element,
