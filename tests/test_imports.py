@@ -18,8 +18,9 @@ from sqlalchemy import text
 
 import township.formats.imports as imports
 from township.config import Settings
-from township.formats.imports import UnreadableFile, import_data, import_file, read_case_table
+from township.formats.imports import import_data, import_file
 from township.formats.ingest import MAX_BATCH
+from township.formats.tables import UnreadableFile, read_case_table
 from township.grids.crs import wgs84_to_gcj02
 from township.runtime import cli
 from township.runtime.bootstrap import open_township

@@ -231,8 +231,8 @@ def _plain(value: object) -> object:
     return value
 
 
-def _point(lon: object, lat: object) -> dict | None:
-    if _missing(lon) or _missing(lat):
+def _point(lon: float | None, lat: float | None) -> dict | None:
+    if lon is None or lat is None or pd.isna(lon) or pd.isna(lat):
         return None  # RFC 7946 §3.2: a Feature without a location has a null geometry
     return {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]}
 
