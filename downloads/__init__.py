@@ -25,8 +25,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from datetime import date, timezone
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
+from datetime import UTC, date
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pandas as pd
@@ -126,7 +126,7 @@ def _file(body: bytes, fmt: str, ascii_name: str, name: str) -> Response:
 
 
 def _stamp(fmt: str = "%Y%m%d-%H%M") -> str:
-    return utcnow().replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+    return utcnow().replace(tzinfo=UTC).astimezone(LOCAL_TZ).strftime(fmt)
 
 
 def make_blueprint(ctx: AppContext) -> Blueprint:

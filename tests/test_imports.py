@@ -355,7 +355,7 @@ RULE_BREAKING = {
         {(None, "事件类型 (type)"), (None, "所属领域 (domain)"), (None, "经度 (lon)"), (None, "纬度 (lat)")},
         "required column is missing"),
     "csv without a header row": (
-        "list.csv", "a,b,c\n1,2,3\n".encode(), "cases", {(None, "(header)")}, "no header row found"),
+        "list.csv", b"a,b,c\n1,2,3\n", "cases", {(None, "(header)")}, "no header row found"),
     "no source column and no --source": (
         "list.csv", "类型,领域,标题,经度,纬度\n隐患,城建,危房,111.2675,40.01302\n".encode(), "cases",
         {(None, "来源 (source)")}, "give the source of the whole file"),
@@ -370,7 +370,8 @@ RULE_BREAKING = {
     "radius in an unknown unit": (
         "w.csv", "类型,级别,标题,经度,纬度,半径(英里),来源\n大风,蓝色,大风,111.2675,40.01302,3,气象台\n".encode(),
         "warnings", {(None, "半径(英里)")}, "unknown unit"),
-    "empty sheet": ("list.csv", "编号,类型,领域,标题,经度,纬度\n".encode(), "cases", {(None, "(file)")}, "no data rows"),
+    "empty sheet": ("list.csv", "编号,类型,领域,标题,经度,纬度\n".encode(), "cases", {(None, "(file)")},
+                    "no data rows"),
 }
 
 
