@@ -2,7 +2,7 @@
 
 ``/api/v1`` (JSON, GeoJSON, CAP 1.2), ``/open311/v2`` (Open311 GeoReport v2,
 JSON or XML) and ``/api/openapi.json``. Views are thin: they read the
-request, call the core (`township.formats.ingest`, `township.formats.api`,
+request, call the core (`township.read.api`, `township.formats.ingest`, `township.formats.cap_store`,
 `township.formats.open311`, `township.formats.cap`) and answer through `api.http.respond`;
 every failure goes through `api.http.error_response`.
 """

@@ -19,12 +19,12 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from township.accounts.tokens import WRITE_ROLES, check_token, token_handler
-from township.formats.api import ANONYMOUS, Viewer
 from township.formats.ingest import FieldError, IngestError
 from township.formats.open311 import error_list, to_xml
 from township.grids.gridset import GridSet
 from township.loop.casefile import REFUSAL_STATUS, visible_case
 from township.loop.workflow import Actor, MoveRefused
+from township.read.api import ANONYMOUS, Viewer
 from township.runtime.bootstrap import AppContext
 from township.store.models import Case
 
@@ -193,7 +193,7 @@ def check_village(gridset: GridSet, who: Viewer, lons: list[float], lats: list[f
     grids = gridset.locate(np.array(lons, float), np.array(lats, float))
     outside = [
         f"item {i}: ({lon}, {lat}) lies in {village_name(gridset, gridset.village_of(g)) if g else 'no village'}"
-        for i, (g, lon, lat) in enumerate(zip(grids, lons, lats))
+        for i, (g, lon, lat) in enumerate(zip(grids, lons, lats, strict=True))
         if g is None or gridset.village_of(g) != who.village_id
     ]
     if outside:

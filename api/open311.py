@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from township.formats.api import open311_requests, place_name
 from township.formats.ingest import CaseIn, parse_items, write_cases
 from township.formats.open311 import (
     MAX_REQUESTS,
@@ -15,6 +14,7 @@ from township.formats.open311 import (
     service_definition,
     services,
 )
+from township.read.api import open311_requests, place_name
 from township.runtime.bootstrap import AppContext
 from township.store.models import utcnow
 

@@ -11,7 +11,9 @@ from pydantic import BaseModel
 
 from township.domain.filters import WINDOWS
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
-from township.formats.api import (
+from township.formats.ingest import MAX_BATCH, CaseIn, WarningIn
+from township.formats.open311 import Open311Created, Open311Error, Open311Request, Open311Service
+from township.formats.schemas import (
     CapResultOut,
     CaseOut,
     CasePageOut,
@@ -20,8 +22,6 @@ from township.formats.api import (
     WarningOut,
     WrittenOut,
 )
-from township.formats.ingest import MAX_BATCH, CaseIn, WarningIn
-from township.formats.open311 import Open311Created, Open311Error, Open311Request, Open311Service
 from township.loop.casefile import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
 from township.loop.workflow import MOVES
 
@@ -192,7 +192,8 @@ def openapi_document() -> dict[str, Any]:
                      "responses": {**written, **_errors(400, 401, 403, 413, 422)}},
         },
         "/api/v1/warnings/cap": {
-            "get": {"tags": ["warnings"], "summary": "warnings as CAP 1.2: one <alert> each under a plain <alerts> root",
+            "get": {"tags": ["warnings"],
+                    "summary": "warnings as CAP 1.2: one <alert> each under a plain <alerts> root",
                     "parameters": [warning_status],
                     "responses": {"200": {"description": "XML", "content": {
                         "application/xml": {"schema": {"type": "string"}}}}}},

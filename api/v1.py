@@ -8,21 +8,13 @@ from flask import Blueprint, request
 
 from township.domain.filters import WINDOWS, FilterState, from_query
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
-from township.formats.api import (
-    Viewer,
-    apply_cap,
-    area_desc,
-    case_out,
-    case_page,
-    get_case,
-    get_warnings,
-    warning_out,
-    written_out,
-)
 from township.formats.cap import CapFormatError, alert_element, alert_xml, alerts_xml, parse_cap
+from township.formats.cap_store import apply_cap
 from township.formats.ingest import CaseIn, FieldError, WarningIn, parse_items, write_cases, write_warnings
+from township.formats.schemas import written_out
 from township.loop.casefile import MovedOut, MoveIn, event_out, handler_choices, handler_village, suggestion_out
 from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move, case_trail, open_orders
+from township.read.api import Viewer, area_desc, case_out, case_page, get_case, get_warnings, warning_out
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version, utcnow
 
@@ -229,7 +221,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     def warnings_cap_post():
         who = viewer(ctx, write=True)
         if request.mimetype not in CAP_TYPES:
-            raise ApiError(400, [f"Content-Type must be one of {', '.join(CAP_TYPES)}, got {request.mimetype or 'none'}"])
+            got = request.mimetype or "none"
+            raise ApiError(400, [f"Content-Type must be one of {', '.join(CAP_TYPES)}, got {got}"])
         try:
             msg = parse_cap(request.get_data(cache=False))
         except CapFormatError as exc:

@@ -54,7 +54,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port
 from township.config import BUNDLED_GRIDS
 from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS
-from township.read.snapshot import case_mask, overdue_mask
+from township.read.views import case_mask, overdue_mask
 from township.store.models import Case, make_engine, utcnow
 from ui import ids
 
@@ -259,7 +259,7 @@ class PeerData:
 def peer_data(grids_file: Path, database_url: str) -> PeerData:
     """The level-3 grids of ``grids_file`` and, from the store, the case points our default view draws.
 
-    The cases ``FilterState()`` keeps (``township.read.snapshot.case_mask``), then the
+    The cases ``FilterState()`` keeps (``township.read.views.case_mask``), then the
     ones the map draws of them (``layers.mapfig.drawn_cases``: all, or the
     ``MAX_CASE_POINTS`` most urgent), with coordinates.
     """

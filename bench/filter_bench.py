@@ -27,7 +27,7 @@ measures both, in one run, beside the naive way of resending the whole figure:
      the browser), and the response body as sent;
    - through Flask's test client on the same store in this process (gzip):
      the same request handling without a socket, i.e. the server time.
-5. **In process.** ``township.read.snapshot.make_view``,
+5. **In process.** ``township.read.views.make_view``,
    ``layers.mapfig.map_updates`` and the two bar charts alone; then the map
    output serialised as Dash does (``plotly.io.json.to_json_plotly``), once as
    the ``Patch`` ``callbacks.dashboard.on_state`` sends and once as
@@ -75,7 +75,7 @@ from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
 from township.grids.gridset import GridSet
-from township.read.snapshot import View, make_view, shown_ids
+from township.read.views import View, make_view, shown_ids
 from township.runtime.bootstrap import AppContext, open_township
 from township.runtime.demo import seed_demo
 from ui import dashboard as ui

@@ -16,7 +16,8 @@ from township.loop.casefile import clamp_state
 from township.loop.warnings import may_see as may_see_warning
 from township.loop.warnings import reached_villages, selected_warning
 from township.loop.workflow import Actor, open_orders
-from township.read.snapshot import acknowledge_warning, alerts, grid_detail, make_view, warning_mask
+from township.read.snapshot import acknowledge_warning
+from township.read.views import alerts, grid_detail, make_view, warning_mask
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version
 from ui import casecard, ids, warningcard

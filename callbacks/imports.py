@@ -6,7 +6,8 @@ import base64
 from dash import Dash, Input, Output, State
 
 from auth import current_viewer
-from township.formats.imports import UnreadableFile, import_data
+from township.formats.imports import import_data
+from township.formats.tables import UnreadableFile
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui.text import t

@@ -7,7 +7,7 @@ from auth import current_viewer
 from township.domain.filters import FilterState
 from township.loop.casefile import clamp_state
 from township.loop.workflow import Actor
-from township.read.snapshot import make_view
+from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import stats as ui

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
 from layers.mapfig import apply_updates, map_note
-from township.read.snapshot import alerts, make_view
+from township.read.views import alerts, make_view
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import wall as ui

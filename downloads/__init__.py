@@ -25,8 +25,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from datetime import date, timezone
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
+from datetime import UTC, date
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pandas as pd
@@ -41,7 +41,8 @@ from township.formats import exports
 from township.loop.casefile import clamp_state
 from township.read.fieldmap import FieldMapData, grid_fieldmap_data, warning_fieldmap_data
 from township.read.report import daily_report, parse_day
-from township.read.snapshot import Snapshot, make_view
+from township.read.snapshot import Snapshot
+from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
 from township.runtime.render import ChromiumError, render_pdf, render_png
 from township.store.models import utcnow
@@ -125,7 +126,7 @@ def _file(body: bytes, fmt: str, ascii_name: str, name: str) -> Response:
 
 
 def _stamp(fmt: str = "%Y%m%d-%H%M") -> str:
-    return utcnow().replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+    return utcnow().replace(tzinfo=UTC).astimezone(LOCAL_TZ).strftime(fmt)
 
 
 def make_blueprint(ctx: AppContext) -> Blueprint:

@@ -18,7 +18,7 @@ def counts_chart(counts: pd.DataFrame, labels: list[str], lang: str, height: int
     Parameters
     ----------
     counts : DataFrame
-        Columns ``open``, ``overdue``, ``done`` (see ``township.read.snapshot.counts_by``).
+        Columns ``open``, ``overdue``, ``done`` (see ``township.read.views.counts_by``).
     labels : list[str]
         The screen label of each row.
     """

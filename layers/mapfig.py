@@ -380,14 +380,14 @@ def map_note(view, lang: str) -> list[dict]:
 
 
 def map_updates(view, gridset, warning: dict | None = None) -> dict[int, dict]:
-    """Every data-dependent attribute of the map for one :class:`~township.read.snapshot.View`.
+    """Every data-dependent attribute of the map for one :class:`~township.read.views.View`.
 
     The grids' ids and names are not among them (:func:`map_labels` sent them
     once), and nothing in them depends on who looks.
 
     Parameters
     ----------
-    view : township.read.snapshot.View
+    view : township.read.views.View
         The filtered data.
     gridset : township.grids.gridset.GridSet
         The grids in use.

@@ -194,7 +194,7 @@ def test_geojson_when_asked_for(api_server):
     fc = r.json()
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == min(20, fc["total"])
     plain = get(api_server, "/api/v1/cases", params={"village": "DL-03", "limit": 20}).json()
-    for feature, item in zip(fc["features"], plain["items"]):
+    for feature, item in zip(fc["features"], plain["items"], strict=True):
         assert feature["id"] == item["id"]
         assert feature["geometry"] == {"type": "Point", "coordinates": [item["lon"], item["lat"]]}
         assert feature["properties"]["village_id"] == "DL-03"

@@ -9,7 +9,7 @@ from layers import mapfig
 from layers.mapfig import CASES, GRIDS, VILLAGES, map_labels, map_updates
 from township.domain.filters import FilterState
 from township.domain.vocab import OPEN_STATUSES
-from township.read.snapshot import make_view
+from township.read.views import make_view
 from ui import dashboard as ui
 from ui import ids
 
@@ -81,7 +81,7 @@ def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_c
 
 
 def test_grid_panel_masks_the_phone_for_the_wall(township_ctx, gs):
-    from township.read.snapshot import grid_detail
+    from township.read.views import grid_detail
 
     view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
     detail = grid_detail(view, gs, "DL-13-01")

@@ -130,7 +130,8 @@ def test_update_then_cancel_follow_the_references(api_server):
     sent = warning(api_server, wid)["issued_at"]
 
     second = new_id("gale")
-    upd = alert(second, info(severity="Severe", headline="大风橙色预警信号(升级)"), "Update", f"{SENDER},{first},{sent}")
+    upd = alert(second, info(severity="Severe", headline="大风橙色预警信号(升级)"), "Update",
+                f"{SENDER},{first},{sent}")
     r = send(api_server, upd)
     assert r.status_code == 200 and r.json()["written"][0] == {"id": wid, "created": False,
                                                                 "grid_id": r.json()["written"][0]["grid_id"]}

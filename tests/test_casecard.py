@@ -20,7 +20,7 @@ from township.domain.filters import FilterState
 from township.formats.ingest import CaseIn, write_cases
 from township.loop.casefile import clamp_state
 from township.loop.workflow import POOL, Actor, apply_move
-from township.read.snapshot import make_view
+from township.read.views import make_view
 from township.runtime.bootstrap import open_township
 from township.store.models import Case, CaseEvent
 from ui import ids
@@ -236,7 +236,7 @@ def test_clicks_that_open_a_card(ctx):
 
 def test_the_banner_announces_to_a_village_operator_only_warnings_reaching_their_village(ctx):
     from callbacks.dashboard import viewer_alerts
-    from township.read.snapshot import alerts, warning_mask
+    from township.read.views import alerts, warning_mask
 
     snap = ctx.township.snapshot()
     reach = set(snap.warnings["id"][warning_mask(snap, FilterState(village=["DL-01"]))])

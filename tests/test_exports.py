@@ -12,7 +12,8 @@ import re
 import sqlite3
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import unquote
 
 import openpyxl
@@ -26,7 +27,7 @@ from township.domain.filters import FilterState
 from township.domain.privacy import mask_name, mask_phone
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.formats import exports
-from township.read.snapshot import make_view
+from township.read.views import make_view
 
 HEADERS = ["编号", "事项", "事件类型", "领域", "状态", "是否超期", "村/社区", "网格", "网格编号", "化解层级",
            "最高化解层级", "来源", "处置人", "报告人", "报告人电话", "上报时间", "办理时限", "办结时间", "销号时间",
@@ -39,7 +40,7 @@ PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def sql(db, query: str, *args) -> list[tuple]:
@@ -122,7 +123,7 @@ def test_xlsx_rows_match_sql_with_beijing_times(server):
     header, rows = read_xlsx(r.content)
     assert header == HEADERS
     assert len(rows) == sql_case_count(server.db, VILLAGES, DOMAINS)
-    first = dict(zip(header, rows[0]))
+    first = dict(zip(header, rows[0], strict=True))
     (stored,) = sql(server.db, "SELECT reported_at FROM cases WHERE id = ?", first["编号"])[0]
     beijing = datetime.fromisoformat(stored) + timedelta(hours=8)
     assert first["上报时间"] == beijing.replace(microsecond=0)
@@ -172,7 +173,8 @@ def test_daily_report_lists_the_overdue_oldest_first_and_links_nothing_outside(s
     section = page.split('<section id="overdue">')[1].split("</section>")[0]
     listed = [int(i) for i in re.findall(r"<tr><td class=n>(\d+)</td>", section)]
     assert listed == [i for (i,) in overdue] and listed
-    for heading in ("在办事件", "超期", "办结率", "按期办结率", "村级化解率", "生效预警", "各领域事件", "各村/社区事件"):
+    headings = ("在办事件", "超期", "办结率", "按期办结率", "村级化解率", "生效预警", "各领域事件", "各村/社区事件")
+    for heading in headings:
         assert heading in page
     assert not re.search(r"(?:https?:)?//|<script|<link|<img|url\(|@import", page), "the report names an outside URL"
 
@@ -304,7 +306,7 @@ def test_map_downloads_as_png_from_the_modebar(server, browser):
         with pg.expect_download(timeout=30000) as dl:
             pg.click('#map-graph .modebar-btn[data-title="Download plot as a PNG"]')
         assert dl.value.suggested_filename == "大路镇指挥地图.png"
-        assert open(dl.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert Path(dl.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         titles = pg.evaluate("() => [...document.querySelectorAll('#map-graph .modebar-btn')]"
                              ".map(e => e.getAttribute('data-title'))")
         assert not any("Share" in (t or "") for t in titles), "no upload-to-cloud button on a closed network"

@@ -18,8 +18,9 @@ from sqlalchemy import text
 
 import township.formats.imports as imports
 from township.config import Settings
-from township.formats.imports import UnreadableFile, import_data, import_file, read_case_table
+from township.formats.imports import import_data, import_file
 from township.formats.ingest import MAX_BATCH
+from township.formats.tables import UnreadableFile, read_case_table
 from township.grids.crs import wgs84_to_gcj02
 from township.runtime import cli
 from township.runtime.bootstrap import open_township
@@ -354,7 +355,7 @@ RULE_BREAKING = {
         {(None, "事件类型 (type)"), (None, "所属领域 (domain)"), (None, "经度 (lon)"), (None, "纬度 (lat)")},
         "required column is missing"),
     "csv without a header row": (
-        "list.csv", "a,b,c\n1,2,3\n".encode(), "cases", {(None, "(header)")}, "no header row found"),
+        "list.csv", b"a,b,c\n1,2,3\n", "cases", {(None, "(header)")}, "no header row found"),
     "no source column and no --source": (
         "list.csv", "类型,领域,标题,经度,纬度\n隐患,城建,危房,111.2675,40.01302\n".encode(), "cases",
         {(None, "来源 (source)")}, "give the source of the whole file"),
@@ -369,7 +370,8 @@ RULE_BREAKING = {
     "radius in an unknown unit": (
         "w.csv", "类型,级别,标题,经度,纬度,半径(英里),来源\n大风,蓝色,大风,111.2675,40.01302,3,气象台\n".encode(),
         "warnings", {(None, "半径(英里)")}, "unknown unit"),
-    "empty sheet": ("list.csv", "编号,类型,领域,标题,经度,纬度\n".encode(), "cases", {(None, "(file)")}, "no data rows"),
+    "empty sheet": ("list.csv", "编号,类型,领域,标题,经度,纬度\n".encode(), "cases", {(None, "(file)")},
+                    "no data rows"),
 }
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from township.domain.filters import FilterState
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
 from township.loop.workflow import Actor, apply_move
-from township.read.snapshot import CATEGORICAL, Snapshot, Township, acknowledge_warning, categorical, make_view
+from township.read.snapshot import CATEGORICAL, Snapshot, Township, acknowledge_warning, categorical
+from township.read.views import make_view
 from township.store.models import (
     Case,
     CaseEvent,
@@ -338,7 +339,7 @@ def test_readers_and_a_writer_at_once(town):
 def test_grid_measures_add_up_per_grid_village_and_town_over_several_towns():
     from bench.scale import SizeSpec, make_grid_features
     from township.grids.gridset import parse_grid_geojson
-    from township.read.snapshot import leaf_counts, level_values
+    from township.read.views import leaf_counts, level_values
 
     extent = (110.6, 39.7, 110.9, 39.9)
     spec = SizeSpec("test", cases=0, towns=3, villages_per_town=3, nx=12, ny=9, extent=extent, seed=3)

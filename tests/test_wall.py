@@ -473,7 +473,7 @@ def test_url_options_are_parsed_with_care(search, expected):
 
 
 def test_tour_scores_match_the_store(township_ctx):
-    from township.read.snapshot import make_view
+    from township.read.views import make_view
 
     tw = township_ctx.township
     view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))
@@ -487,7 +487,7 @@ def test_tour_scores_match_the_store(township_ctx):
 
 
 def test_the_tour_visits_at_most_tour_stops_villages(township_ctx, monkeypatch):
-    from township.read.snapshot import make_view
+    from township.read.views import make_view
 
     tw = township_ctx.township
     view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))
@@ -498,7 +498,7 @@ def test_the_tour_visits_at_most_tour_stops_villages(township_ctx, monkeypatch):
 
 
 def test_wall_map_updates_carry_no_hover_text(township_ctx):
-    from township.read.snapshot import make_view
+    from township.read.views import make_view
 
     tw = township_ctx.township
     view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))

@@ -31,7 +31,7 @@ from township.loop.warnings import (
     warning_tasks,
 )
 from township.loop.workflow import Actor, MoveRefused
-from township.read.snapshot import make_view
+from township.read.views import make_view
 from township.runtime.bootstrap import open_township
 from township.store.models import Case, CaseAssignment, CaseEvent, Handler, Warning, WarningEvent, make_engine
 from ui import ids

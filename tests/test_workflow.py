@@ -35,7 +35,6 @@ from township.loop.workflow import (
     open_orders,
     replay,
 )
-from township.read.snapshot import overdue_mask
 from township.read.stats import (
     STAGE_STATUSES,
     EntryTimes,
@@ -45,6 +44,7 @@ from township.read.stats import (
     trend,
     village_ranking,
 )
+from township.read.views import overdue_mask
 from township.runtime.bootstrap import open_township
 from township.store.models import (
     Case,

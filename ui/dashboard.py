@@ -29,7 +29,7 @@ from township.domain.vocab import (
     label,
 )
 from township.grids.gridset import GridSet
-from township.read.snapshot import GridDetail, View, counts_by
+from township.read.views import GridDetail, View, counts_by
 from ui import ids
 from ui.exports import export_row
 from ui.text import t

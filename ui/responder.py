@@ -52,7 +52,7 @@ from township.domain.vocab import (
 )
 from township.grids.gridset import GridSet
 from township.read.fieldmap import FieldMapData, neighbours
-from township.read.snapshot import grid_values
+from township.read.views import grid_values
 from ui import ids
 from ui.text import t
 

@@ -1,10 +1,10 @@
 """The statistics section (统计): rates, time per stage, backlog, weekly trend, village ranking.
 
-Pure builders over a :class:`township.read.snapshot.View` (so the section follows
+Pure builders over a :class:`township.read.views.View` (so the section follows
 the dashboard's filter) and, from the audit trail, when the shown cases first
 entered each status (`township.read.stats.EntryTimes`). The numbers are
 `township.read.stats`'s; the three rates are the headline's own
-(`township.read.snapshot.headline`), so the section and the headline cards cannot
+(`township.read.views.headline`), so the section and the headline cards cannot
 disagree.
 """
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dash import dcc, html
 from layers.charts import trend_chart
 from township.domain.privacy import shown_name
 from township.grids.gridset import GridSet
-from township.read.snapshot import View
 from township.read.stats import (
     NONE_LABEL,
     RANKING_ROWS,
@@ -28,6 +27,7 @@ from township.read.stats import (
     trend,
     village_ranking,
 )
+from township.read.views import View
 from ui import ids
 from ui.text import t
 

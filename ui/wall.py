@@ -39,8 +39,8 @@ from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
 from township.grids.crs import from_metric, to_metric
 from township.grids.gridset import GridSet
-from township.read.snapshot import View
 from township.read.stats import RANKING_ROWS, village_ranking
+from township.read.views import View
 from ui import ids
 from ui.dashboard import POLL_MS, alert_banner, headline_cards
 from ui.text import t

@@ -7,7 +7,7 @@ gave it at ingest. Escalation starts the new tier's clock.
 
 Every function takes ``now`` (default :func:`township.store.models.utcnow`), so tests
 and replays run on a controllable clock. Overdue is computed, never stored
-(`township.read.snapshot.overdue_mask`): only ``deadline_at`` is stored.
+(`township.read.views.overdue_mask`): only ``deadline_at`` is stored.
 
 Configuration (environment, read by :meth:`SlaConfig.from_env`)::
 

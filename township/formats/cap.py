@@ -3,7 +3,7 @@
 In: `parse_cap` reads one ``<alert>`` safely (defusedxml: no DTD, no
 entities, so no entity-expansion or external-entity attack) into a
 `CapMessage` carrying a `township.formats.ingest.WarningIn`; the store side of
-Update and Cancel is `township.formats.api.apply_cap`.
+Update and Cancel is `township.formats.cap_store.apply_cap`.
 
 Out: `alert_element` writes one warning as one CAP ``<alert>``;
 `alerts_xml` wraps several in a plain ``<alerts>`` root (not a CAP element,
@@ -355,17 +355,20 @@ def parse_cap(data: bytes | str) -> CapMessage:
     if msg_type and msg_type not in MSG_TYPES:
         errors.append(FieldError(None, "alert/msgType", f"{msg_type} is not handled; allowed: {', '.join(MSG_TYPES)}"))
     for name in ("identifier", "sender"):
-        if head[name] and _NOT_IN_ID.search(head[name]):
-            errors.append(FieldError(None, f"alert/{name}", f"{head[name]!r}: no spaces, commas, < or & allowed"))
+        value = head[name]
+        if value and _NOT_IN_ID.search(value):
+            errors.append(FieldError(None, f"alert/{name}", f"{value!r}: no spaces, commas, < or & allowed"))
     references = _references(_text(root, "cap:references"), errors)
     if msg_type in ("Update", "Cancel") and not references and not any(e.field == "alert/references" for e in errors):
         errors.append(FieldError(None, "alert/references", f"a {msg_type} must name the alert(s) it refers to"))
     warning = None
     if msg_type in ("Alert", "Update"):
         warning = _info_warning(root, head["sender"], head["identifier"], sent, errors, notes)
-    if errors:
+    identifier, sender = head["identifier"], head["sender"]
+    # A missing element or an unreadable time is among the errors already.
+    if errors or identifier is None or sender is None or sent is None or msg_type is None:
         raise IngestError(errors)
-    return CapMessage(head["identifier"], head["sender"], sent, msg_type, references, warning, tuple(notes))
+    return CapMessage(identifier, sender, sent, msg_type, references, warning, tuple(notes))
 
 
 def _sub(parent: ET.Element, tag: str, text: object | None) -> ET.Element:

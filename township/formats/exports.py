@@ -1,7 +1,7 @@
 """Exports of the filtered data: CSV, XLSX and GeoJSON, Chinese headers, masked by role.
 
-Every export takes a :class:`~township.read.snapshot.View` made by
-``services.make_view`` from the dashboard's own filter (``filters.from_query``
+Every export takes a :class:`~township.read.views.View` made by
+`township.read.views.make_view` from the dashboard's own filter (``filters.from_query``
 of the same query string), so an export holds exactly the rows the
 dashboard counts. Times are shown in Beijing time (UTC+8); names and phone
 numbers pass through `township.domain.privacy`, so a role that may not see personal
@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,6 @@ from township.domain.vocab import (
     label,
 )
 from township.grids.gridset import GridSet
-from township.read.snapshot import View
 from township.store.models import Case
 
 __all__ = [
@@ -51,7 +51,29 @@ __all__ = [
     "to_xlsx_bytes",
     "features_geojson",
     "local_time",
+    "Filtered",
 ]
+
+
+class Filtered(Protocol):
+    """What an export reads of a `township.read.views.View`.
+
+    Named here, not imported, so that the formats do not depend on the read
+    side (which uses them: the daily report lists `case_records`).
+    """
+
+    @property
+    def cases(self) -> pd.DataFrame: ...
+
+    @property
+    def overdue(self) -> np.ndarray: ...  # per row of ``cases``
+
+    @property
+    def warnings(self) -> pd.DataFrame: ...
+
+    @property
+    def warning_grids(self) -> dict[int, list[str]]: ...
+
 
 #: Record field → Chinese column header of the case table, in column order.
 CASE_HEADERS: dict[str, str] = {
@@ -101,13 +123,13 @@ def _place_names(gridset: GridSet, ids: pd.Series) -> list[str]:
     return [gridset.props(g)["name"] if isinstance(g, str) and g in gridset else "" for g in ids]
 
 
-def case_records(view: View, gridset: GridSet, role: str, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+def case_records(view: Filtered, gridset: GridSet, role: str, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
     """The filtered cases with codes, Chinese labels, Beijing times and personal data masked for ``role``.
 
     Parameters
     ----------
-    view : View
-        The filtered data (``services.make_view``).
+    view : Filtered
+        The filtered data (`township.read.views.make_view`).
     gridset : GridSet
         Names of villages and grids.
     role : str
@@ -155,7 +177,7 @@ def case_records(view: View, gridset: GridSet, role: str, contacts: pd.DataFrame
     return out
 
 
-def case_table(view: View, gridset: GridSet, role: str, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+def case_table(view: Filtered, gridset: GridSet, role: str, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
     """The case table of an export: Chinese headers (`CASE_HEADERS`), Chinese labels, Beijing times.
 
     Parameters are those of `case_records`.
@@ -231,13 +253,13 @@ def _plain(value: object) -> object:
     return value
 
 
-def _point(lon: object, lat: object) -> dict | None:
-    if _missing(lon) or _missing(lat):
+def _point(lon: float | None, lat: float | None) -> dict | None:
+    if lon is None or lat is None or pd.isna(lon) or pd.isna(lat):
         return None  # RFC 7946 §3.2: a Feature without a location has a null geometry
     return {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]}
 
 
-def features_geojson(view: View, gridset: GridSet, role: str, contacts: pd.DataFrame | None = None) -> dict:
+def features_geojson(view: Filtered, gridset: GridSet, role: str, contacts: pd.DataFrame | None = None) -> dict:
     """The filtered cases and live warnings as one RFC 7946 FeatureCollection.
 
     Each feature's ``properties`` carry ``kind`` (``case`` / ``warning``),

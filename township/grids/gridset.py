@@ -50,6 +50,7 @@ __all__ = [
     "GridValidationError",
     "GridSet",
     "parse_grid_geojson",
+    "check_crs_member",
     "load_grid_file",
 ]
 
@@ -424,7 +425,7 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def _check_crs_member(member: Any) -> Violation | None:
+def check_crs_member(member: Any) -> Violation | None:
     """Honour a legacy GeoJSON ``crs`` member if it names WGS-84 lon/lat, else refuse it.
 
     GCJ-02 and BD-09 have no EPSG code; tools that export them label them
@@ -789,7 +790,7 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
             None, "format", "the FeatureCollection has no 'features' (a list of grids)")])
 
     out: list[Violation] = []
-    crs_problem = _check_crs_member(data.get("crs"))
+    crs_problem = check_crs_member(data.get("crs"))
     if crs_problem:
         out.append(crs_problem)
 

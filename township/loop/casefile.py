@@ -306,5 +306,5 @@ def handler_village(engine: Engine, handler_id: str | None) -> str | None:
 
 
 def overdue(case: Case, now: datetime) -> bool:
-    """Still open past its deadline at ``now`` (as `township.read.snapshot.overdue_mask` counts it)."""
+    """Still open past its deadline at ``now`` (as `township.read.views.overdue_mask` counts it)."""
     return case.status in OPEN_STATUSES and case.deadline_at < now

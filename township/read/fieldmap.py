@@ -25,7 +25,8 @@ import shapely
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.grids.crs import METRIC, WGS84, to_metric
 from township.grids.gridset import SLIVER_TOLERANCE_M, GridSet
-from township.read.snapshot import Snapshot, distance_m, overdue_mask
+from township.read.snapshot import Snapshot, distance_m
+from township.read.views import overdue_mask
 from township.store.models import utcnow
 
 __all__ = [
@@ -156,7 +157,7 @@ def _with_place(res: pd.DataFrame, dist: np.ndarray, x0: float, y0: float, here:
     """Resources with distance, bearing and compass word, nearest first."""
     x, y = _TO_METRIC.transform(res["lon"].to_numpy(float), res["lat"].to_numpy(float))
     bearing = _bearings(x0, y0, np.asarray(x), np.asarray(y))
-    words = [here if d <= 0 else compass_word(b) for d, b in zip(dist, bearing)]
+    words = [here if d <= 0 else compass_word(b) for d, b in zip(dist, bearing, strict=True)]
     out = res.assign(distance_m=np.asarray(dist, float), bearing_deg=bearing, direction=words)
     return out.sort_values(["distance_m", "resource_id"], kind="stable")
 

@@ -12,7 +12,7 @@ for a past day shows today's statuses for that day's cases; the page says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 
@@ -21,7 +21,8 @@ from township.domain.isotime import LOCAL_TZ
 from township.domain.vocab import DOMAINS
 from township.formats.exports import case_records
 from township.grids.gridset import GridSet
-from township.read.snapshot import Headline, Snapshot, counts_by, make_view
+from township.read.snapshot import Snapshot
+from township.read.views import Headline, counts_by, make_view
 from township.store.models import utcnow
 
 __all__ = ["DailyReport", "beijing_today", "daily_report", "day_bounds", "parse_day"]
@@ -67,7 +68,7 @@ class DailyReport:
 
 def beijing_today(now: datetime | None = None) -> date:
     """Today's date in Beijing for a naive-UTC ``now`` (default: now)."""
-    return (now or utcnow()).replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
+    return (now or utcnow()).replace(tzinfo=UTC).astimezone(LOCAL_TZ).date()
 
 
 def parse_day(text: str | None, now: datetime | None = None) -> date:
@@ -92,7 +93,7 @@ def parse_day(text: str | None, now: datetime | None = None) -> date:
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The Beijing day ``day`` as a naive-UTC ``[start, end)``, as the store keeps times."""
-    start = datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(timezone.utc).replace(tzinfo=None)
+    start = datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
     return start, start + timedelta(days=1)
 
 

@@ -6,12 +6,14 @@
 ``entries`` is what :class:`EntryTimes` keeps of the audit trail (one row per
 case, not one per `~township.store.models.CaseEvent`: a city's trail has millions).
 The headline rates (办结率, 按期办结率, 村级化解率) are in
-`township.read.snapshot.headline`; the definitions here are the same.
+`township.read.views.headline`; the definitions here are the same.
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from township.domain.vocab import DONE_STATUSES, OPEN_STATUSES
-from township.read.snapshot import overdue_mask
+from township.read.views import overdue_mask
 from township.store.models import CaseEvent
 
 #: The stages of the loop: (label, status it starts at, status it ends at).
@@ -42,10 +44,11 @@ RANK_WEIGHTS: dict[str, float] = {"done": 40.0, "ontime": 30.0, "village": 30.0,
                                   "max_overdue": 20.0}
 
 
-def _entry_chunk(rows: list) -> pd.DataFrame:
+def _entry_chunk(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """Rows ``(case_id, time per status of STAGE_STATUSES)`` as a frame indexed by case id."""
-    columns = list(zip(*rows)) if rows else [()] * (1 + len(STAGE_STATUSES))
-    return pd.DataFrame({s: pd.array(values, dtype="datetime64[us]") for s, values in zip(STAGE_STATUSES, columns[1:])},
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(STAGE_STATUSES))
+    times = zip(STAGE_STATUSES, columns[1:], strict=True)
+    return pd.DataFrame({s: pd.array(values, dtype="datetime64[us]") for s, values in times},
                         index=pd.Index(columns[0], dtype="int64", name="case_id"))
 
 

@@ -115,7 +115,8 @@ def _import(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from township.config import Settings
-    from township.formats.imports import UnreadableFile, import_file
+    from township.formats.imports import import_file
+    from township.formats.tables import UnreadableFile
     from township.runtime.bootstrap import open_township
 
     # An import never seeds the demo year into the store it writes to.
