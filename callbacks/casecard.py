@@ -19,13 +19,13 @@ from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
 from layers.mapfig import CASES
+from layers.text import t
 from township.loop.casefile import case_file, move_params, visible_case
 from township.loop.workflow import MOVES, Actor, MoveRefused, apply_move
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version, utcnow
 from ui import casecard as ui
 from ui import ids
-from ui.text import t
 
 
 @dataclass(frozen=True)

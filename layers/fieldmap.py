@@ -33,6 +33,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from layers.text import t
 from township.domain.isotime import LOCAL_TZ
 from township.domain.privacy import mask_phone, sees_personal, shown_name, shown_phone
 from township.domain.vocab import (
@@ -65,7 +66,7 @@ Layout = Literal["screen", "print"]
 #: The vendored Leaflet 1.9.4 (BSD-2-Clause): leaflet.js, leaflet.css, LICENSE.
 LEAFLET_DIR = Path(__file__).resolve().parent.parent / "assets" / "vendor" / "leaflet"
 #: Shown on every field map: the geometry is illustrative.
-NOTE = "示意数据,非官方界线"
+NOTE = t("illustrative")
 #: Map background when there are no tiles (the dashboard's offline land colour).
 LAND = "#eef0e8"
 

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from layers.text import t
 from township.domain.privacy import shown_name
 from township.domain.vocab import (
     CASE_STATUS_COLORS,
@@ -26,7 +27,6 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from ui.text import t
 
 #: Trace order in the figure; the callbacks patch traces by these positions.
 #: RADIUS (the open warning card's circle) was added last, so the others kept their places.

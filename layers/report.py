@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from layers.text import t
 from township.domain.isotime import LOCAL_TZ
 from township.domain.vocab import (
     CASE_STATUSES,
@@ -25,11 +26,10 @@ from township.domain.vocab import (
 )
 from township.grids.gridset import GridSet
 from township.read.report import DailyReport
-from ui.text import t
 
 __all__ = ["daily_report_html", "bar_svg"]
 
-NOTE = "示意数据,非官方界线"
+NOTE = t("illustrative")
 #: Bar colours: done, open (not overdue), overdue.
 DONE_COLOR, OPEN_COLOR, OVERDUE_COLOR = "#B0BEC5", "#FB8C00", "#E53935"
 

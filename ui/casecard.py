@@ -12,6 +12,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
+from layers.text import t
 from township.domain.isotime import local_text as local
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import CASE_SOURCES, CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
@@ -20,7 +21,6 @@ from township.loop.casefile import CaseFile, action_label, overdue
 from township.loop.workflow import MOVES, Actor
 from township.store.models import Case
 from ui import ids
-from ui.text import t
 
 #: Moves that end or push a case away: drawn apart from the forward moves.
 SIDE_MOVES = ("return", "escalate", "cancel")

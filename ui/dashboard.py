@@ -12,6 +12,7 @@ from dash import dcc, html
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
 from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
+from layers.text import t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.domain.isotime import local_text
@@ -32,7 +33,6 @@ from township.grids.gridset import GridSet
 from township.read.snapshot import GridDetail, View, counts_by
 from ui import ids
 from ui.exports import export_row
-from ui.text import t
 
 
 def _options(table: dict, lang: str) -> list[dict]:

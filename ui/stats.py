@@ -15,6 +15,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layers.charts import trend_chart
+from layers.text import t
 from township.domain.privacy import shown_name
 from township.grids.gridset import GridSet
 from township.read.snapshot import View
@@ -29,7 +30,6 @@ from township.read.stats import (
     village_ranking,
 )
 from ui import ids
-from ui.text import t
 
 #: Roles shown the village ranking (the township head's view; a village sees only itself).
 RANKING_ROLES = frozenset({"admin", "command", "wall"})

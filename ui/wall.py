@@ -35,6 +35,7 @@ from layers.mapfig import (
     map_note,
     map_updates,
 )
+from layers.text import t
 from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
 from township.grids.crs import from_metric, to_metric
@@ -43,7 +44,6 @@ from township.read.snapshot import View
 from township.read.stats import RANKING_ROWS, village_ranking
 from ui import ids
 from ui.dashboard import POLL_MS, alert_banner, headline_cards
-from ui.text import t
 
 #: The wall is always rendered for this role: names and phones masked.
 ROLE = "wall"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from layers.text import t
 from township.domain.isotime import local_text as local
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import (
@@ -26,13 +27,11 @@ from township.loop.warnings import WARNING_MOVES, Contact, WarningFile
 from township.loop.workflow import Actor
 from ui import ids
 from ui.casecard import open_id
-from ui.text import t
 
 #: Colour of each warning status badge.
 STATUS_COLORS = {"active": "#C62828", "acknowledged": "#EF6C00", "handling": "#1565C0", "cleared": "#2E7D32"}
-#: Labels of the kinds listed (handler kinds that are not resources).
-KIND_LABELS = {"officer": {"zh": "网格员", "en": "Grid officer"},
-               "party_member": {"zh": "党员中心户", "en": "Party central household"}}
+#: Text keys of the contact kinds that are people (handler kinds that are not resources).
+PERSON_KINDS = {"officer": "officer", "party_member": "party_household"}
 
 
 def move_id(move: str) -> dict:
@@ -89,8 +88,8 @@ def _phone(phone: str | None, role: str):
 
 
 def _kind(c: Contact, lang: str) -> str:
-    if c.kind in KIND_LABELS:
-        return KIND_LABELS[c.kind][lang]
+    if c.kind in PERSON_KINDS:
+        return t(PERSON_KINDS[c.kind], lang)
     return label(RESOURCE_KINDS, c.kind, lang)
 
 
@@ -101,13 +100,13 @@ def _contact_list(items: list[Contact], gridset: GridSet, role: str, lang: str, 
     rows = []
     for c in items:
         grid = gridset.props(c.grid_id)["name"] if c.grid_id and c.grid_id in gridset else ""
-        person = c.person if c.kind not in KIND_LABELS else c.name
-        name = c.name if c.kind not in KIND_LABELS else shown_name(c.name, role)
+        person = c.person if c.kind not in PERSON_KINDS else c.name
+        name = c.name if c.kind not in PERSON_KINDS else shown_name(c.name, role)
         parts = [html.Span(_distance(c.distance_m), className="warn-dist"),
                  html.B(name), html.Span(f" · {_kind(c, lang)}", className="hint"),
                  html.Span(f" · {grid}", className="hint") if grid else None,
                  html.Span(f" {c.direction}", className="hint") if c.direction else None,
-                 html.Span(f" · {shown_name(person, role)}") if person and c.kind not in KIND_LABELS else None,
+                 html.Span(f" · {shown_name(person, role)}") if person and c.kind not in PERSON_KINDS else None,
                  " ", _phone(c.phone, role)]
         if dispatch and c.handler_id:
             parts.append(html.Button(t("warn_dispatch", lang), id=dispatch_id(c.handler_id),

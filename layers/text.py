@@ -1,4 +1,11 @@
-"""Screen text in Chinese and English. Codes stay English; words come from here or township.domain.vocab."""
+"""Screen text in Chinese and English. Codes stay English; words come from here or township.domain.vocab.
+
+It lives under ``layers/`` because the builders there (maps, charts, the daily
+report) print words too, and ``ui/`` builds on ``layers/``: with the table here
+the screen packages depend one way, ``callbacks`` → ``ui`` → ``layers`` → this
+module, and nothing here imports back. Labels of vocabulary codes (statuses,
+types, domains…) are not repeated here: they are `township.domain.vocab.label`.
+"""
 from __future__ import annotations
 
 TEXT: dict[str, dict[str, str]] = {
@@ -195,4 +202,6 @@ TEXT.update({
     "warn_dispatch": {"zh": "派单", "en": "Dispatch"},
     "warn_no_moves": {"zh": "当前角色对此预警无可执行操作", "en": "No action open to your role"},
     "warn_note": {"zh": "说明(可选)", "en": "Note (optional)"},
+    # A contact's kind in the warning card; the other kinds are resource kinds (township.domain.vocab).
+    "party_household": {"zh": "党员中心户", "en": "Party central household"},
 })
