@@ -169,7 +169,7 @@ def grid_labels(ids: list[str], gridset, role: str, own: Collection[str] | None 
     props = [gridset.props(g) for g in ids]
     names = [p["name"] for p in props]
     officers = [shown_name(p.get("officer"), role) if own is None or gridset.village_of(g) in own else ""
-                for g, p in zip(ids, props)]
+                for g, p in zip(ids, props, strict=True)]
     return {"locations": ids, "customdata": text_table(names, officers)}
 
 

@@ -8,7 +8,7 @@ it into a PDF. Personal data arrives already masked for the reader's role.
 from __future__ import annotations
 
 import html as _html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -80,7 +80,7 @@ def _e(value: object) -> str:
 def _local(value: object, fmt: str = "%m-%d %H:%M") -> str:
     if value is None or pd.isna(value):
         return ""
-    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC).astimezone(LOCAL_TZ).strftime(fmt)
 
 
 def _pct(rate: float | None) -> str:

@@ -91,7 +91,8 @@ def headline_cards(view: View) -> list:
         ("ontime_rate", _pct(h.ontime_rate), ""),
         ("village_rate", _pct(h.village_rate), ""),
     ]
-    out = [html.Div([html.Div(v, className=f"kpi-value {cls}", id=f"kpi-{k}"), html.Div(t(k, lang), className="kpi-label")],
+    out = [html.Div([html.Div(v, className=f"kpi-value {cls}", id=f"kpi-{k}"),
+                     html.Div(t(k, lang), className="kpi-label")],
                     className="kpi") for k, v, cls in cards]
     warn = [html.Span(str(h.warnings[lv]), className="warn-badge", title=e[lang], id=f"kpi-warning-{lv}",
                       style={"background": e["color"], "color": "#000" if lv == 3 else "#fff"})

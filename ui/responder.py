@@ -196,7 +196,7 @@ def cases_section(cases: pd.DataFrame, now, lang: str) -> html.Section:
     """Open cases, overdue first: title, type, status, an overdue mark and the age."""
     ages = age_text(now, cases["reported_at"], lang) if len(cases) else []
     items = []
-    for c, age in zip(cases.itertuples(), ages):
+    for c, age in zip(cases.itertuples(), ages, strict=True):
         over = bool(c.overdue)
         status = _chip(label(CASE_STATUSES, c.status, lang), CASE_STATUS_COLORS.get(c.status, "#757575"))
         items.append(html.Li([
