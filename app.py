@@ -11,7 +11,7 @@ import threading
 
 import diskcache
 from dash import Dash, DiskcacheManager, dcc, html
-from flask import Response, request
+from flask import Flask, Response, request
 from flask_compress import Compress
 
 import auth
@@ -20,13 +20,23 @@ import downloads
 from api import make_blueprint
 from township.config import ROOT, Settings
 from township.domain.sla import SlaConfig
-from township.runtime.bootstrap import open_township
+from township.runtime.bootstrap import AppContext, open_township
 from ui import ids
 
 #: plotly.js with only the trace types the pages draw (scripts/plotly-bundle/, ``make plotly-bundle``).
 PLOTLY_BUNDLE = ROOT / "assets" / "vendor" / "plotly" / "plotly-township.min.js"
 #: A fingerprinted bundle does not change under its URL: browsers may keep it this long.
 BUNDLE_MAX_AGE_S = 365 * 24 * 3600
+#: Where the server keeps its AppContext: Flask's own registry of per-app extension state.
+EXTENSION = "township"
+
+
+def app_context(server: Flask) -> AppContext:
+    """The AppContext that `create_app` attached to ``server`` (the Dash app's Flask server)."""
+    ctx = server.extensions.get(EXTENSION)
+    if not isinstance(ctx, AppContext):
+        raise LookupError("this server was not built by create_app: it holds no AppContext")
+    return ctx
 
 
 def use_plotly_bundle(app: Dash) -> str | None:
@@ -81,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     )
     use_plotly_bundle(app)
     Compress(app.server)
-    app.server.config["TOWNSHIP"] = app_ctx
+    app.server.extensions[EXTENSION] = app_ctx
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
     auth.install(app, app_ctx)  # first: its gate runs before every other blueprint's views
     callbacks.register(app, app_ctx)
@@ -103,7 +113,7 @@ def settle(app: Dash) -> Dash:
     Frozen objects are still freed by reference counting; only cycles among them stay.
     Call it once, in the serving process, before it serves.
     """
-    ctx = app.server.config["TOWNSHIP"]
+    ctx = app_context(app.server)
     ctx.entries.get(ctx.township.snapshot().version)
     gc.collect()
     gc.freeze()
@@ -121,7 +131,7 @@ def _start_feed(app: Dash, settings: Settings) -> None:
     """Run the demo feed in a thread beside the server, posting to this server's API."""
     from township.runtime.feed import DemoFeed, feed_token
 
-    tw = app.server.config["TOWNSHIP"].township
+    tw = app_context(app.server).township
     feed = DemoFeed(f"http://{settings.host}:{settings.port}", feed_token(tw.engine), tw.gridset)
     threading.Thread(target=feed.run, args=(threading.Event(), settings.feed_interval), daemon=True,
                      name="demo-feed").start()
@@ -136,7 +146,7 @@ def _start_sweep(app: Dash) -> None:
     """
     from township.loop.workflow import SWEEP_INTERVAL_S, sweep_overdue
 
-    engine = app.server.config["TOWNSHIP"].township.engine
+    engine = app_context(app.server).township.engine
     threading.Thread(target=sweep_overdue, args=(engine, threading.Event()), daemon=True,
                      name="escalation-sweep").start()
     logging.getLogger(__name__).info("overdue cases escalate by themselves: a sweep every %.0f s",
@@ -149,7 +159,7 @@ def _print_sign_in(app: Dash, settings: Settings) -> None:
         print(f"DEFAULT_ROLE={settings.role}: no sign-in needed (kiosk/demo mode); /login signs in as another user",
               flush=True)
         return
-    table = auth.sign_in_table(app.server.config["TOWNSHIP"])
+    table = auth.sign_in_table(app_context(app.server))
     url = f"http://{settings.host}:{settings.port}"
     print(f"Sign in at {url}/login (the wall {url}/wall needs none)", flush=True)
     if table:

@@ -68,7 +68,7 @@ from urllib.parse import urlsplit
 from dash import Dash, Patch
 from plotly.io.json import to_json_plotly
 
-from app import create_app, settle
+from app import app_context, create_app, settle
 from layers.mapfig import apply_updates, map_updates
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from township.config import Settings
@@ -533,7 +533,7 @@ def measure(label: str, app: Dash, server: LiveServer, states: list[FilterState]
     finally:
         server.stop()
     log(started, "timing the pieces in process")
-    ctx: AppContext = app.server.config["TOWNSHIP"]
+    ctx = app_context(app.server)
     inproc = measure_inprocess(ctx, states, runs)
     naive = bytes_p(wire[("http", "page", "gzip")])[0]
     full = full_figure_bytes(ctx)
@@ -560,7 +560,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="filter_bench_") as tmp:
             server = LiveServer(Path(tmp), APP_ENV)
             app = prepare_app(server.db, scale)
-            ctx: AppContext = app.server.config["TOWNSHIP"]
+            ctx = app_context(app.server)
             states = sample_states(ctx.township.gridset, args.states)
             label = f"{scale:g}× ({len(ctx.township.snapshot().cases):,} cases)"
             m, cap = measure(label, app, server, states, args.runs, cap, started, budget_bytes=BUDGET_BYTES)

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from app import create_app
+from app import app_context, create_app
 from bench import assign, cold_load, ingest
 from bench import filter_bench as fb
 from bench.scale import app_env, build
@@ -100,14 +100,14 @@ def filter_rows(size: str, scale, runs: int, states_n: int, started: float) -> t
     settings = Settings(database_url=scale.database_url, grids_file=scale.grids_file, role=fb.ROLE,
                         seed_demo=False)
     app = create_app(settings)
-    gs = app.server.config["TOWNSHIP"].township.gridset
+    gs = app_context(app.server).township.gridset
     states = fb.sample_states(gs, states_n)
     with tempfile.TemporaryDirectory(prefix="bench_filter_") as tmp:
         server = LiveServer(Path(tmp), {**app_env(scale), **fb.APP_ENV}, scale.database_url)
         m, _ = fb.measure(f"{size}", app, server, states, runs, None, started,
                           budget_ms=BUDGETS[size]["filter_ms"], budget_bytes=BUDGETS[size].get("filter_kb", 0) * 1000
                           or None, floor_bytes=BUDGETS[size].get("filter_kb_floor", 0) * 1000)
-    app.server.config["TOWNSHIP"].township.engine.dispose()
+    app_context(app.server).township.engine.dispose()
     note = (f"{len(states)} filter states × {runs} runs; server time = the request handled by the app in process "
             f"(Flask test client, gzip); peer = the page render that resends the whole figure")
     rows = [

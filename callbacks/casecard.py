@@ -1,53 +1,24 @@
-"""The case card's callback: open a case (table row, map point, listed order), make a move, close.
+"""The case card's controller: open a case (table row, map point, listed order), make a move, close.
 
-One callback owns the card, so an open, a move and a close can never race
-each other. The work is in plain functions (:func:`open_card`,
-:func:`make_move`) that tests call with any viewer. A move goes through
-`township.loop.workflow.apply_move` with ``expected_version`` = the version the
-card shows; a refused move shows its reason and changes nothing; a move
-done writes the new data version into the page's version store, so the map,
-the figures and the table refresh at once (they follow that store).
+The callback is `callbacks.card.register_card`'s; the work is in plain
+functions (:func:`open_card`, :func:`make_move`) that tests call with any
+viewer. A move goes through `township.loop.workflow.apply_move` with
+``expected_version`` = the version the card shows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from dash import ALL, Dash, Input, Output, State, no_update
-from dash import ctx as dash_ctx
-from dash.exceptions import PreventUpdate
+from dash import ALL, Dash, Input
 
-from auth import current_viewer
+from callbacks.card import CardOut, done, refused, register_card
 from layers.mapfig import CASES
 from township.loop.casefile import case_file, move_params, visible_case
 from township.loop.workflow import MOVES, Actor, MoveRefused, apply_move
 from township.runtime.bootstrap import AppContext
-from township.store.models import data_version, utcnow
+from township.store.models import utcnow
 from ui import casecard as ui
 from ui import ids
-from ui.text import t
-
-
-@dataclass(frozen=True)
-class CardOut:
-    """The card after one action.
-
-    Attributes
-    ----------
-    opened : dict or None
-        ``{"id", "version"}`` of the case shown (what the next move is checked against).
-    children : list
-        The card's content.
-    hidden : bool
-        Whether the card is closed.
-    moved : bool
-        A move was made: the page must refresh its views.
-    """
-
-    opened: dict | None
-    children: list
-    hidden: bool
-    moved: bool = False
 
 
 def open_card(app_ctx: AppContext, viewer: Actor, case_id: int, lang: str = "zh", *, message: str | None = None,
@@ -64,12 +35,7 @@ def open_card(app_ctx: AppContext, viewer: Actor, case_id: int, lang: str = "zh"
 
 def make_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: str, handler: str | None, text: str | None,
               lang: str = "zh") -> CardOut:
-    """Make ``move`` on the open case, checked against the version the card shows.
-
-    Refused: the card shows the reason and keeps what was typed; when the
-    case changed meanwhile (stale), the card is reloaded so that the
-    operator sees what changed before trying again.
-    """
+    """Make ``move`` on the open case, checked against the version the card shows (`callbacks.card.refused`)."""
     tw = app_ctx.township
     case_id = int(opened["id"])
     try:
@@ -77,15 +43,10 @@ def make_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: str, handl
         moved = apply_move(tw.engine, case_id, move, viewer, expected_version=int(opened["version"]),
                            **move_params(move, handler, text))
     except MoveRefused as exc:
-        if exc.code == "stale":
-            return open_card(app_ctx, viewer, case_id, lang, message=f"{exc.reason}({t('reloaded', lang)})",
-                             text=text or "", handler=handler)
-        out = open_card(app_ctx, viewer, case_id, lang, message=exc.reason, text=text or "", handler=handler)
-        # Nothing changed, so the card still stands for the version it was opened with.
-        return CardOut(opened if out.opened else None, out.children, out.hidden)
+        return refused(opened, exc, lambda message: open_card(app_ctx, viewer, case_id, lang, message=message,
+                                                              text=text or "", handler=handler), lang)
     label = MOVES[move].zh if lang == "zh" else move
-    done = open_card(app_ctx, viewer, case_id, lang, message=f"{label} {moved.note}".strip(), ok=True)
-    return CardOut(done.opened, done.children, done.hidden, moved=True)
+    return done(open_card(app_ctx, viewer, case_id, lang, message=f"{label} {moved.note}".strip(), ok=True))
 
 
 def clicked_case(trigger: object, cell: dict | None, click: dict | None) -> int | None:
@@ -104,39 +65,20 @@ def clicked_case(trigger: object, cell: dict | None, click: dict | None) -> int 
 def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the case card's callback."""
 
-    @app.callback(
-        Output(ids.CASE_OPENED, "data"),
-        Output(ids.CASE_CARD, "children"),
-        Output(ids.CASE_CARD, "hidden"),
-        Output(ids.VERSION, "data", allow_duplicate=True),
-        Input(ids.TABLE, "cellClicked"),
-        Input(ids.MAP, "clickData"),
-        Input({"type": ids.CASE_OPEN, "case": ALL}, "n_clicks"),
-        Input({"type": ids.CASE_MOVE, "move": ALL}, "n_clicks"),
-        Input({"type": ids.CASE_CONTROL, "name": ALL}, "n_clicks"),
-        State({"type": ids.CASE_FIELD, "name": ALL}, "value"),
-        State(ids.CASE_OPENED, "data"),
-        State(ids.STATE, "data"),
-        prevent_initial_call=True,
-    )
-    def on_case(cell, click, _opens, _moves, _controls, _fields, opened, state):
-        trigger = dash_ctx.triggered_id
-        if isinstance(trigger, dict) and not dash_ctx.triggered[0].get("value"):
-            raise PreventUpdate  # a button just drawn (n_clicks None), not a click
-        lang = (state or {}).get("lang", "zh")
-        viewer = current_viewer(app_ctx)
-        fields = {s["id"]["name"]: s.get("value") for s in dash_ctx.states_list[0]}
+    def act(viewer: Actor, trigger: object, inputs: list, fields: dict, opened: dict | None,
+            lang: str) -> CardOut | None:
+        cell, click = inputs[0], inputs[1]
         case_id = clicked_case(trigger, cell, click)
         if case_id is not None:
-            out = open_card(app_ctx, viewer, case_id, lang)
-        elif isinstance(trigger, dict) and trigger.get("type") == ids.CASE_MOVE and opened:
-            out = make_move(app_ctx, viewer, opened, trigger["move"], fields.get("handler"), fields.get("text"),
-                            lang)
-        elif isinstance(trigger, dict) and trigger.get("name") == "reload" and opened:
-            out = open_card(app_ctx, viewer, int(opened["id"]), lang)
-        elif isinstance(trigger, dict) and trigger.get("name") == "close":
-            out = CardOut(None, [], True)
-        else:
-            raise PreventUpdate
-        version = data_version(app_ctx.township.engine) if out.moved else no_update
-        return out.opened, out.children, out.hidden, version
+            return open_card(app_ctx, viewer, case_id, lang)
+        if isinstance(trigger, dict) and trigger.get("type") == ids.CASE_MOVE and opened:
+            return make_move(app_ctx, viewer, opened, trigger["move"], fields.get("handler"), fields.get("text"),
+                             lang)
+        return None
+
+    register_card(
+        app, app_ctx, card=ui.CARD, opened_store=ids.CASE_OPENED, card_box=ids.CASE_CARD,
+        inputs=[Input(ids.TABLE, "cellClicked"), Input(ids.MAP, "clickData"),
+                Input({"type": ids.CASE_OPEN, "case": ALL}, "n_clicks"),
+                Input({"type": ids.CASE_MOVE, "move": ALL}, "n_clicks")],
+        act=act, open_record=lambda viewer, case_id, lang: open_card(app_ctx, viewer, case_id, lang))

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
@@ -24,6 +25,9 @@ from ui import casecard, ids, warningcard
 from ui import dashboard as ui
 from ui import stats as stats_ui
 from ui.account import account_bar
+
+if TYPE_CHECKING:  # annotations only
+    from township.read.snapshot import Snapshot, View
 
 #: Roles that may acknowledge a warning (the wall and someone not signed in may not).
 ACKNOWLEDGERS = frozenset({"admin", "command", "village"})
@@ -102,8 +106,9 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     view = make_view(snap, gs, state)
     s = app_ctx.settings
     detail = grid_detail(view, gs, state.grid) if state.grid else None
+    account = account_bar(viewer, signed_in(app_ctx) is not None, state.lang)
     root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
-                   s.tile_attribution, inline_grids=s.inline_grids, account=account_bar(viewer, signed_in(app_ctx) is not None, state.lang),
+                   s.tile_attribution, inline_grids=s.inline_grids, account=account,
                    panel_extra=grid_orders(app_ctx, state),
                    extras=[*casecard.skeleton(), *warningcard.skeleton(), stats_ui.section(state.lang),
                            dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))])
@@ -144,15 +149,89 @@ def _next_state(state: FilterState, trigger: str | None, values: dict, click: di
     return new
 
 
+def on_action_out(app_ctx: AppContext, data: dict, values: list, click: dict | None) -> tuple:
+    """The reducer callback's outputs: the new state and the controls' values, or nothing when it is the same."""
+    viewer, state = viewer_and_state(app_ctx, data)
+    new = reduce(state, dash_ctx.triggered_id, dict(zip([name for _, name in CONTROLS], values, strict=True)),
+                 click, app_ctx.township.gridset, viewer)
+    if new == state:
+        return (no_update,) * (1 + len(CONTROLS))
+    return (new.model_dump(), *[getattr(new, name) for _, name in CONTROLS])
+
+
+def viewer_and_state(app_ctx: AppContext, data: dict) -> tuple[Actor, FilterState]:
+    """Who is looking and the state the browser sent, clamped again on the server (the store is not trusted)."""
+    viewer = current_viewer(app_ctx)
+    return viewer, clamp_state(FilterState(**data), viewer, app_ctx.township.gridset)
+
+
+def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, warn_opened: dict | None, *,
+              data_only: bool,
+              grids_sent: bool | None, shown_revision: str | None) -> tuple[Patch, object, object]:
+    """The map's patch after a filter change or new data, with the grids-sent flag and the view revision.
+
+    The geometry stays in the browser and zoom survives (uirevision); the
+    flag and the revision are ``no_update`` unless they changed.
+    """
+    gs, state = app_ctx.township.gridset, view.state
+    patch = Patch()
+    updates = map_updates(view, gs, map_warning(snap, gs, viewer, warn_opened))
+    if data_only:
+        # New data leaves the town outline and the resources as they were; sent again, plotly
+        # would re-tile them in the browser before it draws the new case (bench/ingest.py).
+        updates.pop(RESOURCES)
+        if state.level != 1:
+            updates.pop(TOWN)
+    apply_updates(patch, updates)
+    patch["layout"]["annotations"] = map_note(view, state.lang)
+    patch["layout"]["meta"] = {"version": snap.version}
+    grids_now = revision_now = no_update
+    if state.level == 3 and not grids_sent:
+        # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.
+        patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
+        apply_updates(patch, map_labels(gs, state, viewer.role, (3,)))
+        grids_now = True
+    center, zoom, revision = ui.map_view(state, gs)
+    if revision != shown_revision:
+        # A drill: move the map. Otherwise leave the view alone, so the
+        # operator's zoom and pan survive filter changes and live updates.
+        patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom})
+        revision_now = revision
+    return patch, grids_now, revision_now
+
+
+def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, shown_revision: str | None,
+                 grids_sent: bool | None, map_version: int | None, *, data_only: bool) -> tuple:
+    """The views' outputs after a filter change or new data (in the order of `register`'s view callback).
+
+    Outputs that did not change are not sent: each one set makes the browser's renderer work.
+    """
+    viewer, state = viewer_and_state(app_ctx, data)
+    gs = app_ctx.township.gridset
+    snap = app_ctx.township.snapshot()
+    view = make_view(snap, gs, state)
+    patch, grids_now, revision_now = map_patch(app_ctx, snap, view, viewer, warn_opened, data_only=data_only,
+                                               grids_sent=grids_sent, shown_revision=shown_revision)
+    detail = grid_detail(view, gs, state.grid) if state.grid else None
+    return (
+        patch,
+        ui.headline_cards(view),
+        ui.domain_chart(view),
+        ui.village_chart(view, gs),
+        no_update if data_only else ui.breadcrumb(state, gs),  # new buttons would fire the reducer
+        ui.grid_panel(detail, gs, viewer.role, state.lang) + grid_orders(app_ctx, state),
+        no_update if data_only else state.to_query(),
+        *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
+        revision_now,
+        grids_now,
+        snap.version if snap.version != map_version else no_update,  # a filter change alone moves nothing
+    )
+
+
 def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the dashboard's callbacks."""
     tw = app_ctx.township
     gs = tw.gridset
-
-    def viewer_and_state(data: dict) -> tuple[Actor, FilterState]:
-        # The browser's store is not trusted: the state is clamped again on the server.
-        viewer = current_viewer(app_ctx)
-        return viewer, clamp_state(FilterState(**data), viewer, gs)
 
     @app.callback(
         Output(ids.STATE, "data"),
@@ -170,12 +249,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             # A refresh draws the breadcrumb anew, and Dash fires this callback for the new
             # buttons (n_clicks None): that is no click, and must not send the view up to the town.
             return (no_update,) * (1 + len(CONTROLS))
-        viewer, state = viewer_and_state(args[-1])
-        values = dict(zip([name for _, name in CONTROLS], args[: len(CONTROLS)]))
-        new = reduce(state, dash_ctx.triggered_id, values, args[len(CONTROLS)], gs, viewer)
-        if new == state:
-            return (no_update,) * (1 + len(CONTROLS))
-        return (new.model_dump(), *[getattr(new, name) for _, name in CONTROLS])
+        return on_action_out(app_ctx, args[-1], list(args[: len(CONTROLS)]), args[len(CONTROLS)])
 
     @app.callback(
         Output(ids.MAP, "figure"),
@@ -200,51 +274,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_state(data, _version, warn_opened, shown_revision, grids_sent, map_version):
-        # Runs on a filter change and when the data changed: both are patches,
-        # the geometry stays in the browser and zoom survives (uirevision).
-        viewer, state = viewer_and_state(data)
-        role = viewer.role
-        snap = tw.snapshot()
-        view = make_view(snap, gs, state)
-        patch = Patch()
-        updates = map_updates(view, gs, map_warning(snap, gs, viewer, warn_opened))
         data_only = {t.split(".")[0] for t in dash_ctx.triggered_prop_ids} == {ids.VERSION}
-        if data_only:
-            # New data leaves the town outline and the resources as they were; sent again, plotly
-            # would re-tile them in the browser before it draws the new case (bench/ingest.py).
-            updates.pop(RESOURCES)
-            if state.level != 1:
-                updates.pop(TOWN)
-        apply_updates(patch, updates)
-        patch["layout"]["annotations"] = map_note(view, state.lang)
-        patch["layout"]["meta"] = {"version": snap.version}
-        # Outputs that did not change are not sent: each one set makes the browser's renderer work.
-        grids_now = revision_now = no_update
-        if state.level == 3 and not grids_sent:
-            # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.
-            patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
-            apply_updates(patch, map_labels(gs, state, role, (3,)))
-            grids_now = True
-        center, zoom, revision = ui.map_view(state, gs)
-        if revision != shown_revision:
-            # A drill: move the map. Otherwise leave the view alone, so the
-            # operator's zoom and pan survive filter changes and live updates.
-            patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom})
-            revision_now = revision
-        detail = grid_detail(view, gs, state.grid) if state.grid else None
-        return (
-            patch,
-            ui.headline_cards(view),
-            ui.domain_chart(view),
-            ui.village_chart(view, gs),
-            no_update if data_only else ui.breadcrumb(state, gs),  # new buttons would fire `on_action`
-            ui.grid_panel(detail, gs, role, state.lang) + grid_orders(app_ctx, state),
-            no_update if data_only else state.to_query(),
-            *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
-            revision_now,
-            grids_now,
-            snap.version if snap.version != map_version else no_update,  # a filter change alone moves nothing
-        )
+        return on_state_out(app_ctx, data, warn_opened, shown_revision, grids_sent, map_version, data_only=data_only)
 
     @app.callback(Output(ids.VERSION, "data"), Input(ids.TICK, "n_intervals"), State(ids.VERSION, "data"),
                   prevent_initial_call=True)
@@ -276,67 +307,15 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_rows(request, data):
         if not request:
             return no_update, no_update
-        view = make_view(tw.snapshot(), gs, viewer_and_state(data)[1])
+        view = make_view(tw.snapshot(), gs, viewer_and_state(app_ctx, data)[1])
         rows, total = ui.table_rows(view, gs, request["startRow"], request["endRow"], request.get("sortModel"))
         return {"rowData": rows, "rowCount": total}, f" ({total})"
 
-    # The URL mirrors the state without a reload or a router round trip, and
-    # the table drops its cached blocks so it asks again under the new filter.
-    app.clientside_callback(
-        """
-        function(query) {
-            window.history.replaceState(null, '', window.location.pathname + query);
-            if (window.dash_ag_grid && dash_ag_grid.getApiAsync) {
-                dash_ag_grid.getApiAsync('%s').then(api => api.purgeInfiniteCache());
-            }
-            return window.dash_clientside.no_update;
-        }
-        """ % ids.TABLE,
-        Output(ids.QUERY, "id"),
-        Input(ids.QUERY, "data"),
-        prevent_initial_call=True,
-    )
-
-    # The statistics and the table follow the map: after new data they ask the server once the
-    # map has drawn it (or after 3 s). Asked at once, at city scale their answers held the
-    # browser's main thread while the map waited to draw (bench/ingest.py freshness).
-    app.clientside_callback(
-        """
-        function(version) {
-            return new Promise(resolve => {
-                const start = performance.now();
-                const check = () => {
-                    const gd = document.querySelector('#%s .js-plotly-plot');
-                    const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-                    const shown = gd && gd.layout && gd.layout.meta && gd.layout.meta.version === version;
-                    const drawn = shown && sub && sub.map && sub.map.loaded() && sub.map.areTilesLoaded();
-                    if (drawn || performance.now() - start > 3000) {
-                        resolve(version);
-                    } else {
-                        setTimeout(check, 25);
-                    }
-                };
-                check();
-            });
-        }
-        """ % ids.MAP,
-        Output(ids.DRAWN, "data"),
-        Input(ids.MAP_VERSION, "data"),
-        prevent_initial_call=True,
-    )
-
-    # When the data changed (a move in the case card, a new case from a source), the table asks
-    # again for the blocks it shows, keeping its scroll position: once the map has drawn the change.
-    app.clientside_callback(
-        """
-        function(version) {
-            if (window.dash_ag_grid && dash_ag_grid.getApiAsync) {
-                dash_ag_grid.getApiAsync('%s').then(api => api.refreshInfiniteCache());
-            }
-            return window.dash_clientside.no_update;
-        }
-        """ % ids.TABLE,
-        Output(ids.DRAWN, "id"),
-        Input(ids.DRAWN, "data"),
-        prevent_initial_call=True,
-    )
+    # The URL mirrors the state; the statistics and the table follow the map once it has drawn new
+    # data; then the table asks again for its blocks (assets/dashboard.js says why each waits).
+    app.clientside_callback(ClientsideFunction("dashboard", "mirrorQuery"), Output(ids.QUERY, "id"),
+                            Input(ids.QUERY, "data"), State(ids.TABLE, "id"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("dashboard", "mapDrawn"), Output(ids.DRAWN, "data"),
+                            Input(ids.MAP_VERSION, "data"), State(ids.MAP, "id"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("dashboard", "refreshTable"), Output(ids.DRAWN, "id"),
+                            Input(ids.DRAWN, "data"), State(ids.TABLE, "id"), prevent_initial_call=True)

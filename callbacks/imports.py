@@ -6,11 +6,11 @@ import base64
 from dash import Dash, Input, Output, State
 
 from auth import current_viewer
+from layers.text import t
 from township.formats.imports import import_data
 from township.formats.tables import UnreadableFile
 from township.runtime.bootstrap import AppContext
 from ui import ids
-from ui.text import t
 
 #: Roles that may write data through the page. Not the village operator: a file's rows are
 #: placed by their coordinates and could land in any village (the API's village token is checked

@@ -7,7 +7,7 @@ gets a plain page that says so, never a traceback.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from dash import Dash, Input, Output, html
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ui.text import t
+from layers.text import t
 
 OPEN_COLOR, OVERDUE_COLOR, DONE_COLOR = "#FB8C00", "#E53935", "#90A4AE"
 

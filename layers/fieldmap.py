@@ -20,10 +20,12 @@ from __future__ import annotations
 import html as _html
 import math
 import re
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import folium
 import pandas as pd
@@ -33,6 +35,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from layers.text import t
 from township.domain.isotime import LOCAL_TZ
 from township.domain.privacy import mask_phone, sees_personal, shown_name, shown_phone
 from township.domain.vocab import (
@@ -65,7 +68,7 @@ Layout = Literal["screen", "print"]
 #: The vendored Leaflet 1.9.4 (BSD-2-Clause): leaflet.js, leaflet.css, LICENSE.
 LEAFLET_DIR = Path(__file__).resolve().parent.parent / "assets" / "vendor" / "leaflet"
 #: Shown on every field map: the geometry is illustrative.
-NOTE = "示意数据,非官方界线"
+NOTE = t("illustrative")
 #: Map background when there are no tiles (the dashboard's offline land colour).
 LAND = "#eef0e8"
 
@@ -122,7 +125,7 @@ def _local(dt: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(dt, pd.Timestamp):
         dt = dt.to_pydatetime()
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(LOCAL_TZ).strftime(fmt)
 
 
@@ -411,6 +414,19 @@ def _union(*boxes: tuple[float, float, float, float]) -> tuple[float, float, flo
 # The page around the map
 # --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Page:
+    """What a field page says around its map, and how it is laid out."""
+
+    title: str
+    subtitle: str
+    panel: str
+    generated_at: datetime
+    layout: Layout
+    tile_url: str | None
+    attribution: str
+
+
 _BASE_CSS = """
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei",
@@ -454,7 +470,8 @@ body { margin: 0; font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC"
 _SCREEN_CSS = """
 #fm-map-wrap { height: calc(100vh - 58px); min-height: 300px; }
 .fm-jump { position: absolute; z-index: 1000; right: 10px; bottom: 30px; background: #263238; color: #fff;
-           padding: 6px 12px; border-radius: 18px; text-decoration: none; font-size: 14px; box-shadow: 0 1px 3px #0006; }
+           padding: 6px 12px; border-radius: 18px; text-decoration: none; font-size: 14px;
+           box-shadow: 0 1px 3px #0006; }
 #fm-panel details > summary { cursor: pointer; font-size: 16px; font-weight: 700; padding: 8px 0; }
 @media (min-width: 900px) {
   body { display: grid; grid-template-columns: 1fr 400px; grid-template-rows: auto 1fr auto; height: 100vh; }
@@ -557,8 +574,9 @@ def _legend_html() -> str:
             f'预警等级 {levels}<br>蓝粗线 = 本网格/受影响网格 · 灰线 = 相邻网格 · 数字 = 力量序号</p>')
 
 
-def _page(*, title: str, subtitle: str, panel: str, generated_at: datetime, layout: Layout) -> tuple[str, str, str, str]:
+def _page(page: _Page) -> tuple[str, str, str, str]:
     """``(css, before_html, after_html, overlay_html)`` of the page around the map."""
+    title, subtitle, panel, generated_at, layout = page.title, page.subtitle, page.panel, page.generated_at, page.layout
     css = _BASE_CSS + (_SCREEN_CSS if layout == "screen" else _PRINT_CSS)
     stamp = _local(generated_at, "%Y-%m-%d %H:%M") + " (北京时间)"
     before = (f'<header class="fm-head"><div class="fm-title">{_esc(title)}</div>'
@@ -581,6 +599,31 @@ def _render(m: folium.Map, title: str) -> str:
     root.title = _esc(title)
     out = root.render()
     return out.replace("<html>", '<html lang="zh-CN">', 1)
+
+
+def _field_page(gridset: GridSet, page: _Page, role: str, *, center: tuple[float, float], focus: Sequence[str],
+                neighbours: Sequence[str], warnings: Sequence[Mapping], cases: list[dict], resources: list[dict],
+                labels: Callable[[folium.Map], None], frame: tuple[float, float, float, float]) -> str:
+    """The one shape of every field page: the page around an offline map of the focus grids and what is near.
+
+    Neighbours are drawn first, then the focus grids, the warnings, the cases and
+    the resources; ``labels`` names what the page is about; the first view
+    frames ``frame`` (lon/lat bounds).
+    """
+    css, before, after, overlay = _page(page)
+    m = OfflineMap(list(center), layout=page.layout, page_css=css, before_html=before, after_html=after,
+                   overlay_html=overlay, tile_url=page.tile_url, attribution=page.attribution)
+    for g in neighbours:
+        _draw_grid(m, gridset, g, role, focus=False)
+    for g in focus:
+        _draw_grid(m, gridset, g, role, focus=True)
+    for w in warnings:
+        _draw_warning(m, w)
+    _draw_cases(m, cases)
+    _draw_resources(m, resources, role)
+    labels(m)
+    _fit(m, frame, page.layout)
+    return _render(m, page.title)
 
 
 # --------------------------------------------------------------------------
@@ -635,7 +678,7 @@ def grid_field_map(
     str
         The HTML document.
     """
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     p = gridset.props(grid_id)
     village = gridset.village_of(grid_id)
     vname = gridset.props(village).get("name", village) if village else ""
@@ -660,30 +703,26 @@ def grid_field_map(
         _section(f"未办结事件({len(case_rows)})", _cases_html(case_rows, role), "fm-sec-cases"),
         _section(f"附近力量({len(res_rows)})", _resources_html(res_rows, role, "2 km "), "fm-sec-resources"),
         _section(f"相邻网格({len(neighbours)})",
-                 f'<ul class="fm-neighbours">{near}</ul>' if neighbours else '<p class="fm-empty">无</p>', "fm-sec-neighbours"),
+                 f'<ul class="fm-neighbours">{near}</ul>' if neighbours else '<p class="fm-empty">无</p>',
+                 "fm-sec-neighbours"),
         _section("图例", _legend_html(), "fm-sec-legend"),
     ])
-    css, before, after, overlay = _page(title=title, subtitle=subtitle, panel=panel,
-                                        generated_at=generated_at, layout=layout)
     minx, miny, maxx, maxy = gridset.bounds([grid_id])
-    m = OfflineMap([(miny + maxy) / 2, (minx + maxx) / 2], layout=layout, page_css=css, before_html=before,
-                   after_html=after, overlay_html=overlay, tile_url=tile_url, attribution=attribution)
-    for g in neighbours:
-        _draw_grid(m, gridset, g, role, focus=False)
-    _draw_grid(m, gridset, grid_id, role, focus=True)
-    for w in warn_rows:
-        _draw_warning(m, w)
-    _draw_cases(m, case_rows)
-    _draw_resources(m, res_rows, role)
-    _label_grids(m, gridset, {g: _short_name(gridset, g, village) for g in neighbours}, focus=False)
-    _label_grids(m, gridset, {grid_id: _short_name(gridset, grid_id, village)}, focus=True, always=[grid_id])
     # Frame the grid, its neighbours, its cases and the nearest resources; farther ones are a zoom-out away.
     boxes = [gridset.bounds([grid_id, *neighbours])]
     pts = [(float(r["lon"]), float(r["lat"])) for r in case_rows + res_rows[:FRAME_RESOURCES] if _has_point(r)]
     if pts:
         boxes.append((min(x for x, _ in pts), min(y for _, y in pts), max(x for x, _ in pts), max(y for _, y in pts)))
-    _fit(m, _union(*boxes), layout)
-    return _render(m, title)
+
+    def labels(m: folium.Map) -> None:
+        _label_grids(m, gridset, {g: _short_name(gridset, g, village) for g in neighbours}, focus=False)
+        _label_grids(m, gridset, {grid_id: _short_name(gridset, grid_id, village)}, focus=True, always=[grid_id])
+
+    page = _Page(title=title, subtitle=subtitle, panel=panel, generated_at=generated_at, layout=layout,
+                 tile_url=tile_url, attribution=attribution)
+    return _field_page(gridset, page, role, center=((miny + maxy) / 2, (minx + maxx) / 2), focus=[grid_id],
+                       neighbours=neighbours, warnings=warn_rows, cases=case_rows, resources=res_rows,
+                       labels=labels, frame=_union(*boxes))
 
 
 def warning_field_map(
@@ -719,7 +758,7 @@ def warning_field_map(
     cases, resources, generated_at, layout, tile_url, attribution
         As `grid_field_map` (resource distances are from the warning's point).
     """
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     level = int(warning["level"])
     lvl = label(WARNING_LEVELS, level)
     kind = label(WARNING_TYPES, warning.get("type"))
@@ -748,29 +787,24 @@ def warning_field_map(
         _section(f"附近力量({len(res_rows)})", _resources_html(res_rows, role, "半径外 2 km "), "fm-sec-resources"),
         _section("图例", _legend_html(), "fm-sec-legend"),
     ])
-    css, before, after, overlay = _page(title=title, subtitle=subtitle, panel=panel,
-                                        generated_at=generated_at, layout=layout)
     lon, lat, radius = float(warning["lon"]), float(warning["lat"]), float(warning["radius_m"])
-    m = OfflineMap([lat, lon], layout=layout, page_css=css, before_html=before, after_html=after,
-                   overlay_html=overlay, tile_url=tile_url, attribution=attribution)
-    for g in neighbours:
-        _draw_grid(m, gridset, g, role, focus=False)
-    for g in affected:
-        _draw_grid(m, gridset, g, role, focus=True)
-    _draw_warning(m, warning)
-    _draw_cases(m, case_rows)
-    _draw_resources(m, res_rows, role)
-    # Several grids of one village: short names plus the village's name once; a lone grid: its full name.
-    groups = _village_groups(gridset, affected)
-    names = {g: _short_name(gridset, g, v if len(gs) > 1 else None) for v, gs in groups.items() for g in gs}
-    _label_grids(m, gridset, names, focus=True)
-    _label_villages(m, gridset, groups)
+
+    def labels(m: folium.Map) -> None:
+        # Several grids of one village: short names plus the village's name once; a lone grid: its full name.
+        groups = _village_groups(gridset, affected)
+        names = {g: _short_name(gridset, g, v if len(gs) > 1 else None) for v, gs in groups.items() for g in gs}
+        _label_grids(m, gridset, names, focus=True)
+        _label_villages(m, gridset, groups)
+
+    page = _Page(title=title, subtitle=subtitle, panel=panel, generated_at=generated_at, layout=layout,
+                 tile_url=tile_url, attribution=attribution)
     # Frame the circle (the hazard zone): big affected grids run on past the edges.
-    _fit(m, _circle_bounds(lon, lat, max(radius, MIN_FRAME_M)), layout)
-    return _render(m, title)
+    return _field_page(gridset, page, role, center=(lat, lon), focus=affected, neighbours=neighbours,
+                       warnings=[warning], cases=case_rows, resources=res_rows, labels=labels,
+                       frame=_circle_bounds(lon, lat, max(radius, MIN_FRAME_M)))
 
 
-def field_map(gridset: GridSet, data: "FieldMapData", role: str, layout: Layout = "screen",
+def field_map(gridset: GridSet, data: FieldMapData, role: str, layout: Layout = "screen",
               tile_url: str | None = None, attribution: str = "") -> str:
     """The page for gathered data (`township.read.fieldmap.grid_fieldmap_data` / ``warning_fieldmap_data``)."""
     common = dict(role=role, neighbours=data.neighbours, cases=data.cases, resources=data.resources,
@@ -780,7 +814,7 @@ def field_map(gridset: GridSet, data: "FieldMapData", role: str, layout: Layout 
     return warning_field_map(gridset, data.warning, data.focus, **common)
 
 
-def print_html(gridset: GridSet, data: "FieldMapData", role: str, tile_url: str | None = None,
+def print_html(gridset: GridSet, data: FieldMapData, role: str, tile_url: str | None = None,
                attribution: str = "") -> str:
     """The same page laid out for A4 portrait (``@page``), for `township.runtime.render`."""
     return field_map(gridset, data, role, layout="print", tile_url=tile_url, attribution=attribution)

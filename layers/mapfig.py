@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from layers.text import t
 from township.domain.privacy import shown_name
 from township.domain.vocab import (
     CASE_STATUS_COLORS,
@@ -26,7 +27,6 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from ui.text import t
 
 #: Trace order in the figure; the callbacks patch traces by these positions.
 #: RADIUS (the open warning card's circle) was added last, so the others kept their places.
@@ -169,7 +169,7 @@ def grid_labels(ids: list[str], gridset, role: str, own: Collection[str] | None 
     props = [gridset.props(g) for g in ids]
     names = [p["name"] for p in props]
     officers = [shown_name(p.get("officer"), role) if own is None or gridset.village_of(g) in own else ""
-                for g, p in zip(ids, props)]
+                for g, p in zip(ids, props, strict=True)]
     return {"locations": ids, "customdata": text_table(names, officers)}
 
 

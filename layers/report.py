@@ -8,10 +8,11 @@ it into a PDF. Personal data arrives already masked for the reader's role.
 from __future__ import annotations
 
 import html as _html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
+from layers.text import t
 from township.domain.isotime import LOCAL_TZ
 from township.domain.vocab import (
     CASE_STATUSES,
@@ -25,11 +26,10 @@ from township.domain.vocab import (
 )
 from township.grids.gridset import GridSet
 from township.read.report import DailyReport
-from ui.text import t
 
 __all__ = ["daily_report_html", "bar_svg"]
 
-NOTE = "示意数据,非官方界线"
+NOTE = t("illustrative")
 #: Bar colours: done, open (not overdue), overdue.
 DONE_COLOR, OPEN_COLOR, OVERDUE_COLOR = "#B0BEC5", "#FB8C00", "#E53935"
 
@@ -80,7 +80,7 @@ def _e(value: object) -> str:
 def _local(value: object, fmt: str = "%m-%d %H:%M") -> str:
     if value is None or pd.isna(value):
         return ""
-    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime(fmt)
+    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC).astimezone(LOCAL_TZ).strftime(fmt)
 
 
 def _pct(rate: float | None) -> str:

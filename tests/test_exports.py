@@ -338,9 +338,10 @@ def test_village_operator_exports_only_their_village(village_client):
 
 
 def test_village_operator_gets_no_responder_view_of_another_village(village_client):
+    from app import app_context
     from callbacks import responder
 
-    ctx = village_client.application.config["TOWNSHIP"]
+    ctx = app_context(village_client.application)
     other = responder.render_page(ctx, re.fullmatch(r"/grid/(?P<grid_id>[^/]+)", "/grid/DL-13-08"), "")
     assert other.id == "not-found" and "DL-13-08" in str(other.children)
     own = responder.render_page(ctx, re.fullmatch(r"/grid/(?P<grid_id>[^/]+)", "/grid/DL-03-01"), "")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dash import html
 
+from layers.text import t
 from township.loop.casefile import ROLE_LABELS
 from township.loop.workflow import Actor
 from ui import ids
-from ui.text import t
 
 
 def account_bar(viewer: Actor, signed_in: bool, lang: str) -> html.Div:

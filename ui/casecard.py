@@ -12,6 +12,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
+from layers.text import t
 from township.domain.isotime import local_text as local
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import CASE_SOURCES, CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
@@ -19,16 +20,14 @@ from township.grids.gridset import GridSet
 from township.loop.casefile import CaseFile, action_label, overdue
 from township.loop.workflow import MOVES, Actor
 from township.store.models import Case
+from ui import card as shared
 from ui import ids
-from ui.text import t
 
 #: Moves that end or push a case away: drawn apart from the forward moves.
 SIDE_MOVES = ("return", "escalate", "cancel")
-
-
-def move_id(move: str) -> dict:
-    """The pattern id of a move button."""
-    return {"type": ids.CASE_MOVE, "move": move}
+#: The case card's ids.
+CARD = shared.CardIds(move=ids.CASE_MOVE, field=ids.CASE_FIELD, control=ids.CASE_CONTROL, message=ids.CASE_MSG,
+               title="case-title")
 
 
 def open_id(case_id: int) -> dict:
@@ -36,34 +35,10 @@ def open_id(case_id: int) -> dict:
     return {"type": ids.CASE_OPEN, "case": int(case_id)}
 
 
-def field_id(name: str) -> dict:
-    """The pattern id of an input of the card (``handler``, ``text``)."""
-    return {"type": ids.CASE_FIELD, "name": name}
-
-
-def control_id(name: str) -> dict:
-    """The pattern id of a card control (``close``, ``reload``)."""
-    return {"type": ids.CASE_CONTROL, "name": name}
-
-
 def skeleton() -> list:
     """What the page holds from the start: the store of the open case and the (empty, hidden) card."""
     return [dcc.Store(id=ids.CASE_OPENED, data=None),
             html.Aside([], id=ids.CASE_CARD, className="case-card", hidden=True)]
-
-
-def _head(title: str, lang: str, reload: bool = False) -> html.Div:
-    buttons = [html.Button("×", id=control_id("close"), className="case-close", title=t("close_card", lang))]
-    if reload:
-        buttons.insert(0, html.Button(t("reload", lang), id=control_id("reload"), className="case-reload"))
-    return html.Div([html.H3(title, id="case-title"), *buttons], className="case-head")
-
-
-def _message(text: str | None, ok: bool, lang: str) -> html.Div:
-    if not text:
-        return html.Div(id=ids.CASE_MSG, hidden=True)
-    prefix = t("moved" if ok else "refused", lang)
-    return html.Div(prefix + text, id=ids.CASE_MSG, className="case-msg ok" if ok else "case-msg bad")
 
 
 def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str) -> html.Table:
@@ -75,7 +50,7 @@ def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str) ->
     deadline = [local(case.deadline_at)]
     if late:
         deadline.append(html.Span(t("overdue", lang), className="case-overdue", id="case-overdue"))
-    facts = [
+    rows = [
         ("type", label(CASE_TYPES, case.type, lang)),
         ("domain", label(DOMAINS, case.domain, lang)),
         ("status", html.Span(label(CASE_STATUSES, case.status, lang), id="case-status", className="case-status",
@@ -89,7 +64,7 @@ def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str) ->
         ("source", label(CASE_SOURCES, case.source, lang)),
         ("reported_at", local(case.reported_at)),
     ]
-    return html.Table([html.Tr([html.Th(t(k, lang)), html.Td(v)]) for k, v in facts], className="facts")
+    return shared.facts(rows, lang)
 
 
 def timeline(file: CaseFile, role: str, lang: str) -> html.Ol:
@@ -100,15 +75,9 @@ def timeline(file: CaseFile, role: str, lang: str) -> html.Ol:
         to = label(CASE_STATUSES, e.to_status, lang) if e.to_status else ""
         tier = (f" · {label(TIERS, e.from_tier, lang)} → {label(TIERS, e.to_tier, lang)}"
                 if e.from_tier and e.to_tier and e.from_tier != e.to_tier else "")
-        who = shown_name(e.actor, role)
         note = (e.note or "") if sees_personal(role) else ""  # notes name people (派单给王伟)
-        items.append(html.Li([
-            html.Span(local(e.at), className="when"),
-            html.B(action_label(e.action, lang), className="what"),
-            html.Span(f"{move}{to}{tier}", className="states"),
-            html.Span(who, className="who"),
-            html.Div(note, className="note") if note else None,
-        ], className=f"step step-{e.action}"))
+        items.append(shared.log_step(e.at, e.action, action_label(e.action, lang), f"{move}{to}{tier}",
+                              shown_name(e.actor, role), note))
     return html.Ol(items, className="timeline", id="case-timeline")
 
 
@@ -131,14 +100,14 @@ def actions(file: CaseFile, role: str, lang: str, text: str = "", handler: str |
         chosen = handler if handler in {o["value"] for o in options} else (options[0]["value"] if options else None)
         key = "dispatch_to" if file.handler_move == "dispatch" else "taker"
         parts.append(html.Label(t(key, lang), className="field-label"))
-        parts.append(dcc.Dropdown(options, chosen, id=field_id("handler"), clearable=False, searchable=True,
+        parts.append(dcc.Dropdown(options, chosen, id=CARD.field_id("handler"), clearable=False, searchable=True,
                                   className="case-handler"))
     parts.append(html.Label(t("move_text", lang), className="field-label"))
-    parts.append(dcc.Textarea(id=field_id("text"), value=text, placeholder=t("move_text_hint", lang),
+    parts.append(dcc.Textarea(id=CARD.field_id("text"), value=text, placeholder=t("move_text_hint", lang),
                               className="case-text", rows=2))
     forward = [m for m in file.moves if m not in SIDE_MOVES]
     side = [m for m in file.moves if m in SIDE_MOVES]
-    buttons = [html.Button(MOVES[m].zh if lang == "zh" else m, id=move_id(m), className=f"case-move move-{m}")
+    buttons = [html.Button(MOVES[m].zh if lang == "zh" else m, id=CARD.move_id(m), className=f"case-move move-{m}")
                for m in forward + side]
     parts.append(html.Div(buttons, className="case-buttons"))
     return html.Div(parts, className="case-actions")
@@ -150,21 +119,21 @@ def card(file: CaseFile, gridset: GridSet, viewer: Actor, now: datetime, lang: s
     c = file.case
     role = viewer.role
     return [
-        _head(f"#{c.id} {c.title}", lang, reload=True),
-        _message(message, ok, lang),
+        shared.head(CARD, f"#{c.id} {c.title}", lang, reload=True),
+        shared.message(CARD, message, ok, lang),
         _facts(c, gridset, role, now, lang),
-        html.P(c.description, className="case-description") if c.description and c.description != c.title else None,
+        shared.description(c.description, c.title),
         html.H4(t("actions", lang)),
         actions(file, role, lang, text, handler),
         html.H4(t("timeline", lang)),
         timeline(file, role, lang),
-        html.Div(f"v{c.version}", className="hint case-version", id="case-version"),
+        shared.version_tag(c.version, "case-version"),
     ]
 
 
 def refusal(message: str, lang: str) -> list:
     """The card when the case may not be shown (another village's) or does not exist."""
-    return [_head(t("case_card", lang), lang), _message(message, False, lang)]
+    return shared.refusal(CARD, t("case_card", lang), message, lang)
 
 
 def orders_list(orders: list[Case], gridset: GridSet, lang: str) -> list:

@@ -12,6 +12,7 @@ from dash import dcc, html
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
 from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
+from layers.text import t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.domain.isotime import local_text
@@ -32,7 +33,6 @@ from township.grids.gridset import GridSet
 from township.read.views import GridDetail, View, counts_by
 from ui import ids
 from ui.exports import export_row
-from ui.text import t
 
 
 def _options(table: dict, lang: str) -> list[dict]:
@@ -91,7 +91,8 @@ def headline_cards(view: View) -> list:
         ("ontime_rate", _pct(h.ontime_rate), ""),
         ("village_rate", _pct(h.village_rate), ""),
     ]
-    out = [html.Div([html.Div(v, className=f"kpi-value {cls}", id=f"kpi-{k}"), html.Div(t(k, lang), className="kpi-label")],
+    out = [html.Div([html.Div(v, className=f"kpi-value {cls}", id=f"kpi-{k}"),
+                     html.Div(t(k, lang), className="kpi-label")],
                     className="kpi") for k, v, cls in cards]
     warn = [html.Span(str(h.warnings[lv]), className="warn-badge", title=e[lang], id=f"kpi-warning-{lv}",
                       style={"background": e["color"], "color": "#000" if lv == 3 else "#fff"})

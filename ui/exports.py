@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dash import html
 
+from layers.text import t
 from ui import ids
-from ui.text import t
 
 #: Link id → download path; the filter query string is appended (see `downloads`).
 EXPORT_LINKS: list[tuple[str, str]] = [

@@ -37,6 +37,7 @@ from layers.mapfig import (
     resource_update,
     warning_update,
 )
+from layers.text import t
 from township.domain.isotime import LOCAL_TZ
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import (
@@ -54,7 +55,6 @@ from township.grids.gridset import GridSet
 from township.read.fieldmap import FieldMapData, neighbours
 from township.read.views import grid_values
 from ui import ids
-from ui.text import t
 
 #: Map size on a 390 px phone (the section's padding taken off).
 MAP_W, MAP_H = 360, 300
@@ -196,7 +196,7 @@ def cases_section(cases: pd.DataFrame, now, lang: str) -> html.Section:
     """Open cases, overdue first: title, type, status, an overdue mark and the age."""
     ages = age_text(now, cases["reported_at"], lang) if len(cases) else []
     items = []
-    for c, age in zip(cases.itertuples(), ages):
+    for c, age in zip(cases.itertuples(), ages, strict=True):
         over = bool(c.overdue)
         status = _chip(label(CASE_STATUSES, c.status, lang), CASE_STATUS_COLORS.get(c.status, "#757575"))
         items.append(html.Li([

@@ -15,6 +15,7 @@ import pandas as pd
 from dash import dcc, html
 
 from layers.charts import trend_chart
+from layers.text import t
 from township.domain.privacy import shown_name
 from township.grids.gridset import GridSet
 from township.read.stats import (
@@ -29,7 +30,6 @@ from township.read.stats import (
 )
 from township.read.views import View
 from ui import ids
-from ui.text import t
 
 #: Roles shown the village ranking (the township head's view; a village sees only itself).
 RANKING_ROLES = frozenset({"admin", "command", "wall"})
@@ -79,7 +79,7 @@ def stage_table(times: pd.DataFrame, lang: str) -> html.Table:
 def backlog_table(frame: pd.DataFrame, names: list[str], key: str, lang: str) -> html.Table:
     """Open and overdue cases and the oldest open case's age, per village or handler."""
     rows = [[name, int(r.open), int(r.overdue), f"{r.oldest_days:.0f}"]
-            for name, r in zip(names, frame.itertuples())]
+            for name, r in zip(names, frame.itertuples(), strict=True)]
     head = t("village" if key == "village_id" else "handler", lang)
     return _table([head, t("open", lang), t("overdue", lang), t("oldest_days", lang)], rows, f"stats-backlog-{key}")
 
@@ -89,14 +89,17 @@ def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
     rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
     rows = [[int(r.rank), gridset.props(v)["name"] if v in gridset else v, int(r.total), pct(r.done_rate),
              pct(r.ontime_rate), pct(r.village_rate), int(r.overdue), f"{r.score:.1f}"]
-            for v, r in zip(rank.index, rank.itertuples())]
+            for v, r in zip(rank.index, rank.itertuples(), strict=True)]
     head = [t(k, lang) for k in ("rank", "village", "total_n", "done_rate", "ontime_rate", "village_rate",
                                   "overdue", "score")]
     return _table(head, rows, "stats-ranking")
 
 
 def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: str) -> list:
-    """The section's content for one view; ``entries`` are `township.read.stats.EntryTimes` (any superset of its cases)."""
+    """The section's content for one view.
+
+    ``entries`` are `township.read.stats.EntryTimes` (any superset of its cases).
+    """
     now = view.now
     by_village = backlog_by_village(view.cases, now).head(BACKLOG_ROWS["village_id"])
     village_names = [gridset.props(v)["name"] if v in gridset else t("none", lang) for v in by_village.index]

@@ -35,6 +35,7 @@ from layers.mapfig import (
     map_note,
     map_updates,
 )
+from layers.text import t
 from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
 from township.grids.crs import from_metric, to_metric
@@ -43,7 +44,6 @@ from township.read.stats import RANKING_ROWS, village_ranking
 from township.read.views import View
 from ui import ids
 from ui.dashboard import POLL_MS, alert_banner, headline_cards
-from ui.text import t
 
 #: The wall is always rendered for this role: names and phones masked.
 ROLE = "wall"
@@ -143,7 +143,7 @@ def tour_scores(view: View, gridset: GridSet) -> pd.DataFrame:
     cases = view.cases
     is_open = cases["status"].isin(OPEN_STATUSES).to_numpy()
     reach = dict.fromkeys(villages, 0)
-    for wid, own in zip(view.warnings["id"], view.warnings["village_id"]):
+    for wid, own in zip(view.warnings["id"], view.warnings["village_id"], strict=True):
         hit = {gridset.village_of(g) for g in view.warning_grids.get(wid, ())} | {own}
         for v in hit & reach.keys():
             reach[v] += 1
@@ -182,7 +182,7 @@ def tour_plan(view: View, gridset: GridSet, lang: str) -> dict:
               f"{t('open', lang)} {r.open} · {t('overdue', lang)} {r.overdue} · {t('warnings', lang)} {r.warnings}"
               f" · {t('tour_stop', lang)} {k}/{n}",
               gridset.bounds([r.Index]), int(i))
-        for k, (r, i) in enumerate(zip(scores.itertuples(), gridset.positions(scores.index, 2)), 1)
+        for k, (r, i) in enumerate(zip(scores.itertuples(), gridset.positions(scores.index, 2), strict=True), 1)
     ]
     h = view.headline
     town = _stop("town", t("town", lang), f"{t('whole_town', lang)} · {t('open', lang)} {h.open} · "
@@ -279,7 +279,7 @@ def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
         html.Tr([html.Td(str(r.rank)), html.Td(gridset.props(vid)["name"], className="name"),
                  html.Td(f"{r.score:.0f}"), html.Td(_pct(r.done_rate)),
                  html.Td(str(r.overdue), className="bad" if r.overdue else "")])
-        for vid, r in zip(rank.index, rank.itertuples())
+        for vid, r in zip(rank.index, rank.itertuples(), strict=True)
         if vid in gridset
     ]
     return html.Table([html.Thead(head), html.Tbody(rows)], className="wall-rank-table")
@@ -305,7 +305,7 @@ def feed_items(view: View, gridset: GridSet, lang: str, size: int = FEED_SIZE) -
     newest = view.cases.assign(overdue=view.overdue).nlargest(size, ["reported_at", "id"])
     hours = (np.datetime64(view.now) - newest["reported_at"].to_numpy()) / np.timedelta64(1, "h")
     items = []
-    for r, h in zip(newest.itertuples(), hours):
+    for r, h in zip(newest.itertuples(), hours, strict=True):
         village = gridset.props(r.village_id)["name"] if isinstance(r.village_id, str) else "—"
         status = label(CASE_STATUSES, r.status, lang) + (f" · {t('overdue', lang)}" if r.overdue else "")
         items.append(html.Li([

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from layers.text import t
 from township.domain.isotime import local_text as local
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import (
@@ -24,31 +25,26 @@ from township.domain.vocab import (
 from township.grids.gridset import GridSet
 from township.loop.warnings import WARNING_MOVES, Contact, WarningFile
 from township.loop.workflow import Actor
+from ui import card as shared
 from ui import ids
 from ui.casecard import open_id
-from ui.text import t
 
+#: The card's heading rule when the level has no colour (and on a refusal).
+NO_LEVEL_COLOR = "#b71c1c"
 #: Colour of each warning status badge.
 STATUS_COLORS = {"active": "#C62828", "acknowledged": "#EF6C00", "handling": "#1565C0", "cleared": "#2E7D32"}
-#: Labels of the kinds listed (handler kinds that are not resources).
-KIND_LABELS = {"officer": {"zh": "网格员", "en": "Grid officer"},
-               "party_member": {"zh": "党员中心户", "en": "Party central household"}}
+#: Text keys of the contact kinds that are people (handler kinds that are not resources).
+PERSON_KINDS = {"officer": "officer", "party_member": "party_household"}
 
 
-def move_id(move: str) -> dict:
-    return {"type": ids.WARN_MOVE, "move": move}
+#: The warning card's ids.
+CARD = shared.CardIds(move=ids.WARN_MOVE, field=ids.WARN_FIELD, control=ids.WARN_CONTROL, message=ids.WARN_MSG,
+                     title="warn-title")
 
 
 def dispatch_id(handler_id: str) -> dict:
+    """The pattern id of the button that dispatches a task to ``handler_id``."""
     return {"type": ids.WARN_DISPATCH, "handler": handler_id}
-
-
-def field_id(name: str) -> dict:
-    return {"type": ids.WARN_FIELD, "name": name}
-
-
-def control_id(name: str) -> dict:
-    return {"type": ids.WARN_CONTROL, "name": name}
 
 
 def skeleton() -> list:
@@ -58,21 +54,6 @@ def skeleton() -> list:
     # fetched twice) although the page already holds everything that callback would send.
     return [dcc.Store(id=ids.WARN_OPENED),
             html.Aside([], id=ids.WARN_CARD, className="case-card warn-card", hidden=True)]
-
-
-def _head(title: str, lang: str, reload: bool = False, color: str = "#b71c1c") -> html.Div:
-    buttons = [html.Button("×", id=control_id("close"), className="case-close", title=t("close_card", lang))]
-    if reload:
-        buttons.insert(0, html.Button(t("reload", lang), id=control_id("reload"), className="case-reload"))
-    return html.Div([html.H3(title, id="warn-title"), *buttons], className="case-head",
-                    style={"borderBottomColor": color})
-
-
-def _message(text: str | None, ok: bool, lang: str) -> html.Div:
-    if not text:
-        return html.Div(id=ids.WARN_MSG, hidden=True)
-    prefix = t("moved" if ok else "refused", lang)
-    return html.Div(prefix + text, id=ids.WARN_MSG, className="case-msg ok" if ok else "case-msg bad")
 
 
 def _distance(m: float) -> str:
@@ -89,25 +70,25 @@ def _phone(phone: str | None, role: str):
 
 
 def _kind(c: Contact, lang: str) -> str:
-    if c.kind in KIND_LABELS:
-        return KIND_LABELS[c.kind][lang]
+    if c.kind in PERSON_KINDS:
+        return t(PERSON_KINDS[c.kind], lang)
     return label(RESOURCE_KINDS, c.kind, lang)
 
 
 def _contact_list(items: list[Contact], gridset: GridSet, role: str, lang: str, list_id: str,
                   dispatch: bool) -> html.Ul:
     if not items:
-        return html.Ul([html.Li(t("none", lang), className="hint")], id=list_id)
+        return shared.none_list(list_id, lang)
     rows = []
     for c in items:
         grid = gridset.props(c.grid_id)["name"] if c.grid_id and c.grid_id in gridset else ""
-        person = c.person if c.kind not in KIND_LABELS else c.name
-        name = c.name if c.kind not in KIND_LABELS else shown_name(c.name, role)
+        person = c.person if c.kind not in PERSON_KINDS else c.name
+        name = c.name if c.kind not in PERSON_KINDS else shown_name(c.name, role)
         parts = [html.Span(_distance(c.distance_m), className="warn-dist"),
                  html.B(name), html.Span(f" · {_kind(c, lang)}", className="hint"),
                  html.Span(f" · {grid}", className="hint") if grid else None,
                  html.Span(f" {c.direction}", className="hint") if c.direction else None,
-                 html.Span(f" · {shown_name(person, role)}") if person and c.kind not in KIND_LABELS else None,
+                 html.Span(f" · {shown_name(person, role)}") if person and c.kind not in PERSON_KINDS else None,
                  " ", _phone(c.phone, role)]
         if dispatch and c.handler_id:
             parts.append(html.Button(t("warn_dispatch", lang), id=dispatch_id(c.handler_id),
@@ -120,7 +101,7 @@ def _facts(file: WarningFile, gridset: GridSet, lang: str) -> html.Table:
     w = file.row
     level = WARNING_LEVELS.get(w.level, {})
     names = [gridset.props(g)["name"] for g in file.affected if g in gridset]
-    facts = [
+    rows = [
         ("warn_type", label(WARNING_TYPES, w.type, lang)),
         ("warn_level", html.Span(level.get(lang, str(w.level)), className="case-status",
                                  style={"background": level.get("color", "#78909c"),
@@ -132,12 +113,12 @@ def _facts(file: WarningFile, gridset: GridSet, lang: str) -> html.Table:
         ("radius", _distance(w.radius_m)),
         ("warn_affected", f"{len(names)}:" + "、".join(names) if names else "—"),
     ]
-    return html.Table([html.Tr([html.Th(t(k, lang)), html.Td(v)]) for k, v in facts], className="facts")
+    return shared.facts(rows, lang)
 
 
 def _cases(file: WarningFile, lang: str) -> html.Ul:
     if file.cases.empty:
-        return html.Ul([html.Li(t("none", lang), className="hint")], id="warn-cases")
+        return shared.none_list("warn-cases", lang)
     items = [html.Li(html.Button(
         f"{_distance(r.distance_m)} · #{r.id} {label(CASE_TYPES, r.type, lang)} · {r.title}"
         + (f" · {t('overdue', lang)}" if r.overdue else ""), id=open_id(r.id), className="case-link"))
@@ -147,7 +128,7 @@ def _cases(file: WarningFile, lang: str) -> html.Ul:
 
 def _tasks(file: WarningFile, role: str, lang: str) -> html.Ul:
     if not file.tasks:
-        return html.Ul([html.Li(t("none", lang), className="hint")], id="warn-tasks")
+        return shared.none_list("warn-tasks", lang)
     items = [html.Li(html.Button(f"#{c.id} {label(CASE_STATUSES, c.status, lang)} · {shown_name(c.handler, role)}",
                                  id=open_id(c.id), className="case-link")) for c in file.tasks]
     return html.Ul(items, id="warn-tasks", className="warn-list")
@@ -162,11 +143,7 @@ def _log(file: WarningFile, role: str, lang: str) -> html.Ol:
         states = (f"{label(WARNING_STATUSES, e.from_status, lang)} → {label(WARNING_STATUSES, e.to_status, lang)}"
                   if e.from_status and e.to_status else "")
         note = (e.note or "") if sees_personal(role) else ""
-        items.append(html.Li([html.Span(local(e.at), className="when"), html.B(what, className="what"),
-                              html.Span(states, className="states"),
-                              html.Span(shown_name(e.actor, role), className="who"),
-                              html.Div(note, className="note") if note else None],
-                             className=f"step step-{e.action}"))
+        items.append(shared.log_step(e.at, e.action, what, states, shown_name(e.actor, role), note))
     return html.Ol(items, className="timeline", id="warn-log")
 
 
@@ -174,10 +151,10 @@ def actions(file: WarningFile, lang: str, text: str = "") -> html.Div:
     """The warning's moves the viewer may make now, with one note box (also the note of a dispatched task)."""
     if not file.moves and not file.may_dispatch:
         return html.Div(t("warn_no_moves", lang), className="hint", id="warn-no-moves")
-    buttons = [html.Button(WARNING_MOVES[m][2] if lang == "zh" else m, id=move_id(m),
+    buttons = [html.Button(WARNING_MOVES[m][2] if lang == "zh" else m, id=CARD.move_id(m),
                            className=f"case-move warn-move-{m}") for m in file.moves]
     return html.Div([html.Label(t("warn_note", lang), className="field-label"),
-                     dcc.Textarea(id=field_id("text"), value=text, className="case-text", rows=2),
+                     dcc.Textarea(id=CARD.field_id("text"), value=text, className="case-text", rows=2),
                      html.Div(buttons, className="case-buttons")], className="case-actions")
 
 
@@ -186,12 +163,12 @@ def card(file: WarningFile, gridset: GridSet, viewer: Actor, lang: str, message:
     """The card of one warning for ``viewer``."""
     w = file.row
     role = viewer.role
-    color = WARNING_LEVELS.get(w.level, {}).get("color", "#b71c1c")
+    color = WARNING_LEVELS.get(w.level, {}).get("color", NO_LEVEL_COLOR)
     return [
-        _head(f"#{w.id} {w.title}", lang, reload=True, color=color),
-        _message(message, ok, lang),
+        shared.head(CARD, f"#{w.id} {w.title}", lang, reload=True, style={"borderBottomColor": color}),
+        shared.message(CARD, message, ok, lang),
         _facts(file, gridset, lang),
-        html.P(w.description, className="case-description") if w.description and w.description != w.title else None,
+        shared.description(w.description, w.title),
         html.H4(t("actions", lang)),
         actions(file, lang, text),
         html.H4(t("warn_officers", lang)),
@@ -206,10 +183,10 @@ def card(file: WarningFile, gridset: GridSet, viewer: Actor, lang: str, message:
         _tasks(file, role, lang),
         html.H4(t("warn_log", lang)),
         _log(file, role, lang),
-        html.Div(f"v{w.version}", className="hint case-version", id="warn-version"),
+        shared.version_tag(w.version, "warn-version"),
     ]
 
 
 def refusal(message: str, lang: str) -> list:
     """The card when the warning may not be shown (another village's) or does not exist."""
-    return [_head(t("warn_card", lang), lang), _message(message, False, lang)]
+    return shared.refusal(CARD, t("warn_card", lang), message, lang, style={"borderBottomColor": NO_LEVEL_COLOR})

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from township.domain.privacy import ROLES_UNMASKED
 from township.grids.gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
 
 
@@ -199,7 +200,7 @@ def _add_token(sub: argparse._SubParsersAction) -> None:
         "on stdout. admin, command and village tokens may write; a village token only in its village.",
     )
     p.add_argument("name", help="who holds the token, e.g. hotline-bridge (unique)")
-    p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
+    p.add_argument("--role", required=True, choices=tuple(ROLES_UNMASKED))
     p.add_argument("--village", help="the village of a village token, e.g. DL-03")
     p.add_argument("--handler", help="the handler a responder token acts as in the closed loop, e.g. H-OF-DL-01-01")
     p.set_defaults(func=_token)
@@ -237,7 +238,7 @@ def _add_user(sub: argparse._SubParsersAction) -> None:
         "terminal or read as one line from stdin; only its scrypt hash is stored.",
     )
     p.add_argument("username", help="1 to 64 letters, digits, '_', '.', '-'")
-    p.add_argument("--role", required=True, choices=("admin", "command", "village", "responder", "wall"))
+    p.add_argument("--role", required=True, choices=tuple(ROLES_UNMASKED))
     p.add_argument("--village", help="the village of a village user, e.g. DL-03")
     p.add_argument("--name", help="the name shown on screen and in the audit trail")
     p.add_argument("--handler", help="the handler a responder user acts as, e.g. H-OF-DL-01-01")

@@ -1,4 +1,11 @@
-"""Screen text in Chinese and English. Codes stay English; words come from here or township.domain.vocab."""
+"""Screen text in Chinese and English. Codes stay English; words come from here or township.domain.vocab.
+
+It lives under ``layers/`` because the builders there (maps, charts, the daily
+report) print words too, and ``ui/`` builds on ``layers/``: with the table here
+the screen packages depend one way, ``callbacks`` → ``ui`` → ``layers`` → this
+module, and nothing here imports back. Labels of vocabulary codes (statuses,
+types, domains…) are not repeated here: they are `township.domain.vocab.label`.
+"""
 from __future__ import annotations
 
 TEXT: dict[str, dict[str, str]] = {
@@ -26,7 +33,8 @@ TEXT: dict[str, dict[str, str]] = {
     "open": {"zh": "在办事件", "en": "Open cases"},
     "overdue": {"zh": "超期", "en": "Overdue"},
     "points_capped": {"zh": "地图显示最紧急的 {shown} 件(共 {total} 件),选村或缩短时间范围可看全部",
-                      "en": "Map shows the {shown} most urgent of {total} cases; pick a village or a shorter window to see all"},
+                      "en": "Map shows the {shown} most urgent of {total} cases; "
+                            "pick a village or a shorter window to see all"},
     "density": {"zh": "在办密度(件/km²)", "en": "Open per km²"},
     "done_rate": {"zh": "办结率", "en": "Done rate"},
     "ontime_rate": {"zh": "按期办结率", "en": "On-time rate"},
@@ -51,7 +59,8 @@ TEXT: dict[str, dict[str, str]] = {
     "near_resources": {"zh": "格内及附近力量", "en": "Resources in or near"},
     "none": {"zh": "无", "en": "None"},
     "town": {"zh": "大路镇", "en": "Dalu Town"},
-    "grid_panel_hint": {"zh": "点击地图上的村/社区下钻,点击网格查看详情", "en": "Click a village to drill down, a grid for its details"},
+    "grid_panel_hint": {"zh": "点击地图上的村/社区下钻,点击网格查看详情",
+                        "en": "Click a village to drill down, a grid for its details"},
     "id": {"zh": "编号", "en": "No."},
     "title_col": {"zh": "事项", "en": "Matter"},
     "grid": {"zh": "网格", "en": "Grid"},
@@ -70,7 +79,8 @@ TEXT: dict[str, dict[str, str]] = {
     "inside": {"zh": "格内", "en": "inside"},
     "acknowledge": {"zh": "确认收到", "en": "Acknowledge"},
     "import": {"zh": "导入事件/预警文件", "en": "Import cases or warnings"},
-    "import_drop": {"zh": "拖入或点击选择 CSV / XLSX / GeoJSON 文件", "en": "Drop or choose a CSV, XLSX or GeoJSON file"},
+    "import_drop": {"zh": "拖入或点击选择 CSV / XLSX / GeoJSON 文件",
+                    "en": "Drop or choose a CSV, XLSX or GeoJSON file"},
     "import_all": {"zh": "有错则全部不导入", "en": "All or nothing"},
     "import_good": {"zh": "导入正确行,报告错误行", "en": "Store good rows, report the rest"},
     "import_source": {"zh": "默认来源", "en": "Default source"},
@@ -195,4 +205,6 @@ TEXT.update({
     "warn_dispatch": {"zh": "派单", "en": "Dispatch"},
     "warn_no_moves": {"zh": "当前角色对此预警无可执行操作", "en": "No action open to your role"},
     "warn_note": {"zh": "说明(可选)", "en": "Note (optional)"},
+    # A contact's kind in the warning card; the other kinds are resource kinds (township.domain.vocab).
+    "party_household": {"zh": "党员中心户", "en": "Party central household"},
 })
