@@ -18,7 +18,8 @@ import orjson
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from township.accounts.tokens import WRITE_ROLES, check_token, token_handler
+from township.accounts.tokens import check_token, token_handler
+from township.domain.policy import STAFF, may_write
 from township.formats.ingest import FieldError, IngestError
 from township.formats.open311 import error_list, to_xml
 from township.grids.gridset import GridSet
@@ -148,8 +149,8 @@ def viewer(ctx: AppContext, write: bool = False) -> Viewer:
     row = check_token(ctx.township.engine, token)
     if row is None:
         raise ApiError(401, ["unknown or revoked token"], {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    if write and row.role not in WRITE_ROLES:
-        raise ApiError(403, [f"role {row.role} may not write; writers are {', '.join(sorted(WRITE_ROLES))}"])
+    if write and not may_write(row.role):
+        raise ApiError(403, [f"role {row.role} may not write; writers are {', '.join(sorted(STAFF))}"])
     handler = token_handler(ctx.township.engine, row.id) if row.role == "responder" else None
     return Viewer(role=row.role, village_id=row.village_id, name=row.name, handler_id=handler)
 

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from township.accounts.users import DEMO_USERS, check_password
 from township.config import session_secret
-from township.loop.casefile import ROLE_LABELS
+from township.domain.policy import ANONYMOUS_ROLE
+from township.domain.vocab import ROLES
 from township.loop.workflow import Actor
 from township.runtime.bootstrap import AppContext
 from township.store.models import User
@@ -35,7 +36,7 @@ from township.store.models import User
 __all__ = ["ANONYMOUS", "current_viewer", "install", "sign_in_table"]
 
 #: Who someone not signed in is when no ``DEFAULT_ROLE`` is set: the wall's masked, read-only view.
-ANONYMOUS = Actor("未登录", "wall")
+ANONYMOUS = Actor("未登录", ANONYMOUS_ROLE)
 #: The session key holding the signed-in user's id.
 SESSION_KEY = "uid"
 COOKIE = "township_session"
@@ -86,7 +87,7 @@ def default_viewer(app_ctx: AppContext) -> Actor | None:
     s = app_ctx.settings
     if not s.role:
         return None
-    return Actor(f"{ROLE_LABELS[s.role]['zh']}(免登录)", s.role, s.default_village if s.role == "village" else None)
+    return Actor(f"{ROLES[s.role]['zh']}(免登录)", s.role, s.default_village if s.role == "village" else None)
 
 
 def current_viewer(app_ctx: AppContext) -> Actor:
@@ -165,7 +166,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     @bp.get("/login")
     def login_form():
         me = signed_in(app_ctx)
-        who = f"当前已登录:{me.name}({ROLE_LABELS[me.role]['zh']})。" if me else ""
+        who = f"当前已登录:{me.name}({ROLES[me.role]['zh']})。" if me else ""
         return _form(next_=_safe_next(request.args.get("next")), who=who)
 
     @bp.post("/login")

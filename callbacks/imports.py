@@ -7,15 +7,11 @@ from dash import Dash, Input, Output, State
 
 from auth import current_viewer
 from layers.text import t
+from township.domain.policy import may_import
 from township.formats.imports import import_data
 from township.formats.tables import UnreadableFile
 from township.runtime.bootstrap import AppContext
 from ui import ids
-
-#: Roles that may write data through the page. Not the village operator: a file's rows are
-#: placed by their coordinates and could land in any village (the API's village token is checked
-#: point by point; an import is not).
-WRITERS = {"admin", "command"}
 
 
 def run_import(app_ctx: AppContext, contents: str, filename: str, kind: str, mode: str,
@@ -23,7 +19,7 @@ def run_import(app_ctx: AppContext, contents: str, filename: str, kind: str, mod
     """Import one uploaded file and return the report text (the callback's whole body)."""
     # A background job: current_viewer reads the session from the cookies Dash kept for it.
     viewer = current_viewer(app_ctx)
-    if viewer.role not in WRITERS:
+    if not may_import(viewer.role):
         return t("import_refused", lang)
     data = base64.b64decode(contents.split(",", 1)[1])
     tw = app_ctx.township

@@ -37,7 +37,8 @@ from shapely.ops import unary_union
 
 from layers.text import t
 from township.domain.isotime import LOCAL_TZ
-from township.domain.privacy import mask_phone, sees_personal, shown_name, shown_phone
+from township.domain.policy import sees_personal
+from township.domain.privacy import mask_phone, shown_name, shown_phone
 from township.domain.vocab import (
     CASE_STATUS_COLORS,
     CASE_STATUSES,

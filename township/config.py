@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from township.domain.policy import check_role
+
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_GRIDS = ROOT / "geodata" / "dalu_grids.geojson"
 BUNDLED_RESOURCES = ROOT / "geodata" / "dalu_resources.geojson"
@@ -80,15 +82,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
-        from township.domain.privacy import ROLES_UNMASKED
-
-        if self.role is not None and self.role not in ROLES_UNMASKED:
-            raise ValueError(f"DEFAULT_ROLE={self.role!r} is unknown; allowed: {', '.join(ROLES_UNMASKED)}")
+        if self.role is not None:
+            check_role(self.role, "DEFAULT_ROLE")
         if (self.role == "village") != bool(self.default_village):
             raise ValueError("DEFAULT_ROLE=village needs DEFAULT_VILLAGE (e.g. DL-03), and only it takes one")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from environment variables (``os.environ`` by default)."""
         env = dict(os.environ if env is None else env)
         base = cls()

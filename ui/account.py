@@ -4,14 +4,14 @@ from __future__ import annotations
 from dash import html
 
 from layers.text import t
-from township.loop.casefile import ROLE_LABELS
+from township.domain.vocab import ROLES
 from township.loop.workflow import Actor
 from ui import ids
 
 
 def account_bar(viewer: Actor, signed_in: bool, lang: str) -> html.Div:
     """``小滩子村值班员 · 村/社区值班员 · 退出``; a viewer who did not sign in gets 登录 instead."""
-    role = ROLE_LABELS.get(viewer.role, {}).get(lang, viewer.role)
+    role = ROLES.get(viewer.role, {}).get(lang, viewer.role)
     link = html.A(t("logout", lang), href="/logout", id="account-logout") if signed_in else \
         html.A(t("login", lang), href="/login", id="account-login")
     return html.Div([html.Span(viewer.name, id="account-name"), html.Span(role, className="account-role"), link],

@@ -39,7 +39,8 @@ from layers.mapfig import (
 )
 from layers.text import t
 from township.domain.isotime import LOCAL_TZ
-from township.domain.privacy import sees_personal, shown_name, shown_phone
+from township.domain.policy import sees_personal
+from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import (
     CASE_STATUS_COLORS,
     CASE_STATUSES,

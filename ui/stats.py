@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from layers.charts import trend_chart
 from layers.text import t
+from township.domain.policy import sees_ranking
 from township.domain.privacy import shown_name
 from township.grids.gridset import GridSet
 from township.read.stats import (
@@ -31,8 +32,6 @@ from township.read.stats import (
 from township.read.views import View
 from ui import ids
 
-#: Roles shown the village ranking (the township head's view; a village sees only itself).
-RANKING_ROLES = frozenset({"admin", "command", "wall"})
 #: Rows of each backlog table.
 BACKLOG_ROWS = {"village_id": 15, "handler": 10}
 
@@ -118,6 +117,6 @@ def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: s
                                 config={"displayModeBar": False})], className="stats-col"),
         ], className="stats-grid"),
     ]
-    if role in RANKING_ROLES:
+    if sees_ranking(role):
         parts += [html.H5(t("ranking_head", lang)), ranking_table(view, gridset, lang)]
     return parts

@@ -12,7 +12,8 @@ from dash import dcc, html
 
 from layers.text import t
 from township.domain.isotime import local_text as local
-from township.domain.privacy import sees_personal, shown_name, shown_phone
+from township.domain.policy import sees_personal
+from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import (
     CASE_STATUSES,
     CASE_TYPES,

@@ -15,11 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from township.domain.privacy import ROLES_UNMASKED
+from township.domain.policy import check_role
 from township.store.models import ApiToken, Handler, TokenHandler, session_scope, utcnow
-
-#: Roles whose tokens may write cases and warnings.
-WRITE_ROLES: frozenset[str] = frozenset({"admin", "command", "village"})
 
 
 def _digest(token: str) -> str:
@@ -37,7 +34,7 @@ def create_token(engine: Engine, name: str, role: str, village_id: str | None = 
     name : str
         Who holds the token (unique), e.g. ``hotline-bridge``.
     role : str
-        One of `township.domain.privacy.ROLES_UNMASKED`.
+        One of `township.domain.vocab.ROLES`.
     village_id : str, optional
         The village of a ``village`` token; required for that role, refused for others.
     handler_id : str, optional
@@ -49,8 +46,7 @@ def create_token(engine: Engine, name: str, role: str, village_id: str | None = 
         Unknown role, a missing or superfluous village, a handler for another
         role or one that does not exist, or a name already taken.
     """
-    if role not in ROLES_UNMASKED:
-        raise ValueError(f"role {role!r} is unknown; allowed: {', '.join(ROLES_UNMASKED)}")
+    check_role(role)
     if (role == "village") != bool(village_id):
         raise ValueError("a village token needs --village; other roles take none")
     if handler_id is not None and role != "responder":

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from township.domain.privacy import ROLES_UNMASKED
+from township.domain.policy import check_role
 from township.store.models import User, session_scope, utcnow
 
 #: scrypt cost: 2**14 × 8 × 128 bytes = 16 MiB and tens of milliseconds per check (OWASP's minimum).
@@ -85,8 +85,7 @@ def create_user(engine: Engine, username: str, password: str, role: str, village
         raise ValueError("username: 1 to 64 letters, digits, '_', '.', '-'")
     if len(password or "") < MIN_PASSWORD:
         raise ValueError(f"password: at least {MIN_PASSWORD} characters")
-    if role not in ROLES_UNMASKED:
-        raise ValueError(f"role {role!r} is unknown; allowed: {', '.join(ROLES_UNMASKED)}")
+    check_role(role)
     if (role == "village") != bool(village_id):
         raise ValueError("a village user needs a village_id; other roles take none")
     try:

@@ -1,1 +1,2 @@
-"""The township's vocabulary and rules: codes and labels, roles, privacy, deadlines, filters, time. No SQLAlchemy, no Dash."""
+"""The township's vocabulary and rules: codes and labels, roles and the access policy, privacy, deadlines,
+filters, time. No SQLAlchemy, no Dash."""

@@ -1,19 +1,7 @@
 """Masking of personal data (PIPL): names as 张*, phones as 138****1234."""
 from __future__ import annotations
 
-#: Roles of DESIGN.md §5, and whether each sees names and phone numbers unmasked.
-ROLES_UNMASKED: dict[str, bool] = {
-    "admin": True,
-    "command": True,
-    "village": True,
-    "responder": True,
-    "wall": False,
-}
-
-
-def sees_personal(role: str) -> bool:
-    """Whether ``role`` may see names and phone numbers; unknown roles may not."""
-    return ROLES_UNMASKED.get(role, False)
+from township.domain.policy import sees_personal
 
 
 def mask_name(name: str | None) -> str:

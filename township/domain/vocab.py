@@ -26,6 +26,16 @@ GRID_KINDS: dict[str, dict[str, str]] = {
 #: The level each grid kind lives on.
 KIND_LEVEL: dict[str, int] = {"town": 1, "village": 2, "community": 2, "grid": 3}
 
+#: Roles of a viewer (docs/design.md §5): who is looking decides what is shown and allowed
+#: (`township.domain.policy`). ``system`` is not a role of a person: the sweeps and the demo feed.
+ROLES: dict[str, dict[str, str]] = {
+    "admin": {"zh": "系统管理员", "en": "Administrator"},
+    "command": {"zh": "镇指挥中心", "en": "Command centre"},
+    "village": {"zh": "村/社区值班员", "en": "Village operator"},
+    "responder": {"zh": "网格员", "en": "Responder"},
+    "wall": {"zh": "指挥大屏", "en": "Wall display"},
+}
+
 DOMAINS: dict[str, dict[str, str]] = {
     "party": {"zh": "党建", "en": "Party building"},
     "safety": {"zh": "平安预警", "en": "Safety & warning"},

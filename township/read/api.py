@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from township.domain.filters import FilterState
 from township.domain.isotime import iso
+from township.domain.policy import ANONYMOUS_ROLE
 from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import OPEN_STATUSES
 from township.formats.open311 import RequestQuery
@@ -35,7 +36,7 @@ class Viewer(BaseModel):
     """Who asks: the role of their token (``wall`` without one), a village token's village,
     and the handler a responder token acts as."""
 
-    role: str = "wall"
+    role: str = ANONYMOUS_ROLE
     village_id: str | None = None
     name: str | None = None
     handler_id: str | None = None

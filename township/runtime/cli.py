@@ -18,7 +18,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from township.domain.privacy import ROLES_UNMASKED
+from township.domain.policy import SEES_PERSONAL, STAFF
+from township.domain.vocab import ROLES
 from township.grids.gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
 
 
@@ -171,7 +172,6 @@ def _token(args: argparse.Namespace) -> int:
 
     from township.accounts.tokens import create_token
     from township.config import Settings
-    from township.domain.privacy import ROLES_UNMASKED
     from township.store.models import Grid, init_db, make_engine
 
     engine = make_engine(Settings.from_env().database_url)
@@ -187,8 +187,8 @@ def _token(args: argparse.Namespace) -> int:
     print(token)
     print(f"token {args.name!r} (role {args.role}{', village ' + args.village if args.village else ''}"
           f"{', acting as handler ' + args.handler if args.handler else ''}) "
-          f"created; it is shown only now. Roles that may write: admin, command, village; "
-          f"personal data shown to: {', '.join(r for r, v in ROLES_UNMASKED.items() if v)}.", file=sys.stderr)
+          f"created; it is shown only now. Roles that may write: {', '.join(sorted(STAFF))}; "
+          f"personal data shown to: {', '.join(sorted(SEES_PERSONAL))}.", file=sys.stderr)
     return 0
 
 
@@ -200,7 +200,7 @@ def _add_token(sub: argparse._SubParsersAction) -> None:
         "on stdout. admin, command and village tokens may write; a village token only in its village.",
     )
     p.add_argument("name", help="who holds the token, e.g. hotline-bridge (unique)")
-    p.add_argument("--role", required=True, choices=tuple(ROLES_UNMASKED))
+    p.add_argument("--role", required=True, choices=tuple(ROLES))
     p.add_argument("--village", help="the village of a village token, e.g. DL-03")
     p.add_argument("--handler", help="the handler a responder token acts as in the closed loop, e.g. H-OF-DL-01-01")
     p.set_defaults(func=_token)
@@ -238,7 +238,7 @@ def _add_user(sub: argparse._SubParsersAction) -> None:
         "terminal or read as one line from stdin; only its scrypt hash is stored.",
     )
     p.add_argument("username", help="1 to 64 letters, digits, '_', '.', '-'")
-    p.add_argument("--role", required=True, choices=tuple(ROLES_UNMASKED))
+    p.add_argument("--role", required=True, choices=tuple(ROLES))
     p.add_argument("--village", help="the village of a village user, e.g. DL-03")
     p.add_argument("--name", help="the name shown on screen and in the audit trail")
     p.add_argument("--handler", help="the handler a responder user acts as, e.g. H-OF-DL-01-01")

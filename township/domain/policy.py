@@ -1,0 +1,100 @@
+"""The one access policy: what a viewer of each role may see and do.
+
+Roles are vocabulary (`township.domain.vocab.ROLES`); this module is the one
+place that answers "may this viewer see / do this, on this village". The
+workflow, the warning card, the API, the callbacks and the exports ask it
+instead of spelling out role sets of their own, so a role means the same
+everywhere.
+
+| role | sees | personal data | acts |
+|---|---|---|---|
+| admin, command | the whole town | unmasked | cases, warnings, API writes, file imports |
+| village | own village (cases there; warnings reaching it) | unmasked | cases and warnings of own village, API writes |
+| responder | the town, masked nowhere for own work | unmasked | own tasks (the workflow's moves) |
+| wall | the whole town | masked | nothing |
+
+Someone not signed in is the wall (:data:`ANONYMOUS_ROLE`): masked, read-only.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+from township.domain.vocab import ROLES
+
+#: The role of a viewer who has not signed in (and of an API read without a token).
+ANONYMOUS_ROLE = "wall"
+#: Roles that see names and phone numbers unmasked.
+SEES_PERSONAL: frozenset[str] = frozenset({"admin", "command", "village", "responder"})
+#: Desk roles: move warnings, dispatch from them, acknowledge, write through the API.
+STAFF: frozenset[str] = frozenset({"admin", "command", "village"})
+#: Roles that may move a case at all (each move of the workflow names its own); ``system`` runs the sweeps.
+CASE_ACTORS: frozenset[str] = STAFF | {"responder", "system"}
+#: Roles that may import files from the page. Not the village operator: a file's rows are placed by
+#: their coordinates and could land in any village (an API village token is checked row by row).
+IMPORTERS: frozenset[str] = frozenset({"admin", "command"})
+#: Roles shown the ranking of villages (the wall shows it as the town's public league table).
+SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
+
+
+class Viewer(Protocol):
+    """Who is looking: any object with a role and, for a village operator, a village."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def village_id(self) -> str | None: ...
+
+
+def is_role(role: str | None) -> bool:
+    """Whether ``role`` is one of the roles of the vocabulary."""
+    return role in ROLES
+
+
+def check_role(role: str | None, what: str = "role") -> str:
+    """``role`` if it is known; else ValueError naming the allowed roles."""
+    if role is None or not is_role(role):
+        raise ValueError(f"{what} {role!r} is unknown; allowed: {', '.join(ROLES)}")
+    return role
+
+
+def sees_personal(role: str) -> bool:
+    """Whether ``role`` sees names and phone numbers unmasked; unknown roles do not."""
+    return role in SEES_PERSONAL
+
+
+def may_write(role: str) -> bool:
+    """Whether ``role`` may write through the API (a village token only within its village)."""
+    return role in STAFF
+
+
+def may_import(role: str) -> bool:
+    """Whether ``role`` may import files from the page."""
+    return role in IMPORTERS
+
+
+def sees_ranking(role: str) -> bool:
+    """Whether ``role`` is shown the ranking of villages."""
+    return role in SEES_RANKING
+
+
+def may_see_village(viewer: Viewer, village_id: str | None) -> bool:
+    """Whether ``viewer`` may see what belongs to ``village_id`` (only a village operator is limited)."""
+    return viewer.role != "village" or (viewer.village_id is not None and village_id == viewer.village_id)
+
+
+def may_see_reach(viewer: Viewer, villages: Collection[str]) -> bool:
+    """Whether ``viewer`` may see something that reaches ``villages`` (a warning): a village operator
+    sees it when it reaches their village."""
+    return viewer.role != "village" or (viewer.village_id is not None and viewer.village_id in villages)
+
+
+def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
+    """Whether ``viewer`` may move a warning reaching ``villages`` or dispatch tasks from it."""
+    return viewer.role in STAFF and may_see_reach(viewer, villages)
+
+
+__all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "SEES_RANKING", "Viewer",
+           "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
+           "may_see_reach", "may_act_on_warning"]
