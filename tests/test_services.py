@@ -14,17 +14,8 @@ from township.domain.filters import FilterState
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
 from township.loop.workflow import Actor, apply_move
 from township.read.snapshot import CATEGORICAL, Snapshot, Township, acknowledge_warning, categorical, make_view
-from township.store.models import (
-    Case,
-    CaseEvent,
-    Meta,
-    Warning,
-    WarningGrid,
-    bump_version,
-    data_version,
-    session_scope,
-    utcnow,
-)
+from township.store.models import Case, CaseEvent, Meta, Warning, WarningGrid, bump_version, data_version, utcnow
+from township.store.uow import session_scope
 
 pytestmark = pytest.mark.store
 OPEN = ("reported", "dispatched", "accepted", "in_progress", "returned")
@@ -101,7 +92,8 @@ def test_snapshot_reloads_only_when_data_changes(township_ctx):
     tw = township_ctx.township
     first = tw.snapshot()
     assert tw.snapshot() is first
-    from township.store.models import bump_version, session_scope
+    from township.store.models import bump_version
+    from township.store.uow import session_scope
 
     with session_scope(tw.engine) as s:
         bump_version(s)

@@ -20,17 +20,9 @@ from sqlalchemy import select
 from township.config import BUNDLED_GRIDS
 from township.formats.ingest import CaseIn, write_cases
 from township.grids.install import ensure_grids
-from township.store.models import (
-    MAX_ID,
-    Case,
-    Meta,
-    bump_version,
-    data_version,
-    init_db,
-    make_engine,
-    normalise_url,
-    session_scope,
-)
+from township.store.engine import init_db, make_engine, normalise_url
+from township.store.models import MAX_ID, Case, Meta, bump_version, data_version
+from township.store.uow import session_scope
 
 pytestmark = pytest.mark.store
 
@@ -58,7 +50,8 @@ def test_processes_opening_a_new_sqlite_file_together_all_start(tmp_path):
     start_at = time.time() + 2
     code = (
         "import sys, time\n"
-        "from township.store.models import make_engine, init_db, data_version\n"
+        "from township.store.engine import make_engine, init_db\n"
+        "from township.store.models import data_version\n"
         "e = make_engine(sys.argv[1])\n"
         "while time.time() < float(sys.argv[2]): pass\n"
         "init_db(e); print(data_version(e))\n"

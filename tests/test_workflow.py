@@ -46,18 +46,9 @@ from township.read.stats import (
     village_ranking,
 )
 from township.runtime.bootstrap import open_township
-from township.store.models import (
-    Case,
-    CaseAssignment,
-    CaseEvent,
-    Handler,
-    User,
-    bump_version,
-    data_version,
-    init_db,
-    make_engine,
-    session_scope,
-)
+from township.store.engine import init_db, make_engine
+from township.store.models import Case, CaseAssignment, CaseEvent, Handler, User, bump_version, data_version
+from township.store.uow import session_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 3, 1, 8, 0)

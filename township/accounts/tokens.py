@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from township.domain.privacy import ROLES_UNMASKED
-from township.store.models import ApiToken, Handler, TokenHandler, session_scope, utcnow
+from township.store.models import ApiToken, Handler, TokenHandler, utcnow
+from township.store.uow import session_scope
 
 #: Roles whose tokens may write cases and warnings.
 WRITE_ROLES: frozenset[str] = frozenset({"admin", "command", "village"})

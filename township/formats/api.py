@@ -50,7 +50,8 @@ from township.formats.ingest import FieldError, IngestError, WarningIn, Written,
 from township.formats.open311 import RequestQuery
 from township.grids.gridset import GridSet
 from township.read.snapshot import Township, case_mask
-from township.store.models import Case, Warning, WarningGrid, bump_version, session_scope, utcnow
+from township.store.models import Case, Warning, WarningGrid, bump_version, utcnow
+from township.store.uow import session_scope
 
 
 class Viewer(BaseModel):

@@ -691,7 +691,7 @@ def _one_transaction(engine: Engine) -> Iterator[Connection]:
     connection already inside a transaction joins it and does not commit it
     (SQLAlchemy's "join a Session into an external transaction"), so every
     chunk commits together when this block ends, or none does. ``write=True``
-    makes SQLite take the write lock at BEGIN (see `township.store.models`).
+    makes SQLite take the write lock at BEGIN (see `township.store.engine`).
     """
     with engine.execution_options(write=True).connect() as conn, conn.begin():
         yield conn

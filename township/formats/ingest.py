@@ -30,7 +30,8 @@ from township.domain.vocab import (
     WARNING_TYPES,
 )
 from township.grids.gridset import GridSet
-from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, utcnow
+from township.store.uow import session_scope
 
 #: Most items one batch request or one file may carry.
 MAX_BATCH = 5000

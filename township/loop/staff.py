@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from township.grids.crs import to_metric
 from township.grids.gridset import GridSet
-from township.store.models import Case, Handler, Resource, bump_version, session_scope
+from township.store.models import Case, Handler, Resource, bump_version
+from township.store.uow import session_scope
 
 #: Handler kinds, with their labels.
 HANDLER_KINDS: dict[str, dict[str, str]] = {

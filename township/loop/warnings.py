@@ -45,7 +45,8 @@ from township.loop.staff import get_handler
 from township.loop.workflow import Actor, MoveRefused, apply_move
 from township.read.fieldmap import FieldMapData, warning_fieldmap_data
 from township.read.snapshot import Snapshot, distance_m
-from township.store.models import Case, Handler, Warning, WarningEvent, bump_version, session_scope, utcnow
+from township.store.models import Case, Handler, Warning, WarningEvent, bump_version, utcnow
+from township.store.uow import session_scope
 
 #: The warning's moves: name → (statuses it leaves from, status it goes to, Chinese label).
 WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {

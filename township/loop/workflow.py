@@ -43,17 +43,8 @@ from sqlalchemy.orm import Session
 from township.domain.sla import SlaConfig, accept_deadline, deadline_for
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, TIERS
 from township.loop.staff import get_handler
-from township.store.models import (
-    Case,
-    CaseAssignment,
-    CaseEvent,
-    Grid,
-    Handler,
-    User,
-    bump_version,
-    session_scope,
-    utcnow,
-)
+from township.store.models import Case, CaseAssignment, CaseEvent, Grid, Handler, User, bump_version, utcnow
+from township.store.uow import session_scope
 
 log = logging.getLogger(__name__)
 

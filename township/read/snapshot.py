@@ -45,9 +45,9 @@ from township.store.models import (
     WarningGrid,
     bump_version,
     data_version,
-    session_scope,
     utcnow,
 )
+from township.store.uow import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -170,7 +170,8 @@ def _token(args: argparse.Namespace) -> int:
     from township.accounts.tokens import create_token
     from township.config import Settings
     from township.domain.privacy import ROLES_UNMASKED
-    from township.store.models import Grid, init_db, make_engine
+    from township.store.engine import init_db, make_engine
+    from township.store.models import Grid
 
     engine = make_engine(Settings.from_env().database_url)
     init_db(engine)
@@ -209,7 +210,7 @@ def _user(args: argparse.Namespace) -> int:
 
     from township.accounts.users import create_user
     from township.config import Settings
-    from township.store.models import init_db, make_engine
+    from township.store.engine import init_db, make_engine
 
     engine = make_engine(Settings.from_env().database_url)
     init_db(engine)
@@ -247,7 +248,7 @@ def _escalate(args: argparse.Namespace) -> int:
     from township.config import Settings
     from township.domain.sla import SlaConfig
     from township.loop.workflow import escalate_overdue
-    from township.store.models import init_db, make_engine
+    from township.store.engine import init_db, make_engine
 
     sla = SlaConfig.from_env()
     if not sla.auto_escalate and not args.force:
