@@ -13,9 +13,10 @@ from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, 
 from township.domain import filters
 from township.domain.filters import FilterState
 from township.loop.casefile import clamp_state
+from township.loop.sweeps import open_orders
 from township.loop.warnings import may_see as may_see_warning
 from township.loop.warnings import reached_villages, selected_warning
-from township.loop.workflow import Actor, open_orders
+from township.loop.workflow import Actor
 from township.read.snapshot import acknowledge_warning, alerts, grid_detail, make_view, warning_mask
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version

@@ -23,18 +23,8 @@ from township.domain.vocab import CASE_STATUSES, TIERS
 from township.formats.ingest import CaseIn, write_cases
 from township.grids.crs import to_metric
 from township.loop.staff import NEIGHBOUR_GAP_M, neighbours, seed_handlers, suggest_handlers
-from township.loop.workflow import (
-    MOVES,
-    Actor,
-    MoveRefused,
-    allowed_moves,
-    apply_move,
-    case_trail,
-    escalate_overdue,
-    late_to_accept,
-    open_orders,
-    replay,
-)
+from township.loop.sweeps import case_trail, escalate_overdue, late_to_accept, open_orders, replay
+from township.loop.workflow import MOVES, Actor, MoveRefused, allowed_moves, apply_move
 from township.read.snapshot import overdue_mask
 from township.read.stats import (
     STAGE_STATUSES,

@@ -42,6 +42,7 @@ import numpy as np
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
+from township.domain.sla import DEFAULT_SLA, SlaConfig
 from township.domain.vocab import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -753,7 +754,7 @@ def _locate_all(good: list[tuple[int, Any]], table: Table, gridset: GridSet, crs
 
 def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, kind: Kind = "cases",
                 mode: Mode = "all", default_source: str | None = None, progress: Progress | None = None,
-                crs: str | None = None, actor: str = "import") -> ImportReport:
+                crs: str | None = None, actor: str = "import", sla: SlaConfig = DEFAULT_SLA) -> ImportReport:
     """Import a file's content (e.g. an upload): validate, locate, write in one transaction.
 
     Parameters
@@ -783,6 +784,8 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
         ``"bd09"``; converted to WGS-84 before locating.
     actor : str
         Who is named on the new cases' report events.
+    sla : SlaConfig
+        The deadlines a new case gets (the app's, `township.config.Settings.sla`).
 
     Returns
     -------
@@ -835,9 +838,9 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
         for start in range(0, len(items), CHUNK):
             chunk = items[start:start + CHUNK]
             if kind == "cases":
-                written += write_cases(conn, gridset, chunk, actor=actor)  # type: ignore[arg-type]
+                written += write_cases(conn, gridset, chunk, actor=actor, sla=sla)
             else:
-                written += write_warnings(conn, gridset, chunk)  # type: ignore[arg-type]
+                written += write_warnings(conn, gridset, chunk)
             tick(done_before + len(written))
     report.created = sum(w.created for w in written)
     report.without_id = sum(item.external_id is None for item in items)
@@ -848,7 +851,7 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
 
 def import_file(engine: Engine, gridset: GridSet, path: str | Path, kind: Kind = "cases",
                 mode: Mode = "all", default_source: str | None = None, progress: Progress | None = None,
-                crs: str | None = None) -> ImportReport:
+                crs: str | None = None, sla: SlaConfig = DEFAULT_SLA) -> ImportReport:
     """Import a file from disk; see `import_data` for the parameters.
 
     Raises
@@ -860,4 +863,4 @@ def import_file(engine: Engine, gridset: GridSet, path: str | Path, kind: Kind =
     """
     path = Path(path)
     return import_data(engine, gridset, path.read_bytes(), path.name, kind, mode, default_source,
-                       progress, crs)
+                       progress, crs, sla=sla)

@@ -26,7 +26,8 @@ from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import OPEN_STATUSES
 from township.grids.gridset import GridSet
 from township.loop.staff import HANDLER_KINDS, Suggestion, suggest_handlers
-from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves, case_trail
+from township.loop.sweeps import case_trail
+from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves
 from township.store.models import Case, CaseAssignment, CaseEvent, Handler
 
 #: How each role is called on screen, and in the audit trail of a viewer who did not sign in.
