@@ -41,13 +41,10 @@ from township.store.models import (
     Meta,
     Resource,
     Warning,
-    WarningEvent,
     WarningGrid,
-    bump_version,
     data_version,
     utcnow,
 )
-from township.store.uow import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -593,18 +590,3 @@ def alerts(snap: Snapshot, max_level: int = 2) -> pd.DataFrame:
     w = snap.warnings
     return w[(w["status"] == "active").to_numpy() & (w["level"] <= max_level).to_numpy()].sort_values(
         ["level", "issued_at"], ascending=[True, False])
-
-
-def acknowledge_warning(engine: Engine, warning_id: int, actor: str) -> bool:
-    """Mark an active warning acknowledged; False if it was not active (already acknowledged or gone)."""
-    with session_scope(engine) as s:
-        row = s.get(Warning, warning_id)
-        if row is None or row.status != "active":
-            return False
-        now = utcnow()
-        s.add(WarningEvent(warning_id=row.id, at=now, actor=actor[:64], action="acknowledge", from_status="active",
-                           to_status="acknowledged", note=""))
-        row.status = "acknowledged"
-        row.updated_at = now
-        row.version = bump_version(s)
-        return True
