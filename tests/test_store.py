@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -128,7 +128,7 @@ def test_times_are_naive_utc_on_both_stores(engine):
         assert row.reported_at == datetime(2026, 3, 1, 1, 30) and row.reported_at.tzinfo is None
         # a zone-aware time written by mistake is kept as its UTC wall clock on PostgreSQL
         # (the session runs in UTC); SQLite keeps the wall clock it is given
-        row.resolved_at = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+        row.resolved_at = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
     with session_scope(engine) as s:
         assert s.scalar(select(Case.resolved_at).where(Case.id == w.id)) == datetime(2026, 3, 2, 0, 0)
         assert s.scalar(select(Case.id).where(Case.reported_at < datetime(2026, 3, 1, 2))) == w.id

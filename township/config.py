@@ -95,7 +95,7 @@ class Settings:
             raise ValueError("DEFAULT_ROLE=village needs DEFAULT_VILLAGE (e.g. DL-03), and only it takes one")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from environment variables (``os.environ`` by default)."""
         env = dict(os.environ if env is None else env)
         base = cls()

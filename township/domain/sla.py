@@ -20,10 +20,10 @@ Configuration (environment, read by :meth:`SlaConfig.from_env`)::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Mapping
 
 from township.domain.vocab import CASE_TYPES, DOMAINS, TIER_DAYS, TIERS
 
@@ -76,12 +76,12 @@ class SlaConfig:
         """Days to resolve a case of ``domain`` (and ``case_type``) at ``tier``."""
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
-        if case_type in self.type_days:
+        if case_type is not None and case_type in self.type_days:
             return float(self.type_days[case_type])
         return float(self.domain_days.get((tier, domain), self.tier_days[tier]))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SlaConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlaConfig:
         """Read the ``SLA_*`` variables (see the module docstring); unset ones keep the defaults."""
         env = os.environ if env is None else env
         base = cls()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -189,7 +189,11 @@ def _write_all(uow: UnitOfWork, gridset: GridSet, items: list, write_batch: Writ
     return write_batch(uow.session, items, values, now)
 
 
-def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any]:
+#: A table written idempotently by its source's own id.
+_Row = TypeVar("_Row", Case, Warning)
+
+
+def _existing(s: Session, model: type[_Row], items: list) -> dict[tuple[str, str | None], _Row]:
     """The stored rows with the items' (source, external_id), by that pair: re-sending updates them.
 
     One query per source in the batch (a file import's 500 rows have one), not
@@ -200,7 +204,7 @@ def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any
     for item in items:
         if item.external_id is not None:
             by_source.setdefault(item.source, set()).add(item.external_id)
-    found: dict[tuple[str, str], Any] = {}
+    found: dict[tuple[str, str | None], _Row] = {}
     for source, external_ids in by_source.items():
         rows = s.scalars(select(model).where(model.source == source, model.external_id.in_(sorted(external_ids))))
         found.update({(row.source, row.external_id): row for row in rows})
@@ -246,10 +250,10 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
 
     def write(s: Session, items: list[CaseIn], values: list[dict], now: datetime) -> list[Written]:
         stored = _existing(s, Case, items)
-        out: list[Written | None] = [None] * len(items)
+        out: dict[int, Written] = {}
         new: list[int] = []
         again: list[int] = []  # sent a second time in this batch: updated once the first is in
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str | None]] = set()
         for n, (item, v) in enumerate(zip(items, values, strict=True)):
             v["reported_at"] = v["reported_at"] or now
             v["deadline_at"] = deadline_for(item.tier, item.domain, v["reported_at"], item.type,
@@ -274,7 +278,7 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
         for n in again:
             row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
             out[n] = update(s, row, items[n], values[n], now)
-        return out  # type: ignore[return-value]
+        return [out[n] for n in range(len(items))]
 
     return _write_all(uow, gridset, items, write)
 
@@ -290,7 +294,7 @@ def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn]) -> l
         values["issued_at"] = values["issued_at"] or now
         row = _existing(s, Warning, [item]).get((item.source, item.external_id))
         created = row is None
-        if created:
+        if row is None:
             row = Warning(**values)
             s.add(row)
             s.flush()

@@ -281,10 +281,9 @@ def event_out(e: CaseEvent | Moved, role: str, actor: str | None = None) -> dict
     personal = sees_personal(role)
     if isinstance(e, Moved):
         action, at, who, note = e.move, e.at, actor or "", e.note
-        fs, ts, ft, tt = e.from_status, e.to_status, e.from_tier, e.to_tier
     else:
         action, at, who, note = e.action, e.at, e.actor, e.note or ""
-        fs, ts, ft, tt = e.from_status, e.to_status, e.from_tier, e.to_tier
+    fs, ts, ft, tt = e.from_status, e.to_status, e.from_tier, e.to_tier
     return EventOut(at=iso(at), actor=who if personal else shown_name(who, role), action=action,
                     action_zh=action_label(action), from_status=fs, to_status=ts, from_tier=ft, to_tier=tt,
                     note=note if personal else "").model_dump()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -152,15 +153,17 @@ def _handlers(engine: Engine, grids: list[str]) -> list[Handler]:
         return list(s.scalars(select(Handler).where(Handler.active.is_(True), Handler.grid_id.in_(grids))))
 
 
-def contacts(engine: Engine, gridset: GridSet, data: FieldMapData) -> tuple[list[Contact], list[Contact], list[Contact]]:
+def contacts(engine: Engine, gridset: GridSet,
+             data: FieldMapData) -> tuple[list[Contact], list[Contact], list[Contact]]:
     """(grid officers, 党员中心户 + pioneer posts, volunteer teams + supply depots), each nearest first."""
     w = data.warning or {}
     lon, lat = float(w["lon"]), float(w["lat"])
     dist = _grid_distances(gridset, data.focus, lon, lat)
     officers, party = [], []
     for h in _handlers(engine, data.focus):
-        c = Contact(h.kind, h.name, dist[h.grid_id], h.grid_id, h.phone, handler_id=h.handler_id,
-                    direction="网格内" if dist[h.grid_id] <= 0 else "")
+        d = dist[cast(str, h.grid_id)]  # _handlers selects by grid: never None here
+        c = Contact(h.kind, h.name, d, h.grid_id, h.phone, handler_id=h.handler_id,
+                    direction="网格内" if d <= 0 else "")
         if h.kind == "officer":
             officers.append(c)
         elif h.kind == "party_member" and h.central_household:

@@ -173,7 +173,7 @@ def _rule_accept(c: _Ctx) -> None:
     if given and given != a.handler_id:
         raise MoveRefused(f"case {case.id} is dispatched to {case.handler} ({a.handler_id}); only they accept it — "
                           "dispatch it again to change the handler", "forbidden")
-    c.target = get_handler(c.s, a.handler_id)
+    c.target = get_handler(c.s, a.handler_id) if a.handler_id else None
 
 
 # -- effects: what a move changes besides status, version and the audit record ---------------------
@@ -201,8 +201,10 @@ def _do_dispatch(c: _Ctx) -> str:
 def _do_accept(c: _Ctx) -> str:
     h = c.target
     name = h.name if h is not None else (c.case.handler or "")
-    if h is not None or c.assignment is not None:
-        _assign(c, h.handler_id if h is not None else c.assignment.handler_id, None)  # type: ignore[union-attr]
+    if h is not None:
+        _assign(c, h.handler_id, None)
+    elif c.assignment is not None:
+        _assign(c, c.assignment.handler_id, None)
     c.case.handler = name[:64] or None
     return f"{name}接单"
 
