@@ -19,7 +19,6 @@ import callbacks
 import downloads
 from api import make_blueprint
 from township.config import ROOT, Settings
-from township.domain.sla import SlaConfig
 from township.runtime.bootstrap import AppContext, open_township
 from ui import ids
 
@@ -144,10 +143,11 @@ def _start_sweep(app: Dash) -> None:
     Under gunicorn, run ``python -m township escalate`` from cron instead (or
     as well: sweeps of several processes do not double-escalate).
     """
-    from township.loop.workflow import SWEEP_INTERVAL_S, sweep_overdue
+    from township.loop.sweeps import SWEEP_INTERVAL_S, sweep_overdue
 
-    engine = app_context(app.server).township.engine
-    threading.Thread(target=sweep_overdue, args=(engine, threading.Event()), daemon=True,
+    app_ctx = app_context(app.server)
+    threading.Thread(target=sweep_overdue, args=(app_ctx.township.engine, threading.Event()),
+                     kwargs={"sla": app_ctx.settings.sla}, daemon=True,
                      name="escalation-sweep").start()
     logging.getLogger(__name__).info("overdue cases escalate by themselves: a sweep every %.0f s",
                                      SWEEP_INTERVAL_S)
@@ -176,7 +176,7 @@ if __name__ == "__main__":
     dash_app = settle(create_app(s))
     if s.demo_feed:
         _start_feed(dash_app, s)
-    if SlaConfig.from_env().auto_escalate:
+    if s.sla.auto_escalate:
         _start_sweep(dash_app)
     _print_sign_in(dash_app, s)
     dash_app.run(host=s.host, port=s.port, debug=False)

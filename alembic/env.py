@@ -2,7 +2,7 @@
 
 Two ways in:
 
-* the app: :func:`township.store.models.init_db` passes an open connection (in
+* the app: :func:`township.store.engine.init_db` passes an open connection (in
   ``config.attributes["connection"]``), already inside the write transaction
   that serialises start-up migrations of several processes;
 * the command line (``.venv/bin/alembic ...``, see ``alembic.ini``): the URL
@@ -17,7 +17,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from township.config import Settings
-from township.store.models import Base, include_name, make_engine
+from township.store.engine import include_name, make_engine, sqlite_foreign_keys
+from township.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,7 +30,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        # SQLite's DDL is transactional too; the connection's BEGIN (IMMEDIATE) is township.store.models's.
+        # SQLite's DDL is transactional too; the connection's BEGIN (IMMEDIATE) is township.store.engine's.
         transactional_ddl=True,
         # PostGIS brings a table of its own (spatial_ref_sys): not ours to drop.
         include_name=include_name,
@@ -47,7 +48,7 @@ def run_offline() -> None:
 
 def run_online() -> None:
     connection = config.attributes.get("connection")
-    if connection is not None:  # called by township.store.models.init_db
+    if connection is not None:  # called by township.store.engine.init_db
         _configure(connection)
         with context.begin_transaction():  # a no-op inside the caller's transaction
             context.run_migrations()
@@ -60,8 +61,8 @@ def run_online() -> None:
         # write=True: the same lock the app takes, so a CLI upgrade and a
         # starting app server never migrate at the same time.
         with engine.execution_options(write=True).connect() as conn:
-            if conn.dialect.name == "sqlite":  # batch mode copies and drops tables (see township.store.models.migrate)
-                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            if conn.dialect.name == "sqlite":  # batch mode copies and drops tables (see township.store.engine.migrate)
+                sqlite_foreign_keys(conn, on=False)
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()

@@ -87,6 +87,6 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = viewer(ctx, write=True)
         items = parse_items(CaseIn, [form_to_case(request.form)])
         check_village(gridset, who, [items[0].lon], [items[0].lat])
-        written = write_cases(township.engine, gridset, items, actor=f"open311:{who.name}")
+        written = write_cases(township.engine, gridset, items, actor=f"open311:{who.name}", sla=ctx.settings.sla)
         body = [{"service_request_id": str(w.id), "service_notice": "", "account_id": None} for w in written]
         return respond(body, 201 if written[0].created else 200, fmt, "service_requests")

@@ -13,7 +13,8 @@ from township.formats.cap_store import apply_cap
 from township.formats.ingest import CaseIn, FieldError, WarningIn, parse_items, write_cases, write_warnings
 from township.formats.schemas import written_out
 from township.loop.casefile import MovedOut, MoveIn, event_out, handler_choices, handler_village, suggestion_out
-from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move, case_trail, open_orders
+from township.loop.sweeps import case_trail, open_orders
+from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move
 from township.read.api import Viewer, area_desc, case_out, case_page, get_case, get_warnings, warning_out
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version, utcnow
@@ -109,7 +110,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = viewer(ctx, write=True)
         items = parse_items(CaseIn, read_json())
         check_village(gridset, who, [c.lon for c in items], [c.lat for c in items])
-        written = write_cases(township.engine, gridset, items, actor=f"api:{who.name}")
+        written = write_cases(township.engine, gridset, items, actor=f"api:{who.name}", sla=ctx.settings.sla)
         return respond(written_out(written), _written_status(written))
 
     @bp.get("/api/v1/cases")
@@ -147,7 +148,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         actor = actor_of(who)
         try:
             moved = apply_move(township.engine, case_id, move, actor, expected_version=body.expected_version,
-                               **body.params())
+                               sla=ctx.settings.sla, **body.params())
         except MoveRefused as exc:
             raise refused(exc, "expected_version" if exc.code == "stale" else move) from None
         row = get_case(township.engine, case_id)

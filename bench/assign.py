@@ -23,7 +23,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from township.grids.gridset import GridSet, load_grid_file
-from township.store.models import Case, make_engine
+from township.store.engine import make_engine
+from township.store.models import Case
 
 #: DESIGN.md §4 at city scale: at least this many points a second, and this many times sjoin.
 BUDGET_RATE, BUDGET_RATIO = 1e6, 2.0

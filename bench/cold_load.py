@@ -55,7 +55,8 @@ from township.config import BUNDLED_GRIDS
 from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS
 from township.read.views import case_mask, overdue_mask
-from township.store.models import Case, make_engine, utcnow
+from township.store.engine import make_engine
+from township.store.models import Case, utcnow
 from ui import ids
 
 ROOT = Path(__file__).resolve().parent.parent

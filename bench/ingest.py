@@ -81,7 +81,7 @@ from bench.filter_bench import MAP_DRAWN, machine, markdown, p50_p95
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer, free_port
 from township.config import BUNDLED_GRIDS
 from township.grids.gridset import GridSet, load_grid_file
-from township.store.models import normalise_url
+from township.store.engine import normalise_url
 
 #: Every case this script writes carries an ``external_id`` with this prefix (and is deleted at the end).
 PREFIX = "BENCH-ING"
@@ -598,15 +598,9 @@ def remove_bench_rows(database_url: str, token_name: str) -> int:
     """Delete the cases this script wrote (and their events), and its token; bump the data version."""
     from sqlalchemy import delete, select
 
-    from township.store.models import (
-        ApiToken,
-        Case,
-        CaseAssignment,
-        CaseEvent,
-        bump_version,
-        make_engine,
-        session_scope,
-    )
+    from township.store.engine import make_engine
+    from township.store.models import ApiToken, Case, CaseAssignment, CaseEvent, bump_version
+    from township.store.uow import session_scope
 
     engine = make_engine(database_url)
     try:
@@ -651,7 +645,7 @@ def measure_import(database_url: str, peer_url: str, gs: GridSet, tmp: Path, row
     from sqlalchemy import text
 
     from township.formats.imports import import_file
-    from township.store.models import make_engine
+    from township.store.engine import make_engine
 
     engine = make_engine(database_url)
     pengine = peer_engine(peer_url)
@@ -746,7 +740,7 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
     from playwright.sync_api import sync_playwright
 
     from township.accounts.tokens import create_token
-    from township.store.models import make_engine
+    from township.store.engine import make_engine
 
     started = time.perf_counter()
     say = (lambda m: log(started, m)) if verbose else (lambda m: None)
@@ -822,7 +816,7 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
     floor = "floor: bare Flask + ORM INSERT/commit"
     synced = any(x in durable for x in ("synchronous=FULL", "synchronous=EXTRA", "synchronous_commit=on"))
     api_note = (f"POST /api/v1/cases, one case per request, {requests_per_run} requests per run, keep-alive "
-                "sessions. Every request is a commit: the store's engine (township.store.models.make_engine, "
+                "sessions. Every request is a commit: the store's engine (township.store.engine.make_engine, "
                 f"the app's own) reports {durable}"
                 + (" (the log is fsynced at every commit)" if synced else " (NOT a durable commit)")
                 + ". Peer = the floor of a durable endpoint on the same stack: same Werkzeug threaded server, Bearer "

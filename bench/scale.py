@@ -67,17 +67,9 @@ from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
 from township.grids.gridset import GridSet
 from township.grids.install import ensure_grids
 from township.runtime.demo import GIVEN, SURNAMES, TITLES, TYPE_DOMAINS, TYPE_SOURCES, YEARLY_CASES, _Rng
-from township.store.models import (
-    Case,
-    CaseEvent,
-    Warning,
-    WarningGrid,
-    bump_version,
-    init_db,
-    make_engine,
-    session_scope,
-    utcnow,
-)
+from township.store.engine import init_db, make_engine
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, utcnow
+from township.store.uow import session_scope
 
 __all__ = ["SIZES", "SizeSpec", "Scale", "build", "app_env", "scale_dir", "main"]
 

@@ -41,7 +41,7 @@ def make_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: str, handl
     try:
         visible_case(tw.engine, case_id, viewer)  # scope first: another village's case says only that
         moved = apply_move(tw.engine, case_id, move, viewer, expected_version=int(opened["version"]),
-                           **move_params(move, handler, text))
+                           sla=app_ctx.settings.sla, **move_params(move, handler, text))
     except MoveRefused as exc:
         return refused(opened, exc, lambda message: open_card(app_ctx, viewer, case_id, lang, message=message,
                                                               text=text or "", handler=handler), lang)

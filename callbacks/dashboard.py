@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, html, no_update
@@ -14,23 +13,18 @@ from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, 
 from township.domain import filters
 from township.domain.filters import FilterState
 from township.loop.casefile import clamp_state
+from township.loop.sweeps import open_orders
 from township.loop.warnings import may_see as may_see_warning
-from township.loop.warnings import reached_villages, selected_warning
-from township.loop.workflow import Actor, open_orders
-from township.read.snapshot import acknowledge_warning
-from township.read.views import alerts, grid_detail, make_view, warning_mask
+from township.loop.warnings import move_warning, reached_villages, selected_warning
+from township.loop.workflow import Actor, MoveRefused
+from township.read.snapshot import Snapshot
+from township.read.views import View, alerts, grid_detail, make_view, warning_mask
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version
 from ui import casecard, ids, warningcard
 from ui import dashboard as ui
 from ui import stats as stats_ui
 from ui.account import account_bar
-
-if TYPE_CHECKING:  # annotations only
-    from township.read.snapshot import Snapshot, View
-
-#: Roles that may acknowledge a warning (the wall and someone not signed in may not).
-ACKNOWLEDGERS = frozenset({"admin", "command", "village"})
 
 #: Buttons among the reducer's inputs: only a click (n_clicks set) is an action.
 BUTTONS = frozenset({ids.CRUMB_TOWN, ids.CRUMB_VILLAGE, ids.F_RESET})
@@ -289,12 +283,13 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     @app.callback(Output(ids.VERSION, "data", allow_duplicate=True), Input(ids.ALERT_ACK, "n_clicks"),
                   State(ids.ALERT_ACK, "value"), prevent_initial_call=True)
     def on_acknowledge(_n, warning_id):
-        viewer = current_viewer(app_ctx)
-        if not warning_id or viewer.role not in ACKNOWLEDGERS:
+        if not warning_id:
             raise PreventUpdate
-        if int(warning_id) not in set(viewer_alerts(tw.snapshot(), viewer)["id"].tolist()):
-            raise PreventUpdate  # not a warning this viewer was shown (another village's)
-        acknowledge_warning(tw.engine, int(warning_id), actor=viewer.name)
+        try:
+            # The warning card's move, with its rules: the role, the village's reach, the status.
+            move_warning(tw.engine, gs, int(warning_id), "acknowledge", current_viewer(app_ctx))
+        except MoveRefused:
+            raise PreventUpdate from None
         return data_version(tw.engine)
 
     @app.callback(

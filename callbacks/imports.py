@@ -25,7 +25,8 @@ def run_import(app_ctx: AppContext, contents: str, filename: str, kind: str, mod
     tw = app_ctx.township
     try:
         report = import_data(tw.engine, tw.gridset, data, filename, kind=kind, mode=mode,
-                             default_source=source, progress=progress, actor=f"upload:{viewer.name}")
+                             default_source=source, progress=progress, actor=f"upload:{viewer.name}",
+                             sla=app_ctx.settings.sla)
     except UnreadableFile as err:
         return f"{filename}: {err}"
     return "\n".join(report.lines())

@@ -55,7 +55,8 @@ def make_dispatch(app_ctx: AppContext, viewer: Actor, opened: dict, handler_id: 
     """Dispatch a task from the open warning to ``handler_id`` (a new case in the closed loop)."""
     tw = app_ctx.township
     try:
-        case_id = dispatch_task(tw.engine, tw.gridset, int(opened["id"]), handler_id, viewer, note=text or "")
+        case_id = dispatch_task(tw.engine, tw.gridset, int(opened["id"]), handler_id, viewer, note=text or "",
+                                sla=app_ctx.settings.sla)
     except MoveRefused as exc:
         return refused(opened, exc, _reopen(app_ctx, viewer, opened, text, lang), lang)
     return done(open_warning(app_ctx, viewer, int(opened["id"]), lang, message=f"#{case_id} {handler_id}", ok=True))

@@ -219,7 +219,7 @@ def api_server(tmp_path_factory, stores) -> LiveServer:
     bound to DL-03); ``api_server.engine`` opens the same file for direct SQL checks.
     """
     from township.accounts.tokens import create_token
-    from township.store.models import make_engine
+    from township.store.engine import make_engine
 
     # No demo feed: the tests count exactly what they write.
     srv = LiveServer(tmp_path_factory.mktemp("api"), {"DEMO_FEED": "0"}, stores.new("api")).start()

@@ -5,16 +5,24 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import requests
-from test_api import a_case, get, grids, post, sql  # noqa: F401  (grids is a fixture)
+from test_api import a_case, get, post, sql
 
 from township.accounts.tokens import create_token
+from township.config import BUNDLED_GRIDS
+from township.grids.gridset import load_grid_file
 
 pytestmark = pytest.mark.store  # run on SQLite and on PostgreSQL (tests/conftest.py)
 MOVE_ROUTES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate")
 
 
-def new_case(srv, grids, grid_id: str, **extra) -> dict:
-    r = post(srv, "/api/v1/cases", a_case(grids, grid_id, **extra), srv.tokens["command"])
+@pytest.fixture(scope="module")
+def gridset():
+    """The bundled grids, to place the cases sent (a fixture of this module's own, not test_api's)."""
+    return load_grid_file(BUNDLED_GRIDS)
+
+
+def new_case(srv, gridset, grid_id: str, **extra) -> dict:
+    r = post(srv, "/api/v1/cases", a_case(gridset, grid_id, **extra), srv.tokens["command"])
     assert r.status_code == 201, r.text
     return get(srv, f"/api/v1/cases/{r.json()[0]['id']}", srv.tokens["command"]).json()
 
@@ -33,9 +41,9 @@ def row(srv, case_id: int) -> tuple:
     return status, tier, handler, version, events
 
 
-def test_the_whole_loop_over_the_api_and_open311_follows(api_server, grids):
+def test_the_whole_loop_over_the_api_and_open311_follows(api_server, gridset):
     srv, cmd = api_server, api_server.tokens["command"]
-    case = new_case(srv, grids, "DL-03-02", reporter="张三丰", reporter_phone="13812341234")
+    case = new_case(srv, gridset, "DL-03-02", reporter="张三丰", reporter_phone="13812341234")
     o311 = f"/open311/v2/requests/{case['id']}.json"
     assert get(srv, o311).json()[0]["status"] == "open"
 
@@ -76,9 +84,9 @@ def test_the_whole_loop_over_the_api_and_open311_follows(api_server, grids):
     assert xml.find("request/status").text == "closed"
 
 
-def test_escalation_moves_the_open311_expected_datetime(api_server, grids):
+def test_escalation_moves_the_open311_expected_datetime(api_server, gridset):
     srv, cmd = api_server, api_server.tokens["command"]
-    case = new_case(srv, grids, "DL-04-01")
+    case = new_case(srv, gridset, "DL-04-01")
     before = get(srv, f"/open311/v2/requests/{case['id']}.json").json()[0]["expected_datetime"]
     r = act(srv, case, "escalate", cmd, reason="网格无法化解")
     r = act(srv, r.json()["case"], "escalate", cmd, reason="村内无法化解")  # the township has 7 days, not 3
@@ -87,9 +95,9 @@ def test_escalation_moves_the_open311_expected_datetime(api_server, grids):
     assert after != before and after == r.json()["case"]["deadline_at"]
 
 
-def test_refusals_map_to_http_statuses_and_change_nothing(api_server, grids):
+def test_refusals_map_to_http_statuses_and_change_nothing(api_server, gridset):
     srv, cmd = api_server, api_server.tokens["command"]
-    case = new_case(srv, grids, "DL-03-03")
+    case = new_case(srv, gridset, "DL-03-03")
     before = row(srv, case["id"])
     cases = [
         (act(srv, 999999999, "dispatch", cmd, version=0, handler="pool"), 404),
@@ -112,9 +120,9 @@ def test_refusals_map_to_http_statuses_and_change_nothing(api_server, grids):
     assert row(srv, case["id"]) == before
 
 
-def test_a_stale_update_is_409_and_changes_nothing(api_server, grids):
+def test_a_stale_update_is_409_and_changes_nothing(api_server, gridset):
     srv, cmd, admin = api_server, api_server.tokens["command"], api_server.tokens["admin"]
-    case = new_case(srv, grids, "DL-03-04")
+    case = new_case(srv, gridset, "DL-03-04")
     assert act(srv, case, "dispatch", cmd, handler="H-OF-DL-03-04").status_code == 200
     before = row(srv, case["id"])
     r = act(srv, case, "cancel", admin, reason="重复上报")  # with the version read before the dispatch
@@ -124,10 +132,10 @@ def test_a_stale_update_is_409_and_changes_nothing(api_server, grids):
     assert row(srv, case["id"]) == before
 
 
-def test_a_village_token_is_refused_another_villages_case_on_every_route(api_server, grids):
+def test_a_village_token_is_refused_another_villages_case_on_every_route(api_server, gridset):
     srv, village = api_server, api_server.tokens["village"]  # bound to DL-03
-    other = new_case(srv, grids, "DL-05-01")
-    own = new_case(srv, grids, "DL-03-01")
+    other = new_case(srv, gridset, "DL-05-01")
+    own = new_case(srv, gridset, "DL-03-01")
     before = row(srv, other["id"])
     reads = [f"/api/v1/cases/{other['id']}", f"/api/v1/cases/{other['id']}/events",
              f"/api/v1/cases/{other['id']}/suggestions", f"/open311/v2/requests/{other['id']}.json",
@@ -149,11 +157,11 @@ def test_a_village_token_is_refused_another_villages_case_on_every_route(api_ser
     assert orders["village_id"] == "DL-03" and own["id"] in [c["id"] for c in orders["items"]]
 
 
-def test_a_responder_token_acts_as_its_handler(api_server, grids):
+def test_a_responder_token_acts_as_its_handler(api_server, gridset):
     srv, cmd = api_server, api_server.tokens["command"]
     officer = create_token(srv.engine, "test-responder-0301", "responder", handler_id="H-OF-DL-03-01")
-    mine = new_case(srv, grids, "DL-03-01")
-    theirs = new_case(srv, grids, "DL-03-02")
+    mine = new_case(srv, gridset, "DL-03-01")
+    theirs = new_case(srv, gridset, "DL-03-02")
     mine = act(srv, mine, "dispatch", cmd, handler="H-OF-DL-03-01").json()["case"]
     theirs = act(srv, theirs, "dispatch", cmd, handler="H-OF-DL-03-02").json()["case"]
     r = act(srv, mine, "accept", officer)

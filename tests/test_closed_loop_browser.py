@@ -19,7 +19,8 @@ from township.domain.vocab import CASE_STATUS_COLORS, DONE_STATUSES, OPEN_STATUS
 from township.formats.ingest import CaseIn, write_cases
 from township.grids.gridset import load_grid_file
 from township.loop.workflow import MOVES
-from township.store.models import make_engine, utcnow
+from township.store.engine import make_engine
+from township.store.models import utcnow
 
 VILLAGE, GRID = "DL-07", "DL-07-02"
 

@@ -11,7 +11,7 @@ from township.accounts.tokens import create_token
 from township.config import BUNDLED_GRIDS
 from township.formats.ingest import WarningIn, write_warnings
 from township.grids.gridset import load_grid_file
-from township.store.models import make_engine
+from township.store.engine import make_engine
 
 
 def test_case_posted_to_the_api_appears_without_reload_and_zoom_is_kept(server, page):

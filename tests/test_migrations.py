@@ -15,17 +15,9 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from township.store.models import (
-    Base,
-    Meta,
-    alembic_config,
-    data_version,
-    init_db,
-    make_engine,
-    migrate,
-    schema_diffs,
-    session_scope,
-)
+from township.store.engine import alembic_config, init_db, make_engine, migrate, schema_diffs
+from township.store.models import Base, Meta, data_version
+from township.store.uow import session_scope
 
 pytestmark = pytest.mark.store
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +126,7 @@ def test_an_unversioned_store_that_differs_is_refused_by_name(stores):
 
 def test_processes_starting_together_migrate_once(stores):
     url = stores.new("race")
-    code = ("import sys; from township.store.models import make_engine, migrate, init_db; "
+    code = ("import sys; from township.store.engine import make_engine, migrate, init_db; "
             "e = make_engine(sys.argv[1]); print(migrate(e)); init_db(e)")
     procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]

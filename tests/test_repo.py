@@ -15,7 +15,8 @@ from township.config import BUNDLED_GRIDS, ROOT, Settings
 from township.grids import gridset
 from township.grids.install import ensure_grids, gridset_digest
 from township.runtime.bootstrap import open_township
-from township.store.models import Case, Grid, init_db, make_engine
+from township.store.engine import init_db, make_engine
+from township.store.models import Case, Grid
 
 pytestmark = pytest.mark.store
 

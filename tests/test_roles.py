@@ -17,7 +17,7 @@ from township.accounts.users import check_password
 from township.config import ROOT, SECRET_FILE, Settings, session_secret
 from township.domain.sla import SlaConfig
 from township.formats.ingest import CaseIn, write_cases
-from township.loop.workflow import sweep_overdue
+from township.loop.sweeps import sweep_overdue
 from township.runtime.bootstrap import open_township
 from township.store.models import Case, CaseEvent, utcnow
 

@@ -12,20 +12,12 @@ from sqlalchemy.orm import Session
 
 from township.domain.filters import FilterState
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
+from township.loop.warnings import move_warning
 from township.loop.workflow import Actor, apply_move
-from township.read.snapshot import CATEGORICAL, Snapshot, Township, acknowledge_warning, categorical
+from township.read.snapshot import CATEGORICAL, Snapshot, Township, categorical
 from township.read.views import make_view
-from township.store.models import (
-    Case,
-    CaseEvent,
-    Meta,
-    Warning,
-    WarningGrid,
-    bump_version,
-    data_version,
-    session_scope,
-    utcnow,
-)
+from township.store.models import Case, CaseEvent, Meta, Warning, WarningGrid, bump_version, data_version, utcnow
+from township.store.uow import session_scope
 
 pytestmark = pytest.mark.store
 OPEN = ("reported", "dispatched", "accepted", "in_progress", "returned")
@@ -102,7 +94,8 @@ def test_snapshot_reloads_only_when_data_changes(township_ctx):
     tw = township_ctx.township
     first = tw.snapshot()
     assert tw.snapshot() is first
-    from township.store.models import bump_version, session_scope
+    from township.store.models import bump_version
+    from township.store.uow import session_scope
 
     with session_scope(tw.engine) as s:
         bump_version(s)
@@ -158,7 +151,7 @@ def test_incremental_reload_equals_a_full_load(town):
     fire = WarningIn(source="test", type="fire", level=2, title="增量预警", radius_m=1500, **_point(tw))
     new_warning = write_warnings(tw.engine, tw.gridset, [fire])[0].id
     active = first.warnings.loc[first.warnings["status"] == "active", "id"]
-    assert acknowledge_warning(tw.engine, int(active.iloc[0]), "测试")
+    assert move_warning(tw.engine, tw.gridset, int(active.iloc[0]), "acknowledge", Actor("测试", "command"))
 
     snap = tw.snapshot()
     assert not tw.last_reload.full and tw.last_reload.case_rows == 3  # only the changed cases were read
@@ -188,7 +181,7 @@ def test_a_new_case_reads_no_warning_but_an_acknowledged_warning_does(town):
     assert not tw.last_reload.full and (snap.cases["title"] == "只有案件").sum() == 1
     assert snap.warnings is first.warnings and snap.warning_grids is first.warning_grids
     active = snap.warnings.loc[snap.warnings["status"] == "active", "id"]
-    assert acknowledge_warning(tw.engine, int(active.iloc[0]), "测试")
+    assert move_warning(tw.engine, tw.gridset, int(active.iloc[0]), "acknowledge", Actor("测试", "command"))
     after = tw.snapshot()
     acknowledged = after.warnings.set_index("id").loc[int(active.iloc[0]), "status"]
     assert after.warnings is not snap.warnings and acknowledged == "acknowledged"

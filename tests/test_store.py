@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -20,17 +20,9 @@ from sqlalchemy import select
 from township.config import BUNDLED_GRIDS
 from township.formats.ingest import CaseIn, write_cases
 from township.grids.install import ensure_grids
-from township.store.models import (
-    MAX_ID,
-    Case,
-    Meta,
-    bump_version,
-    data_version,
-    init_db,
-    make_engine,
-    normalise_url,
-    session_scope,
-)
+from township.store.engine import init_db, make_engine, normalise_url
+from township.store.models import MAX_ID, Case, Meta, bump_version, data_version
+from township.store.uow import session_scope
 
 pytestmark = pytest.mark.store
 
@@ -58,7 +50,8 @@ def test_processes_opening_a_new_sqlite_file_together_all_start(tmp_path):
     start_at = time.time() + 2
     code = (
         "import sys, time\n"
-        "from township.store.models import make_engine, init_db, data_version\n"
+        "from township.store.engine import make_engine, init_db\n"
+        "from township.store.models import data_version\n"
         "e = make_engine(sys.argv[1])\n"
         "while time.time() < float(sys.argv[2]): pass\n"
         "init_db(e); print(data_version(e))\n"
@@ -135,7 +128,7 @@ def test_times_are_naive_utc_on_both_stores(engine):
         assert row.reported_at == datetime(2026, 3, 1, 1, 30) and row.reported_at.tzinfo is None
         # a zone-aware time written by mistake is kept as its UTC wall clock on PostgreSQL
         # (the session runs in UTC); SQLite keeps the wall clock it is given
-        row.resolved_at = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+        row.resolved_at = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
     with session_scope(engine) as s:
         assert s.scalar(select(Case.resolved_at).where(Case.id == w.id)) == datetime(2026, 3, 2, 0, 0)
         assert s.scalar(select(Case.id).where(Case.reported_at < datetime(2026, 3, 1, 2))) == w.id

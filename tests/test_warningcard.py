@@ -33,7 +33,8 @@ from township.loop.warnings import (
 from township.loop.workflow import Actor, MoveRefused
 from township.read.views import make_view
 from township.runtime.bootstrap import open_township
-from township.store.models import Case, CaseAssignment, CaseEvent, Handler, Warning, WarningEvent, make_engine
+from township.store.engine import make_engine
+from township.store.models import Case, CaseAssignment, CaseEvent, Handler, Warning, WarningEvent
 from ui import ids
 
 COMMAND = Actor("指挥中心值班员", "command")

@@ -14,27 +14,21 @@ import shapely
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+import township.loop.warnings
 from township.accounts.users import DEMO_USERS, check_password, create_user, seed_demo_users
 from township.config import Settings
 from township.domain.sla import DEFAULT_SLA, SlaConfig, accept_deadline, deadline_for
 from township.domain.vocab import CASE_STATUSES, TIERS
-from township.formats.ingest import CaseIn, write_cases
+from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
 from township.grids.crs import to_metric
 from township.loop.staff import NEIGHBOUR_GAP_M, neighbours, seed_handlers, suggest_handlers
-from township.loop.workflow import (
-    MOVES,
-    Actor,
-    MoveRefused,
-    allowed_moves,
-    apply_move,
-    case_trail,
-    escalate_overdue,
-    late_to_accept,
-    open_orders,
-    replay,
-)
+from township.loop.sweeps import case_trail, escalate_overdue, late_to_accept, open_orders, replay
+from township.loop.warnings import dispatch_task, task_prefix
+from township.loop.workflow import MOVES, Actor, MoveRefused, allowed_moves, apply_move
+from township.read.views import overdue_mask
 from township.read.stats import (
     STAGE_STATUSES,
     EntryTimes,
@@ -46,18 +40,9 @@ from township.read.stats import (
 )
 from township.read.views import overdue_mask
 from township.runtime.bootstrap import open_township
-from township.store.models import (
-    Case,
-    CaseAssignment,
-    CaseEvent,
-    Handler,
-    User,
-    bump_version,
-    data_version,
-    init_db,
-    make_engine,
-    session_scope,
-)
+from township.store.engine import init_db, make_engine
+from township.store.models import Case, CaseAssignment, CaseEvent, Handler, User, bump_version, data_version
+from township.store.uow import session_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 3, 1, 8, 0)
@@ -484,6 +469,64 @@ def test_manual_escalation_starts_the_tiers_clock(store):
     assert "top tier" in refused(store, cid, "escalate", code="status", reason="再升级")
 
 
+def test_one_sla_configuration_sets_ingest_deadlines_and_escalations(stores):
+    # Read once, by Settings, from the environment; the app context hands it on.
+    cfg = Settings.from_env({"DATABASE_URL": stores.new("sla"), "SEED_DEMO": "0",
+                             "SLA_TIER_DAYS": "grid=1,village=2", "SLA_AUTO_ESCALATE": "1"})
+    ctx = open_township(cfg)
+    engine, gs, sla = ctx.township.engine, ctx.township.gridset, ctx.settings.sla
+    p = gs.geometry("DL-01-01").representative_point()
+    item = CaseIn(source="citizen", type="dispute", domain="governance", title="测试事件", lon=p.x, lat=p.y,
+                  reported_at=T0)
+    cid = write_cases(engine, gs, [item], actor="测试", sla=sla)[0].id
+    with Session(engine) as s:
+        due = s.get(Case, cid).deadline_at
+    assert due == T0 + timedelta(days=1)  # grid=1, not the built-in 3
+    minute = timedelta(minutes=1)
+    frame = pd.DataFrame({"status": ["reported", "reported"], "deadline_at": [due, due]})
+    assert overdue_mask(frame, due - minute).tolist() == [False, False]
+    assert overdue_mask(frame, due + minute).tolist() == [True, True]
+    assert escalate_overdue(engine, now=due - minute, sla=sla) == []
+    assert escalate_overdue(engine, now=due + minute, sla=sla) == [cid]
+    with Session(engine) as s:
+        case = s.get(Case, cid)
+        assert (case.tier, case.deadline_at) == ("village", due + minute + timedelta(days=2))  # village=2
+
+
+def test_a_task_from_a_warning_is_one_unit_of_work(store, monkeypatch):
+    gs = store.gridset
+    p = gs.geometry("DL-01-01").representative_point()
+    [w] = write_warnings(store.engine, gs, [WarningIn(source="test", external_id="uow-1", type="ice_flood", level=2,
+                                                      title="测试预警", lon=p.x, lat=p.y, radius_m=300)])
+
+    def counts() -> tuple:
+        with store.engine.connect() as conn:
+            return tuple(conn.execute(sql_text(sql), {"w": w.id, "p": task_prefix(w.id) + "%"}).scalar() for sql in (
+                "SELECT count(*) FROM cases WHERE external_id LIKE :p",
+                "SELECT count(*) FROM case_events",
+                "SELECT count(*) FROM case_assignments",
+                "SELECT count(*) FROM warning_events WHERE warning_id = :w",
+                "SELECT value FROM meta WHERE key = 'data_version'"))
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the process dies before the warning's log is written")
+
+    before = counts()
+    assert before[0] == before[3] == 0
+    # The last step fails: the case and its dispatch written before it must not survive.
+    monkeypatch.setattr(township.loop.warnings, "_log_event", crash)
+    with pytest.raises(RuntimeError, match="dies"):
+        dispatch_task(store.engine, gs, w.id, OFFICER, CMD)
+    assert counts() == before
+    monkeypatch.undo()
+    cid = dispatch_task(store.engine, gs, w.id, OFFICER, CMD)
+    after = counts()
+    assert after[0] == 1 and after[1] == before[1] + 2 and after[2] == before[2] + 1 and after[3] == 1
+    # One transaction, one data version: the case, its trail and the warning's log carry the same one.
+    assert int(after[4]) == int(before[4]) + 1 == store.case(cid).version
+    assert [e.action for e in case_trail(store.engine, cid)] == ["report", "dispatch"]
+
+
 # -- handlers ---------------------------------------------------------------------------------------
 
 
@@ -733,6 +776,7 @@ def test_stats_of_no_cases():
 
 
 def test_core_modules_import_no_dash_or_flask():
-    code = ("import sys, township.loop.workflow, township.domain.sla, township.loop.staff, township.accounts.users, township.read.stats; "
+    code = ("import sys, township.loop.workflow, township.loop.sweeps, township.domain.sla, township.loop.staff, "
+            "township.accounts.users, township.read.stats, township.store.uow; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('dash', 'flask')]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

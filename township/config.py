@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from township.domain.policy import check_role
+from township.domain.sla import DEFAULT_SLA, SlaConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_GRIDS = ROOT / "geodata" / "dalu_grids.geojson"
@@ -61,6 +62,10 @@ class Settings:
         Up to this many level-3 grids, their geometry is in the dashboard page
         from the start; beyond it, it is sent with the first view of level 3
         (a city's 50,000 grids are megabytes); ``INLINE_GRIDS``.
+    sla : SlaConfig
+        The deadlines (``SLA_*``, see `township.domain.sla`), read here once:
+        ingest sets a new case's deadline with them and the workflow its
+        escalations' (the one configuration the whole app uses).
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -79,6 +84,7 @@ class Settings:
     demo_feed: bool = False
     feed_interval: float = 30.0
     inline_grids: int = 5_000
+    sla: SlaConfig = DEFAULT_SLA
 
     def __post_init__(self) -> None:
         # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
@@ -109,6 +115,7 @@ class Settings:
             demo_feed=env.get("DEMO_FEED", "0") in ("1", "true", "yes"),
             feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),
             inline_grids=int(env.get("INLINE_GRIDS", base.inline_grids)),
+            sla=SlaConfig.from_env(env),
         )
 
 

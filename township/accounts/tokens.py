@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from township.domain.policy import check_role
-from township.store.models import ApiToken, Handler, TokenHandler, session_scope, utcnow
+from township.store.models import ApiToken, Handler, TokenHandler, utcnow
+from township.store.uow import session_scope
 
 
 def _digest(token: str) -> str:

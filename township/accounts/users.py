@@ -31,7 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from township.domain.policy import check_role
-from township.store.models import User, session_scope, utcnow
+from township.store.models import User, utcnow
+from township.store.uow import session_scope
 
 #: scrypt cost: 2**14 × 8 × 128 bytes = 16 MiB and tens of milliseconds per check (OWASP's minimum).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1

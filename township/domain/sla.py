@@ -9,7 +9,8 @@ Every function takes ``now`` (default :func:`township.store.models.utcnow`), so 
 and replays run on a controllable clock. Overdue is computed, never stored
 (`township.read.views.overdue_mask`): only ``deadline_at`` is stored.
 
-Configuration (environment, read by :meth:`SlaConfig.from_env`)::
+Configuration (environment, read once at start by `township.config.Settings.from_env`
+through :meth:`SlaConfig.from_env`; the app hands ``Settings.sla`` to ingest and the workflow)::
 
     SLA_ACCEPT_HOURS=2
     SLA_TIER_DAYS=grid=3,village=3,township=7,county=15
@@ -76,7 +77,7 @@ class SlaConfig:
         """Days to resolve a case of ``domain`` (and ``case_type``) at ``tier``."""
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
-        if case_type in self.type_days:
+        if case_type is not None and case_type in self.type_days:
             return float(self.type_days[case_type])
         return float(self.domain_days.get((tier, domain), self.tier_days[tier]))
 

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
+from township.domain.sla import DEFAULT_SLA, SlaConfig
 from township.formats.cells import cell_value
 from township.formats.ingest import MAX_BATCH, IngestError, Written, validation_errors, write_cases, write_warnings
 from township.formats.tables import HEADERS, MODELS, Kind, Table, read_table
@@ -139,7 +140,7 @@ def _one_transaction(engine: Engine) -> Iterator[Connection]:
     connection already inside a transaction joins it and does not commit it
     (SQLAlchemy's "join a Session into an external transaction"), so every
     chunk commits together when this block ends, or none does. ``write=True``
-    makes SQLite take the write lock at BEGIN (see `township.store.models`).
+    makes SQLite take the write lock at BEGIN (see `township.store.engine`).
     """
     with engine.execution_options(write=True).connect() as conn, conn.begin():
         yield conn
@@ -201,7 +202,7 @@ def _locate_all(good: list[tuple[int, Any]], table: Table, gridset: GridSet, crs
 
 def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, kind: Kind = "cases",
                 mode: Mode = "all", default_source: str | None = None, progress: Progress | None = None,
-                crs: str | None = None, actor: str = "import") -> ImportReport:
+                crs: str | None = None, actor: str = "import", sla: SlaConfig = DEFAULT_SLA) -> ImportReport:
     """Import a file's content (e.g. an upload): validate, locate, write in one transaction.
 
     Parameters
@@ -231,6 +232,8 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
         ``"bd09"``; converted to WGS-84 before locating.
     actor : str
         Who is named on the new cases' report events.
+    sla : SlaConfig
+        The deadlines a new case gets (the app's, `township.config.Settings.sla`).
 
     Returns
     -------
@@ -283,7 +286,7 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
         for start in range(0, len(items), CHUNK):
             chunk = items[start:start + CHUNK]
             if kind == "cases":
-                written += write_cases(conn, gridset, chunk, actor=actor)
+                written += write_cases(conn, gridset, chunk, actor=actor, sla=sla)
             else:
                 written += write_warnings(conn, gridset, chunk)
             tick(done_before + len(written))
@@ -296,7 +299,7 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
 
 def import_file(engine: Engine, gridset: GridSet, path: str | Path, kind: Kind = "cases",
                 mode: Mode = "all", default_source: str | None = None, progress: Progress | None = None,
-                crs: str | None = None) -> ImportReport:
+                crs: str | None = None, sla: SlaConfig = DEFAULT_SLA) -> ImportReport:
     """Import a file from disk; see `import_data` for the parameters.
 
     Raises
@@ -308,4 +311,4 @@ def import_file(engine: Engine, gridset: GridSet, path: str | Path, kind: Kind =
     """
     path = Path(path)
     return import_data(engine, gridset, path.read_bytes(), path.name, kind, mode, default_source,
-                       progress, crs)
+                       progress, crs, sla=sla)

@@ -7,30 +7,31 @@ in one transaction, idempotent by the source's own id: re-sending
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
 from township.domain.vocab import (
     CASE_SOURCES,
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
-    TIER_DAYS,
     TIERS,
     WARNING_LEVELS,
     WARNING_STATUSES,
     WARNING_TYPES,
 )
 from township.grids.gridset import GridSet
-from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, utcnow
+from township.store.uow import UnitOfWork, run_in_unit
 
 #: Most items one batch request or one file may carry.
 MAX_BATCH = 5000
@@ -48,7 +49,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     """Times are stored as naive UTC; a time without a zone is taken as UTC."""
     if value is None or value.tzinfo is None:
         return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 class _In(BaseModel):
@@ -156,49 +157,43 @@ class Written:
     grid_id: str | None
 
 
+#: What `_write_all` hands the rows to: (session, items, their column values, now) → one `Written` per item.
+WriteBatch = Callable[[Session, list, list[dict], datetime], list[Written]]
+
+
 def _locate(gridset: GridSet, items: list, first_index: int = 0) -> list[str | None]:
     grids = gridset.locate(np.array([i.lon for i in items], float), np.array([i.lat for i in items], float))
     errors = [
         FieldError(first_index + n if len(items) > 1 else None, "lon,lat",
                    f"({item.lon}, {item.lat}) is outside the town; send outside_ok=true to keep it as outside")
-        for n, (item, g) in enumerate(zip(items, grids)) if g is None and not item.outside_ok
+        for n, (item, g) in enumerate(zip(items, grids, strict=True)) if g is None and not item.outside_ok
     ]
     if errors:
         raise IngestError(errors)
     return grids.tolist()
 
 
-def _retrying(write):
-    # Two writers sending the same new (source, external_id) at once: the
-    # second insert fails on the unique key; run it again and it updates.
-    def run(*args, **kwargs):
-        try:
-            return write(*args, **kwargs)
-        except IntegrityError:
-            return write(*args, **kwargs)
-    return run
-
-
-def _write_all(engine: Engine | Connection, gridset: GridSet, items: list, write_batch) -> list[Written]:
-    """Locate ``items``, then write them with ``write_batch`` in one transaction under one new data version.
+def _write_all(uow: UnitOfWork, gridset: GridSet, items: list, write_batch: WriteBatch) -> list[Written]:
+    """Locate ``items``, then write them with ``write_batch`` in ``uow``, under its data version.
 
     ``write_batch(session, items, values, now)`` gets each item's column values
     (with its grid, village, ``updated_at`` and ``version``) and returns a
-    `Written` per item, in order. ``engine`` may be a connection already inside
-    a transaction (a file import writes its chunks that way): the work then
-    joins it and is committed with it.
+    `Written` per item, in order.
     """
     grids = _locate(gridset, items)
     now = utcnow()
-    with session_scope(engine) as s:
-        version = bump_version(s)
-        values = [dict(item.model_dump(exclude={"outside_ok"}), grid_id=grid_id,
-                       village_id=gridset.village_of(grid_id) if grid_id else None, updated_at=now, version=version)
-                  for item, grid_id in zip(items, grids)]
-        return write_batch(s, items, values, now)
+    version = uow.version()
+    values = [dict(item.model_dump(exclude={"outside_ok"}), grid_id=grid_id,
+                   village_id=gridset.village_of(grid_id) if grid_id else None, updated_at=now, version=version)
+              for item, grid_id in zip(items, grids, strict=True)]
+    return write_batch(uow.session, items, values, now)
 
 
-def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any]:
+#: A table written idempotently by its source's own id.
+_Row = TypeVar("_Row", Case, Warning)
+
+
+def _existing(s: Session, model: type[_Row], items: list) -> dict[tuple[str, str | None], _Row]:
     """The stored rows with the items' (source, external_id), by that pair: re-sending updates them.
 
     One query per source in the batch (a file import's 500 rows have one), not
@@ -209,21 +204,31 @@ def _existing(s: Session, model: type, items: list) -> dict[tuple[str, str], Any
     for item in items:
         if item.external_id is not None:
             by_source.setdefault(item.source, set()).add(item.external_id)
-    found: dict[tuple[str, str], Any] = {}
+    found: dict[tuple[str, str | None], _Row] = {}
     for source, external_ids in by_source.items():
         rows = s.scalars(select(model).where(model.source == source, model.external_id.in_(sorted(external_ids))))
         found.update({(row.source, row.external_id): row for row in rows})
     return found
 
 
-@_retrying
-def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseIn],
-                actor: str = "api") -> list[Written]:
-    """Insert or update cases in one transaction; every new case gets its ``report`` event.
+def write_cases(bind: Engine | Connection, gridset: GridSet, items: list[CaseIn], actor: str = "api", *,
+                sla: SlaConfig = DEFAULT_SLA) -> list[Written]:
+    """Insert or update cases in one unit of work of their own (see :func:`add_cases`).
+
+    ``bind`` may be a connection already inside a write transaction (a file
+    import writes its chunks so): the work then joins it and is committed with it.
+    """
+    return run_in_unit(bind, lambda uow: add_cases(uow, gridset, items, actor, sla=sla))
+
+
+def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str = "api", *,
+              sla: SlaConfig = DEFAULT_SLA) -> list[Written]:
+    """Insert or update cases in ``uow``; every new case gets its ``report`` event.
 
     New cases are inserted in bulk (one statement for the batch, and one for
     their events); a case already stored is updated, and so is a case sent
-    twice in one batch the second time.
+    twice in one batch the second time. A case sent without a deadline gets
+    its tier's from ``sla`` (`township.domain.sla.deadline_for`), counted from its report.
 
     Raises
     ------
@@ -245,13 +250,14 @@ def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseI
 
     def write(s: Session, items: list[CaseIn], values: list[dict], now: datetime) -> list[Written]:
         stored = _existing(s, Case, items)
-        out: list[Written | None] = [None] * len(items)
+        out: dict[int, Written] = {}
         new: list[int] = []
         again: list[int] = []  # sent a second time in this batch: updated once the first is in
-        seen: set[tuple[str, str]] = set()
-        for n, (item, v) in enumerate(zip(items, values)):
+        seen: set[tuple[str, str | None]] = set()
+        for n, (item, v) in enumerate(zip(items, values, strict=True)):
             v["reported_at"] = v["reported_at"] or now
-            v["deadline_at"] = v["deadline_at"] or v["reported_at"] + timedelta(days=TIER_DAYS[item.tier])
+            v["deadline_at"] = deadline_for(item.tier, item.domain, v["reported_at"], item.type,
+                                            given=v["deadline_at"], config=sla)
             key = (item.source, item.external_id)
             if key in stored:
                 out[n] = update(s, stored[key], item, v, now)
@@ -266,25 +272,29 @@ def write_cases(engine: Engine | Connection, gridset: GridSet, items: list[CaseI
             s.execute(insert(CaseEvent), [
                 dict(case_id=case_id, at=now, actor=actor, action="report", from_status=None,
                      to_status=values[n]["status"], to_tier=values[n]["tier"], note=items[n].source)
-                for n, case_id in zip(new, ids)])
-            for n, case_id in zip(new, ids):
+                for n, case_id in zip(new, ids, strict=True)])
+            for n, case_id in zip(new, ids, strict=True):
                 out[n] = Written(case_id, True, values[n]["grid_id"])
         for n in again:
             row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
             out[n] = update(s, row, items[n], values[n], now)
-        return out  # type: ignore[return-value]
+        return [out[n] for n in range(len(items))]
 
-    return _write_all(engine, gridset, items, write)
+    return _write_all(uow, gridset, items, write)
 
 
-@_retrying
-def write_warnings(engine: Engine | Connection, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
-    """Insert or update warnings in one transaction, with the grids their radius reaches."""
+def write_warnings(bind: Engine | Connection, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
+    """Insert or update warnings in one unit of work of their own (see :func:`add_warnings`)."""
+    return run_in_unit(bind, lambda uow: add_warnings(uow, gridset, items))
+
+
+def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
+    """Insert or update warnings in ``uow``, with the grids their radius reaches."""
     def one(s: Session, item: WarningIn, values: dict, now: datetime) -> Written:
         values["issued_at"] = values["issued_at"] or now
         row = _existing(s, Warning, [item]).get((item.source, item.external_id))
         created = row is None
-        if created:
+        if row is None:
             row = Warning(**values)
             s.add(row)
             s.flush()
@@ -297,5 +307,5 @@ def write_warnings(engine: Engine | Connection, gridset: GridSet, items: list[Wa
         return Written(row.id, created, values["grid_id"])
 
     # One by one: a warning comes alone or a few at a time, and each has its grids to write.
-    return _write_all(engine, gridset, items,
-                      lambda s, items, values, now: [one(s, i, v, now) for i, v in zip(items, values)])
+    return _write_all(uow, gridset, items,
+                      lambda s, items, values, now: [one(s, i, v, now) for i, v in zip(items, values, strict=True)])

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from township.grids.crs import normalize_crs
 from township.grids.gridset import RULES_VERSION, GridSet, GridValidationError, parse_grid_geojson
-from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson, session_scope
+from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson
+from township.store.uow import session_scope
 
 log = logging.getLogger(__name__)
 

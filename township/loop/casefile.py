@@ -26,7 +26,8 @@ from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import OPEN_STATUSES
 from township.grids.gridset import GridSet
 from township.loop.staff import HANDLER_KINDS, Suggestion, suggest_handlers
-from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves, case_trail
+from township.loop.sweeps import case_trail
+from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves
 from township.store.models import Case, CaseAssignment, CaseEvent, Handler
 
 #: How each role is called on screen, and in the audit trail of a viewer who did not sign in.
@@ -280,10 +281,9 @@ def event_out(e: CaseEvent | Moved, role: str, actor: str | None = None) -> dict
     personal = sees_personal(role)
     if isinstance(e, Moved):
         action, at, who, note = e.move, e.at, actor or "", e.note
-        fs, ts, ft, tt = e.from_status, e.to_status, e.from_tier, e.to_tier
     else:
         action, at, who, note = e.action, e.at, e.actor, e.note or ""
-        fs, ts, ft, tt = e.from_status, e.to_status, e.from_tier, e.to_tier
+    fs, ts, ft, tt = e.from_status, e.to_status, e.from_tier, e.to_tier
     return EventOut(at=iso(at), actor=who if personal else shown_name(who, role), action=action,
                     action_zh=action_label(action), from_status=fs, to_status=ts, from_tier=ft, to_tier=tt,
                     note=note if personal else "").model_dump()

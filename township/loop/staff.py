@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import random
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import shapely
@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from township.grids.crs import to_metric
 from township.grids.gridset import GridSet
-from township.store.models import Case, Handler, Resource, bump_version, session_scope
+from township.store.models import Case, Handler, Resource, bump_version
+from township.store.uow import session_scope
 
 #: Handler kinds, with their labels.
 HANDLER_KINDS: dict[str, dict[str, str]] = {
@@ -68,7 +69,8 @@ TEAM_DOMAINS: list[tuple[str, tuple[str, ...]]] = [
 #: digitised by hand leave hairline gaps (the grid loader tolerates 1 m).
 NEIGHBOUR_GAP_M = 2.0
 
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马胡朱郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
+_SURNAMES = ("王李张刘陈杨赵黄周吴徐孙马胡朱郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田"
+             "董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔")
 _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚文华建国志红玉海燕春梅金凤宝成永胜俊峰"
 
 
@@ -185,7 +187,7 @@ class Suggestion:
     why: str  # Chinese label of the reason, e.g. 本网格党员
 
     @classmethod
-    def of(cls, h: Handler, why: str) -> "Suggestion":
+    def of(cls, h: Handler, why: str) -> Suggestion:
         return cls(h.handler_id, h.kind, h.name, h.phone, h.grid_id, h.village_id, why)
 
 

@@ -14,10 +14,10 @@ tests call them with any viewer.
   transaction as the status change and the data-version bump.
 * :func:`dispatch_task` turns the warning into a case of the closed loop:
   a ``hazard`` case of domain ``safety`` at the warning's point, written by
-  `township.formats.ingest.write_cases` (source ``patrol``, the only fitting code of
-  ``CASE_SOURCES``), then dispatched with `township.loop.workflow.apply_move` to
-  the chosen handler. The link is the case's ``external_id``:
-  ``warning-<warning id>-<random>`` (see :func:`task_prefix`).
+  `township.formats.ingest.add_cases` (source ``patrol``, the only fitting code of
+  ``CASE_SOURCES``), dispatched with `township.loop.workflow.move_case` to the
+  chosen handler and logged on the warning, all in one unit of work. The link
+  is the case's ``external_id``: ``warning-<warning id>-<random>`` (see :func:`task_prefix`).
 
 Who may act: admin and command on every warning, a village operator on the
 warnings that reach their village (the warning's own village or one of its
@@ -29,6 +29,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -38,14 +39,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from township.formats.ingest import CaseIn, write_cases
+from township.domain.sla import DEFAULT_SLA, SlaConfig
+from township.formats.ingest import CaseIn, add_cases
 from township.grids.crs import METRIC, WGS84
 from township.grids.gridset import GridSet
 from township.loop.staff import get_handler
-from township.loop.workflow import Actor, MoveRefused, apply_move
+from township.loop.workflow import Actor, MoveRefused, move_case
 from township.read.fieldmap import FieldMapData, warning_fieldmap_data
 from township.read.snapshot import Snapshot, distance_m
-from township.store.models import Case, Handler, Warning, WarningEvent, bump_version, session_scope, utcnow
+from township.store.models import Case, Handler, Warning, WarningEvent, utcnow
+from township.store.uow import UnitOfWork
 
 #: The warning's moves: name → (statuses it leaves from, status it goes to, Chinese label).
 WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {
@@ -150,15 +153,17 @@ def _handlers(engine: Engine, grids: list[str]) -> list[Handler]:
         return list(s.scalars(select(Handler).where(Handler.active.is_(True), Handler.grid_id.in_(grids))))
 
 
-def contacts(engine: Engine, gridset: GridSet, data: FieldMapData) -> tuple[list[Contact], list[Contact], list[Contact]]:
+def contacts(engine: Engine, gridset: GridSet,
+             data: FieldMapData) -> tuple[list[Contact], list[Contact], list[Contact]]:
     """(grid officers, 党员中心户 + pioneer posts, volunteer teams + supply depots), each nearest first."""
     w = data.warning or {}
     lon, lat = float(w["lon"]), float(w["lat"])
     dist = _grid_distances(gridset, data.focus, lon, lat)
     officers, party = [], []
     for h in _handlers(engine, data.focus):
-        c = Contact(h.kind, h.name, dist[h.grid_id], h.grid_id, h.phone, handler_id=h.handler_id,
-                    direction="网格内" if dist[h.grid_id] <= 0 else "")
+        d = dist[cast(str, h.grid_id)]  # _handlers selects by grid: never None here
+        c = Contact(h.kind, h.name, d, h.grid_id, h.phone, handler_id=h.handler_id,
+                    direction="网格内" if d <= 0 else "")
         if h.kind == "officer":
             officers.append(c)
         elif h.kind == "party_member" and h.central_household:
@@ -258,9 +263,35 @@ def selected_warning(snap: Snapshot, gridset: GridSet, warning_id: int | None) -
             "grids": gridset.grids_within(lon, lat, radius)}
 
 
+def _log_event(uow: UnitOfWork, warning: Warning, actor: Actor, action: str, at: datetime, note: str,
+               to_status: str | None = None) -> WarningEvent:
+    """Write one step of the warning's log in ``uow``; ``to_status`` when the step moves the warning."""
+    event = WarningEvent(warning_id=warning.id, at=at, actor=actor.name[:64], action=action,
+                         from_status=warning.status if to_status else None, to_status=to_status, note=note)
+    uow.session.add(event)
+    version = uow.version()  # the warning card reloads its log when the data version moves
+    if to_status:
+        warning.version = version
+    return event
+
+
+def _locked_warning(uow: UnitOfWork, gridset: GridSet, warning_id: int, actor: Actor,
+                    doing: str) -> tuple[Warning, set[str]]:
+    """The warning, locked in ``uow``, and the villages it reaches; refused unless ``actor`` may act on it."""
+    row = uow.session.get(Warning, int(warning_id), with_for_update=True)
+    if row is None:
+        raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
+    villages = reached_villages(gridset, row.village_id, gridset.grids_within(row.lon, row.lat, row.radius_m))
+    _refuse_unseen(actor, row.id, villages)
+    if not may_act(actor, villages):
+        raise MoveRefused(f"role {actor.role!r} may not {doing}; allowed: admin, command, "
+                          "village (warnings reaching their village)", "forbidden")
+    return row, villages
+
+
 def move_warning(engine: Engine, gridset: GridSet, warning_id: int, move: str, actor: Actor, *,
                  expected_version: int | None = None, note: str = "", now: datetime | None = None) -> WarningEvent:
-    """Move a warning one step (acknowledge, handle, clear), logged in the same transaction.
+    """Move a warning one step (acknowledge, handle, clear), logged in the same unit of work.
 
     Raises
     ------
@@ -275,73 +306,60 @@ def move_warning(engine: Engine, gridset: GridSet, warning_id: int, move: str, a
         raise MoveRefused(f"unknown warning move {move!r}; moves: {', '.join(WARNING_MOVES)}", "invalid")
     froms, to, zh = spec
     now = now or utcnow()
-    with session_scope(engine) as s:
-        row = s.get(Warning, int(warning_id), with_for_update=True)
-        if row is None:
-            raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
-        villages = reached_villages(gridset, row.village_id, gridset.grids_within(row.lon, row.lat, row.radius_m))
-        _refuse_unseen(actor, row.id, villages)
-        if not may_act(actor, villages):
-            raise MoveRefused(f"role {actor.role!r} may not {move} ({zh}) a warning; allowed: admin, command, "
-                              "village (warnings reaching their village)", "forbidden")
+    with UnitOfWork(engine) as uow:
+        row, _ = _locked_warning(uow, gridset, warning_id, actor, f"{move} ({zh}) a warning")
         if expected_version is not None and row.version != expected_version:
             raise MoveRefused(f"warning {row.id} was changed by someone else since you opened it (you saw version "
                               f"{expected_version}, it is now {row.version}); reload it and try again", "stale")
         if row.status not in froms:
             raise MoveRefused(f"warning {row.id} is {row.status}; {move} ({zh}) leaves only from "
                               f"{', '.join(sorted(froms))}", "status")
-        event = WarningEvent(warning_id=row.id, at=now, actor=actor.name[:64], action=move, from_status=row.status,
-                             to_status=to, note=(note or "").strip())
+        event = _log_event(uow, row, actor, move, now, (note or "").strip(), to_status=to)
         row.status = to
         row.updated_at = now
-        row.version = bump_version(s)
-        s.add(event)
-        return event
+        uow.commit()
+    return event
 
 
 def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id: str, actor: Actor, *,
-                  note: str = "", now: datetime | None = None) -> int:
+                  note: str = "", now: datetime | None = None, sla: SlaConfig = DEFAULT_SLA) -> int:
     """Create a hazard case at the warning's point and dispatch it to ``handler_id``; return the case id.
 
-    Everything that could refuse the dispatch is checked before the case is
-    written (role, village, warning status, handler), so a refusal leaves no
-    half-made task. The case's audit trail has its ``report`` and ``dispatch``
-    records; the warning's log gets a ``dispatch`` record naming the case.
+    One unit of work: the case with its ``report`` record, its ``dispatch``
+    move, and the warning's ``dispatch`` log record naming the case commit
+    together or not at all, so neither a refusal nor a crash leaves a
+    half-made task. ``sla`` sets the case's deadline (the app's configuration).
 
     Raises
     ------
     MoveRefused
         As :func:`move_warning`, and ``invalid`` for an unknown or inactive handler.
     """
-    row = _load(engine, warning_id)
-    villages = reached_villages(gridset, row.village_id, gridset.grids_within(row.lon, row.lat, row.radius_m))
-    _refuse_unseen(actor, row.id, villages)
-    if not may_act(actor, villages):
-        raise MoveRefused(f"role {actor.role!r} may not dispatch tasks from a warning", "forbidden")
-    if row.status == "cleared":
-        raise MoveRefused(f"warning {row.id} is cleared; no task is dispatched from it", "status")
-    with Session(engine) as s:
-        h = get_handler(s, handler_id)
-    if h is None:
-        raise MoveRefused(f"handler {handler_id!r} does not exist or is inactive", "invalid")
-    if actor.role == "village":
-        point_grid = gridset.locate(np.array([row.lon]), np.array([row.lat]))[0]
-        point_village = gridset.village_of(point_grid) if point_grid else None
-        if point_village != actor.village_id or h.village_id != actor.village_id:
-            raise MoveRefused(f"a village operator of {actor.village_id} dispatches tasks only for a warning whose "
-                              f"point lies in that village, to handlers of that village; ask the command centre",
-                              "forbidden")
-    item = CaseIn(source=TASK_SOURCE, external_id=task_prefix(row.id) + secrets.token_hex(4), type="hazard",
-                  domain="safety", title=f"[预警处置] {row.title}"[:200],
-                  description=f"预警 #{row.id} 一点指挥派单:{row.title}" + (f"\n{note.strip()}" if note.strip() else ""),
-                  lon=row.lon, lat=row.lat, outside_ok=True)
-    case_id = write_cases(engine, gridset, [item], actor=actor.name[:64])[0].id
-    moved = apply_move(engine, case_id, "dispatch", actor, now=now, handler=h.handler_id,
-                       note=f"预警 #{row.id} 一点指挥")
-    with session_scope(engine) as s:
-        s.add(WarningEvent(warning_id=row.id, at=moved.at, actor=actor.name[:64], action="dispatch",
-                           from_status=None, to_status=None, note=f"任务 #{case_id} 派单给{h.name} ({h.handler_id})"))
-        bump_version(s)
+    now = now or utcnow()
+    with UnitOfWork(engine) as uow:
+        row, _ = _locked_warning(uow, gridset, warning_id, actor, "dispatch tasks from a warning")
+        if row.status == "cleared":
+            raise MoveRefused(f"warning {row.id} is cleared; no task is dispatched from it", "status")
+        h = get_handler(uow.session, handler_id)
+        if h is None:
+            raise MoveRefused(f"handler {handler_id!r} does not exist or is inactive", "invalid")
+        if actor.role == "village":
+            point_grid = gridset.locate(np.array([row.lon]), np.array([row.lat]))[0]
+            point_village = gridset.village_of(point_grid) if point_grid else None
+            if point_village != actor.village_id or h.village_id != actor.village_id:
+                raise MoveRefused(f"a village operator of {actor.village_id} dispatches tasks only for a warning "
+                                  "whose point lies in that village, to handlers of that village; ask the command "
+                                  "centre", "forbidden")
+        extra = note.strip()
+        item = CaseIn(source=TASK_SOURCE, external_id=task_prefix(row.id) + secrets.token_hex(4), type="hazard",
+                      domain="safety", title=f"[预警处置] {row.title}"[:200],
+                      description=f"预警 #{row.id} 一点指挥派单:{row.title}" + (f"\n{extra}" if extra else ""),
+                      lon=row.lon, lat=row.lat, outside_ok=True)
+        case_id = add_cases(uow, gridset, [item], actor=actor.name[:64], sla=sla)[0].id
+        move_case(uow, case_id, "dispatch", actor, now=now, sla=sla, handler=h.handler_id,
+                  note=f"预警 #{row.id} 一点指挥")
+        _log_event(uow, row, actor, "dispatch", now, f"任务 #{case_id} 派单给{h.name} ({h.handler_id})")
+        uow.commit()
     return case_id
 
 

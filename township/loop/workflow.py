@@ -29,33 +29,19 @@ take orders from its village's party-member pool); ``wall`` never acts.
 """
 from __future__ import annotations
 
-import logging
-import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from township.domain.sla import SlaConfig, accept_deadline, deadline_for
+from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, TIERS
 from township.loop.staff import get_handler
-from township.store.models import (
-    Case,
-    CaseAssignment,
-    CaseEvent,
-    Grid,
-    Handler,
-    User,
-    bump_version,
-    session_scope,
-    utcnow,
-)
-
-log = logging.getLogger(__name__)
+from township.store.models import Case, CaseAssignment, CaseEvent, Grid, Handler, User, utcnow
+from township.store.uow import UnitOfWork
 
 #: Tiers, lowest first.
 TIER_ORDER: tuple[str, ...] = tuple(TIERS)
@@ -109,7 +95,7 @@ class Actor:
     handler_id: str | None = None
 
     @classmethod
-    def of_user(cls, user: User) -> "Actor":
+    def of_user(cls, user: User) -> Actor:
         """The actor of a signed-in :class:`~township.store.models.User`."""
         return cls(user.display_name or user.username, user.role, user.village_id, user.handler_id)
 
@@ -134,7 +120,8 @@ def _st(status: str | None) -> str:
     return f"{CASE_STATUSES[status]['zh']} ({status})" if status in CASE_STATUSES else str(status)
 
 
-def _tier(tier: str) -> str:
+def tier_label(tier: str) -> str:
+    """A tier as people read it: 村级 (village)."""
     return f"{TIERS[tier]['zh']} ({tier})" if tier in TIERS else str(tier)
 
 
@@ -186,7 +173,7 @@ def _rule_accept(c: _Ctx) -> None:
     if given and given != a.handler_id:
         raise MoveRefused(f"case {case.id} is dispatched to {case.handler} ({a.handler_id}); only they accept it — "
                           "dispatch it again to change the handler", "forbidden")
-    c.target = get_handler(c.s, a.handler_id)
+    c.target = get_handler(c.s, a.handler_id) if a.handler_id else None
 
 
 # -- effects: what a move changes besides status, version and the audit record ---------------------
@@ -214,8 +201,10 @@ def _do_dispatch(c: _Ctx) -> str:
 def _do_accept(c: _Ctx) -> str:
     h = c.target
     name = h.name if h is not None else (c.case.handler or "")
-    if h is not None or c.assignment is not None:
-        _assign(c, h.handler_id if h is not None else c.assignment.handler_id, None)  # type: ignore[union-attr]
+    if h is not None:
+        _assign(c, h.handler_id, None)
+    elif c.assignment is not None:
+        _assign(c, c.assignment.handler_id, None)
     c.case.handler = name[:64] or None
     return f"{name}接单"
 
@@ -337,7 +326,7 @@ def _check_scope(move: Move, case: Case, actor: Actor, assignment: CaseAssignmen
             raise MoveRefused(f"case {case.id} belongs to {case.village_id or 'no village'}; a village operator "
                               f"acts only on cases of their own village ({actor.village_id})", "forbidden")
         if case.tier not in ("grid", "village"):
-            raise MoveRefused(f"case {case.id} is at {_tier(case.tier)} tier: the township handles it, "
+            raise MoveRefused(f"case {case.id} is at {tier_label(case.tier)} tier: the township handles it, "
                               "not the village operator", "forbidden")
     if actor.role == "responder":
         if not actor.handler_id:
@@ -360,7 +349,7 @@ def _check_status(move: Move, case: Case) -> None:
                           f"{', '.join(CASE_TYPES[t]['zh'] for t in sorted(types))} can be taken before dispatch "
                           "— dispatch it first", "status")
     if move.name == "escalate" and case.tier == TIER_ORDER[-1]:
-        raise MoveRefused(f"case {case.id} is already at the top tier {_tier(case.tier)}; tiers only move up",
+        raise MoveRefused(f"case {case.id} is already at the top tier {tier_label(case.tier)}; tiers only move up",
                           "status")
 
 
@@ -399,9 +388,10 @@ class Moved:
     note: str
 
 
-def _apply(s: Session, case: Case, move: Move, actor: Actor, params: dict[str, object], now: datetime,
-           sla: SlaConfig, version: int | None = None) -> Moved:
-    """Check ``move`` on a case locked in ``s`` and apply it; raise before writing anything."""
+def _apply(uow: UnitOfWork, case: Case, move: Move, actor: Actor, params: dict[str, object], now: datetime,
+           sla: SlaConfig) -> Moved:
+    """Check ``move`` on a case locked in ``uow`` and apply it; raise before writing anything."""
+    s = uow.session
     assignment = s.get(CaseAssignment, case.id)
     _check_scope(move, case, actor, assignment)
     _check_status(move, case)
@@ -416,20 +406,20 @@ def _apply(s: Session, case: Case, move: Move, actor: Actor, params: dict[str, o
         text = f"{text};{clean['note']}" if text else clean["note"]
     case.status = move.to or case.status
     case.updated_at = now
-    case.version = version if version is not None else bump_version(s)
+    case.version = uow.version()
     s.add(CaseEvent(case_id=case.id, at=now, actor=actor.name[:64], action=move.name, from_status=before[0],
                     to_status=case.status, from_tier=before[1], to_tier=case.tier, note=text))
     return Moved(case.id, move.name, before[0], case.status, before[1], case.tier, case.version, now, text)
 
 
-def apply_move(engine: Engine, case_id: int, move: str, actor: Actor, *, expected_version: int | None = None,
-               now: datetime | None = None, sla: SlaConfig | None = None, **params: object) -> Moved:
-    """Make one move of the closed loop on one case, in one transaction.
+def move_case(uow: UnitOfWork, case_id: int, move: str, actor: Actor, *, expected_version: int | None = None,
+              now: datetime | None = None, sla: SlaConfig = DEFAULT_SLA, **params: object) -> Moved:
+    """Make one move of the closed loop on one case, in ``uow`` (not committed: the caller commits).
 
     Parameters
     ----------
-    engine : Engine
-        The store.
+    uow : UnitOfWork
+        The open unit of work; the case is locked in it.
     case_id : int
         The case.
     move : str
@@ -443,8 +433,8 @@ def apply_move(engine: Engine, case_id: int, move: str, actor: Actor, *, expecte
         check (scheduled jobs).
     now : datetime, optional
         The clock (naive UTC); default the current time.
-    sla : SlaConfig, optional
-        Deadlines for escalation; default :meth:`SlaConfig.from_env`.
+    sla : SlaConfig
+        Deadlines for escalation: the app's (`township.config.Settings.sla`).
     **params : str
         ``handler`` (dispatch; optional for accept), ``result`` (resolve),
         ``verification`` (close), ``reason`` (return, cancel, escalate),
@@ -453,26 +443,38 @@ def apply_move(engine: Engine, case_id: int, move: str, actor: Actor, *, expecte
     Returns
     -------
     Moved
-        The audit record written and the case's new version.
+        The audit record written and the case's new version (the unit's data version).
+
+    Raises
+    ------
+    MoveRefused
+        The move is not allowed (see its ``code``); nothing was written.
+    """
+    spec = MOVES.get(move)
+    if spec is None:
+        raise MoveRefused(f"unknown move {move!r}; moves: {', '.join(MOVES)}", "invalid")
+    case = uow.session.get(Case, case_id, with_for_update=True)
+    if case is None:
+        raise MoveRefused(f"case {case_id} does not exist", "not_found")
+    if expected_version is not None and case.version != expected_version:
+        raise MoveRefused(f"case {case_id} was changed by someone else since you opened it (you saw version "
+                          f"{expected_version}, it is now {case.version}); reload it and try again", "stale")
+    return _apply(uow, case, spec, actor, dict(params), now or utcnow(), sla)
+
+
+def apply_move(engine: Engine, case_id: int, move: str, actor: Actor, *, expected_version: int | None = None,
+               now: datetime | None = None, sla: SlaConfig = DEFAULT_SLA, **params: object) -> Moved:
+    """Make one move on one case in a unit of work of its own (see :func:`move_case`) and commit it.
 
     Raises
     ------
     MoveRefused
         The move is not allowed (see its ``code``); nothing was changed.
     """
-    spec = MOVES.get(move)
-    if spec is None:
-        raise MoveRefused(f"unknown move {move!r}; moves: {', '.join(MOVES)}", "invalid")
-    now = now or utcnow()
-    sla = sla or SlaConfig.from_env()
-    with session_scope(engine) as s:
-        case = s.get(Case, case_id, with_for_update=True)
-        if case is None:
-            raise MoveRefused(f"case {case_id} does not exist", "not_found")
-        if expected_version is not None and case.version != expected_version:
-            raise MoveRefused(f"case {case_id} was changed by someone else since you opened it (you saw version "
-                              f"{expected_version}, it is now {case.version}); reload it and try again", "stale")
-        return _apply(s, case, spec, actor, dict(params), now, sla)
+    with UnitOfWork(engine) as uow:
+        moved = move_case(uow, case_id, move, actor, expected_version=expected_version, now=now, sla=sla, **params)
+        uow.commit()
+    return moved
 
 
 def allowed_moves(engine: Engine, case_id: int, actor: Actor) -> list[str]:
@@ -494,133 +496,3 @@ def allowed_moves(engine: Engine, case_id: int, actor: Actor) -> list[str]:
                 continue
             out.append(name)
         return out
-
-
-def escalate_overdue(engine: Engine, now: datetime | None = None, actor: str = "system",
-                     sla: SlaConfig | None = None) -> list[int]:
-    """Escalate every open case past its deadline by one tier, when auto-escalation is on.
-
-    A case is past its deadline when ``deadline_at < now`` (as
-    `township.read.views.overdue_mask` counts it). Each escalation starts the new
-    tier's clock, so a case climbs one tier per missed deadline, never more
-    per call. Cases at county tier stay overdue. One transaction, one data
-    version for the whole batch.
-
-    Parameters
-    ----------
-    engine : Engine
-        The store.
-    now : datetime, optional
-        The clock (naive UTC); default the current time.
-    actor : str
-        Name written into the audit trail.
-    sla : SlaConfig, optional
-        Deadlines and the ``auto_escalate`` switch; default :meth:`SlaConfig.from_env`.
-
-    Returns
-    -------
-    list of int
-        The ids of the escalated cases (empty when auto-escalation is off).
-    """
-    sla = sla or SlaConfig.from_env()
-    if not sla.auto_escalate:
-        return []
-    now = now or utcnow()
-    who = Actor(actor, "system")
-    with session_scope(engine) as s:
-        due = list(s.scalars(
-            select(Case).where(Case.status.in_(OPEN_STATUSES), Case.deadline_at < now, Case.tier != TIER_ORDER[-1])
-            .order_by(Case.id).with_for_update()))
-        if not due:
-            return []
-        version = bump_version(s)
-        for case in due:
-            reason = f"超期自动升级:{_tier(case.tier)}期限 {case.deadline_at:%Y-%m-%d %H:%M} UTC 已过"
-            _apply(s, case, MOVES["escalate"], who, {"reason": reason}, now, sla, version)
-        return [c.id for c in due]
-
-
-#: Seconds between two escalation sweeps: deadlines are set in hours and days.
-SWEEP_INTERVAL_S = 60.0
-
-
-def sweep_overdue(engine: Engine, stop: threading.Event, interval: float = SWEEP_INTERVAL_S,
-                  sla: SlaConfig | None = None) -> None:
-    """Run :func:`escalate_overdue` now and then every ``interval`` seconds until ``stop`` is set.
-
-    For a thread beside the server (``app.py`` starts one when
-    ``SLA_AUTO_ESCALATE=1``). A failed sweep is logged and the next one runs
-    as planned: a locked or unreachable store must not end the sweeping.
-    Several processes may sweep one store: each escalation starts the new
-    tier's clock, so a case the first process escalated is no longer due for
-    the second.
-    """
-    sla = sla or SlaConfig.from_env()
-    while True:
-        try:
-            done = escalate_overdue(engine, actor="超期自动升级", sla=sla)
-            if done:
-                log.info("escalated %d overdue case(s): %s", len(done), ", ".join(map(str, done[:20])))
-        except Exception:  # noqa: BLE001 - keep sweeping; the traceback is in the log
-            log.exception("escalation sweep failed")
-        if stop.wait(interval):
-            return
-
-
-def late_to_accept(engine: Engine, now: datetime | None = None, sla: SlaConfig | None = None) -> list[int]:
-    """Cases dispatched longer ago than the accept time (接单时限, default 2 h) and still not accepted.
-
-    Computed at ``now`` from the time of the (last) dispatch, never stored.
-    """
-    sla = sla or SlaConfig.from_env()
-    now = now or utcnow()
-    with Session(engine) as s:
-        rows = s.execute(select(Case.id, CaseAssignment.assigned_at).join(
-            CaseAssignment, CaseAssignment.case_id == Case.id).where(Case.status == "dispatched")).all()
-    return sorted(cid for cid, at in rows if accept_deadline(at, sla) < now)
-
-
-def open_orders(engine: Engine, village_id: str) -> list[Case]:
-    """Cases a party member of ``village_id`` can take (接单), earliest deadline first.
-
-    Those dispatched to the village's party-member pool, and micro-wishes
-    (微心愿) of the village still waiting in ``reported``. The rows are
-    detached; they carry personal data (``reporter``), to be masked by role.
-    """
-    with Session(engine) as s:
-        pooled = select(CaseAssignment.case_id).where(CaseAssignment.handler_id.is_(None),
-                                                      CaseAssignment.pool_village_id == village_id)
-        return list(s.scalars(select(Case).where(or_(
-            and_(Case.status == "dispatched", Case.id.in_(pooled)),
-            and_(Case.status == "reported", Case.type == "wish", Case.village_id == village_id),
-        )).order_by(Case.deadline_at, Case.id)))
-
-
-def case_trail(engine: Engine, case_id: int) -> list[CaseEvent]:
-    """The audit trail of a case, oldest first (by insertion order, which is commit order per case)."""
-    with Session(engine) as s:
-        return list(s.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
-
-
-def replay(events: Iterable[CaseEvent], initial_tier: str = "grid") -> tuple[str | None, str]:
-    """Fold an audit trail into the (status, tier) it leads to.
-
-    ``initial_tier`` is the tier the case was reported at (report events
-    written by ingest do not record it).
-
-    Raises
-    ------
-    ValueError
-        The trail contradicts itself: an event leaves from a status or tier
-        the case was not in.
-    """
-    status: str | None = None
-    tier = initial_tier
-    for e in events:
-        if status is not None and e.from_status is not None and e.from_status != status:
-            raise ValueError(f"event {e.id} ({e.action}) leaves from {e.from_status}, but the case was {status}")
-        if e.from_tier is not None and e.from_tier != tier:
-            raise ValueError(f"event {e.id} ({e.action}) leaves from tier {e.from_tier}, but the case was at {tier}")
-        status = e.to_status or status
-        tier = e.to_tier or tier
-    return status, tier

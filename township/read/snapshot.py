@@ -39,11 +39,8 @@ from township.store.models import (
     Meta,
     Resource,
     Warning,
-    WarningEvent,
     WarningGrid,
-    bump_version,
     data_version,
-    session_scope,
     utcnow,
 )
 
@@ -357,16 +354,3 @@ def distance_m(gridset: GridSet, grid_id: str, lon: np.ndarray, lat: np.ndarray)
     return shapely.distance(to_metric(gridset.geometry(grid_id)), shapely.points(x, y))
 
 
-def acknowledge_warning(engine: Engine, warning_id: int, actor: str) -> bool:
-    """Mark an active warning acknowledged; False if it was not active (already acknowledged or gone)."""
-    with session_scope(engine) as s:
-        row = s.get(Warning, warning_id)
-        if row is None or row.status != "active":
-            return False
-        now = utcnow()
-        s.add(WarningEvent(warning_id=row.id, at=now, actor=actor[:64], action="acknowledge", from_status="active",
-                           to_status="acknowledged", note=""))
-        row.status = "acknowledged"
-        row.updated_at = now
-        row.version = bump_version(s)
-        return True

@@ -95,7 +95,7 @@ class EntryTimes:
     The first read aggregates the whole trail; each later data version reads
     only the events with an id above the last one read, and merges them in,
     so a new event does not make millions of rows be read again. Writes run
-    one at a time on both stores (see `township.store.models`), so an event committed
+    one at a time on both stores (see `township.store.engine`), so an event committed
     later never has an id below one already read.
     """
 

@@ -11,7 +11,7 @@ from township.loop.staff import seed_handlers
 from township.read.snapshot import Township
 from township.read.stats import EntryTimes
 from township.runtime.demo import seed_demo
-from township.store.models import init_db, make_engine
+from township.store.engine import init_db, make_engine
 
 log = logging.getLogger(__name__)
 

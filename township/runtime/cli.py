@@ -137,7 +137,8 @@ def _import(args: argparse.Namespace) -> int:
 
     try:
         report = import_file(ctx.township.engine, ctx.township.gridset, args.file, kind=args.kind,
-                             mode=args.mode, default_source=args.source, progress=progress, crs=args.crs)
+                             mode=args.mode, default_source=args.source, progress=progress, crs=args.crs,
+                             sla=ctx.settings.sla)
     except FileNotFoundError:
         return _fail(f"{args.file}: no such file")
     except (OSError, UnreadableFile) as exc:
@@ -172,7 +173,8 @@ def _token(args: argparse.Namespace) -> int:
 
     from township.accounts.tokens import create_token
     from township.config import Settings
-    from township.store.models import Grid, init_db, make_engine
+    from township.store.engine import init_db, make_engine
+    from township.store.models import Grid
 
     engine = make_engine(Settings.from_env().database_url)
     init_db(engine)
@@ -211,7 +213,7 @@ def _user(args: argparse.Namespace) -> int:
 
     from township.accounts.users import create_user
     from township.config import Settings
-    from township.store.models import init_db, make_engine
+    from township.store.engine import init_db, make_engine
 
     engine = make_engine(Settings.from_env().database_url)
     init_db(engine)
@@ -247,15 +249,15 @@ def _add_user(sub: argparse._SubParsersAction) -> None:
 
 def _escalate(args: argparse.Namespace) -> int:
     from township.config import Settings
-    from township.domain.sla import SlaConfig
-    from township.loop.workflow import escalate_overdue
-    from township.store.models import init_db, make_engine
+    from township.loop.sweeps import escalate_overdue
+    from township.store.engine import init_db, make_engine
 
-    sla = SlaConfig.from_env()
+    settings = Settings.from_env()
+    sla = settings.sla
     if not sla.auto_escalate and not args.force:
         print("SLA_AUTO_ESCALATE is not set: nothing escalated (--force escalates anyway)", file=sys.stderr)
         return 0
-    engine = make_engine(Settings.from_env().database_url)
+    engine = make_engine(settings.database_url)
     init_db(engine)
     done = escalate_overdue(engine, actor="超期自动升级", sla=replace(sla, auto_escalate=True))
     print(f"escalated {len(done)} overdue case(s){': ' + ', '.join(map(str, done)) if done else ''}")

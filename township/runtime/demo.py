@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
 from township.grids.gridset import GridSet
-from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, utcnow
+from township.store.uow import session_scope
 
 #: Cases a year by type (FACTS.md; service and hazard are estimates).
 YEARLY_CASES: dict[str, int] = {

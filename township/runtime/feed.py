@@ -27,7 +27,8 @@ from township.accounts.tokens import create_token
 from township.domain.vocab import WARNING_LEVELS, WARNING_TYPES
 from township.grids.gridset import GridSet
 from township.runtime.demo import TITLES, TYPE_DOMAINS
-from township.store.models import ApiToken, session_scope
+from township.store.models import ApiToken
+from township.store.uow import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,119 @@
+"""One unit of work: one write transaction that a use case, or several composed, fill and commit once.
+
+A use case that writes takes a :class:`UnitOfWork` and adds its rows, its
+audit records and its data-version bump to it; the entry point the API or a
+callback calls opens the unit, runs the use cases and commits. Whatever
+raises before :meth:`UnitOfWork.commit` leaves nothing written, so a use case
+built from several steps (a warning's task: a case, its dispatch, the
+warning's log) is never half made.
+
+Writes run one at a time on both stores: the session's connection carries the
+``write`` execution option, on which `township.store.engine` begins with
+``BEGIN IMMEDIATE`` (SQLite) or takes the advisory lock (PostgreSQL).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from township.store.models import bump_version
+
+T = TypeVar("T")
+
+
+class UnitOfWork:
+    """A context manager holding one write session; :meth:`commit` once, else everything is rolled back.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        The store; or a connection already inside a write transaction (a file
+        import writes its chunks so), which the unit joins: its commit is then
+        the caller's.
+
+    Examples
+    --------
+    >>> with UnitOfWork(engine) as uow:
+    ...     uow.session.add(row)
+    ...     row.version = uow.version()
+    ...     uow.commit()
+    """
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        self._bind = bind
+        self._session: Session | None = None
+        self._version: int | None = None
+        self.committed = False
+
+    @property
+    def session(self) -> Session:
+        """The open session (only inside the ``with`` block)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use it in a with block")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        # expire_on_commit=False: rows read or written stay readable after the commit
+        # (they are returned to the screens and the API, detached).
+        self._session = Session(self._bind.execution_options(write=True), expire_on_commit=False)
+        self._session.begin()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        session, self._session = self.session, None
+        try:
+            if not self.committed:
+                session.rollback()
+        finally:
+            session.close()
+
+    def commit(self) -> None:
+        """Commit everything the unit holds; a unit commits once."""
+        if self.committed:
+            raise RuntimeError("this unit of work has committed already")
+        self.session.commit()
+        self.committed = True
+
+    def version(self) -> int:
+        """The data version of this unit's writes: bumped on the first call, the same number after.
+
+        Every row the unit writes carries it, so readers see the unit's
+        changes as one step ("what changed since N" is one query).
+        """
+        if self._version is None:
+            self._version = bump_version(self.session)
+        return self._version
+
+
+@contextmanager
+def session_scope(bind: Engine | Connection) -> Iterator[Session]:
+    """A one-step write: the session of a :class:`UnitOfWork`, committed at the end, rolled back on error."""
+    with UnitOfWork(bind) as uow:
+        yield uow.session
+        uow.commit()
+
+
+def run_in_unit(bind: Engine | Connection, work: Callable[[UnitOfWork], T]) -> T:
+    """Run ``work`` in a new unit of work and commit it; once more if a unique key refused an insert.
+
+    Two writers sending the same new ``(source, external_id)`` at once: the
+    second one's insert fails on the unique key; run again, it finds the first
+    one's row and updates it.
+    """
+    def once() -> T:
+        with UnitOfWork(bind) as uow:
+            out = work(uow)
+            uow.commit()
+            return out
+
+    try:
+        return once()
+    except IntegrityError:
+        return once()
