@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from township.grids.gridset import GridSet, load_grid_file
+from township.grids.model import GridSet
+from township.grids.validate import load_grid_file
 from township.store.models import Case, make_engine
 
 #: DESIGN.md §4 at city scale: at least this many points a second, and this many times sjoin.

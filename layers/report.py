@@ -23,7 +23,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.report import DailyReport
 from ui.text import t
 

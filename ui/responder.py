@@ -50,8 +50,9 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
-from township.read.fieldmap import FieldMapData, neighbours
+from township.grids.model import GridSet
+from township.grids.spatial import neighbours
+from township.read.fieldmap import FieldMapData
 from township.read.snapshot import grid_values
 from ui import ids
 from ui.text import t

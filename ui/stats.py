@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from layers.charts import trend_chart
 from township.domain.privacy import shown_name
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.snapshot import View
 from township.read.stats import (
     NONE_LABEL,

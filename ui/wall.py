@@ -37,8 +37,8 @@ from layers.mapfig import (
 )
 from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
-from township.grids.crs import from_metric, to_metric
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.grids.spatial import from_metric, to_metric
 from township.read.snapshot import View
 from township.read.stats import RANKING_ROWS, village_ranking
 from ui import ids

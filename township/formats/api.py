@@ -48,7 +48,7 @@ from township.domain.vocab import OPEN_STATUSES
 from township.formats.cap import CapMessage
 from township.formats.ingest import FieldError, IngestError, WarningIn, Written, write_warnings
 from township.formats.open311 import RequestQuery
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.snapshot import Township, case_mask
 from township.store.models import Case, Warning, WarningGrid, bump_version, session_scope, utcnow
 

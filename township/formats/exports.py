@@ -38,7 +38,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.snapshot import View
 from township.store.models import Case
 

@@ -64,7 +64,8 @@ from township.formats.ingest import (
     write_warnings,
 )
 from township.grids.crs import normalize_crs, to_wgs84
-from township.grids.gridset import GridSet, _check_crs_member
+from township.grids.model import GridSet
+from township.grids.validate import check_crs_member
 
 __all__ = [
     "CASE_HEADERS",
@@ -628,7 +629,7 @@ def read_geojson_features(data: str | Path | bytes | dict, kind: Kind = "cases")
             or not isinstance(data.get("features"), list):
         found = data.get("type") if isinstance(data, dict) else type(data).__name__
         raise UnreadableFile(f"expected a GeoJSON FeatureCollection with a 'features' list, found {found!r}")
-    crs_problem = _check_crs_member(data.get("crs"))
+    crs_problem = check_crs_member(data.get("crs"))
     if crs_problem:
         raise IngestError([FieldError(None, "crs", crs_problem.message)])
     if len(data["features"]) > MAX_ROWS:

@@ -29,7 +29,7 @@ from township.domain.vocab import (
     WARNING_STATUSES,
     WARNING_TYPES,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, session_scope, utcnow
 
 #: Most items one batch request or one file may carry.

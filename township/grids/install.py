@@ -1,6 +1,6 @@
 """Reading and writing grids and resources in the store.
 
-Grids come in as a validated :class:`~township.grids.gridset.GridSet`; installing a
+Grids come in as a validated :class:`~township.grids.model.GridSet`; installing a
 new set is one transaction that also re-locates every stored point, so a
 case never points at a grid that no longer exists.
 """
@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from township.grids.crs import normalize_crs
-from township.grids.gridset import RULES_VERSION, GridSet, GridValidationError, parse_grid_geojson
+from township.grids.model import GridSet
+from township.grids.validate import RULES_VERSION, GridValidationError, parse_grid_geojson
 from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson, session_scope
 
 log = logging.getLogger(__name__)

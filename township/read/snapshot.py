@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pyproj
-import shapely
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
@@ -34,8 +32,8 @@ from township.domain.vocab import (
     TIERS,
     WARNING_LEVELS,
 )
-from township.grids.crs import METRIC, WGS84, to_metric
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.grids.spatial import distance_m
 from township.store.models import (
     Case,
     Meta,
@@ -557,15 +555,6 @@ class GridDetail:
 
 #: How far from a grid a resource still counts as near.
 NEAR_M = 1500.0
-
-
-_TO_METRIC = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
-
-
-def distance_m(gridset: GridSet, grid_id: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Metres from each point to grid ``grid_id`` (0 inside it), measured in EPSG:4546."""
-    x, y = _TO_METRIC.transform(lon, lat)
-    return shapely.distance(to_metric(gridset.geometry(grid_id)), shapely.points(x, y))
 
 
 def grid_detail(view: View, gridset: GridSet, grid_id: str) -> GridDetail:

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from township.grids.gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
+from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
