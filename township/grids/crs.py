@@ -11,7 +11,7 @@ grid map can show, so both are treated as the same CRS.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import shapely

@@ -58,17 +58,17 @@ def load_gridset(engine: Engine) -> GridSet | None:
         return parse_grid_geojson(grid_rows_to_geojson(list(rows)))
 
 
-def _relocate(session: Session, gridset: GridSet, model: type) -> None:
+def _relocate(session: Session, gridset: GridSet, model: type[Case] | type[Warning]) -> None:
     """Re-assign the grid and village of every stored point of ``model``; only the changed rows are written."""
     rows = session.execute(select(model.id, model.lon, model.lat, model.grid_id, model.village_id)
                            .where(model.lon.is_not(None))).all()
     if not rows:
         return
-    ids, lon, lat, grids, villages = zip(*rows)
+    ids, lon, lat, grids, villages = zip(*rows, strict=True)
     found = gridset.locate(np.array(lon, float), np.array(lat, float)).tolist()
     village_of = {g: gridset.village_of(g) if g else None for g in set(found)}
     changed = [{"id": i, "grid_id": g, "village_id": village_of[g]}
-               for i, g, old_grid, old_village in zip(ids, found, grids, villages)
+               for i, g, old_grid, old_village in zip(ids, found, grids, villages, strict=True)
                if (g, village_of[g]) != (old_grid, old_village)]
     if changed:
         session.execute(update(model), changed)
@@ -169,7 +169,7 @@ def install_resources(engine: Engine, path: Path, gridset: GridSet) -> int:
         lon = np.array([f["geometry"]["coordinates"][0] for f in feats], dtype=float)
         lat = np.array([f["geometry"]["coordinates"][1] for f in feats], dtype=float)
         grid_ids = gridset.locate(lon, lat)
-        for f, x, y, g in zip(feats, lon, lat, grid_ids):
+        for f, x, y, g in zip(feats, lon, lat, grid_ids, strict=True):
             p = f["properties"]
             s.add(
                 Resource(

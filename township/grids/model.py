@@ -60,14 +60,14 @@ class GridSet:
         self._index = {gid: i for i, gid in enumerate(self._ids)}
         self._geoms = np.array([geometries[i] for i in order], dtype=object)
         self._levels = np.array([p["level"] for p in self._props], dtype=np.int64)
-        self._parent = {p["grid_id"]: p.get("parent_id") for p in self._props}
+        self._parent: dict[str, str | None] = {p["grid_id"]: p.get("parent_id") for p in self._props}
         children: dict[str, list[str]] = defaultdict(list)
         for gid, pid in self._parent.items():  # ids are sorted, so children are too
             if pid is not None:
                 children[pid].append(gid)
         self._children = {k: tuple(v) for k, v in children.items()}
         by_level: dict[int, list[str]] = defaultdict(list)
-        for gid, lvl in zip(self._ids, self._levels.tolist()):
+        for gid, lvl in zip(self._ids, self._levels.tolist(), strict=True):
             by_level[lvl].append(gid)
         self._by_level = {lvl: tuple(v) for lvl, v in by_level.items()}
         # The validator already projected everything; reuse it when given.
@@ -157,6 +157,13 @@ class GridSet:
             pos = self._level_pos[level] = {g: i for i, g in enumerate(self._by_level.get(level, ()))}
         return np.fromiter((pos[g] for g in grid_ids), dtype=np.intp)
 
+    def _parent_id(self, grid_id: str) -> str:
+        """The parent of a grid below the town (a validated set gives each one)."""
+        pid = self._parent[grid_id]
+        if pid is None:
+            raise KeyError(f"{grid_id!r} is a level-1 grid: it has no parent")
+        return pid
+
     def rollup(self, level: int) -> np.ndarray:
         """For each level-3 grid (``ids(level=3)`` order), the position of its ``level`` ancestor in ``ids(level)``.
 
@@ -165,7 +172,7 @@ class GridSet:
         if level not in self._rollup:
             up = {g: g for g in self._by_level.get(3, ())}
             for _ in range(3 - level):
-                up = {g: self._parent[a] for g, a in up.items()}
+                up = {g: self._parent_id(a) for g, a in up.items()}
             self._rollup[level] = self.positions(up.values(), level)
         return self._rollup[level]
 
@@ -288,7 +295,7 @@ class GridSet:
                 "properties": dict(self._props[i]),
                 "geometry": json_loads(t),
             }
-            for i, t in zip(idx, texts)
+            for i, t in zip(idx, texts, strict=True)
         ]
 
     def feature_collection(self, level: int) -> dict:

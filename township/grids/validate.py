@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pyproj
@@ -167,7 +167,7 @@ def check_crs_member(member: Any) -> Violation | None:
     return None
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     # numbers.Integral admits numpy integers from dict input; bool is not a count.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -185,16 +185,16 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
     elif not isinstance(name, str) or not name.strip():
         bad(f"property 'name' must be a non-empty string, got {_describe(name)}")
 
-    level = p.get("level")
-    level_ok = _is_int(level) and 1 <= level <= 3
+    raw_level = p.get("level")
+    level = int(raw_level) if _is_int(raw_level) and 1 <= raw_level <= 3 else None  # None: unusable
     if "level" not in p:
         bad("required property 'level' is missing (1 town, 2 village/community, 3 grid)")
-    elif not level_ok:
-        bad(f"property 'level' must be the integer 1, 2 or 3, got {_describe(level)}")
+    elif level is None:
+        bad(f"property 'level' must be the integer 1, 2 or 3, got {_describe(raw_level)}")
 
     pid = p.get("parent_id")
     parent_ok = False
-    if level_ok:
+    if level is not None:
         if level == 1:
             parent_ok = pid is None
             if not parent_ok:
@@ -209,7 +209,7 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
     if kind not in GRID_KINDS:
         bad(f"property 'kind' must be one of {', '.join(GRID_KINDS)}, "
             f"got {_describe(kind) if 'kind' in p else 'nothing'}")
-    elif level_ok and KIND_LEVEL[kind] != level:
+    elif level is not None and KIND_LEVEL[kind] != level:
         bad(f"kind {kind!r} belongs on level {KIND_LEVEL[kind]}, but level is {level}")
 
     for key in _OPTIONAL_STR:
@@ -223,9 +223,9 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
         elif value is not None:
             p[key] = int(value)  # plain int, JSON-serialisable
 
-    if level_ok:
-        p["level"] = level = int(level)
-    if level_ok and parent_ok:
+    if level is not None:
+        p["level"] = level
+    if level is not None and parent_ok:
         g.level, g.parent = level, pid
 
 
@@ -302,7 +302,7 @@ def _project(grids: dict[str, _Grid]) -> tuple[list[_Grid], np.ndarray]:
     # Projection can in rare cases fold a hair-thin ring; repair so overlay works.
     invalid = ~shapely.is_valid(metric)
     metric[invalid] = shapely.make_valid(metric[invalid])
-    for g, m in zip(usable, metric):
+    for g, m in zip(usable, metric, strict=True):
         g.metric = m
     return usable, metric
 
@@ -317,7 +317,8 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
 
     # A child lies inside its parent. `covers` is tested on the lon/lat input,
     # where shared borders are exact; projected, they can miss by nanometres.
-    pairs = [(g, ok(g.parent)) for g in usable if g.level > 1 and ok(g.parent)]
+    # (A level-1 grid has no parent, so `ok` leaves it out.)
+    pairs = [(g, p) for g in usable if (p := ok(g.parent)) is not None]
     if pairs:
         suspect = np.flatnonzero(~shapely.covers(
             np.array([p.geom for _, p in pairs], dtype=object),
@@ -327,7 +328,7 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
             np.array([pairs[i][0].metric for i in suspect], dtype=object),
             np.array([pairs[i][1].metric for i in suspect], dtype=object),
         )
-        for i, diff in zip(suspect, diffs):
+        for i, diff in zip(suspect, diffs, strict=True):
             m = significant(diff, tol)
             if m:
                 c, p = pairs[i]
@@ -360,11 +361,11 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
         a, b = idx[a], idx[b]
         keep = a < b
         a, b = a[keep], b[keep]
-        keep = np.array([usable[i].parent == usable[j].parent for i, j in zip(a, b)], dtype=bool)
+        keep = np.array([usable[i].parent == usable[j].parent for i, j in zip(a, b, strict=True)], dtype=bool)
         a, b = a[keep], b[keep]
         inner = shapely.relate_pattern(metric[a], metric[b], "T********")
         a, b = a[inner], b[inner]
-        for i, j, inter in zip(a, b, shapely.intersection(metric[a], metric[b])):
+        for i, j, inter in zip(a, b, shapely.intersection(metric[a], metric[b]), strict=True):
             m = significant(inter, tol)
             if m:
                 gi, gj = sorted((usable[i].gid, usable[j].gid))
@@ -465,8 +466,9 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
         if not isinstance(f, dict) or f.get("type") != "Feature":
             out.append(Violation(None, "format", f"feature #{i} is not a GeoJSON Feature"))
             continue
-        props = f.get("properties")
-        gid = props.get("grid_id") if isinstance(props, dict) else None
+        raw_props = f.get("properties")
+        props: dict = raw_props if isinstance(raw_props, dict) else {}
+        gid = props.get("grid_id")
         if not isinstance(gid, str) or not gid.strip():
             out.append(Violation(
                 None, "bad_property",
@@ -492,7 +494,7 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
         geoms = to_wgs84_geom(np.array([g.geom for g in with_geom], dtype=object), datum)
         valid = shapely.is_valid(geoms)
         geoms[valid] = shapely.orient_polygons(geoms[valid])  # RFC 7946 right-hand rule
-        for g, geom, is_valid in zip(with_geom, geoms, valid):
+        for g, geom, is_valid in zip(with_geom, geoms, valid, strict=True):
             g.geom = geom if is_valid else None
             if not is_valid:
                 out.append(Violation(
