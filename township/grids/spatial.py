@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 import numpy as np
 import pyproj
@@ -39,6 +39,9 @@ __all__ = [
 #: `township.grids.validate.SLIVER_TOLERANCE_M` (1 m) on each side.
 NEIGHBOUR_GAP_M = 2.0
 
+#: One shapely geometry or an array of them; projecting gives back the same kind.
+Geoms = TypeVar("Geoms", BaseGeometry, np.ndarray)
+
 
 @cache
 def _transformer(src: str, dst: str) -> pyproj.Transformer:
@@ -65,12 +68,12 @@ def from_metric_xy(x, y):
     return _transformer(METRIC, WGS84).transform(x, y)
 
 
-def to_metric(geom):
+def to_metric(geom: Geoms) -> Geoms:
     """Project a WGS-84 shapely geometry (or array of them) to EPSG:4546 metres."""
     return shapely.transform(geom, lambda xy: np.column_stack(to_metric_xy(xy[:, 0], xy[:, 1])))
 
 
-def from_metric(geom):
+def from_metric(geom: Geoms) -> Geoms:
     """Project an EPSG:4546 shapely geometry (or array of them) back to WGS-84."""
     return shapely.transform(geom, lambda xy: np.column_stack(from_metric_xy(xy[:, 0], xy[:, 1])))
 
