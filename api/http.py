@@ -22,7 +22,7 @@ from township.accounts.tokens import check_token, token_handler
 from township.domain.policy import STAFF, may_write
 from township.formats.ingest import FieldError, IngestError
 from township.formats.open311 import error_list, to_xml
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.loop.casefile import REFUSAL_STATUS, visible_case
 from township.loop.workflow import Actor, MoveRefused
 from township.read.api import ANONYMOUS, Viewer

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from township.grids.gridset import GridSet, load_grid_file
+from township.grids.model import GridSet
+from township.grids.validate import load_grid_file
 from township.store.engine import make_engine
 from township.store.models import Case
 

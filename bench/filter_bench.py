@@ -74,7 +74,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.views import View, make_view, shown_ids
 from township.runtime.bootstrap import AppContext, open_township
 from township.runtime.demo import seed_demo

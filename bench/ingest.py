@@ -80,7 +80,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from bench.filter_bench import MAP_DRAWN, machine, markdown, p50_p95
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer, free_port
 from township.config import BUNDLED_GRIDS
-from township.grids.gridset import GridSet, load_grid_file
+from township.grids.model import GridSet
+from township.grids.validate import load_grid_file
 from township.store.engine import normalise_url
 
 #: Every case this script writes carries an ``external_id`` with this prefix (and is deleted at the end).

@@ -18,7 +18,7 @@ quadrilateral one level-3 grid. Villages are connected groups of grids grown
 from well-spread seeds inside their town, towns the same over the whole
 lattice; every parent is the coverage union of its children. Neighbours build
 their rings from the very same rounded vertices, so the file passes
-`township.grids.gridset.load_grid_file` exactly (no slivers to tolerate).
+`township.grids.validate.load_grid_file` exactly (no slivers to tolerate).
 
 Cases follow `township.runtime.demo`: its types, domains, sources, titles, tiers and
 closed-loop timings, spread over a year by grid population, each point drawn
@@ -64,7 +64,7 @@ from sqlalchemy import Connection, Table, event, insert
 from geodata.generate import write_collection
 from township.config import BUNDLED_GRIDS, ROOT
 from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.grids.install import ensure_grids
 from township.runtime.demo import GIVEN, SURNAMES, TITLES, TYPE_DOMAINS, TYPE_SOURCES, YEARLY_CASES, _Rng
 from township.store.engine import init_db, make_engine

@@ -39,10 +39,10 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-import pyproj
 import shapely
 import shapely.affinity
 import shapely.geometry
@@ -50,14 +50,13 @@ from shapely.geometry import LineString, MultiPoint, Point, Polygon, mapping
 from shapely.strtree import STRtree
 
 from township.domain.vocab import RESOURCE_KINDS
+from township.grids.spatial import from_metric, to_metric, to_metric_xy
 
 HERE = Path(__file__).resolve().parent
 GRIDS_PATH = HERE / "dalu_grids.geojson"
 RESOURCES_PATH = HERE / "dalu_resources.geojson"
 
 SEED = 20240409  # the article's date
-METRIC = "EPSG:4546"
-WGS84 = "EPSG:4326"
 EXTENT = (111.05, 39.93, 111.44, 40.22)  # lon/lat, approximate town extent
 TARGET_AREA_KM2 = 731.0
 GRID_DEG = 1e-6  # output precision in degrees (about 0.1 m)
@@ -109,23 +108,10 @@ MOBILE_PREFIXES = [
     "187", "188", "189", "199",
 ]
 
-_TO_M = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
-_TO_LL = pyproj.Transformer.from_crs(METRIC, WGS84, always_xy=True)
-
 
 # --------------------------------------------------------------------------
 # geometry helpers
 # --------------------------------------------------------------------------
-def to_metric(geom):
-    """Transform a lon/lat geometry to EPSG:4546 metres."""
-    return shapely.transform(geom, lambda c: np.column_stack(_TO_M.transform(c[:, 0], c[:, 1])))
-
-
-def to_lonlat(geom):
-    """Transform an EPSG:4546 geometry to lon/lat."""
-    return shapely.transform(geom, lambda c: np.column_stack(_TO_LL.transform(c[:, 0], c[:, 1])))
-
-
 def round_deg(geom):
     """Round lon/lat coordinates to 6 decimals."""
     return shapely.transform(geom, lambda c: np.round(c, 6))
@@ -189,7 +175,7 @@ class Warp:
     waves: list[tuple[float, float, float, float, int]] = field(default_factory=list)
 
     @classmethod
-    def random(cls, rng: np.random.Generator, amplitude: float, wavelength: float) -> "Warp":
+    def random(cls, rng: np.random.Generator, amplitude: float, wavelength: float) -> Warp:
         waves = []
         for comp in (0, 1):
             for a_frac, l_frac in ((1.0, 1.0), (0.3, 0.45)):
@@ -280,8 +266,8 @@ def smooth_line(points: np.ndarray, step: float) -> np.ndarray:
 
 def town_outline(rng: np.random.Generator) -> tuple[Polygon, LineString]:
     """The town polygon and its river edge, in metres."""
-    river_ctrl = np.array([_TO_M.transform(*p) for p in RIVER_CTRL])
-    land_ctrl = np.array([_TO_M.transform(*p) for p in LAND_CTRL])
+    river_ctrl = np.array([to_metric_xy(*p) for p in RIVER_CTRL])
+    land_ctrl = np.array([to_metric_xy(*p) for p in LAND_CTRL])
     # River edge: smooth, then meanders across the flow, fading at both ends.
     river = smooth_line(river_ctrl, 220.0)
     seg = np.diff(river, axis=0)
@@ -298,7 +284,7 @@ def town_outline(rng: np.random.Generator) -> tuple[Polygon, LineString]:
     # Land edges: fractal, as hills and gullies make them.
     land: list[tuple[float, float]] = []
     ring = [tuple(river[-1])] + [tuple(p) for p in land_ctrl] + [tuple(river[0])]
-    for a, b in zip(ring[:-1], ring[1:]):
+    for a, b in pairwise(ring):
         land += midpoint_displace(a, b, rng, 0.11, 420.0)
     land = land[1:]  # river[-1] is already the river's last vertex
     coords = [tuple(p) for p in river] + land
@@ -315,7 +301,7 @@ def town_outline(rng: np.random.Generator) -> tuple[Polygon, LineString]:
 
 def new_district(town: Polygon, river: LineString, rng: np.random.Generator) -> Polygon:
     """The 大路新区 block: a rotated rectangle by the river, clipped to the town."""
-    at = Point(_TO_M.transform(*NEW_DISTRICT_AT))
+    at = Point(to_metric_xy(*NEW_DISTRICT_AT))
     d = river.project(at)
     p0, p1 = river.interpolate(d - 1500), river.interpolate(d + 1500)
     ang = math.degrees(math.atan2(p1.y - p0.y, p1.x - p0.x))
@@ -365,7 +351,7 @@ def build_metric_tiling(rng: np.random.Generator):
     units = villages + communities
     counts = VILLAGE_GRIDS + COMMUNITY_GRIDS
     cells: list[list] = []
-    for idx, (unit, n) in enumerate(zip(units, counts)):
+    for idx, (unit, n) in enumerate(zip(units, counts, strict=True)):
         is_community = idx >= 12
         pts = lloyd(uniform_in(unit, n, rng), unit, 10 if is_community else 6)
         typical = math.sqrt(unit.area / n)
@@ -441,7 +427,7 @@ def exact_lonlat_tiling(cells_m: list[list]) -> list[list]:
     """
     flat = share_vertices([c for unit in cells_m for c in unit], 0.05)
     shape = [len(u) for u in cells_m]
-    approx = snap_vertices([round_deg(to_lonlat(c)) for c in flat], SNAP_UNITS)
+    approx = snap_vertices([round_deg(from_metric(c)) for c in flat], SNAP_UNITS)
     approx = [shapely.make_valid(a) if not a.is_valid else a for a in approx]
     lines = shapely.union_all([a.boundary for a in approx], grid_size=GRID_DEG)
     faces = list(shapely.polygonize(list(shapely.get_parts(lines))).geoms)
@@ -456,7 +442,7 @@ def exact_lonlat_tiling(cells_m: list[list]) -> list[list]:
             cand = cand or [int(i) for i in tree.query(face.buffer(1e-5))]
             owner.append(max(cand, key=lambda i: face.boundary.intersection(approx[i].buffer(2e-6)).length))
     groups: list[list] = [[] for _ in flat]
-    for face, i in zip(faces, owner):
+    for face, i in zip(faces, owner, strict=True):
         groups[i].append(face)
     result = [shapely.union_all(g, grid_size=GRID_DEG) for g in groups]
     # A grid left in several pieces gives its stray pieces to a neighbour.
@@ -588,7 +574,7 @@ def build():
     hh = np.array([r["households"] for r in grid_rows], dtype=float)
     w = np.where([r["_community"] for r in grid_rows], 0.45, 1.6) * hh * stats_rng.uniform(0.6, 1.4, len(hh))
     pm = 1 + largest_remainder(w, PARTY_MEMBERS_TOTAL - len(grid_rows))
-    for r, m in zip(grid_rows, pm):
+    for r, m in zip(grid_rows, pm, strict=True):
         r["party_members"] = int(m)
         r["party_households"] = int(min(m, max(1, round(m * stats_rng.uniform(0.25, 0.5)))))
 
@@ -648,7 +634,8 @@ def build_resources(rng, people: People, grid_rows, unit_rows, units_ll, river_m
     villages, comms = uids[:12], uids[12:]
     river_band = river_m.buffer(30)
     on_river = [
-        uid for uid, geom in zip(uids, units_ll) if uid in villages and to_metric(geom).intersection(river_band).area > 30 * 800
+        uid for uid, geom in zip(uids, units_ll, strict=True)
+        if uid in villages and to_metric(geom).intersection(river_band).area > 30 * 800
     ]
     used: set[tuple[str, str]] = set()
 
@@ -665,7 +652,7 @@ def build_resources(rng, people: People, grid_rows, unit_rows, units_ll, river_m
             inner = gm.buffer(-MIN_POINT_CLEARANCE_M * 3)
         for _ in range(200):
             xy = uniform_in(inner, 1, rng)[0]
-            pt = round_deg(to_lonlat(Point(xy)))
+            pt = round_deg(from_metric(Point(xy)))
             if grid["_geom"].contains_properly(pt) and to_metric(pt).distance(gm.exterior) > MIN_POINT_CLEARANCE_M:
                 return grid, [pt.x, pt.y]
         raise RuntimeError(f"cannot place a point in {grid['grid_id']}")
@@ -685,7 +672,8 @@ def build_resources(rng, people: People, grid_rows, unit_rows, units_ll, river_m
         "杨四圪咀社区": ["党员", "青年", "文明实践", "邻里互助", "应急救援"],
         "苗家滩社区": ["红色宣讲", "巾帼", "环境整治", "法律援助", "关爱留守儿童"],
     }
-    village_themes = ["党员先锋", "乡风文明", "护河防汛", "巾帼", "助老", "人居环境整治", "平安巡逻", "移风易俗", "应急救援"]
+    village_themes = ["党员先锋", "乡风文明", "护河防汛", "巾帼", "助老", "人居环境整治", "平安巡逻", "移风易俗",
+                      "应急救援"]
     for uid in comms:
         for t in comm_themes[names[uid]]:
             items.append(("volunteer_team", uid, f"{names[uid]}{t}志愿服务队", None))
@@ -757,7 +745,7 @@ def self_check(grids: dict, resources: dict) -> dict:
     assert (levels.count(1), levels.count(2), levels.count(3)) == (1, 15, 146), levels
     ids = [p["grid_id"] for p in props]
     assert len(set(ids)) == len(ids), "duplicate grid ids"
-    geoms = {p["grid_id"]: shapely.geometry.shape(f["geometry"]) for p, f in zip(props, feats)}
+    geoms = {p["grid_id"]: shapely.geometry.shape(f["geometry"]) for p, f in zip(props, feats, strict=True)}
     byid = {p["grid_id"]: p for p in props}
     for gid, g in geoms.items():
         assert g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty, gid
@@ -791,7 +779,7 @@ def self_check(grids: dict, resources: dict) -> dict:
         for c in kids:
             worst["outside_m2"] = max(worst["outside_m2"], metric[c].difference(outer).area)
         tree = STRtree([metric[c] for c in kids])
-        for a, b in zip(*tree.query([metric[c] for c in kids], predicate="intersects")):
+        for a, b in zip(*tree.query([metric[c] for c in kids], predicate="intersects"), strict=True):
             if a < b:
                 worst["overlap_m2"] = max(worst["overlap_m2"], metric[kids[a]].intersection(metric[kids[b]]).area)
     assert worst["cover_m2"] < TOL_COVER_M2, worst
@@ -859,8 +847,9 @@ def main() -> None:
           f"sha256 {hashlib.sha256(GRIDS_PATH.read_bytes()).hexdigest()[:12]}")
     print(f"resources: {RESOURCES_PATH.relative_to(HERE.parent)}  {RESOURCES_PATH.stat().st_size / 1024:.0f} KiB  "
           f"sha256 {hashlib.sha256(RESOURCES_PATH.read_bytes()).hexdigest()[:12]}")
+    members = sum(f["properties"]["party_members"] for f in grids["features"] if f["properties"]["level"] == 3)
     print(f"levels 1/2/3: {lv.count(1)}/{lv.count(2)}/{lv.count(3)}; resources: {len(resources['features'])}; "
-          f"party members: {sum(f['properties']['party_members'] for f in grids['features'] if f['properties']['level'] == 3)}")
+          f"party members: {members}")
     print(f"town area: {fig['town_km2']:.2f} km² (EPSG:4546); communities: "
           + ", ".join(f"{a:.2f}" for a in fig["community_km2"]) + " km²")
     print(f"tiling: max |union Δ parent| {fig['cover_m2']:.4f} m², max sibling overlap {fig['overlap_m2']:.4f} m², "

@@ -50,7 +50,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 
 if TYPE_CHECKING:  # pragma: no cover
     from township.read.fieldmap import FieldMapData

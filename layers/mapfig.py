@@ -389,7 +389,7 @@ def map_updates(view, gridset, warning: dict | None = None) -> dict[int, dict]:
     ----------
     view : township.read.views.View
         The filtered data.
-    gridset : township.grids.gridset.GridSet
+    gridset : township.grids.model.GridSet
         The grids in use.
     warning : dict, optional
         The warning whose card is open (:func:`township.loop.warnings.selected_warning`):

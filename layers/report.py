@@ -24,7 +24,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.report import DailyReport
 
 __all__ = ["daily_report_html", "bar_svg"]

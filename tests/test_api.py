@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from township.config import BUNDLED_GRIDS
 from township.domain.vocab import OPEN_STATUSES
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.store.models import utcnow
 
 pytestmark = pytest.mark.store

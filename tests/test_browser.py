@@ -6,7 +6,7 @@ import re
 import pytest
 
 from township.config import BUNDLED_GRIDS
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 
 GRAPH = "#map-graph .js-plotly-plot"
 

@@ -9,7 +9,7 @@ from test_api import a_case, get, post, sql
 
 from township.accounts.tokens import create_token
 from township.config import BUNDLED_GRIDS
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 
 pytestmark = pytest.mark.store  # run on SQLite and on PostgreSQL (tests/conftest.py)
 MOVE_ROUTES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate")

@@ -17,7 +17,7 @@ from layers.mapfig import CASES, VILLAGES
 from township.config import BUNDLED_GRIDS, SECRET_FILE
 from township.domain.vocab import CASE_STATUS_COLORS, DONE_STATUSES, OPEN_STATUSES
 from township.formats.ingest import CaseIn, write_cases
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.loop.workflow import MOVES
 from township.store.engine import make_engine
 from township.store.models import utcnow

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from township.accounts.tokens import create_token
 from township.config import BUNDLED_GRIDS
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.store.engine import make_engine
 
 THREADS = 8

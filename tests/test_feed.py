@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from township.config import BUNDLED_GRIDS
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.runtime.feed import DemoFeed, feed_token
 
 pytestmark = pytest.mark.store

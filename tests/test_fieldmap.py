@@ -22,7 +22,8 @@ from shapely.geometry import shape
 from layers.fieldmap import NOTE, field_map, grid_field_map, print_html
 from township.domain.privacy import mask_phone
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
-from township.read.fieldmap import FIELD_NEAR_M, TOUCH_M, compass_word, grid_fieldmap_data, warning_fieldmap_data
+from township.grids.spatial import NEIGHBOUR_GAP_M
+from township.read.fieldmap import FIELD_NEAR_M, compass_word, grid_fieldmap_data, warning_fieldmap_data
 from township.runtime.render import A4_PX, render_pdf, render_png
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,7 +212,7 @@ def test_grid_data_is_complete_and_sorted(snap, gridset, busy_grid, grid_data):
     # Neighbours: exactly the level-3 grids that touch it, by brute force in EPSG:4546.
     mine = to4546(gridset.geometry(busy_grid))
     touching = sorted(g for g in gridset.ids(level=3) if g != busy_grid and
-                      to4546(gridset.geometry(g)).distance(mine) <= TOUCH_M)
+                      to4546(gridset.geometry(g)).distance(mine) <= NEIGHBOUR_GAP_M)
     assert d.neighbours == touching and touching
     # Open cases of the grid, overdue first, overdue judged at generation time.
     c = snap.cases

@@ -23,14 +23,13 @@ from township.grids.crs import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     normalize_crs,
-    to_metric,
     to_wgs84_geom,
     wgs84_to_gcj02,
 )
-from township.grids.gridset import (
-    CELL_INDEX_FROM,
+from township.grids.model import CELL_INDEX_FROM, GridSet
+from township.grids.spatial import to_metric
+from township.grids.validate import (
     SLIVER_TOLERANCE_M,
-    GridSet,
     GridValidationError,
     Violation,
     load_grid_file,

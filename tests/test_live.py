@@ -10,7 +10,7 @@ from test_browser import GRAPH, figure_value, open_map
 from township.accounts.tokens import create_token
 from township.config import BUNDLED_GRIDS
 from township.formats.ingest import WarningIn, write_warnings
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.store.engine import make_engine
 
 

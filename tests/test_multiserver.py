@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from township.accounts.tokens import create_token
 from township.config import BUNDLED_GRIDS
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.runtime.demo import YEARLY_CASES
 from township.store.engine import make_engine
 from township.store.models import Case

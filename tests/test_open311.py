@@ -14,7 +14,7 @@ from township.config import BUNDLED_GRIDS
 from township.domain.isotime import iso
 from township.domain.vocab import CASE_TYPES, OPEN_STATUSES
 from township.formats.open311 import Open311Request, Open311Service
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.store.models import utcnow
 
 pytestmark = pytest.mark.store

@@ -13,7 +13,7 @@ from conftest import ARTIFACTS
 from township.config import BUNDLED_GRIDS
 from township.domain.privacy import mask_name, mask_phone
 from township.domain.vocab import OPEN_STATUSES
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.read.fieldmap import grid_fieldmap_data
 from ui import responder
 

@@ -331,7 +331,7 @@ def test_readers_and_a_writer_at_once(town):
 
 def test_grid_measures_add_up_per_grid_village_and_town_over_several_towns():
     from bench.scale import SizeSpec, make_grid_features
-    from township.grids.gridset import parse_grid_geojson
+    from township.grids.validate import parse_grid_geojson
     from township.read.views import leaf_counts, level_values
 
     extent = (110.6, 39.7, 110.9, 39.9)

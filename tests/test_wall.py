@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from township.config import BUNDLED_GRIDS
 from township.domain.vocab import CASE_TYPES, LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
-from township.grids.gridset import load_grid_file
+from township.grids.validate import load_grid_file
 from township.store.engine import make_engine
 from ui import wall as ui
 

@@ -23,11 +23,11 @@ from township.config import Settings
 from township.domain.sla import DEFAULT_SLA, SlaConfig, accept_deadline, deadline_for
 from township.domain.vocab import CASE_STATUSES, TIERS
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
-from township.grids.crs import to_metric
-from township.loop.staff import NEIGHBOUR_GAP_M, neighbours, seed_handlers, suggest_handlers
+from township.grids.spatial import NEIGHBOUR_GAP_M, neighbours, to_metric
+from township.loop.staff import seed_handlers, suggest_handlers
 from township.loop.sweeps import case_trail, escalate_overdue, late_to_accept, open_orders, replay
 from township.loop.warnings import dispatch_task, task_prefix
-from township.loop.workflow import MOVES, Actor, MoveRefused, allowed_moves, apply_move
+from township.loop.workflow import Actor, MOVES, MoveRefused, allowed_moves, apply_move
 from township.read.views import overdue_mask
 from township.read.stats import (
     STAGE_STATUSES,
@@ -580,7 +580,7 @@ def test_suggestions_in_order(store):
     near = [x for x in sug[1 + n:] if x.kind == "party_member"]
     assert near and all(x.why == "相邻网格党员" for x in near)
     grids = list(dict.fromkeys(x.grid_id for x in near))
-    assert grids == [g for g in neighbours(gs, "DL-01-01") if gs.props(g)["party_members"]]
+    assert grids == [g for g in neighbours(gs, "DL-01-01", village_first=True) if gs.props(g)["party_members"]]
     home = to_metric(gs.geometry("DL-01-01"))
     for g in grids:
         assert shapely.distance(home, to_metric(gs.geometry(g))) <= NEIGHBOUR_GAP_M

@@ -17,7 +17,7 @@ from township.domain.isotime import local_text as local
 from township.domain.policy import sees_personal
 from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import CASE_SOURCES, CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.loop.casefile import CaseFile, action_label, overdue
 from township.loop.workflow import MOVES, Actor
 from township.store.models import Case

@@ -29,7 +29,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.views import GridDetail, View, counts_by
 from ui import ids
 from ui.exports import export_row

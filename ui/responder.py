@@ -52,8 +52,9 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
-from township.read.fieldmap import FieldMapData, neighbours
+from township.grids.model import GridSet
+from township.grids.spatial import neighbours
+from township.read.fieldmap import FieldMapData
 from township.read.views import grid_values
 from ui import ids
 

@@ -18,7 +18,8 @@ from layers.charts import trend_chart
 from layers.text import t
 from township.domain.policy import sees_ranking
 from township.domain.privacy import shown_name
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.read.views import View
 from township.read.stats import (
     NONE_LABEL,
     RANKING_ROWS,

@@ -23,7 +23,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.loop.warnings import WARNING_MOVES, Contact, WarningFile
 from township.loop.workflow import Actor
 from ui import card as shared

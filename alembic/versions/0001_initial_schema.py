@@ -6,7 +6,7 @@ Create Date: 2026-11-28
 
 Generated with ``alembic revision --autogenerate`` against an empty SQLite
 file, then reviewed. A store made earlier by ``create_all`` has exactly these
-tables; ``township.store.models.migrate`` stamps it at this revision instead of
+tables; ``township.store.engine.migrate`` stamps it at this revision instead of
 running it.
 
 On PostgreSQL the PostGIS extension is enabled when the server has it (see

@@ -45,7 +45,7 @@ class SlaConfig:
         Days for a case type at any tier when the source gave no deadline
         (empty by default: hotline tickets bring their own deadline).
     auto_escalate : bool
-        Whether :func:`township.loop.workflow.escalate_overdue` escalates (off by
+        Whether :func:`township.loop.sweeps.escalate_overdue` escalates (off by
         default: escalating is a decision the command centre switches on).
     """
 

@@ -50,7 +50,7 @@ from pydantic import ValidationError
 from township.domain.isotime import iso, parse_iso
 from township.domain.vocab import WARNING_LEVELS, WARNING_TYPES
 from township.formats.ingest import FieldError, IngestError, WarningIn, validation_errors
-from township.grids.crs import from_metric, to_metric
+from township.grids.spatial import from_metric, to_metric
 from township.store.models import Warning
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"

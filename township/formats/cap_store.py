@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from township.formats.cap import CapMessage
 from township.formats.ingest import FieldError, IngestError, WarningIn, Written, write_warnings
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.store.models import Warning, bump_version, utcnow
 from township.store.uow import session_scope
 

@@ -39,7 +39,8 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.read.views import View
 from township.store.models import Case
 
 __all__ = [

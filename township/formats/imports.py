@@ -24,7 +24,7 @@ from township.formats.cells import cell_value
 from township.formats.ingest import MAX_BATCH, IngestError, Written, validation_errors, write_cases, write_warnings
 from township.formats.tables import HEADERS, MODELS, Kind, Table, read_table
 from township.grids.crs import normalize_crs, to_wgs84
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 
 __all__ = [
     "ImportReport",

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from township.formats.cells import cell_text, norm, row_values
 from township.formats.ingest import CaseIn, FieldError, IngestError, WarningIn
-from township.grids.gridset import check_crs_member
+from township.grids.validate import check_crs_member
 
 __all__ = [
     "CASE_HEADERS",

@@ -1,1 +1,3 @@
-"""The grid set: model, validation, coordinate systems, the cell index for point assignment, and installing grids in the store."""
+"""The grids: the grid set (`model`), validating grid files (`validate`, `slivers`), coordinate systems
+(`crs`), measuring in metres (`spatial`), the cell index for point assignment (`cellindex`) and
+installing grids in the store (`install`)."""

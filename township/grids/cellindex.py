@@ -72,10 +72,9 @@ class CellIndex:
             for iy in rows:
                 border[iy, ix] = True
         # Runs of non-border cells along each row; label each by its first cell's centre.
-        free = ~border
-        first = free.copy()
-        first[:, 1:] &= border[:, :-1]
-        free, first = free.ravel(), first.ravel()
+        starts_run = ~border
+        starts_run[:, 1:] &= border[:, :-1]  # a free cell right of a border cell (or first in its row)
+        free, first = (~border).ravel(), starts_run.ravel()
         starts = np.flatnonzero(first)
         run = np.cumsum(first, dtype=np.int32) - 1
         cx = self.x0 + (starts % self.nx + 0.5) * cell

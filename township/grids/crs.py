@@ -4,18 +4,16 @@ Grid files and case points may come from Chinese web maps whose coordinates
 are deliberately offset from WGS-84: GCJ-02 (Amap/高德, Tencent/腾讯) and BD-09
 (Baidu/百度). They are converted to WGS-84 once, at import (DESIGN.md §1).
 Areas and distances are computed in ``METRIC`` (CGCS2000 Gauss-Krüger,
-central meridian 111°E), never in degrees.
+central meridian 111°E), never in degrees: see `township.grids.spatial`.
 
 CGCS2000 (EPSG:4490) differs from WGS-84 by centimetres, far below what a
 grid map can show, so both are treated as the same CRS.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
@@ -30,8 +28,6 @@ __all__ = [
     "bd09_to_wgs84",
     "to_wgs84",
     "to_wgs84_geom",
-    "to_metric",
-    "from_metric",
 ]
 
 #: Geographic lon/lat CRS of all stored geometry (RFC 7946 GeoJSON).
@@ -233,21 +229,3 @@ def to_wgs84_geom(geom, crs: str | None, max_segment_deg: float = DENSIFY_DEG):
         return geom
     dense = shapely.segmentize(geom, max_segment_deg)
     return shapely.transform(dense, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs)))
-
-
-@lru_cache(maxsize=None)
-def _transformer(src: str, dst: str) -> pyproj.Transformer:
-    # Building a Transformer costs milliseconds; every area/distance needs one.
-    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
-
-
-def to_metric(geom):
-    """Project a WGS-84 shapely geometry (or array of them) to `METRIC` metres."""
-    tr = _transformer(WGS84, METRIC)
-    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-
-
-def from_metric(geom):
-    """Project a `METRIC` shapely geometry (or array of them) back to WGS-84."""
-    tr = _transformer(METRIC, WGS84)
-    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))

@@ -1,6 +1,6 @@
 """Reading and writing grids and resources in the store.
 
-Grids come in as a validated :class:`~township.grids.gridset.GridSet`; installing a
+Grids come in as a validated :class:`~township.grids.model.GridSet`; installing a
 new set is one transaction that also re-locates every stored point, so a
 case never points at a grid that no longer exists.
 """
@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from township.grids.crs import normalize_crs
-from township.grids.gridset import RULES_VERSION, GridSet, GridValidationError, parse_grid_geojson
+from township.grids.model import GridSet
+from township.grids.validate import GridValidationError, RULES_VERSION, parse_grid_geojson
 from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson
 from township.store.uow import session_scope
 
@@ -58,17 +59,17 @@ def load_gridset(engine: Engine) -> GridSet | None:
         return parse_grid_geojson(grid_rows_to_geojson(list(rows)))
 
 
-def _relocate(session: Session, gridset: GridSet, model: type) -> None:
+def _relocate(session: Session, gridset: GridSet, model: type[Case] | type[Warning]) -> None:
     """Re-assign the grid and village of every stored point of ``model``; only the changed rows are written."""
     rows = session.execute(select(model.id, model.lon, model.lat, model.grid_id, model.village_id)
                            .where(model.lon.is_not(None))).all()
     if not rows:
         return
-    ids, lon, lat, grids, villages = zip(*rows)
+    ids, lon, lat, grids, villages = zip(*rows, strict=True)
     found = gridset.locate(np.array(lon, float), np.array(lat, float)).tolist()
     village_of = {g: gridset.village_of(g) if g else None for g in set(found)}
     changed = [{"id": i, "grid_id": g, "village_id": village_of[g]}
-               for i, g, old_grid, old_village in zip(ids, found, grids, villages)
+               for i, g, old_grid, old_village in zip(ids, found, grids, villages, strict=True)
                if (g, village_of[g]) != (old_grid, old_village)]
     if changed:
         session.execute(update(model), changed)
@@ -169,7 +170,7 @@ def install_resources(engine: Engine, path: Path, gridset: GridSet) -> int:
         lon = np.array([f["geometry"]["coordinates"][0] for f in feats], dtype=float)
         lat = np.array([f["geometry"]["coordinates"][1] for f in feats], dtype=float)
         grid_ids = gridset.locate(lon, lat)
-        for f, x, y, g in zip(feats, lon, lat, grid_ids):
+        for f, x, y, g in zip(feats, lon, lat, grid_ids, strict=True):
             p = f["properties"]
             s.add(
                 Resource(

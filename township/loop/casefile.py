@@ -24,7 +24,7 @@ from township.domain.filters import FilterState
 from township.domain.isotime import iso
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import OPEN_STATUSES
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.loop.staff import HANDLER_KINDS, Suggestion, suggest_handlers
 from township.loop.sweeps import case_trail
 from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves

@@ -11,18 +11,15 @@ from the grid id, so a re-seed gives the same people.
 from __future__ import annotations
 
 import random
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
-import shapely
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from township.grids.crs import to_metric
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.grids.spatial import neighbours
 from township.store.models import Case, Handler, Resource, bump_version
 from township.store.uow import session_scope
 
@@ -64,10 +61,6 @@ TEAM_DOMAINS: list[tuple[str, tuple[str, ...]]] = [
     ("易俗", ("party", "governance")),
     ("文明", ("party", "livelihood")),
 ]
-
-#: Grids closer than this (metres, in EPSG:4546) count as neighbours: borders
-#: digitised by hand leave hairline gaps (the grid loader tolerates 1 m).
-NEIGHBOUR_GAP_M = 2.0
 
 _SURNAMES = ("王李张刘陈杨赵黄周吴徐孙马胡朱郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田"
              "董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔")
@@ -152,28 +145,6 @@ def seed_handlers(engine: Engine, gridset: GridSet) -> int:
         return len(new)
 
 
-_NEIGHBOURS: "weakref.WeakKeyDictionary[GridSet, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
-
-
-def neighbours(gridset: GridSet, grid_id: str) -> list[str]:
-    """Level-3 grids touching ``grid_id`` (within `NEIGHBOUR_GAP_M`), same village first, then by id."""
-    table = _NEIGHBOURS.get(gridset)
-    if table is None:
-        ids = gridset.ids(level=3)
-        metric = to_metric(np.array([gridset.geometry(g) for g in ids], dtype=object))
-        tree = shapely.STRtree(metric)
-        a, b = tree.query(metric, predicate="dwithin", distance=NEIGHBOUR_GAP_M)
-        table = {g: [] for g in ids}
-        for i, j in zip(a.tolist(), b.tolist()):
-            if i != j:
-                table[ids[i]].append(ids[j])
-        for g, near in table.items():
-            village = gridset.village_of(g)
-            near.sort(key=lambda n: (gridset.village_of(n) != village, n))
-        _NEIGHBOURS[gridset] = table
-    return list(table.get(grid_id, []))
-
-
 @dataclass(frozen=True)
 class Suggestion:
     """A handler suggested for a case, and why (for the dispatch list)."""
@@ -234,7 +205,7 @@ def suggest_handlers(engine: Engine, gridset: GridSet, case_id: int) -> list[Sug
         out.append(Suggestion.of(by_id[f"H-OF-{village}"], "村/社区网格员"))
     if grid:
         members(grid, "本网格党员")
-        for g in neighbours(gridset, grid) if grid in gridset else []:
+        for g in neighbours(gridset, grid, village_first=True) if grid in gridset else []:
             members(g, "相邻网格党员")
     teams = [h for h in handlers if h.kind == "volunteer_team"]
     out += [Suggestion.of(h, "本村志愿服务队") for h in sorted(
@@ -253,5 +224,5 @@ def get_handler(session: Session, handler_id: str) -> Handler | None:
     return h if h is not None and h.active else None
 
 
-__all__ = ["HANDLER_KINDS", "DEPARTMENTS", "Suggestion", "seed_handlers", "suggest_handlers", "neighbours",
+__all__ = ["HANDLER_KINDS", "DEPARTMENTS", "Suggestion", "seed_handlers", "suggest_handlers",
            "team_domains", "get_handler"]

@@ -30,7 +30,7 @@ def escalate_overdue(engine: Engine, now: datetime | None = None, actor: str = "
     """Escalate every open case past its deadline by one tier, when auto-escalation is on.
 
     A case is past its deadline when ``deadline_at < now`` (as
-    `township.read.snapshot.overdue_mask` counts it). Each escalation starts the new
+    `township.read.views.overdue_mask` counts it). Each escalation starts the new
     tier's clock, so a case climbs one tier per missed deadline, never more
     per call. Cases at county tier stay overdue. One transaction, one data
     version for the whole batch.

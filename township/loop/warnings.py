@@ -33,22 +33,23 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from township.domain.sla import DEFAULT_SLA, SlaConfig
-from township.formats.ingest import CaseIn, add_cases
+from township.formats.ingest import CaseIn, add_cases, write_cases
 from township.grids.crs import METRIC, WGS84
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.grids.spatial import distance_m, from_metric_xy, to_metric_xy
 from township.loop.staff import get_handler
 from township.loop.workflow import Actor, MoveRefused, move_case
 from township.read.fieldmap import FieldMapData, warning_fieldmap_data
-from township.read.snapshot import Snapshot, distance_m
-from township.store.models import Case, Handler, Warning, WarningEvent, utcnow
-from township.store.uow import UnitOfWork
+from township.grids.spatial import distance_m
+from township.read.snapshot import Snapshot
+from township.store.models import Case, Handler, Warning, WarningEvent, bump_version, utcnow
+from township.store.uow import UnitOfWork, session_scope
 
 #: The warning's moves: name → (statuses it leaves from, status it goes to, Chinese label).
 WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {
@@ -61,9 +62,6 @@ ACTING_ROLES = frozenset({"admin", "command", "village"})
 #: The case source of a task dispatched from a warning (CaseIn allows only CASE_SOURCES).
 TASK_SOURCE = "patrol"
 
-_TO_METRIC = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
-_TO_WGS84 = pyproj.Transformer.from_crs(METRIC, WGS84, always_xy=True)
-
 
 def task_prefix(warning_id: int) -> str:
     """The start of the ``external_id`` of every task dispatched from warning ``warning_id``."""
@@ -72,9 +70,9 @@ def task_prefix(warning_id: int) -> str:
 
 def radius_ring(lon: float, lat: float, radius_m: float, quad_segs: int = 16) -> tuple[list[float], list[float]]:
     """The warning's circle as a closed lon/lat ring: buffered in EPSG:4546, converted back to WGS84."""
-    x, y = _TO_METRIC.transform(lon, lat)
+    x, y = to_metric_xy(lon, lat)
     ring = np.asarray(shapely.Point(x, y).buffer(float(radius_m), quad_segs=quad_segs).exterior.coords)
-    lons, lats = _TO_WGS84.transform(ring[:, 0], ring[:, 1])
+    lons, lats = from_metric_xy(ring[:, 0], ring[:, 1])
     return np.round(lons, 6).tolist(), np.round(lats, 6).tolist()
 
 
@@ -191,8 +189,8 @@ def contacts(engine: Engine, gridset: GridSet,
 def _open_cases_by_distance(cases: pd.DataFrame, lon: float, lat: float) -> pd.DataFrame:
     if cases.empty:
         return cases.assign(distance_m=pd.Series(dtype=float))
-    x0, y0 = _TO_METRIC.transform(lon, lat)
-    x, y = _TO_METRIC.transform(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
+    x0, y0 = to_metric_xy(lon, lat)
+    x, y = to_metric_xy(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
     d = np.hypot(np.asarray(x) - x0, np.asarray(y) - y0)
     return cases.assign(distance_m=d).sort_values(["distance_m", "id"], kind="stable")
 

@@ -26,7 +26,7 @@ from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import OPEN_STATUSES
 from township.formats.open311 import RequestQuery
 from township.formats.schemas import CaseOut, WarningOut
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.snapshot import Township
 from township.read.views import case_mask
 from township.store.models import Case, Warning, WarningGrid

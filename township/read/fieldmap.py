@@ -12,20 +12,17 @@ same rule as :meth:`GridSet.grids_within` (the polygon lies within the radius).
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pyproj
-import shapely
 
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
-from township.grids.crs import METRIC, WGS84, to_metric
-from township.grids.gridset import SLIVER_TOLERANCE_M, GridSet
-from township.read.snapshot import Snapshot, distance_m
+from township.grids.model import GridSet
+from township.grids.spatial import distance_m, neighbours, to_metric, to_metric_xy
+from township.read.snapshot import Snapshot
 from township.read.views import overdue_mask
 from township.store.models import utcnow
 
@@ -34,7 +31,6 @@ __all__ = [
     "COMPASS",
     "FieldMapData",
     "compass_word",
-    "neighbours",
     "grid_fieldmap_data",
     "warning_fieldmap_data",
 ]
@@ -44,11 +40,6 @@ FIELD_NEAR_M = 2000.0
 
 #: Eight compass words, clockwise from north.
 COMPASS = ("北", "东北", "东", "东南", "南", "西南", "西", "西北")
-
-#: Grids this close (metres) to each other count as touching: hand-drawn borders leave slivers.
-TOUCH_M = 2 * SLIVER_TOLERANCE_M
-
-_TO_METRIC = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
 
 
 @dataclass(frozen=True)
@@ -104,35 +95,6 @@ def _bearings(x0: float, y0: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (np.degrees(np.arctan2(x - x0, y - y0)) + 360.0) % 360.0
 
 
-# -- neighbours ---------------------------------------------------------------
-
-_LEAF_CACHE: "weakref.WeakKeyDictionary[GridSet, tuple[list[str], np.ndarray, shapely.STRtree]]" = (
-    weakref.WeakKeyDictionary())
-
-
-def _leaves(gridset: GridSet) -> tuple[list[str], np.ndarray, shapely.STRtree]:
-    """Level-3 ids, their metric polygons and a tree over them (cached per grid set)."""
-    hit = _LEAF_CACHE.get(gridset)
-    if hit is None:
-        ids = gridset.ids(level=3)
-        metric = to_metric(np.array([gridset.geometry(g) for g in ids], dtype=object))
-        hit = _LEAF_CACHE[gridset] = (ids, metric, shapely.STRtree(metric))
-    return hit
-
-
-def neighbours(gridset: GridSet, grid_ids: list[str] | str) -> list[str]:
-    """Level-3 grids that touch any of ``grid_ids`` (within `TOUCH_M` metres), sorted, excluding them."""
-    if isinstance(grid_ids, str):
-        grid_ids = [grid_ids]
-    if not grid_ids:
-        return []
-    ids, _, tree = _leaves(gridset)
-    focus = to_metric(np.array([gridset.geometry(g) for g in grid_ids], dtype=object))
-    _, hit = tree.query(focus, predicate="dwithin", distance=TOUCH_M)
-    own = set(grid_ids)
-    return sorted({ids[i] for i in hit} - own)
-
-
 # -- gathering -----------------------------------------------------------------
 
 
@@ -155,8 +117,8 @@ def _warnings_reaching(snap: Snapshot, gridset: GridSet, grid_id: str) -> pd.Dat
 
 def _with_place(res: pd.DataFrame, dist: np.ndarray, x0: float, y0: float, here: str) -> pd.DataFrame:
     """Resources with distance, bearing and compass word, nearest first."""
-    x, y = _TO_METRIC.transform(res["lon"].to_numpy(float), res["lat"].to_numpy(float))
-    bearing = _bearings(x0, y0, np.asarray(x), np.asarray(y))
+    x, y = to_metric_xy(res["lon"].to_numpy(float), res["lat"].to_numpy(float))
+    bearing = _bearings(x0, y0, x, y)
     words = [here if d <= 0 else compass_word(b) for d, b in zip(dist, bearing, strict=True)]
     out = res.assign(distance_m=np.asarray(dist, float), bearing_deg=bearing, direction=words)
     return out.sort_values(["distance_m", "resource_id"], kind="stable")
@@ -229,9 +191,9 @@ def warning_fieldmap_data(snap: Snapshot, gridset: GridSet, warning_id: int, now
     lon, lat, radius = float(row["lon"]), float(row["lat"]), float(row["radius_m"])
     affected = gridset.grids_within(lon, lat, radius)
     res = snap.resources
-    x0, y0 = _TO_METRIC.transform(lon, lat)
-    x, y = _TO_METRIC.transform(res["lon"].to_numpy(float), res["lat"].to_numpy(float))
-    dist = np.hypot(np.asarray(x) - x0, np.asarray(y) - y0)
+    x0, y0 = to_metric_xy(lon, lat)
+    x, y = to_metric_xy(res["lon"].to_numpy(float), res["lat"].to_numpy(float))
+    dist = np.hypot(x - x0, y - y0)
     near = dist <= radius + near_m
     resources = _with_place(res[near], dist[near], x0, y0, "中心")
     return FieldMapData(

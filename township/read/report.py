@@ -20,7 +20,7 @@ from township.domain.filters import FilterState
 from township.domain.isotime import LOCAL_TZ
 from township.domain.vocab import DOMAINS
 from township.formats.exports import case_records
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.read.snapshot import Snapshot
 from township.read.views import Headline, counts_by, make_view
 from township.store.models import utcnow

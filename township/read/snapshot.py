@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyproj
-import shapely
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import InstrumentedAttribute
@@ -32,8 +30,8 @@ from township.domain.vocab import (
     DOMAINS,
     TIERS,
 )
-from township.grids.crs import METRIC, WGS84, to_metric
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
+from township.grids.spatial import distance_m
 from township.store.models import (
     Case,
     Meta,
@@ -343,14 +341,5 @@ def categorise(cases: pd.DataFrame) -> pd.DataFrame:
     for col in CATEGORICAL:
         cases[col] = cases[col].astype("category")
     return cases
-
-
-_TO_METRIC = pyproj.Transformer.from_crs(WGS84, METRIC, always_xy=True)
-
-
-def distance_m(gridset: GridSet, grid_id: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Metres from each point to grid ``grid_id`` (0 inside it), measured in EPSG:4546."""
-    x, y = _TO_METRIC.transform(lon, lat)
-    return shapely.distance(to_metric(gridset.geometry(grid_id)), shapely.points(x, y))
 
 

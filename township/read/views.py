@@ -16,8 +16,9 @@ import pandas as pd
 
 from township.domain.filters import WINDOWS, FilterState
 from township.domain.vocab import DONE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES, WARNING_LEVELS
-from township.grids.gridset import GridSet
-from township.read.snapshot import Snapshot, distance_m
+from township.grids.model import GridSet
+from township.grids.spatial import distance_m
+from township.read.snapshot import Snapshot
 from township.store.models import utcnow
 
 

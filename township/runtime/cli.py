@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from township.domain.policy import SEES_PERSONAL, STAFF
 from township.domain.vocab import ROLES
-from township.grids.gridset import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
+from township.grids.validate import GridValidationError, SLIVER_TOLERANCE_M, load_grid_file
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:

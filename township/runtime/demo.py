@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, utcnow
 from township.store.uow import session_scope
 

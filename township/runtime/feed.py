@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from township.accounts.tokens import create_token
 from township.domain.vocab import WARNING_LEVELS, WARNING_TYPES
-from township.grids.gridset import GridSet
+from township.grids.model import GridSet
 from township.runtime.demo import TITLES, TYPE_DOMAINS
 from township.store.models import ApiToken
 from township.store.uow import session_scope

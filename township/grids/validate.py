@@ -1,7 +1,7 @@
-"""The grid set: town → village/community → grid polygons, validated once.
+"""Validating a grid file: every rule checked, every violation reported.
 
-`parse_grid_geojson` checks every rule of DESIGN.md §1 and either returns an
-immutable `GridSet` or raises one `GridValidationError` listing *all*
+`parse_grid_geojson` checks every rule of a grid file and either returns an
+immutable `township.grids.model.GridSet` or raises one `GridValidationError` listing *all*
 violations, each naming the grid, the rule and by how much. Geometry is kept
 in WGS-84 (EPSG:4326) lon/lat; areas and distances are computed in the metric
 CRS `township.grids.crs.METRIC` (EPSG:4546), never in degrees.
@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import numbers
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeGuard
 
 import numpy as np
 import pyproj
@@ -35,20 +35,18 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-try:  # orjson parses big grid files ~5x faster; the stdlib is the fallback
-    from orjson import loads as _json_loads
-except ImportError:  # pragma: no cover
-    _json_loads = json.loads
-
 from township.domain.vocab import GRID_KINDS, KIND_LEVEL
-from township.grids.cellindex import BORDER, CellIndex
-from township.grids.crs import DENSIFY_DEG, from_metric, normalize_crs, to_metric, to_wgs84_geom
+from township.grids.crs import DENSIFY_DEG, normalize_crs, to_wgs84_geom
+from township.grids.model import GridSet, json_loads
+from township.grids.slivers import format_area, measure_text, significant
+from township.grids.spatial import to_metric
 
 __all__ = [
     "SLIVER_TOLERANCE_M",
+    "RULES_VERSION",
     "Violation",
     "GridValidationError",
-    "GridSet",
+    "check_crs_member",
     "parse_grid_geojson",
     "check_crs_member",
     "load_grid_file",
@@ -65,8 +63,6 @@ RULES_VERSION = 1
 #: How many violations ``str(GridValidationError)`` lists before "… and N more".
 REPORT_LIMIT = 50
 #: Batches of this many points or more are looked up in a `CellIndex` (built once, on the first):
-#: below it the polygon test alone is about as fast as building the lattice.
-CELL_INDEX_FROM = 5_000
 
 # GeoJSON `crs` members we honour: all mean lon/lat on WGS-84 (CGCS2000 is
 # equal to it at map precision).
@@ -119,290 +115,6 @@ class GridValidationError(ValueError):
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------
-# The grid set
-# --------------------------------------------------------------------------
-
-
-class GridSet:
-    """An immutable, validated set of grids (build it with `parse_grid_geojson`).
-
-    Grids are ordered by ``grid_id``. Geometry is WGS-84 lon/lat; areas and
-    distances use EPSG:4546.
-
-    Parameters
-    ----------
-    properties : sequence of mapping
-        One property mapping per grid (``grid_id``, ``level``, ``parent_id`` …).
-    geometries : sequence of shapely geometry
-        The matching (Multi)Polygons in WGS-84.
-    """
-
-    def __init__(
-        self,
-        properties: Sequence[Mapping[str, Any]],
-        geometries: Sequence[BaseGeometry],
-        _metric: Sequence[BaseGeometry] | None = None,
-    ):
-        order = sorted(range(len(properties)), key=lambda i: properties[i]["grid_id"])
-        self._props = tuple(MappingProxyType(dict(properties[i])) for i in order)
-        self._ids: tuple[str, ...] = tuple(p["grid_id"] for p in self._props)
-        self._index = {gid: i for i, gid in enumerate(self._ids)}
-        self._geoms = np.array([geometries[i] for i in order], dtype=object)
-        self._levels = np.array([p["level"] for p in self._props], dtype=np.int64)
-        self._parent = {p["grid_id"]: p.get("parent_id") for p in self._props}
-        children: dict[str, list[str]] = defaultdict(list)
-        for gid, pid in self._parent.items():  # ids are sorted, so children are too
-            if pid is not None:
-                children[pid].append(gid)
-        self._children = {k: tuple(v) for k, v in children.items()}
-        by_level: dict[int, list[str]] = defaultdict(list)
-        for gid, lvl in zip(self._ids, self._levels.tolist()):
-            by_level[lvl].append(gid)
-        self._by_level = {lvl: tuple(v) for lvl, v in by_level.items()}
-        # The validator already projected everything; reuse it when given.
-        metric = (to_metric(self._geoms) if _metric is None
-                  else np.array([_metric[i] for i in order], dtype=object))
-        self._area_km2 = shapely.area(metric) / 1e6
-        # Points are assigned to level-3 grids only; the trees hold them in id
-        # order, so the smallest tree index is the smallest grid id.
-        leaf = self._leaf = np.flatnonzero(self._levels == 3)
-        self._leaf_ids = np.array([self._ids[i] for i in leaf], dtype=object)
-        self._leaf_tree = shapely.STRtree(self._geoms[leaf])
-        self._leaf_metric_tree = shapely.STRtree(metric[leaf])
-        shapely.prepare(self._geoms[leaf])  # speeds up repeated point-in-polygon
-        # Cells about one grid wide, for sorting points in `locate`.
-        extent = shapely.bounds(self._geoms[leaf]).reshape(-1, 4)
-        size = np.maximum(extent[:, 2] - extent[:, 0], extent[:, 3] - extent[:, 1])
-        cell = float(np.median(size)) if size.size else 1.0
-        x0, y0 = extent[:, :2].min(axis=0) if size.size else (0.0, 0.0)
-        self._sort_grid = (float(x0), float(y0), cell if cell > 0 else 1.0)
-        self._fc_cache: dict[int, dict] = {}
-        self._level_pos: dict[int, dict[str, int]] = {}  # built by `positions`
-        self._rollup: dict[int, np.ndarray] = {}  # built by `rollup`
-        self._cell_index: CellIndex | None = None  # built by the first big `locate`
-
-    # -- identity -----------------------------------------------------------
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, grid_id: object) -> bool:
-        return grid_id in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
-
-    def __repr__(self) -> str:
-        counts = {lvl: int((self._levels == lvl).sum()) for lvl in (1, 2, 3)}
-        return f"<GridSet {counts[1]}/{counts[2]}/{counts[3]} grids by level>"
-
-    def _i(self, grid_id: str) -> int:
-        try:
-            return self._index[grid_id]
-        except KeyError:
-            raise KeyError(f"unknown grid {grid_id!r}") from None
-
-    # -- hierarchy ----------------------------------------------------------
-
-    def ids(self, level: int | None = None, parent: str | None = None) -> list[str]:
-        """Grid ids, sorted; optionally only those on ``level`` and/or under ``parent``."""
-        if parent is None:
-            return list(self._ids if level is None else self._by_level.get(level, ()))
-        self._i(parent)
-        out: Iterable[str] = self._children.get(parent, ())
-        if level is not None:
-            out = (g for g in out if self._levels[self._index[g]] == level)
-        return list(out)
-
-    def props(self, grid_id: str) -> dict[str, Any]:
-        """A copy of the grid's properties (``grid_id``, ``name``, ``level`` …)."""
-        return dict(self._props[self._i(grid_id)])
-
-    def level(self, grid_id: str) -> int:
-        """The grid's level: 1 town, 2 village/community, 3 grid."""
-        return int(self._levels[self._i(grid_id)])
-
-    def parent(self, grid_id: str) -> str | None:
-        """The parent's id, ``None`` for the town."""
-        self._i(grid_id)
-        return self._parent[grid_id]
-
-    def children(self, grid_id: str) -> list[str]:
-        """The ids of the grid's children, sorted."""
-        self._i(grid_id)
-        return list(self._children.get(grid_id, ()))
-
-    def village_of(self, grid_id: str) -> str | None:
-        """The level-2 ancestor of a level-2/3 grid (itself on level 2); ``None`` for the town."""
-        gid: str | None = grid_id
-        while gid is not None and self.level(gid) > 2:
-            gid = self._parent[gid]
-        return gid if gid is not None and self.level(gid) == 2 else None
-
-    def positions(self, grid_ids: Iterable[str], level: int) -> np.ndarray:
-        """Where each of ``grid_ids`` stands in ``ids(level=level)``."""
-        pos = self._level_pos.get(level)
-        if pos is None:
-            pos = self._level_pos[level] = {g: i for i, g in enumerate(self._by_level.get(level, ()))}
-        return np.fromiter((pos[g] for g in grid_ids), dtype=np.intp)
-
-    def rollup(self, level: int) -> np.ndarray:
-        """For each level-3 grid (``ids(level=3)`` order), the position of its ``level`` ancestor in ``ids(level)``.
-
-        Per-grid sums become per-village or per-town sums with one ``np.bincount``.
-        """
-        if level not in self._rollup:
-            up = {g: g for g in self._by_level.get(3, ())}
-            for _ in range(3 - level):
-                up = {g: self._parent[a] for g, a in up.items()}
-            self._rollup[level] = self.positions(up.values(), level)
-        return self._rollup[level]
-
-    # -- geometry -----------------------------------------------------------
-
-    def geometry(self, grid_id: str) -> BaseGeometry:
-        """The grid's (Multi)Polygon in WGS-84 lon/lat."""
-        return self._geoms[self._i(grid_id)]
-
-    def area_km2(self, grid_id: str) -> float:
-        """The grid's area in km², computed in EPSG:4546."""
-        return float(self._area_km2[self._i(grid_id)])
-
-    def areas_km2(self, level: int) -> np.ndarray:
-        """Areas in km² of ``ids(level=level)``, in that order."""
-        return self._area_km2[self._levels == level]
-
-    def bounds(self, grid_ids: Iterable[str] | None = None) -> tuple[float, float, float, float]:
-        """``(minlon, minlat, maxlon, maxlat)`` of the given grids (all grids if ``None``)."""
-        if isinstance(grid_ids, str):
-            grid_ids = [grid_ids]
-        if grid_ids is None:
-            geoms = self._geoms
-        else:
-            idx = [self._i(g) for g in grid_ids]
-            if not idx:
-                raise ValueError("bounds() of no grids")
-            geoms = self._geoms[idx]
-        return tuple(float(v) for v in shapely.total_bounds(geoms))  # type: ignore[return-value]
-
-    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """The level-3 grid id containing each point, ``None`` outside the town.
-
-        Border rule: a point on a border shared by several grids (so covered
-        by each) goes to the grid whose id sorts first; NaN coordinates give
-        ``None``. Big batches look most points up in a lattice of cells no
-        border crosses (`township.grids.cellindex`), with the same answers.
-
-        Parameters
-        ----------
-        lon, lat : array_like
-            WGS-84 coordinates in degrees, broadcast together.
-
-        Returns
-        -------
-        ndarray of object
-            Grid ids (str) or ``None``, shaped like the broadcast input.
-        """
-        lon, lat = np.broadcast_arrays(np.asarray(lon, float), np.asarray(lat, float))
-        shape_ = lon.shape
-        lon, lat = lon.ravel(), lat.ravel()
-        out = np.full(lon.size, None, dtype=object)
-        if not self._leaf_ids.size:
-            return out.reshape(shape_)
-        if lon.size >= CELL_INDEX_FROM:
-            if self._cell_index is None:
-                self._cell_index = CellIndex(self._geoms[self._leaf], self._leaf_index)
-            label = self._cell_index.lookup(lon, lat)
-            found = label >= 0
-            out[found] = self._leaf_ids[label[found]]
-            rest = np.flatnonzero(label == BORDER)
-        else:
-            rest = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-        idx = self._leaf_index(lon[rest], lat[rest])
-        hit = idx >= 0
-        out[rest[hit]] = self._leaf_ids[idx[hit]]
-        return out.reshape(shape_)
-
-    def _leaf_index(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Index into the level-3 grids of the one containing each (finite) point, -1 for none.
-
-        One STRtree query; a point covered by several grids gets the smallest index.
-        """
-        if not x.size:
-            return np.empty(0, dtype=np.intp)
-        # Query in spatial order (row-major over cells about one grid wide):
-        # consecutive points then visit the same tree nodes and prepared
-        # polygons, which makes big unsorted batches ~3x faster.
-        x0, y0, cell = self._sort_grid
-        cx = np.clip((x - x0) // cell, -1, 1 << 20).astype(np.int64)
-        cy = np.clip((y - y0) // cell, -1, 1 << 20).astype(np.int64)
-        order = np.argsort((cy << 22) + cx, kind="stable")
-        p_idx, t_idx = self._leaf_tree.query(shapely.points(x[order], y[order]), predicate="intersects")
-        best = np.full(x.size, self._leaf_ids.size, dtype=np.intp)
-        np.minimum.at(best, order[p_idx], t_idx)
-        best[best == self._leaf_ids.size] = -1
-        return best
-
-    def locate_one(self, lon: float, lat: float) -> str | None:
-        """`locate` for a single point."""
-        return self.locate(np.array([lon]), np.array([lat]))[0]
-
-    def grids_within(self, lon: float, lat: float, radius_m: float) -> list[str]:
-        """Level-3 grids whose polygon lies within ``radius_m`` metres of the point, sorted.
-
-        Distances are measured in EPSG:4546; radius 0 gives the grid(s)
-        containing the point.
-        """
-        if not radius_m >= 0:
-            raise ValueError(f"radius must be a non-negative number of metres, got {radius_m!r}")
-        point = to_metric(shapely.Point(lon, lat))
-        idx = self._leaf_metric_tree.query(point, predicate="dwithin", distance=radius_m)
-        return sorted(self._leaf_ids[idx].tolist())
-
-    # -- GeoJSON out ----------------------------------------------------------
-
-    def _features(self, idx: Iterable[int], digits: int | None) -> list[dict]:
-        idx = list(idx)
-        geoms = self._geoms[idx]
-        if digits is not None:
-            geoms = shapely.transform(geoms, lambda xy: np.round(xy, digits))
-        texts = shapely.to_geojson(geoms)
-        return [
-            {
-                "type": "Feature",
-                "id": self._ids[i],
-                "properties": dict(self._props[i]),
-                "geometry": _json_loads(t),
-            }
-            for i, t in zip(idx, texts)
-        ]
-
-    def feature_collection(self, level: int) -> dict:
-        """GeoJSON FeatureCollection of one level, feature ``id`` = grid_id (cached).
-
-        Coordinates are rounded to 6 decimals (~0.1 m) to keep the browser
-        payload small. The returned dict is shared: do not mutate it.
-        """
-        if level not in self._fc_cache:
-            idx = np.flatnonzero(self._levels == level)
-            self._fc_cache[level] = {
-                "type": "FeatureCollection",
-                "features": self._features(idx, digits=6),
-            }
-        return self._fc_cache[level]
-
-    def to_geojson(self) -> dict:
-        """The whole set as an RFC 7946 FeatureCollection (full precision, level then id order)."""
-        idx = np.lexsort((np.arange(len(self)), self._levels))
-        return {"type": "FeatureCollection", "features": self._features(idx, digits=None)}
-
-
-# --------------------------------------------------------------------------
-# Parsing and validation
-# --------------------------------------------------------------------------
-
-
 @dataclass
 class _Grid:
     """Working record of one feature during validation."""
@@ -414,10 +126,6 @@ class _Grid:
     parent: str | None = None
     geom: BaseGeometry | None = None  # WGS-84, None when unusable
     metric: BaseGeometry | None = None
-
-
-def _fmt_area(m2: float) -> str:
-    return f"{m2:,.1f} m²" if m2 < 1e6 else f"{m2 / 1e6:,.3f} km²"
 
 
 def _describe(value: Any) -> str:
@@ -460,7 +168,7 @@ def check_crs_member(member: Any) -> Violation | None:
     return None
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     # numbers.Integral admits numpy integers from dict input; bool is not a count.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -478,16 +186,16 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
     elif not isinstance(name, str) or not name.strip():
         bad(f"property 'name' must be a non-empty string, got {_describe(name)}")
 
-    level = p.get("level")
-    level_ok = _is_int(level) and 1 <= level <= 3
+    raw_level = p.get("level")
+    level = int(raw_level) if _is_int(raw_level) and 1 <= raw_level <= 3 else None  # None: unusable
     if "level" not in p:
         bad("required property 'level' is missing (1 town, 2 village/community, 3 grid)")
-    elif not level_ok:
-        bad(f"property 'level' must be the integer 1, 2 or 3, got {_describe(level)}")
+    elif level is None:
+        bad(f"property 'level' must be the integer 1, 2 or 3, got {_describe(raw_level)}")
 
     pid = p.get("parent_id")
     parent_ok = False
-    if level_ok:
+    if level is not None:
         if level == 1:
             parent_ok = pid is None
             if not parent_ok:
@@ -502,7 +210,7 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
     if kind not in GRID_KINDS:
         bad(f"property 'kind' must be one of {', '.join(GRID_KINDS)}, "
             f"got {_describe(kind) if 'kind' in p else 'nothing'}")
-    elif level_ok and KIND_LEVEL[kind] != level:
+    elif level is not None and KIND_LEVEL[kind] != level:
         bad(f"kind {kind!r} belongs on level {KIND_LEVEL[kind]}, but level is {level}")
 
     for key in _OPTIONAL_STR:
@@ -516,9 +224,9 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
         elif value is not None:
             p[key] = int(value)  # plain int, JSON-serialisable
 
-    if level_ok:
-        p["level"] = level = int(level)
-    if level_ok and parent_ok:
+    if level is not None:
+        p["level"] = level
+    if level is not None and parent_ok:
         g.level, g.parent = level, pid
 
 
@@ -559,47 +267,6 @@ def _parse_geometry(g: _Grid, geometry: Any, out: list[Violation]) -> None:
     g.geom = shapely.force_2d(geom)
 
 
-def _polygon_parts(geoms: np.ndarray) -> np.ndarray:
-    """All single Polygons inside ``geoms`` (overlay results may be collections)."""
-    parts = shapely.get_parts(geoms)
-    while True:
-        types = shapely.get_type_id(parts)
-        if not np.isin(types, (6, 7)).any():  # no MultiPolygon / GeometryCollection left
-            return parts[types == 3]
-        parts = shapely.get_parts(parts)
-
-
-def _significant(region: BaseGeometry, tol: float) -> tuple[float, float, tuple[float, float]] | None:
-    """Measure the parts of a metric ``region`` thicker than ``tol`` metres.
-
-    Returns ``(area_m2, max_width_m, (lon, lat) of a point in the largest
-    part)``, or ``None`` when everything is a sliver.
-    """
-    parts = _polygon_parts(np.array([region], dtype=object))
-    if not parts.size:
-        return None
-    # Morphological opening (shrink by tol/2, grow back): what survives is the
-    # part thicker than `tol`; slivers, and sliver spikes hanging off a real
-    # gap, vanish. Mitred joins keep square corners square.
-    core = shapely.buffer(parts, -tol / 2, join_style="mitre")
-    keep = ~shapely.is_empty(core)
-    if not keep.any():
-        return None
-    opened = shapely.intersection(
-        shapely.buffer(core[keep], tol / 2, join_style="mitre"), parts[keep])
-    areas = shapely.area(opened)
-    radius = shapely.length(shapely.maximum_inscribed_circle(opened, tolerance=tol / 20))
-    where = from_metric(shapely.point_on_surface(opened[np.argmax(areas)]))
-    return float(areas.sum()), float(2 * radius.max()), (where.x, where.y)
-
-
-def _measure_text(m: tuple[float, float, tuple[float, float]], tol: float) -> tuple[str, str]:
-    """``("85.2 m² (up to 12.3 m wide)", "near 111.20000E 40.05000N; slivers …")``."""
-    area, width, (lon, lat) = m
-    return (f"{_fmt_area(area)} (up to {width:,.1f} m wide)",
-            f"near {lon:.5f}E {lat:.5f}N; slivers under {tol:g} m are tolerated")
-
-
 def _check_hierarchy(grids: dict[str, _Grid], all_ids: set[str], out: list[Violation]) -> None:
     """Every parent exists and is exactly one level up; broken links drop out."""
     levels = {gid: g.level for gid, g in grids.items()}  # before any link is dropped
@@ -636,7 +303,7 @@ def _project(grids: dict[str, _Grid]) -> tuple[list[_Grid], np.ndarray]:
     # Projection can in rare cases fold a hair-thin ring; repair so overlay works.
     invalid = ~shapely.is_valid(metric)
     metric[invalid] = shapely.make_valid(metric[invalid])
-    for g, m in zip(usable, metric):
+    for g, m in zip(usable, metric, strict=True):
         g.metric = m
     return usable, metric
 
@@ -651,7 +318,8 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
 
     # A child lies inside its parent. `covers` is tested on the lon/lat input,
     # where shared borders are exact; projected, they can miss by nanometres.
-    pairs = [(g, ok(g.parent)) for g in usable if g.level > 1 and ok(g.parent)]
+    # (A level-1 grid has no parent, so `ok` leaves it out.)
+    pairs = [(g, p) for g in usable if (p := ok(g.parent)) is not None]
     if pairs:
         suspect = np.flatnonzero(~shapely.covers(
             np.array([p.geom for _, p in pairs], dtype=object),
@@ -661,11 +329,11 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
             np.array([pairs[i][0].metric for i in suspect], dtype=object),
             np.array([pairs[i][1].metric for i in suspect], dtype=object),
         )
-        for i, diff in zip(suspect, diffs):
-            m = _significant(diff, tol)
+        for i, diff in zip(suspect, diffs, strict=True):
+            m = significant(diff, tol)
             if m:
                 c, p = pairs[i]
-                what, where = _measure_text(m, tol)
+                what, where = measure_text(m, tol)
                 out.append(Violation(
                     c.gid, "outside_parent",
                     f"{c.gid} extends {what} outside its parent {p.gid}, {where}",
@@ -694,15 +362,15 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
         a, b = idx[a], idx[b]
         keep = a < b
         a, b = a[keep], b[keep]
-        keep = np.array([usable[i].parent == usable[j].parent for i, j in zip(a, b)], dtype=bool)
+        keep = np.array([usable[i].parent == usable[j].parent for i, j in zip(a, b, strict=True)], dtype=bool)
         a, b = a[keep], b[keep]
         inner = shapely.relate_pattern(metric[a], metric[b], "T********")
         a, b = a[inner], b[inner]
-        for i, j, inter in zip(a, b, shapely.intersection(metric[a], metric[b])):
-            m = _significant(inter, tol)
+        for i, j, inter in zip(a, b, shapely.intersection(metric[a], metric[b]), strict=True):
+            m = significant(inter, tol)
             if m:
                 gi, gj = sorted((usable[i].gid, usable[j].gid))
-                what, where = _measure_text(m, tol)
+                what, where = measure_text(m, tol)
                 out.append(Violation(
                     gi, "sibling_overlap", f"{gi} and {gj} overlap by {what}, {where}",
                 ))
@@ -722,14 +390,14 @@ def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndar
             out.append(Violation(
                 p.gid, "coverage_gap",
                 f"{p.gid} (level {p.level}) has no child grids: all of its "
-                f"{_fmt_area(shapely.area(p.metric))} is uncovered",
+                f"{format_area(shapely.area(p.metric))} is uncovered",
             ))
             continue
         if any(k.metric is None or k.level is None or k.parent != p.gid for k in kids):
             continue
-        m = _significant(shapely.difference(p.metric, unions[p.gid]), tol)
+        m = significant(shapely.difference(p.metric, unions[p.gid]), tol)
         if m:
-            what, where = _measure_text(m, tol)
+            what, where = measure_text(m, tol)
             out.append(Violation(
                 p.gid, "coverage_gap",
                 f"{p.gid} is not covered by its children over {what}, {where}",
@@ -741,7 +409,7 @@ def _loads(text: str | bytes | bytearray) -> Any:
     if isinstance(text, str):
         text = text.encode("utf-8")
     text = bytes(text).removeprefix(b"\xef\xbb\xbf")
-    return _json_loads(text)  # orjson.JSONDecodeError subclasses the stdlib's
+    return json_loads(text)  # orjson.JSONDecodeError subclasses the stdlib's
 
 
 def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_spatial: bool = True) -> GridSet:
@@ -799,8 +467,9 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
         if not isinstance(f, dict) or f.get("type") != "Feature":
             out.append(Violation(None, "format", f"feature #{i} is not a GeoJSON Feature"))
             continue
-        props = f.get("properties")
-        gid = props.get("grid_id") if isinstance(props, dict) else None
+        raw_props = f.get("properties")
+        props: dict = raw_props if isinstance(raw_props, dict) else {}
+        gid = props.get("grid_id")
         if not isinstance(gid, str) or not gid.strip():
             out.append(Violation(
                 None, "bad_property",
@@ -826,7 +495,7 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
         geoms = to_wgs84_geom(np.array([g.geom for g in with_geom], dtype=object), datum)
         valid = shapely.is_valid(geoms)
         geoms[valid] = shapely.orient_polygons(geoms[valid])  # RFC 7946 right-hand rule
-        for g, geom, is_valid in zip(with_geom, geoms, valid):
+        for g, geom, is_valid in zip(with_geom, geoms, valid, strict=True):
             g.geom = geom if is_valid else None
             if not is_valid:
                 out.append(Violation(
