@@ -78,7 +78,7 @@ validate-grids: setup
 clean:
 	rm -rf $(VENV) var
 
-# The benchmark of DESIGN.md §4 at every size (bench/run.py: filter change, assignment, cold load against
+# The benchmark of docs/design.md §4 at every size (bench/run.py: filter change, assignment, cold load against
 # folium and pyecharts, ingest, freshness, memory); writes bench/results.md. SIZES=township for a quick one.
 SIZES ?= township county city
 bench: setup-test

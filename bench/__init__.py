@@ -1,1 +1,1 @@
-"""Benchmarks of the budgets in DESIGN.md §4 (run each as ``python -m bench.<name>``)."""
+"""Benchmarks of the budgets in docs/design.md §4 (run each as ``python -m bench.<name>``)."""

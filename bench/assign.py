@@ -27,7 +27,7 @@ from township.grids.validate import load_grid_file
 from township.store.engine import make_engine
 from township.store.models import Case
 
-#: DESIGN.md §4 at city scale: at least this many points a second, and this many times sjoin.
+#: docs/design.md §4 at city scale: at least this many points a second, and this many times sjoin.
 BUDGET_RATE, BUDGET_RATIO = 1e6, 2.0
 
 

@@ -1,6 +1,6 @@
 """Cold load in headless Chromium: ours against folium and pyecharts on the same grids and points.
 
-DESIGN.md §4 budgets a cold load to a drawn map at ≤ 3 s (township) / ≤ 10 s
+docs/design.md §4 budgets a cold load to a drawn map at ≤ 3 s (township) / ≤ 10 s
 (city) and the server at ≤ 400 MB / ≤ 3 GB RSS. :func:`measure` starts the
 app (``tests.conftest.LiveServer``, ``DEFAULT_ROLE=command``, ``DEMO_FEED=0``)
 and builds two peer pages from the same data: the grids file's level-3
@@ -773,7 +773,8 @@ def main(argv: list[str] | None = None) -> None:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     command = " ".join(["python -m bench.cold_load", *(sys.argv[1:] if argv is None else argv)])
     print("\n".join([
-        f"# Cold load in headless Chromium (DESIGN.md §4), township: bundled grids, {args.scale:g} demo year(s)", "",
+        f"# Cold load in headless Chromium (docs/design.md §4), township: bundled grids, "
+        f"{args.scale:g} demo year(s)", "",
         f"`{command}` on {when}. Machine: {machine()}.", "",
         table(rows), "",
         *(f"- {v}" for v in verdicts(rows)),

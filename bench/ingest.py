@@ -1,6 +1,6 @@
 """Ingest rate and freshness: cases in through the API and from files, and how soon a screen shows them.
 
-DESIGN.md §4 budgets **new case via API → on the wall ≤ 2 s, zoom kept**, and
+docs/design.md §4 budgets **new case via API → on the wall ≤ 2 s, zoom kept**, and
 the server's memory (≤ 400 MB at township scale). This script measures, in one
 run and on one store, beside a peer where there is an honest one:
 
@@ -881,7 +881,7 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
         log_note += f"; peer log: {len(peer_problems)} problem lines"
     rows.append(_row("server RSS after the API ingest", rss_after / MiB, None, None, "MiB",
                      f"psutil RSS of the app process and its children after the ingest runs (before them, after "
-                     f"the freshness runs: {rss_before / MiB:.0f} MiB). DESIGN §4: ≤ {BUDGET_RSS_MB:.0f} MB at "
+                     f"the freshness runs: {rss_before / MiB:.0f} MiB). docs/design.md §4: ≤ {BUDGET_RSS_MB:.0f} MB at "
                      f"township scale, ≤ 3 GB at city scale ({rss_after / 1e6:,.0f} MB here: "
                      f"{'within' if rss_after / 1e6 <= BUDGET_RSS_MB else 'over'} the township figure). No peer: "
                      f"the floor server serves no pages (it used {rss_peer / MiB:.0f} MiB). {log_note}."))

@@ -64,8 +64,8 @@ from sqlalchemy import Connection, Table, event, insert
 from geodata.generate import write_collection
 from township.config import BUNDLED_GRIDS, ROOT
 from township.domain.vocab import TIER_DAYS, WARNING_LEVELS, WARNING_TYPES
-from township.grids.model import GridSet
 from township.grids.install import ensure_grids
+from township.grids.model import GridSet
 from township.runtime.demo import GIVEN, SURNAMES, TITLES, TYPE_DOMAINS, TYPE_SOURCES, YEARLY_CASES, _Rng
 from township.store.engine import init_db, make_engine
 from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, utcnow

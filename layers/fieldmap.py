@@ -1,7 +1,7 @@
 """The field map export: one standalone HTML page for one grid or one warning, offline.
 
 A responder downloads the page once and opens it on a phone with no network
-(DESIGN.md §3): Leaflet's script and style are inlined from
+(docs/design.md §3): Leaflet's script and style are inlined from
 ``assets/vendor/leaflet/`` (folium would link them, with jQuery, Bootstrap and
 Font Awesome, from CDNs), there are no base tiles by default, no images and no
 web fonts; every mark is a vector (polygons, circles, circle markers) or an

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL + PostGIS server for the tests (DESIGN.md §2: the store
+# A throwaway PostgreSQL + PostGIS server for the tests (docs/design.md §2: the store
 # that several app servers share). It lives in a temporary folder, listens on
 # 127.0.0.1 on a free port with a random password, and runs without fsync:
 # it is for tests only, never for data.

@@ -118,7 +118,8 @@ def test_clicking_a_village_zooms_in_and_changes_the_figures(server, page, grids
     click_lonlat(page, p.x, p.y)
     page.wait_for_function(f"() => document.querySelector('{GRAPH}').data[2].visible === true", timeout=15000)
     page.wait_for_function(
-        f"() => {{ const gd = document.querySelector('{GRAPH}'); return gd._fullLayout.map.zoom > {zoom_before} + 1; }}",
+        f"() => {{ const gd = document.querySelector('{GRAPH}'); "
+        f"return gd._fullLayout.map.zoom > {zoom_before} + 1; }}",
         timeout=15000,
     )
     locations = drawn_locations(page, 2)

@@ -75,7 +75,7 @@ def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_c
     labels = map_labels(gs, view.state, "wall")[GRIDS]
     officers = [row[1] for row in labels["customdata"]]
     real = [gs.props(g)["officer"] for g in labels["locations"]]
-    assert officers and all(o != r and o[0] == r[0] and "*" in o for o, r in zip(officers, real))
+    assert officers and all(o != r and o[0] == r[0] and "*" in o for o, r in zip(officers, real, strict=True))
     shown = map_labels(gs, view.state, "command")[GRIDS]
     assert [row[1] for row in shown["customdata"]] == real
 

@@ -102,7 +102,7 @@ def test_render_page_clamps_a_village_operator_whatever_the_url(ctx, gs):
     # the operator's page draws their village's grids only, and names no other village's officers
     shown = drawn(grids)
     assert shown and all(g.startswith("DL-01-") for g in shown)
-    officers = {g: row[1] for g, row in zip(grids["locations"], grids["customdata"])}
+    officers = {g: row[1] for g, row in zip(grids["locations"], grids["customdata"], strict=True)}
     assert all(officers[g] for g in shown) and not any(o for g, o in officers.items() if g not in shown)
     # a later update lines up with those grids whoever is signed in by then (a session that expired)
     later = make_view(ctx.township.snapshot(), gs, FilterState(level=3))

@@ -26,7 +26,7 @@ from township.store.models import Case
 
 pytestmark = pytest.mark.store
 
-#: DESIGN.md §4: a new case via the API is on the wall within 2 s; on another server too.
+#: docs/design.md §4: a new case via the API is on the wall within 2 s; on another server too.
 WITHIN_S = 2.0
 
 

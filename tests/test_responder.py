@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import plotly
@@ -56,7 +56,7 @@ def open_grid(page, url: str) -> None:
 
 def open_cases(db: Path, grid_id: str) -> list[tuple[str, bool]]:
     """(title, overdue) of the grid's open cases, straight from the server's SQLite file."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     with sqlite3.connect(db) as conn:
         marks = ",".join("?" * len(OPEN_STATUSES))
         rows = conn.execute(f"SELECT title, deadline_at < ? FROM cases WHERE grid_id = ? AND status IN ({marks})",

@@ -208,7 +208,7 @@ def test_merged_categoricals_stay_categorical_and_filter_alike(town):
         assert a.headline == b.headline
         for level in (1, 2, 3):
             assert a.levels[level][0] == b.levels[level][0]
-            assert all(np.array_equal(x, y) for x, y in zip(a.levels[level][1:], b.levels[level][1:]))
+            assert all(np.array_equal(x, y) for x, y in zip(a.levels[level][1:], b.levels[level][1:], strict=True))
 
 
 def test_a_value_outside_the_categories_is_kept(town):
@@ -362,7 +362,8 @@ def test_grid_measures_add_up_per_grid_village_and_town_over_several_towns():
 
     for level in (1, 2, 3):
         ids = gs.ids(level=level)
-        by_case = cases.loc[open_ & cases["grid_id"].notna().to_numpy(), "grid_id"].map(lambda g: ancestor(g, level))
+        located = cases.loc[open_ & cases["grid_id"].notna().to_numpy(), "grid_id"]
+        by_case = located.map(lambda g, level=level: ancestor(g, level))
         expected = by_case.value_counts().reindex(ids, fill_value=0).to_numpy(float)
         assert np.array_equal(level_values(gs, ids, leaf, "open"), expected), level
         assert np.array_equal(level_values(gs, ids[::2], leaf, "open"), expected[::2]), level

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import ARTIFACTS, LiveServer
@@ -94,7 +94,7 @@ def busiest_first(database_url: str) -> list[str]:
     score = open cases + 2 × overdue ones + 3 × live warnings reaching the village
     (through a grid in its radius, or its own point); ties by village id.
     """
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     engine = create_engine(database_url)
     try:
         with engine.connect() as con:
@@ -160,7 +160,7 @@ def test_wall_fills_the_screen_without_scroll_bars(server, browser, grids, width
         assert 0.6 <= span <= 1.0, span
         # the clock says Beijing time, the data age is fresh
         clock = page.inner_text("#wall-clock")
-        beijing = datetime.now(timezone.utc) + timedelta(hours=8)
+        beijing = datetime.now(UTC) + timedelta(hours=8)
         shown = datetime.strptime(re.search(r"\d{4}-\d\d-\d\d", clock)[0] + " "
                                   + re.search(r"\d\d:\d\d:\d\d", clock)[0], "%Y-%m-%d %H:%M:%S")
         assert abs((shown - beijing.replace(tzinfo=None)).total_seconds()) < 5, clock
@@ -344,7 +344,7 @@ def test_the_wall_moves_without_css_animations(server, browser, grids):
         assert page.evaluate("() => document.getAnimations().length") == 0
         lines = [line for _, line in feed["samples"]]
         assert -1 not in lines, feed["samples"]  # always a line flush with the window's top edge
-        moves = [(a, b) for a, b in zip(lines, lines[1:]) if a != b]
+        moves = [(a, b) for a, b in zip(lines, lines[1:], strict=False) if a != b]  # each line with the next
         assert len(moves) >= 2, feed["samples"]
         n = page.locator("#wall-feed .feed-list").first.locator(".feed-item").count()
         assert all(b == (a + 1) % n for a, b in moves), moves  # one line on each step, round and round

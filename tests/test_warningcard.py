@@ -99,11 +99,11 @@ def test_the_lists_are_ordered_by_distance_as_shapely_computes_them(ctx, gs):
     # grid officers: as far as their grid
     officers = sorted((dist[h.grid_id], h.grid_id, h.handler_id) for h in handlers if h.kind == "officer")
     assert [c.handler_id for c in f.officers] == [h for _, _, h in officers]
-    assert all(abs(c.distance_m - d) < 0.01 for c, (d, _, _) in zip(f.officers, officers))
+    assert all(abs(c.distance_m - d) < 0.01 for c, (d, _, _) in zip(f.officers, officers, strict=True))
     # resources: from the point, within radius + 2 km
     res = snap.resources
     rd = {r.resource_id: shapely.distance(metric(shapely.Point(r.lon, r.lat)), pt) for r in res.itertuples()}
-    kinds = dict(zip(res["resource_id"], res["kind"]))
+    kinds = dict(zip(res["resource_id"], res["kind"], strict=True))
     near = {r: d for r, d in rd.items() if d <= w.radius_m + 2000}
     party = sorted([(dist[h.grid_id], h.grid_id, h.handler_id) for h in handlers
                     if h.kind == "party_member" and h.central_household]
@@ -228,7 +228,8 @@ def test_the_map_draws_the_open_warnings_circle_and_outlines_its_grids(ctx, gs):
     assert clicked_warning(ids.MAP, {"points": [{"curveNumber": RESOURCES, "customdata": ["x"]}]}) is None
     view = make_view(snap, gs, FilterState(level=3))
     plain = map_updates(view, gs)
-    assert len(plain[RADIUS]["lon"]) == 0 and SELECTED_WIDTH not in np.atleast_1d(plain[GRIDS]["marker"]["line"]["width"])
+    assert len(plain[RADIUS]["lon"]) == 0
+    assert SELECTED_WIDTH not in np.atleast_1d(plain[GRIDS]["marker"]["line"]["width"])
     warning = map_warning(snap, gs, COMMAND, {"id": wid, "version": 0})
     drawn = map_updates(view, gs, warning)
     lon, lat = drawn[RADIUS]["lon"], drawn[RADIUS]["lat"]
@@ -236,9 +237,10 @@ def test_the_map_draws_the_open_warnings_circle_and_outlines_its_grids(ctx, gs):
     # every vertex lies on the radius, measured in EPSG:4546
     row = snap.warnings[snap.warnings["id"] == wid].iloc[0]
     centre = metric(shapely.Point(row["lon"], row["lat"]))
-    d = [shapely.distance(metric(shapely.Point(x, y)), centre) for x, y in zip(lon, lat)]
+    d = [shapely.distance(metric(shapely.Point(x, y)), centre) for x, y in zip(lon, lat, strict=True)]
     assert max(abs(v - row["radius_m"]) for v in d) < 1.0
-    widths = dict(zip(map_labels(gs, view.state, "command")[GRIDS]["locations"], drawn[GRIDS]["marker"]["line"]["width"]))
+    located = map_labels(gs, view.state, "command")[GRIDS]["locations"]
+    widths = dict(zip(located, drawn[GRIDS]["marker"]["line"]["width"], strict=True))
     assert {g for g, w in widths.items() if w == SELECTED_WIDTH} == set(warning["grids"])
     # another village's operator gets no circle
     outsider = Actor("他村值班员", "village", other_village(gs, reached_villages(gs, row["village_id"],

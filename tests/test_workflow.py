@@ -27,8 +27,7 @@ from township.grids.spatial import NEIGHBOUR_GAP_M, neighbours, to_metric
 from township.loop.staff import seed_handlers, suggest_handlers
 from township.loop.sweeps import case_trail, escalate_overdue, late_to_accept, open_orders, replay
 from township.loop.warnings import dispatch_task, task_prefix
-from township.loop.workflow import Actor, MOVES, MoveRefused, allowed_moves, apply_move
-from township.read.views import overdue_mask
+from township.loop.workflow import MOVES, Actor, MoveRefused, allowed_moves, apply_move
 from township.read.stats import (
     STAGE_STATUSES,
     EntryTimes,
@@ -47,7 +46,7 @@ from township.store.uow import session_scope
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 3, 1, 8, 0)
 TIER_LIST = list(TIERS)
-#: The loop as DESIGN.md §1 draws it, written here independently of workflow.MOVES.
+#: The loop as docs/design.md §1 draws it, written here independently of workflow.MOVES.
 EDGES = {
     ("reported", "dispatched"), ("returned", "dispatched"), ("dispatched", "accepted"),
     ("reported", "accepted"),  # a micro-wish claimed straight away

@@ -19,7 +19,6 @@ from layers.text import t
 from township.domain.policy import sees_ranking
 from township.domain.privacy import shown_name
 from township.grids.model import GridSet
-from township.read.views import View
 from township.read.stats import (
     NONE_LABEL,
     RANKING_ROWS,

@@ -40,7 +40,6 @@ from township.domain.filters import FilterState
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
 from township.grids.model import GridSet
 from township.grids.spatial import from_metric, to_metric
-from township.read.views import View
 from township.read.stats import RANKING_ROWS, village_ranking
 from township.read.views import View
 from ui import ids

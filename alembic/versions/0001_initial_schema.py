@@ -12,7 +12,7 @@ running it.
 On PostgreSQL the PostGIS extension is enabled when the server has it (see
 ``_enable_postgis``). Nothing in the schema depends on it yet: geometry stays
 GeoJSON text and the point-in-grid work stays in numpy/shapely, which meet the
-budgets of DESIGN.md §4. PostGIS is there for what the database does better
+budgets of docs/design.md §4. PostGIS is there for what the database does better
 at city scale: a ``geometry(MultiPolygon, 4326)`` column with a GiST index on
 grids and ``geometry(Point, 4326)`` on cases and warnings would let the API
 answer bounding-box and "within r metres" queries (``ST_DWithin`` on

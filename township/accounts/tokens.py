@@ -1,6 +1,6 @@
 """API tokens: created once and shown once, kept only as their SHA-256.
 
-A token names a role (DESIGN.md §5). Only ``admin``, ``command`` and
+A token names a role (docs/design.md §5). Only ``admin``, ``command`` and
 ``village`` tokens may write; a ``village`` token is bound to one village.
 A ``responder`` token may be bound to one handler (a grid officer or party
 member): the closed loop's moves then act as that handler.

@@ -1,4 +1,4 @@
-"""Users who sign in: a role of DESIGN.md §5, a password kept only as a scrypt hash.
+"""Users who sign in: a role of docs/design.md §5, a password kept only as a scrypt hash.
 
 Hashing uses the standard library's ``hashlib.scrypt`` (no new dependency):
 ``scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>``, a fresh 16-byte salt per

@@ -1,6 +1,6 @@
 """Deadlines (SLA) of the closed loop: how long each tier has, per domain.
 
-Defaults (DESIGN.md §1, FACTS.md): a dispatched case is accepted within
+Defaults (docs/design.md §1, FACTS.md): a dispatched case is accepted within
 2 hours; it is resolved within 3 days at grid and village tier, 7 at the
 township, 15 at the county. A hotline ticket keeps the deadline the hotline
 gave it at ingest. Escalation starts the new tier's clock.

@@ -1,7 +1,7 @@
 """The domain vocabulary: English codes in code, Chinese (or English) on screen.
 
 Every code the product knows is listed here once, with its label in each
-language. See DESIGN.md §1.
+language. See docs/design.md §1.
 """
 from __future__ import annotations
 

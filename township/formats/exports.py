@@ -5,7 +5,7 @@ Every export takes a :class:`~township.read.views.View` made by
 of the same query string), so an export holds exactly the rows the
 dashboard counts. Times are shown in Beijing time (UTC+8); names and phone
 numbers pass through `township.domain.privacy`, so a role that may not see personal
-data gets 张* and 138****1234 (PIPL, DESIGN.md §5).
+data gets 张* and 138****1234 (PIPL, docs/design.md §5).
 
 The snapshot the screens use leaves the reporter out (no screen shows it);
 :func:`case_contacts` reads it from the store for the exports that do.
@@ -40,7 +40,6 @@ from township.domain.vocab import (
     label,
 )
 from township.grids.model import GridSet
-from township.read.views import View
 from township.store.models import Case
 
 __all__ = [

@@ -5,7 +5,7 @@ headers and labels); `import_file` then validates every row with the ingest
 models, locates every point, and writes through
 `township.formats.ingest.write_cases` / `~township.formats.ingest.write_warnings`
 inside **one** transaction, so a failure or a killed process leaves nothing
-half-written (DESIGN.md §5).
+half-written (docs/design.md §5).
 """
 from __future__ import annotations
 

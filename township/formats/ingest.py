@@ -30,8 +30,8 @@ from township.domain.vocab import (
     WARNING_TYPES,
 )
 from township.grids.model import GridSet
-from township.store.models import Case, CaseEvent, Warning, WarningGrid, bump_version, utcnow
-from township.store.uow import UnitOfWork, run_in_unit, session_scope
+from township.store.models import Case, CaseEvent, Warning, WarningGrid, utcnow
+from township.store.uow import UnitOfWork, run_in_unit
 
 #: Most items one batch request or one file may carry.
 MAX_BATCH = 5000

@@ -2,7 +2,7 @@
 
 Grid files and case points may come from Chinese web maps whose coordinates
 are deliberately offset from WGS-84: GCJ-02 (Amap/高德, Tencent/腾讯) and BD-09
-(Baidu/百度). They are converted to WGS-84 once, at import (DESIGN.md §1).
+(Baidu/百度). They are converted to WGS-84 once, at import (docs/design.md §1).
 Areas and distances are computed in ``METRIC`` (CGCS2000 Gauss-Krüger,
 central meridian 111°E), never in degrees: see `township.grids.spatial`.
 

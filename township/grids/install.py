@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from township.grids.crs import normalize_crs
 from township.grids.model import GridSet
-from township.grids.validate import GridValidationError, RULES_VERSION, parse_grid_geojson
+from township.grids.validate import RULES_VERSION, GridValidationError, parse_grid_geojson
 from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson
 from township.store.uow import session_scope
 

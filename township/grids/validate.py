@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import numbers
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -33,22 +31,19 @@ import numpy as np
 import pyproj
 import shapely
 from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
 
 from township.domain.vocab import GRID_KINDS, KIND_LEVEL
-from township.grids.crs import DENSIFY_DEG, normalize_crs, to_wgs84_geom
+from township.grids import rules
+from township.grids.crs import normalize_crs, to_wgs84_geom
 from township.grids.model import GridSet, json_loads
-from township.grids.slivers import format_area, measure_text, significant
-from township.grids.spatial import to_metric
+from township.grids.rules import GridRecord, Violation, project
 
 __all__ = [
     "SLIVER_TOLERANCE_M",
     "RULES_VERSION",
-    "Violation",
     "GridValidationError",
     "check_crs_member",
     "parse_grid_geojson",
-    "check_crs_member",
     "load_grid_file",
 ]
 
@@ -62,7 +57,6 @@ RULES_VERSION = 1
 
 #: How many violations ``str(GridValidationError)`` lists before "… and N more".
 REPORT_LIMIT = 50
-#: Batches of this many points or more are looked up in a `CellIndex` (built once, on the first):
 
 # GeoJSON `crs` members we honour: all mean lon/lat on WGS-84 (CGCS2000 is
 # equal to it at map precision).
@@ -70,31 +64,6 @@ _ACCEPTED_CRS = {("EPSG", "4326"), ("EPSG", "4490"), ("OGC", "CRS84")}
 
 _OPTIONAL_STR = ("officer", "officer_phone")
 _OPTIONAL_COUNT = ("households", "population", "party_members", "party_households")
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule in a grid file.
-
-    Attributes
-    ----------
-    grid_id : str or None
-        The grid at fault (``None`` for file-level problems).
-    rule : str
-        Short code: ``format``, ``crs``, ``duplicate_id``, ``bad_property``,
-        ``empty_geometry``, ``not_polygon``, ``invalid_geometry``,
-        ``lonlat_range``, ``parent_missing``, ``parent_level``,
-        ``outside_parent``, ``sibling_overlap``, ``coverage_gap``.
-    message : str
-        Human-readable English sentence naming the grid, the rule and the measure.
-    """
-
-    grid_id: str | None
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.rule}] {self.message}"
 
 
 class GridValidationError(ValueError):
@@ -114,18 +83,6 @@ class GridValidationError(ValueError):
             lines.append(f"      … and {n - len(shown)} more")
         return "\n".join(lines)
 
-
-@dataclass
-class _Grid:
-    """Working record of one feature during validation."""
-
-    gid: str
-    index: int  # position in the file, for messages
-    props: dict
-    level: int | None = None  # None when level/parent are unusable
-    parent: str | None = None
-    geom: BaseGeometry | None = None  # WGS-84, None when unusable
-    metric: BaseGeometry | None = None
 
 
 def _describe(value: Any) -> str:
@@ -173,7 +130,7 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _check_props(g: _Grid, out: list[Violation]) -> None:
+def _check_props(g: GridRecord, out: list[Violation]) -> None:
     """Check property types; set ``g.level``/``g.parent`` when the hierarchy is usable."""
     p, gid = g.props, g.gid
 
@@ -230,7 +187,7 @@ def _check_props(g: _Grid, out: list[Violation]) -> None:
         g.level, g.parent = level, pid
 
 
-def _parse_geometry(g: _Grid, geometry: Any, out: list[Violation]) -> None:
+def _parse_geometry(g: GridRecord, geometry: Any, out: list[Violation]) -> None:
     """Set ``g.geom`` (still in the input datum) if the geometry is a usable polygon."""
     gid = g.gid
     if geometry is None:
@@ -267,7 +224,7 @@ def _parse_geometry(g: _Grid, geometry: Any, out: list[Violation]) -> None:
     g.geom = shapely.force_2d(geom)
 
 
-def _check_hierarchy(grids: dict[str, _Grid], all_ids: set[str], out: list[Violation]) -> None:
+def _check_hierarchy(grids: dict[str, GridRecord], all_ids: set[str], out: list[Violation]) -> None:
     """Every parent exists and is exactly one level up; broken links drop out."""
     levels = {gid: g.level for gid, g in grids.items()}  # before any link is dropped
     for g in grids.values():
@@ -290,120 +247,6 @@ def _check_hierarchy(grids: dict[str, _Grid], all_ids: set[str], out: list[Viola
             g.level = None
 
 
-def _project(grids: dict[str, _Grid]) -> tuple[list[_Grid], np.ndarray]:
-    """Set ``g.metric`` (EPSG:4546) on every grid with a level and a geometry; those grids and their metric shapes."""
-    usable = [g for g in grids.values() if g.level is not None and g.geom is not None]
-    if not usable:
-        return usable, np.array([], dtype=object)
-    # Densify first: a long edge that is straight in lon/lat (RFC 7946) is
-    # curved in Gauss-Krüger, and a neighbour's vertices lie on the curve.
-    # Projecting only the end points would open false slivers (~1 m over 20 km).
-    metric = to_metric(shapely.segmentize(
-        np.array([g.geom for g in usable], dtype=object), DENSIFY_DEG))
-    # Projection can in rare cases fold a hair-thin ring; repair so overlay works.
-    invalid = ~shapely.is_valid(metric)
-    metric[invalid] = shapely.make_valid(metric[invalid])
-    for g, m in zip(usable, metric, strict=True):
-        g.metric = m
-    return usable, metric
-
-
-def _check_spatial(grids: dict[str, _Grid], usable: list[_Grid], metric: np.ndarray, tol: float,
-                   out: list[Violation]) -> None:
-    """Containment, sibling overlap and coverage, measured in EPSG:4546 on what `_project` made."""
-
-    def ok(gid: str | None) -> _Grid | None:
-        g = grids.get(gid) if gid is not None else None
-        return g if g is not None and g.metric is not None and g.level is not None else None
-
-    # A child lies inside its parent. `covers` is tested on the lon/lat input,
-    # where shared borders are exact; projected, they can miss by nanometres.
-    # (A level-1 grid has no parent, so `ok` leaves it out.)
-    pairs = [(g, p) for g in usable if (p := ok(g.parent)) is not None]
-    if pairs:
-        suspect = np.flatnonzero(~shapely.covers(
-            np.array([p.geom for _, p in pairs], dtype=object),
-            np.array([c.geom for c, _ in pairs], dtype=object),
-        ))
-        diffs = shapely.difference(
-            np.array([pairs[i][0].metric for i in suspect], dtype=object),
-            np.array([pairs[i][1].metric for i in suspect], dtype=object),
-        )
-        for i, diff in zip(suspect, diffs, strict=True):
-            m = significant(diff, tol)
-            if m:
-                c, p = pairs[i]
-                what, where = measure_text(m, tol)
-                out.append(Violation(
-                    c.gid, "outside_parent",
-                    f"{c.gid} extends {what} outside its parent {p.gid}, {where}",
-                ))
-
-    # Families of siblings: same parent (level-1 grids share the parent None).
-    families: dict[str | None, list[int]] = defaultdict(list)
-    for n, g in enumerate(usable):
-        families[g.parent].append(n)
-    areas = shapely.area(metric)
-    unions: dict[str | None, BaseGeometry] = {}
-    overlapping: list[int] = []
-    for pid, members in families.items():
-        unions[pid] = union = shapely.union_all(metric[members])
-        # Overlaps add to the summed areas but not to the union's. A part
-        # thicker than the tolerance holds a disc of diameter `tol`, so a
-        # family whose excess is smaller cannot have one: skip its pairs.
-        if len(members) > 1 and areas[members].sum() - union.area >= np.pi * (tol / 2) ** 2:
-            overlapping += members
-
-    # Siblings do not overlap: bounding-box pairs within suspect families,
-    # then those whose interiors meet (DE-9IM 'T********'), then measure.
-    if overlapping:
-        idx = np.array(overlapping)
-        a, b = shapely.STRtree(metric[idx]).query(metric[idx])
-        a, b = idx[a], idx[b]
-        keep = a < b
-        a, b = a[keep], b[keep]
-        keep = np.array([usable[i].parent == usable[j].parent for i, j in zip(a, b, strict=True)], dtype=bool)
-        a, b = a[keep], b[keep]
-        inner = shapely.relate_pattern(metric[a], metric[b], "T********")
-        a, b = a[inner], b[inner]
-        for i, j, inter in zip(a, b, shapely.intersection(metric[a], metric[b]), strict=True):
-            m = significant(inter, tol)
-            if m:
-                gi, gj = sorted((usable[i].gid, usable[j].gid))
-                what, where = measure_text(m, tol)
-                out.append(Violation(
-                    gi, "sibling_overlap", f"{gi} and {gj} overlap by {what}, {where}",
-                ))
-
-    # Children cover their parent. Skip a parent when any child is unusable:
-    # that child's own violation is the real problem.
-    named: dict[str, list[_Grid]] = defaultdict(list)
-    for g in grids.values():
-        pid = g.props.get("parent_id")
-        if isinstance(pid, str):
-            named[pid].append(g)
-    for p in usable:
-        if p.level == 3:
-            continue
-        kids = named.get(p.gid, [])
-        if not kids:
-            out.append(Violation(
-                p.gid, "coverage_gap",
-                f"{p.gid} (level {p.level}) has no child grids: all of its "
-                f"{format_area(shapely.area(p.metric))} is uncovered",
-            ))
-            continue
-        if any(k.metric is None or k.level is None or k.parent != p.gid for k in kids):
-            continue
-        m = significant(shapely.difference(p.metric, unions[p.gid]), tol)
-        if m:
-            what, where = measure_text(m, tol)
-            out.append(Violation(
-                p.gid, "coverage_gap",
-                f"{p.gid} is not covered by its children over {what}, {where}",
-            ))
-
-
 def _loads(text: str | bytes | bytearray) -> Any:
     """Parse JSON text; a UTF-8 BOM is tolerated. Raises ``json.JSONDecodeError``."""
     if isinstance(text, str):
@@ -415,7 +258,7 @@ def _loads(text: str | bytes | bytearray) -> Any:
 def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_spatial: bool = True) -> GridSet:
     """Validate a grid FeatureCollection and build a `GridSet`.
 
-    Checks every rule of DESIGN.md §1 and collects all violations before
+    Checks every rule of docs/design.md §1 and collects all violations before
     raising. Spatial rules tolerate slivers thinner than `SLIVER_TOLERANCE_M`
     (see the module docstring).
 
@@ -462,7 +305,7 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
     if crs_problem:
         out.append(crs_problem)
 
-    grids: dict[str, _Grid] = {}
+    grids: dict[str, GridRecord] = {}
     for i, f in enumerate(features):
         if not isinstance(f, dict) or f.get("type") != "Feature":
             out.append(Violation(None, "format", f"feature #{i} is not a GeoJSON Feature"))
@@ -484,7 +327,7 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
                 "grid ids must be unique",
             ))
             continue
-        g = grids[gid] = _Grid(gid, i, dict(props))
+        g = grids[gid] = GridRecord(gid, i, dict(props))
         _check_props(g, out)
         if crs_problem is None:  # coordinates in an unknown CRS cannot be checked
             _parse_geometry(g, f.get("geometry"), out)
@@ -504,9 +347,9 @@ def parse_grid_geojson(data: dict | str | bytes, crs: str | None = None, check_s
                 ))
 
     _check_hierarchy(grids, set(grids), out)
-    usable, metric = _project(grids)
+    usable, metric = project(grids)
     if check_spatial:
-        _check_spatial(grids, usable, metric, SLIVER_TOLERANCE_M, out)
+        rules.check_spatial(grids, usable, metric, SLIVER_TOLERANCE_M, out)
     if out:
         raise GridValidationError(out)
     return GridSet([g.props for g in grids.values()], [g.geom for g in grids.values()],

@@ -4,7 +4,7 @@ Shared by the HTTP API (`api.v1`) and the dashboard's case card
 (`callbacks.casecard`), so the two cannot disagree about who may see a
 case, which handlers are offered, or how the audit trail is masked.
 
-Scope (DESIGN.md §5): a ``village`` operator sees and acts on the cases of
+Scope (docs/design.md §5): a ``village`` operator sees and acts on the cases of
 their own village only; every other role sees every case (what they may
 *do* is `township.loop.workflow`'s business). Personal data — the reporter's
 name and phone, handlers' phones, the names in the audit trail — is shown

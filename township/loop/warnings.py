@@ -39,17 +39,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from township.domain.sla import DEFAULT_SLA, SlaConfig
-from township.formats.ingest import CaseIn, add_cases, write_cases
-from township.grids.crs import METRIC, WGS84
+from township.formats.ingest import CaseIn, add_cases
 from township.grids.model import GridSet
 from township.grids.spatial import distance_m, from_metric_xy, to_metric_xy
 from township.loop.staff import get_handler
 from township.loop.workflow import Actor, MoveRefused, move_case
 from township.read.fieldmap import FieldMapData, warning_fieldmap_data
-from township.grids.spatial import distance_m
 from township.read.snapshot import Snapshot
-from township.store.models import Case, Handler, Warning, WarningEvent, bump_version, utcnow
-from township.store.uow import UnitOfWork, session_scope
+from township.store.models import Case, Handler, Warning, WarningEvent, utcnow
+from township.store.uow import UnitOfWork
 
 #: The warning's moves: name → (statuses it leaves from, status it goes to, Chinese label).
 WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {

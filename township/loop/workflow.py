@@ -21,7 +21,7 @@ and stamps ``case.version`` with it. A caller that passes the version it saw
 (``expected_version``) is refused if the case changed since (optimistic
 concurrency: two operators on one case cannot overwrite each other).
 
-Roles (DESIGN.md §5): ``admin`` and ``command`` act on every case; ``village``
+Roles (docs/design.md §5): ``admin`` and ``command`` act on every case; ``village``
 only on cases of its own village that are still at grid or village tier
 (小事不出村: once the case is at the township, the township handles it);
 ``responder`` only on cases dispatched to the handler it acts as (and may

@@ -31,7 +31,6 @@ from township.domain.vocab import (
     TIERS,
 )
 from township.grids.model import GridSet
-from township.grids.spatial import distance_m
 from township.store.models import (
     Case,
     Meta,
@@ -39,7 +38,6 @@ from township.store.models import (
     Warning,
     WarningGrid,
     data_version,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from township.domain.policy import SEES_PERSONAL, STAFF
 from township.domain.vocab import ROLES
-from township.grids.validate import GridValidationError, SLIVER_TOLERANCE_M, load_grid_file
+from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -62,7 +62,7 @@ def _add_validate_grids(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate-grids",
         help="check a grid GeoJSON file against the grid rules",
-        description="Validate a town/village/grid FeatureCollection (DESIGN.md §1). "
+        description="Validate a town/village/grid FeatureCollection (docs/design.md §1). "
         "Exit 0 if valid, 1 with a numbered report of every violation, 2 if the "
         "file cannot be read.",
     )

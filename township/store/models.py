@@ -211,7 +211,7 @@ class CaseAssignment(Base):
 
 
 class User(Base):
-    """A person who signs in: a role of DESIGN.md §5 and, for the village role, a village."""
+    """A person who signs in: a role of docs/design.md §5 and, for the village role, a village."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
