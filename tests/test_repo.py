@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from township.config import BUNDLED_GRIDS, ROOT, Settings
-from township.grids import validate
+from township.grids import rules
 from township.grids.install import ensure_grids, gridset_digest
 from township.runtime.bootstrap import open_township
 from township.store.engine import init_db, make_engine
@@ -64,7 +64,7 @@ def test_a_file_validated_before_is_not_checked_again(tmp_path, store_url, monke
     def checked(*_args) -> None:
         raise AssertionError("spatial rules checked")
 
-    monkeypatch.setattr(validate, "_check_spatial", checked)
+    monkeypatch.setattr(rules, "check_spatial", checked)
     again = ensure_grids(engine, BUNDLED_GRIDS)
     assert not again.installed and gridset_digest(again.gridset) == gridset_digest(first.gridset)
     assert again.gridset.area_km2("DL-05-01") == first.gridset.area_km2("DL-05-01")

@@ -55,7 +55,7 @@ def is_role(role: str | None) -> bool:
 def check_role(role: str | None, what: str = "role") -> str:
     """``role`` if it is known; else ValueError naming the allowed roles."""
     if role is None or not is_role(role):
-        raise ValueError(f"{what} {role!r} is unknown; allowed: {', '.join(ROLES)}")
+        raise ValueError(f"{what}={role!r} is unknown; allowed: {', '.join(ROLES)}")
     return role
 
 
