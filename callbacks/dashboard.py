@@ -12,9 +12,9 @@ from auth import current_viewer, signed_in
 from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, map_labels, map_note, map_updates
 from township.domain import filters
 from township.domain.filters import FilterState
+from township.domain.policy import may_see_reach
 from township.loop.casefile import clamp_state
 from township.loop.sweeps import open_orders
-from township.loop.warnings import may_see as may_see_warning
 from township.loop.warnings import move_warning, reached_villages, selected_warning
 from township.loop.workflow import Actor, MoveRefused
 from township.read.snapshot import Snapshot
@@ -59,7 +59,7 @@ def map_warning(snap, gs, viewer: Actor, opened: dict | None) -> dict | None:
     w = snap.warnings
     village = w.loc[w["id"] == found["id"], "village_id"].iloc[0]
     villages = reached_villages(gs, village if isinstance(village, str) else None, found["grids"])
-    return found if may_see_warning(viewer, villages) else None
+    return found if may_see_reach(viewer, villages) else None
 
 
 def grid_orders(app_ctx: AppContext, state: FilterState) -> list:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from township.domain.filters import FilterState
 from township.domain.isotime import iso
+from township.domain.policy import may_see_village
 from township.domain.privacy import sees_personal, shown_name, shown_phone
 from township.domain.vocab import OPEN_STATUSES
 from township.grids.model import GridSet
@@ -29,15 +30,6 @@ from township.loop.staff import HANDLER_KINDS, Suggestion, suggest_handlers
 from township.loop.sweeps import case_trail
 from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves
 from township.store.models import Case, CaseAssignment, CaseEvent, Handler
-
-#: How each role is called on screen, and in the audit trail of a viewer who did not sign in.
-ROLE_LABELS: dict[str, dict[str, str]] = {
-    "admin": {"zh": "系统管理员", "en": "Administrator"},
-    "command": {"zh": "镇指挥中心", "en": "Command centre"},
-    "village": {"zh": "村/社区值班员", "en": "Village operator"},
-    "responder": {"zh": "网格员", "en": "Responder"},
-    "wall": {"zh": "指挥大屏", "en": "Wall display"},
-}
 
 #: Audit actions that are not moves: written by ingest (a new case, a source re-sending it).
 OTHER_ACTIONS: dict[str, dict[str, str]] = {
@@ -62,11 +54,6 @@ def action_label(action: str, lang: str = "zh") -> str:
     return entry[lang] if entry else action
 
 
-def may_see(actor: Actor, village_id: str | None) -> bool:
-    """Whether ``actor`` may see a case of ``village_id`` (only a village operator is limited)."""
-    return actor.role != "village" or (actor.village_id is not None and village_id == actor.village_id)
-
-
 def check_visible(actor: Actor, case_id: int, village_id: str | None) -> None:
     """Refuse (``forbidden``) a case outside a village operator's village.
 
@@ -75,7 +62,7 @@ def check_visible(actor: Actor, case_id: int, village_id: str | None) -> None:
     MoveRefused
         Code ``forbidden``, naming the case's village and the operator's.
     """
-    if not may_see(actor, village_id):
+    if not may_see_village(actor, village_id):
         raise MoveRefused(f"case {case_id} belongs to {village_id or 'no village'}; a village operator sees "
                           f"only cases of their own village ({actor.village_id})", "forbidden")
 

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from township.domain.policy import may_act_on_warning, may_see_reach
 from township.domain.sla import DEFAULT_SLA, SlaConfig
 from township.formats.ingest import CaseIn, add_cases
 from township.grids.model import GridSet
@@ -55,8 +56,6 @@ WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {
     "handle": (frozenset({"active", "acknowledged"}), "handling", "处置"),
     "clear": (frozenset({"active", "acknowledged", "handling"}), "cleared", "解除"),
 }
-#: Roles that may move a warning or dispatch from it (a village operator only within reach).
-ACTING_ROLES = frozenset({"admin", "command", "village"})
 #: The case source of a task dispatched from a warning (CaseIn allows only CASE_SOURCES).
 TASK_SOURCE = "patrol"
 
@@ -82,19 +81,9 @@ def reached_villages(gridset: GridSet, village_id: str | None, grids: list[str])
     return {v for v in out if v}
 
 
-def may_see(actor: Actor, villages: set[str]) -> bool:
-    """A village operator sees the warnings reaching their village; every other role sees all."""
-    return actor.role != "village" or (actor.village_id is not None and actor.village_id in villages)
-
-
-def may_act(actor: Actor, villages: set[str]) -> bool:
-    """Admin and command act on every warning, a village operator on those reaching their village."""
-    return actor.role in ACTING_ROLES and may_see(actor, villages)
-
-
 def allowed_warning_moves(status: str, actor: Actor, villages: set[str]) -> list[str]:
     """The moves ``actor`` may make on a warning in ``status`` (for the buttons)."""
-    if not may_act(actor, villages):
+    if not may_act_on_warning(actor, villages):
         return []
     return [m for m, (froms, _, _) in WARNING_MOVES.items() if status in froms]
 
@@ -217,7 +206,7 @@ def _load(engine: Engine, warning_id: int) -> Warning:
 
 
 def _refuse_unseen(actor: Actor, warning_id: int, villages: set[str]) -> None:
-    if not may_see(actor, villages):
+    if not may_see_reach(actor, villages):
         raise MoveRefused(f"warning {warning_id} does not reach {actor.village_id}; a village operator sees only "
                           "the warnings reaching their own village", "forbidden")
 
@@ -236,7 +225,7 @@ def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: i
     villages = reached_villages(gridset, row.village_id, data.focus)
     _refuse_unseen(actor, row.id, villages)
     officers, party, support = contacts(engine, gridset, data)
-    acting = may_act(actor, villages)
+    acting = may_act_on_warning(actor, villages)
     return WarningFile(
         row=row, data=data, villages=villages, officers=officers, party=party, support=support,
         cases=_open_cases_by_distance(data.cases, row.lon, row.lat), tasks=warning_tasks(engine, row.id),
@@ -279,7 +268,7 @@ def _locked_warning(uow: UnitOfWork, gridset: GridSet, warning_id: int, actor: A
         raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
     villages = reached_villages(gridset, row.village_id, gridset.grids_within(row.lon, row.lat, row.radius_m))
     _refuse_unseen(actor, row.id, villages)
-    if not may_act(actor, villages):
+    if not may_act_on_warning(actor, villages):
         raise MoveRefused(f"role {actor.role!r} may not {doing}; allowed: admin, command, "
                           "village (warnings reaching their village)", "forbidden")
     return row, villages
@@ -359,6 +348,6 @@ def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id:
     return case_id
 
 
-__all__ = ["WARNING_MOVES", "ACTING_ROLES", "TASK_SOURCE", "Contact", "WarningFile", "task_prefix", "radius_ring",
-           "reached_villages", "may_see", "may_act", "allowed_warning_moves", "contacts", "warning_tasks",
+__all__ = ["WARNING_MOVES", "TASK_SOURCE", "Contact", "WarningFile", "task_prefix", "radius_ring",
+           "reached_villages", "allowed_warning_moves", "contacts", "warning_tasks",
            "warning_events", "warning_file", "selected_warning", "move_warning", "dispatch_task"]

@@ -37,6 +37,7 @@ from types import MappingProxyType
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from township.domain.policy import STAFF
 from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, TIERS
 from township.loop.staff import get_handler
@@ -49,8 +50,6 @@ TIER_ORDER: tuple[str, ...] = tuple(TIERS)
 POOL = "pool"
 #: Longest note text accepted.
 MAX_NOTE = 2000
-#: Roles that may act at all; anything else (``wall``, unknown) is refused.
-ACTING_ROLES = frozenset({"admin", "command", "village", "responder", "system"})
 
 
 class MoveRefused(Exception):
@@ -244,8 +243,7 @@ def _do_cancel(c: _Ctx) -> str:
 
 # -- the move table ---------------------------------------------------------------------------------
 
-_STAFF = frozenset({"admin", "command", "village"})
-_FIELD = _STAFF | {"responder"}
+_FIELD = STAFF | {"responder"}
 _WORK = frozenset({"dispatched", "accepted", "in_progress"})
 
 
@@ -289,7 +287,7 @@ class Move:
 
 #: The state machine: every allowed move, and nothing else.
 MOVES: Mapping[str, Move] = MappingProxyType({m.name: m for m in (
-    Move("dispatch", "派单", frozenset({"reported", "returned"}), "dispatched", _STAFF,
+    Move("dispatch", "派单", frozenset({"reported", "returned"}), "dispatched", STAFF,
          needs=("handler",), rule=_rule_dispatch, effect=_do_dispatch),
     Move("accept", "接单", frozenset({"dispatched", "reported"}), "accepted", _FIELD,
          takes=("handler",), only_types=MappingProxyType({"reported": frozenset({"wish"})}),
@@ -297,11 +295,11 @@ MOVES: Mapping[str, Move] = MappingProxyType({m.name: m for m in (
     Move("start", "开始处置", frozenset({"accepted"}), "in_progress", _FIELD),
     Move("resolve", "办结", frozenset({"in_progress"}), "resolved", _FIELD,
          needs=("result",), effect=_do_resolve),
-    Move("close", "销号", frozenset({"resolved"}), "closed", _STAFF,
+    Move("close", "销号", frozenset({"resolved"}), "closed", STAFF,
          needs=("verification",), effect=_do_close),
     Move("return", "退回", _WORK, "returned", _FIELD, needs=("reason",), effect=_do_return),
-    Move("cancel", "撤销", OPEN_STATUSES, "cancelled", _STAFF, needs=("reason",), effect=_do_cancel),
-    Move("escalate", "升级", OPEN_STATUSES, None, _STAFF | {"system"}, needs=("reason",), effect=_do_escalate),
+    Move("cancel", "撤销", OPEN_STATUSES, "cancelled", STAFF, needs=("reason",), effect=_do_cancel),
+    Move("escalate", "升级", OPEN_STATUSES, None, STAFF | {"system"}, needs=("reason",), effect=_do_escalate),
 )})
 
 #: What each required parameter is, for messages.
