@@ -194,6 +194,12 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_role(p: argparse.ArgumentParser, what: str) -> None:
+    """The role of a token or a user, from the vocabulary, and the village a village role needs."""
+    p.add_argument("--role", required=True, choices=tuple(ROLES))
+    p.add_argument("--village", help=f"the village of a village {what}, e.g. DL-03")
+
+
 def _add_token(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "token",
@@ -202,8 +208,7 @@ def _add_token(sub: argparse._SubParsersAction) -> None:
         "on stdout. admin, command and village tokens may write; a village token only in its village.",
     )
     p.add_argument("name", help="who holds the token, e.g. hotline-bridge (unique)")
-    p.add_argument("--role", required=True, choices=tuple(ROLES))
-    p.add_argument("--village", help="the village of a village token, e.g. DL-03")
+    _add_role(p, "token")
     p.add_argument("--handler", help="the handler a responder token acts as in the closed loop, e.g. H-OF-DL-01-01")
     p.set_defaults(func=_token)
 
@@ -240,8 +245,7 @@ def _add_user(sub: argparse._SubParsersAction) -> None:
         "terminal or read as one line from stdin; only its scrypt hash is stored.",
     )
     p.add_argument("username", help="1 to 64 letters, digits, '_', '.', '-'")
-    p.add_argument("--role", required=True, choices=tuple(ROLES))
-    p.add_argument("--village", help="the village of a village user, e.g. DL-03")
+    _add_role(p, "user")
     p.add_argument("--name", help="the name shown on screen and in the audit trail")
     p.add_argument("--handler", help="the handler a responder user acts as, e.g. H-OF-DL-01-01")
     p.set_defaults(func=_user)
