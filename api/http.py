@@ -173,7 +173,7 @@ def refused(exc: MoveRefused, field: str = "(move)") -> ApiError:
 
 
 def case_in_scope(ctx: AppContext, who: Viewer, case_id: int) -> Case:
-    """The case ``case_id`` if ``who`` may see it: 404 if there is none, 403 if it is another village's."""
+    """The case ``case_id`` if ``who`` may see it: 404 if there is none or it is another village's (one answer)."""
     try:
         if case_id > MAX_ID:  # no such id can exist (32-bit in PostgreSQL)
             raise MoveRefused(f"case {case_id} does not exist", "not_found")

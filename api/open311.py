@@ -73,7 +73,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
 
     @bp.get(f"{PREFIX}/requests/<int:service_request_id>.{FORMAT}")
     def request_get(service_request_id: int, fmt: str):
-        # Another village's request is refused (403), not hidden: as GET /api/v1/cases/{id} does.
+        # Another village's request is answered as a missing one (404): as GET /api/v1/cases/{id} does.
         case_in_scope(ctx, viewer(ctx), service_request_id)
         found = find(RequestQuery(ids=(service_request_id,)))
         if not found:
@@ -87,6 +87,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = viewer(ctx, write=True)
         items = parse_items(CaseIn, [form_to_case(request.form)])
         check_village(gridset, who, [items[0].lon], [items[0].lat])
-        written = write_cases(township.engine, gridset, items, actor=f"open311:{who.name}", sla=ctx.settings.sla)
+        written = write_cases(township.engine, gridset, items, actor=f"open311:{who.name}", sla=ctx.settings.sla,
+                              writer=who)
         body = [{"service_request_id": str(w.id), "service_notice": "", "account_id": None} for w in written]
         return respond(body, 201 if written[0].created else 200, fmt, "service_requests")

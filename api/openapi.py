@@ -238,7 +238,9 @@ def openapi_document() -> dict[str, Any]:
                  "description": "Cases and early warnings of the township command map. Writes need "
                  "`Authorization: Bearer <token>` of role admin, command or village (own village only); "
                  "moves of the closed loop need a token whose role the move allows (responder tokens act as "
-                 "their handler); a village token reading or acting on another village's case gets 403; "
+                 "their handler); a village token reading or acting on another village's case gets 404, the "
+                 "answer for a case that does not exist; a re-send (same source and external_id) updates only "
+                 "the report's own fields, never status, tier or village; "
                  "reads without a token see the wall's masked view."},
         "paths": paths,
         "components": {

@@ -110,7 +110,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = viewer(ctx, write=True)
         items = parse_items(CaseIn, read_json())
         check_village(gridset, who, [c.lon for c in items], [c.lat for c in items])
-        written = write_cases(township.engine, gridset, items, actor=f"api:{who.name}", sla=ctx.settings.sla)
+        written = write_cases(township.engine, gridset, items, actor=f"api:{who.name}", sla=ctx.settings.sla,
+                              writer=who)
         return respond(written_out(written), _written_status(written))
 
     @bp.get("/api/v1/cases")
@@ -138,7 +139,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     @bp.post("/api/v1/cases/<int:case_id>/<move>")
     def case_move(case_id: int, move: str):
         who = acting_viewer(ctx)
-        case_in_scope(ctx, who, case_id)  # another village's case is 403 before anything else is said
+        case_in_scope(ctx, who, case_id)  # another village's case is 404 before anything else is said
         if move not in MOVES:
             raise ApiError(404, [f"no move {move!r}; moves: {', '.join(MOVES)}"])
         items = read_json()

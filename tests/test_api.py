@@ -94,11 +94,12 @@ def test_batch_then_resend_updates_instead_of_duplicating(api_server, grids):
                "(:a, :b, :c) ORDER BY id", a=items[0]["external_id"], b=items[1]["external_id"],
                c=items[2]["external_id"])
     assert len(rows) == 3
-    assert all(r.status == "dispatched" and r.title.startswith("已派单:") for r in rows)
+    # a re-send updates the report's own fields; the status moves only through the workflow
+    assert all(r.status == "reported" and r.title.startswith("已派单:") for r in rows)
     # the re-send is in the audit trail
     events = sql(api_server, "SELECT action, from_status, to_status FROM case_events WHERE case_id=:i ORDER BY id",
                  i=first[0]["id"])
-    assert [tuple(e) for e in events] == [("report", None, "reported"), ("update", "reported", "dispatched")]
+    assert [tuple(e) for e in events] == [("report", None, "reported"), ("update", "reported", "reported")]
 
 
 def test_a_batch_with_one_new_item_answers_201(api_server, grids):
@@ -287,7 +288,7 @@ def test_a_village_token_stays_in_its_village(api_server, grids):
     assert page["total"] == sql(api_server, "SELECT count(*) FROM cases WHERE village_id='DL-03'")[0][0]
     assert {c["village_id"] for c in page["items"]} == {"DL-03"}
     other = sql(api_server, "SELECT id FROM cases WHERE village_id='DL-05' LIMIT 1")[0][0]
-    assert get(api_server, f"/api/v1/cases/{other}", token).status_code == 403
+    assert get(api_server, f"/api/v1/cases/{other}", token).status_code == 404  # as if there were none
 
 
 def test_cli_creates_a_token_that_works(api_server, grids):

@@ -133,11 +133,13 @@ def test_statistics_follow_the_viewer(ctx):
 def test_another_villages_case_is_refused_in_the_card(ctx):
     other = new_case(ctx, "DL-05-01")
     out = open_card(ctx, VILLAGE, other)
-    assert out.opened is None and "DL-05" in text(out.children) and "卡片测试" not in text(out.children)
+    # answered as a missing case: nothing says it exists, nor where
+    assert out.opened is None and "does not exist" in text(out.children) and "DL-05" not in text(out.children)
+    assert "卡片测试" not in text(out.children)
     before = snapshot(ctx, other)
     # a move on it (a forged "opened" store) is refused and changes nothing
     out = make_move(ctx, VILLAGE, {"id": other, "version": before[3]}, "cancel", None, "重复")
-    assert not out.moved and out.opened is None and "own village" in text(out.children)
+    assert not out.moved and out.opened is None and "does not exist" in text(out.children)
     assert snapshot(ctx, other) == before
 
 

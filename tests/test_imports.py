@@ -237,15 +237,14 @@ def test_reimport_updates_instead_of_duplicating(store, tmp_path):
     assert import_file(store.engine, store.gridset, DATA / "warnings.geojson", kind="warnings").updated == 3
     assert store.count("warnings") == 3
 
-    # the hotline re-sends a ticket with its new status: the case moves on, with an audit record
+    # the hotline re-sends a ticket with its new status: the status moves only through the workflow
     text = (DATA / "hotline_gbk.csv").read_bytes().decode("gb18030").replace(",已上报,", ",已办结,")
     path = tmp_path / "hotline_again.csv"
     path.write_bytes(text.encode("gbk"))
     report = import_file(store.engine, store.gridset, path, default_source="热线")
     assert (report.created, report.updated) == (0, 6)
-    assert store.cases()["RX20261120001"]["status"] == "resolved"
-    assert store.query("select from_status, to_status from case_events where action='update'") == [
-        ("reported", "resolved")]
+    assert store.cases()["RX20261120001"]["status"] == "reported"
+    assert store.query("select from_status, to_status from case_events where action='update'") == []
     assert store.count() == 10
 
 
@@ -268,15 +267,15 @@ def test_a_ticket_twice_in_one_file_is_created_then_updated(store, tmp_path):
     cases = store.cases()
     assert store.count() == 3
     assert (cases["T-NEW"]["title"], cases["T-NEW"]["grid_id"]) == ("新工单", g2)
-    assert (cases["T-OLD"]["title"], cases["T-OLD"]["status"]) == ("已有工单再报", "dispatched")
+    assert (cases["T-OLD"]["title"], cases["T-OLD"]["status"]) == ("已有工单再报", "reported")
     assert (cases["T-TWICE"]["title"], cases["T-TWICE"]["status"], cases["T-TWICE"]["grid_id"]) == (
-        "第二次", "resolved", g2)
+        "第二次", "reported", g2)
     # every case has its report event, and the two updates theirs
     events = store.query("select c.external_id, e.action, e.to_status from case_events e "
                          "join cases c on c.id = e.case_id order by e.id")
     assert sorted(events) == sorted([("T-OLD", "report", "reported"), ("T-NEW", "report", "reported"),
-                                     ("T-TWICE", "report", "reported"), ("T-OLD", "update", "dispatched"),
-                                     ("T-TWICE", "update", "resolved")])
+                                     ("T-TWICE", "report", "reported"), ("T-OLD", "update", "reported"),
+                                     ("T-TWICE", "update", "reported")])
 
 
 # -- bad rows ----------------------------------------------------------------------------

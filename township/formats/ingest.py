@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from township.domain.policy import Viewer, may_see_village
 from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
 from township.domain.vocab import (
     CASE_SOURCES,
@@ -35,6 +36,9 @@ from township.store.uow import UnitOfWork, run_in_unit
 
 #: Most items one batch request or one file may carry.
 MAX_BATCH = 5000
+#: What an idempotent re-send may change: the report's own fields (the grid follows the point). Status,
+#: tier, deadline, handler and village move only through the workflow (docs/design.md §5).
+RESEND_FIELDS = ("type", "domain", "title", "description", "lon", "lat", "grid_id", "reporter", "reporter_phone")
 #: Largest warning radius accepted (a whole county is about 100 km across).
 MAX_RADIUS_M = 200_000.0
 
@@ -212,17 +216,17 @@ def _existing(s: Session, model: type[_Row], items: list) -> dict[tuple[str, str
 
 
 def write_cases(bind: Engine | Connection, gridset: GridSet, items: list[CaseIn], actor: str = "api", *,
-                sla: SlaConfig = DEFAULT_SLA) -> list[Written]:
+                sla: SlaConfig = DEFAULT_SLA, writer: Viewer | None = None) -> list[Written]:
     """Insert or update cases in one unit of work of their own (see :func:`add_cases`).
 
     ``bind`` may be a connection already inside a write transaction (a file
     import writes its chunks so): the work then joins it and is committed with it.
     """
-    return run_in_unit(bind, lambda uow: add_cases(uow, gridset, items, actor, sla=sla))
+    return run_in_unit(bind, lambda uow: add_cases(uow, gridset, items, actor, sla=sla, writer=writer))
 
 
 def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str = "api", *,
-              sla: SlaConfig = DEFAULT_SLA) -> list[Written]:
+              sla: SlaConfig = DEFAULT_SLA, writer: Viewer | None = None) -> list[Written]:
     """Insert or update cases in ``uow``; every new case gets its ``report`` event.
 
     New cases are inserted in bulk (one statement for the batch, and one for
@@ -230,26 +234,53 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
     twice in one batch the second time. A case sent without a deadline gets
     its tier's from ``sla`` (`township.domain.sla.deadline_for`), counted from its report.
 
+    A re-send updates only the report's own fields that it carries
+    (`RESEND_FIELDS`), logged as one ``update`` record naming them; status,
+    tier, deadline, handler and village move only through the workflow
+    (docs/design.md §5). ``writer`` is who sends (the API's caller; ``None``
+    for the town's own imports): a stored case it may not see is not its to
+    update, and the refusal says nothing about that case.
+
     Raises
     ------
     IngestError
-        A point outside the town (unless ``outside_ok``); nothing is written.
+        A point outside the town (unless ``outside_ok``); a re-send of a case
+        ``writer`` may not see, or moving a case to another village; nothing is written.
     """
+    def where(n: int) -> int | None:
+        return n if len(items) > 1 else None
+
+    def refusal(n: int, row: Case, item: CaseIn, values: dict) -> FieldError | None:
+        if writer is not None and not may_see_village(writer, row.village_id):
+            # Worded as for any taken id: it names neither the case nor its village.
+            return FieldError(where(n), "external_id", f"({item.source}, {item.external_id}) is already used by "
+                              "a case this caller may not write; send another external_id")
+        if values["village_id"] != row.village_id:
+            return FieldError(where(n), "lon,lat", f"case {row.id} lies in {row.village_id or 'no village'}; a "
+                              f"re-send may not move it to {values['village_id'] or 'outside the town'} (a case "
+                              "changes village only through the command centre)")
+        return None
+
     def update(s: Session, row: Case, item: CaseIn, values: dict, now: datetime) -> Written:
-        before = (row.status, row.tier)
-        values.pop("reported_at")  # a re-send does not move when the case came in
-        for key, value in values.items():
-            setattr(row, key, value)
-        if list(TIERS).index(item.tier) > list(TIERS).index(row.max_tier):
-            row.max_tier = item.tier
-        if (row.status, row.tier) != before:
-            s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=before[0],
-                            to_status=row.status, from_tier=before[1], to_tier=row.tier,
-                            note="re-sent by source"))
-        return Written(row.id, False, values["grid_id"])
+        changed = [key for key in RESEND_FIELDS
+                   if key in values and values[key] is not None and getattr(row, key) != values[key]
+                   and (key in item.model_fields_set or key == "grid_id")]
+        for key in changed:
+            setattr(row, key, values[key])
+        if changed:
+            row.updated_at, row.version = values["updated_at"], values["version"]
+            s.add(CaseEvent(case_id=row.id, at=now, actor=actor, action="update", from_status=row.status,
+                            to_status=row.status, from_tier=row.tier, to_tier=row.tier,
+                            note="re-sent by source: " + ", ".join(changed)))
+        return Written(row.id, False, row.grid_id)
 
     def write(s: Session, items: list[CaseIn], values: list[dict], now: datetime) -> list[Written]:
         stored = _existing(s, Case, items)
+        errors = [e for n, (item, v) in enumerate(zip(items, values, strict=True))
+                  if (item.source, item.external_id) in stored
+                  for e in [refusal(n, stored[(item.source, item.external_id)], item, v)] if e is not None]
+        if errors:
+            raise IngestError(errors)
         out: dict[int, Written] = {}
         new: list[int] = []
         again: list[int] = []  # sent a second time in this batch: updated once the first is in
@@ -277,6 +308,9 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
                 out[n] = Written(case_id, True, values[n]["grid_id"])
         for n in again:
             row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
+            error = refusal(n, row, items[n], values[n])
+            if error is not None:
+                raise IngestError([error])
             out[n] = update(s, row, items[n], values[n], now)
         return [out[n] for n in range(len(items))]
 

@@ -55,16 +55,18 @@ def action_label(action: str, lang: str = "zh") -> str:
 
 
 def check_visible(actor: Actor, case_id: int, village_id: str | None) -> None:
-    """Refuse (``forbidden``) a case outside a village operator's village.
+    """Refuse a case outside a village operator's village as if there were none.
+
+    The answer is the one for a missing case, word for word: whether another
+    village has a case ``case_id`` is itself not for the operator to learn.
 
     Raises
     ------
     MoveRefused
-        Code ``forbidden``, naming the case's village and the operator's.
+        Code ``not_found``.
     """
     if not may_see_village(actor, village_id):
-        raise MoveRefused(f"case {case_id} belongs to {village_id or 'no village'}; a village operator sees "
-                          f"only cases of their own village ({actor.village_id})", "forbidden")
+        raise MoveRefused(f"case {case_id} does not exist", "not_found")
 
 
 def visible_case(engine: Engine, case_id: int, actor: Actor) -> Case:
@@ -73,7 +75,7 @@ def visible_case(engine: Engine, case_id: int, actor: Actor) -> Case:
     Raises
     ------
     MoveRefused
-        ``not_found`` (no such case) or ``forbidden`` (another village's).
+        ``not_found``: no such case, or another village's (the same answer).
     """
     with Session(engine) as s:
         case = s.get(Case, case_id)
@@ -156,7 +158,7 @@ def case_file(engine: Engine, gridset: GridSet, case_id: int, actor: Actor) -> C
     Raises
     ------
     MoveRefused
-        ``not_found`` or ``forbidden`` (a village operator and another village's case).
+        ``not_found`` (no such case, or another village's).
     """
     case = visible_case(engine, case_id, actor)
     moves = allowed_moves(engine, case_id, actor)

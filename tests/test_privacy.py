@@ -1,0 +1,111 @@
+"""The boundary between villages and the one masking rule, over real HTTP where the finding is the API's.
+
+Rules (docs/design.md §5): an idempotent re-send updates only the report's own
+fields, only for a caller allowed to write that case, and never its status,
+tier or village; a caller not allowed to see a case gets the answer given for
+a case that does not exist.
+"""
+from __future__ import annotations
+
+import pytest
+from test_api import a_case, get, post, sql
+from test_closed_loop_api import act, new_case
+
+from township.config import BUNDLED_GRIDS
+from township.grids.validate import load_grid_file
+
+pytestmark = pytest.mark.store
+
+
+@pytest.fixture(scope="module")
+def gridset():
+    return load_grid_file(BUNDLED_GRIDS)
+
+
+def stored(srv, case_id: int) -> tuple:
+    """Everything a refused re-send must leave alone: the row's fields and its audit trail length."""
+    [r] = sql(srv, "SELECT village_id, grid_id, status, tier, title, reporter, reporter_phone, closed_at, version "
+                   "FROM cases WHERE id = :i", i=case_id)
+    [(events,)] = sql(srv, "SELECT count(*) FROM case_events WHERE case_id = :i", i=case_id)
+    return (*r, events)
+
+
+def closed_case(srv, gridset, grid_id: str) -> dict:
+    case = new_case(srv, gridset, grid_id, reporter="王小明", reporter_phone="13912345678")
+    for move, params in (("dispatch", {"handler": f"H-OF-{grid_id}"}), ("accept", {}),
+                         ("start", {}), ("resolve", {"result": "已修复"}), ("close", {"verification": "回访满意"})):
+        r = act(srv, case, move, srv.tokens["command"], **params)
+        assert r.status_code == 200, (move, r.text)
+        case = r.json()["case"]
+    return case
+
+
+def test_a_village_token_cannot_take_over_another_villages_case(api_server, gridset):
+    srv, village = api_server, api_server.tokens["village"]  # bound to DL-03
+    theirs = closed_case(srv, gridset, "DL-05-01")
+    before = stored(srv, theirs["id"])
+    # the same (source, external_id), a point in the token's own village, no title of note and no reporter
+    attack = a_case(gridset, "DL-03-01", external_id=theirs["external_id"], title="x")
+    r = post(srv, "/api/v1/cases", attack, village)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "external_id"
+    # the refusal names neither the case nor its village
+    assert str(theirs["id"]) not in error["message"] and "DL-05" not in error["message"]
+    assert stored(srv, theirs["id"]) == before
+    assert before[:3] == ("DL-05", "DL-05-01", "closed") and before[5] == "王小明"
+
+
+def test_another_villages_case_answers_as_a_missing_one(api_server, gridset):
+    srv, village = api_server, api_server.tokens["village"]
+    theirs = new_case(srv, gridset, "DL-05-02")
+    [(top,)] = sql(srv, "SELECT max(id) FROM cases")
+    missing = top + 1000
+    paths = ["/api/v1/cases/{}", "/api/v1/cases/{}/events", "/api/v1/cases/{}/suggestions",
+             "/open311/v2/requests/{}.json", "/open311/v2/requests/{}.xml"]
+    for path in paths:
+        hidden, absent = get(srv, path.format(theirs["id"]), village), get(srv, path.format(missing), village)
+        assert (hidden.status_code, absent.status_code) == (404, 404), path
+        assert hidden.text.replace(str(theirs["id"]), "N") == absent.text.replace(str(missing), "N"), path
+    hidden = act(srv, theirs, "cancel", village, reason="x")
+    absent = act(srv, missing, "cancel", village, version=0, reason="x")
+    assert (hidden.status_code, absent.status_code) == (404, 404)
+    assert hidden.text.replace(str(theirs["id"]), "N") == absent.text.replace(str(missing), "N")
+
+
+def test_a_resend_changes_the_reports_fields_only(api_server, gridset):
+    srv, cmd = api_server, api_server.tokens["command"]
+    case = new_case(srv, gridset, "DL-03-02", reporter="李四", reporter_phone="13700001111")
+    for move, params in (("dispatch", {"handler": "H-OF-DL-03-02"}), ("accept", {}), ("start", {})):
+        case = act(srv, case, move, cmd, **params).json()["case"]
+    assert case["status"] == "in_progress"
+    events_before = stored(srv, case["id"])[-1]
+    # the hotline re-sends its ticket with a new title, a status and a tier of its own, and no reporter
+    resend = a_case(gridset, "DL-03-01", external_id=case["external_id"], title="水管漏水(已补充)",
+                    status="closed", tier="county")
+    r = post(srv, "/api/v1/cases", resend, cmd)
+    assert r.status_code == 200, r.text
+    village, grid, status, tier, title, reporter, phone, closed_at, _, events = stored(srv, case["id"])
+    assert (status, tier, closed_at) == ("in_progress", "grid", None)  # the workflow's, untouched
+    assert (village, grid, title) == ("DL-03", "DL-03-01", "水管漏水(已补充)")  # the report's own
+    assert (reporter, phone) == ("李四", "13700001111")  # not sent: kept
+    assert events == events_before + 1
+    [(action, fs, ts, ft, tt, note)] = sql(
+        srv, "SELECT action, from_status, to_status, from_tier, to_tier, note FROM case_events WHERE case_id = :i "
+             "ORDER BY id DESC LIMIT 1", i=case["id"])
+    assert (action, fs, ts, ft, tt) == ("update", "in_progress", "in_progress", "grid", "grid")
+    assert "title" in note and "lon" in note and "status" not in note
+    # the same re-send again changes nothing and writes no record
+    assert post(srv, "/api/v1/cases", resend, cmd).status_code == 200
+    assert stored(srv, case["id"])[-1] == events
+
+
+def test_a_resend_does_not_move_a_case_to_another_village(api_server, gridset):
+    srv, cmd = api_server, api_server.tokens["command"]
+    case = new_case(srv, gridset, "DL-03-02")
+    before = stored(srv, case["id"])
+    r = post(srv, "/api/v1/cases", a_case(gridset, "DL-04-01", external_id=case["external_id"]), cmd)
+    assert r.status_code == 422
+    [error] = r.json()["errors"]
+    assert error["field"] == "lon,lat" and "DL-03" in error["message"] and "DL-04" in error["message"]
+    assert stored(srv, case["id"]) == before
