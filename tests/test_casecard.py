@@ -153,6 +153,13 @@ def test_the_wall_sees_the_case_masked_and_cannot_act(ctx):
     assert "张三丰" in body and "13812341234" in body
 
 
+def test_the_wall_sees_the_handler_masked_in_the_card(ctx):
+    cid = new_case(ctx, "DL-02-01", status="dispatched", handler="王小伟")
+    body = text(open_card(ctx, WALL, cid).children)
+    assert "王**" in body and "王小伟" not in body
+    assert "王小伟" in text(open_card(ctx, COMMAND, cid).children)
+
+
 def test_the_whole_loop_from_the_card(ctx):
     cid = new_case(ctx, "DL-01-01")
     out = open_card(ctx, COMMAND, cid)

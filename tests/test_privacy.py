@@ -109,3 +109,24 @@ def test_a_resend_does_not_move_a_case_to_another_village(api_server, gridset):
     [error] = r.json()["errors"]
     assert error["field"] == "lon,lat" and "DL-03" in error["message"] and "DL-04" in error["message"]
     assert stored(srv, case["id"]) == before
+
+
+def masked(name: str) -> str:
+    """张三丰 → 张**: the surname and one star per further character (docs/design.md §5), spelt out here."""
+    return name[0] + "*" * (len(name) - 1)
+
+
+def test_the_handler_is_masked_for_anonymous_reads_as_in_the_audit_trail(api_server, gridset):
+    srv, cmd = api_server, api_server.tokens["command"]
+    case = new_case(srv, gridset, "DL-03-02")
+    [(name,)] = sql(srv, "SELECT name FROM handlers WHERE handler_id = 'H-OF-DL-03-02'")
+    assert len(name) > 1
+    r = act(srv, case, "dispatch", cmd, handler="H-OF-DL-03-02")
+    assert r.status_code == 200 and r.json()["case"]["handler"] == name  # command sees the name
+    for token in (None, api_server.tokens["wall"]):
+        one = get(srv, f"/api/v1/cases/{case['id']}", token).json()
+        assert one["handler"] == masked(name), token
+        listed = get(srv, "/api/v1/cases", token, params={"village": "DL-03", "limit": 1000}).json()["items"]
+        [item] = [c for c in listed if c["id"] == case["id"]]
+        assert item["handler"] == masked(name)
+        assert name not in get(srv, f"/api/v1/cases/{case['id']}/events", token).text

@@ -5,8 +5,9 @@ serialise what they return. Case lists are filtered with the dashboard's own
 `township.read.views.case_mask` on the dashboard's snapshot, so the API and
 the map always agree; full rows then come from the store.
 
-Personal data (reporter name and phone) is shown as the viewer's role may
-see it (`township.domain.privacy`); an anonymous viewer sees what the wall sees.
+Personal data (the reporter's name and phone, the handler's name) is shown as
+the viewer's role may see it, by the rule the audit trail and exports use
+(`township.domain.privacy`); an anonymous viewer sees what the wall sees.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ ANONYMOUS = Viewer()
 
 
 def case_out(row: Case, viewer: Viewer, now: datetime) -> dict:
-    """A stored case as the API shows it to ``viewer`` (personal data masked per role)."""
+    """A stored case as the API shows it to ``viewer`` (reporter and handler masked per role)."""
     return CaseOut(
         id=row.id, source=row.source, external_id=row.external_id, type=row.type, domain=row.domain,
         status=row.status, tier=row.tier, max_tier=row.max_tier, title=row.title,
@@ -54,7 +55,8 @@ def case_out(row: Case, viewer: Viewer, now: datetime) -> dict:
         village_id=row.village_id,
         reporter=None if row.reporter is None else shown_name(row.reporter, viewer.role),
         reporter_phone=None if row.reporter_phone is None else shown_phone(row.reporter_phone, viewer.role),
-        handler=row.handler, reported_at=iso(row.reported_at), updated_at=iso(row.updated_at),
+        handler=None if row.handler is None else shown_name(row.handler, viewer.role),
+        reported_at=iso(row.reported_at), updated_at=iso(row.updated_at),
         deadline_at=iso(row.deadline_at), resolved_at=iso(row.resolved_at), closed_at=iso(row.closed_at),
         overdue=row.status in OPEN_STATUSES and row.deadline_at < now, version=row.version,
     ).model_dump()
