@@ -19,7 +19,7 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from township.accounts.tokens import check_token, token_handler
-from township.domain.policy import STAFF, may_write
+from township.domain.policy import STAFF, may_write, warning_radius_cap
 from township.formats.ingest import FieldError, IngestError
 from township.formats.open311 import error_list, to_xml
 from township.grids.model import GridSet
@@ -199,6 +199,18 @@ def check_village(gridset: GridSet, who: Viewer, lons: list[float], lats: list[f
     ]
     if outside:
         raise ApiError(403, [f"this token may only write in {village_name(gridset, who.village_id)}", *outside])
+
+
+def check_radius(ctx: AppContext, who: Viewer, radii: list[float], field: str = "radius_m") -> None:
+    """A warning's radius within what ``who``'s role may post (`warning_radius_cap`): 403 naming each item otherwise."""
+    cap = warning_radius_cap(who.role, ctx.settings.village_radius_km * 1000.0)
+    if cap is None:
+        return
+    over = [FieldError(i if len(radii) > 1 else None, field, f"{r:.0f} m is over {cap:.0f} m, the largest radius "
+                       f"a {who.role} token may post; ask the command centre for a wider warning")
+            for i, r in enumerate(radii) if r > cap]
+    if over:
+        raise ApiError(403, over)
 
 
 def int_arg(name: str, default: int | None, low: int, high: int = MAX_ID) -> int | None:

@@ -26,6 +26,7 @@ from .http import (
     acting_viewer,
     actor_of,
     case_in_scope,
+    check_radius,
     check_village,
     int_arg,
     read_json,
@@ -194,6 +195,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = viewer(ctx, write=True)
         items = parse_items(WarningIn, read_json())
         check_village(gridset, who, [w.lon for w in items], [w.lat for w in items])
+        check_radius(ctx, who, [w.radius_m for w in items])
         written = write_warnings(township.engine, gridset, items)
         return respond(written_out(written), _written_status(written))
 
@@ -231,6 +233,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
             raise ApiError(400, [FieldError(None, "alert", str(exc))]) from None
         if msg.warning is not None:
             check_village(gridset, who, [msg.warning.lon], [msg.warning.lat])
+            check_radius(ctx, who, [msg.warning.radius_m], "info/area")
         outcome = apply_cap(township.engine, gridset, msg)
         body = {"msgType": msg.msg_type, "identifier": msg.identifier, "written": written_out(outcome.written),
                 "notes": outcome.notes}

@@ -8,10 +8,11 @@ a case that does not exist.
 from __future__ import annotations
 
 import pytest
-from test_api import a_case, get, post, sql
+from test_api import a_case, get, point_in, post, sql, uid
+from test_cap import alert, info, send
 from test_closed_loop_api import act, new_case
 
-from township.config import BUNDLED_GRIDS
+from township.config import BUNDLED_GRIDS, Settings
 from township.grids.validate import load_grid_file
 
 pytestmark = pytest.mark.store
@@ -130,3 +131,27 @@ def test_the_handler_is_masked_for_anonymous_reads_as_in_the_audit_trail(api_ser
         [item] = [c for c in listed if c["id"] == case["id"]]
         assert item["handler"] == masked(name)
         assert name not in get(srv, f"/api/v1/cases/{case['id']}/events", token).text
+
+
+def a_warning(gridset, radius_m: float, grid_id: str = "DL-03-01") -> dict:
+    lon, lat = point_in(gridset, grid_id)
+    return {"source": "test", "external_id": uid("W"), "type": "ice_flood", "level": 2, "title": "凌汛橙色预警",
+            "lon": lon, "lat": lat, "radius_m": radius_m}
+
+
+def test_a_village_token_posts_warnings_up_to_the_radius_cap(api_server, gridset):
+    srv, village, cmd = api_server, api_server.tokens["village"], api_server.tokens["command"]
+    cap_m = Settings().village_radius_km * 1000  # the default the server runs with (no variable set)
+    assert cap_m == 20_000
+    [(before,)] = sql(srv, "SELECT count(*) FROM warnings")
+    r = post(srv, "/api/v1/warnings", a_warning(gridset, cap_m + 1), village)
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "radius_m", r.text
+    assert sql(srv, "SELECT count(*) FROM warnings")[0][0] == before  # nothing written
+    assert post(srv, "/api/v1/warnings", a_warning(gridset, cap_m), village).status_code == 201
+    # command is not capped by the policy (ingest's own 200 km stands)
+    assert post(srv, "/api/v1/warnings", a_warning(gridset, 200_000), cmd).status_code == 201
+    # CAP: the circle's radius is in km
+    lat_lon = point_in(gridset, "DL-03-01")[::-1]
+    cap = alert(uid("cap"), info(area=f"<circle>{lat_lon[0]},{lat_lon[1]} {cap_m / 1000 + 0.001}</circle>"))
+    r = send(srv, cap, "village")
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "info/area", r.text

@@ -62,6 +62,10 @@ class Settings:
         Up to this many level-3 grids, their geometry is in the dashboard page
         from the start; beyond it, it is sent with the first view of level 3
         (a city's 50,000 grids are megabytes); ``INLINE_GRIDS``.
+    village_radius_km : float
+        The largest radius of a warning a non-command role (a village token)
+        may post (`township.domain.policy.warning_radius_cap`); command and
+        admin are capped only by ingest's own limit; ``VILLAGE_WARNING_RADIUS_KM``.
     sla : SlaConfig
         The deadlines (``SLA_*``, see `township.domain.sla`), read here once:
         ingest sets a new case's deadline with them and the workflow its
@@ -84,6 +88,7 @@ class Settings:
     demo_feed: bool = False
     feed_interval: float = 30.0
     inline_grids: int = 5_000
+    village_radius_km: float = 20.0
     sla: SlaConfig = DEFAULT_SLA
 
     def __post_init__(self) -> None:
@@ -115,6 +120,7 @@ class Settings:
             demo_feed=env.get("DEMO_FEED", "0") in ("1", "true", "yes"),
             feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),
             inline_grids=int(env.get("INLINE_GRIDS", base.inline_grids)),
+            village_radius_km=float(env.get("VILLAGE_WARNING_RADIUS_KM", base.village_radius_km)),
             sla=SlaConfig.from_env(env),
         )
 

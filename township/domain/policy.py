@@ -9,9 +9,13 @@ everywhere.
 | role | sees | personal data | acts |
 |---|---|---|---|
 | admin, command | the whole town | unmasked | cases, warnings, API writes, file imports |
-| village | own village (cases there; warnings reaching it) | unmasked | cases and warnings of own village, API writes |
+| village | own village (cases there; warnings reaching it) | own village | own village's cases, warnings; API writes |
 | responder | the town, masked nowhere for own work | unmasked | own tasks (the workflow's moves) |
 | wall | the whole town | masked | nothing |
+
+A village operator is shown of another village only its duty contacts (grid
+officers), masked (:func:`lists_person`, :func:`sees_person`), and posts
+warnings up to a radius cap (:func:`warning_radius_cap`).
 
 Someone not signed in is the wall (:data:`ANONYMOUS_ROLE`): masked, read-only.
 """
@@ -33,6 +37,8 @@ CASE_ACTORS: frozenset[str] = STAFF | {"responder", "system"}
 #: Roles that may import files from the page. Not the village operator: a file's rows are placed by
 #: their coordinates and could land in any village (an API village token is checked row by row).
 IMPORTERS: frozenset[str] = frozenset({"admin", "command"})
+#: Roles that command the whole town: their warnings may reach any part of it (no radius cap of the policy's).
+COMMAND: frozenset[str] = frozenset({"admin", "command"})
 #: Roles shown the ranking of villages (the wall shows it as the town's public league table).
 SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
 
@@ -79,6 +85,14 @@ def sees_ranking(role: str) -> bool:
     return role in SEES_RANKING
 
 
+def warning_radius_cap(role: str, village_cap_m: float) -> float | None:
+    """The largest radius in metres ``role`` may give a warning it posts; ``None``: no cap but ingest's own.
+
+    ``village_cap_m`` is the configured cap (``Settings.village_radius_km``) of every non-command writer.
+    """
+    return None if role in COMMAND else village_cap_m
+
+
 def may_see_village(viewer: Viewer, village_id: str | None) -> bool:
     """Whether ``viewer`` may see what belongs to ``village_id`` (only a village operator is limited)."""
     return viewer.role != "village" or (viewer.village_id is not None and village_id == viewer.village_id)
@@ -95,6 +109,6 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
     return viewer.role in STAFF and may_see_reach(viewer, villages)
 
 
-__all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "SEES_RANKING", "Viewer",
+__all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
-           "may_see_reach", "may_act_on_warning"]
+           "may_see_reach", "may_act_on_warning", "warning_radius_cap"]
