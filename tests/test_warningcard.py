@@ -289,3 +289,35 @@ def test_clicking_a_warning_opens_its_card_draws_its_radius_and_acknowledges(ser
     page.click(".warn-card .case-close")
     page.wait_for_function(f"() => document.querySelector('{GRAPH}').data[{RADIUS}].lon.length === 0",
                            timeout=20000)
+
+
+def test_a_village_operator_sees_its_own_village_in_full_and_others_duty_contacts_masked(ctx, gs):
+    from township.formats.ingest import WarningIn, write_warnings
+
+    tw = ctx.township
+    p = gs.geometry("DL-03-01").representative_point()
+    [written] = write_warnings(tw.engine, gs, [WarningIn(source="test", external_id="privacy-card", type="ice_flood",
+                                                         level=2, title="凌汛", lon=p.x, lat=p.y, radius_m=15_000)])
+    operator = Actor("常树梁村值班员", "village", "DL-03")
+    command = warning_file(tw.engine, gs, tw.snapshot(), written.id, COMMAND)
+    mine = warning_file(tw.engine, gs, tw.snapshot(), written.id, operator)
+    village = {c.grid_id: gs.village_of(c.grid_id) for c in command.officers + command.party if c.grid_id}
+    assert {"DL-03"} < set(village.values())  # the radius reaches other villages
+    with Session(tw.engine) as s:
+        people = {h.handler_id: (h.name, h.phone) for h in s.scalars(select(Handler))}
+    # own village: every officer and party member, in full, to dispatch to
+    own = [c for c in command.officers + command.party if village.get(c.grid_id) == "DL-03"]
+    assert own and [c for c in mine.officers + mine.party if village.get(c.grid_id) == "DL-03"] == own
+    # other villages: their officers only, name and phone masked, nothing to dispatch to
+    others = [c for c in mine.officers + mine.party if village.get(c.grid_id) != "DL-03"]
+    assert others and all(c.kind == "officer" and c.handler_id is None for c in others)
+    assert len(others) == len([c for c in command.officers if village.get(c.grid_id) != "DL-03"])
+    full = {people[c.handler_id] for c in command.officers if village.get(c.grid_id) != "DL-03"}
+    for c in others:
+        assert (c.name, c.phone) not in full and c.name.endswith("*") and "****" in (c.phone or "****")
+    assert not [c for c in mine.party + mine.support if gs.village_of(c.grid_id or "") not in (None, "DL-03")]
+    # open cases and tasks: its own village's only
+    assert set(command.cases["village_id"].dropna()) - {"DL-03"}  # other villages have open cases there
+    assert set(mine.cases["village_id"].dropna()) <= {"DL-03"}
+    body = str(open_warning(ctx, operator, written.id).children)
+    assert not [n for n, _ in full if n in body]

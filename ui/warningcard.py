@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from layers.text import t
 from township.domain.isotime import local_text as local
-from township.domain.policy import sees_personal
+from township.domain.policy import ANONYMOUS_ROLE, sees_personal
 from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import (
     CASE_STATUSES,
@@ -82,15 +82,16 @@ def _contact_list(items: list[Contact], gridset: GridSet, role: str, lang: str, 
         return shared.none_list(list_id, lang)
     rows = []
     for c in items:
+        seen_as = ANONYMOUS_ROLE if c.masked else role  # another village's person: masked, no tel: link
         grid = gridset.props(c.grid_id)["name"] if c.grid_id and c.grid_id in gridset else ""
         person = c.person if c.kind not in PERSON_KINDS else c.name
-        name = c.name if c.kind not in PERSON_KINDS else shown_name(c.name, role)
+        name = c.name if c.kind not in PERSON_KINDS else shown_name(c.name, seen_as)
         parts = [html.Span(_distance(c.distance_m), className="warn-dist"),
                  html.B(name), html.Span(f" · {_kind(c, lang)}", className="hint"),
                  html.Span(f" · {grid}", className="hint") if grid else None,
                  html.Span(f" {c.direction}", className="hint") if c.direction else None,
-                 html.Span(f" · {shown_name(person, role)}") if person and c.kind not in PERSON_KINDS else None,
-                 " ", _phone(c.phone, role)]
+                 html.Span(f" · {shown_name(person, seen_as)}") if person and c.kind not in PERSON_KINDS else None,
+                 " ", _phone(c.phone, seen_as)]
         if dispatch and c.handler_id:
             parts.append(html.Button(t("warn_dispatch", lang), id=dispatch_id(c.handler_id),
                                      className="case-move warn-dispatch"))

@@ -39,6 +39,8 @@ CASE_ACTORS: frozenset[str] = STAFF | {"responder", "system"}
 IMPORTERS: frozenset[str] = frozenset({"admin", "command"})
 #: Roles that command the whole town: their warnings may reach any part of it (no radius cap of the policy's).
 COMMAND: frozenset[str] = frozenset({"admin", "command"})
+#: Kinds of people a village operator is shown of another village (an emergency's duty contacts), masked.
+DUTY_CONTACTS: frozenset[str] = frozenset({"officer"})
 #: Roles shown the ranking of villages (the wall shows it as the town's public league table).
 SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
 
@@ -98,6 +100,18 @@ def may_see_village(viewer: Viewer, village_id: str | None) -> bool:
     return viewer.role != "village" or (viewer.village_id is not None and village_id == viewer.village_id)
 
 
+def sees_person(viewer: Viewer, village_id: str | None) -> bool:
+    """Whether ``viewer`` sees a person of ``village_id`` unmasked: a role that sees personal data, and
+    for a village operator only in their own village."""
+    return sees_personal(viewer.role) and may_see_village(viewer, village_id)
+
+
+def lists_person(viewer: Viewer, kind: str, village_id: str | None) -> bool:
+    """Whether ``viewer`` is shown a person or resource of ``kind`` of ``village_id`` at all: a village
+    operator sees another village's duty contacts (`DUTY_CONTACTS`) only."""
+    return may_see_village(viewer, village_id) or kind in DUTY_CONTACTS
+
+
 def may_see_reach(viewer: Viewer, villages: Collection[str]) -> bool:
     """Whether ``viewer`` may see something that reaches ``villages`` (a warning): a village operator
     sees it when it reaches their village."""
@@ -111,4 +125,4 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
 
 __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
-           "may_see_reach", "may_act_on_warning", "warning_radius_cap"]
+           "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person"]

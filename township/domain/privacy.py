@@ -1,7 +1,7 @@
 """Masking of personal data (PIPL): names as 张*, phones as 138****1234."""
 from __future__ import annotations
 
-from township.domain.policy import sees_personal
+from township.domain.policy import ANONYMOUS_ROLE, Viewer, sees_person, sees_personal
 
 
 def mask_name(name: str | None) -> str:
@@ -28,3 +28,9 @@ def shown_name(name: str | None, role: str) -> str:
 def shown_phone(phone: str | None, role: str) -> str:
     """The phone number as ``role`` may see it."""
     return (phone or "") if sees_personal(role) else mask_phone(phone)
+
+
+def person_role(viewer: Viewer, village_id: str | None) -> str:
+    """The role whose masking applies to a person of ``village_id`` shown to ``viewer``: the viewer's own,
+    or the anonymous (masked) view for a village operator looking at another village's person."""
+    return viewer.role if sees_person(viewer, village_id) else ANONYMOUS_ROLE

@@ -27,7 +27,7 @@ the warnings reaching their village.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
 
@@ -38,7 +38,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from township.domain.policy import may_act_on_warning, may_see_reach
+from township.domain.policy import lists_person, may_act_on_warning, may_see_reach, may_see_village
+from township.domain.privacy import person_role, shown_name, shown_phone
 from township.domain.sla import DEFAULT_SLA, SlaConfig
 from township.formats.ingest import CaseIn, add_cases
 from township.grids.model import GridSet
@@ -106,6 +107,7 @@ class Contact:
     direction: str = ""
     handler_id: str | None = None
     resource_id: str | None = None
+    masked: bool = False  # already masked for the viewer (another village's person): no tel: link
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,23 @@ def contacts(engine: Engine, gridset: GridSet,
     return order(officers), order(party), order(support)
 
 
+def visible_contacts(gridset: GridSet, items: list[Contact], actor: Actor) -> list[Contact]:
+    """``items`` as ``actor`` may see them (`township.domain.policy`): another village's people only if they
+    are duty contacts, their names and phones masked, and nothing of theirs to dispatch to."""
+    out = []
+    for c in items:
+        village = gridset.village_of(c.grid_id) if c.grid_id and c.grid_id in gridset else None
+        if not lists_person(actor, c.kind, village):
+            continue
+        role = person_role(actor, village)
+        if role != actor.role:
+            name = shown_name(c.name, role) if c.kind in ("officer", "party_member") else c.name
+            c = replace(c, name=name, phone=shown_phone(c.phone, role) or None,
+                        person=shown_name(c.person, role) or None, handler_id=None, masked=True)
+        out.append(c)
+    return out
+
+
 def _open_cases_by_distance(cases: pd.DataFrame, lon: float, lat: float) -> pd.DataFrame:
     if cases.empty:
         return cases.assign(distance_m=pd.Series(dtype=float))
@@ -224,11 +243,14 @@ def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: i
     data = warning_fieldmap_data(snap, gridset, int(warning_id), now)
     villages = reached_villages(gridset, row.village_id, data.focus)
     _refuse_unseen(actor, row.id, villages)
-    officers, party, support = contacts(engine, gridset, data)
+    officers, party, support = (visible_contacts(gridset, items, actor) for items in contacts(engine, gridset, data))
     acting = may_act_on_warning(actor, villages)
+    # Open cases and tasks of other villages are theirs (a village operator sees only their own).
+    cases = data.cases[[may_see_village(actor, v if isinstance(v, str) else None) for v in data.cases["village_id"]]]
+    tasks = [c for c in warning_tasks(engine, row.id) if may_see_village(actor, c.village_id)]
     return WarningFile(
         row=row, data=data, villages=villages, officers=officers, party=party, support=support,
-        cases=_open_cases_by_distance(data.cases, row.lon, row.lat), tasks=warning_tasks(engine, row.id),
+        cases=_open_cases_by_distance(cases, row.lon, row.lat), tasks=tasks,
         events=warning_events(engine, row.id), moves=allowed_warning_moves(row.status, actor, villages),
         may_dispatch=acting and row.status != "cleared", affected=data.focus,
     )
