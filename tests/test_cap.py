@@ -306,3 +306,45 @@ def test_an_event_code_wins_and_an_unknown_event_names_the_types():
     assert warning_type("Special weather statement", "Met", ["XYZ", "blizzard"]) == "blizzard"
     with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*public_security 治安"):
         warning_type("Industrial notice", "Met")
+
+
+def _declared(body: bytes, encoding: str) -> bytes:
+    # The same alert, declared and written in another encoding (China's feeds send GBK, Taiwan's Big5).
+    return body.decode().replace('encoding="UTF-8"', f'encoding="{encoding}"').encode(encoding)
+
+
+#: The traditional-script text of `info` that Big5 can write, for the Big5 case.
+TRADITIONAL = {"准格尔旗气象台发布大风蓝色预警信号": "準格爾旗氣象臺發布大風藍色預警信號",
+               "预计未来24小时内大路镇将出现6级以上大风": "預計未來24小時內大路鎮將出現6級以上大風",
+               "阵风可达8级。": "陣風可達8級。",
+               "加固围板、棚架等易被风吹动的搭建物;停止高空作业。": "加固圍板、棚架等易被風吹動的搭建物;停止高空作業。",
+               "准格尔旗气象台": "準格爾旗氣象臺", "准格尔旗大路镇": "準格爾旗大路鎮",
+               "<event>大风</event>": "<event>gale</event>"}
+
+
+@pytest.mark.parametrize("encoding", ["GBK", "GB2312", "GB18030", "Big5"])
+def test_alerts_in_chinese_encodings_are_read(api_server, encoding):
+    text = alert(new_id("enc"), info()).decode()
+    if encoding == "Big5":
+        for simplified, traditional in TRADITIONAL.items():
+            text = text.replace(simplified, traditional)
+    headline = text.split("<headline>")[1].split("</headline>")[0]
+    body = _declared(text.encode(), encoding)
+    assert headline.encode(encoding) in body and headline.encode() not in body
+    r = send(api_server, body)
+    assert r.status_code == 201, r.text
+    w = warning(api_server, r.json()["written"][0]["id"])
+    assert (w["title"], w["type"]) == (headline, "gale")
+    assert ("6級以上大風" if encoding == "Big5" else "6级以上大风") in w["description"]
+
+
+def test_an_unknown_or_wrong_encoding_is_400_naming_it(api_server):
+    body = alert(new_id("enc"), info()).replace(b'encoding="UTF-8"', b'encoding="x-klingon"')
+    r = send(api_server, body)
+    assert r.status_code == 400, r.text
+    [e] = r.json()["errors"]
+    assert e["field"] == "alert" and "x-klingon" in e["message"]
+    # declared GBK, but the bytes are UTF-8 that GBK cannot read: refused, not stored as mojibake
+    bad = alert(new_id("enc"), info(headline="冰雹")).replace(b'encoding="UTF-8"', b'encoding="Big5"')
+    r = send(api_server, bad)
+    assert r.status_code == 400 and "Big5" in r.json()["errors"][0]["message"], r.text

@@ -140,9 +140,48 @@ def _text(el: ET.Element, path: str) -> str | None:
     return found.text.strip() if found is not None and found.text and found.text.strip() else None
 
 
+#: The ``encoding`` of an XML declaration, read from the ASCII-compatible start of the bytes.
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
+#: Encodings expat reads itself (single-byte or Unicode).
+_EXPAT_ENCODINGS = frozenset({"utf-8", "utf8", "utf-16", "utf16", "us-ascii", "ascii", "iso-8859-1", "latin-1",
+                              "latin1"})
+#: Chinese encodings expat cannot read (multi-byte) → the codec that decodes them. GB18030 is a
+#: superset of GBK and GB2312, and Big5-HKSCS of Big5, so a document labelled with the older
+#: name that uses a character of the newer one (common in China's feeds) still decodes.
+CHINESE_ENCODINGS: dict[str, str] = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030",
+                                     "gb18030": "gb18030", "big5": "big5hkscs", "big5-hkscs": "big5hkscs",
+                                     "cp950": "big5hkscs"}
+
+
+def _decoded(data: bytes | str) -> bytes | str:
+    """``data`` as expat can read it: Chinese encodings decoded to text, the rest left to expat.
+
+    Raises
+    ------
+    CapFormatError
+        An encoding neither expat nor `CHINESE_ENCODINGS` knows, or bytes that are not in the declared one.
+    """
+    if isinstance(data, str) or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return data  # text already, or a byte-order mark, which decides over any declaration
+    found = _DECLARED.match(data[:400])
+    if found is None:
+        return data  # no declaration: UTF-8 (XML 1.0 §4.3.3)
+    name = found.group(1).decode("ascii", "replace")
+    codec = CHINESE_ENCODINGS.get(name.lower())
+    if codec is None:
+        if name.lower() in _EXPAT_ENCODINGS:
+            return data
+        allowed = "UTF-8, UTF-16, US-ASCII, ISO-8859-1, GBK, GB2312, GB18030, Big5"
+        raise CapFormatError(f"the XML declares encoding {name!r}, which is not supported; allowed: {allowed}")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise CapFormatError(f"the XML declares encoding {name!r} but byte {exc.start} is not valid {name}") from None
+
+
 def _load(data: bytes | str) -> ET.Element:
     try:
-        return SafeET.fromstring(data, forbid_dtd=True)
+        return SafeET.fromstring(_decoded(data), forbid_dtd=True)
     except defusedxml.DTDForbidden:
         raise CapFormatError("a DTD (<!DOCTYPE …>) is not allowed in a CAP alert") from None
     except defusedxml.EntitiesForbidden:
