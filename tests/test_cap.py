@@ -288,11 +288,22 @@ def test_cap_posts_need_a_token_the_right_type_and_the_right_village(api_server)
     ("凌汛", "Met", "ice_flood"), ("黄河凌汛橙色预警", "Met", "ice_flood"), ("Flood Warning", "Met", "ice_flood"),
     ("暴雪橙色预警", "Met", "blizzard"), ("Road icing", "Met", "road_icing"), ("道路结冰", "Transport", "road_icing"),
     ("Dust Storm Warning", "Met", "sandstorm"), ("High Wind Warning", "Met", "gale"), ("大风", "Met", "gale"),
-    ("Wildfire", "Fire", "fire"), ("Red Flag Warning", "Fire", "fire"), ("森林火险", "Fire", "fire"),
+    ("Wildfire", "Fire", "fire"), ("Red Flag Warning", "Fire", "forest_fire"), ("森林火险", "Fire", "forest_fire"),
     ("Hazardous Materials Warning", "CBRNE", "chemical_leak"), ("危化品泄漏", "Safety", "chemical_leak"),
     ("采空区塌陷", "Geo", "subsidence"), ("Earthquake", "Geo", "geological"), ("泥石流", "Geo", "geological"),
     ("Law Enforcement Warning", "Security", "public_security"), ("Police notice", "Other", "public_security"),
     ("gale", "Other", "gale"), ("治安", "Security", "public_security"),
+    # the national meteorological warning signals, as their events read in China's feeds (12379)
+    ("台风蓝色预警", "Met", "typhoon"), ("暴雨红色预警信号", "Met", "rainstorm"), ("暴雪橙色预警", "Met", "blizzard"),
+    ("寒潮蓝色预警", "Met", "cold_wave"), ("寒潮大风", "Met", "cold_wave"), ("大风黄色预警", "Met", "gale"),
+    ("沙尘暴黄色预警", "Met", "sandstorm"), ("高温橙色预警", "Met", "heat"), ("干旱橙色预警", "Met", "drought"),
+    ("雷电黄色预警", "Met", "lightning"), ("冰雹橙色预警", "Met", "hail"), ("霜冻蓝色预警", "Met", "frost"),
+    ("大雾黄色预警", "Met", "fog"), ("霾橙色预警", "Met", "haze"), ("道路结冰红色预警", "Met", "road_icing"),
+    ("山洪灾害气象预警", "Met", "flash_flood"), ("森林（草原）火险黄色预警", "Fire", "forest_fire"),
+    ("森林草原火险", "Fire", "forest_fire"), ("森林火灾", "Fire", "fire"),
+    ("Flash Flood Warning", "Met", "flash_flood"), ("Typhoon Warning", "Met", "typhoon"),
+    ("Excessive Heat Warning", "Met", "heat"), ("Dense Fog Advisory", "Met", "fog"),
+    ("Severe Thunderstorm Warning", "Met", "lightning"), ("Frost Advisory", "Met", "frost"),
 ])
 def test_event_and_category_map_to_our_types(event, category, expected):
     from township.formats.cap import warning_type
@@ -304,7 +315,7 @@ def test_an_event_code_wins_and_an_unknown_event_names_the_types():
     from township.formats.cap import warning_type
 
     assert warning_type("Special weather statement", "Met", ["XYZ", "blizzard"]) == "blizzard"
-    with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*public_security 治安"):
+    with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*rainstorm 暴雨.*public_security 治安"):
         warning_type("Industrial notice", "Met")
 
 
@@ -348,3 +359,11 @@ def test_an_unknown_or_wrong_encoding_is_400_naming_it(api_server):
     bad = alert(new_id("enc"), info(headline="冰雹")).replace(b'encoding="UTF-8"', b'encoding="Big5"')
     r = send(api_server, bad)
     assert r.status_code == 400 and "Big5" in r.json()["errors"][0]["message"], r.text
+
+
+def test_every_type_is_read_back_from_its_own_signal_name():
+    from township.domain.vocab import WARNING_TYPES
+    from township.formats.cap import TYPE_CATEGORY, warning_type
+
+    for code, names in WARNING_TYPES.items():
+        assert warning_type(f"{names['zh']}蓝色预警", TYPE_CATEGORY[code]) == code, names["zh"]

@@ -63,19 +63,33 @@ LEVEL_SEVERITY: dict[int, str] = {1: "Extreme", 2: "Severe", 3: "Moderate", 4: "
 LEVEL_URGENCY: dict[int, str] = {1: "Immediate", 2: "Immediate", 3: "Expected", 4: "Future"}
 
 #: Words of an ``event`` (lower-cased; English ones must start a word) → our type; checked
-#: in this order, so "ice flood" is a flood before "ice" makes it road icing.
+#: in this order, so a flash flood is not an ice flood, "ice flood" is a flood before "ice" makes
+#: it road icing, 寒潮大风 is a cold wave before 大风 makes it a gale, and 森林火险 (the danger)
+#: is no 火灾 (a fire). The Chinese words are the national signals' own names (暴雨蓝色预警).
 EVENT_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("flash_flood", ("山洪", "flash flood")),
     ("ice_flood", ("凌汛", "冰凌", "洪水", "洪涝", "汛", "flood", "ice jam")),
     ("chemical_leak", ("危化", "危险化学品", "化学品", "泄漏", "毒气", "chemical", "hazmat", "hazardous material",
                        "toxic", "gas leak")),
     ("subsidence", ("采空区", "塌陷", "subsidence", "sinkhole")),
     ("geological", ("地质灾害", "滑坡", "泥石流", "崩塌", "地裂缝", "landslide", "mudslide", "debris flow",
                     "rockfall", "geolog")),
-    ("fire", ("火灾", "火险", "火情", "山火", "森林火", "草原火", "fire", "wildfire", "bushfire")),
+    ("forest_fire", ("森林草原火险", "森林火险", "草原火险", "火险", "fire danger", "fire weather", "red flag")),
+    ("fire", ("火灾", "火情", "山火", "森林火", "草原火", "fire", "wildfire", "bushfire")),
+    ("typhoon", ("台风", "热带风暴", "typhoon", "tropical storm", "tropical cyclone", "hurricane")),
     ("sandstorm", ("沙尘", "扬沙", "sandstorm", "sand storm", "dust")),
+    ("rainstorm", ("暴雨", "rainstorm", "heavy rain")),
     ("blizzard", ("暴雪", "雪灾", "blizzard", "snow")),
+    ("cold_wave", ("寒潮", "强降温", "cold wave", "extreme cold", "cold snap", "wind chill")),
+    ("hail", ("冰雹", "hail")),
+    ("frost", ("霜冻", "frost")),
     ("road_icing", ("道路结冰", "结冰", "冰冻", "icy road", "road ic", "freezing", "ice")),
-    ("gale", ("大风", "强风", "台风", "寒潮大风", "gale", "wind", "typhoon")),
+    ("gale", ("大风", "强风", "gale", "wind")),
+    ("lightning", ("雷电", "雷暴", "lightning", "thunderstorm")),
+    ("heat", ("高温", "heat", "high temperature")),
+    ("drought", ("干旱", "气象干旱", "drought")),
+    ("haze", ("霾", "haze", "smog")),
+    ("fog", ("大雾", "浓雾", "雾", "fog")),
     ("public_security", ("治安", "社会安全", "恐怖", "security", "police", "law enforcement", "crime",
                          "civil unrest")),
 ]
@@ -91,8 +105,11 @@ CAP_CATEGORIES = ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health"
                   "Infra", "CBRNE", "Other")
 #: Our type → the CAP category it is sent with.
 TYPE_CATEGORY: dict[str, str] = {
-    "ice_flood": "Met", "geological": "Geo", "chemical_leak": "CBRNE", "fire": "Fire", "subsidence": "Geo",
-    "sandstorm": "Met", "gale": "Met", "blizzard": "Met", "road_icing": "Met", "public_security": "Security",
+    "geological": "Geo", "subsidence": "Geo", "chemical_leak": "CBRNE", "fire": "Fire", "forest_fire": "Fire",
+    "public_security": "Security", **{code: "Met" for code in ("ice_flood", "flash_flood", "typhoon", "rainstorm",
+                                                               "blizzard", "cold_wave", "gale", "sandstorm", "heat",
+                                                               "drought", "lightning", "hail", "frost", "fog", "haze",
+                                                               "road_icing")},
 }
 
 #: Radius given to an area of no extent (a CAP circle of radius 0).
