@@ -367,3 +367,18 @@ def test_every_type_is_read_back_from_its_own_signal_name():
 
     for code, names in WARNING_TYPES.items():
         assert warning_type(f"{names['zh']}蓝色预警", TYPE_CATEGORY[code]) == code, names["zh"]
+
+
+def test_the_info_block_is_chosen_by_language_chinese_then_english(api_server):
+    fr = info(event="gale", severity="Moderate", headline="Avis de vent fort", language="fr-FR")
+    en = info(event="Gale", severity="Minor", headline="Gale warning", language="en-US")
+    zh = info(severity="Severe", headline="大风橙色预警信号", language="zh-CN")
+    cases = [(fr + en, "Gale warning", 4), (fr + en + zh, "大风橙色预警信号", 2), (fr, "Avis de vent fort", 3),
+             # no <language>: CAP's default, en-US; "enx" is not English
+             (fr.replace("<language>fr-FR</language>", "<language>enx</language>")
+              + en.replace("<language>en-US</language>", ""), "Gale warning", 4)]
+    for infos, title, level in cases:
+        r = send(api_server, alert(new_id("lang"), infos))
+        assert r.status_code == 201, r.text
+        w = warning(api_server, r.json()["written"][0]["id"])
+        assert (w["title"], w["level"]) == (title, level)

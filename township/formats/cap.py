@@ -21,7 +21,8 @@ Mapping
   words, `EVENT_WORDS`), then from the ``category`` where it is unambiguous
   (`CATEGORY_TYPES`); otherwise the alert is refused naming the allowed types.
 - ``info`` blocks are languages of one alert: the first ``zh*`` block gives
-  title, text, severity and area, else the first block. Every ``circle``
+  title, text, severity and area, else the first ``en*`` one (or one with no
+  ``language``: CAP's default is en-US), else the first block. Every ``circle``
   (``lat,lon radius_km``) and ``polygon`` (``lat,lon`` pairs, closed) of
   its areas is merged into one point and radius: the centroid of their union
   and the distance from it to the farthest point of any of them, computed in
@@ -230,11 +231,17 @@ def _references(raw: str | None, errors: list[FieldError]) -> tuple[CapReference
     return tuple(out)
 
 
+#: The languages an ``info`` block is chosen by, in order: the wall reads Chinese, then English.
+INFO_LANGUAGES = ("zh", "en")
+
+
 def _pick_info(infos: list[ET.Element]) -> ET.Element:
-    # CAP's default language is en-US; the wall reads Chinese.
-    for info in infos:
-        if (_text(info, "cap:language") or "en-US").lower().startswith("zh"):
-            return info
+    """The ``info`` block in the first of `INFO_LANGUAGES` present (CAP's default is en-US), else the first."""
+    langs = [(_text(info, "cap:language") or "en-US").lower() for info in infos]
+    for wanted in INFO_LANGUAGES:
+        for info, lang in zip(infos, langs, strict=True):
+            if lang == wanted or lang.startswith(wanted + "-"):
+                return info
     return infos[0]
 
 
