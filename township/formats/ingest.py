@@ -102,7 +102,13 @@ class WarningIn(_In):
     radius_m: Annotated[float, Field(gt=0, le=MAX_RADIUS_M, allow_inf_nan=False)]
     issued_at: datetime | None = None
     expires_at: datetime | None = None
+    #: How sure the source is (CAP 1.2 ``certainty``); none said: sent out as Unknown.
+    certainty: Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"] | None = None
     outside_ok: bool = False
+
+
+#: What a warning says (not its status): a change of any of these is a revision, sent out as a CAP Update.
+WARNING_CONTENT = ("type", "level", "title", "description", "lon", "lat", "radius_m", "expires_at", "certainty")
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,10 @@ def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn]) -> l
             s.add(row)
             s.flush()
         else:
+            if any(getattr(row, key) != values[key] for key in WARNING_CONTENT):
+                row.revised_at = now
+            if (row.lon, row.lat, row.radius_m) != (values["lon"], values["lat"], values["radius_m"]):
+                row.areas = None  # the CAP areas it came with no longer describe where it is
             for key, value in values.items():
                 setattr(row, key, value)
             s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))

@@ -128,6 +128,28 @@ class Warning(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # Columns of migration 0004, for CAP out: the source's certainty, the areas a CAP alert
+    # gave (JSON: polygons as polygons, not only the circle around them), when the warning was
+    # first stored (``None`` before 0004: its ``issued_at`` stands in) and when its content last
+    # changed (``None``: never, so it goes out as a CAP Alert, else as an Update).
+    certainty: Mapped[str | None] = mapped_column(String(16))
+    areas: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
+    revised_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WarningCapKey(Base):
+    """A CAP (sender, identifier) a warning was once stored under, before an Update re-keyed it.
+
+    So a re-sent original (or an Update naming only the first alert of a chain) still finds it.
+    """
+
+    __tablename__ = "warning_cap_keys"
+    __table_args__ = (UniqueConstraint("sender", "identifier", name="uq_warning_cap_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(128))
+    identifier: Mapped[str] = mapped_column(String(128))
 
 
 class WarningGrid(Base):
