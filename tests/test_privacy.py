@@ -12,7 +12,7 @@ import re
 import pytest
 import requests
 from test_api import a_case, get, point_in, post, sql, uid
-from test_cap import alert, info, send
+from test_cap import SENDER, alert, info, new_id, send, when
 from test_closed_loop_api import act, new_case
 
 from township.accounts.users import create_user
@@ -235,3 +235,44 @@ def test_a_village_operators_warning_field_map_shows_other_villages_as_the_card_
     for grid, _, phone in officers:
         mine = village_of[grid] == neighbour
         assert (f'href="tel:{phone}"' in theirs) == mine and (masked_phone(phone) in theirs) != mine, grid
+
+
+# -- warning re-sends: another village's warning is one that does not exist ---------------------------
+
+
+def stored_warning(srv, wid: int) -> tuple:
+    """Everything a refused re-send must leave alone."""
+    [row] = sql(srv, "SELECT source, external_id, status, level, title, lon, lat, radius_m, village_id, version "
+                     "FROM warnings WHERE id = :i", i=wid)
+    return tuple(row)
+
+
+def test_a_village_token_cannot_change_another_villages_warning(api_server, gridset):
+    srv, village = api_server, api_server.tokens["village"]  # bound to DL-03
+    lon, lat = point_in(gridset, "DL-05-01")
+    ident = new_id("theirs")
+    r = send(srv, alert(ident, info(area=f"<circle>{lat},{lon} 0.1</circle>")), "command")
+    assert r.status_code == 201, r.text
+    [written] = r.json()["written"]
+    wid = written["id"]
+    reached = {v for (v,) in sql(srv, "SELECT g.parent_id FROM warning_grids w JOIN grids g ON g.grid_id = w.grid_id "
+                                      "WHERE w.warning_id = :i", i=wid)}
+    assert reached == {"DL-05"}
+    before = stored_warning(srv, wid)
+    # a JSON re-send under its key, from a point in the token's own village
+    resend = dict(a_warning(gridset, 1000), source=SENDER, external_id=ident, title="已解除")
+    r = post(srv, "/api/v1/warnings", resend, village)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "external_id" and str(wid) not in error["message"] and "DL-05" not in error["message"]
+    # a CAP Cancel naming it is answered as one naming a warning never sent
+    hidden = send(srv, alert("c1", "", "Cancel", f"{SENDER},{ident},{when(0)}"), "village")
+    absent = send(srv, alert("c1", "", "Cancel", f"{SENDER},never-sent,{when(0)}"), "village")
+    assert (hidden.status_code, absent.status_code) == (422, 422)
+    assert hidden.text.replace(ident, "X") == absent.text.replace("never-sent", "X")
+    # a CAP Update naming it: as for a missed original, a new warning of its own (in DL-03)
+    r = send(srv, alert(new_id("upd"), info(), "Update", f"{SENDER},{ident},{when(0)}"), "village")
+    assert r.status_code == 201, r.text
+    [new] = r.json()["written"]
+    assert new["id"] != wid and any("no stored warning matches" in n for n in r.json()["notes"])
+    assert stored_warning(srv, wid) == before

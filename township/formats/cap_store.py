@@ -37,8 +37,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from township.domain.policy import Viewer
 from township.formats.cap import CapMessage
-from township.formats.ingest import FieldError, IngestError, WarningIn, Written, write_warnings
+from township.formats.ingest import FieldError, IngestError, WarningIn, Written, may_write_warning, write_warnings
 from township.grids.model import GridSet
 from township.store.models import Warning, bump_version, utcnow
 from township.store.uow import session_scope
@@ -96,8 +97,12 @@ def _rekey(engine: Engine, warning_id: int, source: str, external_id: str) -> No
         row.version = bump_version(s)
 
 
-def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime | None = None) -> CapOutcome:
+def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime | None = None, *,
+              writer: Viewer | None = None) -> CapOutcome:
     """Store what a CAP Alert, Update or Cancel says (see the module notes).
+
+    ``writer`` is who sends (``None``: the town's own): a warning it may not
+    change (`township.formats.ingest.may_write_warning`) is, to it, one that is not stored.
 
     Raises
     ------
@@ -106,7 +111,12 @@ def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime |
     """
     now = now or utcnow()
     notes = list(msg.notes)
-    refs = _find(engine, [(r.sender, r.identifier) for r in msg.references])
+
+    def find(keys: list[tuple[str, str]]) -> list[Warning]:
+        with Session(engine) as s:
+            return [r for r in _find(engine, keys) if may_write_warning(s, gridset, writer, r)]
+
+    refs = find([(r.sender, r.identifier) for r in msg.references])
     if msg.msg_type == "Cancel":
         if not refs:
             named = " ".join(f"{r.sender},{r.identifier}" for r in msg.references)
@@ -116,12 +126,12 @@ def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime |
         raise ValueError(f"a CAP {msg.msg_type} without a warning")
     w = _placed(gridset, msg.warning, now, notes)
     if msg.msg_type == "Alert":
-        return CapOutcome(write_warnings(engine, gridset, [w]), notes)
-    own = _find(engine, [(msg.sender, msg.identifier)])
+        return CapOutcome(write_warnings(engine, gridset, [w], writer=writer), notes)
+    own = find([(msg.sender, msg.identifier)])
     target = own[0] if own else (refs[-1] if refs else None)
     if target is None:
         notes.append("no stored warning matches the references; stored as a new warning")
-        return CapOutcome(write_warnings(engine, gridset, [w]), notes)
+        return CapOutcome(write_warnings(engine, gridset, [w], writer=writer), notes)
     status = target.status if w.status == "active" and target.status in ("acknowledged", "handling") else w.status
     item = w.model_copy(update={"source": target.source, "external_id": target.external_id, "status": status})
     others = [_as_input(r, status="cleared") for r in refs if r.id != target.id]
