@@ -197,7 +197,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         items = parse_items(WarningIn, read_json())
         check_village(gridset, who, [w.lon for w in items], [w.lat for w in items])
         check_radius(ctx, who, [w.radius_m for w in items])
-        written = write_warnings(township.engine, gridset, items)
+        written = write_warnings(township.engine, gridset, items, writer=who)
         return respond(written_out(written), _written_status(written))
 
     def _statuses() -> set[str] | None:
@@ -235,7 +235,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         if msg.warning is not None:
             check_village(gridset, who, [msg.warning.lon], [msg.warning.lat])
             check_radius(ctx, who, [msg.warning.radius_m], "info/area")
-        outcome = apply_cap(township.engine, gridset, msg)
+        outcome = apply_cap(township.engine, gridset, msg, writer=who)
         body = {"msgType": msg.msg_type, "identifier": msg.identifier, "written": written_out(outcome.written),
                 "notes": outcome.notes}
         return respond(body, _written_status(outcome.written))

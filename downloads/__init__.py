@@ -17,8 +17,9 @@ Views are thin: parse the request, call the core, answer. An unknown id is a
 message is plain text, readable on a phone. The viewer is
 `auth.current_viewer` (the sign-in gate stands in front of these routes):
 personal data is masked for its role, and a village operator gets their own
-village only — the export filter is clamped (`township.loop.casefile.clamp_state`)
-and another village's grid or warning is a 403.
+village only — the export filter is clamped (`township.loop.casefile.clamp_state`),
+another village's grid or warning is a 403, and a field map reaching other
+villages shows of them what the warning card does (`township.read.fieldmap.for_viewer`).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from township.domain.filters import FilterState, from_query
 from township.domain.isotime import LOCAL_TZ
 from township.formats import exports
 from township.loop.casefile import clamp_state
-from township.read.fieldmap import FieldMapData, grid_fieldmap_data, warning_fieldmap_data
+from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data, warning_fieldmap_data
 from township.read.report import daily_report, parse_day
 from township.read.snapshot import Snapshot
 from township.read.views import make_view
@@ -72,8 +73,9 @@ TYPES = {
 class RenderCache:
     """A small in-memory LRU of rendered files, each kept at most ``ttl`` seconds.
 
-    Keys name everything a render depends on (kind, id, role, data version,
-    format), so a write or another role never gets a stale or unmasked file.
+    Keys name everything a render depends on (kind, id, role and village of
+    the viewer, data version, format), so a write, another role or another
+    village's operator never gets a stale or unmasked file.
     """
 
     def __init__(self, size: int = 32, ttl: float = RENDER_TTL_S) -> None:
@@ -188,11 +190,14 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     def field_map_file(kind: str, ident: str | int, fmt: str, gather: Callable[[Snapshot], FieldMapData],
                        ascii_name: str, name: str) -> Response:
         snap = tw.snapshot()
-        who = role()
+        viewer = current_viewer(ctx)
+        who = viewer.role
 
         def build() -> bytes:
             try:
-                data = gather(snap)
+                # As the warning card shows it: another village's cases, resources and people are the viewer's
+                # only as the policy says (`for_viewer`).
+                data = for_viewer(gather(snap), gs, viewer)
             except KeyError as exc:
                 raise _Refused(404, f"没有这个{'网格' if kind == 'grid' else '预警'} · not found: {exc.args[0]}") \
                     from None
@@ -204,7 +209,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
             # The print path runs in a Chromium that can reach no host: no tile layer.
             return in_chromium(render_pdf if fmt == "pdf" else render_png, print_html(gs, data, who))
 
-        body = rendered((kind, ident, who, snap.version, fmt), build)
+        body = rendered((kind, ident, who, viewer.village_id, snap.version, fmt), build)
         return _file(body, fmt, f"{ascii_name}.{fmt}", f"{name}.{fmt}")
 
     @bp.get("/grid/<grid_id>/fieldmap.<any(html, pdf, png):fmt>")

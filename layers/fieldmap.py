@@ -134,6 +134,17 @@ def _distance(metres: float) -> str:
     return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
 
 
+#: For a grid id (or a row's missing one), the role whose masking applies to that grid's people.
+RoleOf = Callable[[object], str]
+
+
+def _role_of(role: str, seen_as: Mapping[str, str] | None) -> RoleOf:
+    """The viewer's ``role``, or for the grids of ``seen_as`` (`township.read.fieldmap.for_viewer`) the role given
+    there: another village's people are shown masked to a village operator."""
+    seen = seen_as or {}
+    return lambda grid_id: seen.get(grid_id, role) if isinstance(grid_id, str) else role
+
+
 def _phone(phone: str | None, role: str) -> str:
     """A phone number as ``role`` may see it: a ``tel:`` link, or masked text without a link."""
     if not phone:
@@ -376,10 +387,11 @@ def _draw_cases(m: folium.Map, cases: list[dict]) -> None:
                             class_name="fm-case fm-overdue" if over else "fm-case").add_to(m)
 
 
-def _draw_resources(m: folium.Map, resources: list[dict], role: str) -> None:
+def _draw_resources(m: folium.Map, resources: list[dict], role_of: RoleOf) -> None:
     for i, r in enumerate(resources, 1):
         if not _has_point(r):
             continue
+        role = role_of(r.get("grid_id"))
         loc = [float(r["lat"]), float(r["lon"])]
         tip = (f"<b>{i}. {_esc(r.get('name'))}</b><br>{_esc(label(RESOURCE_KINDS, r.get('kind')))} · "
                f"{_esc(_where(r))}<br>联系人 {_esc(shown_name(r.get('contact'), role)) or '—'} "
@@ -551,11 +563,12 @@ def _warnings_html(warnings: list[dict]) -> str:
     return f'<ul class="fm-warnings">{"".join(items)}</ul>'
 
 
-def _resources_html(resources: list[dict], role: str, near_note: str) -> str:
+def _resources_html(resources: list[dict], role_of: RoleOf, near_note: str) -> str:
     if not resources:
         return f'<p class="fm-empty">{_esc(near_note)}内无登记力量</p>'
     items = []
     for i, r in enumerate(resources, 1):
+        role = role_of(r.get("grid_id"))
         colour = RESOURCE_COLORS.get(r.get("kind"), "#455A64")
         contact = _esc(shown_name(r.get("contact"), role)) or "—"
         items.append(
@@ -602,7 +615,7 @@ def _render(m: folium.Map, title: str) -> str:
     return out.replace("<html>", '<html lang="zh-CN">', 1)
 
 
-def _field_page(gridset: GridSet, page: _Page, role: str, *, center: tuple[float, float], focus: Sequence[str],
+def _field_page(gridset: GridSet, page: _Page, role_of: RoleOf, *, center: tuple[float, float], focus: Sequence[str],
                 neighbours: Sequence[str], warnings: Sequence[Mapping], cases: list[dict], resources: list[dict],
                 labels: Callable[[folium.Map], None], frame: tuple[float, float, float, float]) -> str:
     """The one shape of every field page: the page around an offline map of the focus grids and what is near.
@@ -615,13 +628,13 @@ def _field_page(gridset: GridSet, page: _Page, role: str, *, center: tuple[float
     m = OfflineMap(list(center), layout=page.layout, page_css=css, before_html=before, after_html=after,
                    overlay_html=overlay, tile_url=page.tile_url, attribution=page.attribution)
     for g in neighbours:
-        _draw_grid(m, gridset, g, role, focus=False)
+        _draw_grid(m, gridset, g, role_of(g), focus=False)
     for g in focus:
-        _draw_grid(m, gridset, g, role, focus=True)
+        _draw_grid(m, gridset, g, role_of(g), focus=True)
     for w in warnings:
         _draw_warning(m, w)
     _draw_cases(m, cases)
-    _draw_resources(m, resources, role)
+    _draw_resources(m, resources, role_of)
     labels(m)
     _fit(m, frame, page.layout)
     return _render(m, page.title)
@@ -645,6 +658,7 @@ def grid_field_map(
     layout: Layout = "screen",
     tile_url: str | None = None,
     attribution: str = "",
+    seen_as: Mapping[str, str] | None = None,
 ) -> str:
     """The field map of one grid, as one standalone offline HTML page.
 
@@ -673,6 +687,9 @@ def grid_field_map(
         A phone/desk page, or A4 portrait for PDF/PNG.
     tile_url, attribution : str, optional
         An optional raster base layer (intranet XYZ); none by default, so nothing is fetched.
+    seen_as : mapping of str to str, optional
+        Grid id → the role whose masking applies to that grid's officer and
+        resource contacts (`township.read.fieldmap.for_viewer`); others: ``role``.
 
     Returns
     -------
@@ -680,6 +697,7 @@ def grid_field_map(
         The HTML document.
     """
     generated_at = generated_at or datetime.now(UTC)
+    role_of = _role_of(role, seen_as)
     p = gridset.props(grid_id)
     village = gridset.village_of(grid_id)
     vname = gridset.props(village).get("name", village) if village else ""
@@ -694,15 +712,15 @@ def grid_field_map(
              f"人口 {p['population']}" if p.get("population") is not None else "",
              f"党员 {p['party_members']}" if p.get("party_members") is not None else "",
              f"面积 {gridset.area_km2(grid_id):.2f} km²"]
-    officer = _officer_line(gridset, grid_id, role, village, ' class="fm-officer"')
+    officer = _officer_line(gridset, grid_id, role_of(grid_id), village, ' class="fm-officer"')
     fact_text = _esc(" · ".join(f for f in facts if f))
     contact = f'<ul class="fm-contact">{officer}</ul><p class="fm-dim">{fact_text}</p>'
-    near = "".join(_officer_line(gridset, g, role, village, f' data-grid-id="{_esc(g)}"') for g in neighbours)
+    near = "".join(_officer_line(gridset, g, role_of(g), village, f' data-grid-id="{_esc(g)}"') for g in neighbours)
     panel = "".join([
         _section("网格员 · 联系人", contact, "fm-sec-contacts"),
         _section(f"预警({len(warn_rows)})", _warnings_html(warn_rows), "fm-sec-warnings"),
         _section(f"未办结事件({len(case_rows)})", _cases_html(case_rows, role), "fm-sec-cases"),
-        _section(f"附近力量({len(res_rows)})", _resources_html(res_rows, role, "2 km "), "fm-sec-resources"),
+        _section(f"附近力量({len(res_rows)})", _resources_html(res_rows, role_of, "2 km "), "fm-sec-resources"),
         _section(f"相邻网格({len(neighbours)})",
                  f'<ul class="fm-neighbours">{near}</ul>' if neighbours else '<p class="fm-empty">无</p>',
                  "fm-sec-neighbours"),
@@ -721,7 +739,7 @@ def grid_field_map(
 
     page = _Page(title=title, subtitle=subtitle, panel=panel, generated_at=generated_at, layout=layout,
                  tile_url=tile_url, attribution=attribution)
-    return _field_page(gridset, page, role, center=((miny + maxy) / 2, (minx + maxx) / 2), focus=[grid_id],
+    return _field_page(gridset, page, role_of, center=((miny + maxy) / 2, (minx + maxx) / 2), focus=[grid_id],
                        neighbours=neighbours, warnings=warn_rows, cases=case_rows, resources=res_rows,
                        labels=labels, frame=_union(*boxes))
 
@@ -739,6 +757,7 @@ def warning_field_map(
     layout: Layout = "screen",
     tile_url: str | None = None,
     attribution: str = "",
+    seen_as: Mapping[str, str] | None = None,
 ) -> str:
     """The field map of one warning, as one standalone offline HTML page.
 
@@ -756,10 +775,11 @@ def warning_field_map(
         As `grid_field_map`.
     neighbours : sequence of str
         Grids touching the affected ones, drawn for orientation.
-    cases, resources, generated_at, layout, tile_url, attribution
+    cases, resources, generated_at, layout, tile_url, attribution, seen_as
         As `grid_field_map` (resource distances are from the warning's point).
     """
     generated_at = generated_at or datetime.now(UTC)
+    role_of = _role_of(role, seen_as)
     level = int(warning["level"])
     lvl = label(WARNING_LEVELS, level)
     kind = label(WARNING_TYPES, warning.get("type"))
@@ -776,7 +796,7 @@ def warning_field_map(
             f'中心 {float(warning["lat"]):.5f}°N {float(warning["lon"]):.5f}°E · 半径 '
             f'{_esc(_distance(float(warning["radius_m"])))} · 发布 {_esc(_local(warning.get("issued_at")))}'
             f' · {_esc(label(WARNING_STATUSES, warning.get("status")))}</span></li></ul>')
-    aff = ("".join(_officer_line(gridset, g, role, only_village, f' data-grid-id="{_esc(g)}"') for g in affected)
+    aff = ("".join(_officer_line(gridset, g, role_of(g), only_village, f' data-grid-id="{_esc(g)}"') for g in affected)
            if affected else "")
     vnames = "、".join(gridset.props(v).get("name", v) for v in villages)
     panel = "".join([
@@ -785,7 +805,7 @@ def warning_field_map(
                  (f'<p class="fm-dim">{_esc(vnames)}</p><ol class="fm-affected fm-contact">{aff}</ol>'
                   if affected else '<p class="fm-empty">半径内无网格</p>'), "fm-sec-affected"),
         _section(f"未办结事件({len(case_rows)})", _cases_html(case_rows, role), "fm-sec-cases"),
-        _section(f"附近力量({len(res_rows)})", _resources_html(res_rows, role, "半径外 2 km "), "fm-sec-resources"),
+        _section(f"附近力量({len(res_rows)})", _resources_html(res_rows, role_of, "半径外 2 km "), "fm-sec-resources"),
         _section("图例", _legend_html(), "fm-sec-legend"),
     ])
     lon, lat, radius = float(warning["lon"]), float(warning["lat"]), float(warning["radius_m"])
@@ -800,16 +820,18 @@ def warning_field_map(
     page = _Page(title=title, subtitle=subtitle, panel=panel, generated_at=generated_at, layout=layout,
                  tile_url=tile_url, attribution=attribution)
     # Frame the circle (the hazard zone): big affected grids run on past the edges.
-    return _field_page(gridset, page, role, center=(lat, lon), focus=affected, neighbours=neighbours,
+    return _field_page(gridset, page, role_of, center=(lat, lon), focus=affected, neighbours=neighbours,
                        warnings=[warning], cases=case_rows, resources=res_rows, labels=labels,
                        frame=_circle_bounds(lon, lat, max(radius, MIN_FRAME_M)))
 
 
 def field_map(gridset: GridSet, data: FieldMapData, role: str, layout: Layout = "screen",
               tile_url: str | None = None, attribution: str = "") -> str:
-    """The page for gathered data (`township.read.fieldmap.grid_fieldmap_data` / ``warning_fieldmap_data``)."""
+    """The page for gathered data (`township.read.fieldmap.grid_fieldmap_data` / ``warning_fieldmap_data``,
+    narrowed to the viewer by `township.read.fieldmap.for_viewer`)."""
     common = dict(role=role, neighbours=data.neighbours, cases=data.cases, resources=data.resources,
-                  generated_at=data.generated_at, layout=layout, tile_url=tile_url, attribution=attribution)
+                  generated_at=data.generated_at, layout=layout, tile_url=tile_url, attribution=attribution,
+                  seen_as=data.seen_as)
     if data.subject == "grid":
         return grid_field_map(gridset, data.grid_id, warnings=data.warnings, **common)
     return warning_field_map(gridset, data.warning, data.focus, **common)

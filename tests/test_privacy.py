@@ -7,11 +7,15 @@ a case that does not exist.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
+import requests
 from test_api import a_case, get, point_in, post, sql, uid
-from test_cap import alert, info, send
+from test_cap import SENDER, alert, info, new_id, send, when
 from test_closed_loop_api import act, new_case
 
+from township.accounts.users import create_user
 from township.config import BUNDLED_GRIDS, Settings
 from township.grids.validate import load_grid_file
 
@@ -155,3 +159,120 @@ def test_a_village_token_posts_warnings_up_to_the_radius_cap(api_server, gridset
     cap = alert(uid("cap"), info(area=f"<circle>{lat_lon[0]},{lat_lon[1]} {cap_m / 1000 + 0.001}</circle>"))
     r = send(srv, cap, "village")
     assert r.status_code == 403 and r.json()["errors"][0]["field"] == "info/area", r.text
+
+
+# -- the field map: the warning card's village boundary ---------------------------------------------
+
+
+def signed_in(srv, village: str) -> requests.Session:
+    """A browser session of a village operator of ``village`` (a user of that role, signed in by the form)."""
+    name = uid("op").lower()
+    create_user(srv.engine, name, "secret-password-1", "village", village)
+    s = requests.Session()
+    r = s.post(srv.url + "/login", data={"username": name, "password": "secret-password-1", "next": "/"},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 302, r.text
+    return s
+
+
+def masked_phone(phone: str) -> str:
+    """13812341234 → 138****1234 (docs/design.md §5), spelt out here."""
+    return phone[:3] + "****" + phone[-4:]
+
+
+def people_of(srv, village: str, other: bool) -> set[tuple[str, str]]:
+    """(name, phone) of every handler of ``village`` (``other``: of every other village), from the table."""
+    op = "!=" if other else "="
+    return {(n, p) for n, p in sql(srv, f"SELECT name, phone FROM handlers WHERE village_id {op} :v "
+                                        "AND kind IN ('officer', 'party_member') AND phone IS NOT NULL", v=village)}
+
+
+def test_a_village_operators_warning_field_map_shows_other_villages_as_the_card_does(api_server, gridset):
+    srv = api_server
+    lon, lat = point_in(gridset, "DL-03-01")
+    body = {"source": "test", "external_id": uid("W"), "type": "ice_flood", "level": 2, "title": "凌汛",
+            "lon": lon, "lat": lat, "radius_m": 15_000}
+    r = post(srv, "/api/v1/warnings", body, srv.tokens["command"])
+    assert r.status_code == 201, r.text
+    [written] = r.json()
+    wid = written["id"]
+    village_of = dict(sql(srv, "SELECT g.grid_id, g.parent_id FROM warning_grids w JOIN grids g "
+                               "ON g.grid_id = w.grid_id WHERE w.warning_id = :i", i=wid))
+    assert {"DL-03"} < set(village_of.values())  # the warning reaches other villages too
+    neighbour = sorted(set(village_of.values()) - {"DL-03"})[0]
+    # an open case in each of the two villages, under the warning
+    for grid in ("DL-03-01", min(g for g, v in village_of.items() if v == neighbour)):
+        new_case(srv, gridset, grid)
+    page = signed_in(srv, "DL-03").get(f"{srv.url}/warnings/{wid}/fieldmap.html", timeout=60)
+    assert page.status_code == 200, page.text
+    text = page.text
+    # no other village's officer or party member in full; DL-03's own people are taken out of the text
+    # first (张梅 of another village is in 张梅兰 of DL-03)
+    rest = text
+    for n, p in sorted(people_of(srv, "DL-03", other=False), key=lambda person: -len(person[0])):
+        rest = rest.replace(n, "").replace(p, "")
+    others = people_of(srv, "DL-03", other=True)
+    assert not [n for n, _ in others if n in rest] and not [p for _, p in others if p in rest]
+    # the other villages' officers of the affected grids are there, masked; DL-03's in full, with a tel: link
+    officers = sql(srv, "SELECT grid_id, name, phone FROM handlers WHERE kind = 'officer' AND grid_id IN "
+                        f"({', '.join(repr(g) for g in village_of)})")
+    for grid, name, phone in officers:
+        if village_of[grid] == "DL-03":
+            assert f'href="tel:{phone}"' in text, grid
+        else:
+            assert masked_phone(phone) in text and masked(name) in text, grid
+    # open cases and resources of other villages are not on the page; DL-03's are
+    cases = sql(srv, "SELECT id, village_id FROM cases WHERE status IN "
+                     "('reported', 'dispatched', 'accepted', 'in_progress', 'returned') "
+                     f"AND grid_id IN ({', '.join(repr(g) for g in village_of)})")
+    shown = {int(i) for i in re.findall(r'data-case-id="(\d+)"', text)}
+    assert shown == {i for i, v in cases if v == "DL-03"} and {v for _, v in cases} - {"DL-03"}
+    resources = {r for (r,) in sql(srv, "SELECT r.resource_id FROM resources r JOIN grids g ON g.grid_id = r.grid_id "
+                                       "WHERE g.parent_id != 'DL-03'")}
+    assert not set(re.findall(r'data-resource-id="([^"]+)"', text)) & resources
+    # the neighbour village's operator is not served the page cached for DL-03: their own officers in full
+    theirs = signed_in(srv, neighbour).get(f"{srv.url}/warnings/{wid}/fieldmap.html", timeout=60).text
+    for grid, _, phone in officers:
+        mine = village_of[grid] == neighbour
+        assert (f'href="tel:{phone}"' in theirs) == mine and (masked_phone(phone) in theirs) != mine, grid
+
+
+# -- warning re-sends: another village's warning is one that does not exist ---------------------------
+
+
+def stored_warning(srv, wid: int) -> tuple:
+    """Everything a refused re-send must leave alone."""
+    [row] = sql(srv, "SELECT source, external_id, status, level, title, lon, lat, radius_m, village_id, version "
+                     "FROM warnings WHERE id = :i", i=wid)
+    return tuple(row)
+
+
+def test_a_village_token_cannot_change_another_villages_warning(api_server, gridset):
+    srv, village = api_server, api_server.tokens["village"]  # bound to DL-03
+    lon, lat = point_in(gridset, "DL-05-01")
+    ident = new_id("theirs")
+    r = send(srv, alert(ident, info(area=f"<circle>{lat},{lon} 0.1</circle>")), "command")
+    assert r.status_code == 201, r.text
+    [written] = r.json()["written"]
+    wid = written["id"]
+    reached = {v for (v,) in sql(srv, "SELECT g.parent_id FROM warning_grids w JOIN grids g ON g.grid_id = w.grid_id "
+                                      "WHERE w.warning_id = :i", i=wid)}
+    assert reached == {"DL-05"}
+    before = stored_warning(srv, wid)
+    # a JSON re-send under its key, from a point in the token's own village
+    resend = dict(a_warning(gridset, 1000), source=SENDER, external_id=ident, title="已解除")
+    r = post(srv, "/api/v1/warnings", resend, village)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "external_id" and str(wid) not in error["message"] and "DL-05" not in error["message"]
+    # a CAP Cancel naming it is answered as one naming a warning never sent
+    hidden = send(srv, alert("c1", "", "Cancel", f"{SENDER},{ident},{when(0)}"), "village")
+    absent = send(srv, alert("c1", "", "Cancel", f"{SENDER},never-sent,{when(0)}"), "village")
+    assert (hidden.status_code, absent.status_code) == (422, 422)
+    assert hidden.text.replace(ident, "X") == absent.text.replace("never-sent", "X")
+    # a CAP Update naming it: as for a missed original, a new warning of its own (in DL-03)
+    r = send(srv, alert(new_id("upd"), info(), "Update", f"{SENDER},{ident},{when(0)}"), "village")
+    assert r.status_code == 201, r.text
+    [new] = r.json()["written"]
+    assert new["id"] != wid and any("no stored warning matches" in n for n in r.json()["notes"])
+    assert stored_warning(srv, wid) == before

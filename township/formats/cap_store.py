@@ -37,8 +37,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from township.domain.policy import Viewer
 from township.formats.cap import CapMessage
-from township.formats.ingest import FieldError, IngestError, WarningIn, Written, add_warnings
+from township.formats.ingest import FieldError, IngestError, WarningIn, Written, add_warnings, may_write_warning
 from township.grids.model import GridSet
 from township.store.models import Warning, WarningCapKey, utcnow
 from township.store.uow import UnitOfWork, run_in_unit
@@ -102,9 +103,15 @@ def _rekey(uow: UnitOfWork, row: Warning, sender: str, identifier: str) -> None:
     row.version = uow.version()
 
 
-def _apply(uow: UnitOfWork, gridset: GridSet, msg: CapMessage, now: datetime, notes: list[str]) -> list[Written]:
+def _apply(uow: UnitOfWork, gridset: GridSet, msg: CapMessage, now: datetime, notes: list[str],
+           writer: Viewer | None) -> list[Written]:
     s = uow.session
-    refs = _find(s, [(r.sender, r.identifier) for r in msg.references])
+
+    def find(keys: list[tuple[str, str]]) -> list[Warning]:
+        # a warning the writer may not change is, to it, one that is not stored
+        return [r for r in _find(s, keys) if may_write_warning(s, gridset, writer, r)]
+
+    refs = find([(r.sender, r.identifier) for r in msg.references])
     if msg.msg_type == "Cancel":
         if not refs:
             named = " ".join(f"{r.sender},{r.identifier}" for r in msg.references)
@@ -112,7 +119,7 @@ def _apply(uow: UnitOfWork, gridset: GridSet, msg: CapMessage, now: datetime, no
         return add_warnings(uow, gridset, [_as_input(r, status="cleared") for r in refs])
     if msg.warning is None:  # `township.formats.cap.parse_cap` gives every Alert and Update one
         raise ValueError(f"a CAP {msg.msg_type} without a warning")
-    own = _find(s, [(msg.sender, msg.identifier)])
+    own = find([(msg.sender, msg.identifier)])
     if own and (own[0].source, own[0].external_id) != (msg.sender, msg.identifier):
         notes.append(f"{msg.identifier} was superseded by the later update {own[0].external_id}; nothing changed")
         return [Written(own[0].id, False, own[0].grid_id)]
@@ -121,7 +128,7 @@ def _apply(uow: UnitOfWork, gridset: GridSet, msg: CapMessage, now: datetime, no
     if target is None:
         if msg.msg_type == "Update":
             notes.append("no stored warning matches the references; stored as a new warning")
-        written = add_warnings(uow, gridset, [w])
+        written = add_warnings(uow, gridset, [w], writer=writer)
         s.get_one(Warning, written[0].id).areas = msg.areas
         return written
     status = target.status if w.status == "active" and target.status in ("acknowledged", "handling") else w.status
@@ -134,8 +141,12 @@ def _apply(uow: UnitOfWork, gridset: GridSet, msg: CapMessage, now: datetime, no
     return written
 
 
-def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime | None = None) -> CapOutcome:
+def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime | None = None, *,
+              writer: Viewer | None = None) -> CapOutcome:
     """Store what a CAP Alert, Update or Cancel says, in one unit of work (see the module notes).
+
+    ``writer`` is who sends (``None``: the town's own): a warning it may not
+    change (`township.formats.ingest.may_write_warning`) is, to it, one that is not stored.
 
     Raises
     ------
@@ -146,7 +157,7 @@ def apply_cap(engine: Engine, gridset: GridSet, msg: CapMessage, now: datetime |
 
     def work(uow: UnitOfWork) -> list[Written]:
         notes[:] = list(msg.notes)  # a retried unit starts its notes afresh
-        return _apply(uow, gridset, msg, now or utcnow(), notes)
+        return _apply(uow, gridset, msg, now or utcnow(), notes, writer)
 
     written = run_in_unit(engine, work)
     return CapOutcome(written, notes)

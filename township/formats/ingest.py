@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from township.domain.policy import Viewer, may_see_village
+from township.domain.policy import Viewer, may_act_on_warning, may_see_village
 from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
 from township.domain.vocab import (
     CASE_SOURCES,
@@ -323,16 +323,41 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
     return _write_all(uow, gridset, items, write)
 
 
-def write_warnings(bind: Engine | Connection, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
+def write_warnings(bind: Engine | Connection, gridset: GridSet, items: list[WarningIn], *,
+                   writer: Viewer | None = None) -> list[Written]:
     """Insert or update warnings in one unit of work of their own (see :func:`add_warnings`)."""
-    return run_in_unit(bind, lambda uow: add_warnings(uow, gridset, items))
+    return run_in_unit(bind, lambda uow: add_warnings(uow, gridset, items, writer=writer))
 
 
-def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn]) -> list[Written]:
-    """Insert or update warnings in ``uow``, with the grids their radius reaches."""
+def may_write_warning(s: Session, gridset: GridSet, writer: Viewer | None, row: Warning) -> bool:
+    """Whether ``writer`` (``None``: the town's own imports) may change the stored warning ``row``: it may act
+    on it (`township.domain.policy.may_act_on_warning`) in every village it reaches, its own and its grids'."""
+    grids = s.scalars(select(WarningGrid.grid_id).where(WarningGrid.warning_id == row.id))
+    villages = {v for v in (row.village_id, *(gridset.village_of(g) for g in grids if g in gridset)) if v}
+    return writer is None or may_act_on_warning(writer, villages)
+
+
+def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn], *,
+                 writer: Viewer | None = None) -> list[Written]:
+    """Insert or update warnings in ``uow``, with the grids their radius reaches.
+
+    ``writer`` is who sends (the API's caller; ``None`` for the town's own
+    imports): a re-send of a stored warning it may not act on
+    (`may_write_warning`) is refused, saying nothing about that warning.
+
+    Raises
+    ------
+    IngestError
+        A point outside the town (unless ``outside_ok``), or a re-send of a
+        warning ``writer`` may not change; nothing is written.
+    """
     def one(s: Session, item: WarningIn, values: dict, now: datetime) -> Written:
         values["issued_at"] = values["issued_at"] or now
         row = _existing(s, Warning, [item]).get((item.source, item.external_id))
+        if row is not None and not may_write_warning(s, gridset, writer, row):
+            # Worded as for any taken id: it names neither the warning nor the villages it reaches.
+            raise IngestError([FieldError(None, "external_id", f"({item.source}, {item.external_id}) is already "
+                                          "used by a warning this caller may not write; send another external_id")])
         created = row is None
         if row is None:
             row = Warning(**values)

@@ -46,7 +46,7 @@ from township.grids.model import GridSet
 from township.grids.spatial import distance_m, from_metric_xy, to_metric_xy
 from township.loop.staff import get_handler
 from township.loop.workflow import Actor, MoveRefused, move_case
-from township.read.fieldmap import FieldMapData, warning_fieldmap_data
+from township.read.fieldmap import FieldMapData, for_viewer, warning_fieldmap_data
 from township.read.snapshot import Snapshot
 from township.store.models import Case, Handler, Warning, WarningEvent, utcnow
 from township.store.uow import UnitOfWork
@@ -240,17 +240,16 @@ def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: i
         ``not_found`` (no such warning) or ``forbidden`` (a village operator, a warning not reaching them).
     """
     row = _load(engine, warning_id)
-    data = warning_fieldmap_data(snap, gridset, int(warning_id), now)
+    data = for_viewer(warning_fieldmap_data(snap, gridset, int(warning_id), now), gridset, actor)
     villages = reached_villages(gridset, row.village_id, data.focus)
     _refuse_unseen(actor, row.id, villages)
     officers, party, support = (visible_contacts(gridset, items, actor) for items in contacts(engine, gridset, data))
     acting = may_act_on_warning(actor, villages)
-    # Open cases and tasks of other villages are theirs (a village operator sees only their own).
-    cases = data.cases[[may_see_village(actor, v if isinstance(v, str) else None) for v in data.cases["village_id"]]]
+    # Tasks of other villages are theirs, as their open cases are (`for_viewer`).
     tasks = [c for c in warning_tasks(engine, row.id) if may_see_village(actor, c.village_id)]
     return WarningFile(
         row=row, data=data, villages=villages, officers=officers, party=party, support=support,
-        cases=_open_cases_by_distance(cases, row.lon, row.lat), tasks=tasks,
+        cases=_open_cases_by_distance(data.cases, row.lon, row.lat), tasks=tasks,
         events=warning_events(engine, row.id), moves=allowed_warning_moves(row.status, actor, villages),
         may_dispatch=acting and row.status != "cleared", affected=data.focus,
     )

@@ -12,13 +12,16 @@ same rule as :meth:`GridSet.grids_within` (the polygon lies within the radius).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from township.domain.policy import Viewer, lists_person, may_see_village
+from township.domain.privacy import person_role
 from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.grids.model import GridSet
 from township.grids.spatial import distance_m, neighbours, to_metric, to_metric_xy
@@ -31,6 +34,7 @@ __all__ = [
     "COMPASS",
     "FieldMapData",
     "compass_word",
+    "for_viewer",
     "grid_fieldmap_data",
     "warning_fieldmap_data",
 ]
@@ -72,6 +76,10 @@ class FieldMapData:
     warning : dict or None
         The warning row of a warning map (``id``, ``type``, ``level``,
         ``status``, ``title``, ``lon``, ``lat``, ``radius_m`` …).
+    seen_as : mapping of str to str
+        Set by :func:`for_viewer`: for each grid drawn or listed, the role whose
+        masking applies to its people (`township.domain.privacy.person_role`);
+        empty: the viewer's own role everywhere.
     """
 
     subject: Literal["grid", "warning"]
@@ -83,6 +91,7 @@ class FieldMapData:
     generated_at: datetime
     grid_id: str | None = None
     warning: dict | None = None
+    seen_as: Mapping[str, str] = field(default_factory=dict)
 
 
 def compass_word(bearing_deg: float) -> str:
@@ -93,6 +102,27 @@ def compass_word(bearing_deg: float) -> str:
 def _bearings(x0: float, y0: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     # Grid north of EPSG:4546 differs from true north by under 0.3° in Dalu: ignored.
     return (np.degrees(np.arctan2(x - x0, y - y0)) + 360.0) % 360.0
+
+
+def for_viewer(data: FieldMapData, gridset: GridSet, viewer: Viewer) -> FieldMapData:
+    """``data`` as ``viewer`` may see it, by the rule of the warning card (`township.domain.policy`).
+
+    Open cases of another village are dropped (`may_see_village`), and so are
+    its resources except duty contacts (`lists_person`); each grid's people
+    (its officer, a resource's contact) are shown with the masking of
+    `township.domain.privacy.person_role`, recorded in ``seen_as``. For any
+    role but a village operator nothing is dropped or masked beyond the role's own.
+    """
+    def village(grid_id: object) -> str | None:
+        return gridset.village_of(grid_id) if isinstance(grid_id, str) and grid_id in gridset else None
+
+    cases = data.cases.loc[np.array([may_see_village(viewer, v if isinstance(v, str) else None)
+                                     for v in data.cases["village_id"]], dtype=bool)]
+    res = data.resources
+    resources = res.loc[np.array([lists_person(viewer, k, village(g)) for k, g in zip(res["kind"], res["grid_id"],
+                                                                                      strict=True)], dtype=bool)]
+    grids = {*data.focus, *data.neighbours, *(g for g in resources["grid_id"] if isinstance(g, str))}
+    return replace(data, cases=cases, resources=resources, seen_as={g: person_role(viewer, village(g)) for g in grids})
 
 
 # -- gathering -----------------------------------------------------------------
