@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from conftest import LiveServer
 
-pytestmark = pytest.mark.store
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 #: Every check but positive_data_acceptance, which wants every schema-valid request to succeed: rules a
 #: JSON Schema cannot state (a point inside the town, a CAP alert inside an XML string, a village token's
