@@ -8,7 +8,7 @@ every failure goes through `api.http.error_response`.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from township.runtime.bootstrap import AppContext
@@ -19,17 +19,51 @@ from .openapi import openapi_document
 
 __all__ = ["make_blueprint"]
 
+#: Every method the catch-all answers (with 404, or 405 and the methods that exist): all but
+#: OPTIONS, which `_limit_body` answers, and HEAD, which Flask derives from GET.
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE", "QUERY", "CONNECT"]
+
 
 def make_blueprint(ctx: AppContext) -> Blueprint:
     """The API blueprint over ``ctx``; register it on the Dash app's Flask server."""
     bp = Blueprint("api", __name__)
 
+    def allowed_methods() -> list[str]:
+        """The methods a route of ours answers at this URL (the catch-all below does not count)."""
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        allowed = []
+        for method in ("GET", "POST"):
+            try:
+                endpoint, _ = adapter.match(request.path, method=method)
+            except (NotFound, MethodNotAllowed):
+                continue
+            if endpoint != "api.not_found":
+                allowed.append(method)
+        return allowed
+
+    def allow_header(allowed: list[str]) -> str:
+        # HEAD comes with every GET (Flask), OPTIONS with every route (answered below).
+        return ", ".join([*allowed, *(["HEAD"] if "GET" in allowed else []), "OPTIONS"])
+
     @bp.before_request
-    def _limit_body() -> None:
+    def _limit_body() -> Response | None:
         # Per request, not app-wide: the dashboard's own uploads set their own limits.
         request.max_content_length = MAX_BODY
+        if request.method == "OPTIONS":
+            # Flask's own answer would list the catch-all's methods too, which no route here serves.
+            allowed = allowed_methods()
+            if not allowed:
+                raise ApiError(404, [f"no such endpoint: {request.path}"])
+            return Response(status=204, headers={"Allow": allow_header(allowed)})
+        return None
 
     bp.register_error_handler(Exception, error_response)
+
+    @bp.app_errorhandler(NotFound)
+    def _unrouted(exc: NotFound):
+        # A URL even the catch-all does not match (a newline in it) never reaches the blueprint:
+        # under our prefixes it still gets the API's error format, elsewhere Flask's own page.
+        return error_response(exc) if request.path.startswith(("/api/", "/open311/")) else exc
 
     v1.register(bp, ctx)
     open311.register(bp, ctx)
@@ -39,22 +73,15 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     def openapi():
         return respond(document)
 
-    @bp.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    @bp.route("/open311/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @bp.route("/api/<path:rest>", methods=ANY_METHOD)
+    @bp.route("/open311/<path:rest>", methods=ANY_METHOD)
     def not_found(rest: str):
-        # Without this, Dash's catch-all page would answer unknown API URLs with HTML.
-        adapter = current_app.url_map.bind_to_environ(request.environ)
-        allowed = []
-        for method in ("GET", "POST"):
-            try:
-                endpoint, _ = adapter.match(request.path, method=method)
-            except (NotFound, MethodNotAllowed):
-                continue
-            if endpoint != request.endpoint:
-                allowed.append(method)
+        # Without this, Dash's catch-all page would answer unknown API URLs with HTML, and
+        # Werkzeug would answer a method no route has (TRACE) with the catch-all's methods in Allow.
+        allowed = allowed_methods()
         if allowed:
             raise ApiError(405, [f"{request.method} not allowed here; use {', '.join(allowed)}"],
-                           {"Allow": ", ".join(allowed)})
+                           {"Allow": allow_header(allowed)})
         hint = " (formats: .json, .xml)" if request.path.startswith("/open311/") else ""
         raise ApiError(404, [f"no such endpoint: {request.path}{hint}"])
 

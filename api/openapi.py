@@ -12,7 +12,13 @@ from pydantic import BaseModel
 from township.domain.filters import WINDOWS
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
 from township.formats.ingest import MAX_BATCH, CaseIn, WarningIn
-from township.formats.open311 import Open311Created, Open311Error, Open311Request, Open311Service
+from township.formats.open311 import (
+    JURISDICTION_ID,
+    Open311Created,
+    Open311Error,
+    Open311Request,
+    Open311Service,
+)
 from township.formats.schemas import (
     CapResultOut,
     CaseOut,
@@ -23,12 +29,13 @@ from township.formats.schemas import (
     WrittenOut,
 )
 from township.loop.casefile import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
+from township.loop.warnings import WARNING_MOVES, TaskIn, WarningMovedOut, WarningMoveIn
 from township.loop.workflow import MOVES
 
 MODELS: tuple[type[BaseModel], ...] = (
     CaseIn, WarningIn, CaseOut, CasePageOut, WarningOut, WrittenOut, CapResultOut, ErrorsOut, VersionOut,
     Open311Service, Open311Request, Open311Created, Open311Error,
-    MoveIn, MovedOut, EventsOut, SuggestionsOut, OrdersOut,
+    MoveIn, MovedOut, EventsOut, SuggestionsOut, OrdersOut, WarningMoveIn, TaskIn, WarningMovedOut,
 )
 
 
@@ -69,31 +76,47 @@ def _enum_list(values) -> dict:
     return {"type": "string", "description": "comma-separated: " + ", ".join(values)}
 
 
-def _open311(summary: str, item: str, root: str, params: list | None = None, post: bool = False) -> dict:
+#: What each Open311 error status means (the spec's own: 400, 401/403 for the key, 404).
+OPEN311_ERRORS = {400: "a field breaks a rule, or a body that is not UTF-8", 401: "no or unknown api_key",
+                  403: "the key's role may not do this, or another village's request",
+                  404: "unknown format, service_code, jurisdiction_id or request", 413: "body over 5 MB"}
+
+
+def _open311_errors(*codes: int) -> dict:
+    return {str(c): {"description": f"{OPEN311_ERRORS[c]}: a list of {{code, description}}",
+                     "content": {"application/json": {"schema": _list_of("Open311Error")},
+                                 "application/xml": {"schema": {"type": "string"}}}} for c in codes}
+
+
+def _open311(summary: str, item: str, root: str, params: list | None = None, post: bool = False,
+             errors: tuple[int, ...] = (400, 404)) -> dict:
+    jurisdiction = _query("jurisdiction_id", f"optional: {JURISDICTION_ID} (this endpoint serves no other; "
+                          "another is 404)")
     op: dict[str, Any] = {
         "tags": ["Open311 GeoReport v2"],
         "summary": summary,
         "parameters": [{"name": "fmt", "in": "path", "required": True,
-                        "schema": {"enum": ["json", "xml"]}, "description": "json or xml"}, *(params or [])],
+                        "schema": {"enum": ["json", "xml"]}, "description": "json or xml"},
+                       *(params or []), *([] if post else [jurisdiction])],
         "responses": {
             "200": {"description": f"JSON list, or XML <{root}>",
                     "content": {"application/json": {"schema": _list_of(item) if item else {"type": "object"}},
                                 "application/xml": {"schema": {"type": "string"}}}},
-            "400": {"description": "a list of {code, description}",
-                    "content": {"application/json": {"schema": _list_of("Open311Error")},
-                                "application/xml": {"schema": {"type": "string"}}}},
+            **_open311_errors(*errors),
         },
     }
     if post:
         op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
             "type": "object",
-            "required": ["api_key", "service_code", "lat", "long"],
+            "required": ["service_code", "lat", "long"],
             "properties": {name: {"type": "string", "description": text} for name, text in (
-                ("api_key", "a token (see `python -m township token`)"),
-                ("jurisdiction_id", "accepted and ignored (one jurisdiction)"),
+                ("api_key", "a token (see `python -m township token`), unless sent as Authorization: Bearer"),
+                ("jurisdiction_id", f"optional: {JURISDICTION_ID} (this endpoint serves no other; another is 404)"),
                 ("service_code", "a case type: " + ", ".join(CASE_TYPES)),
                 ("lat", "WGS-84 latitude"), ("long", "WGS-84 longitude"),
-                ("address_string", "kept in the description (no geocoder)"),
+                ("address_string", "where it is, in words (at most 200 characters): answered as address; "
+                                   "lat/long still place it (no geocoder)"),
+                ("media_url", "an http(s) URL of a photo or video of it, answered as media_url"),
                 ("description", "the request text; its first line becomes the title"),
                 ("first_name", "reporter (personal data)"), ("last_name", "reporter surname"),
                 ("phone", "reporter phone (personal data)"), ("email", "accepted, not stored"),
@@ -102,7 +125,9 @@ def _open311(summary: str, item: str, root: str, params: list | None = None, pos
                 ("external_id", "the client's own id: re-sending it updates the case"),
             )}}}}}
         op["responses"]["201"] = {"description": "created", "content": {
-            "application/json": {"schema": _list_of("Open311Created")}}}
+            "application/json": {"schema": _list_of("Open311Created")}, "application/xml": {"schema": {
+                "type": "string"}}}}
+        op["responses"]["200"]["description"] = "updated (a re-sent source and external_id)"
         op["security"] = [{"bearer": []}, {"open311_api_key": []}]
     return op
 
@@ -165,7 +190,7 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}},
                            {"name": "move", "in": "path", "required": True, "schema": {"enum": list(MOVES)}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("MoveIn")}}},
-            "responses": {"200": _json(_ref("MovedOut")), **_errors(400, 401, 403, 404, 409, 422)}}},
+            "responses": {"200": _json(_ref("MovedOut")), **_errors(400, 401, 403, 404, 409, 413, 422)}}},
         "/api/v1/cases/{case_id}/events": {"get": {
             "tags": ["closed loop"], "summary": "the case's audit trail, oldest first (names and notes only for "
             "roles that see personal data)",
@@ -214,13 +239,16 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [{"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "CAP XML", "content": {
                 "application/cap+xml": {"schema": {"type": "string"}}}}, **_errors(401, 404)}}},
+        **_warning_moves(write),
         "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-        "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery")},
-        "/open311/v2/services.{fmt}": {"get": _open311("services: one per case type", "Open311Service", "services")},
+        "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery", errors=(404,))},
+        "/open311/v2/services.{fmt}": {"get": _open311("services: one per case type", "Open311Service", "services",
+                                                       errors=(404,))},
         "/open311/v2/services/{service_code}.{fmt}": {"get": _open311(
             "a service definition (metadata is false; the optional attribute is domain)", "", "service_definition",
-            [{"name": "service_code", "in": "path", "required": True, "schema": {"enum": list(CASE_TYPES)}}])},
+            [{"name": "service_code", "in": "path", "required": True, "schema": {"enum": list(CASE_TYPES)}}],
+            errors=(404,))},
         "/open311/v2/requests.{fmt}": {
             "get": _open311("requests (no personal data); at most 90 days, 1000 requests", "Open311Request",
                             "service_requests", [
@@ -229,12 +257,16 @@ def openapi_document() -> dict[str, Any]:
                                 _query("status", "open, closed (comma list)"),
                                 _query("start_date", "ISO 8601; default end_date − 90 days"),
                                 _query("end_date", "ISO 8601; default now; at most 90 days after start_date"),
-                            ]),
-            "post": _open311("create a request (form-encoded)", "Open311Created", "service_requests", post=True),
+                                _query("api_key", "a token: a village's sees its village's requests only"),
+                            ], errors=(400, 401, 404)),
+            "post": _open311("create a request (form-encoded)", "Open311Created", "service_requests", post=True,
+                             errors=(400, 401, 403, 404, 413)),
         },
         "/open311/v2/requests/{service_request_id}.{fmt}": {"get": _open311(
             "one request", "Open311Request", "service_requests",
-            [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+            [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+             _query("api_key", "a token: a village's may read its village's requests only")],
+            errors=(401, 403, 404))},
     }
     return {
         "openapi": "3.1.0",
@@ -255,4 +287,30 @@ def openapi_document() -> dict[str, Any]:
                                     "description": "Open311 api_key (a form field on POST)"},
             },
         },
+    }
+
+
+def _warning_moves(write: list) -> dict[str, Any]:
+    """The warning card's moves (一点指挥) over HTTP."""
+    warning_id = {"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    rules = ("A village token acts only on warnings reaching its village (dispatching only for a warning whose "
+             "point lies in it, to its own handlers); wall and responder tokens never. Pass the warning's "
+             "`version` as `expected_version`: a warning changed since is refused (409) and nothing is written.")
+    answers = {"200": _json(_ref("WarningMovedOut")), **_errors(400, 401, 403, 404, 409, 413, 422)}
+    return {
+        "/api/v1/warnings/{warning_id}/{move}": {"post": {
+            "tags": ["warnings"], "summary": "move a warning: acknowledge 确认, handle 处置, clear 解除",
+            "description": "Moves: " + "; ".join(f"{m} {zh} (from {', '.join(sorted(froms))} to {to})"
+                                                 for m, (froms, to, zh) in WARNING_MOVES.items()) + ". " + rules,
+            "security": write,
+            "parameters": [warning_id, {"name": "move", "in": "path", "required": True,
+                                        "schema": {"enum": list(WARNING_MOVES)}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("WarningMoveIn")}}},
+            "responses": answers}},
+        "/api/v1/warnings/{warning_id}/tasks": {"post": {
+            "tags": ["warnings"], "summary": "dispatch a task from a warning (派单): a hazard case at its point, "
+            "dispatched to the handler, logged on the warning",
+            "description": rules, "security": write, "parameters": [warning_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TaskIn")}}},
+            "responses": answers}},
     }

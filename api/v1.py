@@ -15,6 +15,19 @@ from township.formats.ingest import CaseIn, FieldError, WarningIn, parse_items, 
 from township.formats.schemas import written_out
 from township.loop.casefile import MovedOut, MoveIn, event_out, handler_choices, handler_village, suggestion_out
 from township.loop.sweeps import case_trail, open_orders
+from township.loop.warnings import (
+    WARNING_MOVES,
+    TaskIn,
+    WarningMovedOut,
+    WarningMoveIn,
+    allowed_warning_moves,
+    dispatch_task,
+    move_warning,
+    reached_villages,
+    visible_warning,
+    warning_event_out,
+    warning_events,
+)
 from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move
 from township.read.api import Viewer, area_desc, case_out, case_page, get_case, get_warnings, warning_out
 from township.runtime.bootstrap import AppContext
@@ -138,16 +151,13 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
 
     # -- the closed loop: moves, audit trail, suggestions, open orders --------------------------
 
-    @bp.post("/api/v1/cases/<int:case_id>/<move>")
+    # The moves are spelt in the rule, so another word there is no route at all: 404, or 405 where a GET
+    # route has that name (…/events), and OPTIONS lists only what exists.
+    @bp.post(f"/api/v1/cases/<int:case_id>/<any({','.join(MOVES)}):move>")
     def case_move(case_id: int, move: str):
         who = acting_viewer(ctx)
         case_in_scope(ctx, who, case_id)  # another village's case is 404 before anything else is said
-        if move not in MOVES:
-            raise ApiError(404, [f"no move {move!r}; moves: {', '.join(MOVES)}"])
-        items = read_json()
-        if len(items) != 1:
-            raise ApiError(400, ["the body must be one JSON object"])
-        [body] = parse_items(MoveIn, items)
+        body = _one_body(MoveIn)
         actor = actor_of(who)
         try:
             moved = apply_move(township.engine, case_id, move, actor, expected_version=body.expected_version,
@@ -190,6 +200,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         now = utcnow()
         items = [case_out(r, who, now) for r in open_orders(township.engine, village)]
         return respond({"village_id": village, "total": len(items), "items": items})
+
+    _register_warning_moves(bp, ctx)
 
     @bp.post("/api/v1/warnings")
     def warnings_post():
@@ -264,3 +276,64 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         w, g = found[0]
         return respond(alert_xml(alert_element(w, CAP_SENDER, area_desc(gridset, g))),
                        mimetype=f"{CAP_MIMETYPE}; charset=utf-8")
+
+
+def _one_body(model: type[MoveIn] | type[WarningMoveIn]):
+    """The JSON body of a move: exactly one object, validated by ``model`` (422 naming every bad field)."""
+    items = read_json()
+    if len(items) != 1:
+        raise ApiError(400, ["the body must be one JSON object"])
+    return parse_items(model, items)[0]
+
+
+def _register_warning_moves(bp: Blueprint, ctx: AppContext) -> None:
+    """The warning card's moves over HTTP: acknowledge, handle, clear, and dispatching a task.
+
+    The same use cases as the card (`township.loop.warnings`), so the same
+    rules: who may act, from which status, and ``expected_version`` (409 when
+    the warning changed since it was read; nothing is written).
+    """
+    township = ctx.township
+    gridset = township.gridset
+
+    def in_scope(who: Viewer, warning_id: int) -> None:
+        # A warning that does not reach a village token's village is 404, as a missing one, before its body is read.
+        try:
+            if warning_id > MAX_ID:
+                raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
+            visible_warning(township.engine, gridset, warning_id, actor_of(who))
+        except MoveRefused as exc:
+            raise refused(exc) from None
+
+    def moved(who: Viewer, warning_id: int, event, case_id: int | None = None):
+        [(row, grids)] = get_warnings(township.engine, gridset, None, None, warning_id)
+        moves = allowed_warning_moves(row.status, actor_of(who), reached_villages(gridset, row.village_id, grids))
+        return respond(WarningMovedOut(event=warning_event_out(event, who.role), warning=warning_out(row, grids),
+                                       moves=moves, case_id=case_id).model_dump())
+
+    @bp.post("/api/v1/warnings/<int:warning_id>/tasks")
+    def warning_task(warning_id: int):
+        who = acting_viewer(ctx)
+        in_scope(who, warning_id)
+        body = _one_body(TaskIn)
+        try:
+            case_id = dispatch_task(township.engine, gridset, warning_id, body.handler, actor_of(who),
+                                    expected_version=body.expected_version, note=body.note, sla=ctx.settings.sla)
+        except MoveRefused as exc:
+            raise refused(exc, "expected_version" if exc.code == "stale" else "handler") from None
+        # The log record dispatch_task wrote names the new case (任务 #<id> …).
+        [event] = [e for e in warning_events(township.engine, warning_id)
+                   if e.action == "dispatch" and e.note.startswith(f"任务 #{case_id} ")]
+        return moved(who, warning_id, event, case_id)
+
+    @bp.post(f"/api/v1/warnings/<int:warning_id>/<any({','.join(WARNING_MOVES)}):move>")
+    def warning_move(warning_id: int, move: str):
+        who = acting_viewer(ctx)
+        in_scope(who, warning_id)
+        body = _one_body(WarningMoveIn)
+        try:
+            event = move_warning(township.engine, gridset, warning_id, move, actor_of(who),
+                                 expected_version=body.expected_version, note=body.note)
+        except MoveRefused as exc:
+            raise refused(exc, "expected_version" if exc.code == "stale" else move) from None
+        return moved(who, warning_id, event)

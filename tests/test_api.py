@@ -155,6 +155,112 @@ def test_warnings_are_written_and_listed(api_server, grids):
     assert get(api_server, "/api/v1/warnings?status=gone").status_code == 400
 
 
+# -- the warning card's moves over the API ---------------------------------------------------------
+
+
+def a_warning(srv, grids, grid_id: str) -> tuple[int, int]:
+    """A new small warning at a point of ``grid_id`` (it reaches that grid's village only): (id, version)."""
+    lon, lat = point_in(grids, grid_id)
+    w = {"source": "sensor-net", "external_id": uid("W"), "type": "ice_flood", "level": 2, "title": "凌汛洪水橙色预警",
+         "lon": lon, "lat": lat, "radius_m": 50}
+    r = post(srv, "/api/v1/warnings", w, srv.tokens["command"])
+    assert r.status_code == 201, r.text
+    wid = r.json()[0]["id"]
+    return wid, warning_row(srv, wid).version
+
+
+def warning_row(srv, wid: int):
+    return sql(srv, "SELECT status, version, (SELECT count(*) FROM warning_events e WHERE e.warning_id = w.id) "
+               "AS logged FROM warnings w WHERE id=:i", i=wid)[0]
+
+
+def a_handler(srv, village: str) -> str:
+    return sql(srv, "SELECT handler_id FROM handlers WHERE village_id=:v AND active ORDER BY handler_id LIMIT 1",
+               v=village)[0][0]
+
+
+def test_warning_moves_follow_the_card_rules_with_expected_version(api_server, grids):
+    wid, v = a_warning(api_server, grids, "DL-03-02")
+    path = f"/api/v1/warnings/{wid}"
+    village, command = api_server.tokens["village"], api_server.tokens["command"]
+    assert post(api_server, f"{path}/acknowledge", {"expected_version": v}, None).status_code == 401
+    for role in ("wall", "responder"):
+        r = post(api_server, f"{path}/acknowledge", {"expected_version": v}, api_server.tokens[role])
+        assert r.status_code == 403, (role, r.text)
+    r = post(api_server, f"{path}/acknowledge", {"expected_version": v - 1}, village)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "expected_version"
+    assert tuple(warning_row(api_server, wid)) == ("active", v, 0), "a refusal writes nothing"
+    assert post(api_server, f"{path}/ring-bell", {"expected_version": v}, village).status_code == 404
+    r = post(api_server, f"{path}/acknowledge", {"expected_version": v, "colour": "red"}, village)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "colour"
+
+    # the village's own warning: active → acknowledged → handling (the village operator), → cleared (command)
+    r = post(api_server, f"{path}/acknowledge", {"expected_version": v, "note": "已电话确认"}, village)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["event"]["action"] == "acknowledge" and out["event"]["note"] == "已电话确认"
+    assert (out["event"]["from_status"], out["event"]["to_status"]) == ("active", "acknowledged")
+    assert out["warning"]["status"] == "acknowledged" and out["moves"] == ["handle", "clear"]
+    status, v2, logged = warning_row(api_server, wid)
+    assert (status, logged) == ("acknowledged", 1) and v2 > v and out["warning"]["version"] == v2
+    r = post(api_server, f"{path}/acknowledge", {"expected_version": v2}, village)
+    assert r.status_code == 409 and "leaves only from active" in r.json()["errors"][0]["message"]
+    r = post(api_server, f"{path}/handle", {"expected_version": v2}, village)
+    assert r.status_code == 200 and r.json()["moves"] == ["clear"]
+    r = post(api_server, f"{path}/clear", {"expected_version": r.json()["warning"]["version"]}, command)
+    assert r.status_code == 200 and r.json()["warning"]["status"] == "cleared" and r.json()["moves"] == []
+    status, v3, logged = warning_row(api_server, wid)
+    assert (status, logged) == ("cleared", 3)
+    r = post(api_server, f"{path}/tasks", {"expected_version": v3, "handler": a_handler(api_server, "DL-03")},
+             command)
+    assert r.status_code == 409 and "cleared" in r.json()["errors"][0]["message"]
+
+
+def test_dispatching_a_task_from_a_warning_over_the_api(api_server, grids):
+    wid, v = a_warning(api_server, grids, "DL-03-02")
+    path = f"/api/v1/warnings/{wid}/tasks"
+    village = api_server.tokens["village"]
+    own, other = a_handler(api_server, "DL-03"), a_handler(api_server, "DL-06")
+    tasks = "SELECT id, status, handler FROM cases WHERE external_id LIKE :p"
+    prefix = f"warning-{wid}-%"
+    r = post(api_server, path, {"expected_version": v + 1, "handler": own}, village)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "expected_version"
+    r = post(api_server, path, {"expected_version": v, "handler": "H-NOBODY"}, village)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "handler"
+    r = post(api_server, path, {"expected_version": v, "handler": other}, village)
+    assert r.status_code == 403, "a village operator dispatches only to its own village's handlers"
+    assert post(api_server, path, {"expected_version": v}, village).status_code == 422
+    assert sql(api_server, tasks, p=prefix) == [] and warning_row(api_server, wid).logged == 0
+
+    r = post(api_server, path, {"expected_version": v, "handler": own, "note": "带沙袋"}, village)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    [(case_id, status, handler)] = sql(api_server, tasks, p=prefix)
+    name = sql(api_server, "SELECT name FROM handlers WHERE handler_id=:h", h=own)[0][0]
+    assert out["case_id"] == case_id and (status, handler) == ("dispatched", name)
+    assert out["event"]["action"] == "dispatch" and out["event"]["note"].startswith(f"任务 #{case_id} ")
+    assert out["warning"]["status"] == "active" and out["moves"] == ["acknowledge", "handle", "clear"]
+    trail = get(api_server, f"/api/v1/cases/{case_id}/events", village).json()["items"]
+    assert [e["action"] for e in trail] == ["report", "dispatch"]
+
+
+def test_a_village_token_cannot_move_another_villages_warning(api_server, grids):
+    wid, v = a_warning(api_server, grids, "DL-06-02")
+    village = api_server.tokens["village"]
+    for move, body in (("acknowledge", {"expected_version": v}), ("clear", {"expected_version": v}),
+                       ("tasks", {"expected_version": v, "handler": a_handler(api_server, "DL-03")}),
+                       ("acknowledge", {"garbage": True})):
+        r = post(api_server, f"/api/v1/warnings/{wid}/{move}", body, village)
+        assert r.status_code == 403 and "DL-03" in r.json()["errors"][0]["message"], (move, r.text)
+    assert tuple(warning_row(api_server, wid)) == ("active", v, 0)
+    assert sql(api_server, "SELECT count(*) FROM cases WHERE external_id LIKE :p", p=f"warning-{wid}-%")[0][0] == 0
+    r = post(api_server, "/api/v1/warnings/999999999/acknowledge", {"expected_version": 0}, village)
+    assert r.status_code == 404
+    r = post(api_server, f"/api/v1/warnings/{wid}/acknowledge", {"expected_version": v},
+             api_server.tokens["command"])
+    assert r.status_code == 200, "command acts on every warning"
+
+
 # -- reading ---------------------------------------------------------------------------------------
 
 FILTERS = [

@@ -98,7 +98,7 @@ def test_post_a_request_then_read_it_back_in_json_and_xml(api_server, spot):
     assert (req["lat"], req["long"]) == (lat, lon)
     assert req["grid_id"] == "DL-06-02" and req["village_id"] == "DL-06" and req["domain"] == "safety"
     assert req["requested_datetime"].endswith("+08:00") and req["expected_datetime"] > req["requested_datetime"]
-    assert "大路镇二旦桥村三社" in req["description"]
+    assert req["address"] == "大路镇二旦桥村三社" and req["description"] == "路边电线杆倾斜,随时可能倒下\n靠近小学门口"
     assert "建国" not in json.dumps(req, ensure_ascii=False) and "13812341234" not in json.dumps(req)
     assert req["agency_responsible"].startswith("网格")
 
@@ -147,13 +147,14 @@ def test_post_errors_are_a_code_description_list(api_server, spot):
                       timeout=10)
     assert r.status_code == 403 and xml(r).find("error").findtext("code") == "403"
 
-    bad = dict(sample_form(token, lon, lat), service_code="plumbing", lat="north", phone="call me")
+    bad = dict(sample_form(token, lon, lat), lat="north", phone="call me", address_string="x" * 201)
     del bad["long"]
+    del bad["service_code"]
     r = requests.post(url(api_server, "requests.json"), data=bad, timeout=10)
     assert r.status_code == 400
     described = {e["description"].split(":")[0]: e["description"] for e in r.json()}
-    assert set(described) == {"service_code", "lat", "long", "phone"}
-    assert "'hazard'" in described["service_code"], "allowed values named"
+    assert set(described) == {"service_code", "lat", "long", "phone", "address_string"}
+    assert described["service_code"] == "service_code: missing; it is required"
     assert all(e["code"] == 400 for e in r.json())
 
     r = requests.post(url(api_server, "requests.xml"), data=sample_form(token, 116.397, 39.909), timeout=10)
@@ -202,3 +203,66 @@ def test_the_90_day_rule_and_other_query_errors(api_server):
         "start_date": (end - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ"), "end_date": iso(end)})
     assert ok.status_code == 200
     assert requests.get(url(api_server, "requests/999999999.json"), timeout=10).status_code == 404
+
+
+def count_cases(srv) -> int:
+    return sql(srv, "SELECT count(*) FROM cases")[0][0]
+
+
+def test_media_url_and_address_string_are_kept_and_answered(api_server, spot):
+    lon, lat = spot
+    media = "https://photos.example.cn/dalu/pole-0042.jpg"
+    form = sample_form(api_server.tokens["command"], lon, lat, media_url=media)
+    r = requests.post(url(api_server, "requests.json"), data=form, timeout=10)
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    [req] = requests.get(url(api_server, f"requests/{rid}.json"), timeout=10).json()
+    assert req["media_url"] == media and req["address"] == "大路镇二旦桥村三社"
+    el = xml(requests.get(url(api_server, f"requests/{rid}.xml"), timeout=10)).find("request")
+    assert el.findtext("media_url") == media and el.findtext("address") == "大路镇二旦桥村三社"
+    assert sql(api_server, "SELECT address, media_url FROM cases WHERE id=:i", i=int(rid))[0] == (
+        "大路镇二旦桥村三社", media)
+
+    # without address_string the address is the village's and the grid's names, from the grid file itself
+    bare = {k: v for k, v in form.items() if k not in ("address_string", "media_url")}
+    rid = requests.post(url(api_server, "requests.json"), data=bare, timeout=10).json()[0]["service_request_id"]
+    [req] = requests.get(url(api_server, f"requests/{rid}.json"), timeout=10).json()
+    gs = load_grid_file(BUNDLED_GRIDS)
+    assert req["address"] == f"{gs.props('DL-06')['name']} {gs.props('DL-06-02')['name']}"
+    assert req["media_url"] == ""
+
+    r = requests.post(url(api_server, "requests.json"), data=dict(form, media_url="javascript:alert(1)"), timeout=10)
+    assert r.status_code == 400 and r.json()[0]["description"].startswith("media_url: ")
+
+
+def test_unknown_service_code_and_jurisdiction_are_404_and_write_nothing(api_server, spot):
+    lon, lat = spot
+    token = api_server.tokens["command"]
+    before = count_cases(api_server)
+    r = requests.post(url(api_server, "requests.json"), data=sample_form(token, lon, lat, service_code="plumbing"),
+                      timeout=10)
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+    assert r.json()[0]["description"].startswith("service_code: 'plumbing' unknown")
+    r = requests.post(url(api_server, "requests.xml"),
+                      data=sample_form(token, lon, lat, jurisdiction_id="beijing.gov.cn"), timeout=10)
+    assert r.status_code == 404 and xml(r).find("error").findtext("description").startswith("jurisdiction_id: ")
+    assert count_cases(api_server) == before
+    for path in ("services.json", "requests.json", "discovery.json", "services/hazard.json"):
+        r = requests.get(url(api_server, path), params={"jurisdiction_id": "beijing.gov.cn"}, timeout=10)
+        assert r.status_code == 404 and "jurisdiction_id" in r.json()[0]["description"], path
+        assert requests.get(url(api_server, path), params={"jurisdiction_id": "dalu.zhungeer.gov.cn"},
+                            timeout=10).status_code == 200, path
+
+
+def test_a_body_that_is_not_utf8_is_400_saying_so(api_server, spot):
+    lon, lat = spot
+    token = api_server.tokens["command"]
+    before = count_cases(api_server)
+    gbk = f"api_key={token}&service_code=hazard&lat={lat}&long={lon}&description=".encode() + "电线杆".encode("gbk")
+    percent = f"api_key={token}&service_code=hazard&lat={lat}&long={lon}&description=%B5%E7%CF%DF%B8%CB"
+    for body in (gbk, percent.encode()):
+        r = requests.post(url(api_server, "requests.json"), data=body, timeout=10,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400, r.text
+        assert "not UTF-8" in r.json()[0]["description"]
+    assert count_cases(api_server) == before

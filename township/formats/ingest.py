@@ -83,6 +83,8 @@ class CaseIn(_In):
     reporter: Annotated[str, Field(max_length=64)] | None = None
     reporter_phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+\- ]*$")] | None = None
     handler: Annotated[str, Field(max_length=64)] | None = None
+    address: Annotated[str, Field(max_length=200)] | None = None
+    media_url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = None
     #: Keep a point outside the town (as "outside") instead of rejecting it.
     outside_ok: bool = False
 

@@ -16,7 +16,11 @@ Decisions
   place for it and PIPL asks to keep no more personal data than needed.
   Request lists carry no personal data at all (the standard has no field for it).
 - ``lat``/``long`` are required: there is no geocoder on a closed network, so
-  ``address_string`` alone cannot place a case; it is kept in the description.
+  ``address_string`` alone cannot place a case. It is kept as the case's
+  ``address`` and answered as the request's ``address`` (without one, the
+  village and grid names); ``media_url`` is kept and answered as sent.
+- One jurisdiction, `JURISDICTION_ID`: a request naming another is 404, as
+  the spec says of an unknown ``jurisdiction_id``; one naming none is ours.
 - Extras a client may send: ``domain`` (or ``attribute[domain]``),
   ``source`` and ``external_id`` (or ``attribute[...]``); a re-sent
   ``(source, external_id)`` updates the case instead of adding one.
@@ -66,15 +70,17 @@ OPEN311_FIELD: dict[str, str] = {
     "title": "description",
     "reporter": "last_name",
     "reporter_phone": "phone",
+    "address": "address_string",
 }
 
 #: Longest span ``start_date``..``end_date`` the spec allows, and the default look-back.
 MAX_SPAN = timedelta(days=90)
 #: Most requests one GET answers (the spec suggests 1000).
 MAX_REQUESTS = 1000
+#: The one jurisdiction this endpoint serves (the township's); GeoReport v2 calls it ``jurisdiction_id``.
+JURISDICTION_ID = "dalu.zhungeer.gov.cn"
 #: Form fields of the standard that we accept and do not store.
-IGNORED_FIELDS = frozenset({"api_key", "jurisdiction_id", "email", "device_id", "account_id", "media_url",
-                            "address_id"})
+IGNORED_FIELDS = frozenset({"api_key", "jurisdiction_id", "email", "device_id", "account_id", "address_id"})
 
 
 def services() -> list[dict[str, Any]]:
@@ -138,23 +144,23 @@ def form_to_case(form: Mapping[str, str]) -> dict[str, Any]:
     """
     code = (form.get("service_code") or "").strip()
     description = (form.get("description") or "").strip()
-    address = (form.get("address_string") or "").strip()
     # The title is what the map and table show: the first line of the
     # description, or the service name when there is none.
     first_line = description.splitlines()[0] if description else ""
     title = first_line[:60] or label(CASE_TYPES, code)
-    if address:
-        description = f"{description}\n地址 address: {address}".strip()
     name = "".join(form.get(k, "").strip() for k in ("last_name", "first_name")) or None
     raw: dict[str, Any] = {
         "source": _form_value(form, "source") or "citizen",
-        "type": code or None,
         "domain": _form_value(form, "domain") or DEFAULT_DOMAIN.get(code, "livelihood"),
         "title": title,
         "description": description,
         "reporter": name,
         "reporter_phone": (form.get("phone") or "").strip() or None,
+        "address": (form.get("address_string") or "").strip() or None,
+        "media_url": (form.get("media_url") or "").strip() or None,
     }
+    if code:  # left out when missing, so the error says the field is missing
+        raw["type"] = code
     external_id = _form_value(form, "external_id")
     if external_id:
         raw["external_id"] = external_id
@@ -171,7 +177,9 @@ def error_list(code: int, errors: list[FieldError] | list[str]) -> list[dict[str
         if isinstance(e, FieldError):
             # "(request)"-like places are not fields: the message says it all.
             field = "" if e.field.startswith("(") else OPEN311_FIELD.get(e.field, e.field) + ": "
-            text = f"{field}{e.message}" if e.index is None else f"item {e.index}: {field}{e.message}"
+            # pydantic's "Field required" names no field the client knows of as missing: say it plainly.
+            message = "missing; it is required" if e.message == "Field required" else e.message
+            text = f"{field}{message}" if e.index is None else f"item {e.index}: {field}{message}"
         else:
             text = e
         out.append({"code": code, "description": text})
@@ -282,11 +290,11 @@ def case_to_request(case: Case, now: datetime, place: Callable[[str | None], str
         "requested_datetime": iso(case.reported_at),
         "updated_datetime": iso(case.updated_at),
         "expected_datetime": iso(case.deadline_at),
-        "address": " ".join(p for p in (place(case.village_id), place(case.grid_id)) if p),
+        "address": case.address or " ".join(p for p in (place(case.village_id), place(case.grid_id)) if p),
         "zipcode": "",
         "lat": case.lat,
         "long": case.lon,
-        "media_url": "",
+        "media_url": case.media_url or "",
         "grid_id": case.grid_id,
         "village_id": case.village_id,
         "domain": case.domain,

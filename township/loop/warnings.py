@@ -34,12 +34,14 @@ from typing import cast
 import numpy as np
 import pandas as pd
 import shapely
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from township.domain.isotime import iso
 from township.domain.policy import lists_person, may_act_on_warning, may_see_reach, may_see_village
-from township.domain.privacy import person_role, shown_name, shown_phone
+from township.domain.privacy import person_role, sees_personal, shown_name, shown_phone
 from township.domain.sla import DEFAULT_SLA, SlaConfig
 from township.formats.ingest import CaseIn, add_cases
 from township.grids.model import GridSet
@@ -225,9 +227,24 @@ def _load(engine: Engine, warning_id: int) -> Warning:
 
 
 def _refuse_unseen(actor: Actor, warning_id: int, villages: set[str]) -> None:
+    # A warning the viewer may not see is, to them, one that does not exist (as for cases): the answer
+    # says nothing of where it is.
     if not may_see_reach(actor, villages):
-        raise MoveRefused(f"warning {warning_id} does not reach {actor.village_id}; a village operator sees only "
-                          "the warnings reaching their own village", "forbidden")
+        raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
+
+
+def visible_warning(engine: Engine, gridset: GridSet, warning_id: int, actor: Actor) -> Warning:
+    """The warning ``warning_id`` if ``actor`` may see it.
+
+    Raises
+    ------
+    MoveRefused
+        ``not_found``: no such warning, or one not reaching a village operator's village.
+    """
+    row = _load(engine, warning_id)
+    _refuse_unseen(actor, row.id, reached_villages(gridset, row.village_id,
+                                                   gridset.grids_within(row.lon, row.lat, row.radius_m)))
+    return row
 
 
 def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: int, actor: Actor,
@@ -237,7 +254,7 @@ def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: i
     Raises
     ------
     MoveRefused
-        ``not_found`` (no such warning) or ``forbidden`` (a village operator, a warning not reaching them).
+        ``not_found``: no such warning, or one not reaching a village operator's village.
     """
     row = _load(engine, warning_id)
     data = for_viewer(warning_fieldmap_data(snap, gridset, int(warning_id), now), gridset, actor)
@@ -295,6 +312,13 @@ def _locked_warning(uow: UnitOfWork, gridset: GridSet, warning_id: int, actor: A
     return row, villages
 
 
+def _check_version(row: Warning, expected_version: int | None) -> None:
+    """Refuse (``stale``) when the warning changed since the viewer read ``expected_version``."""
+    if expected_version is not None and row.version != expected_version:
+        raise MoveRefused(f"warning {row.id} was changed by someone else since you opened it (you saw version "
+                          f"{expected_version}, it is now {row.version}); reload it and try again", "stale")
+
+
 def move_warning(engine: Engine, gridset: GridSet, warning_id: int, move: str, actor: Actor, *,
                  expected_version: int | None = None, note: str = "", now: datetime | None = None) -> WarningEvent:
     """Move a warning one step (acknowledge, handle, clear), logged in the same unit of work.
@@ -314,9 +338,7 @@ def move_warning(engine: Engine, gridset: GridSet, warning_id: int, move: str, a
     now = now or utcnow()
     with UnitOfWork(engine) as uow:
         row, _ = _locked_warning(uow, gridset, warning_id, actor, f"{move} ({zh}) a warning")
-        if expected_version is not None and row.version != expected_version:
-            raise MoveRefused(f"warning {row.id} was changed by someone else since you opened it (you saw version "
-                              f"{expected_version}, it is now {row.version}); reload it and try again", "stale")
+        _check_version(row, expected_version)
         if row.status not in froms:
             raise MoveRefused(f"warning {row.id} is {row.status}; {move} ({zh}) leaves only from "
                               f"{', '.join(sorted(froms))}", "status")
@@ -328,7 +350,8 @@ def move_warning(engine: Engine, gridset: GridSet, warning_id: int, move: str, a
 
 
 def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id: str, actor: Actor, *,
-                  note: str = "", now: datetime | None = None, sla: SlaConfig = DEFAULT_SLA) -> int:
+                  expected_version: int | None = None, note: str = "", now: datetime | None = None,
+                  sla: SlaConfig = DEFAULT_SLA) -> int:
     """Create a hazard case at the warning's point and dispatch it to ``handler_id``; return the case id.
 
     One unit of work: the case with its ``report`` record, its ``dispatch``
@@ -344,6 +367,7 @@ def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id:
     now = now or utcnow()
     with UnitOfWork(engine) as uow:
         row, _ = _locked_warning(uow, gridset, warning_id, actor, "dispatch tasks from a warning")
+        _check_version(row, expected_version)
         if row.status == "cleared":
             raise MoveRefused(f"warning {row.id} is cleared; no task is dispatched from it", "status")
         h = get_handler(uow.session, handler_id)
@@ -369,6 +393,55 @@ def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id:
     return case_id
 
 
+# -- the API's shapes of the moves (the card's buttons over HTTP) --------------------------------
+
+
+class WarningMoveIn(BaseModel):
+    """The body of ``POST /api/v1/warnings/{id}/{move}``: the version read, and a note for the log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=0, description="the warning's version as last read (GET the warnings); "
+                                  "a warning changed since is refused with 409")
+    note: str = Field("", max_length=2000, description="a note for the warning's log")
+
+
+class TaskIn(WarningMoveIn):
+    """The body of ``POST /api/v1/warnings/{id}/tasks``: whom to send, as the card's 派单 does."""
+
+    handler: str = Field(min_length=1, max_length=64, description="a handler id (GET a case's suggestions, or "
+                         "the warning card's lists)")
+
+
+class WarningEventOut(BaseModel):
+    """One step of a warning's log; names and notes shown only to roles that see personal data."""
+
+    at: str | None = Field(description="ISO 8601, +08:00")
+    actor: str
+    action: str = Field(description="acknowledge, handle, clear or dispatch")
+    from_status: str | None
+    to_status: str | None
+    note: str
+
+
+class WarningMovedOut(BaseModel):
+    """What a warning move or a dispatched task did: the log record, the warning after it, its open moves."""
+
+    event: WarningEventOut
+    warning: dict = Field(description="the warning after the move (WarningOut)")
+    moves: list[str] = Field(description="the warning moves now open to the caller")
+    case_id: int | None = Field(None, description="the task's case (POST .../tasks only)")
+
+
+def warning_event_out(e: WarningEvent, role: str) -> dict:
+    """A step of a warning's log as the API shows it to ``role``."""
+    personal = sees_personal(role)
+    return WarningEventOut(at=iso(e.at), actor=e.actor if personal else shown_name(e.actor, role), action=e.action,
+                           from_status=e.from_status, to_status=e.to_status,
+                           note=e.note if personal else "").model_dump()
+
+
 __all__ = ["WARNING_MOVES", "TASK_SOURCE", "Contact", "WarningFile", "task_prefix", "radius_ring",
            "reached_villages", "allowed_warning_moves", "contacts", "warning_tasks",
-           "warning_events", "warning_file", "selected_warning", "move_warning", "dispatch_task"]
+           "warning_events", "visible_warning", "warning_file", "selected_warning", "move_warning", "dispatch_task",
+           "WarningMoveIn", "TaskIn", "WarningEventOut", "WarningMovedOut", "warning_event_out"]

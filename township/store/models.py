@@ -68,6 +68,10 @@ class Case(Base):
     village_id: Mapped[str | None] = mapped_column(String(64))
     reporter: Mapped[str | None] = mapped_column(String(64))  # personal data
     reporter_phone: Mapped[str | None] = mapped_column(String(32))  # personal data
+    #: Where the reporter says it is, in their words (Open311 ``address_string``); no geocoder places it.
+    address: Mapped[str | None] = mapped_column(String(200))
+    #: A photo or video of it the source hosts (Open311 ``media_url``).
+    media_url: Mapped[str | None] = mapped_column(String(500))
     handler: Mapped[str | None] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
