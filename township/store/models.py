@@ -286,3 +286,16 @@ def grid_rows_to_geojson(rows: list[Grid]) -> dict:
             for r in rows
         ],
     }
+
+
+class SignInFailure(Base):
+    """One wrong password at ``/login``, kept for the throttle's window (`township.accounts.throttle`).
+
+    ``key`` is ``user:<name>`` or ``addr:<address>``: one failure is two rows, so
+    every process of a deployment counts the same failures, across restarts.
+    """
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
