@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import LiveServer
 from township.accounts.throttle import Limit, record_failure, retry_after
@@ -243,6 +244,9 @@ def test_pages_load_with_no_csp_violation(srv, browser):
         for path in ("/", "/wall"):
             page.goto(srv.url + path)
             page.wait_for_function(MAP_DRAWN, timeout=60000)
+    except PlaywrightTimeout:
+        pytest.fail(f"a page did not draw its map; CSP violations: {violations}")
+    else:
         assert violations == []
     finally:
         context.close()
