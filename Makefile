@@ -11,6 +11,7 @@ TEST_STAMP := $(VENV)/.installed-test
 .PHONY: run test lint test-sqlite test-postgres serve-multi setup setup-test system-test-deps pg-test-deps validate-grids bench clean plotly-bundle
 
 # The demo feed posts illustrative events through the API; DEMO_FEED=0 make run turns it off.
+# app.py serves through waitress (a production WSGI server), the feed and the escalation sweep beside it.
 DEMO_FEED ?= 1
 
 run: setup

@@ -1,6 +1,7 @@
 """The smart-township command map: ``create_app(settings)`` builds the Dash app.
 
-Run ``make run`` (or ``python app.py``); under gunicorn use ``app:server``.
+Run ``make run`` (or ``python app.py``: one process, served by waitress, with the
+demo feed and the escalation sweep beside it); under gunicorn use ``app:server``.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from ui import ids
 PLOTLY_BUNDLE = ROOT / "assets" / "vendor" / "plotly" / "plotly-township.min.js"
 #: A fingerprinted bundle does not change under its URL: browsers may keep it this long.
 BUNDLE_MAX_AGE_S = 365 * 24 * 3600
+#: Requests served at once by ``python app.py`` (waitress's threads): a few screens, each polling and
+#: sending callbacks in parallel, plus the demo feed's posts.
+SERVER_THREADS = 16
 #: Where the server keeps its AppContext: Flask's own registry of per-app extension state.
 EXTENSION = "township"
 
@@ -169,9 +173,21 @@ def _print_sign_in(app: Dash, settings: Settings) -> None:
               flush=True)
 
 
+def serve(app: Dash, settings: Settings) -> None:
+    """Serve ``app`` until stopped, with waitress: a production WSGI server (not Werkzeug's development one).
+
+    ``ident=""``: no ``Server`` header, so no banner names the software.
+    Waitress keeps its hands off ``X-Forwarded-*``: the app's ProxyFix alone
+    decides whom to believe (``TRUSTED_PROXIES``), as it does under gunicorn.
+    """
+    from waitress import serve as waitress_serve
+
+    waitress_serve(app.server, host=settings.host, port=settings.port, threads=SERVER_THREADS, ident="",
+                   clear_untrusted_proxy_headers=False)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per poll is noise
     s = Settings.from_env()
     dash_app = settle(create_app(s))
     if s.demo_feed:
@@ -179,4 +195,4 @@ if __name__ == "__main__":
     if s.sla.auto_escalate:
         _start_sweep(dash_app)
     _print_sign_in(dash_app, s)
-    dash_app.run(host=s.host, port=s.port, debug=False)
+    serve(dash_app, s)

@@ -14,17 +14,27 @@
   ``/login`` unless ``DEFAULT_ROLE`` is set. The wall (``/wall``), the API
   (``/api/``, ``/open311/``, which have their tokens), the static assets and
   Dash's own routes pass; Dash callbacks then run as :data:`ANONYMOUS`.
+- The throttle: after ``LOGIN_USER_FAILURES`` wrong passwords for a username,
+  or ``LOGIN_ADDRESS_FAILURES`` from one address, within ``LOGIN_WINDOW_S``,
+  ``/login`` answers 429 with ``Retry-After`` — to the right password too —
+  until the window has passed (`township.accounts.throttle`); every failure
+  and refusal is logged.
+- The web surface (proxies, ``Secure`` cookie, cross-site refusals, security
+  headers) is `auth.surface`'s.
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from html import escape
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from dash import Dash
 from flask import Blueprint, Response, g, has_request_context, redirect, request, session
 from sqlalchemy.orm import Session
 
+from auth import surface
+from township.accounts.throttle import Limit, address_key, forget, record_failure, retry_after, user_key
 from township.accounts.users import DEMO_USERS, check_password
 from township.config import session_secret
 from township.domain.policy import ANONYMOUS_ROLE
@@ -34,6 +44,8 @@ from township.runtime.bootstrap import AppContext
 from township.store.models import User
 
 __all__ = ["ANONYMOUS", "current_viewer", "install", "sign_in_table"]
+
+log = logging.getLogger(__name__)
 
 #: Who someone not signed in is when no ``DEFAULT_ROLE`` is set: the wall's masked, read-only view.
 ANONYMOUS = Actor("未登录", ANONYMOUS_ROLE)
@@ -102,10 +114,18 @@ def current_viewer(app_ctx: AppContext) -> Actor:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this site: an open redirect would make the form a phishing tool.
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` if it is a path on this site, else ``/``: an open redirect would make the form a phishing tool.
+
+    Browsers drop tabs and line breaks from a URL (``/\\t/evil.com`` is
+    ``//evil.com``, another host) and read ``\\`` as ``/``, so a target with
+    any control character or backslash is refused, as is one with a scheme
+    or a host; a line break would also split the ``Location`` header.
+    """
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)):
         return "/"
-    return target
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
 
 
 def _is_open(path: str) -> bool:
@@ -173,9 +193,23 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     def login():
         username = request.form.get("username", "").strip()
         next_ = _safe_next(request.form.get("next"))
-        user = check_password(app_ctx.township.engine, username, request.form.get("password", ""))
+        engine, s = app_ctx.township.engine, app_ctx.settings
+        address = request.remote_addr
+        limits = [Limit(user_key(username), s.login_user_failures, s.login_window_s),
+                  Limit(address_key(address), s.login_address_failures, s.login_window_s)]
+        wait = retry_after(engine, limits)
+        if wait:
+            log.warning("sign-in refused, too many failures: user %r from %s, %d s to wait", username, address, wait)
+            resp = _form(f"密码错误次数过多,请 {wait} 秒后再试 · too many wrong passwords: try again in {wait} s",
+                         username, next_, status=429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
+        user = check_password(engine, username, request.form.get("password", ""))
         if user is None:
+            record_failure(engine, [lim.key for lim in limits], keep_s=s.login_window_s)
+            log.warning("sign-in failed: user %r from %s", username, address)
             return _form("用户名或密码错误 · wrong username or password", username, next_, status=401)
+        forget(engine, user_key(username))
         session.clear()
         session[SESSION_KEY] = user.id
         session.permanent = True
@@ -190,11 +224,13 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
 
 
 def install(app: Dash, app_ctx: AppContext) -> None:
-    """Sign the session cookie, register ``/login`` and ``/logout`` and put the gate in front of the pages."""
+    """Sign the session cookie, register ``/login`` and ``/logout``, put the gate in front of the pages and the
+    web surface (`auth.surface`) around them."""
     server = app.server
     server.secret_key = session_secret(app_ctx.settings)
     server.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          PERMANENT_SESSION_LIFETIME=LIFETIME)
+    surface.install(app, app_ctx.settings)
     server.register_blueprint(make_blueprint(app_ctx))
 
 

@@ -66,6 +66,22 @@ class Settings:
         The largest radius of a warning a non-command role (a village token)
         may post (`township.domain.policy.warning_radius_cap`); command and
         admin are capped only by ingest's own limit; ``VILLAGE_WARNING_RADIUS_KM``.
+    trusted_proxies : int
+        How many reverse proxies stand in front of the app (nginx: 1);
+        ``TRUSTED_PROXIES``. Their ``X-Forwarded-For``/``-Proto``/``-Host`` are
+        believed for that many hops: the client address the throttle counts and
+        whether the request came over HTTPS (the cookie is then ``Secure``).
+        0 (the default) believes no such header.
+    wall_frame_ancestors : str
+        Who may show the wall (``/wall``) in a frame, a CSP ``frame-ancestors``
+        source list (e.g. ``'self' https://screen.example``);
+        ``WALL_FRAME_ANCESTORS``. Default ``'none'``; every other page is never framed.
+    login_user_failures, login_address_failures : int
+        Wrong passwords allowed per username and per client address within
+        ``login_window_s`` before sign-in waits (HTTP 429, ``Retry-After``);
+        ``LOGIN_USER_FAILURES``, ``LOGIN_ADDRESS_FAILURES``.
+    login_window_s : float
+        The throttle's window in seconds; ``LOGIN_WINDOW_S``.
     sla : SlaConfig
         The deadlines (``SLA_*``, see `township.domain.sla`), read here once:
         ingest sets a new case's deadline with them and the workflow its
@@ -89,6 +105,11 @@ class Settings:
     feed_interval: float = 30.0
     inline_grids: int = 5_000
     village_radius_km: float = 20.0
+    trusted_proxies: int = 0
+    wall_frame_ancestors: str = "'none'"
+    login_user_failures: int = 5
+    login_address_failures: int = 30
+    login_window_s: float = 900.0
     sla: SlaConfig = DEFAULT_SLA
 
     def __post_init__(self) -> None:
@@ -97,6 +118,16 @@ class Settings:
             check_role(self.role, "DEFAULT_ROLE")
         if (self.role == "village") != bool(self.default_village):
             raise ValueError("DEFAULT_ROLE=village needs DEFAULT_VILLAGE (e.g. DL-03), and only it takes one")
+        if self.trusted_proxies < 0:
+            raise ValueError(f"TRUSTED_PROXIES must be 0 or more (proxies in front), not {self.trusted_proxies}")
+        for name, value in (("LOGIN_USER_FAILURES", self.login_user_failures),
+                            ("LOGIN_ADDRESS_FAILURES", self.login_address_failures),
+                            ("LOGIN_WINDOW_S", self.login_window_s)):
+            if not value > 0:
+                raise ValueError(f"{name} must be more than 0, not {value}")
+        # The value goes into a response header: a line break there would split it.
+        if not self.wall_frame_ancestors.strip() or any(c in self.wall_frame_ancestors for c in "\r\n;,"):
+            raise ValueError("WALL_FRAME_ANCESTORS must be one CSP source list, e.g. 'self' https://screen.example")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -121,6 +152,11 @@ class Settings:
             feed_interval=float(env.get("FEED_INTERVAL", base.feed_interval)),
             inline_grids=int(env.get("INLINE_GRIDS", base.inline_grids)),
             village_radius_km=float(env.get("VILLAGE_WARNING_RADIUS_KM", base.village_radius_km)),
+            trusted_proxies=int(env.get("TRUSTED_PROXIES", base.trusted_proxies)),
+            wall_frame_ancestors=env.get("WALL_FRAME_ANCESTORS") or base.wall_frame_ancestors,
+            login_user_failures=int(env.get("LOGIN_USER_FAILURES", base.login_user_failures)),
+            login_address_failures=int(env.get("LOGIN_ADDRESS_FAILURES", base.login_address_failures)),
+            login_window_s=float(env.get("LOGIN_WINDOW_S", base.login_window_s)),
             sla=SlaConfig.from_env(env),
         )
 

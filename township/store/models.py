@@ -132,9 +132,9 @@ class Warning(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, default=0, index=True)
-    # Columns of migration 0004, for CAP out: the source's certainty, the areas a CAP alert
+    # Columns of migration 0005, for CAP out: the source's certainty, the areas a CAP alert
     # gave (JSON: polygons as polygons, not only the circle around them), when the warning was
-    # first stored (``None`` before 0004: its ``issued_at`` stands in) and when its content last
+    # first stored (``None`` before 0005: its ``issued_at`` stands in) and when its content last
     # changed (``None``: never, so it goes out as a CAP Alert, else as an Update).
     certainty: Mapped[str | None] = mapped_column(String(16))
     areas: Mapped[str | None] = mapped_column(Text)
@@ -312,3 +312,16 @@ def grid_rows_to_geojson(rows: list[Grid]) -> dict:
             for r in rows
         ],
     }
+
+
+class SignInFailure(Base):
+    """One wrong password at ``/login``, kept for the throttle's window (`township.accounts.throttle`).
+
+    ``key`` is ``user:<name>`` or ``addr:<address>``: one failure is two rows, so
+    every process of a deployment counts the same failures, across restarts.
+    """
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
