@@ -160,8 +160,8 @@ def _readable(r: requests.Response) -> str:
     return body
 
 
-def leaks(site: Site, role: str, r: requests.Response, *, handler_names: bool = False) -> list[str]:
-    """What in the answer ``role`` may not see (``handler_names``: also unmasked handler names)."""
+def leaks(site: Site, role: str, r: requests.Response) -> list[str]:
+    """What in the answer ``role`` may not see."""
     body = _readable(r)
     s = site.secrets
     found: list[str] = []
@@ -171,17 +171,16 @@ def leaks(site: Site, role: str, r: requests.Response, *, handler_names: bool = 
         phones = set(re.findall(r"\d{11}", body))
         found += [f"reporter phone {p}" for p in phones & s.reporter_phones]
         found += [f"handler phone {p}" for p in phones & s.handler_phones]
-        if handler_names:
-            found += [f"handler name {n}" for n in s.handler_names if n in body]
+        found += [f"handler name {n}" for n in s.handler_names if n in body]
         body = s.handler_pattern.sub("", body)
         found += [f"reporter name {n}" for n in s.reporter_names if n in body]
     return found
 
 
-def clean(c: Client, r: requests.Response, *statuses: int, handler_names: bool = False) -> requests.Response:
+def clean(c: Client, r: requests.Response, *statuses: int) -> requests.Response:
     """Assert the status is one of ``statuses`` and nothing ``c.role`` may not see came back."""
     assert r.status_code in statuses, f"{c.role}: {r.status_code} {r.text[:300]}"
-    found = leaks(c.site, c.role, r, handler_names=handler_names)
+    found = leaks(c.site, c.role, r)
     assert not found, f"{c.role} was shown {found[:5]}"
     return r
 
@@ -214,7 +213,9 @@ def _secrets(site: Site) -> Secrets:
                | col("SELECT reporter_phone FROM cases WHERE village_id = :v", v=FOREIGN)
                | col("SELECT name FROM handlers WHERE village_id = :v", v=FOREIGN)
                | col("SELECT phone FROM handlers WHERE village_id = :v", v=FOREIGN))
-    handler_names = col("SELECT name FROM handlers") | col("SELECT handler FROM cases")
+    # Handlers who are people (a volunteer team's or a department's name is no personal data).
+    teams = col("SELECT name FROM handlers WHERE kind IN ('volunteer_team', 'department')")
+    handler_names = (col("SELECT name FROM handlers") | col("SELECT handler FROM cases")) - teams
     return Secrets(
         foreign_cases=col("SELECT id FROM cases WHERE village_id = :v", v=FOREIGN),
         own_cases=col("SELECT id FROM cases WHERE village_id = :v", v=OWN),
@@ -605,9 +606,9 @@ def clientside(c: Client, key: str) -> None:
     assert c.site.deps[key]["clientside_function"], f"{key} runs on the server now: give it a probe"
 
 
-def cb(c: Client, name: str, values: dict, trigger: str, *statuses: int, handler_names: bool = False):
+def cb(c: Client, name: str, values: dict, trigger: str, *statuses: int):
     key = next(k for k, d in c.site.deps.items() if callback_name(k, d["inputs"]) == name)
-    return clean(c, c.callback(key, values, trigger), *(statuses or (200, 204)), handler_names=handler_names)
+    return clean(c, c.callback(key, values, trigger), *(statuses or (200, 204)))
 
 
 def probe_page_callback(c: Client) -> None:
@@ -781,8 +782,14 @@ def test_the_tables_cover_the_app(site, app_maps):
     assert len(names) == len(callbacks) and set(CALLBACKS) == names
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("route", list(ROUTES), ids=" ".join)
+#: Routes and roles that show the handler's name unmasked (fixed on the branch ``privacy``).
+UNMASKED_HANDLER = {(("GET", "/api/v1/cases"), role) for role in ("wall", "anonymous")} | {
+    (("GET", "/api/v1/cases/<int:case_id>"), role) for role in ("wall", "anonymous")}
+
+
+@pytest.mark.parametrize(("route", "role"), [
+    pytest.param(route, role, marks=[PRIVACY] if (route, role) in UNMASKED_HANDLER else [],
+                 id=f"{' '.join(route)}-{role}") for route in ROUTES for role in ROLES])
 def test_route(site, route, role):
     ROUTES[route](client(site, role))
 

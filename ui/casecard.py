@@ -59,7 +59,7 @@ def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str) ->
         ("tier", tier),
         ("deadline_at", html.Span(deadline)),
         ("grid", f"{village} · {grid}" if village else grid),
-        ("handler", case.handler or "—"),
+        ("handler", shown_name(case.handler, role) or "—"),
         ("reporter", " ".join(filter(None, (shown_name(case.reporter, role), shown_phone(case.reporter_phone, role))))
          or "—"),
         ("source", label(CASE_SOURCES, case.source, lang)),
