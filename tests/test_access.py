@@ -58,11 +58,9 @@ class Secrets:
     handler_names: set[str]
 
     @property
-    def handler_pattern(self) -> re.Pattern:
-        """Any handler's name, longest first: a reporter called 贾强 is no leak inside the handler 贾强军."""
-        if not hasattr(self, "_handlers"):
-            self._handlers = re.compile("|".join(sorted(self.handler_names, key=len, reverse=True)))
-        return self._handlers
+    def longest(self) -> int:
+        """The longest name of them all (in characters)."""
+        return max(len(n) for n in self.foreign_people | self.reporter_names | self.handler_names if not n.isdigit())
 
 
 @dataclass
@@ -160,20 +158,28 @@ def _readable(r: requests.Response) -> str:
     return body
 
 
+def _grams(body: str, longest: int) -> set[str]:
+    """Every run of 2..``longest`` Chinese characters in ``body`` (names are looked up here, not searched for)."""
+    return {run[i:j] for run in re.findall(r"[\u4e00-\u9fff]{2,}", body)
+            for i in range(len(run)) for j in range(i + 2, min(len(run), i + longest) + 1)}
+
+
 def leaks(site: Site, role: str, r: requests.Response) -> list[str]:
     """What in the answer ``role`` may not see."""
     body = _readable(r)
     s = site.secrets
     found: list[str] = []
+    phones = set(re.findall(r"\d{11}", body))
     if role == "village":
-        found += [f"foreign village's {p}" for p in s.foreign_people if p in body]
+        found += [f"foreign village's {p}" for p in (phones | _grams(body, s.longest)) & s.foreign_people]
     if role not in PERSONAL:
-        phones = set(re.findall(r"\d{11}", body))
         found += [f"reporter phone {p}" for p in phones & s.reporter_phones]
         found += [f"handler phone {p}" for p in phones & s.handler_phones]
-        found += [f"handler name {n}" for n in s.handler_names if n in body]
-        body = s.handler_pattern.sub("", body)
-        found += [f"reporter name {n}" for n in s.reporter_names if n in body]
+        handlers = _grams(body, s.longest) & s.handler_names
+        found += [f"handler name {n}" for n in handlers]
+        for name in sorted(handlers, key=len, reverse=True):  # a reporter 贾强 is no leak inside the handler 贾强军
+            body = body.replace(name, "")
+        found += [f"reporter name {n}" for n in _grams(body, s.longest) & s.reporter_names]
     return found
 
 
