@@ -519,11 +519,16 @@ def probe_requests_post(c: Client) -> None:
 def probe_grid_fieldmap(c: Client) -> None:
     clean(c, c.get(f"/grid/{OWN}-01/fieldmap.html"), page_status(c))
     clean(c, c.get(f"/grid/{FOREIGN}-01/fieldmap.html"), 403 if c.role == "village" else page_status(c))
+    if c.role in ("village", "anonymous"):  # the printed formats are refused before anything is rendered
+        clean(c, c.get(f"/grid/{FOREIGN}-01/fieldmap.png"), page_status(c) if c.role == "anonymous" else 403)
 
 
 def probe_warning_fieldmap(c: Client) -> None:
     clean(c, c.get(f"/warnings/{foreign_warning(c.site)}/fieldmap.html"),
           403 if c.role == "village" else page_status(c))
+    if c.role in ("village", "anonymous"):
+        clean(c, c.get(f"/warnings/{foreign_warning(c.site)}/fieldmap.pdf"),
+              page_status(c) if c.role == "anonymous" else 403)
 
 
 def probe_shared_warning_fieldmap(c: Client) -> None:
@@ -630,7 +635,9 @@ def probe_page_callback(c: Client) -> None:
     name = "page.children <- url.pathname"
     for path, search in (("/", f"?village={FOREIGN}&level=3&grid={FOREIGN}-01"), ("/stats", ""), ("/wall", ""),
                          (f"/grid/{FOREIGN}-01", ""), (f"/grid/{OWN}-01", "")):
-        cb(c, name, {"url.pathname": path, "url.search": search}, "url.pathname")
+        r = cb(c, name, {"url.pathname": path, "url.search": search}, "url.pathname")
+        if path == "/wall":  # the wall's screen is masked whoever opened it
+            assert not leaks(c.site, "wall", r), leaks(c.site, "wall", r)[:5]
 
 
 def probe_on_state(c: Client) -> None:
