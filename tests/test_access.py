@@ -361,7 +361,13 @@ def first_suite(c: Client) -> str:
 
 
 def probe_update_component(c: Client) -> None:
-    # The endpoint of every callback, each probed in CALLBACKS: here the cheapest, the data version.
+    # The endpoint of every callback, each probed in CALLBACKS: here the cheapest, the data version;
+    # a callback the app does not have (a page left open across a deployment) is the client's error.
+    url = f"/_dash-update-component?endId={c.site.end_id}"
+    for body in ({"output": "nothing.data", "outputs": {"id": "nothing", "property": "data"}, "inputs": []},
+                 {"inputs": []}, [1]):
+        r = refused(c, lambda body=body: c.post(url, json=body), 400)
+        assert "reload" in r.text
     key = "live-version.data"
     r = clean(c, c.callback(key, {"live-tick.n_intervals": 1, "live-version.data": 0}, "live-tick.n_intervals"), 200)
     assert r.json()["response"]["live-version"]["data"] == int(c.site.counts()[-1])
