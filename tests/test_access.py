@@ -35,12 +35,10 @@ from township.store.engine import make_engine
 ROLES = ("admin", "command", "village", "responder", "wall", "anonymous")
 OWN, FOREIGN = "DL-01", "DL-05"
 RESPONDER_HANDLER = "H-OF-DL-01-01"
-#: Roles that may write through the API and move warnings (the policy's STAFF, spelt out independently).
-DESK = ("admin", "command", "village")
-#: Roles that see personal data unmasked.
+#: Roles that see personal data unmasked (spelt out here, not taken from the policy under test).
 PERSONAL = ("admin", "command", "village", "responder")
-#: The map's trace numbers of case and warning points (layers.mapfig CASES, WARNINGS).
-CASE_TRACE, WARNING_TRACE = 3, 5
+#: The map's trace number of warning points (layers.mapfig.WARNINGS).
+WARNING_TRACE = 5
 TIMEOUT = 60
 
 
@@ -627,14 +625,20 @@ def state(**kw) -> dict:
     return FilterState(**kw).model_dump(mode="json")
 
 
-def clientside(c: Client, key: str) -> None:
-    """Runs in the browser: the server has no code for it to answer with."""
-    assert c.site.deps[key]["clientside_function"], f"{key} runs on the server now: give it a probe"
+def dep_key(c: Client, name: str) -> str:
+    """The key of the callback named ``name`` in the table among the app's callbacks."""
+    return next(k for k, d in c.site.deps.items() if callback_name(k, d["inputs"]) == name)
+
+
+def in_browser(name: str) -> Callable[[Client], None]:
+    """A callback that runs in the browser: the server has no code to answer it with."""
+    def probe(c: Client) -> None:
+        assert c.site.deps[dep_key(c, name)]["clientside_function"], f"{name} runs on the server now: probe it"
+    return probe
 
 
 def cb(c: Client, name: str, values: dict, trigger: str, *statuses: int):
-    key = next(k for k, d in c.site.deps.items() if callback_name(k, d["inputs"]) == name)
-    return clean(c, c.callback(key, values, trigger), *(statuses or (200, 204)))
+    return clean(c, call(c, name, values, trigger)(), *(statuses or (200, 204)))
 
 
 def probe_page_callback(c: Client) -> None:
@@ -669,9 +673,7 @@ def probe_acknowledge(c: Client) -> None:
         cb(c, name, {"alert-ack.n_clicks": 1, "alert-ack.value": foreign}, "alert-ack.n_clicks", 200)
         assert c.site.counts() != before
     else:
-        refused(c, lambda: c.callback(next(k for k, d in c.site.deps.items() if callback_name(k, d["inputs"]) == name),
-                                      {"alert-ack.n_clicks": 1, "alert-ack.value": foreign}, "alert-ack.n_clicks"),
-                204)
+        refused(c, call(c, name, {"alert-ack.n_clicks": 1, "alert-ack.value": foreign}, "alert-ack.n_clicks"), 204)
 
 
 def probe_import(c: Client) -> None:
@@ -686,22 +688,21 @@ def probe_import(c: Client) -> None:
         r = cb(c, name, values, "import-upload.contents", 200)
         assert c.site.one("SELECT count(*) FROM cases") == before + 1, r.text
     else:
-        key = next(k for k, d in c.site.deps.items() if callback_name(k, d["inputs"]) == name)
-        r = refused(c, lambda: c.callback(key, values, "import-upload.contents"), 200)
+        r = refused(c, call(c, name, values, "import-upload.contents"), 200)
         assert "无权导入" in r.json()["response"]["import-report"]["children"], r.text
 
 
 def probe_wall_refresh(c: Client) -> None:
     # The wall shows the wall's masked view whoever looks at it.
-    r = c.callback(next(k for k, d in c.site.deps.items()
-                        if callback_name(k, d["inputs"]) == "wall-map.figure <- wall-want.data"),
-                   {"wall-want.data": 1, "wall-minute.n_intervals": 1, "wall-scale.data": 1}, "wall-want.data")
+    r = call(c, "wall-map.figure <- wall-want.data",
+             {"wall-want.data": 1, "wall-minute.n_intervals": 1, "wall-scale.data": 1}, "wall-want.data")()
     assert r.status_code == 200 and not leaks(c.site, "wall", r), leaks(c.site, "wall", r)[:5]
 
 
-def _card(c: Client, name: str, values: dict, trigger: str, **kw):
-    key = next(k for k, d in c.site.deps.items() if callback_name(k, d["inputs"]) == name)
-    return key, lambda: c.callback(key, values, trigger)
+def call(c: Client, name: str, values: dict, trigger: str) -> Callable[[], requests.Response]:
+    """The callback named ``name`` in the table, called with ``values`` when the returned function is."""
+    key = dep_key(c, name)
+    return lambda: c.callback(key, values, trigger)
 
 
 def probe_case_card(c: Client) -> None:
@@ -709,8 +710,7 @@ def probe_case_card(c: Client) -> None:
     site = c.site
     for village in (OWN, FOREIGN):
         case_id = a_case(site, village)
-        _, call = _card(c, name, {"table-cases.cellClicked": {"rowId": str(case_id)}}, "table-cases.cellClicked")
-        r = clean(c, call(), 200)
+        r = cb(c, name, {"table-cases.cellClicked": {"rowId": str(case_id)}}, "table-cases.cellClicked", 200)
         opened = r.json()["response"]["case-opened"]["data"]
         assert (opened is None) == (c.role == "village" and village == FOREIGN), opened
     # A move on a foreign case, as if a card had been opened on it: refused unless the role may make it.
@@ -722,13 +722,13 @@ def probe_case_card(c: Client) -> None:
               field_: [({"type": "case-field", "name": "text"}, "重复")],
               "case-opened.data": {"id": case_id, "version": version}, "state.data": state()}
     trigger = json.dumps({"move": "cancel", "type": "case-move"}, separators=(",", ":")) + ".n_clicks"
-    _, call = _card(c, name, values, trigger)
+    move_it = call(c, name, values, trigger)
     if c.role in ("admin", "command"):
         before = site.counts()
-        clean(c, call(), 200)
+        clean(c, move_it(), 200)
         assert site.counts() != before
     else:
-        refused(c, call, 200)
+        refused(c, move_it, 200)
 
 
 def probe_warning_card(c: Client) -> None:
@@ -747,13 +747,13 @@ def probe_warning_card(c: Client) -> None:
     values = {move: [({"type": "warn-move", "move": "acknowledge"}, 1)],
               "warn-opened.data": {"id": active, "version": version}, "state.data": state()}
     trigger = json.dumps({"move": "acknowledge", "type": "warn-move"}, separators=(",", ":")) + ".n_clicks"
-    _, call = _card(c, name, values, trigger)
+    move_it = call(c, name, values, trigger)
     if c.role in ("admin", "command"):
         before = site.counts()
-        clean(c, call(), 200)
+        clean(c, move_it(), 200)
         assert site.counts() != before
     else:
-        refused(c, call, 200)
+        refused(c, move_it, 200)
 
 
 def probe_shared_warning_card(c: Client) -> None:
@@ -774,18 +774,15 @@ CALLBACKS: dict[str, Callable[[Client], None]] = {
         "live-tick.n_intervals", 200),
     "live-version.data <- alert-ack.n_clicks": probe_acknowledge,
     "table-cases.getRowsResponse <- table-cases.getRowsRequest": probe_rows,
-    "state-query.id <- state-query.data": lambda c: clientside(c, "state-query.id"),
-    "live-drawn.data <- live-map-version.data": lambda c: clientside(c, "live-drawn.data"),
-    "live-drawn.id <- live-drawn.data": lambda c: clientside(c, "live-drawn.id"),
+    "state-query.id <- state-query.data": in_browser("state-query.id <- state-query.data"),
+    "live-drawn.data <- live-map-version.data": in_browser("live-drawn.data <- live-map-version.data"),
+    "live-drawn.id <- live-drawn.data": in_browser("live-drawn.id <- live-drawn.data"),
     "import-report.children <- import-upload.contents": probe_import,
     "wall-map.figure <- wall-want.data": probe_wall_refresh,
-    "wall-scale.data <- wall-options.data": lambda c: clientside(c, "wall-scale.data"),
-    "wall-health.data <- wall-poll.n_intervals": lambda c: clientside(c, "..wall-health.data...wall-want.data.."),
-    "wall-clock.children <- wall-tick.n_intervals": lambda c: clientside(
-        c, next(k for k in c.site.deps if k.startswith("..wall-clock."))),
-    "wall-map.figure <- wall-tick.n_intervals": lambda c: clientside(
-        c, next(k for k, d in c.site.deps.items() if k.startswith("..wall-map.") and d["inputs"][0]["id"] ==
-                "wall-tick")),
+    "wall-scale.data <- wall-options.data": in_browser("wall-scale.data <- wall-options.data"),
+    "wall-health.data <- wall-poll.n_intervals": in_browser("wall-health.data <- wall-poll.n_intervals"),
+    "wall-clock.children <- wall-tick.n_intervals": in_browser("wall-clock.children <- wall-tick.n_intervals"),
+    "wall-map.figure <- wall-tick.n_intervals": in_browser("wall-map.figure <- wall-tick.n_intervals"),
     "export-csv.href <- state-query.data": lambda c: cb(
         c, "export-csv.href <- state-query.data", {"state-query.data": f"?village={FOREIGN}"}, "state-query.data"),
     "case-opened.data <- table-cases.cellClicked": probe_case_card,
