@@ -76,6 +76,24 @@ def use_plotly_bundle(app: Dash) -> str | None:
     return url
 
 
+def refuse_unknown_callbacks(app: Dash) -> None:
+    """Answer a callback request naming no callback of this app with 400, not Dash's 500.
+
+    A page left open across a deployment that renamed a callback sends such
+    requests; they are the client's error. The JSON body is parsed once:
+    Flask keeps it for Dash's own dispatch.
+    """
+    @app.server.before_request
+    def check_callback() -> Response | None:
+        if request.path != "/_dash-update-component" or request.method != "POST":
+            return None
+        body = request.get_json(silent=True)
+        output = body.get("output") if isinstance(body, dict) else None
+        if isinstance(output, str) and output in app.callback_map:
+            return None
+        return Response(f"no callback for output {output!r}: reload the page", 400, mimetype="text/plain")
+
+
 def create_app(settings: Settings | None = None) -> Dash:
     """Build the app on the store and grids that ``settings`` name (default: the environment)."""
     settings = settings or Settings.from_env()
@@ -98,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.layout = html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)])
     auth.install(app, app_ctx)  # first: its gate runs before every other blueprint's views
     callbacks.register(app, app_ctx)
+    refuse_unknown_callbacks(app)
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
     return app
