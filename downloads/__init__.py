@@ -18,7 +18,8 @@ message is plain text, readable on a phone. The viewer is
 `auth.current_viewer` (the sign-in gate stands in front of these routes):
 personal data is masked for its role, and a village operator gets their own
 village only — the export filter is clamped (`township.loop.casefile.clamp_state`),
-another village's grid or warning is a 403, and a field map reaching other
+another village's grid is a 403, a warning beyond their reach a 404 as a missing
+one (as the warning card and the API answer), and a field map reaching other
 villages shows of them what the warning card does (`township.read.fieldmap.for_viewer`).
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ from layers.fieldmap import field_map, print_html
 from layers.report import daily_report_html
 from township.domain.filters import FilterState, from_query
 from township.domain.isotime import LOCAL_TZ
+from township.domain.policy import may_see_reach
 from township.formats import exports
 from township.loop.casefile import clamp_state
 from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data, warning_fieldmap_data
@@ -111,6 +113,11 @@ class _Refused(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _not_found(kind: str, detail: str) -> _Refused:
+    """The 404 of a grid or warning that does not exist (or, to this viewer, as if it did not)."""
+    return _Refused(404, f"没有这个{'网格' if kind == 'grid' else '预警'} · not found: {detail}")
 
 
 def _error(exc: _Refused) -> Response:
@@ -199,8 +206,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
                 # only as the policy says (`for_viewer`).
                 data = for_viewer(gather(snap), gs, viewer)
             except KeyError as exc:
-                raise _Refused(404, f"没有这个{'网格' if kind == 'grid' else '预警'} · not found: {exc.args[0]}") \
-                    from None
+                raise _not_found(kind, exc.args[0]) from None
             except ValueError as exc:
                 raise _Refused(400, f"不能导出现场图 · {exc}") from None
             if fmt == "html":
@@ -224,8 +230,10 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     def warning_field_map(wid: int, fmt: str) -> Response:
         snap = tw.snapshot()
         row = snap.warnings[(snap.warnings["id"] == wid).to_numpy()]
-        if not row.empty:
-            check_village([*snap.warning_grids.get(wid, []), *row["grid_id"].dropna()], "预警")
+        reach = {gs.village_of(g) for g in [*snap.warning_grids.get(wid, []), *row["grid_id"].dropna()] if g in gs}
+        if not row.empty and not may_see_reach(current_viewer(ctx), reach):
+            # Beyond a village operator's reach: the answer to a missing warning, as the card and the API give.
+            raise _not_found("warning", f"unknown warning {wid!r}")
         return field_map_file("warning", wid, fmt, lambda snap: warning_fieldmap_data(snap, gs, wid),
                               f"fieldmap-warning-{wid}", f"预警{wid}现场图")
 
