@@ -375,7 +375,7 @@ def probe_login_post(c: Client) -> None:
     # Each role tries a user of its own: six wrong passwords for one user would be throttled (429) and lock it out.
     username = next((u for u, _, r, *_ in DEMO_USERS if r == c.role), "nobody")
     r = refused(c, lambda: c.post("/login", data={"username": username, "password": "wrong"}), 401)
-    assert "admin" not in c.site.tokens.values() and "id=\"login-error\"" in r.text
+    assert "id=\"login-error\"" in r.text  # the form again, with the error; refused() checked nothing changed
 
 
 def probe_logout(c: Client) -> None:
