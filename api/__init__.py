@@ -9,7 +9,7 @@ every failure goes through `api.http.error_response`.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from township.runtime.bootstrap import AppContext
 
@@ -28,6 +28,13 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     def _limit_body() -> None:
         # Per request, not app-wide: the dashboard's own uploads set their own limits.
         request.max_content_length = MAX_BODY
+        if request.content_length is None and "wsgi.input_terminated" in request.environ:
+            # A chunked body has no length to refuse up front, and Werkzeug's limited stream ends
+            # quietly at the limit: the body would be cut there and parsed. Read one byte past the
+            # limit and keep the body (later reads, the form's too, use the kept copy).
+            request.max_content_length = MAX_BODY + 1
+            if len(request.get_data(cache=True)) > MAX_BODY:
+                raise RequestEntityTooLarge()
 
     bp.register_error_handler(Exception, error_response)
 
