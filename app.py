@@ -18,8 +18,10 @@ import auth
 import callbacks
 import downloads
 from api import make_blueprint
+from api.http import RETRY_AFTER_S
 from township.config import ROOT, Settings
 from township.runtime.bootstrap import AppContext, open_township
+from township.store.uow import StoreUnavailable
 from ui import ids
 
 #: plotly.js with only the trace types the pages draw (scripts/plotly-bundle/, ``make plotly-bundle``).
@@ -96,7 +98,20 @@ def create_app(settings: Settings | None = None) -> Dash:
     callbacks.register(app, app_ctx)
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
+    app.server.register_error_handler(StoreUnavailable, store_unavailable)
     return app
+
+
+def store_unavailable(exc: StoreUnavailable) -> Response:
+    """A write the store refused (read-only, full) outside the API: 503 naming the cause, not a 500.
+
+    The API answers its own clients in JSON (`api.http.error_response`); this
+    covers the pages, the callbacks and the downloads.
+    """
+    logging.getLogger(__name__).error("%s %s refused: %s", request.method, request.path, exc)
+    cause = {"read-only": "数据库只读", "full": "存储空间已满"}.get(exc.cause, exc.cause)
+    return Response(f"暂时无法保存:{cause},未写入任何内容,恢复后即可重试。\n{exc}\n", 503,
+                    {"Retry-After": RETRY_AFTER_S}, mimetype="text/plain")
 
 
 def settle(app: Dash) -> Dash:
