@@ -20,6 +20,7 @@ import downloads
 from api import make_blueprint
 from api.http import RETRY_AFTER_S
 from township.config import ROOT, Settings
+from township.runtime.allocator import settle_allocator
 from township.runtime.bootstrap import AppContext, open_township
 from township.store.uow import StoreUnavailable
 from ui import ids
@@ -125,12 +126,15 @@ def settle(app: Dash) -> Dash:
     caches that took 60–130 ms, and it fell inside filter changes at random,
     whose budget is 20 ms (township p95 62–71 ms → 17–19 ms, bench/filter_bench.py).
     Frozen objects are still freed by reference counting; only cycles among them stay.
+    The C allocator is settled too (`township.runtime.allocator`): its arenas
+    capped and free memory handed back, so that RSS stays flat under mixed reads and writes.
     Call it once, in the serving process, before it serves.
     """
     ctx = app_context(app.server)
     ctx.entries.get(ctx.township.snapshot().version)
     gc.collect()
     gc.freeze()
+    settle_allocator()
     return app
 
 
