@@ -19,8 +19,11 @@ import auth
 import callbacks
 import downloads
 from api import make_blueprint
+from api.http import RETRY_AFTER_S
 from township.config import ROOT, Settings
+from township.runtime.allocator import settle_allocator
 from township.runtime.bootstrap import AppContext, open_township
+from township.store.uow import StoreUnavailable
 from ui import ids
 
 #: plotly.js with only the trace types the pages draw (scripts/plotly-bundle/, ``make plotly-bundle``).
@@ -119,7 +122,20 @@ def create_app(settings: Settings | None = None) -> Dash:
     refuse_unknown_callbacks(app)
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
+    app.server.register_error_handler(StoreUnavailable, store_unavailable)
     return app
+
+
+def store_unavailable(exc: StoreUnavailable) -> Response:
+    """A write the store refused (read-only, full) outside the API: 503 naming the cause, not a 500.
+
+    The API answers its own clients in JSON (`api.http.error_response`); this
+    covers the pages, the callbacks and the downloads.
+    """
+    logging.getLogger(__name__).error("%s %s refused: %s", request.method, request.path, exc)
+    cause = {"read-only": "数据库只读", "full": "存储空间已满"}.get(exc.cause, exc.cause)
+    return Response(f"暂时无法保存:{cause},未写入任何内容,恢复后即可重试。\n{exc}\n", 503,
+                    {"Retry-After": RETRY_AFTER_S}, mimetype="text/plain")
 
 
 def settle(app: Dash) -> Dash:
@@ -133,12 +149,15 @@ def settle(app: Dash) -> Dash:
     caches that took 60–130 ms, and it fell inside filter changes at random,
     whose budget is 20 ms (township p95 62–71 ms → 17–19 ms, bench/filter_bench.py).
     Frozen objects are still freed by reference counting; only cycles among them stay.
+    The C allocator is settled too (`township.runtime.allocator`): its arenas
+    capped and free memory handed back, so that RSS stays flat under mixed reads and writes.
     Call it once, in the serving process, before it serves.
     """
     ctx = app_context(app.server)
     ctx.entries.get(ctx.township.snapshot().version)
     gc.collect()
     gc.freeze()
+    settle_allocator()
     return app
 
 

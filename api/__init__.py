@@ -9,7 +9,7 @@ every failure goes through `api.http.error_response`.
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from township.runtime.bootstrap import AppContext
 
@@ -49,6 +49,13 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     def _limit_body() -> Response | None:
         # Per request, not app-wide: the dashboard's own uploads set their own limits.
         request.max_content_length = MAX_BODY
+        if request.content_length is None and "wsgi.input_terminated" in request.environ:
+            # A chunked body has no length to refuse up front, and Werkzeug's limited stream ends
+            # quietly at the limit: the body would be cut there and parsed. Read one byte past the
+            # limit and keep the body (later reads, the form's too, use the kept copy).
+            request.max_content_length = MAX_BODY + 1
+            if len(request.get_data(cache=True)) > MAX_BODY:
+                raise RequestEntityTooLarge()
         if request.method == "OPTIONS":
             # Flask's own answer would list the catch-all's methods too, which no route here serves.
             allowed = allowed_methods()

@@ -28,6 +28,7 @@ from township.loop.workflow import Actor, MoveRefused
 from township.read.api import ANONYMOUS, Viewer
 from township.runtime.bootstrap import AppContext
 from township.store.models import Case
+from township.store.uow import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ MAX_BODY = 5 * 1024 * 1024
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 XML = "application/xml; charset=utf-8"
+#: When a client may try a write again after a 503 (the store read-only or full), seconds.
+RETRY_AFTER_S = "30"
 #: Largest id or version a query may name: ids and versions are INTEGER columns, 64-bit in
 #: SQLite but 32-bit in PostgreSQL, which refuses to compare a bigger number (township.store.models.MAX_ID).
 MAX_ID = 2**31 - 1
@@ -75,6 +78,9 @@ def error_response(exc: Exception) -> Response:
         status, errors, headers = exc.status, exc.errors, exc.headers
     elif isinstance(exc, IngestError):
         status, errors, headers = 422, exc.errors, {}
+    elif isinstance(exc, StoreUnavailable):  # read-only or full: not the client's fault, and it passes
+        log.error("API write %s %s refused: %s", request.method, request.path, exc)
+        status, errors, headers = 503, [FieldError(None, "(store)", str(exc))], {"Retry-After": RETRY_AFTER_S}
     elif isinstance(exc, HTTPException):
         status, headers = exc.code or 500, {}
         message = exc.description or exc.name

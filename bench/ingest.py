@@ -595,8 +595,9 @@ def log_problems(text: str) -> list[str]:
     return out
 
 
-def remove_bench_rows(database_url: str, token_name: str) -> int:
-    """Delete the cases this script wrote (and their events), and its token; bump the data version."""
+def remove_bench_rows(database_url: str, token_name: str, prefix: str = PREFIX) -> int:
+    """Delete the cases this script wrote (``external_id`` ``{prefix}-…``, and their events), and its token;
+    bump the data version."""
     from sqlalchemy import delete, select
 
     from township.store.engine import make_engine
@@ -606,10 +607,10 @@ def remove_bench_rows(database_url: str, token_name: str) -> int:
     engine = make_engine(database_url)
     try:
         with session_scope(engine) as s:
-            ids = select(Case.id).where(Case.external_id.like(f"{PREFIX}-%")).scalar_subquery()
+            ids = select(Case.id).where(Case.external_id.like(f"{prefix}-%")).scalar_subquery()
             s.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(ids)))
             s.execute(delete(CaseAssignment).where(CaseAssignment.case_id.in_(ids)))
-            n = s.execute(delete(Case).where(Case.external_id.like(f"{PREFIX}-%"))).rowcount
+            n = s.execute(delete(Case).where(Case.external_id.like(f"{prefix}-%"))).rowcount
             s.execute(delete(ApiToken).where(ApiToken.name == token_name))
             bump_version(s)
         return n

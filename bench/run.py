@@ -12,7 +12,10 @@ county: 1,500 grids, 200k cases; city: 50,000 grids, 1M cases) it measures:
   and points (their scripts served locally); the server's RSS after it;
 - **ingest and freshness** (`bench.ingest`): single-case API requests per
   second, bulk CSV/XLSX import rows per second, and a posted case → drawn in
-  an open dashboard and wall page; the server's RSS after it.
+  an open dashboard and wall page; the server's RSS after it;
+- **memory** (`bench.memory`): the server's RSS over ``--memory-minutes``
+  (10) of mixed API reads, filter and statistics callbacks and API writes:
+  its peak and its slope (``--skip memory`` leaves it out of a quick run).
 
 It prints one table and writes it, with the notes of every row, to
 ``bench/results.md`` (the README's performance section). Times are medians of
@@ -35,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app import app_context, create_app
-from bench import assign, cold_load, ingest
+from bench import assign, cold_load, ingest, memory
 from bench import filter_bench as fb
 from bench.scale import app_env, build
 from tests.conftest import LiveServer
@@ -143,8 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", nargs="+", choices=SIZES, default=list(SIZES))
     ap.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians (default 3)")
     ap.add_argument("--states", type=int, default=20, help="filter states replayed per run (default 20)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["filter", "assign", "cold", "ingest"],
-                    help="parts not to run")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["filter", "assign", "cold", "ingest", "memory"],
+                    help="parts not to run (a quick run: --skip memory, which takes --memory-minutes + 2)")
+    ap.add_argument("--memory-minutes", type=float, default=10.0,
+                    help="minutes of the mixed run whose RSS is measured (default 10)")
     ap.add_argument("--out", type=Path, default=RESULTS, help=f"where to write the table (default {RESULTS})")
     args = ap.parse_args(argv)
     started = time.perf_counter()
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                     args.runs, started=started)),
             ("ingest", lambda scale=scale, env=env: ingest.measure(scale.grids_file, scale.database_url, env,
                                                                    args.runs)),
+            ("memory", lambda scale=scale, env=env: memory.rows(scale.grids_file, env, args.memory_minutes)),
         ]
         first = True
         for name, run in parts:

@@ -127,9 +127,11 @@ class LiveServer:
     """The app running as its own process, as ``make run`` starts it."""
 
     def __init__(self, tmp: Path, env: dict[str, str] | None = None, database_url: str | None = None,
-                 gunicorn_workers: int = 0) -> None:
+                 gunicorn_workers: int = 0, prefix: list[str] | None = None) -> None:
         #: >0: run ``gunicorn -w N app:server`` (as a deployment does) instead of ``python app.py``
         self.gunicorn_workers = gunicorn_workers
+        #: a command the server runs under (``setpriv ...``)
+        self.prefix = prefix or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # DEFAULT_ROLE=command: pages open without sign-in, as the tests from before sign-in
@@ -149,7 +151,7 @@ class LiveServer:
         if self.gunicorn_workers:
             argv = [sys.executable, "-m", "gunicorn", "-w", str(self.gunicorn_workers),
                     "-b", f"127.0.0.1:{self.port}", "--timeout", "120", "app:server"]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([*self.prefix, *argv], cwd=ROOT, env=self.env,
                                      stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -39,6 +39,7 @@ from township.domain.vocab import (
     WARNING_TYPES,
     label,
 )
+from township.formats.ingest import strip_controls
 from township.grids.model import GridSet
 from township.store.models import Case
 
@@ -189,11 +190,18 @@ def case_table(view: Filtered, gridset: GridSet, role: str, contacts: pd.DataFra
 
 
 def _defuse(frame: pd.DataFrame) -> pd.DataFrame:
-    """Quote free text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``; OWASP CSV injection).
+    """Text a spreadsheet can take: control characters dropped, formulas quoted.
 
-    Titles and names come from citizens and hotline systems; Excel must show them, not evaluate them.
+    Titles and names come from citizens and hotline systems. Control
+    characters (`township.formats.ingest.CONTROL_CHARACTERS`; rows stored before
+    ingest dropped them still hold them) make an XLSX invalid XML, which
+    openpyxl refuses. Free text a spreadsheet would run as a formula (``=``,
+    ``+``, ``-``, ``@``; OWASP CSV injection) is quoted: Excel must show it, not evaluate it.
     """
     out = frame.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])):
+            out[col] = [strip_controls(v) if isinstance(v, str) else v for v in out[col]]
     for col in (CASE_HEADERS[k] for k in TEXT_COLUMNS):
         if col in out:
             out[col] = [("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v

@@ -7,6 +7,7 @@ in one transaction, idempotent by the source's own id: re-sending
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,19 @@ LongText = Annotated[str, Field(max_length=5000)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.:\-/]+$")]
 
 
+#: The times an item may carry (UTC, naive), both ends included: a deadline is counted on from a report
+#: time, and a year like 9999 leaves no room for it; nothing the township handles lies outside.
+TIME_RANGE = (datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59))
+#: C0 control characters but tab, line feed and carriage return, and DEL: no text means them, a
+#: spreadsheet refuses them (XLSX is XML 1.0), and a terminal or log would act on them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without `CONTROL_CHARACTERS`."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
 def _naive_utc(value: datetime | None) -> datetime | None:
     """Times are stored as naive UTC; a time without a zone is taken as UTC."""
     if value is None or value.tzinfo is None:
@@ -56,13 +70,32 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def _in_range(value: datetime) -> datetime:
+    """``value`` as naive UTC, if it lies in `TIME_RANGE`; pydantic names the field of the ValueError."""
+    low, high = TIME_RANGE
+    try:
+        utc = _naive_utc(value)
+    except OverflowError:  # 9999-12-31T23:00-01:00 is past the last representable UTC time
+        utc = None
+    if utc is None or not low <= utc <= high:
+        raise ValueError(f"{value.isoformat()} is outside the allowed range "
+                         f"{low.isoformat()}Z .. {high.isoformat()}Z")
+    return utc
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        # Before the length and pattern rules, so that a title of control characters alone is empty.
+        return strip_controls(value) if isinstance(value, str) else value
 
     @field_validator("*", mode="after")
     @classmethod
     def _utc(cls, value: Any) -> Any:
-        return _naive_utc(value) if isinstance(value, datetime) else value
+        return _in_range(value) if isinstance(value, datetime) else value
 
 
 class CaseIn(_In):

@@ -164,8 +164,10 @@ def backlog(cases: pd.DataFrame, by: str, now: datetime) -> pd.DataFrame:
         ``overdue`` and ``oldest_days`` (age of the oldest open case, days).
     """
     open_ = cases["status"].isin(OPEN_STATUSES).to_numpy()
+    # As plain objects: ``village_id`` is categorical, and fillna on it refuses a label that is not a category.
+    keys = cases[by].astype(object)
     frame = pd.DataFrame({
-        by: cases[by].fillna(NONE_LABEL).to_numpy()[open_],
+        by: keys.where(keys.notna(), NONE_LABEL).to_numpy()[open_],
         "overdue": overdue_mask(cases, now)[open_],
         "age": (np.datetime64(now) - cases["reported_at"].to_numpy()[open_]) / np.timedelta64(1, "D"),
     })

@@ -17,15 +17,83 @@ the lock taken by every connection opened with the ``write`` execution option
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from township.store.models import Base, Meta
-from township.store.uow import session_scope
+from township.store.uow import StoreUnavailable, session_scope
+
+#: Why a store cannot be written, by SQLite's primary result code (SQLITE_READONLY, SQLITE_FULL) ...
+SQLITE_UNWRITABLE = {8: "read-only", 13: "full"}
+#: ... and by PostgreSQL's SQLSTATE (read_only_sql_transaction: a standby, or default_transaction_read_only;
+#: disk_full).
+PG_UNWRITABLE = {"25006": "read-only", "53100": "full"}
+
+
+def _unwritable(ctx: ExceptionContext) -> StoreUnavailable | None:
+    """The driver's error as `StoreUnavailable` when the store is read-only or full (else None: unchanged).
+
+    A read-only PostgreSQL store also drops every pooled connection: one may
+    point at a former primary; fresh ones write again once the store can be written.
+    """
+    orig = ctx.original_exception
+    code = getattr(orig, "sqlite_errorcode", None)
+    cause = (SQLITE_UNWRITABLE.get(code & 0xFF) if isinstance(code, int)
+             else PG_UNWRITABLE.get(getattr(orig, "sqlstate", None) or ""))
+    if cause is None:
+        return None
+    if cause == "read-only" and ctx.dialect.name != "sqlite":
+        # A connection to a former primary stays read-only: every pooled one is replaced. (SQLite's
+        # read-only connections are reopened at checkout, see _sqlite_checkout: dropping one here would
+        # leave its statement open, and SQLite keeps a connection with an open statement alive.)
+        ctx.is_disconnect = True
+        ctx.invalidate_pool_on_disconnect = True
+    return StoreUnavailable(cause, str(orig).strip())
+
+
+def _sqlite_writable(path: Path) -> bool:
+    """Whether this process may write the store's file and the WAL and shared-memory files beside it.
+
+    SQLite creates ``-wal`` and ``-shm`` with the database file's permissions, so
+    a file that lost its write permission leaves a read-only ``-shm`` behind it.
+    """
+    files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+    return all(os.access(f, os.W_OK) for f in files if f.exists())
+
+
+def _sqlite_opened(path: Path) -> Callable[[Any, ConnectionPoolEntry], None]:
+    """The connect hook of a SQLite file: its pragmas, and whether SQLite had to open it read-only."""
+    def opened(dbapi_conn, record: ConnectionPoolEntry) -> None:
+        # SQLite opens a file it may not write read-only, and that connection stays read-only.
+        record.info["read_only"] = not _sqlite_writable(path)
+        _sqlite_pragmas(dbapi_conn, record)
+    return opened
+
+
+def _sqlite_checkout(engine: Engine, path: Path) -> Callable[[Any, ConnectionPoolEntry, PoolProxiedConnection],
+                                                                None]:
+    """The checkout hook of a SQLite file: once the files are writable, connections opened read-only are reopened.
+
+    SQLite shares one mapping of ``-shm`` among all of a process's connections
+    to a file, kept while any of them is open: a fresh connection writes only
+    once every connection that opened it read-only is closed. So the idle ones
+    are all closed here, and this one is reopened. Only connections opened
+    read-only pay for the check (a few ``access`` calls).
+    """
+    def checkout(_dbapi_conn, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        if record.info.get("read_only") and _sqlite_writable(path):
+            engine.pool.dispose()
+            raise DisconnectionError(f"{path} was read-only when this connection opened; it is writable now")
+    return checkout
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -98,18 +166,21 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; a SQLite file's folder is created if missing."""
     url = normalise_url(url)
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_opened(path))
+        event.listen(engine, "checkout", _sqlite_checkout(engine, path))
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    if url.startswith("postgresql"):
+    elif url.startswith("postgresql"):
         # The session time zone is UTC: naive times are UTC on both stores, and a
         # zone-aware time given by mistake is stored as its UTC wall clock.
         engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
         event.listen(engine, "begin", _pg_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _unwritable)
+    return engine
 
 
 def sqlite_foreign_keys(conn: Connection, on: bool) -> None:

@@ -27,6 +27,28 @@ from township.store.models import bump_version
 T = TypeVar("T")
 
 
+class StoreUnavailable(RuntimeError):
+    """The store refused a write for a reason outside the request: it is read-only, or full.
+
+    Raised in place of the driver's error (`township.store.engine` translates
+    SQLite's and PostgreSQL's); nothing of the unit of work was written, and
+    writes work again, without a restart, once the store can be written.
+
+    Attributes
+    ----------
+    cause : str
+        ``read-only`` or ``full``.
+    detail : str
+        The store's own message (``attempt to write a readonly database``).
+    """
+
+    def __init__(self, cause: str, detail: str) -> None:
+        self.cause = cause
+        self.detail = detail
+        super().__init__(f"the store cannot be written: it is {cause} ({detail}); nothing was saved, "
+                         "and writes work again as soon as it can be written")
+
+
 class UnitOfWork:
     """A context manager holding one write session; :meth:`commit` once, else everything is rolled back.
 
