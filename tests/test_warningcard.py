@@ -322,3 +322,29 @@ def test_a_village_operator_sees_its_own_village_in_full_and_others_duty_contact
     assert set(mine.cases["village_id"].dropna()) <= {"DL-03"}
     body = str(open_warning(ctx, operator, written.id).children)
     assert not [n for n, _ in full if n in body]
+
+
+def test_the_log_shows_another_villages_task_with_its_people_masked(ctx, gs):
+    from township.formats.ingest import WarningIn, write_warnings
+
+    tw = ctx.township
+    p = gs.geometry("DL-03-01").representative_point()
+    [written] = write_warnings(tw.engine, gs, [WarningIn(source="test", external_id="privacy-log", type="ice_flood",
+                                                         level=2, title="凌汛", lon=p.x, lat=p.y, radius_m=15_000)])
+    command = warning_file(tw.engine, gs, tw.snapshot(), written.id, COMMAND)
+    own = next(c for c in command.officers if c.grid_id and gs.village_of(c.grid_id) == "DL-03")
+    reached = sorted(command.villages - {"DL-03"})
+    assert reached  # the radius reaches other villages too
+    with Session(tw.engine) as s:
+        name = s.get_one(Handler, own.handler_id).name
+    # a task lies at the warning's point: a case of DL-03, dispatched to one of its officers
+    case_id = dispatch_task(tw.engine, gs, written.id, own.handler_id, COMMAND)
+    step = f"任务 #{case_id} 派单给{name}"
+    operator = Actor("常树梁村值班员", "village", "DL-03")
+    neighbour = Actor("他村值班员", "village", reached[0])
+    mine = str(open_warning(ctx, operator, written.id).children)
+    theirs = str(open_warning(ctx, neighbour, written.id).children)
+    # DL-03 sees its task in full; the other village sees that a task went out, not to whom nor by whom
+    assert step in mine and COMMAND.name in mine
+    assert "warn-log" in theirs and name not in theirs and step not in theirs and COMMAND.name not in theirs
+    assert case_id not in {c.id for c in warning_file(tw.engine, gs, tw.snapshot(), written.id, neighbour).tasks}

@@ -144,8 +144,10 @@ def _log(file: WarningFile, role: str, lang: str) -> html.Ol:
                                                                      if e.action == "dispatch" else e.action)
         states = (f"{label(WARNING_STATUSES, e.from_status, lang)} → {label(WARNING_STATUSES, e.to_status, lang)}"
                   if e.from_status and e.to_status else "")
-        note = (e.note or "") if sees_personal(role) else ""
-        items.append(shared.log_step(e.at, e.action, what, states, shown_name(e.actor, role), note))
+        # a step about another village's task shows its people as that village's people are shown here
+        who = ANONYMOUS_ROLE if e.id in file.foreign_events else role
+        note = (e.note or "") if sees_personal(who) else ""
+        items.append(shared.log_step(e.at, e.action, what, states, shown_name(e.actor, who), note))
     return html.Ol(items, className="timeline", id="warn-log")
 
 

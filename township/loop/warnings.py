@@ -26,6 +26,7 @@ the warnings reaching their village.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -59,6 +60,9 @@ WARNING_MOVES: dict[str, tuple[frozenset[str], str, str]] = {
     "handle": (frozenset({"active", "acknowledged"}), "handling", "处置"),
     "clear": (frozenset({"active", "acknowledged", "handling"}), "cleared", "解除"),
 }
+#: The log's note of a dispatched task, and how its case id is read back (`_task_of`).
+TASK_NOTE_FORMAT = "任务 #{case_id} 派单给{name} ({handler_id})"
+TASK_NOTE = re.compile(r"任务 #(\d+) ")
 #: The case source of a task dispatched from a warning (CaseIn allows only CASE_SOURCES).
 TASK_SOURCE = "patrol"
 
@@ -128,6 +132,9 @@ class WarningFile:
     moves: list[str]
     may_dispatch: bool
     affected: list[str] = field(default_factory=list)
+    #: Log steps about another village's task (the dispatch naming its handler): the viewer sees their
+    #: names masked, as the people of other villages elsewhere on the card.
+    foreign_events: frozenset[int] = frozenset()
 
 
 def _grid_distances(gridset: GridSet, grids: list[str], lon: float, lat: float) -> dict[str, float]:
@@ -263,13 +270,23 @@ def warning_file(engine: Engine, gridset: GridSet, snap: Snapshot, warning_id: i
     officers, party, support = (visible_contacts(gridset, items, actor) for items in contacts(engine, gridset, data))
     acting = may_act_on_warning(actor, villages)
     # Tasks of other villages are theirs, as their open cases are (`for_viewer`).
-    tasks = [c for c in warning_tasks(engine, row.id) if may_see_village(actor, c.village_id)]
+    every_task = warning_tasks(engine, row.id)
+    tasks = [c for c in every_task if may_see_village(actor, c.village_id)]
+    foreign = {c.id for c in every_task} - {c.id for c in tasks}
+    events = warning_events(engine, row.id)
     return WarningFile(
         row=row, data=data, villages=villages, officers=officers, party=party, support=support,
         cases=_open_cases_by_distance(data.cases, row.lon, row.lat), tasks=tasks,
-        events=warning_events(engine, row.id), moves=allowed_warning_moves(row.status, actor, villages),
+        events=events, moves=allowed_warning_moves(row.status, actor, villages),
         may_dispatch=acting and row.status != "cleared", affected=data.focus,
+        foreign_events=frozenset(e.id for e in events if _task_of(e) in foreign),
     )
+
+
+def _task_of(event: WarningEvent) -> int | None:
+    """The task case a dispatch step of the log names (its note starts ``任务 #N``, see `dispatch_task`)."""
+    found = TASK_NOTE.match(event.note or "") if event.action == "dispatch" else None
+    return int(found.group(1)) if found else None
 
 
 def selected_warning(snap: Snapshot, gridset: GridSet, warning_id: int | None) -> dict | None:
@@ -388,7 +405,8 @@ def dispatch_task(engine: Engine, gridset: GridSet, warning_id: int, handler_id:
         case_id = add_cases(uow, gridset, [item], actor=actor.name[:64], sla=sla)[0].id
         move_case(uow, case_id, "dispatch", actor, now=now, sla=sla, handler=h.handler_id,
                   note=f"预警 #{row.id} 一点指挥")
-        _log_event(uow, row, actor, "dispatch", now, f"任务 #{case_id} 派单给{h.name} ({h.handler_id})")
+        _log_event(uow, row, actor, "dispatch", now, TASK_NOTE_FORMAT.format(case_id=case_id, name=h.name,
+                                                                             handler_id=h.handler_id))
         uow.commit()
     return case_id
 
