@@ -15,7 +15,7 @@ from dash import html
 
 from auth import current_viewer
 from layers.basemap import map_style
-from township.read.fieldmap import grid_fieldmap_data
+from township.read.fieldmap import for_viewer, grid_fieldmap_data
 from township.runtime.bootstrap import AppContext
 from ui import responder as ui
 
@@ -44,5 +44,5 @@ def render_page(app_ctx: AppContext, match: re.Match, search: str | None) -> htm
         return router.not_found(ui.other_village(gs, grid_id, lang))
     snap = tw.snapshot()
     s = app_ctx.settings
-    data = grid_fieldmap_data(snap, gs, grid_id)
+    data = for_viewer(grid_fieldmap_data(snap, gs, grid_id), gs, viewer)
     return ui.page(data, gs, viewer.role, lang, snap.cases, map_style(s.tile_url, s.tile_attribution), search or "")

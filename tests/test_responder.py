@@ -151,3 +151,32 @@ def test_the_wall_role_sees_masked_numbers_and_no_tel_links(township_ctx):
         assert r.phone not in text
     for g in data.neighbours:
         assert gs.props(g)["officer_phone"] not in text
+
+
+def test_a_village_operator_sees_other_villages_officers_masked(township_ctx):
+    """Its own grid's page: neighbours in its village in full, those of another village masked (as the card)."""
+    from township.grids.spatial import neighbours
+    from township.loop.workflow import Actor
+    from township.read.fieldmap import for_viewer
+
+    tw = township_ctx.township
+    gs = tw.gridset
+    snap = tw.snapshot()
+    # a grid of DL-03 on its village's border: a neighbour in another village, and one in its own
+    border = next(g for g in gs.ids(level=3) if gs.village_of(g) == "DL-03"
+                  and {gs.village_of(n) for n in neighbours(gs, [g])} - {"DL-03"}
+                  and "DL-03" in {gs.village_of(n) for n in neighbours(gs, [g])})
+    operator = Actor("常树梁村值班员", "village", "DL-03")
+    data = for_viewer(grid_fieldmap_data(snap, gs, border), gs, operator)
+    layout = responder.page(data, gs, "village", "zh", snap.cases, {"version": 8, "sources": {}, "layers": []})
+    text = json.dumps(layout, cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
+    shown = [border, *neighbours(gs, [border, *data.neighbours]), *data.neighbours]
+    own = [gs.props(g) for g in shown if gs.village_of(g) == "DL-03"]
+    foreign = [gs.props(g) for g in shown if gs.village_of(g) != "DL-03"]
+    assert foreign and own
+    for p in own:
+        assert p["officer_phone"] in text or p["officer"] in text  # every own grid it lists, in full
+    for p in foreign:
+        assert p["officer_phone"] not in text and f'"{p["officer"]}"' not in text
+    neighbour_names = [gs.props(g)["officer"] for g in data.neighbours if gs.village_of(g) != "DL-03"]
+    assert any(mask_name(n) in text for n in neighbour_names)  # listed, masked

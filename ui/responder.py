@@ -13,6 +13,7 @@ thumb that scrolls the page, and the downloadable field map is the one to pan.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 from dash import dcc, html
@@ -108,7 +109,8 @@ def grid_figure(data: FieldMapData, gridset: GridSet, role: str, lang: str, case
                       _subset(gridset.feature_collection(3), shown), style, (center, zoom - CONTEXT_ZOOM))
     now = data.generated_at
     open_ = grid_values(cases, gridset, shown, "open", now)
-    grids = {**grid_labels(shown, gridset, role), **grid_colours(shown, open_, "open", lang, 3, selected=gid)}
+    labels = grid_labels(shown, gridset, role, own=_own_villages(data, gridset, role))
+    grids = {**labels, **grid_colours(shown, open_, "open", lang, 3, selected=gid)}
     grids["showscale"] = False  # no room for a colour bar on a phone
     grids["marker"]["line"]["color"] = [FOCUS_LINE if g == gid else "#607D8B" for g in shown]
     mine = data.cases
@@ -213,13 +215,27 @@ def cases_section(cases: pd.DataFrame, now, lang: str) -> html.Section:
                          html.Ul(items or [html.Li(t("none", lang), className="rsp-dim")], id=ids.RSP_CASES)])
 
 
-def resources_section(resources: pd.DataFrame, role: str, lang: str) -> html.Section:
-    """Resources in or near, nearest first: distance and compass direction, and whom to call."""
+def _own_villages(data: FieldMapData, gridset: GridSet, role: str) -> set[str | None] | None:
+    """The villages whose people the viewer sees as its role allows (None: every village), by
+    `township.read.fieldmap.for_viewer`'s ``seen_as``."""
+    if all(seen == role for seen in data.seen_as.values()):
+        return None
+    return {gridset.village_of(g) for g, seen in data.seen_as.items() if seen == role}
+
+
+def resources_section(resources: pd.DataFrame, role: str, lang: str,
+                      seen_as: Mapping[str, str] | None = None) -> html.Section:
+    """Resources in or near, nearest first: distance and compass direction, and whom to call.
+
+    ``seen_as`` (grid → role) shows a resource's contact as its grid's people are shown to the viewer.
+    """
+    seen_as = seen_as or {}
     items = [
         html.Li([
             html.Div([html.Span("●", style={"color": RESOURCE_COLORS.get(r.kind, "#455A64")}), " ", html.B(r.name)]),
             html.Div(f"{label(RESOURCE_KINDS, r.kind, lang)} · {_direction(r, lang)}", className="rsp-dir"),
-            html.Div([shown_name(r.contact, role) or "—", " ", _tel(r.phone, role, "", "rsp-tel", lang)]),
+            html.Div([shown_name(r.contact, seen_as.get(r.grid_id, role)) or "—", " ",
+                      _tel(r.phone, seen_as.get(r.grid_id, role), "", "rsp-tel", lang)]),
         ], className="rsp-resource")
         for r in resources.itertuples()
     ]
@@ -230,15 +246,18 @@ def resources_section(resources: pd.DataFrame, role: str, lang: str) -> html.Sec
                          html.Ul(listed, id=ids.RSP_RESOURCES), more])
 
 
-def neighbours_section(gridset: GridSet, neighbours: list[str], role: str, lang: str) -> html.Section:
-    """The grids around, each a link to its own responder view, with its officer's number."""
+def neighbours_section(gridset: GridSet, neighbours: list[str], role: str, lang: str,
+                       seen_as: Mapping[str, str] | None = None) -> html.Section:
+    """The grids around, each a link to its own responder view, with its officer's number
+    (shown as ``seen_as`` says for its grid: another village's officer masked for a village operator)."""
     items = []
     for g in neighbours:
         p = gridset.props(g)
+        who = (seen_as or {}).get(g, role)
         items.append(html.Li([
             html.A(p["name"], href=f"/grid/{g}", className="rsp-link rsp-grid-link"),
-            html.Div([shown_name(p.get("officer"), role) or "—", " ",
-                      _tel(p.get("officer_phone"), role, "", "rsp-tel", lang)]),
+            html.Div([shown_name(p.get("officer"), who) or "—", " ",
+                      _tel(p.get("officer_phone"), who, "", "rsp-tel", lang)]),
         ]))
     return html.Section([html.H2(_titled("rsp_neighbours", len(items), lang)),
                          html.Ul(items or [html.Li(t("none", lang), className="rsp-dim")], id=ids.RSP_NEIGHBOURS)])
@@ -293,9 +312,9 @@ def page(data: FieldMapData, gridset: GridSet, role: str, lang: str, cases: pd.D
                       html.Div(t("rsp_map_legend", lang), className="rsp-legend")], className="rsp-map"),
         warnings_section(data.warnings, lang),
         cases_section(data.cases, data.generated_at, lang),
-        resources_section(data.resources, role, lang),
+        resources_section(data.resources, role, lang, data.seen_as),
         downloads_section(gid, lang),
-        neighbours_section(gridset, data.neighbours, role, lang),
+        neighbours_section(gridset, data.neighbours, role, lang, data.seen_as),
         html.Footer([f"{t('rsp_updated', lang)} {stamp} · ",
                      html.A(t("rsp_refresh", lang), href=f"/grid/{gid}{search or ''}", className="rsp-link")],
                     className="rsp-foot"),

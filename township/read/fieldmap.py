@@ -122,6 +122,7 @@ def for_viewer(data: FieldMapData, gridset: GridSet, viewer: Viewer) -> FieldMap
     resources = res.loc[np.array([lists_person(viewer, k, village(g)) for k, g in zip(res["kind"], res["grid_id"],
                                                                                       strict=True)], dtype=bool)]
     grids = {*data.focus, *data.neighbours, *(g for g in resources["grid_id"] if isinstance(g, str))}
+    grids |= set(neighbours(gridset, sorted(grids)))  # the ring around, which maps draw too
     return replace(data, cases=cases, resources=resources, seen_as={g: person_role(viewer, village(g)) for g in grids})
 
 
