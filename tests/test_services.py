@@ -151,7 +151,8 @@ def test_incremental_reload_equals_a_full_load(town):
     fire = WarningIn(source="test", type="fire", level=2, title="增量预警", radius_m=1500, **_point(tw))
     new_warning = write_warnings(tw.engine, tw.gridset, [fire])[0].id
     active = first.warnings.loc[first.warnings["status"] == "active", "id"]
-    assert move_warning(tw.engine, tw.gridset, int(active.iloc[0]), "acknowledge", Actor("测试", "command"))
+    moved = move_warning(tw.engine, tw.gridset, int(active.iloc[0]), "acknowledge", Actor("测试", "command"))
+    assert (moved.from_status, moved.to_status) == ("active", "acknowledged")
 
     snap = tw.snapshot()
     assert not tw.last_reload.full and tw.last_reload.case_rows == 3  # only the changed cases were read
@@ -181,7 +182,8 @@ def test_a_new_case_reads_no_warning_but_an_acknowledged_warning_does(town):
     assert not tw.last_reload.full and (snap.cases["title"] == "只有案件").sum() == 1
     assert snap.warnings is first.warnings and snap.warning_grids is first.warning_grids
     active = snap.warnings.loc[snap.warnings["status"] == "active", "id"]
-    assert move_warning(tw.engine, tw.gridset, int(active.iloc[0]), "acknowledge", Actor("测试", "command"))
+    moved = move_warning(tw.engine, tw.gridset, int(active.iloc[0]), "acknowledge", Actor("测试", "command"))
+    assert (moved.from_status, moved.to_status) == ("active", "acknowledged")
     after = tw.snapshot()
     acknowledged = after.warnings.set_index("id").loc[int(active.iloc[0]), "status"]
     assert after.warnings is not snap.warnings and acknowledged == "acknowledged"

@@ -19,9 +19,7 @@ import subprocess
 
 import pytest
 import requests
-from conftest import TEST_DATABASE_URL, LiveServer
-
-pytestmark = pytest.mark.skipif(TEST_DATABASE_URL is not None, reason="a SQLite file's permissions and size")
+from conftest import LiveServer
 
 SETPRIV = shutil.which("setpriv")
 #: The server as an owner the kernel checks: no capability overrides file permissions.
