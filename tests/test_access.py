@@ -767,6 +767,19 @@ def call(c: Client, name: str, values: dict, trigger: str) -> Callable[[], reque
     return lambda: c.callback(key, values, trigger)
 
 
+def card_move(c: Client, name: str, values: dict, kind: str, move: str) -> None:
+    """A card's ``move`` button (pattern type ``kind``) through callback ``name``: made for admin and
+    command (the store changes), refused for every other role (nothing changes)."""
+    trigger = json.dumps({"move": move, "type": kind}, separators=(",", ":")) + ".n_clicks"
+    move_it = call(c, name, values, trigger)
+    if c.role in ("admin", "command"):
+        before = c.site.counts()
+        clean(c, move_it(), 200)
+        assert c.site.counts() != before
+    else:
+        refused(c, move_it, 200)
+
+
 def probe_case_card(c: Client) -> None:
     name = "case-opened.data <- table-cases.cellClicked"
     site = c.site
@@ -783,14 +796,7 @@ def probe_case_card(c: Client) -> None:
     values = {move: [({"type": "case-move", "move": "cancel"}, 1)],
               field_: [({"type": "case-field", "name": "text"}, "重复")],
               "case-opened.data": {"id": case_id, "version": version}, "state.data": state()}
-    trigger = json.dumps({"move": "cancel", "type": "case-move"}, separators=(",", ":")) + ".n_clicks"
-    move_it = call(c, name, values, trigger)
-    if c.role in ("admin", "command"):
-        before = site.counts()
-        clean(c, move_it(), 200)
-        assert site.counts() != before
-    else:
-        refused(c, move_it, 200)
+    card_move(c, name, values, "case-move", "cancel")
 
 
 def probe_warning_card(c: Client) -> None:
@@ -808,14 +814,7 @@ def probe_warning_card(c: Client) -> None:
     move = '{"move":["ALL"],"type":"warn-move"}.n_clicks'
     values = {move: [({"type": "warn-move", "move": "acknowledge"}, 1)],
               "warn-opened.data": {"id": active, "version": version}, "state.data": state()}
-    trigger = json.dumps({"move": "acknowledge", "type": "warn-move"}, separators=(",", ":")) + ".n_clicks"
-    move_it = call(c, name, values, trigger)
-    if c.role in ("admin", "command"):
-        before = site.counts()
-        clean(c, move_it(), 200)
-        assert site.counts() != before
-    else:
-        refused(c, move_it, 200)
+    card_move(c, name, values, "warn-move", "acknowledge")
 
 
 def probe_shared_warning_card(c: Client) -> None:
