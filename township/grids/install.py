@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from township.grids.crs import normalize_crs
 from township.grids.model import GridSet
 from township.grids.validate import RULES_VERSION, GridValidationError, parse_grid_geojson
-from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson
+from township.store.models import Case, Grid, Meta, Resource, Warning, WarningGrid, bump_version, grid_rows_to_geojson
 from township.store.uow import session_scope
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,16 @@ def _set_meta(session: Session, key: str, value: str) -> None:
     session.merge(Meta(key=key, value=value))
 
 
-def load_gridset(engine: Engine) -> GridSet | None:
-    """The grid set in the store, or None when none was installed yet."""
-    with session_scope(engine) as s:
+def load_gridset(bind: Engine | Connection, check_spatial: bool = True) -> GridSet | None:
+    """The grid set in the store (or read on a connection, in its transaction), or None when none was installed yet.
+
+    ``check_spatial=False`` skips the spatial rules: for grids known to have passed them when they were put in use.
+    """
+    with Session(bind) as s:
         rows = s.scalars(select(Grid).order_by(Grid.level, Grid.grid_id)).all()
         if not rows:
             return None
-        return parse_grid_geojson(grid_rows_to_geojson(list(rows)))
+        return parse_grid_geojson(grid_rows_to_geojson(list(rows)), check_spatial=check_spatial)
 
 
 def _relocate(session: Session, gridset: GridSet, model: type[Case] | type[Warning]) -> None:
@@ -84,32 +87,52 @@ def _grid_row(feature: dict) -> dict:
 
 
 def install_grids(engine: Engine, gridset: GridSet) -> None:
-    """Replace the stored grids by ``gridset`` in one transaction.
+    """Replace the stored grids by ``gridset`` in one transaction (see `replace_grids`)."""
+    with session_scope(engine) as s:
+        replace_grids(s, gridset)
 
-    Cases and warnings are re-located in the new grids and resources keep
-    only home grids that still exist, all before the old grids are removed.
+
+def replace_grids(s: Session, gridset: GridSet) -> None:
+    """Replace the stored grids by ``gridset`` inside the caller's transaction ``s``.
+
+    Cases and warnings are re-located in the new grids, the grids each
+    warning reaches are found again, and resources keep only home grids that
+    still exist, all before the old grids are removed.
     """
     rows = [_grid_row(f) for f in gridset.to_geojson()["features"]]
-    with session_scope(engine) as s:
-        # Bulk statements, not one ORM merge per grid (a city has 50,000).
-        stored = set(s.scalars(select(Grid.grid_id)))
-        new = [r for r in rows if r["grid_id"] not in stored]
-        kept = [r for r in rows if r["grid_id"] in stored]
-        if new:
-            s.execute(insert(Grid), new)
-        if kept:
-            s.execute(update(Grid), kept)
-        _relocate(s, gridset, Case)
-        _relocate(s, gridset, Warning)
-        for res in s.scalars(select(Resource)):
-            found = gridset.locate(np.array([res.lon]), np.array([res.lat]))[0]
-            res.grid_id = found
-        s.flush()
-        gone = stored - {r["grid_id"] for r in rows}
-        if gone:
-            s.execute(delete(Grid).where(Grid.grid_id.in_(gone)))
-        _set_meta(s, "grids_digest", gridset_digest(gridset))
-        bump_version(s)
+    # Bulk statements, not one ORM merge per grid (a city has 50,000).
+    stored = set(s.scalars(select(Grid.grid_id)))
+    new = [r for r in rows if r["grid_id"] not in stored]
+    kept = [r for r in rows if r["grid_id"] in stored]
+    if new:
+        s.execute(insert(Grid), new)
+    if kept:
+        s.execute(update(Grid), kept)
+    _relocate(s, gridset, Case)
+    _relocate(s, gridset, Warning)
+    _reach_again(s, gridset)
+    for res in s.scalars(select(Resource)):
+        found = gridset.locate(np.array([res.lon]), np.array([res.lat]))[0]
+        res.grid_id = found
+    s.flush()
+    gone = stored - {r["grid_id"] for r in rows}
+    if gone:
+        s.execute(delete(Grid).where(Grid.grid_id.in_(gone)))
+    _set_meta(s, "grids_digest", gridset_digest(gridset))
+    bump_version(s)
+
+
+def _reach_again(s: Session, gridset: GridSet) -> None:
+    """The level-3 grids each stored warning's radius reaches, in the new grids (only changed warnings are written)."""
+    reach: dict[int, set[str]] = {}
+    for wid, gid in s.execute(select(WarningGrid.warning_id, WarningGrid.grid_id)):
+        reach.setdefault(wid, set()).add(gid)
+    for wid, lon, lat, radius in s.execute(select(Warning.id, Warning.lon, Warning.lat, Warning.radius_m)):
+        now = set(gridset.grids_within(lon, lat, radius))
+        if now != reach.get(wid, set()):
+            s.execute(delete(WarningGrid).where(WarningGrid.warning_id == wid))
+            if now:
+                s.execute(insert(WarningGrid), [{"warning_id": wid, "grid_id": g} for g in sorted(now)])
 
 
 @dataclass
@@ -141,6 +164,12 @@ def ensure_grids(engine: Engine, path: Path, crs: str | None = None) -> GridLoad
     # grids are this very file, which passed validation.
     if stored is not None and validated == f"{key} {stored}":
         return GridLoad(parse_grid_geojson(raw, crs=crs, check_spatial=False), installed=False)
+    if stored is not None and validated is not None and validated.split(" ")[0] == key:
+        # This very file was installed before and the grids were replaced since (the admin page put
+        # another version in use): a restart keeps the grids in use; a changed file is installed.
+        kept = load_gridset(engine, check_spatial=False)
+        if kept is not None:
+            return GridLoad(kept, installed=False)
     try:
         candidate = parse_grid_geojson(raw, crs=crs)
     except GridValidationError as err:

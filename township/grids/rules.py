@@ -10,7 +10,7 @@ has parsed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -86,11 +86,15 @@ class Violation:
         ``outside_parent``, ``sibling_overlap``, ``coverage_gap``.
     message : str
         Human-readable English sentence naming the grid, the rule and the measure.
+    where : BaseGeometry or None
+        The region that breaks a spatial rule, in lon/lat (the overlap, the gap, the part outside the
+        parent), so that a map can draw it; ``None`` for the other rules.
     """
 
     grid_id: str | None
     rule: str
     message: str
+    where: BaseGeometry | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"[{self.rule}] {self.message}"
@@ -158,7 +162,7 @@ def check_spatial(grids: dict[str, GridRecord], usable: list[GridRecord], metric
                 what, where = measure_text(m, tol)
                 out.append(Violation(
                     c.gid, "outside_parent",
-                    f"{c.gid} extends {what} outside its parent {p.gid}, {where}",
+                    f"{c.gid} extends {what} outside its parent {p.gid}, {where}", from_metric(diff),
                 ))
 
     # Families of siblings: same parent (level-1 grids share the parent None).
@@ -194,7 +198,7 @@ def check_spatial(grids: dict[str, GridRecord], usable: list[GridRecord], metric
                 gi, gj = sorted((usable[i].gid, usable[j].gid))
                 what, where = measure_text(m, tol)
                 out.append(Violation(
-                    gi, "sibling_overlap", f"{gi} and {gj} overlap by {what}, {where}",
+                    gi, "sibling_overlap", f"{gi} and {gj} overlap by {what}, {where}", from_metric(inter),
                 ))
 
     # Children cover their parent. Skip a parent when any child is unusable:
@@ -212,15 +216,16 @@ def check_spatial(grids: dict[str, GridRecord], usable: list[GridRecord], metric
             out.append(Violation(
                 p.gid, "coverage_gap",
                 f"{p.gid} (level {p.level}) has no child grids: all of its "
-                f"{format_area(shapely.area(p.metric))} is uncovered",
+                f"{format_area(shapely.area(p.metric))} is uncovered", p.geom,
             ))
             continue
         if any(k.metric is None or k.level is None or k.parent != p.gid for k in kids):
             continue
-        m = significant(shapely.difference(p.metric, unions[p.gid]), tol)
+        gap = shapely.difference(p.metric, unions[p.gid])
+        m = significant(gap, tol)
         if m:
             what, where = measure_text(m, tol)
             out.append(Violation(
                 p.gid, "coverage_gap",
-                f"{p.gid} is not covered by its children over {what}, {where}",
+                f"{p.gid} is not covered by its children over {what}, {where}", from_metric(gap),
             ))

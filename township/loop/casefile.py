@@ -35,6 +35,8 @@ from township.store.models import Case, CaseAssignment, CaseEvent, Handler
 OTHER_ACTIONS: dict[str, dict[str, str]] = {
     "report": {"zh": "上报", "en": "Reported"},
     "update": {"zh": "来源更新", "en": "Updated by source"},
+    # A new grid set put in use moved the case into another grid (township.loop.gridversions).
+    "regrid": {"zh": "网格调整", "en": "Grid changed"},
 }
 
 #: HTTP status of each `MoveRefused` code.

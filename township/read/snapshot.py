@@ -30,6 +30,7 @@ from township.domain.vocab import (
     DOMAINS,
     TIERS,
 )
+from township.grids.install import load_gridset
 from township.grids.model import GridSet
 from township.store.models import (
     Case,
@@ -170,6 +171,11 @@ class Township:
         # and the grids digest are then of one moment (see `_merged_cases`).
         with self.engine.connect() as conn:
             digest = conn.scalar(select(Meta.value).where(Meta.key == "grids_digest"))
+            if self._grids_digest is not None and digest != self._grids_digest:
+                # The grids were replaced (the admin page, in this process or another): use the store's.
+                fresh = load_gridset(conn, check_spatial=False)
+                if fresh is not None:
+                    self.gridset = fresh
             cases, warnings, reach, read = None, None, None, 0
             if previous is not None and previous.version < version and digest == self._grids_digest:
                 cases, read = _merged_cases(conn, previous)

@@ -325,3 +325,26 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(128), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class GridVersion(Base):
+    """One version of the grid set: the grids as uploaded and checked, kept so any can be put back in use.
+
+    Exactly one version is ``active`` once the admin page has applied one: the grids in table ``grids``
+    are its FeatureCollection (`township.loop.gridversions`). Migration 0011.
+    """
+
+    __tablename__ = "grid_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: Who uploaded it (the user name; ``start`` for the grid file the app started with).
+    created_by: Mapped[str] = mapped_column(String(64))
+    #: `township.grids.install.gridset_digest` of the grid set: the same grids twice are one version.
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    #: The validated grid set as one lon/lat GeoJSON FeatureCollection (JSON text).
+    geojson: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=False)
+    #: When it was last put in use, and by whom (``None``: never).
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    applied_by: Mapped[str | None] = mapped_column(String(64))
