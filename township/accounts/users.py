@@ -71,6 +71,27 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
+def new_user(username: str, password: str, role: str, village_id: str | None = None,
+             display_name: str | None = None, handler_id: str | None = None) -> User:
+    """A new user row after the rules of `create_user`, for a caller's unit of work (a roster import).
+
+    Raises
+    ------
+    ValueError
+        As `create_user`, except a taken username (the store's unique key says that).
+    """
+    if not _USERNAME.match(username or ""):
+        raise ValueError("username: 1 to 64 letters, digits, '_', '.', '-'")
+    if len(password or "") < MIN_PASSWORD:
+        raise ValueError(f"password: at least {MIN_PASSWORD} characters")
+    check_role(role)
+    if (role == "village") != bool(village_id):
+        raise ValueError("a village user needs a village_id; other roles take none")
+    return User(username=username, password_hash=hash_password(password), role=role, village_id=village_id,
+                display_name=(display_name or username)[:64], handler_id=handler_id, active=True,
+                created_at=utcnow())
+
+
 def create_user(engine: Engine, username: str, password: str, role: str, village_id: str | None = None,
                 display_name: str | None = None, handler_id: str | None = None) -> int:
     """Store a new user and return its id.
@@ -82,18 +103,9 @@ def create_user(engine: Engine, username: str, password: str, role: str, village
         role, a village role without a village (or another role with one),
         or a username already taken.
     """
-    if not _USERNAME.match(username or ""):
-        raise ValueError("username: 1 to 64 letters, digits, '_', '.', '-'")
-    if len(password or "") < MIN_PASSWORD:
-        raise ValueError(f"password: at least {MIN_PASSWORD} characters")
-    check_role(role)
-    if (role == "village") != bool(village_id):
-        raise ValueError("a village user needs a village_id; other roles take none")
+    user = new_user(username, password, role, village_id, display_name, handler_id)
     try:
         with session_scope(engine) as s:
-            user = User(username=username, password_hash=hash_password(password), role=role,
-                        village_id=village_id, display_name=(display_name or username)[:64],
-                        handler_id=handler_id, active=True, created_at=utcnow())
             s.add(user)
             s.flush()
             return user.id

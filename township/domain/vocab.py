@@ -172,6 +172,15 @@ RESOURCE_COLORS: dict[str, str] = {
     "supply_depot": "#2E7D32",
 }
 
+#: Kinds of the people and teams a case is dispatched to (`township.store.models.Handler.kind`).
+HANDLER_KINDS: dict[str, dict[str, str]] = {
+    "officer": {"zh": "网格员", "en": "Grid officer"},
+    "party_member": {"zh": "党员", "en": "Party member"},
+    "volunteer_team": {"zh": "志愿服务队", "en": "Volunteer team"},
+    "department": {"zh": "镇职能部门", "en": "Township department"},
+    "legal_adviser": {"zh": "法律顾问", "en": "Legal adviser"},
+}
+
 
 def label(table: dict, code: object, lang: Lang = "zh") -> str:
     """Return the on-screen label of ``code`` in ``table``.

@@ -22,6 +22,7 @@ from township.domain.vocab import (
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
+    HANDLER_KINDS,
     TIERS,
     WARNING_LEVELS,
     WARNING_STATUSES,
@@ -38,6 +39,7 @@ _VOCAB: dict[str, dict[str, dict]] = {
     "cases": {"source": CASE_SOURCES, "type": CASE_TYPES, "domain": DOMAINS,
               "status": CASE_STATUSES, "tier": TIERS},
     "warnings": {"type": WARNING_TYPES, "level": WARNING_LEVELS, "status": WARNING_STATUSES},
+    "staff": {"kind": HANDLER_KINDS},
 }
 #: Words the field uses that are not a vocab label. Roman level numerals are
 #: written here in their NFKC form (Ⅱ → ii); 特别重大…一般 are the national
@@ -54,6 +56,10 @@ _ALIASES: dict[str, dict[str, dict[str, Any]]] = {
         "level": {"i": 1, "ii": 2, "iii": 3, "iv": 4, "一": 1, "二": 2, "三": 3, "四": 4,
                   "特别重大": 1, "重大": 2, "较大": 3, "一般": 4},
         "type": {"凌汛": "ice_flood", "洪水": "ice_flood"},
+    },
+    "staff": {
+        "kind": {"部门": "department", "职能部门": "department", "志愿者": "volunteer_team", "服务队": "volunteer_team",
+                 "党员中心户": "party_member", "专职网格员": "officer", "兼职网格员": "officer"},
     },
 }
 

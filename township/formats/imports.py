@@ -31,6 +31,7 @@ __all__ = [
     "RowError",
     "import_data",
     "import_file",
+    "validate_rows",
 ]
 
 Mode = Literal["all", "good"]
@@ -106,7 +107,7 @@ class ImportReport:
 
     def summary(self) -> str:
         """One line for people: counts and what happened."""
-        what = "事件" if self.kind == "cases" else "预警"
+        what = {"cases": "事件", "warnings": "预警", "staff": "人员"}.get(self.kind, self.kind)
         line = (f"{self.filename}: {self.rows} 行{what}，新增 {self.created}，更新 {self.updated}，"
                 f"拒绝 {self.rejected}")
         if self.errors and self.stored == 0:
@@ -146,9 +147,13 @@ def _one_transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def _validate(table: Table, kind: Kind, default_source: str | None,
+def validate_rows(table: Table, kind: Kind, default_source: str | None,
               errors: list[RowError], tick: Callable[[int], None]) -> list[tuple[int, Any]]:
-    """Model instances of the good rows, with their row numbers; bad rows go to ``errors``."""
+    """Model instances of the good rows, with their row numbers; bad rows go to ``errors``.
+
+    Shared by every file import (cases, warnings, rosters: `township.formats.roster`); ``tick(n)``
+    is called every `CHUNK` rows.
+    """
     model = MODELS[kind]
     default = None
     if default_source:
@@ -247,7 +252,7 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
     ValueError
         ``kind``, ``mode``, ``crs`` or ``default_source`` is not a known value.
     """
-    if kind not in MODELS or mode not in ("all", "good"):
+    if kind not in ("cases", "warnings") or mode not in ("all", "good"):
         raise ValueError(f"kind must be 'cases' or 'warnings' and mode 'all' or 'good', got {kind!r}, {mode!r}")
     normalize_crs(crs)
     report = ImportReport(filename, kind, mode)
@@ -270,7 +275,7 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
         if progress is not None:
             progress(done, total)
 
-    good = _validate(table, kind, default_source, report.errors, tick)
+    good = validate_rows(table, kind, default_source, report.errors, tick)
     tick(len(table.rows))
     good = _locate_all(good, table, gridset, crs, report.errors)
     report.errors.sort(key=lambda e: e.row or 0)

@@ -9,6 +9,8 @@ Three formats are read:
   never valid UTF-8, so trying UTF-8 first does not misread them. The
   delimiter (comma, tab or semicolon) is taken from the header line.
 * **XLSX** (openpyxl, first sheet, read-only). Date cells arrive as dates.
+  Staff and party-member rosters (kind ``"staff"``, `township.formats.people`)
+  come as CSV or XLSX too.
 * **GeoJSON** FeatureCollections of Point features whose properties are the
   `~township.formats.ingest.CaseIn` / `~township.formats.ingest.WarningIn` fields.
 
@@ -31,6 +33,7 @@ from typing import Any, Literal
 
 from township.formats.cells import cell_text, norm, row_values
 from township.formats.ingest import CaseIn, FieldError, IngestError, WarningIn
+from township.formats.people import STAFF_HEADERS, StaffIn
 from township.grids.validate import check_crs_member
 
 __all__ = [
@@ -48,12 +51,13 @@ __all__ = [
     "read_table",
 ]
 
-Kind = Literal["cases", "warnings"]
+Kind = Literal["cases", "warnings", "staff"]
 
 #: Most rows one file may carry (the whole file is held in memory and in one transaction).
 MAX_ROWS = 100_000
 #: The model each kind of row is validated with.
-MODELS: dict[str, type[CaseIn] | type[WarningIn]] = {"cases": CaseIn, "warnings": WarningIn}
+MODELS: dict[str, type[CaseIn] | type[WarningIn] | type[StaffIn]] = {"cases": CaseIn, "warnings": WarningIn,
+                                                                      "staff": StaffIn}
 
 #: Header words accepted for each case field, most specific first (the field
 #: code itself is always accepted and wins). When two columns name the same
@@ -92,7 +96,8 @@ WARNING_HEADERS: dict[str, tuple[str, ...]] = {
     "expires_at": ("失效时间", "有效期至", "截止时间"),
     "outside_ok": (),
 }
-HEADERS: dict[str, dict[str, tuple[str, ...]]] = {"cases": CASE_HEADERS, "warnings": WARNING_HEADERS}
+HEADERS: dict[str, dict[str, tuple[str, ...]]] = {"cases": CASE_HEADERS, "warnings": WARNING_HEADERS,
+                                                  "staff": STAFF_HEADERS}
 
 
 #: Units a radius header may name, e.g. 影响半径(公里); the value is stored in metres.

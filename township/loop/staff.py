@@ -1,5 +1,8 @@
 """Handlers (处置力量): who a case can be dispatched to, seeded from the bundled data.
 
+A township's own rosters come in as files (`township.formats.roster`); the
+kinds and their labels are vocabulary (`township.domain.vocab.HANDLER_KINDS`).
+
 Four kinds: the grid officer (网格员) of each grid, the party members (党员) of
 each grid — as many as the grid's ``party_members`` property, the first
 ``party_households`` of them 党员中心户 — the volunteer teams (志愿服务队) of the
@@ -18,18 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from township.domain.vocab import HANDLER_KINDS
 from township.grids.model import GridSet
 from township.grids.spatial import neighbours
 from township.store.models import Case, Handler, Resource, bump_version
 from township.store.uow import session_scope
-
-#: Handler kinds, with their labels.
-HANDLER_KINDS: dict[str, dict[str, str]] = {
-    "officer": {"zh": "网格员", "en": "Grid officer"},
-    "party_member": {"zh": "党员", "en": "Party member"},
-    "volunteer_team": {"zh": "志愿服务队", "en": "Volunteer team"},
-    "department": {"zh": "镇职能部门", "en": "Township department"},
-}
 
 #: Township departments (illustrative): id suffix, name, domains.
 DEPARTMENTS: list[tuple[str, str, tuple[str, ...]]] = [
