@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -88,3 +88,23 @@ def token_handler(engine: Engine, token_id: int) -> str | None:
     with Session(engine) as s:
         row = s.get(TokenHandler, token_id)
         return row.handler_id if row is not None else None
+
+
+def list_tokens(engine: Engine) -> list[ApiToken]:
+    """Every API token (its digest only), by name."""
+    with Session(engine) as s:
+        return list(s.scalars(select(ApiToken).order_by(ApiToken.name)))
+
+
+def revoke_token(engine: Engine, token_id: int) -> bool:
+    """Delete a token (and the handler it acted as): requests bearing it are refused from now on.
+
+    Returns whether there was such a token.
+    """
+    with session_scope(engine) as s:
+        row = s.get(ApiToken, token_id)
+        if row is None:
+            return False
+        s.execute(delete(TokenHandler).where(TokenHandler.token_id == token_id))
+        s.delete(row)
+        return True

@@ -144,3 +144,41 @@ def seed_demo_users(engine: Engine) -> int:
 def _dummy() -> str:
     # Made on first use, not at import: one scrypt costs tens of milliseconds.
     return hash_password(secrets.token_hex(8))
+
+
+def list_users(engine: Engine) -> list[User]:
+    """Every user, by username (detached rows: the hash is in them, never show it)."""
+    with Session(engine) as s:
+        return list(s.scalars(select(User).order_by(User.username)))
+
+
+def set_active(engine: Engine, user_id: int, active: bool) -> None:
+    """Disable a user (they can no longer sign in; sessions already open end at their next request) or enable one.
+
+    Raises
+    ------
+    KeyError
+        No such user.
+    """
+    with session_scope(engine) as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise KeyError(f"no user {user_id}")
+        user.active = active
+
+
+def reset_password(engine: Engine, user_id: int) -> str:
+    """Give a user a new random password and return it (the only time it is seen).
+
+    Raises
+    ------
+    KeyError
+        No such user.
+    """
+    password = secrets.token_urlsafe(9)
+    with session_scope(engine) as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise KeyError(f"no user {user_id}")
+        user.password_hash = hash_password(password)
+    return password

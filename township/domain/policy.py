@@ -13,6 +13,8 @@ everywhere.
 | responder | the town, masked nowhere for own work | unmasked | own tasks (the workflow's moves) |
 | wall | the whole town | masked | nothing |
 
+Only admin uses the admin page (:func:`may_administer`): grid versions, rosters, users and tokens.
+
 A village operator is shown of another village only its duty contacts (grid
 officers), masked (:func:`lists_person`, :func:`sees_person`), and posts
 warnings up to a radius cap (:func:`warning_radius_cap`).
@@ -43,6 +45,8 @@ COMMAND: frozenset[str] = frozenset({"admin", "command"})
 DUTY_CONTACTS: frozenset[str] = frozenset({"officer"})
 #: Roles shown the ranking of villages (the wall shows it as the town's public league table).
 SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
+#: Roles that run the admin page: replace the grids, import rosters, manage users and tokens.
+ADMINS: frozenset[str] = frozenset({"admin"})
 
 
 class Viewer(Protocol):
@@ -80,6 +84,11 @@ def may_write(role: str) -> bool:
 def may_import(role: str) -> bool:
     """Whether ``role`` may import files from the page."""
     return role in IMPORTERS
+
+
+def may_administer(role: str) -> bool:
+    """Whether ``role`` may use the admin page (grids, rosters, users and tokens)."""
+    return role in ADMINS
 
 
 def sees_ranking(role: str) -> bool:
@@ -125,4 +134,5 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
 
 __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
-           "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person"]
+           "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person",
+           "ADMINS", "may_administer"]

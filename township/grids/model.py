@@ -103,6 +103,17 @@ class GridSet:
     def __iter__(self) -> Iterator[str]:
         return iter(self._ids)
 
+    def replace_by(self, other: GridSet) -> None:
+        """Become ``other``: the one change a grid set takes, when the grids in use are replaced.
+
+        The app's services, its API routes and the demo feed hold the grid set
+        they were built with; swapping its state in one assignment makes all of
+        them use the new grids from their next call (`township.read.snapshot`
+        does it when the store's grids digest moves). A call already running
+        may finish on the old grids.
+        """
+        self.__dict__ = other.__dict__
+
     def __repr__(self) -> str:
         counts = {lvl: int((self._levels == lvl).sum()) for lvl in (1, 2, 3)}
         return f"<GridSet {counts[1]}/{counts[2]}/{counts[3]} grids by level>"

@@ -175,7 +175,7 @@ class Township:
                 # The grids were replaced (the admin page, in this process or another): use the store's.
                 fresh = load_gridset(conn, check_spatial=False)
                 if fresh is not None:
-                    self.gridset = fresh
+                    self.gridset.replace_by(fresh)
             cases, warnings, reach, read = None, None, None, 0
             if previous is not None and previous.version < version and digest == self._grids_digest:
                 cases, read = _merged_cases(conn, previous)
