@@ -151,6 +151,8 @@ class Township:
         self._lock = threading.Lock()
         #: the store's grids digest at the previous load (see `_merged_cases`)
         self._grids_digest: str | None = None
+        #: the store's grids digest when ``gridset`` was read: a snapshot that finds another reloads it
+        self._gridset_digest = _grids_digest(engine)
         self.last_reload: Reload | None = None
 
     def snapshot(self) -> Snapshot:
@@ -171,11 +173,12 @@ class Township:
         # and the grids digest are then of one moment (see `_merged_cases`).
         with self.engine.connect() as conn:
             digest = conn.scalar(select(Meta.value).where(Meta.key == "grids_digest"))
-            if self._grids_digest is not None and digest != self._grids_digest:
+            if digest != self._gridset_digest:
                 # The grids were replaced (the admin page, in this process or another): use the store's.
                 fresh = load_gridset(conn, check_spatial=False)
                 if fresh is not None:
                     self.gridset.replace_by(fresh)
+                self._gridset_digest = digest
             cases, warnings, reach, read = None, None, None, 0
             if previous is not None and previous.version < version and digest == self._grids_digest:
                 cases, read = _merged_cases(conn, previous)
@@ -192,6 +195,11 @@ class Township:
             self._grids_digest = digest
         self.last_reload = Reload(version, full, read, time.perf_counter() - start)
         return Snapshot(version, cases, warnings, reach, resources)
+
+
+def _grids_digest(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return conn.scalar(select(Meta.value).where(Meta.key == "grids_digest"))
 
 
 def read_cases(conn: Connection, dtypes: dict[str, pd.CategoricalDtype],
