@@ -852,6 +852,86 @@ CALLBACKS: dict[str, Callable[[Client], None]] = {
         c, "stats-body.children <- state.data", {"state.data": state(village=[FOREIGN], window="all")}, "state.data"),
 }
 
+# -- the admin page (callbacks.admin): made for admin, refused to every other role ---------------------------
+
+ADMIN_REFUSED = "只有系统管理员可以使用系统管理页面"
+
+
+def _data_url(data: bytes, kind: str) -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode()
+
+
+def admin_only(c: Client, name: str, values: dict, trigger: str, count: str) -> requests.Response:
+    """Callback ``name``: for admin it changes what ``count`` (SQL) counts; any other role gets the refusal
+    text and nothing stored changes."""
+    before = c.site.one(count)
+    if c.role == "admin":
+        r = cb(c, name, values, trigger, 200)
+        assert c.site.one(count) != before, r.text[:300]
+    else:
+        r = refused(c, call(c, name, values, trigger), 200)
+        assert ADMIN_REFUSED in r.text and c.site.one(count) == before, r.text[:300]
+    return r
+
+
+def probe_admin_grid_upload(c: Client) -> None:
+    from township.config import ROOT
+
+    # The page itself: only admin is shown it.
+    r = cb(c, "page.children <- url.pathname", {"url.pathname": "/admin", "url.search": ""}, "url.pathname")
+    assert ("admin-grid-upload" in r.text) == (c.role == "admin") and ("admin-refused" in r.text) != (c.role == "admin")
+    grids = json.loads((ROOT / "geodata" / "dalu_grids.geojson").read_text(encoding="utf-8"))
+    grids["features"][-1]["properties"]["name"] += f"（{c.role}）"  # valid, and another version than the one in use
+    values = {"admin-grid-upload.contents": _data_url(json.dumps(grids, ensure_ascii=False).encode(),
+                                                      "application/geo+json"),
+              "admin-grid-upload.filename": "grids.geojson"}
+    admin_only(c, "admin-grid-map.figure <- admin-grid-upload.contents", values, "admin-grid-upload.contents",
+               "SELECT count(*) FROM grid_versions")
+
+
+def probe_admin_apply(c: Client) -> None:
+    from township.grids.install import load_gridset
+    from township.loop.gridversions import keep_version
+
+    # A version with the grids in use: applying it changes no case, only which version is in use.
+    version = keep_version(c.site.engine, load_gridset(c.site.engine, check_spatial=False), "access")  # type: ignore[arg-type]
+    values = {"admin-grid-apply.n_clicks": 1, "admin-grid-candidate.data": version}
+    admin_only(c, "admin-grid-result.children <- admin-grid-apply.n_clicks", values, "admin-grid-apply.n_clicks",
+               "SELECT count(*) FROM grid_versions WHERE applied_at IS NOT NULL")
+
+
+def probe_admin_staff(c: Client) -> None:
+    phone = f"1390477{ROLES.index(c.role):04d}"
+    roster = f"姓名,类别,网格编码,联系电话\n探针网格员,网格员,{OWN}-01,{phone}\n".encode()
+    values = {"admin-staff-upload.contents": _data_url(roster, "text/csv"),
+              "admin-staff-upload.filename": "roster.csv", "admin-staff-accounts.value": ["accounts"]}
+    admin_only(c, "admin-staff-report.children <- admin-staff-upload.contents", values,
+               "admin-staff-upload.contents", "SELECT count(*) FROM handlers")
+
+
+def probe_admin_users(c: Client) -> None:
+    values = {"admin-user-create.n_clicks": 1, "admin-user-name.value": f"probe-{c.role}",
+              "admin-user-role.value": "wall", "admin-user-password.value": "probe-password"}
+    admin_only(c, "admin-users.children <- admin-user-create.n_clicks", values, "admin-user-create.n_clicks",
+               "SELECT count(*) FROM users")
+    # Revoking a token is refused to every other role (admin's revoke: tests/test_admin.py).
+    token = c.site.one("SELECT id FROM api_tokens WHERE name = 'access-wall'")
+    values = {"admin-token-revoke.n_clicks": 1, "admin-token-pick.value": token}
+    if c.role != "admin":
+        refused(c, call(c, "admin-users.children <- admin-user-create.n_clicks", values,
+                        "admin-token-revoke.n_clicks"), 200)
+        assert c.site.one("SELECT count(*) FROM api_tokens WHERE id = :i", i=token) == 1
+
+
+ADMIN_CALLBACKS: dict[str, Callable[[Client], None]] = {
+    "admin-grid-map.figure <- admin-grid-upload.contents": probe_admin_grid_upload,
+    "admin-grid-result.children <- admin-grid-apply.n_clicks": probe_admin_apply,
+    "admin-staff-report.children <- admin-staff-upload.contents": probe_admin_staff,
+    "admin-users.children <- admin-user-create.n_clicks": probe_admin_users,
+}
+CALLBACKS.update(ADMIN_CALLBACKS)
+
+
 #: The leaks fixed on the branch ``privacy``: each a probe of its own, so that none comes back.
 FIXED: list = [
     pytest.param("POST /api/v1/cases (re-send)", "village", probe_resend_foreign_case),
