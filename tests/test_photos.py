@@ -328,3 +328,23 @@ def test_no_photo_is_added_to_a_closed_case(site):
     closed = sql(site, "SELECT min(id) FROM cases WHERE status = 'closed'")
     r = upload(site, closed, "command", jpeg((300, 200)))
     assert r.status_code == 409 and "closed" in r.text and photo_rows(site, closed) == 0
+
+
+def test_open311_media_url_points_at_the_first_photo_for_who_may_see_it(site):
+    case = new_case(site, OWN)
+    first = upload(site, case, "command", jpeg((500, 400))).json()
+    upload(site, case, "command", jpeg((600, 400)))
+
+    def media_url(role: str | None) -> str:
+        key = f"?api_key={site.tokens[role]}" if role else ""
+        r = requests.get(f"{site.url}/open311/v2/requests/{case}.json{key}", timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        return r.json()[0]["media_url"]
+
+    assert media_url("command") == f"{site.url}/api/v1/photos/{first['id']}" == first["url"]
+    assert media_url("village") == first["url"]
+    assert media_url("wall") == media_url(None) == ""  # a link they could not open is no help
+    # A case that came with a media_url of its own keeps it.
+    with site.engine.begin() as conn:
+        conn.execute(text("UPDATE cases SET media_url = 'https://example.org/p.jpg' WHERE id = :c"), {"c": case})
+    assert media_url("command") == "https://example.org/p.jpg"

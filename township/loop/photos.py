@@ -170,6 +170,25 @@ def list_photos(engine: Engine, case_id: int, viewer: Viewer) -> list[Photo]:
         return list(s.scalars(select(Photo).where(Photo.case_id == case_id).order_by(Photo.id)))
 
 
+def shown_photos(engine: Engine, case_id: int, viewer: Viewer) -> list[Photo]:
+    """The photos a screen shows ``viewer`` on case ``case_id``: :func:`list_photos`, or none at all (the wall)."""
+    try:
+        return list_photos(engine, case_id, viewer)
+    except MoveRefused:
+        return []
+
+
+def first_photos(engine: Engine, cases: list[Case], viewer: Viewer) -> dict[int, int]:
+    """Case id → its first photo's id, for those of ``cases`` with photos whose photos ``viewer`` may see."""
+    ids = [c.id for c in cases if may_see_photos(viewer, c.village_id)]
+    if not ids:
+        return {}
+    with Session(engine) as s:
+        rows = s.execute(select(Photo.case_id, func.min(Photo.id)).where(Photo.case_id.in_(ids))
+                         .group_by(Photo.case_id)).all()
+    return {case_id: photo_id for case_id, photo_id in rows}
+
+
 def photo_for_viewer(engine: Engine, photo_id: int, viewer: Viewer) -> Photo | None:
     """The photo ``photo_id`` if it exists and ``viewer`` may see its case, else ``None``."""
     if not 0 < photo_id <= MAX_ID:
