@@ -40,6 +40,8 @@ from township.grids.mapping import (
     match_columns,
 )
 from township.grids.model import GridSet, json_loads
+from township.grids.rules import Violation
+from township.grids.validate import GridValidationError, check_crs_member, parse_grid_geojson
 
 __all__ = ["FORMATS", "GridFileRead", "read_grid_file", "read_grid_files"]
 
@@ -115,9 +117,6 @@ class GridFileRead:
         GridValidationError
             When the file could not be read (one ``file`` violation per error) or its grids break rules.
         """
-        from township.grids.rules import Violation
-        from township.grids.validate import GridValidationError, parse_grid_geojson
-
         if not self.ok or self.geojson is None:
             raise GridValidationError([Violation(None, "file", e) for e in self.errors])
         return parse_grid_geojson(self.geojson, crs=self.datum, check_spatial=check_spatial)
@@ -414,8 +413,6 @@ def _read_geojson(path: Path) -> _Layer:
 
 def _geojson_crs(member: Any) -> pyproj.CRS | None:
     """The CRS a legacy GeoJSON ``crs`` member names when it is not lon/lat (QGIS writes EPSG:4546 so), else None."""
-    from township.grids.validate import check_crs_member
-
     if member is None or check_crs_member(member) is None:
         return None  # absent, or lon/lat: the validator's business
     props = member.get("properties") if isinstance(member, dict) else None
