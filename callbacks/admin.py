@@ -19,6 +19,7 @@ from township.domain.policy import may_administer
 from township.formats.roster import import_staff
 from township.formats.tables import UnreadableFile
 from township.grids.compare import check_grid_file, diff_gridsets
+from township.grids.model import GridSet
 from township.loop.gridversions import apply_version, impact, keep_version, list_versions
 from township.runtime.bootstrap import AppContext
 from ui import admin as ui
@@ -31,6 +32,11 @@ def _lang(search: str | None) -> str:
 
 def _upload(contents: str) -> bytes:
     return base64.b64decode(contents.split(",", 1)[1])
+
+
+def _centre(gridset: GridSet) -> tuple[float, float]:
+    x0, y0, x1, y1 = gridset.bounds()
+    return (x0 + x1) / 2, (y0 + y1) / 2
 
 
 def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
@@ -49,7 +55,7 @@ def check_upload(app_ctx: AppContext, contents: str, filename: str, lang: str = 
     if not may_administer(viewer.role):
         return no_update, t("admin_refused", lang), None, None, True
     tw = app_ctx.township
-    check = check_grid_file(_upload(contents), filename)
+    check = check_grid_file(_upload(contents), filename, near=lambda: _centre(tw.gridset))
     tile = app_ctx.settings.tile_url
     if check.gridset is None:
         return validation_figure(check, lang=lang, tile_url=tile), ui.check_report(check, lang), None, None, True

@@ -214,7 +214,8 @@ TEXT.update({
     "admin_title": {"zh": "系统管理", "en": "Administration"},
     "admin_refused": {"zh": "只有系统管理员可以使用系统管理页面", "en": "Only an administrator may use this page"},
     "admin_grids": {"zh": "网格数据 · 校验与替换", "en": "Grids · check and replace"},
-    "admin_grid_drop": {"zh": "拖入或点击选择网格文件(GeoJSON)", "en": "Drop or choose a grid file (GeoJSON)"},
+    "admin_grid_drop": {"zh": "拖入或点击选择网格文件(GeoJSON、Shapefile 压缩包 .zip、GeoPackage、KML/KMZ)",
+                        "en": "Drop or choose a grid file (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ)"},
     "admin_grid_ok": {"zh": "校验通过", "en": "All rules hold"},
     "admin_grid_bad": {"zh": "校验未通过:{n} 个问题(地图上按编号标出),修改后重新上传",
                        "en": "{n} problems (numbered on the map): fix the file and upload it again"},
@@ -265,6 +266,7 @@ TEXT.update({
 #: Names of the grid rules on the validation map (township.grids.rules.Violation.rule).
 GRID_RULES: dict[str, dict[str, str]] = {
     "format": {"zh": "文件格式", "en": "File format"},
+    "file": {"zh": "文件无法读取", "en": "File not readable"},
     "crs": {"zh": "坐标系", "en": "Coordinate system"},
     "duplicate_id": {"zh": "网格编码重复", "en": "Duplicate grid id"},
     "bad_property": {"zh": "属性错误", "en": "Bad property"},
@@ -278,3 +280,8 @@ GRID_RULES: dict[str, dict[str, str]] = {
     "sibling_overlap": {"zh": "网格重叠", "en": "Overlap"},
     "coverage_gap": {"zh": "覆盖缝隙", "en": "Gap"},
 }
+# The case card's photos (township.loop.photos).
+TEXT.update({
+    "photos": {"zh": "现场照片", "en": "Photos"},
+    "photo_open": {"zh": "点击查看原图", "en": "Click for the full photo"},
+})

@@ -9,7 +9,6 @@ project's metric CRS (`township.grids.spatial`, EPSG:4546).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from township.grids.crs import DENSIFY_DEG
+from township.grids.files import Near, read_grid_file
 from township.grids.model import GridSet
 from township.grids.rules import Violation
 from township.grids.spatial import to_metric
@@ -33,21 +33,22 @@ __all__ = ["GridCheck", "GridDiff", "Reshaped", "check_grid_file", "diff_gridset
 RESHAPE_MIN_M2 = 1.0
 
 
-def read_grid_upload(data: bytes, filename: str) -> tuple[Any, list[str]]:
+def read_grid_upload(data: bytes, filename: str, near: Near = None) -> tuple[Any, list[str]]:
     """The grid file's content as a lon/lat GeoJSON FeatureCollection, and notes on how it was read.
 
-    GeoJSON only today. The one place the admin page reads grid files: the
-    reader of Shapefile, GeoPackage and KML replaces this body when it lands.
+    Any file `township.grids.files.read_grid_file` reads: GeoJSON, a zipped
+    Shapefile, GeoPackage, KML/KMZ. ``near`` (where the township roughly is)
+    names the likely zone first when a file's coordinates need a CRS.
 
     Raises
     ------
     GridValidationError
-        Not UTF-8 JSON (the rule ``format``).
+        The file cannot be read (one ``file`` violation per reason).
     """
-    try:
-        return json.loads(data.decode("utf-8-sig")), [f"{filename}: GeoJSON, UTF-8"]
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GridValidationError([Violation(None, "format", f"{filename} is not a GeoJSON file: {exc}")]) from None
+    read = read_grid_file(data, filename=filename, near=near)
+    if not read.ok:
+        raise GridValidationError([Violation(None, "file", e) for e in read.errors])
+    return read.geojson, read.notes
 
 
 @dataclass
@@ -91,10 +92,10 @@ class GridCheck:
         return None
 
 
-def check_grid_file(data: bytes, filename: str) -> GridCheck:
+def check_grid_file(data: bytes, filename: str, near: Near = None) -> GridCheck:
     """Read ``data`` (a file named ``filename``) and check it as a grid file; never raises on a bad file."""
     try:
-        collection, notes = read_grid_upload(data, filename)
+        collection, notes = read_grid_upload(data, filename, near)
     except GridValidationError as err:
         return GridCheck(filename, None, None, err.violations)
     try:

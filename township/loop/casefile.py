@@ -37,6 +37,7 @@ OTHER_ACTIONS: dict[str, dict[str, str]] = {
     "update": {"zh": "来源更新", "en": "Updated by source"},
     # A new grid set put in use moved the case into another grid (township.loop.gridversions).
     "regrid": {"zh": "网格调整", "en": "Grid changed"},
+    "photo": {"zh": "添加照片", "en": "Photo added"},  # township.loop.photos
 }
 
 #: HTTP status of each `MoveRefused` code.
