@@ -325,7 +325,7 @@ def test_apply_and_restore_relocate_cases(demo):
 
 def test_a_rejected_upload_keeps_nothing():
     check = check_grid_file(b"{not json", "broken.geojson")
-    assert not check.ok and check.violations[0].rule == "format" and "broken.geojson" in check.violations[0].message
+    assert not check.ok and check.violations[0].rule == "file" and "broken.geojson" in check.violations[0].message
 
 
 # -- the page -------------------------------------------------------------------------------------------------
@@ -409,3 +409,27 @@ def test_the_page_refuses_other_roles(tmp_path, browser):
     finally:
         srv.stop()
 
+
+
+@pytest.mark.store
+def test_users_and_tokens_are_managed(bare):
+    from township.accounts.tokens import check_token, create_token, list_tokens, revoke_token
+    from township.accounts.users import create_user, list_users, reset_password, set_active
+
+    engine = bare.engine
+    uid = create_user(engine, "duty01", "first-password", "command", display_name="值班员")
+    assert [u.username for u in list_users(engine)] == ["duty01"]
+    set_active(engine, uid, False)
+    assert check_password(engine, "duty01", "first-password") is None
+    set_active(engine, uid, True)
+    new = reset_password(engine, uid)
+    assert check_password(engine, "duty01", new) is not None
+    assert check_password(engine, "duty01", "first-password") is None
+    with pytest.raises(KeyError):
+        reset_password(engine, 999_999)
+    token = create_token(engine, "phone-01", "responder", handler_id="H-OF-DL-01-01")
+    row = check_token(engine, token)
+    assert row is not None and [k.name for k in list_tokens(engine)] == ["phone-01"]
+    assert revoke_token(engine, row.id) and check_token(engine, token) is None
+    assert sql(engine, "select count(*) from api_token_handlers") == [(0,)]
+    assert not revoke_token(engine, row.id)

@@ -42,7 +42,8 @@ def check_report(check: GridCheck, lang: str) -> list:
                 html.Ul(notes)]
     problems = [html.Li([html.B(label(GRID_RULES, v.rule, lang)), " ", v.message], **{"data-rule": v.rule})
                 for v in check.violations]
-    return [html.P(t("admin_grid_bad", lang).format(n=len(check.violations)), className="admin-bad"),
+    return [html.P(f"{check.filename} · " + t("admin_grid_bad", lang).format(n=len(check.violations)),
+                   className="admin-bad"),
             html.Ul(notes), html.Ol(problems, className="admin-problems")]
 
 
