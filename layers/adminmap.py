@@ -113,5 +113,7 @@ def validation_figure(check: GridCheck, current: GridSet | None = None, diff: Gr
     return {"data": traces,
             "layout": {"map": {"style": map_style(tile_url), "center": center, "zoom": zoom},
                        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": True,
-                       "legend": {"x": 1, "xanchor": "left", "y": 1, "bgcolor": "rgba(255,255,255,0.9)"},
+                       # Inside the map's corner: beside the problems on a desk, and not half the map on a phone.
+                       "legend": {"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
+                                  "bgcolor": "rgba(255,255,255,0.85)"},
                        "uirevision": check.filename}}
