@@ -97,6 +97,18 @@ def refuse_unknown_callbacks(app: Dash) -> None:
         return Response(f"no callback for output {output!r}: reload the page", 400, mimetype="text/plain")
 
 
+def follow_grids(app: Dash, app_ctx: AppContext) -> None:
+    """Before each request that may use the grids, take the store's if the admin page replaced them.
+
+    One data-version read per request (the grids digest only when that moved:
+    `township.read.snapshot.Township.follow_grids`); static files skip it.
+    """
+    @app.server.before_request
+    def follow() -> None:
+        if not request.path.startswith(("/assets/", "/_dash-component-suites/", "/static/")):
+            app_ctx.township.follow_grids()
+
+
 def create_app(settings: Settings | None = None) -> Dash:
     """Build the app on the store and grids that ``settings`` name (default: the environment)."""
     settings = settings or Settings.from_env()
@@ -120,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     auth.install(app, app_ctx)  # first: its gate runs before every other blueprint's views
     callbacks.register(app, app_ctx)
     refuse_unknown_callbacks(app)
+    follow_grids(app, app_ctx)
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
     app.server.register_error_handler(StoreUnavailable, store_unavailable)

@@ -245,16 +245,7 @@ def test_the_diff_figures_match_shapely():
         assert r.new_m2 == pytest.approx(metric_area(after), rel=AREA_TOL)
         assert r.moved_m2 == pytest.approx(metric_area(before.symmetric_difference(after)), rel=AREA_TOL)
     # B split into two grids: one added; read backwards, removed.
-    split = source()
-    fb = features(split)[B]
-    b = shape(fb["geometry"])
-    x0, y0, x1, y1 = b.bounds
-    west = b.intersection(box(x0, y0, (x0 + x1) / 2, y1))
-    fb["geometry"] = mapping(b.difference(west))
-    extra = copy.deepcopy(fb)
-    extra["properties"].update(grid_id="DL-13-90", name="新网格")
-    extra["geometry"] = mapping(west)
-    split["features"].append(extra)
+    split = split_grid()
     two = parse_grid_geojson(split)
     forward, backward = diff_gridsets(old, two), diff_gridsets(two, old)
     assert forward.added == ["DL-13-90"] and backward.removed == ["DL-13-90"]
@@ -433,3 +424,48 @@ def test_users_and_tokens_are_managed(bare):
     assert revoke_token(engine, row.id) and check_token(engine, token) is None
     assert sql(engine, "select count(*) from api_token_handlers") == [(0,)]
     assert not revoke_token(engine, row.id)
+
+
+def split_grid() -> dict:
+    """The bundled grids with B's western half made a new grid DL-13-90."""
+    fc = source()
+    fb = features(fc)[B]
+    b = shape(fb["geometry"])
+    x0, y0, x1, y1 = b.bounds
+    west = b.intersection(box(x0, y0, (x0 + x1) / 2, y1))
+    fb["geometry"] = mapping(b.difference(west))
+    extra = copy.deepcopy(fb)
+    extra["properties"].update(grid_id="DL-13-90", name="新网格")
+    extra["geometry"] = mapping(west)
+    fc["features"].append(extra)
+    return fc
+
+
+def test_every_process_uses_the_applied_grids(tmp_path, stores):
+    """Two gunicorn workers; the grids replaced by a third process: each worker's next request uses them."""
+    from township.accounts.tokens import create_token
+    from township.grids.install import load_gridset
+
+    srv = LiveServer(tmp_path, {"DEMO_FEED": "0"}, stores.new("workers"), gunicorn_workers=2).start()
+    engine = make_engine(srv.database_url)
+    try:
+        import requests
+
+        auth = {"Authorization": f"Bearer {create_token(engine, 'workers', 'command')}"}
+
+        west = shape(features(split_grid())["DL-13-90"]["geometry"]).representative_point()
+
+        def placed() -> set[str]:
+            # Enough new cases that both workers place some (each request goes to whichever accepts first).
+            ids = [requests.post(f"{srv.url}/api/v1/cases", headers=auth, timeout=60, json={
+                "source": "hotline", "type": "hotline", "domain": "livelihood", "title": "路灯不亮",
+                "lon": west.x, "lat": west.y}).json()[0]["id"] for _ in range(16)]
+            return {g for (g,) in sql(engine, f"select grid_id from cases where id in ({','.join(map(str, ids))})")}
+
+        assert placed() == {B}
+        vid = keep_version(engine, parse_grid_geojson(split_grid()), "test")
+        apply_version(engine, vid, load_gridset(engine, check_spatial=False), "test")
+        assert placed() == {"DL-13-90"}
+    finally:
+        srv.stop()
+        engine.dispose()

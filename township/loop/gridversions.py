@@ -11,9 +11,9 @@ version marked active. Restoring an earlier version is the same call with
 its id. The first apply also keeps the grids in use before it as a version,
 so they can be put back.
 
-Every app process picks the new grids up with its next snapshot: the store's
-grids digest moves, and `township.read.snapshot.Township` reloads its
-`GridSet` when it does.
+Every app process picks the new grids up at its next request: the store's
+grids digest moves, and `township.read.snapshot.Township.follow_grids` (asked
+before each request, and by every snapshot) reloads its `GridSet` in place.
 """
 from __future__ import annotations
 

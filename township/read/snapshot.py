@@ -153,6 +153,8 @@ class Township:
         self._grids_digest: str | None = None
         #: the store's grids digest when ``gridset`` was read: a snapshot that finds another reloads it
         self._gridset_digest = _grids_digest(engine)
+        #: the data version `follow_grids` last looked at the digest in
+        self._followed = -1
         self.last_reload: Reload | None = None
 
     def snapshot(self) -> Snapshot:
@@ -167,18 +169,34 @@ class Township:
                 self._snapshot = self._load(version, self._snapshot)
             return self._snapshot
 
+    def follow_grids(self) -> None:
+        """Use the store's grids if they were replaced since this process read them (the admin page, here or in
+        another process): a data-version read, and the grids digest only when that moved.
+
+        The app asks it before each request that may use the grids, so that even a request that
+        reads no snapshot (an API write, a filter checked against the grid ids) uses the grids in use.
+        """
+        version = data_version(self.engine)
+        if version == self._followed:
+            return
+        with self._lock, self.engine.connect() as conn:
+            self._follow(conn, conn.scalar(select(Meta.value).where(Meta.key == "grids_digest")))
+            self._followed = version
+
+    def _follow(self, conn: Connection, digest: str | None) -> None:
+        if digest != self._gridset_digest:
+            fresh = load_gridset(conn, check_spatial=False)
+            if fresh is not None:
+                self.gridset.replace_by(fresh)  # in place: everything holding the grid set follows
+            self._gridset_digest = digest
+
     def _load(self, version: int, previous: Snapshot | None) -> Snapshot:
         start = time.perf_counter()
         # One connection, so one read transaction: on SQLite the changed rows, the row count
         # and the grids digest are then of one moment (see `_merged_cases`).
         with self.engine.connect() as conn:
             digest = conn.scalar(select(Meta.value).where(Meta.key == "grids_digest"))
-            if digest != self._gridset_digest:
-                # The grids were replaced (the admin page, in this process or another): use the store's.
-                fresh = load_gridset(conn, check_spatial=False)
-                if fresh is not None:
-                    self.gridset.replace_by(fresh)
-                self._gridset_digest = digest
+            self._follow(conn, digest)
             cases, warnings, reach, read = None, None, None, 0
             if previous is not None and previous.version < version and digest == self._grids_digest:
                 cases, read = _merged_cases(conn, previous)
