@@ -85,16 +85,18 @@ def put_in_use(app_ctx: AppContext, version_id: int | None, lang: str = "zh") ->
             ui.versions_table(versions, lang), ui.version_options(versions, lang))
 
 
-def staff_upload(app_ctx: AppContext, contents: str, filename: str, accounts: bool, lang: str = "zh") -> str:
-    """Import a roster: the report text (with the first passwords of new sign-ins, shown once)."""
+def staff_upload(app_ctx: AppContext, contents: str, filename: str, accounts: bool, lang: str = "zh") -> tuple:
+    """Import a roster: (the report text, with the first passwords of new sign-ins shown once; the users table and
+    choices, which list those sign-ins)."""
     if not may_administer(current_viewer(app_ctx).role):
-        return t("admin_refused", lang)
+        return t("admin_refused", lang), no_update, no_update
     tw = app_ctx.township
     try:
-        report = import_staff(tw.engine, tw.gridset, _upload(contents), filename, accounts=accounts)
+        text = "\n".join(import_staff(tw.engine, tw.gridset, _upload(contents), filename, accounts=accounts).lines())
     except UnreadableFile as err:
-        return f"{filename}: {err}"
-    return "\n".join(report.lines())
+        text = f"{filename}: {err}"
+    users = list_users(tw.engine)
+    return text, ui.users_table(users, lang), ui.user_options(users)
 
 
 def user_action(app_ctx: AppContext, action: str | None, form: dict, lang: str = "zh") -> tuple:
@@ -153,7 +155,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         return put_in_use(app_ctx, candidate if ctx.triggered_id == ids.ADMIN_GRID_APPLY else picked)
 
     @app.callback(
-        Output(ids.ADMIN_STAFF_REPORT, "children"),
+        Output(ids.ADMIN_STAFF_REPORT, "children"), Output(ids.ADMIN_USERS, "children", allow_duplicate=True),
+        Output(ids.ADMIN_USER_PICK, "options", allow_duplicate=True),
         Input(ids.ADMIN_STAFF_UPLOAD, "contents"), State(ids.ADMIN_STAFF_UPLOAD, "filename"),
         State(ids.ADMIN_STAFF_ACCOUNTS, "value"),
         prevent_initial_call=True,

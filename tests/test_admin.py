@@ -389,6 +389,31 @@ def test_admin_checks_fixes_applies_and_restores_grids(admin_server, page, tmp_p
         assert page.request.get(f"{admin_server.url}/api/v1/cases/{case_id}").json()["grid_id"] == start[case_id]
 
 
+def test_admin_imports_a_roster_and_manages_a_user(admin_server, page, tmp_path):
+    engine = admin_server.engine  # type: ignore[attr-defined]
+    page.goto(admin_server.url + "/admin")
+    page.wait_for_selector("#admin-staff-upload", timeout=60000)
+    roster = tmp_path / "花名册.csv"
+    roster.write_bytes((HEADER + "王建国,网格员,DL-02-01,,13904779901,否,\n"
+                        + "李秀英,党员,DL-02-01,尔圪气村,13904779902,是,民生实事\n").encode("gb18030"))
+    page.check("#admin-staff-accounts input")
+    page.set_input_files("#admin-staff-upload input[type=file]", str(roster))
+    page.wait_for_function("() => document.querySelector('#admin-staff-report').innerText.length > 0", timeout=60000)
+    report = page.inner_text("#admin-staff-report")
+    assert "新增 2" in report and "新建账号 2 个" in report, report
+    password = next(line.split()[-1] for line in report.splitlines() if "13904779901" in line)
+    assert check_password(engine, "13904779901", password) is not None
+
+    # The new sign-in, disabled from the page: it can no longer sign in.
+    page.click("#admin-user-pick")
+    page.get_by_role("option", name="13904779901").click()
+    page.click("#admin-user-disable")
+    page.wait_for_function("() => document.querySelector('#admin-users-msg').innerText.includes('已停用')",
+                           timeout=60000)
+    assert check_password(engine, "13904779901", password) is None
+    assert one(engine, "select active from users where username = '13904779901'") in (0, False)
+
+
 def test_the_page_refuses_other_roles(tmp_path, browser):
     srv = LiveServer(tmp_path, {"DEFAULT_ROLE": "command", "DEMO_FEED": "0"}).start()
     try:
