@@ -223,6 +223,8 @@ TEXT.update({
     "admin_restore": {"zh": "恢复所选版本", "en": "Restore the chosen version"},
     "admin_versions": {"zh": "网格版本", "en": "Grid versions"},
     "admin_in_use": {"zh": "在用", "en": "in use"},
+    "admin_grid_count": {"zh": "网格数", "en": "Grids"},
+    "admin_applied_at": {"zh": "启用时间", "en": "Put in use"},
     "admin_diff": {"zh": "与在用网格对比", "en": "Against the grids in use"},
     "admin_added": {"zh": "新增", "en": "Added"},
     "admin_removed": {"zh": "删除", "en": "Removed"},

@@ -80,9 +80,11 @@ def diff_panel(diff: GridDiff, impact: Impact, current: GridSet, lang: str) -> l
 
 def versions_table(versions: list[VersionInfo], lang: str) -> html.Table:
     """Every kept version, newest first, the one in use marked."""
-    return _table(["#", t("admin_created", lang), t("admin_username", lang), "", ""],
-                  [[v.id, v.created_at.replace("T", " "), v.created_by, v.note,
-                    t("admin_in_use", lang) if v.active else ""] for v in versions], "admin-versions-table")
+    return _table(["#", t("admin_created", lang), t("admin_username", lang), t("admin_grid_count", lang), "",
+                   t("admin_applied_at", lang), ""],
+                  [[v.id, v.created_at.replace("T", " "), v.created_by, v.grids, v.note,
+                    (v.applied_at or "").replace("T", " "), t("admin_in_use", lang) if v.active else ""]
+                   for v in versions], "admin-versions-table")
 
 
 def version_options(versions: list[VersionInfo], lang: str) -> list[dict]:

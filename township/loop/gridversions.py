@@ -45,7 +45,6 @@ class VersionInfo:
     id: int
     created_at: str
     created_by: str
-    digest: str
     note: str
     active: bool
     grids: int
@@ -54,7 +53,7 @@ class VersionInfo:
 
 def _info(v: GridVersion) -> VersionInfo:
     data = json.loads(v.geojson)
-    return VersionInfo(v.id, v.created_at.isoformat(timespec="seconds"), v.created_by, v.digest, v.note, v.active,
+    return VersionInfo(v.id, v.created_at.isoformat(timespec="seconds"), v.created_by, v.note, v.active,
                        len(data["features"]), v.applied_at.isoformat(timespec="seconds") if v.applied_at else None)
 
 
