@@ -348,3 +348,30 @@ def test_open311_media_url_points_at_the_first_photo_for_who_may_see_it(site):
     with site.engine.begin() as conn:
         conn.execute(text("UPDATE cases SET media_url = 'https://example.org/p.jpg' WHERE id = :c"), {"c": case})
     assert media_url("command") == "https://example.org/p.jpg"
+
+
+def test_the_dashboard_card_shows_the_thumbnails_and_a_click_opens_the_photo(site, page):
+    from test_browser import GRAPH
+    from test_closed_loop_browser import sign_in
+
+    case = new_case(site, OWN)
+    added = upload(site, case, "command", jpeg(), png()).json()
+    sign_in(page, site, "command", "dalu-command", f"/?village={OWN}&level=3")
+    page.wait_for_selector(GRAPH, timeout=30000)
+    header = page.locator('#table-cases .ag-header-cell[col-id="id"]')
+    header.click()
+    header.click()  # newest first
+    page.locator(f'#table-cases .ag-row[row-id="{case}"] .ag-cell[col-id="title"]').click(timeout=15000)
+    page.wait_for_selector("#case-card:not([hidden]) #case-photos img", timeout=15000)
+    # Both thumbnails were fetched with the session cookie alone and decoded by the browser.
+    page.wait_for_function("() => [...document.querySelectorAll('#case-photos img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=15000)
+    sizes = page.eval_on_selector_all("#case-photos img", "els => els.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sizes == [[240, 320], [320, 160]]  # the upright 3000×4000 photo's and the 600×300 PNG's thumbnails
+    with page.context.expect_page() as opened:
+        page.locator("#case-photos a").first.click()
+    full = opened.value
+    full.wait_for_load_state()
+    assert full.url == f"{site.url}/api/v1/photos/{added[0]['id']}"
+    assert full.evaluate("() => [document.images[0].naturalWidth, document.images[0].naturalHeight]") == [1536, 2048]
+    full.close()
