@@ -80,7 +80,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         purpose = request.form.get("purpose") or "report"
         actor = actor_of(who)
         try:
-            check_may_add(engine, case_id, who)  # another village's case is 404 before a file is looked at
+            check_may_add(engine, case_id, who, purpose)  # another village's case is 404 before a file is looked at
             # The pipeline runs before the unit of work: the store's write lock is not held while photos decode.
             files = prepare_photos(rules, [f.read() for f in request.files.getlist("file")])
             added = run_in_unit(engine, lambda uow: attach_photos(uow, rules, case_id, files, actor, purpose))

@@ -85,6 +85,11 @@ def _case_for(session: Session, case_id: int, viewer: Viewer, vouched: bool = Fa
     return case
 
 
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PHOTO_PURPOSES:
+        raise MoveRefused(f"purpose {purpose!r} unknown; allowed: {', '.join(PHOTO_PURPOSES)}", "invalid")
+
+
 def _check_open(case: Case) -> None:
     if case.status in SETTLED:
         raise MoveRefused(f"case {case.id} is {case.status}: no photo can be added any more", "status")
@@ -155,8 +160,7 @@ def attach_photos(uow: UnitOfWork, rules: PhotoRules, case_id: int, files: Seque
     PhotoRefused
         A file refused, or too many files; nothing is stored.
     """
-    if purpose not in PHOTO_PURPOSES:
-        raise MoveRefused(f"purpose {purpose!r} unknown; allowed: {', '.join(PHOTO_PURPOSES)}", "invalid")
+    _check_purpose(purpose)
     session = uow.session
     _check_open(_case_for(session, case_id, actor, vouched))
     _check_count(rules, files)
@@ -188,11 +192,13 @@ def attach_photo(uow: UnitOfWork, rules: PhotoRules, case_id: int, data: bytes, 
     return attach_photos(uow, rules, case_id, [data], actor, purpose, vouched=vouched)[0]
 
 
-def check_may_add(engine: Engine, case_id: int, viewer: Viewer) -> None:
-    """Refuse as :func:`attach_photos` would for the case alone (``not_found``, ``status``), before the
-    files are processed: whoever may not add learns nothing from them, and no time is spent on them."""
+def check_may_add(engine: Engine, case_id: int, viewer: Viewer, purpose: str = "report") -> None:
+    """Refuse as :func:`attach_photos` would for the case and purpose alone (``not_found``, ``status``,
+    ``invalid``), before the files are processed: whoever may not add learns nothing from them, and no
+    time is spent on them."""
     with Session(engine) as s:
         _check_open(_case_for(s, case_id, viewer))
+    _check_purpose(purpose)
 
 
 def list_photos(engine: Engine, case_id: int, viewer: Viewer) -> list[Photo]:
