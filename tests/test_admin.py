@@ -256,10 +256,9 @@ def test_the_diff_figures_match_shapely():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(stores):
     """A store with the demo year (cases and warnings with points), opened as the app does."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('versions') / 'township.db'}"
-    ctx = open_township(Settings(database_url=url))
+    ctx = open_township(Settings(database_url=stores.new("versions")))
     yield ctx.township
     ctx.township.engine.dispose()
 
