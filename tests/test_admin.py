@@ -493,3 +493,25 @@ def test_every_process_uses_the_applied_grids(tmp_path, stores):
     finally:
         srv.stop()
         engine.dispose()
+
+
+def test_the_page_reads_a_zipped_shapefile_and_names_the_zone_of_one_without_crs(tmp_path):
+    import zipfile
+
+    import geopandas as gpd
+
+    gpd.read_file(GRIDS).to_crs(4546).to_file(tmp_path / "grids.shp", encoding="gbk")
+
+    def zipped(name: str, skip: str = "") -> bytes:
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for part in tmp_path.glob("grids.*"):
+                if part.suffix not in (".zip", skip):
+                    z.write(part, part.name)
+        return (tmp_path / name).read_bytes()
+
+    check = check_grid_file(zipped("grids.zip"), "grids.zip", near=(111.1, 40.05))
+    assert check.ok and check.gridset is not None and len(check.gridset) == 1 + 15 + 146
+    assert check.gridset.props("DL-01")["name"] == features(source())["DL-01"]["properties"]["name"]
+    assert any("EPSG:4546" in n for n in check.notes), check.notes
+    bare = check_grid_file(zipped("noprj.zip", skip=".prj"), "noprj.zip", near=(111.1, 40.05))
+    assert not bare.ok and bare.violations[0].rule == "file" and "EPSG:4546" in bare.violations[0].message
