@@ -43,6 +43,8 @@ COMMAND: frozenset[str] = frozenset({"admin", "command"})
 DUTY_CONTACTS: frozenset[str] = frozenset({"officer"})
 #: Roles shown the ranking of villages (the wall shows it as the town's public league table).
 SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
+#: Whose view a resident's tracking page (``/track/<code>``, no sign-in) shows of a case: the public's.
+PUBLIC_ROLE = ANONYMOUS_ROLE
 
 
 class Viewer(Protocol):
@@ -80,6 +82,12 @@ def may_write(role: str) -> bool:
 def may_import(role: str) -> bool:
     """Whether ``role`` may import files from the page."""
     return role in IMPORTERS
+
+
+def sees_notes(role: str) -> bool:
+    """Whether ``role`` is shown the notes of a case's trail (staff write names and phones into them): the
+    roles that see personal data; the public's tracking page shows steps and times only."""
+    return sees_personal(role)
 
 
 def sees_ranking(role: str) -> bool:
@@ -125,4 +133,5 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
 
 __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
-           "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person"]
+           "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person",
+           "PUBLIC_ROLE", "sees_notes"]
