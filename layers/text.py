@@ -188,6 +188,12 @@ TEXT.update({
     "login": {"zh": "登录", "en": "Sign in"},
 })
 
+# Residents (群众点单): the rates of the 回访 (definitions in the README, "Residents").
+TEXT.update({
+    "rework_rate": {"zh": "返工率", "en": "Rework rate"},
+    "satisfaction_rate": {"zh": "满意率", "en": "Satisfaction"},
+})
+
 
 # One-point command on a warning (一点指挥): the warning card.
 TEXT.update({

@@ -142,6 +142,7 @@ def answer_revisit(uow: UnitOfWork, code: str, satisfied: bool, comment: str = "
         move_case(uow, case.id, "reopen", REVISIT_ACTOR, now=now, sla=sla, reason=reason[:2000])
     s.add(ResidentFeedback(case_id=case.id, track_id=track.id, satisfied=satisfied, comment=comment, at=now,
                            reopened=reopen))
+    uow.version()  # the statistics (满意率, 返工率) change with it: screens reading per data version refresh
     return Answered(case.id, satisfied, reopen)
 
 

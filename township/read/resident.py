@@ -144,13 +144,13 @@ def track_view(engine: Engine, code: str) -> TrackView | None:
         timeline = [TrackStep(e.at, e.action, e.to_status, e.note if notes else None) for e in events]
         last = s.scalar(select(ResidentFeedback).where(ResidentFeedback.track_id == track.id)
                         .order_by(ResidentFeedback.at.desc(), ResidentFeedback.id.desc()).limit(1))
-        done = case.status in DONE_STATUSES and case.resolved_at is not None
-        answered = last is not None and done and last.at >= case.resolved_at
+        resolved = case.resolved_at if case.status in DONE_STATUSES else None
+        answered = last is not None and resolved is not None and last.at >= resolved
         return TrackView(
             case_id=case.id, kind=track.kind, title=case.title, type=case.type, domain=case.domain,
             status=case.status, village_id=case.village_id, handler=shown_name(case.handler, PUBLIC_ROLE),
             reported_at=case.reported_at, resolved_at=case.resolved_at, follows=follow_counts(s, [case.id])[case.id],
-            timeline=timeline, can_answer=track.kind == "report" and done and not answered,
+            timeline=timeline, can_answer=track.kind == "report" and resolved is not None and not answered,
             answer=last.satisfied if answered and last is not None else None)
 
 
