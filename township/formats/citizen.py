@@ -58,12 +58,16 @@ class ResidentReport(_In):
     @field_validator("phone", mode="after")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if value is not None:
-            value = value.replace(" ", "")
-            if not PHONE.match(value):
-                raise ValueError("a phone number is 11 digits starting 13–19 (a mobile), or a landline with "
-                                 "its area code (0477-1234567)")
-        return value
+        return clean_phone(value)
+
+
+def clean_phone(value: str | None) -> str | None:
+    """A phone as typed, without spaces (``None`` for none); ValueError saying the rule if it is not one."""
+    value = (value or "").replace(" ", "") or None
+    if value is not None and not PHONE.match(value):
+        raise ValueError("a phone number is 11 digits starting 13–19 (a mobile), or a landline with "
+                         "its area code (0477-1234567)")
+    return value
 
 
 def to_case(report: ResidentReport) -> CaseIn:
@@ -126,5 +130,5 @@ def proof_refusal(secret: bytes, token: str | None, counter: str | None, honeypo
     return None
 
 
-__all__ = ["MAX_DESCRIPTION", "MAX_COMMENT", "PHONE", "ResidentReport", "to_case", "issue_token", "work_done",
-           "leading_zero_bits", "proof_refusal", "TOKEN_MAX_AGE_S"]
+__all__ = ["MAX_DESCRIPTION", "MAX_COMMENT", "PHONE", "ResidentReport", "clean_phone", "to_case", "issue_token",
+           "work_done", "leading_zero_bits", "proof_refusal", "TOKEN_MAX_AGE_S"]
