@@ -192,6 +192,7 @@ TEXT.update({
 TEXT.update({
     "rework_rate": {"zh": "返工率", "en": "Rework rate"},
     "satisfaction_rate": {"zh": "满意率", "en": "Satisfaction"},
+    "follows": {"zh": "关注", "en": "Followers"},
 })
 
 

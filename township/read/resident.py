@@ -47,8 +47,13 @@ class Nearby:
     reported_at: datetime
 
 
-def follow_counts(s: Session, case_ids: Iterable[int]) -> dict[int, int]:
+def follow_counts(engine: Engine, case_ids: Iterable[int]) -> dict[int, int]:
     """关注: how many residents follow each case (every follow, with a phone or not); 0 for none."""
+    with Session(engine) as s:
+        return _follow_counts(s, case_ids)
+
+
+def _follow_counts(s: Session, case_ids: Iterable[int]) -> dict[int, int]:
     ids = list(case_ids)
     rows = s.execute(select(ResidentTrack.case_id, func.count()).where(
         ResidentTrack.case_id.in_(ids), ResidentTrack.kind == "follow").group_by(ResidentTrack.case_id))
@@ -80,7 +85,7 @@ def nearby_open(engine: Engine, category: str, lon: float, lat: float, radius_m:
         near = [(float(d), r) for d, r in zip(dist, rows, strict=True) if d <= radius_m]
         near.sort(key=lambda p: (p[0], p[1].id))
         near = near[:limit]
-        counts = follow_counts(s, [r.id for _, r in near])
+        counts = _follow_counts(s, [r.id for _, r in near])
     return [Nearby(r.id, r.title, r.status, d, counts[r.id], r.reported_at) for d, r in near]
 
 
@@ -149,7 +154,7 @@ def track_view(engine: Engine, code: str) -> TrackView | None:
         return TrackView(
             case_id=case.id, kind=track.kind, title=case.title, type=case.type, domain=case.domain,
             status=case.status, village_id=case.village_id, handler=shown_name(case.handler, PUBLIC_ROLE),
-            reported_at=case.reported_at, resolved_at=case.resolved_at, follows=follow_counts(s, [case.id])[case.id],
+            reported_at=case.reported_at, resolved_at=case.resolved_at, follows=_follow_counts(s, [case.id])[case.id],
             timeline=timeline, can_answer=track.kind == "report" and resolved is not None and not answered,
             answer=last.satisfied if answered and last is not None else None)
 
