@@ -47,8 +47,8 @@ button:disabled { background: #b0bec5; }
 svg.town { width: 100%; height: auto; touch-action: manipulation; background: #e8eef1; border-radius: 6px; }
 svg.town path { fill: #fff8e1; stroke: #8d6e63; stroke-width: 1.5; }
 svg.town path.community { fill: #ffe0b2; }
-svg.town text { font-size: 22px; fill: #4e342e; text-anchor: middle; pointer-events: none; }
-svg.town text.community { font-size: 14px; }
+svg.town text { font-size: 30px; fill: #4e342e; text-anchor: middle; pointer-events: none; }
+svg.town text.community { font-size: 15px; }
 svg.town circle { fill: #d32f2f; stroke: #fff; stroke-width: 3; }
 .cats { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
 .cats label { border: 1px solid #cfd8dc; border-radius: 6px; padding: 12px 8px; display: flex; gap: 6px;
@@ -122,7 +122,7 @@ def town_svg(gridset: GridSet) -> str:
         names.append(f'<text class="{kind}" x="{px:.0f}" y="{py:.0f}">{_e(props["name"])}</text>')
     return (f'<svg class="town" id="town-map" viewBox="0 0 {SVG_WIDTH:.0f} {height:.0f}" '
             f'data-minx="{minx!r}" data-maxy="{maxy!r}" data-sx="{sx!r}" data-sy="{sy!r}" role="img" '
-            f'aria-label="map of the town">{"".join(shapes)}{"".join(names)}<circle id="town-pin" r="9" cx="-50" '
+            f'aria-label="map of the town">{"".join(shapes)}{"".join(names)}<circle id="town-pin" r="14" cx="-50" '
             'cy="-50"/></svg>')
 
 
