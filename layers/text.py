@@ -234,6 +234,8 @@ TEXT.update({
                    "en": "No position (allow location): tap the map"},
     "res_what": {"zh": "② 反映什么?", "en": "② What is it about?"},
     "res_describe": {"zh": "③ 说说情况", "en": "③ Tell us what happened"},
+    "res_photos": {"zh": "照片(可不传)", "en": "Photos (optional)"},
+    "res_photos_hint": {"zh": "最多 {n} 张,拍下现场更便于处理", "en": "Up to {n}: a photo of the place helps"},
     "res_describe_hint": {"zh": "例如:村口第三盏路灯不亮已一周",
                           "en": "e.g. the third street light at the village gate has been out for a week"},
     "res_contact": {"zh": "④ 联系方式(可不填)", "en": "④ Contact (optional)"},
@@ -283,4 +285,11 @@ TEXT.update({
     "res_st_closed": {"zh": "已办结并销号。", "en": "Done and closed."},
     "res_st_returned": {"zh": "退回重新派单中。", "en": "Back to be sent to a handler again."},
     "res_st_cancelled": {"zh": "已撤销。", "en": "Cancelled."},
+})
+
+
+# The case card's photos (township.loop.photos).
+TEXT.update({
+    "photos": {"zh": "现场照片", "en": "Photos"},
+    "photo_open": {"zh": "点击查看原图", "en": "Click for the full photo"},
 })

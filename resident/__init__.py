@@ -22,7 +22,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from api.photos import upload_limit
 from layers.text import t
 from resident import pages
 from township.accounts.throttle import Limit, address_key, record_failure, retry_after
@@ -30,6 +32,8 @@ from township.config import session_secret
 from township.domain.vocab import CASE_STATUSES, RESIDENT_CATEGORIES, Lang, label
 from township.formats.citizen import ResidentReport, clean_phone, issue_token, proof_refusal
 from township.formats.ingest import validation_errors
+from township.formats.photos import PhotoRefused
+from township.loop.photos import PhotoRules
 from township.loop.resident import ResidentRefused, Tracked, answer_revisit, file_report, follow
 from township.read.resident import nearby_open, track_view
 from township.runtime.bootstrap import AppContext
@@ -65,6 +69,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     bp = Blueprint("resident", __name__)
     tw, settings = app_ctx.township, app_ctx.settings
     secret = session_secret(settings)
+    rules = PhotoRules.of(settings)
     made: dict[str, str] = {}  # the map and the script, made on first use
 
     def svg() -> str:
@@ -75,7 +80,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     def form(lang: Lang, status: int = 200, error: str = "", values: dict[str, str] | None = None,
              headers: dict[str, str] | None = None) -> Response:
         page = pages.report_page(svg(), issue_token(secret, time.time()), settings.report_pow_bits, lang,
-                                 values=values, error=error)
+                                 rules.per_request, values=values, error=error)
         return _html(page, status, headers)
 
     def limits(phone: str | None) -> list[Limit]:
@@ -111,7 +116,13 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     @bp.post("/report")
     def report_send() -> Response:
         lang = _lang()
-        values = {k: request.form.get(k, "") for k in FORM_FIELDS}
+        request.max_content_length = upload_limit(rules)  # the photos: bigger than a form, not unbounded
+        try:
+            values = {k: request.form.get(k, "") for k in FORM_FIELDS}
+            photos = [data for f in request.files.getlist("photo") if (data := f.read())]
+        except RequestEntityTooLarge:
+            return form(lang, 413, f"照片太大,每张最多 {rules.max_bytes // 2**20} MB · the photos (field: photo) are "
+                        f"too large: at most {rules.per_request} of {rules.max_bytes // 2**20} MB each")
         phone = values["phone"].replace(" ", "") or None
         refused = guarded(lang, phone, values)
         if refused is not None:
@@ -126,10 +137,14 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
             return form(lang, 422, f"请检查填写的内容 · please check: {text}", values)
         try:
             with UnitOfWork(tw.engine) as uow:
-                done = file_report(uow, tw.gridset, report, sla=settings.sla)
+                done = file_report(uow, tw.gridset, report, sla=settings.sla, photos=photos, rules=rules)
                 uow.commit()
         except ResidentRefused as exc:
             return form(lang, exc.status, exc.reason, values)
+        except PhotoRefused as exc:
+            which = f"第 {exc.index + 1} 张照片" if exc.index is not None else "照片"
+            return form(lang, 413 if exc.code == "size" else 422, f"{which}未能接收,请重新选择照片 · photo: "
+                        f"{exc.message} (nothing was sent: choose the photos again)", values)
         return counted(report.phone, done, lang, followed=False)
 
     @bp.get("/resident/nearby")

@@ -149,8 +149,8 @@ def proof_fields(token: str) -> str:
             'autocomplete="off"></label></div>')
 
 
-def report_page(svg: str, token: str, bits: int, lang: Lang, *, values: dict[str, str] | None = None,
-                error: str = "", status_hint: str = "") -> str:
+def report_page(svg: str, token: str, bits: int, lang: Lang, max_photos: int, *,
+                values: dict[str, str] | None = None, error: str = "") -> str:
     """The report form; ``values`` refill it after a refusal (nothing the resident typed is lost)."""
     v = values or {}
     cats = "".join(
@@ -158,8 +158,9 @@ def report_page(svg: str, token: str, bits: int, lang: Lang, *, values: dict[str
         f'{" checked" if v.get("category") == code else ""} required>{_e(c[lang])}</label>'
         for code, c in RESIDENT_CATEGORIES.items())
     err = f'<p class="error" id="report-error" role="alert">{_e(error)}</p>' if error else ""
-    body = f"""{err}{status_hint}
-<form method="post" action="/report?lang={lang}" id="report-form" data-bits="{bits}" data-words="{_words(lang)}">
+    body = f"""{err}
+<form method="post" action="/report?lang={lang}" id="report-form" data-bits="{bits}" data-words="{_words(lang)}"
+ enctype="multipart/form-data">
 {proof_fields(token)}
 <input type="hidden" name="lon" id="report-lon" value="{_e(v.get("lon", ""))}">
 <input type="hidden" name="lat" id="report-lat" value="{_e(v.get("lat", ""))}">
@@ -171,7 +172,10 @@ def report_page(svg: str, token: str, bits: int, lang: Lang, *, values: dict[str
 <section id="nearby" hidden></section>
 <section><h2>{_e(t("res_describe", lang))}</h2>
 <textarea name="description" id="report-description" rows="4" maxlength="{MAX_DESCRIPTION}" required
- placeholder="{_e(t("res_describe_hint", lang))}">{_e(v.get("description", ""))}</textarea></section>
+ placeholder="{_e(t("res_describe_hint", lang))}">{_e(v.get("description", ""))}</textarea>
+<label class="field" for="report-photo">{_e(t("res_photos", lang))}</label>
+<input type="file" name="photo" id="report-photo" accept="image/jpeg,image/png,image/webp" multiple>
+<p class="hint">{_e(t("res_photos_hint", lang).format(n=max_photos))}</p></section>
 <section><h2>{_e(t("res_contact", lang))}</h2>
 <label class="field" for="report-name">{_e(t("res_name", lang))}</label>
 <input type="text" name="name" id="report-name" maxlength="32" value="{_e(v.get("name", ""))}" autocomplete="name">

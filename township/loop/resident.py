@@ -2,7 +2,8 @@
 
 Each is one use case in one unit of work. A report lands through ingest
 (`township.formats.ingest.add_cases`) as source ``citizen``, status ``reported``,
-with the reporter's tracking code; a follow gives the follower a code of their
+with its photos (`township.loop.photos`, the field app's pipeline) and the
+reporter's tracking code; a follow gives the follower a code of their
 own on the case. 不满意 within ``reopen_days`` of 办结 reopens the case to
 dispatch (the workflow's ``reopen`` move, its audit record naming the 回访):
 that is 返工.
@@ -20,6 +21,7 @@ from township.domain.vocab import DONE_STATUSES, OPEN_STATUSES
 from township.formats.citizen import MAX_COMMENT, ResidentReport, to_case
 from township.formats.ingest import add_cases, strip_controls
 from township.grids.model import GridSet
+from township.loop.photos import PhotoRules, attach_photos
 from township.loop.workflow import Actor, move_case
 from township.read.resident import code_hash
 from township.store.models import Case, ResidentFeedback, ResidentTrack, utcnow
@@ -29,6 +31,8 @@ from township.store.uow import UnitOfWork
 CODE_BYTES = 16
 #: Who the 回访's reopening is in the audit trail.
 REVISIT_ACTOR = Actor("群众回访", "system")
+#: Who uploads a report's photos: a resident, shown as the public is (no account, no role of staff).
+RESIDENT_ACTOR = Actor("群众", "wall")
 
 
 class ResidentRefused(Exception):
@@ -60,18 +64,29 @@ def _track(uow: UnitOfWork, case_id: int, kind: str, phone: str | None, now: dat
 
 
 def file_report(uow: UnitOfWork, gridset: GridSet, report: ResidentReport, *, sla: SlaConfig = DEFAULT_SLA,
+                photos: list[bytes] | None = None, rules: PhotoRules | None = None,
                 now: datetime | None = None) -> Tracked:
-    """File a resident's report as a new case, with the reporter's tracking code.
+    """File a resident's report as a new case, with its ``photos`` and the reporter's tracking code.
+
+    The photos go through the field app's pipeline (`township.loop.photos.attach_photos`,
+    with ``rules``); the right to add them is vouched for here: they belong to
+    the case this very use case creates.
 
     Raises
     ------
     ResidentRefused
         422: the point is outside the town (no grid holds it).
+    township.formats.photos.PhotoRefused
+        A photo refused (its type, size, pixels, or too many); nothing is written.
     """
     if gridset.locate_one(report.lon, report.lat) is None:
         raise ResidentRefused(f"所选位置({report.lon:.5f}, {report.lat:.5f})不在本镇范围内,请在地图上重新选择 · "
                               "this point is outside the town (field: lon,lat): pick a place inside it", 422)
     written = add_cases(uow, gridset, [to_case(report)], actor="群众点单", sla=sla)[0]
+    if photos:
+        if rules is None:
+            raise ValueError("photos need the photo rules (township.loop.photos.PhotoRules.of(settings))")
+        attach_photos(uow, rules, written.id, photos, RESIDENT_ACTOR, "report", vouched=True)
     return _track(uow, written.id, "report", report.phone, now or utcnow())
 
 
