@@ -8,6 +8,7 @@ and from hashlib, not from the code under test.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 from datetime import timedelta
@@ -82,6 +83,14 @@ def report(srv, http, point=None, **fields) -> requests.Response:
     return http.post(srv.url + "/report", data=data, timeout=TIMEOUT)
 
 
+def a_jpeg() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (30, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
 def citizen_cases(srv) -> int:
     return one(srv, "SELECT count(*) FROM cases WHERE source = 'citizen'")
 
@@ -124,6 +133,8 @@ def test_a_resident_reports_follows_and_reworks_on_a_phone(srv, browser):
         open_form_at_dl03()
         page.fill("#report-description", "村口第三盏路灯不亮已一周")
         page.fill("#report-phone", "13900001111")
+        page.set_input_files("#report-photo", files=[{"name": "light.jpg", "mimeType": "image/jpeg",
+                                                      "buffer": a_jpeg()}])
         time.sleep(MIN_AGE_S)
         page.click("#report-send")
         page.wait_for_selector("#report-done")
@@ -135,6 +146,8 @@ def test_a_resident_reports_follows_and_reworks_on_a_phone(srv, browser):
             srv, "SELECT source, status, village_id, type, domain, reporter_phone FROM cases WHERE id = :i", i=case_id)
         assert (source, status, village, type_, domain, phone) == (
             "citizen", "reported", "DL-03", "service", "construction", "13900001111")
+        [(photos, width)] = sql(srv, "SELECT count(*), max(width) FROM photos WHERE case_id = :i", i=case_id)
+        assert (photos, width) == (1, 320)
         # The dashboard's data (the snapshot the map draws, read through the API) has it within 2 s.
         while True:
             items = api(srv, "GET", "/api/v1/cases?village=DL-03&window=all&limit=5").json()["items"]
@@ -242,6 +255,17 @@ def test_a_point_outside_the_town_is_refused_in_words(srv):
     r = report(srv, http, phone="12345", **proof(http, srv))
     assert r.status_code == 422 and "phone" in r.text
     assert citizen_cases(srv) == before
+
+
+def test_a_file_that_is_no_photo_is_refused_and_nothing_is_stored(srv):
+    http = client()
+    before = citizen_cases(srv), one(srv, "SELECT count(*) FROM photos")
+    lon, lat = a_point(srv)
+    data = {"category": "water", "description": "自来水停了两天", "lon": str(lon), "lat": str(lat), **proof(http, srv)}
+    r = http.post(srv.url + "/report", data=data, files=[("photo", ("x.jpg", b"not a photo at all", "image/jpeg"))],
+                  timeout=TIMEOUT)
+    assert r.status_code in (415, 422) and "photo" in r.text and "自来水停了两天" in r.text
+    assert (citizen_cases(srv), one(srv, "SELECT count(*) FROM photos")) == before
 
 
 def test_an_unknown_tracking_code_is_404(srv):
