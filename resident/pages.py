@@ -210,9 +210,10 @@ def message_page(title_key: str, message: str, lang: Lang, back: str = "/report"
 def track_page(view: TrackView, place: str, code: str, lang: Lang, *, reopened: bool = False,
                error: str = "") -> str:
     """The tracking page: the progress in plain words, the public timeline, the 回访 when it is asked."""
-    reached = {s.status for s in view.timeline if s.status} | {view.status}
-    steps = "".join(f'<span class="{"done" if s in reached else ""}">{_e(label(CASE_STATUSES, s, lang))}</span>'
-                    for s in PROGRESS)
+    # Where the case stands now: a case sent back (退回, 重办) is at the start of the loop again.
+    at = PROGRESS.index(view.status) if view.status in PROGRESS else 0
+    steps = "".join(f'<span class="{"done" if i <= at else ""}">{_e(label(CASE_STATUSES, s, lang))}</span>'
+                    for i, s in enumerate(PROGRESS))
     items = "".join(f'<li><b>{_e(local(s.at))}</b> {_e(action_label(s.action, lang))}'
                     + (f" → {_e(label(CASE_STATUSES, s.status, lang))}" if s.status else "")
                     + (f":{_e(s.note)}" if s.note else "") + "</li>" for s in view.timeline)
