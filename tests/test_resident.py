@@ -291,6 +291,25 @@ def test_the_tracking_page_shows_no_staff_name_or_phone(srv):
     assert "已修复" not in page and "已核实" not in page  # the staff's notes stay inside
 
 
+def test_a_satisfied_answer_counts_once_in_the_satisfaction_rate(srv):
+    http = client()
+    r = report(srv, http, point=a_point(srv, "DL-07"), **proof(http, srv))
+    case_id = int(re.search(r'id="report-case">(\d+)<', r.text).group(1))
+    code = re.search(r'id="report-link">/track/([^<]+)<', r.text).group(1)
+    early = requests.post(f"{srv.url}/track/{code}", data={"answer": "yes"}, timeout=TIMEOUT)
+    assert early.status_code == 409 and "尚未办结" in early.text  # nothing to answer before 办结
+    close_case(srv, case_id)
+    r = requests.post(f"{srv.url}/track/{code}", data={"answer": "yes", "comment": "谢谢"}, timeout=TIMEOUT)
+    assert r.status_code == 200 and 'id="revisit-answer"' in r.text and 'id="revisit-form"' not in r.text
+    again = requests.post(f"{srv.url}/track/{code}", data={"answer": "no"}, timeout=TIMEOUT)
+    assert again.status_code == 409 and one(srv, "SELECT status FROM cases WHERE id = :i", i=case_id) == "closed"
+    [(answered, satisfied)] = sql(srv, "SELECT count(*), sum(CASE WHEN satisfied THEN 1 ELSE 0 END) "
+                                       "FROM resident_feedback")
+    html = api(srv, "GET", "/report/daily?window=all").text
+    shown = re.search(r'data-kpi="满意率"><b>([^<]+)</b>', html).group(1)
+    assert shown == f"{satisfied / answered * 100:.1f}%"
+
+
 def test_revisit_reopens_up_to_the_limit_and_not_a_second_later(township_ctx):
     """不满意 exactly REVISIT_REOPEN_DAYS after 办结 reopens the case; one second later it is only recorded."""
     from township.formats.citizen import ResidentReport
