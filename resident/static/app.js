@@ -25,6 +25,7 @@
   var W = new Int32Array(64);
 
   function firstWord(msg) {
+    // The form token and a counter fit one block (the server keeps the token short for that).
     var n = msg.length, nw = ((n + 9 + 63) >> 6) << 4, m = new Int32Array(nw), i, t, j;
     for (i = 0; i < n; i++) { m[i >> 2] |= msg.charCodeAt(i) << (24 - (i & 3) * 8); }
     m[n >> 2] |= 0x80 << (24 - (n & 3) * 8);
