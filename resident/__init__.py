@@ -157,8 +157,10 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         except ValueError:
             lon = lat = float("nan")
         if category not in RESIDENT_CATEGORIES or not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            return Response('{"error": "category must be one of ' + ", ".join(RESIDENT_CATEGORIES)
-                            + '; lon and lat numbers in range"}', 400, content_type="application/json")
+            refusal = jsonify(error=f"category must be one of {', '.join(RESIDENT_CATEGORIES)}; lon and lat "
+                              "numbers in range")
+            refusal.status_code = 400
+            return refusal
         found = nearby_open(tw.engine, category, lon, lat)
         return jsonify(cases=[{"id": n.id, "title": n.title, "status": label(CASE_STATUSES, n.status, lang),
                                "distance_m": round(n.distance_m, 1), "follows": n.follows} for n in found])
