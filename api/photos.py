@@ -26,10 +26,12 @@ from township.loop.photos import (
     PhotoRules,
     attach_photos,
     attached_out,
+    check_may_add,
     list_photos,
     photo_file,
     photo_for_viewer,
     photo_out,
+    prepare_photos,
 )
 from township.loop.workflow import MoveRefused
 from township.runtime.bootstrap import AppContext
@@ -76,9 +78,11 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
             raise ApiError(400, [FieldError(None, k, f"unknown field; allowed: {', '.join(FIELDS)}")
                                  for k in unknown])
         purpose = request.form.get("purpose") or "report"
-        files = [f.read() for f in request.files.getlist("file")]
         actor = actor_of(who)
         try:
+            check_may_add(engine, case_id, who, purpose)  # another village's case is 404 before a file is looked at
+            # The pipeline runs before the unit of work: the store's write lock is not held while photos decode.
+            files = prepare_photos(rules, [f.read() for f in request.files.getlist("file")])
             added = run_in_unit(engine, lambda uow: attach_photos(uow, rules, case_id, files, actor, purpose))
         except MoveRefused as exc:
             raise refused(exc, "purpose" if exc.code == "invalid" else "case_id") from None

@@ -22,6 +22,7 @@ by any row: harmless (content-addressed), never served.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +85,53 @@ def _case_for(session: Session, case_id: int, viewer: Viewer, vouched: bool = Fa
     return case
 
 
-def attach_photos(uow: UnitOfWork, rules: PhotoRules, case_id: int, files: list[bytes], actor: Actor,
-                  purpose: str = "report", *, vouched: bool = False) -> list[Attached]:
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PHOTO_PURPOSES:
+        raise MoveRefused(f"purpose {purpose!r} unknown; allowed: {', '.join(PHOTO_PURPOSES)}", "invalid")
+
+
+def _check_open(case: Case) -> None:
+    if case.status in SETTLED:
+        raise MoveRefused(f"case {case.id} is {case.status}: no photo can be added any more", "status")
+
+
+def _check_count(rules: PhotoRules, files: Sequence[object]) -> None:
+    if not files:
+        raise PhotoRefused("no file was sent: send the photo in the form field 'file'", "count")
+    if len(files) > rules.per_request:
+        raise PhotoRefused(f"{len(files)} files were sent; one upload may carry at most {rules.per_request}", "count")
+
+
+def prepare_photos(rules: PhotoRules, files: Sequence[bytes | ProcessedPhoto]) -> list[ProcessedPhoto]:
+    """Run the pipeline on each upload (those already run pass as they are).
+
+    Call it before opening the unit of work and hand the result to
+    :func:`attach_photos`: decoding takes a while (a second for a 12 MP photo on a
+    busy machine), and a unit of work holds the store's write lock from its first query.
+
+    Raises
+    ------
+    PhotoRefused
+        No file, more than ``rules.per_request``, or a file refused (``index``:
+        which, when several were sent; the message says ``file N:``).
+    """
+    _check_count(rules, files)
+    out = []
+    for i, data in enumerate(files):
+        if isinstance(data, ProcessedPhoto):
+            out.append(data)
+            continue
+        try:
+            out.append(process_photo(data, rules.max_bytes, rules.max_pixels))
+        except PhotoRefused as exc:
+            several = len(files) > 1
+            raise PhotoRefused((f"file {i + 1}: " if several else "") + exc.message, exc.code,
+                               i if several else None) from None
+    return out
+
+
+def attach_photos(uow: UnitOfWork, rules: PhotoRules, case_id: int, files: Sequence[bytes | ProcessedPhoto],
+                  actor: Actor, purpose: str = "report", *, vouched: bool = False) -> list[Attached]:
     """Store ``files`` as photos of case ``case_id`` in ``uow`` (the caller commits), with one audit record.
 
     Parameters
@@ -95,8 +141,9 @@ def attach_photos(uow: UnitOfWork, rules: PhotoRules, case_id: int, files: list[
     rules : PhotoRules
         Where the files go and the limits.
     case_id : int
-    files : list of bytes
-        The uploads, as received; all are checked before any is stored.
+    files : list of bytes or ProcessedPhoto
+        The uploads, as received, or as :func:`prepare_photos` made them (better:
+        outside the unit of work); all are checked before any is stored.
     actor : Actor
         Who uploads: named in the row and the audit trail.
     purpose : str
@@ -113,27 +160,15 @@ def attach_photos(uow: UnitOfWork, rules: PhotoRules, case_id: int, files: list[
     PhotoRefused
         A file refused, or too many files; nothing is stored.
     """
-    if purpose not in PHOTO_PURPOSES:
-        raise MoveRefused(f"purpose {purpose!r} unknown; allowed: {', '.join(PHOTO_PURPOSES)}", "invalid")
+    _check_purpose(purpose)
     session = uow.session
-    case = _case_for(session, case_id, actor, vouched)
-    if case.status in SETTLED:
-        raise MoveRefused(f"case {case_id} is {case.status}: no photo can be added any more", "status")
-    if not files:
-        raise PhotoRefused("no file was sent: send the photo in the form field 'file'", "count")
-    if len(files) > rules.per_request:
-        raise PhotoRefused(f"{len(files)} files were sent; one upload may carry at most {rules.per_request}", "count")
+    _check_open(_case_for(session, case_id, actor, vouched))
+    _check_count(rules, files)
     held = session.scalar(select(func.count()).select_from(Photo).where(Photo.case_id == case_id)) or 0
     if held + len(files) > rules.per_case:
         raise PhotoRefused(f"case {case_id} holds {held} photo(s); with {len(files)} more it would be over its "
-                         f"limit of {rules.per_case}", "count")
-    processed: list[ProcessedPhoto] = []
-    for i, data in enumerate(files):
-        try:
-            processed.append(process_photo(data, rules.max_bytes, rules.max_pixels))
-        except PhotoRefused as exc:
-            where = f"file {i + 1}: " if len(files) > 1 else ""
-            raise PhotoRefused(where + exc.message, exc.code, i if len(files) > 1 else None) from None
+                           f"limit of {rules.per_case}", "count")
+    processed = prepare_photos(rules, files)
     now = utcnow()
     out = []
     for p in processed:
@@ -155,6 +190,15 @@ def attach_photo(uow: UnitOfWork, rules: PhotoRules, case_id: int, data: bytes, 
                  purpose: str = "report", *, vouched: bool = False) -> Attached:
     """One photo: :func:`attach_photos` with one file."""
     return attach_photos(uow, rules, case_id, [data], actor, purpose, vouched=vouched)[0]
+
+
+def check_may_add(engine: Engine, case_id: int, viewer: Viewer, purpose: str = "report") -> None:
+    """Refuse as :func:`attach_photos` would for the case and purpose alone (``not_found``, ``status``,
+    ``invalid``), before the files are processed: whoever may not add learns nothing from them, and no
+    time is spent on them."""
+    with Session(engine) as s:
+        _check_open(_case_for(s, case_id, viewer))
+    _check_purpose(purpose)
 
 
 def list_photos(engine: Engine, case_id: int, viewer: Viewer) -> list[Photo]:
