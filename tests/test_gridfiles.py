@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from township.config import BUNDLED_GRIDS, ROOT
 from township.grids.files import read_grid_file
 from township.grids.install import ensure_grids
+from township.grids.mapping import HEADER_ALIASES
 from township.grids.validate import load_grid_file
 from township.store.engine import init_db, make_engine
 from township.store.models import Grid
@@ -146,6 +147,7 @@ def test_cli_validates_each_form_and_says_how_it_read_it(files, form, says):
         assert text in r.stdout
 
 
+@pytest.mark.filterwarnings("ignore:Could not decode error message:RuntimeWarning")  # GDAL reporting the cut
 def test_a_utf8_shapefile_without_cpg_and_cut_headers(tmp_path):
     # UTF-8 Chinese headers are 3 bytes a character: the DBF's 10 bytes cut 网格编码 to 网格编 and a half.
     grids = gpd.read_file(BUNDLED_GRIDS).to_crs(4546)
@@ -324,3 +326,50 @@ def test_the_install_takes_a_zipped_shapefile(files, store_url):
     assert counts == {1: 1, 2: 15, 3: 146} and names == NAMES
     assert not ensure_grids(engine, files["zip_4525"]).installed  # the same file again: nothing to do
     engine.dispose()
+
+
+def test_a_geojson_in_a_gauss_kruger_zone_with_chinese_headers(tmp_path):
+    # QGIS writes a projected GeoJSON with a legacy `crs` member naming its CRS
+    path = tmp_path / "qgis.geojson"
+    _chinese(gpd.read_file(BUNDLED_GRIDS)).to_crs(4546).to_file(path, driver="GeoJSON")
+    assert "4546" in json.dumps(json.loads(path.read_text(encoding="utf-8"))["crs"])
+    read = read_grid_file(path)
+    assert read.ok and read.crs == "EPSG:4546", read.errors
+    gs = read.validate()
+    assert {g: gs.props(g)["name"] for g in gs} == NAMES
+    assert _areas(read.geojson)["DL"] == pytest.approx(AREAS["DL"], rel=AREA_RTOL)
+
+
+class _WindowsName(zipfile.ZipInfo):
+    """A zip member whose name is GBK bytes without the UTF-8 flag, as Windows' built-in zip writes it."""
+
+    def _encodeFilenameFlags(self):  # zipfile's own hook, spelt as it spells it
+        return self.filename.encode("gbk"), self.flag_bits & ~0x800
+
+
+def test_a_windows_zip_of_three_level_files(tmp_path):
+    # 镇界 / 村社区 / 网格: the names in GBK tell the levels; no level, kind or parent code columns
+    grids = gpd.read_file(BUNDLED_GRIDS)
+    name_of = dict(zip(grids["grid_id"], grids["name"], strict=True))
+    path = tmp_path / "大路镇.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for level, stem in ((1, "镇界"), (2, "村社区"), (3, "网格")):
+            part = grids[grids["level"] == level][["grid_id", "name", "parent_id", "geometry"]].copy()
+            part["所属村社区"] = part.pop("parent_id").map(name_of)
+            shp = _write_shapefile(part.rename(columns={"grid_id": "编码", "name": "名称"}).to_crs(4546),
+                                   tmp_path / stem, stem, "GBK")
+            for p in shp.parent.iterdir():
+                zf.writestr(_WindowsName(p.name, date_time=(2024, 4, 9, 0, 0, 0)), p.read_bytes())
+    with zipfile.ZipFile(path) as zf:  # what Python itself makes of the names: CP437 mojibake
+        assert "网格.shp" not in zf.namelist()
+    r = run_cli(path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "146 grids (12 villages + 3 communities" in r.stdout and "网格.shp" in r.stdout
+
+
+def test_the_readme_lists_the_headers_understood():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Bring your own township", 1)[1].split("\n## ", 1)[0]
+    for fld, aliases in HEADER_ALIASES.items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{fld}` |"))
+        assert all(a in row for a in aliases if a != fld), fld

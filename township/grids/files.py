@@ -26,6 +26,7 @@ import numpy as np
 import pyproj
 import shapely
 from shapely.geometry import mapping as to_geojson_geometry
+from shapely.geometry import shape
 
 from township.grids.crs import describe_projected, looks_lonlat, normalize_crs, to_wgs84_geom
 from township.grids.mapping import (
@@ -154,6 +155,11 @@ def read_grid_files(sources: Sequence[str | Path | bytes], *, filenames: Sequenc
     except FileRefused as refused:
         out.errors.append(str(refused))
         out.geojson = None
+    except (OSError, pyproj.exceptions.ProjError) as exc:  # unreadable, or coordinates PROJ cannot transform
+        shown = ", ".join(n or (str(s) if not isinstance(s, bytes | bytearray) else "upload")
+                          for s, n in zip(sources, names, strict=True))
+        out.errors.append(f"{shown}: {exc}")
+        out.geojson = None
     out.digest = digest.hexdigest()
     return out
 
@@ -246,10 +252,10 @@ def _assemble(layers: list[Layer], datum: str, override: pyproj.CRS | None, mapp
     encodings = {lay.encoding for lay in layers if lay.encoding}
     out.encoding = ", ".join(sorted(encodings)) or None
     props, geoms, hints = [], [], []
-    has_level = {"level", "kind"} & set(match.fields.values())
+    says_level = {c for c, f in match.fields.items() if f in ("level", "kind")}
     for lay in layers:
         hint = level_hint(lay.name) if len(layers) > 1 else None
-        if len(layers) > 1 and hint is None and not has_level:
+        if len(layers) > 1 and hint is None and not says_level & set(lay.columns):
             raise FileRefused(f"cannot tell which level (town, village/community, grid) the layers hold: "
                               f"{', '.join(f'{x.name} ({len(x.rows)} features)' for x in layers)}; name them "
                               "town/villages/grids (镇/村/网格), add a 层级 column, or read one with --layer")
@@ -265,8 +271,6 @@ def _assemble(layers: list[Layer], datum: str, override: pyproj.CRS | None, mapp
 
 def _shape(geometry: Any) -> Any:
     """A GeoJSON geometry as shapely, or as it is when it does not parse (the validator says why)."""
-    from shapely.geometry import shape
-
     try:
         return shape(geometry) if isinstance(geometry, dict) else None
     except Exception:  # shapely raises several types for malformed coordinates

@@ -148,7 +148,9 @@ def match_columns(columns: Sequence[str], mapping: Mapping[str, str] | None = No
             guessed[column] = fld
     found.fields.update(guessed)
     if guessed:
-        found.notes.append("columns recognised: " + ", ".join(f"{c} → {f}" for c, f in guessed.items()))
+        named = [f"{c} → {f}" for c, f in guessed.items() if c != f]  # a column already named as the field: no news
+        if named:
+            found.notes.append("columns recognised: " + ", ".join(named))
     ignored = [c for c in columns if c not in found.fields and _norm(c) not in _KML_OWN]
     if ignored:
         found.notes.append("columns not used (map one with --map COLUMN=FIELD): " + ", ".join(ignored))
