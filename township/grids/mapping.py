@@ -15,7 +15,6 @@ the validator names them.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,27 +162,23 @@ def match_columns(columns: Sequence[str], mapping: Mapping[str, str] | None = No
 
 
 def _missing(value: Any) -> bool:
-    """An empty cell: None, blank text, NaN, NaT."""
+    """An empty cell: None (also a NaT read), blank text, NaN."""
     if value is None:
         return True
     if isinstance(value, str):
         return not value.strip()
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    if isinstance(value, np.datetime64):
-        return bool(np.isnat(value))
-    return False
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _whole(value: Any) -> int | None:
     """``value`` as an int when it is a whole number (3, 3.0, "3"), else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
 

@@ -185,36 +185,41 @@ def _read_shapefile(shp: Path, encoding: str | None, notes: list[str], digest: A
     notes.append(f"{shp.name}: text encoding {codec.upper()} ({how})")
     if prj is None:
         notes.append(f"{shp.name}: no .prj")
-    layer = _read_ogr(shp, None, "ISO-8859-1")  # bytes through untouched: decoded below
-    layer.columns = [_decode(c, codec, shp, cut_ok=True) for c in layer.columns]
-    layer.rows = [{_decode(k, codec, shp, cut_ok=True): _decode(v, codec, shp) if isinstance(v, str) else v
-                   for k, v in row.items()} for row in layer.rows]
+    layer = _read_ogr(shp, None, "ISO-8859-1", codec)  # the bytes come through untouched: decoded there
     layer.encoding = codec
     return layer
 
 
-def _decode(text: str, codec: str, shp: Path, cut_ok: bool = False) -> str:
-    """Text read as Latin-1 decoded as ``codec``; a header cut inside a character by the DBF loses that character."""
-    data = text.encode("latin-1")
+def _decoded(path: Path, codec: str, columns: list[str], data: list[list[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and text cells read as Latin-1, decoded as ``codec``; a header the DBF cut inside a character
+    loses that character."""
+    def header(text: str) -> str:
+        return codecs.getincrementaldecoder(codec)().decode(text.encode("latin-1"), final=False)
+
     try:
-        return codecs.getincrementaldecoder(codec)().decode(data, final=not cut_ok)
-    except UnicodeDecodeError:
-        raise FileRefused(f"{shp.name}: text {data[:30]!r} is not {codec.upper()}; "
+        return [header(c) for c in columns], [
+            [v.encode("latin-1").decode(codec) if isinstance(v, str) else v for v in col] for col in data]
+    except UnicodeDecodeError as exc:
+        raise FileRefused(f"{path.name}: text {exc.object[:30]!r} is not {codec.upper()}; "
                           "give the encoding with --encoding (e.g. GBK or UTF-8)") from None
 
 
-def _read_ogr(path: Path, layer: str | None, encoding: str | None = None) -> Layer:
-    """One layer through pyogrio; GDAL's complaints become a refusal naming the file."""
-    import pyogrio
+def _read_ogr(path: Path, layer: str | None, encoding: str | None = None, codec: str | None = None) -> Layer:
+    """One layer through pyogrio (its text decoded as ``codec`` when given); GDAL's complaints become a refusal."""
+    import pyogrio  # GDAL is loaded on first use: most starts read a GeoJSON
     import pyogrio.raw
     from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 
     try:
-        meta, _fids, wkb, data = pyogrio.raw.read(path, layer=layer, encoding=encoding, force_2d=True)
+        meta, _fids, wkb, arrays = pyogrio.raw.read(path, layer=layer, encoding=encoding, force_2d=True)
     except (DataSourceError, DataLayerError, FieldError) as exc:
         raise FileRefused(f"{path.name}{' layer ' + layer if layer else ''}: GDAL cannot read it ({exc})") from None
     columns = [str(c) for c in meta["fields"]]
-    rows = [dict(zip(columns, (col[i] for col in data), strict=True)) for i in range(len(wkb))]
+    data = [col.tolist() for col in arrays]  # Python values: faster to go through, and JSON-ready
+    if codec is not None:
+        columns, data = _decoded(path, codec, columns, data)
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*data, strict=True)] if data else \
+        [{} for _ in range(len(wkb))]
     geoms = [_polygonal(g) for g in shapely.from_wkb(wkb)] if len(wkb) else []
     crs = pyproj.CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
     return Layer(layer or path.stem, columns, rows, geoms, crs)
@@ -231,7 +236,7 @@ def _polygonal(geom: Any) -> Any:
 
 def _read_layers(path: Path, wanted: list[str], notes: list[str]) -> list[Layer]:
     """The polygon layers of a GeoPackage or KML/KMZ: those named, else all (`_assemble` checks they fit)."""
-    import pyogrio
+    import pyogrio  # see _read_ogr
 
     try:
         listed = [(str(n), str(t)) for n, t in pyogrio.list_layers(path)]
