@@ -373,3 +373,21 @@ def test_the_readme_lists_the_headers_understood():
     for fld, aliases in HEADER_ALIASES.items():
         row = next(line for line in section.splitlines() if line.startswith(f"| `{fld}` |"))
         assert all(a in row for a in aliases if a != fld), fld
+
+
+def test_parents_from_where_the_polygons_lie(tmp_path):
+    # codes with no structure, no parent column: each grid's parent is the polygon one level up that holds it
+    grids = gpd.read_file(BUNDLED_GRIDS)
+    code = {gid: f"G{i:04d}" for i, gid in enumerate(grids.sample(frac=1, random_state=3)["grid_id"])}
+    path = tmp_path / "bare.gpkg"
+    for level, layer in ((1, "town"), (2, "villages"), (3, "grids")):
+        part = grids[grids["level"] == level]
+        gpd.GeoDataFrame({"编码": part["grid_id"].map(code), "名称": part["name"]}, geometry=part.geometry,
+                         crs=part.crs).to_file(path, layer=layer, driver="GPKG")
+    read = read_grid_file(path)
+    assert read.ok, read.errors
+    gs = read.validate()
+    pairs = zip(grids["grid_id"], grids["parent_id"], strict=True)
+    expected = {code[g]: code[p] for g, p in pairs if isinstance(p, str)}
+    assert {g: gs.props(g)["parent_id"] for g in gs if gs.props(g)["level"] > 1} == expected
+    assert "parent from position: 161 features" in read.notes
