@@ -391,3 +391,12 @@ def test_parents_from_where_the_polygons_lie(tmp_path):
     expected = {code[g]: code[p] for g, p in pairs if isinstance(p, str)}
     assert {g: gs.props(g)["parent_id"] for g in gs if gs.props(g)["level"] > 1} == expected
     assert "parent from position: 161 features" in read.notes
+
+
+def test_a_wrong_crs_override_is_read_but_said_to_lie_outside_china(files):
+    read = read_grid_file(files["shp_gbk"], crs="EPSG:32631")  # UTM 31N: the same metres land in Europe
+    assert read.ok and read.crs == "EPSG:32631"
+    assert any("outside China: is the CRS right?" in n for n in read.notes)
+    assert not any("outside China" in n for n in read_grid_file(files["shp_gbk"]).notes)
+    bad = read_grid_file(files["shp_gbk"], crs="EPSG:99999")
+    assert not bad.ok and bad.errors[0].startswith("--crs EPSG:99999: not a CRS")

@@ -28,7 +28,7 @@ import shapely
 from shapely.geometry import mapping as to_geojson_geometry
 from shapely.geometry import shape
 
-from township.grids.crs import describe_projected, looks_lonlat, normalize_crs, to_wgs84_geom
+from township.grids.crs import CHINA_LONLAT, describe_projected, looks_lonlat, normalize_crs, to_wgs84_geom
 from township.grids.mapping import (
     GRID_FIELDS,
     complete_hierarchy,
@@ -262,11 +262,25 @@ def _assemble(layers: list[Layer], datum: str, override: pyproj.CRS | None, mapp
         props += [grid_properties(row, match.fields) for row in lay.rows]
         geoms += lay.geoms
         hints += [hint] * len(lay.rows)
-    out.notes += complete_hierarchy(props, [g if not isinstance(g, dict) else None for g in geoms], hints)
+    shapes = [g if not isinstance(g, dict) else None for g in geoms]
+    _outside_china(shapes, out)
+    out.notes += complete_hierarchy(props, shapes, hints)
     features = [{"type": "Feature", "properties": p,
                  "geometry": g if g is None or isinstance(g, dict) else to_geojson_geometry(g)}
                 for p, g in zip(props, geoms, strict=True)]
     return {"type": "FeatureCollection", "features": features}
+
+
+def _outside_china(geoms: list[Any], out: GridFileRead) -> None:
+    """A note when the grids, read as lon/lat, lie outside China: the CRS given or found is likely wrong."""
+    real = np.array([g for g in geoms if g is not None], dtype=object)
+    if not real.size:
+        return
+    minx, miny, maxx, maxy = shapely.total_bounds(real)
+    west, south, east, north = CHINA_LONLAT
+    if not (west <= minx and maxx <= east and south <= miny and maxy <= north):
+        out.notes.append(f"the grids lie at {(minx + maxx) / 2:.2f}°E {(miny + maxy) / 2:.2f}°N, outside China: "
+                         "is the CRS right? (--crs EPSG:NNNN names it)")
 
 
 def _shape(geometry: Any) -> Any:
