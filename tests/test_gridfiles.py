@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from township.config import BUNDLED_GRIDS, ROOT
 from township.grids.files import read_grid_file
 from township.grids.install import ensure_grids
-from township.grids.mapping import HEADER_ALIASES
+from township.grids.mapping import HEADER_ALIASES, complete_hierarchy
 from township.grids.validate import load_grid_file
 from township.store.engine import init_db, make_engine
 from township.store.models import Grid
@@ -400,3 +400,12 @@ def test_a_wrong_crs_override_is_read_but_said_to_lie_outside_china(files):
     assert not any("outside China" in n for n in read_grid_file(files["shp_gbk"]).notes)
     bad = read_grid_file(files["shp_gbk"], crs="EPSG:99999")
     assert not bad.ok and bad.errors[0].startswith("--crs EPSG:99999: not a CRS")
+
+
+def test_a_code_is_not_the_parent_of_a_longer_sibling():
+    names = {"DL": "镇", "DL-1": "一村", "DL-10": "十社区", "DL-1-01": "一村第1网格", "DL-10-01": "十社区第1网格"}
+    props = [{"grid_id": gid, "name": name} for gid, name in names.items()]
+    complete_hierarchy(props, [None] * len(props), [None] * len(props))
+    got = {p["grid_id"]: (p.get("parent_id"), p.get("level"), p.get("kind")) for p in props}
+    assert got == {"DL": (None, 1, "town"), "DL-1": ("DL", 2, "village"), "DL-10": ("DL", 2, "community"),
+                   "DL-1-01": ("DL-1", 3, "grid"), "DL-10-01": ("DL-10", 3, "grid")}

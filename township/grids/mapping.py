@@ -238,13 +238,17 @@ def _stem(code: str) -> str:
 
 
 def _parent_by_code(codes: Iterable[str]) -> dict[str, str]:
-    """Each code's parent: the longest other code whose stem begins it (DL-01 → DL, 150…201001 → 150…201)."""
+    """Each code's parent: the longest other code whose stem begins it (DL-01 → DL, 150…201001 → 150…201).
+
+    The rest must start with a separator (``-``, ``_``, ``.``) or be at least
+    two characters, so that DL-1 is not taken for the parent of DL-10.
+    """
     stems = {_stem(c): c for c in codes}
     out: dict[str, str] = {}
     for code in stems.values():
         for cut in range(len(code) - 1, 0, -1):
-            parent = stems.get(code[:cut])
-            if parent is not None and parent != code:
+            parent, rest = stems.get(code[:cut]), code[cut:]
+            if parent is not None and parent != code and (rest[0] in "-_." or len(rest) >= 2):
                 out[code] = parent
                 break
     return out
