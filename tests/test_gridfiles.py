@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from township.config import BUNDLED_GRIDS, ROOT
 from township.grids.files import read_grid_file
 from township.grids.install import ensure_grids
-from township.grids.mapping import HEADER_ALIASES, complete_hierarchy
+from township.grids.mapping import HEADER_ALIASES, complete_hierarchy, grid_properties, match_columns
 from township.grids.validate import load_grid_file
 from township.store.engine import init_db, make_engine
 from township.store.models import Grid
@@ -409,3 +409,17 @@ def test_a_code_is_not_the_parent_of_a_longer_sibling():
     got = {p["grid_id"]: (p.get("parent_id"), p.get("level"), p.get("kind")) for p in props}
     assert got == {"DL": (None, 1, "town"), "DL-1": ("DL", 2, "village"), "DL-10": ("DL", 2, "community"),
                    "DL-1-01": ("DL-1", 3, "grid"), "DL-10-01": ("DL-10", 3, "grid")}
+
+
+def test_cells_as_offices_write_them():
+    fields = match_columns(["网格编码", "名称", "层级", "类型", "户数", "人口", "联系电话", "备注"]).fields
+    row = {"网格编码": 150621102201.0, "名称": " 东城社区 ", "层级": "村/社区", "类型": "居委会", "户数": "41",
+           "人口": 103.0, "联系电话": 13721860383, "备注": "x"}
+    assert grid_properties(row, fields) == {"grid_id": "150621102201", "name": "东城社区", "level": 2,
+                                            "kind": "community", "households": 41, "population": 103,
+                                            "officer_phone": "13721860383"}
+    # what cannot be read goes on unchanged, for the validator to name
+    assert grid_properties({"层级": "乡级以上", "户数": "四十"}, {"层级": "level", "户数": "households"}) == {
+        "level": "乡级以上", "households": "四十"}
+    town = grid_properties({"层级": "镇", "类型": "街道"}, {"层级": "level", "类型": "kind"})
+    assert town == {"level": 1, "kind": "town"}

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from township.domain.vocab import GRID_KINDS, KIND_LEVEL
+from township.domain.vocab import GRID_KINDS, GRID_LEVELS, KIND_LEVEL
 
 __all__ = ["GRID_FIELDS", "HEADER_ALIASES", "ColumnMatch", "match_columns", "parse_map_option",
            "grid_properties", "level_hint", "complete_hierarchy"]
@@ -203,8 +203,11 @@ def _convert(fld: str, value: Any) -> Any:
         whole = _whole(value)
         if whole is not None:
             return whole
-        kind = _kind_of(value) if isinstance(value, str) else None
-        return KIND_LEVEL[kind] if kind else value
+        if not isinstance(value, str):
+            return value
+        labels = {_norm(label["zh"]): level for level, label in GRID_LEVELS.items()}  # 村/社区 → 2
+        kind = _kind_of(value)
+        return KIND_LEVEL[kind] if kind else labels.get(_norm(value), value)
     if fld == "kind" and isinstance(value, str):
         return _kind_of(value) or value
     return value
