@@ -315,7 +315,7 @@ def test_a_broken_file_is_validated_not_passed(files, tmp_path):
 
 
 @pytest.mark.store
-def test_the_install_takes_a_zipped_shapefile(files, store_url):
+def test_the_install_takes_a_zipped_shapefile(files, store_url, tmp_path):
     engine = make_engine(store_url)
     init_db(engine)
     load = ensure_grids(engine, files["zip_4525"])
@@ -325,6 +325,13 @@ def test_the_install_takes_a_zipped_shapefile(files, store_url):
         names = dict(s.execute(select(Grid.grid_id, Grid.name)).all())
     assert counts == {1: 1, 2: 15, 3: 146} and names == NAMES
     assert not ensure_grids(engine, files["zip_4525"]).installed  # the same file again: nothing to do
+    # a file without .prj is refused, the stored grids stay, and their place names the likely zone
+    for p in files["shp_gbk"].parent.iterdir():
+        if p.suffix != ".prj":
+            (tmp_path / p.name).write_bytes(p.read_bytes())
+    kept = ensure_grids(engine, tmp_path / files["shp_gbk"].name)
+    assert kept.error is not None and not kept.installed and len(kept.gridset) == 162
+    assert "the likely code is EPSG:4546" in str(kept.error)
     engine.dispose()
 
 
