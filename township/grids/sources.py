@@ -68,7 +68,14 @@ def materialise(source: str | Path | bytes, name: str | None, tmp: Path) -> Path
 
 def read_any(path: Path, tmp: Path, wanted: list[str], encoding: str | None, notes: list[str],
              digest: Any) -> list[Layer]:
-    """The layers of the file at ``path`` (a .zip is unpacked into ``tmp`` first)."""
+    """The layers of the file at ``path``.
+
+    A .zip or .kmz is unpacked into ``tmp`` and each grid file in it read;
+    ``wanted`` names GeoPackage/KML layers (empty: the polygon layers);
+    ``encoding`` overrides a Shapefile's; what was decided is appended to
+    ``notes``, and every byte read (sidecars included) fed to ``digest``
+    (a ``hashlib`` object), which names the file for `township.grids.install`.
+    """
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise FileRefused(f"{path.name}: unknown format {suffix or '(no suffix)'}; "
