@@ -24,6 +24,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyogrio
 import pyproj
 import pytest
 import shapely
@@ -430,3 +432,15 @@ def test_cells_as_offices_write_them():
         "level": "乡级以上", "households": "四十"}
     town = grid_properties({"层级": "镇", "类型": "街道"}, {"层级": "level", "类型": "kind"})
     assert town == {"level": 1, "kind": "town"}
+
+
+def test_layers_without_polygons_are_skipped(tmp_path):
+    grids = gpd.read_file(BUNDLED_GRIDS)
+    path = tmp_path / "mixed.gpkg"
+    grids.to_file(path, layer="网格", driver="GPKG")
+    grids.assign(geometry=grids.representative_point()).to_file(path, layer="points", driver="GPKG")
+    pyogrio.write_dataframe(pd.DataFrame({"备注": ["无几何的表"]}), path, layer="attrs", driver="GPKG")
+    read = read_grid_file(path)
+    assert read.ok and read.layers == ["网格"], read.errors
+    assert "mixed.gpkg: layers without polygons skipped: points, attrs" in read.notes
+    assert len(read.validate()) == 162

@@ -225,9 +225,10 @@ def _read_ogr(path: Path, layer: str | None, encoding: str | None = None, codec:
     data = [col.tolist() for col in arrays]  # Python values: faster to go through, and JSON-ready
     if codec is not None:
         columns, data = _decoded(path, codec, columns, data)
+    n = len(wkb) if wkb is not None else len(data[0]) if data else 0  # a table without geometry has no WKB
     rows = [dict(zip(columns, values, strict=True)) for values in zip(*data, strict=True)] if data else \
-        [{} for _ in range(len(wkb))]
-    geoms = [_polygonal(g) for g in shapely.from_wkb(wkb)] if len(wkb) else []
+        [{} for _ in range(n)]
+    geoms = [_polygonal(g) for g in shapely.from_wkb(wkb)] if wkb is not None and n else [None] * n
     crs = pyproj.CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
     return Layer(layer or path.stem, columns, rows, geoms, crs)
 
