@@ -259,6 +259,8 @@ def test_layers_in_separate_files_with_parents_by_name(tmp_path):
 @pytest.mark.parametrize(("make", "says"), [
     ("zip_without_shp", "holds no grid file"),
     ("shp_without_dbf", "dalu.dbf (the attributes: codes, names) is missing"),
+    ("shp_without_shx", "dalu.shx (the index of the polygons) is missing"),
+    ("empty_geojson", "no features, so no grids"),
     ("unknown_layer", "no layer 'roads'; its layers are town (1 Polygon), villages (15 Polygon), grids (146 Polygon)"),
     ("unnamed_layers", "cannot tell which level"),
     ("not_a_zip", "not a readable .zip file"),
@@ -272,11 +274,16 @@ def test_bad_input_is_a_clear_error_never_a_traceback(files, tmp_path, make, say
             zf.write(files["shp_gbk"].with_suffix(".dbf"), "grids.dbf")
             zf.writestr("说明.txt", "边界")
         args = [path]
-    elif make == "shp_without_dbf":
+    elif make in ("shp_without_dbf", "shp_without_shx"):
+        missing = ".dbf" if make == "shp_without_dbf" else ".shx"
         for p in files["shp_nocpg"].parent.iterdir():
-            if p.suffix != ".dbf":
+            if p.suffix != missing:
                 (tmp_path / p.name).write_bytes(p.read_bytes())
         args = [tmp_path / "dalu.shp"]
+    elif make == "empty_geojson":
+        path = tmp_path / "empty.geojson"
+        path.write_text('{"type": "FeatureCollection", "features": []}')
+        args = [path]
     elif make == "unknown_layer":
         args = [files["gpkg"], "--layer", "roads"]
     elif make == "unnamed_layers":
@@ -444,3 +451,11 @@ def test_layers_without_polygons_are_skipped(tmp_path):
     assert read.ok and read.layers == ["网格"], read.errors
     assert "mixed.gpkg: layers without polygons skipped: points, attrs" in read.notes
     assert len(read.validate()) == 162
+
+
+def test_a_geojson_saved_in_gbk(tmp_path):
+    path = tmp_path / "gbk.geojson"
+    path.write_bytes(BUNDLED_GRIDS.read_text(encoding="utf-8").encode("gbk"))
+    read = read_grid_file(path)
+    assert read.ok and "gbk.geojson: text in GB18030/GBK, not UTF-8 as GeoJSON should be" in read.notes
+    assert {g: read.validate().props(g)["name"] for g in NAMES} == NAMES

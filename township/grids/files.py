@@ -243,6 +243,8 @@ def _assemble(layers: list[Layer], datum: str, override: pyproj.CRS | None, mapp
                 lay.geoms[i] = g
         else:
             _to_lonlat(lay, override or lay.crs, near, out)
+    if not any(lay.rows for lay in layers):
+        raise FileRefused(f"{', '.join(lay.name for lay in layers)}: no features, so no grids")
     columns = list(dict.fromkeys(c for lay in layers for c in lay.columns))
     match = match_columns(columns, mapping)
     if match.errors:

@@ -92,7 +92,7 @@ def read_any(path: Path, tmp: Path, wanted: list[str], encoding: str | None, not
         return [_read_shapefile(path, encoding, notes, digest)]
     digest.update(path.read_bytes())
     if suffix in (".geojson", ".json"):
-        return [_read_geojson(path)]
+        return [_read_geojson(path, notes)]
     return _read_layers(path, wanted, notes)
 
 
@@ -176,11 +176,13 @@ def _detect_encoding(dbf: bytes) -> str:
 def _read_shapefile(shp: Path, encoding: str | None, notes: list[str], digest: Any) -> Layer:
     """A Shapefile, its text decoded from the DBF's bytes (see the module docstring)."""
     dbf, cpg, prj = (_sidecar(shp, ext) for ext in (".dbf", ".cpg", ".prj"))
-    if dbf is None:
-        raise FileRefused(f"{shp.name}: its {shp.stem}.dbf (the attributes: codes, names) is missing; "
+    shx = _sidecar(shp, ".shx")
+    if dbf is None or shx is None:
+        ext, what = (".dbf", "the attributes: codes, names") if dbf is None else (".shx", "the index of the polygons")
+        raise FileRefused(f"{shp.name}: its {shp.stem}{ext} ({what}) is missing; "
                           f"give all of {shp.stem}.shp, .shx, .dbf, .prj, .cpg together, e.g. zipped")
     raw = dbf.read_bytes()
-    for p in (shp, dbf, cpg, prj, _sidecar(shp, ".shx")):
+    for p in (shp, dbf, cpg, prj, shx):
         if p is not None:
             digest.update(p.read_bytes())
     if encoding:
@@ -274,12 +276,20 @@ def _describe_layers(path: Path, listed: list[tuple[str, str]]) -> str:
     return ", ".join(f"{n} ({pyogrio.read_info(path, layer=n)['features']} {t})" for n, t in listed) or "none"
 
 
-def _read_geojson(path: Path) -> Layer:
-    """A GeoJSON FeatureCollection with its geometry left as GeoJSON (the validator parses it)."""
+def _read_geojson(path: Path, notes: list[str]) -> Layer:
+    """A GeoJSON FeatureCollection with its geometry left as GeoJSON (the validator parses it).
+
+    RFC 7946 text is UTF-8; a file a Chinese Windows tool saved in GBK is read as GB18030, and said so.
+    """
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
     try:
-        data = json_loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+        data = json_loads(raw)
     except ValueError as exc:
-        raise FileRefused(f"{path.name}: not valid JSON ({exc})") from None
+        try:
+            data = json_loads(raw.decode("gb18030").encode("utf-8"))
+        except ValueError:  # UnicodeDecodeError is one: neither UTF-8 nor GBK JSON
+            raise FileRefused(f"{path.name}: not valid JSON ({exc})") from None
+        notes.append(f"{path.name}: text in GB18030/GBK, not UTF-8 as GeoJSON should be")
     if not isinstance(data, dict) or not isinstance(data.get("features"), list):
         raise FileRefused(f"{path.name}: expected a GeoJSON FeatureCollection")
     feats = [f if isinstance(f, dict) else {} for f in data["features"]]
