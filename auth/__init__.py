@@ -56,6 +56,9 @@ LIFETIME = timedelta(hours=12)
 #: Paths that need no sign-in: the wall, the API (tokens), the form itself, assets and Dash's routes.
 OPEN_PREFIXES = ("/login", "/logout", "/wall/", "/api/", "/open311/", "/_dash-", "/assets/", "/_favicon",
                  "/_reload-hash")
+#: The residents' pages (群众点单, `resident`): no account. ``/report`` alone: ``/report/daily`` is staff's.
+OPEN_PATHS = ("/wall", "/report")
+RESIDENT_PREFIXES = ("/resident/", "/track/")
 
 
 def _user_actor(app_ctx: AppContext, uid: object) -> Actor | None:
@@ -129,7 +132,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _is_open(path: str) -> bool:
-    return path == "/wall" or path.startswith(OPEN_PREFIXES)
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES + RESIDENT_PREFIXES)
 
 
 FORM = """<!doctype html>

@@ -608,6 +608,38 @@ def probe_daily_pdf(c: Client) -> None:
     assert c.role == "anonymous" or r.content.startswith(b"%PDF")
 
 
+# The residents' routes (群众点单): open to everyone, personal data of no one; a write without the page's proof
+# (form token, proof of work) is refused with words and stores nothing.
+
+def _resident_rows(site: Site) -> tuple:
+    return site.counts() + tuple(site.one(f"SELECT count(*) FROM {t}") for t in (
+        "resident_tracks", "resident_feedback", "resident_hits"))
+
+
+def resident_write(path: str, data: Callable[[Site], dict], status: int) -> Callable[[Client], None]:
+    """A POST of the residents' pages without the proof (or with an unknown code): ``status`` for every role."""
+    def probe(c: Client) -> None:
+        before = _resident_rows(c.site)
+        clean(c, c.post(path, data=data(c.site)), status)
+        assert _resident_rows(c.site) == before, f"{c.role}: a refused resident write changed the store"
+    return probe
+
+
+def probe_nearby(c: Client) -> None:
+    lon, lat = point_in(c.site, FOREIGN)
+    r = clean(c, c.get(f"/resident/nearby?category=road_light&lon={lon}&lat={lat}"), 200)
+    assert isinstance(r.json()["cases"], list)
+    clean(c, c.get("/resident/nearby?category=nonsense&lon=x"), 400)
+
+
+def probe_reopen(c: Client) -> None:
+    """返工 reopens a case only through the 回访 (the ``system`` actor): no token or role may send ``reopen``."""
+    closed = c.site.one("SELECT min(id) FROM cases WHERE village_id = :v AND status = 'closed'", v=OWN)
+    version = c.site.one("SELECT version FROM cases WHERE id = :i", i=closed)
+    refused(c, lambda: c.post(f"/api/v1/cases/{closed}/reopen", json={"expected_version": version, "reason": "x"}),
+            401 if c.role == "anonymous" else 403)
+
+
 def a_jpeg() -> bytes:
     import io
 
@@ -692,7 +724,7 @@ def unknown(method: str, path: str) -> Callable[[Client], None]:
 SUITE = "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 FMT = "<any(json,xml):fmt>"
 #: The moves spelt in the rules (the workflow's and the warning card's), so that another word is no route.
-CASE_MOVES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate")
+CASE_MOVES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate", "reopen")
 WARNING_MOVES = ("acknowledge", "handle", "clear")
 
 #: (method, rule) → the probe of what each role gets from it.
@@ -716,7 +748,8 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("POST", "/api/v1/cases"): probe_cases_post,
     ("GET", "/api/v1/cases"): probe_cases_get,
     ("GET", "/api/v1/cases/<int:case_id>"): _case_read(""),
-    ("POST", f"/api/v1/cases/<int:case_id>/<any({','.join(CASE_MOVES)}):move>"): probe_case_move,
+    ("POST", f"/api/v1/cases/<int:case_id>/<any({','.join(CASE_MOVES)}):move>"): lambda c: (
+        probe_case_move(c), probe_reopen(c)),
     ("GET", "/api/v1/cases/<int:case_id>/events"): _case_read("/events"),
     ("GET", "/api/v1/cases/<int:case_id>/suggestions"): _case_read("/suggestions"),
     ("GET", "/api/v1/orders"): probe_orders,
@@ -746,6 +779,15 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/export/features.geojson"): download("/export/features.geojson"),
     ("GET", "/report/daily"): download("/report/daily"),
     ("GET", "/report/daily.pdf"): probe_daily_pdf,
+    ("GET", "/report"): public("/report"),
+    ("POST", "/report"): resident_write("/report", lambda site: dict(
+        zip(("lon", "lat"), map(str, point_in(site, OWN)), strict=True), category="water", description="停水"), 400),
+    ("GET", "/resident/nearby"): probe_nearby,
+    ("POST", "/resident/follow"): resident_write(
+        "/resident/follow", lambda site: {"case_id": str(a_case(site, OWN))}, 400),
+    ("GET", "/resident/app.js"): public("/resident/app.js"),
+    ("GET", "/track/<code>"): public("/track/no-such-code", 404),
+    ("POST", "/track/<code>"): resident_write("/track/no-such-code", lambda site: {"answer": "no"}, 404),
     ("POST", "/api/v1/cases/<int:case_id>/photos"): probe_photos_post,
     ("GET", "/api/v1/cases/<int:case_id>/photos"): probe_photos_get,
     ("GET", "/api/v1/photos/<int:photo_id>"): _photo_bytes(""),

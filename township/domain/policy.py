@@ -47,6 +47,8 @@ DUTY_CONTACTS: frozenset[str] = frozenset({"officer"})
 SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
 #: Roles that run the admin page: replace the grids, import rosters, manage users and tokens.
 ADMINS: frozenset[str] = frozenset({"admin"})
+#: Whose view a resident's tracking page (``/track/<code>``, no sign-in) shows of a case: the public's.
+PUBLIC_ROLE = ANONYMOUS_ROLE
 
 
 class Viewer(Protocol):
@@ -89,6 +91,12 @@ def may_import(role: str) -> bool:
 def may_administer(role: str) -> bool:
     """Whether ``role`` may use the admin page (grids, rosters, users and tokens)."""
     return role in ADMINS
+
+
+def sees_notes(role: str) -> bool:
+    """Whether ``role`` is shown the notes of a case's trail (staff write names and phones into them): the
+    roles that see personal data; the public's tracking page shows steps and times only."""
+    return sees_personal(role)
 
 
 def sees_ranking(role: str) -> bool:
@@ -147,3 +155,4 @@ __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS
            "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person",
            "ADMINS", "may_administer"]
 __all__ += ["may_see_photos"]
+__all__ += ["PUBLIC_ROLE", "sees_notes"]

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from township.domain.policy import SEES_PERSONAL, STAFF
 from township.domain.vocab import ROLES
+from township.grids.mapping import GRID_FIELDS
 from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError
 
 
@@ -98,18 +99,17 @@ def _add_validate_grids(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="the grid file(s)")
     p.add_argument(
         "--crs",
-        help="CRS of the coordinates, overriding the file's: EPSG:NNNN (e.g. EPSG:4546, a CGCS2000 "
-        "Gauss-Krüger zone), or for lon/lat wgs84 (also CGCS2000; the default), gcj02 (Amap/Tencent) or "
-        "bd09 (Baidu); converted to WGS-84",
+        help="CRS of the coordinates, overriding the file's (.prj, GeoPackage SRS; GeoJSON and KML: lon/lat): "
+        "EPSG:NNNN (e.g. EPSG:4546, a CGCS2000 Gauss-Krüger zone), or lon/lat in wgs84 (also cgcs2000), "
+        "gcj02 (Amap/Tencent) or bd09 (Baidu); converted to WGS-84",
     )
     p.add_argument("--layer", help="GeoPackage/KML layer(s) to read, comma-separated (default: the polygon "
                    "layers, combined when each says its level)")
     p.add_argument("--encoding", help="text encoding of a Shapefile's .dbf (default: its .cpg, else "
                    "detected: UTF-8 or GB18030/GBK)")
     p.add_argument("--map", metavar="COLUMN=FIELD,...",
-                   help="columns to read as grid fields, e.g. 网格编码=grid_id,所属=parent_id (fields: grid_id, "
-                   "name, level, parent_id, kind, officer, officer_phone, households, population, party_members, "
-                   "party_households)")
+                   help=f"columns to read as grid fields, e.g. XZQDM=grid_id,所属=parent_id (fields: "
+                   f"{', '.join(GRID_FIELDS)}); common Chinese headers are recognised without it")
     p.set_defaults(func=_validate_grids)
 
 

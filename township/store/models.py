@@ -348,6 +348,48 @@ class GridVersion(Base):
     #: When it was last put in use, and by whom (``None``: never).
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)
     applied_by: Mapped[str | None] = mapped_column(String(64))
+# -- residents (群众点单): tracking codes, follows, 回访 answers, the report throttle (migration 0009) ---------
+
+
+class ResidentTrack(Base):
+    """A tracking link of a resident on a case: the one who reported it, or one who follows it (关注).
+
+    Only the SHA-256 of the code is kept: the code is the link's bearer secret,
+    and a copy of the store must not open anyone's tracking page. A phone
+    (personal data, masked by the policy) asks for the case's updates.
+    """
+
+    __tablename__ = "resident_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``report`` (the resident who filed the case) or ``follow`` (关注: one more resident asking)
+    kind: Mapped[str] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(32))  # personal data
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ResidentFeedback(Base):
+    """One 回访 answer on a tracking page after 办结: 满意 or 不满意, a comment, and whether it reopened the case."""
+
+    __tablename__ = "resident_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("resident_tracks.id"), index=True)
+    satisfied: Mapped[bool] = mapped_column()
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime)
+    #: 不满意 within the configured days: the case went back to dispatch (返工).
+    reopened: Mapped[bool] = mapped_column(default=False)
+
+
+class ResidentHit(Base):
+    """One report or follow from /report, kept for the resident throttle's window (per address, per phone)."""
+
+    __tablename__ = "resident_hits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
 class Photo(Base):
     """A photo of a case (migration 0007): its files are kept by content hash (`township.loop.photos`).
 
