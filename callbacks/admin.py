@@ -18,7 +18,7 @@ from township.accounts.users import create_user, list_users, reset_password, set
 from township.domain.policy import may_administer
 from township.formats.roster import import_staff
 from township.formats.tables import UnreadableFile
-from township.grids.compare import check_grid_file, diff_gridsets
+from township.grids.compare import GridCheck, check_grid_file, diff_gridsets
 from township.grids.model import GridSet
 from township.loop.gridversions import apply_version, impact, keep_version, list_versions
 from township.runtime.bootstrap import AppContext
@@ -46,7 +46,9 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
         return html.Div(html.P(t("admin_refused", lang)), className="not-found", id="admin-refused")
     tw = app_ctx.township
     villages = [{"label": tw.gridset.props(v)["name"], "value": v} for v in tw.gridset.ids(level=2)]
-    return ui.page(list_versions(tw.engine), list_users(tw.engine), list_tokens(tw.engine), villages, lang)
+    in_use = validation_figure(GridCheck(t("admin_in_use", lang), None, tw.gridset), lang=lang,
+                               tile_url=app_ctx.settings.tile_url)
+    return ui.page(list_versions(tw.engine), list_users(tw.engine), list_tokens(tw.engine), villages, in_use, lang)
 
 
 def check_upload(app_ctx: AppContext, contents: str, filename: str, lang: str = "zh") -> tuple:

@@ -114,15 +114,15 @@ def token_options(tokens: list[ApiToken]) -> list[dict]:
 
 
 def page(versions: list[VersionInfo], users: list[User], tokens: list[ApiToken], villages: list[dict],
-         lang: str) -> html.Div:
-    """The whole page for an administrator."""
+         in_use: dict, lang: str) -> html.Div:
+    """The whole page for an administrator; ``in_use`` is the map of the grids in use, until a file is dropped."""
     button = {"className": "admin-button", "n_clicks": 0}
     grids = html.Section([
         html.H3(t("admin_grids", lang)),
         dcc.Upload(html.Div(t("admin_grid_drop", lang)), id=ids.ADMIN_GRID_UPLOAD, className="upload",
                    accept=".geojson,.json,.zip,.gpkg,.kml,.kmz"),
         html.Div(id=ids.ADMIN_GRID_REPORT, className="admin-report"),
-        dcc.Graph(id=ids.ADMIN_GRID_MAP, figure={"data": [], "layout": {"height": 600}},
+        dcc.Graph(id=ids.ADMIN_GRID_MAP, figure=in_use,
                   config={"displaylogo": False}, style={"height": "600px"}),
         html.Div(id=ids.ADMIN_GRID_DIFF, className="admin-diff"),
         dcc.Store(id=ids.ADMIN_GRID_CANDIDATE),
