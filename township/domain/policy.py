@@ -126,3 +126,14 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
 __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
            "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person"]
+
+
+# -- the field app (/m) ------------------------------------------------------------------------------
+
+#: Roles that sign in to the field app on a phone: grid officers and party members, each acting as a handler.
+FIELD_ROLES: frozenset[str] = frozenset({"responder"})
+
+
+def may_use_field_app(role: str, handler_id: str | None) -> bool:
+    """Whether an account of ``role`` may sign in to the field app: a responder linked to a handler."""
+    return role in FIELD_ROLES and bool(handler_id)
