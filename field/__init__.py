@@ -73,9 +73,7 @@ def _error(status: int, field: str, message: str) -> Response:
 def _place_name(gridset: GridSet, grid_id: str | None) -> str:
     if not grid_id or grid_id not in gridset:
         return "—"
-    village = gridset.village_of(grid_id)
-    vname = gridset.props(village)["name"] if village and village in gridset else ""
-    return f"{vname} {gridset.props(grid_id)['name']}".strip()
+    return str(gridset.props(grid_id)["name"])  # a grid's name says its village (小滩子村第1网格)
 
 
 def _number(raw: Any, name: str, low: float, high: float) -> float | None:

@@ -61,11 +61,12 @@ def top_bar(title: str, lang: Lang, back: bool = False) -> str:
             '<section id="m-outbox" class="m-outbox" aria-live="polite" hidden></section>')
 
 
-def _badge_deadline(case: Case, now: datetime, lang: Lang) -> str:
+def _badge_deadline(case: Case, now: datetime, lang: Lang, named: bool = True) -> str:
     late = overdue(case, now)
     cls = "m-late" if late else "m-due"
     text = f"{word('overdue', lang)} · " if late else ""
-    return f'<span class="{cls}">{_e(text)}{_e(word("deadline", lang))} {_e(local_text(case.deadline_at))}</span>'
+    name = f"{word('deadline', lang)} " if named else ""
+    return f'<span class="{cls}">{_e(text)}{_e(name)}{_e(local_text(case.deadline_at))}</span>'
 
 
 def case_item(case: Case, place: str, now: datetime, lang: Lang) -> str:
@@ -183,7 +184,7 @@ def case_page(case: Case, place: str, reporter: str, reporter_phone: str, handle
     phone = f' · <a href="tel:{_e(reporter_phone)}">{_e(reporter_phone)}</a>' if reporter_phone and "*" not in \
         reporter_phone else (f" · {_e(reporter_phone)}" if reporter_phone else "")
     facts = (f'<dl class="m-facts"><dt>{_e(word("place", lang))}</dt><dd>{_e(place)}</dd>'
-             f'<dt>{_e(word("deadline", lang))}</dt><dd>{_badge_deadline(case, now, lang)}</dd>'
+             f'<dt>{_e(word("deadline", lang))}</dt><dd>{_badge_deadline(case, now, lang, named=False)}</dd>'
              f'<dt>{_e(word("tier", lang))}</dt><dd>{_e(label(TIERS, case.tier, lang))}</dd>'
              f'<dt>{_e(word("reporter", lang))}</dt><dd id="m-reporter">{_e(reporter or "—")}{phone}</dd>'
              f'<dt>{_e(word("handler", lang))}</dt><dd>{_e(handler or "—")}</dd></dl>')

@@ -140,6 +140,7 @@
   }
   function enqueue(item) {
     item.key = item.key || uuid();
+    item.body.key = item.key;
     return put(STORE, item).then(render).then(flush);
   }
 
