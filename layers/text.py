@@ -208,3 +208,9 @@ TEXT.update({
     # A contact's kind in the warning card; the other kinds are resource kinds (township.domain.vocab).
     "party_household": {"zh": "党员中心户", "en": "Party central household"},
 })
+
+# The case card's photos (township.loop.photos).
+TEXT.update({
+    "photos": {"zh": "现场照片", "en": "Photos"},
+    "photo_open": {"zh": "点击查看原图", "en": "Click for the full photo"},
+})
