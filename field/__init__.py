@@ -14,7 +14,9 @@ was done offline, in order, when the network returns.
 - Who: only accounts the policy lets use the field app
   (`township.domain.policy.may_use_field_app`: a responder acting as a handler).
 - Writes: ``POST /m/api/cases/<id>/<move>`` (accept, start, resolve, return)
-  and ``POST /m/api/reports``, JSON with an idempotency ``key``; each runs
+  and ``POST /m/api/reports``, JSON with an idempotency ``key``, and
+  ``POST /m/api/cases/<id>/photos`` (multipart: ``file``, ``key``, ``purpose``:
+  the photo pipeline of `township.loop.photos`, served back at ``/m/photos/<id>``); each runs
   through `township.loop.receipts.once`, so a replay answers the first answer.
   They are same-site requests with the cookie: `auth.surface` refuses cross-site ones.
 """
@@ -25,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, redirect, request, send_from_directory
+from flask import Blueprint, Response, g, redirect, request, send_file, send_from_directory
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
+from api.photos import CACHE, upload_limit
 from auth import attempt_sign_in
 from field import pages
 from field.text import word
@@ -39,13 +42,24 @@ from township.domain.policy import may_use_field_app
 from township.domain.privacy import person_role, sees_personal, shown_name, shown_phone
 from township.grids.model import GridSet
 from township.loop.casefile import visible_case
-from township.loop.fieldwork import FIELD_MOVES, Place, field_move, field_moves, my_tasks, patrol_report, takeable
+from township.loop.fieldwork import (
+    FIELD_MOVES,
+    Place,
+    field_move,
+    field_moves,
+    my_tasks,
+    needs_photo,
+    patrol_report,
+    takeable,
+)
+from township.loop.photos import PhotoRules, attach_photo, photo_file, photo_for_viewer, shown_photos
 from township.loop.receipts import Answer, check_key, once
 from township.loop.staff import get_handler
 from township.loop.sweeps import case_trail
 from township.loop.workflow import Actor, MoveRefused
 from township.runtime.bootstrap import AppContext
 from township.store.models import Handler, utcnow
+from township.store.uow import UnitOfWork
 
 __all__ = ["make_blueprint", "COOKIE"]
 
@@ -102,6 +116,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     bp = Blueprint("field", __name__)
     engine, gridset, settings = app_ctx.township.engine, app_ctx.township.gridset, app_ctx.settings
     signer = URLSafeSerializer(session_secret(settings), salt="field-device")
+    photo_rules = PhotoRules.of(settings)
 
     def me() -> Actor | None:
         """The person of this phone's device session (``g.field_user``: its user id), or ``None``."""
@@ -132,7 +147,8 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     @bp.after_request
     def _private(resp: Response) -> Response:
         # Pages name people: no shared cache keeps them (the phone's service worker keeps its own copy).
-        if not request.path.startswith("/m/static/") and request.path not in ("/m/sw.js", "/m/manifest.webmanifest"):
+        if not request.path.startswith(("/m/static/", "/m/photos/")) and \
+                request.path not in ("/m/sw.js", "/m/manifest.webmanifest"):
             resp.headers["Cache-Control"] = "private, no-cache"
         return resp
 
@@ -197,11 +213,13 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         events = case_trail(engine, case_id)
         shapes = [(gridset.props(row.grid_id)["name"], gridset.geometry(row.grid_id))] \
             if row.grid_id and row.grid_id in gridset else []
+        photos = [p.id for p in shown_photos(engine, case_id, actor)]
         return html(pages.case_page(
             row, _place_name(gridset, row.grid_id), shown_name(row.reporter, role),
             shown_phone(row.reporter_phone, role),
             shown_name(row.handler, role), events, [shown_name(e.actor, role) for e in events], sees_personal(role),
-            field_moves(engine, case_id, actor), shapes, False, "", utcnow(), lang))
+            field_moves(engine, case_id, actor), shapes, needs_photo(row, settings.field_photo_types),
+            pages.photo_strip(photos, lang), utcnow(), lang))
 
     @bp.get("/m/report")
     def report():
@@ -252,7 +270,44 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         except MoveRefused as exc:
             return _error(404, "(move)", exc.reason)
         return answer(once(engine, g.field_user, key, lambda uow: field_move(
-            uow, case_id, move, actor, version, text, place, settings.sla)))
+            uow, case_id, move, actor, version, text, place, settings.sla, settings.field_photo_types)))
+
+    @bp.post("/m/api/cases/<int:case_id>/photos")
+    def photo_post(case_id: int):
+        actor = me()
+        assert actor is not None
+        request.max_content_length = upload_limit(photo_rules)
+        if request.mimetype != "multipart/form-data":
+            return _error(400, "file", "send multipart/form-data with the photo in the field 'file'")
+        files = request.files.getlist("file")
+        try:
+            key = check_key(request.form.get("key"))
+        except ValueError as exc:
+            return _error(400, "key", str(exc).partition(": ")[2])
+        if len(files) != 1:
+            return _error(400, "file", f"send one photo per request (with its own key), got {len(files)}")
+        data, purpose = files[0].read(), request.form.get("purpose") or "report"
+
+        def attach(uow: UnitOfWork) -> Answer:
+            added = attach_photo(uow, photo_rules, case_id, data, actor, purpose)
+            gps = {"lon": added.gps[0], "lat": added.gps[1]} if added.gps else None
+            return Answer(201, {"id": added.photo.id, "case_id": case_id, "url": f"/m/photos/{added.photo.id}",
+                                "thumb_url": f"/m/photos/{added.photo.id}/thumb", "gps": gps})
+
+        return answer(once(engine, g.field_user, key, attach))
+
+    @bp.get("/m/photos/<int:photo_id>")
+    @bp.get("/m/photos/<int:photo_id>/thumb", endpoint="photo_thumb")
+    def photo_get(photo_id: int):
+        actor = me()
+        assert actor is not None
+        photo = photo_for_viewer(engine, photo_id, actor)
+        path = photo_file(photo_rules, photo, request.path.endswith("/thumb")) if photo is not None else None
+        if photo is None or path is None or not path.is_file():
+            return _error(404, "photo_id", f"photo {photo_id} does not exist")
+        resp = send_file(path, mimetype=photo.media_type, max_age=0)
+        resp.headers["Cache-Control"] = CACHE
+        return resp
 
     @bp.post("/m/api/reports")
     def report_post():

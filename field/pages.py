@@ -150,6 +150,15 @@ def svg_map(shapes: list[tuple[str, BaseGeometry]], point: tuple[float, float] |
 # -- the case page ---------------------------------------------------------------------------------------
 
 
+def photo_strip(photo_ids: list[int], lang: Lang) -> str:
+    """The case's photos as thumbnails, each opening the photo ('' when there are none)."""
+    if not photo_ids:
+        return ""
+    return (f'<div class="m-photos" id="m-photos" aria-label="{_e(word("photos", lang))}">' + "".join(
+        f'<a href="/m/photos/{i}"><img src="/m/photos/{i}/thumb" alt="{_e(word("photos", lang))} {n + 1}" '
+        'loading="lazy"></a>' for n, i in enumerate(photo_ids)) + "</div>")
+
+
 def _move_form(move: str, case: Case, lang: Lang, photo_needed: bool) -> str:
     """One big button for a move, with the move's text box (required for 办结 and 退回)."""
     needs = {"resolve": "result", "return": "reason"}.get(move)

@@ -6,6 +6,7 @@ Expected values come from the store by SQL and from the grid file by shapely, no
 """
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import time
@@ -13,6 +14,7 @@ import time
 import pytest
 import requests
 from conftest import LiveServer
+from PIL import Image
 from shapely.geometry import Point, shape
 from sqlalchemy import text
 
@@ -49,6 +51,33 @@ def sql(srv, query: str, **params) -> list:
 def api(srv, method: str, path: str, **kw) -> requests.Response:
     return requests.request(method, srv.url + path, headers={"Authorization": f"Bearer {srv.token}"},
                             timeout=TIMEOUT, **kw)
+
+
+CAMERA = "FieldTestCam X1"
+
+
+def jpeg_with_exif(lon: float, lat: float) -> bytes:
+    """A real JPEG photo whose EXIF names the camera and holds a GPS position (what must not be served)."""
+    img = Image.new("RGB", (640, 480), (90, 140, 60))
+    exif = Image.Exif()
+    exif[0x010F] = "FieldTest"  # Make
+    exif[0x0110] = CAMERA  # Model
+
+    def dms(x: float) -> tuple[float, float, float]:
+        d = int(x)
+        m = int((x - d) * 60)
+        return (float(d), float(m), round((x - d - m / 60) * 3600, 2))
+
+    exif[0x8825] = {1: "N", 2: dms(lat), 3: "E", 4: dms(lon)}  # GPSInfo
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif.tobytes())
+    data = out.getvalue()
+    assert CAMERA.encode() in data and Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)
+    return data
+
+
+def photo_file(lon: float, lat: float, name: str = "IMG_0001.jpg") -> dict:
+    return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg_with_exif(lon, lat)}
 
 
 def grid_shapes() -> dict[str, object]:
@@ -126,8 +155,8 @@ def tap_move(page, move: str, text_: str = "") -> None:
 # -- the loop from the phone --------------------------------------------------------------------------
 
 
-def test_party_member_takes_a_pool_order_starts_and_resolves_it(srv, phone):
-    case_id = new_case(srv, "pool")
+def test_party_member_takes_a_pool_order_starts_and_resolves_it_with_a_photo(srv, phone):
+    case_id = new_case(srv, "pool", "hazard")  # a hazard needs a 办结 photo (FIELD_PHOTO_REQUIRED's default)
     sign_in(phone, srv, PARTY01)
     pool = phone.locator("#m-pool a.m-item")
     assert f"/m/case/{case_id}" in [pool.nth(i).get_attribute("href") for i in range(pool.count())]
@@ -141,15 +170,22 @@ def test_party_member_takes_a_pool_order_starts_and_resolves_it(srv, phone):
     tap_move(phone, "start")
     phone.wait_for_selector("#m-do-resolve", timeout=20000)
     assert status(srv, case_id) == "in_progress"
+    assert phone.locator("form[data-move=resolve] .m-hint").count() == 1  # says a photo is needed
+    inner = grid_shapes()[OWN_GRID].representative_point()
+    phone.set_input_files("form[data-move=resolve] input[type=file]", [photo_file(inner.x, inner.y)])
     tap_move(phone, "resolve", "路灯已更换,恢复照明")
     phone.wait_for_selector("#m-no-moves", timeout=20000)
     assert status(srv, case_id) == "resolved"
+    assert sql(srv, "SELECT purpose, uploader FROM photos WHERE case_id = :i", i=case_id) == [
+        ("resolve", sql(srv, "SELECT display_name FROM users WHERE username = 'party01'")[0][0])]
+    # The page shows the photo, served to this phone.
+    phone.locator("#m-photos img").first.wait_for()
+    assert phone.evaluate("document.querySelector('#m-photos img').naturalWidth") > 0
     assert not phone.errors
     # The audit trail names the party member; 开始处置 recorded where the phone was.
     name = sql(srv, "SELECT display_name FROM users WHERE username = 'party01'")[0][0]
     assert [a for a, _ in events(srv, case_id, "accept")] == [name]
     start_note = events(srv, case_id, "start")[0][1]
-    inner = grid_shapes()[OWN_GRID].representative_point()
     assert f"位置 {inner.x:.5f},{inner.y:.5f}" in start_note and "手机时间" in start_note
     assert events(srv, case_id, "resolve")[0][1].startswith("路灯已更换")
     assert sql(srv, "SELECT handler_id FROM case_assignments WHERE case_id = :i", i=case_id)[0][0] == PARTY01[2]
@@ -161,7 +197,7 @@ def test_party_member_takes_a_pool_order_starts_and_resolves_it(srv, phone):
     assert phone.locator(f"a[href='/m/case/{case_id}']").count() == 0
 
 
-def test_officer_reports_a_patrol_case_by_tapping_the_map(srv, phone):
+def test_officer_reports_a_patrol_case_with_a_photo_served_without_exif(srv, phone):
     sign_in(phone, srv, OFFICER)
     before = sql(srv, "SELECT count(*) FROM cases WHERE source = 'patrol'")[0][0]
     phone.tap("#m-report-link")
@@ -173,6 +209,7 @@ def test_officer_reports_a_patrol_case_by_tapping_the_map(srv, phone):
     phone.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     lon = float(phone.input_value("input[name=lon]"))
     lat = float(phone.input_value("input[name=lat]"))
+    phone.set_input_files("#m-report input[type=file]", [photo_file(lon, lat)])
     phone.tap("#m-send")
     until(lambda: sql(srv, "SELECT count(*) FROM cases WHERE source = 'patrol'")[0][0] > before)
     phone.locator("#m-outbox").wait_for(state="hidden", timeout=20000)
@@ -186,30 +223,51 @@ def test_officer_reports_a_patrol_case_by_tapping_the_map(srv, phone):
     assert grid_shapes()[grid_id].covers(Point(slon, slat))
     assert grid_id.startswith("DL-01-")
     assert reporter == sql(srv, "SELECT display_name FROM users WHERE username = 'responder'")[0][0]
+    # Its photo arrives after the report (the case's id comes with the answer); the served copy carries no EXIF.
+    case_id = rows[0][0]
+    until(lambda: sql(srv, "SELECT count(*) FROM photos WHERE case_id = :i", i=case_id)[0][0] == 1)
+    phone.locator("#m-outbox").wait_for(state="hidden", timeout=20000)
+    photo_id = sql(srv, "SELECT id FROM photos WHERE case_id = :i", i=case_id)[0][0]
+    for suffix in ("", "/thumb"):
+        served = phone.context.request.get(srv.url + f"/m/photos/{photo_id}{suffix}")
+        assert served.status == 200 and served.headers["content-type"] == "image/jpeg"
+        body = served.body()
+        assert not Image.open(io.BytesIO(body)).getexif() and CAMERA.encode() not in body and b"Exif" not in body
+    # Nobody else's cookie gets it: without the phone's session there is no photo.
+    assert requests.get(srv.url + f"/m/photos/{photo_id}", allow_redirects=False, timeout=TIMEOUT).status_code == 302
     assert not phone.errors
 
 
 # -- dead zones -----------------------------------------------------------------------------------------
 
 
-def test_a_move_made_offline_waits_and_arrives_once(srv, phone):
-    case_id = new_case(srv, PARTY02[2])
+def test_a_move_and_a_photo_made_offline_wait_and_arrive_once(srv, phone):
+    case_id = new_case(srv, PARTY02[2], "hazard")
+    # Accepted and started already (from the API, as the party member's own phone would have).
+    token = create_token(srv.engine, f"phone-{secrets.token_hex(3)}", "responder", None, PARTY02[2])
+    for move in ("accept", "start"):
+        r = requests.post(srv.url + f"/api/v1/cases/{case_id}/{move}", json={"expected_version": version(srv, case_id)},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
     sign_in(phone, srv, PARTY02)
     phone.tap(f"#m-mine a[href='/m/case/{case_id}']")
-    phone.wait_for_selector("#m-do-accept")
+    phone.wait_for_selector("#m-do-resolve")
     phone.context.set_offline(True)
-    tap_move(phone, "accept")
+    inner = grid_shapes()[OWN_GRID].representative_point()
+    phone.set_input_files("form[data-move=resolve] input[type=file]", [photo_file(inner.x, inner.y)])
+    tap_move(phone, "resolve", "裂缝已封堵")
     phone.wait_for_selector("#m-outbox .m-waiting")
-    assert "待发送 (1)" in phone.inner_text("#m-outbox")
-    assert events(srv, case_id, "accept") == []
+    assert "待发送 (1)" in phone.inner_text("#m-outbox") and "1 📷" in phone.inner_text("#m-outbox")
+    assert events(srv, case_id, "resolve") == [] and events(srv, case_id, "photo") == []
     # Still readable offline: the service worker serves the task list from its copy.
     phone.goto(srv.url + "/m")
     assert phone.locator(f"a[href='/m/case/{case_id}']").count() == 1
     assert "待发送 (1)" in phone.inner_text("#m-outbox")
     phone.context.set_offline(False)
     phone.locator("#m-outbox").wait_for(state="hidden", timeout=30000)
-    assert status(srv, case_id) == "accepted"
-    assert len(events(srv, case_id, "accept")) == 1
+    assert status(srv, case_id) == "resolved"
+    assert len(events(srv, case_id, "resolve")) == 1 and len(events(srv, case_id, "photo")) == 1
+    assert sql(srv, "SELECT count(*), min(purpose) FROM photos WHERE case_id = :i", i=case_id) == [(1, "resolve")]
     assert not phone.errors
 
 
@@ -268,6 +326,13 @@ def test_a_replayed_key_answers_the_first_result_and_applies_once(srv):
                        ({"key": "k" * 20, "expected_version": 1, "lon": 500}, "lon")):
         r = s.post(srv.url + f"/m/api/cases/{case_id}/start", json=bad, timeout=TIMEOUT)
         assert r.status_code == 400 and r.json()["errors"][0]["field"] == field, r.text
+    # A hazard is not resolved without a photo of the result: the refusal says so, nothing changes.
+    hazard = new_case(srv, PARTY02[2], "hazard")
+    for move in ("accept", "start", "resolve"):
+        r = s.post(srv.url + f"/m/api/cases/{hazard}/{move}", json={
+            "key": secrets.token_hex(16), "expected_version": version(srv, hazard), "text": "已处理"}, timeout=TIMEOUT)
+    assert r.status_code == 422 and "photo" in r.json()["errors"][0]["message"], r.text
+    assert status(srv, hazard) == "in_progress"
     r = s.post(srv.url + "/m/api/reports", json={"key": "k" * 21, "type": "hazard", "domain": "safety",
                                                  "description": "x", "lon": 100.0, "lat": 10.0}, timeout=TIMEOUT)
     assert r.status_code == 422 and "outside" in r.text, r.text

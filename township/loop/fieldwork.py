@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from township.loop.receipts import Answer
 from township.loop.staff import get_handler
 from township.loop.sweeps import open_orders
 from township.loop.workflow import Actor, MoveRefused, allowed_moves, move_case
-from township.store.models import Case, CaseAssignment, utcnow
+from township.store.models import Case, CaseAssignment, Photo, utcnow
 from township.store.uow import UnitOfWork
 
 #: The moves the field app offers (the desk's dispatch, close, cancel and escalate stay at the desk).
@@ -94,19 +94,41 @@ def move_params(move: str, text: str | None, place: Place) -> dict[str, str]:
     return params
 
 
+def needs_photo(case: Case, photo_types: frozenset[str]) -> bool:
+    """Whether resolving ``case`` from the field needs a photo of the result (``FIELD_PHOTO_REQUIRED``)."""
+    return case.type in photo_types
+
+
+def _check_evidence(uow: UnitOfWork, case_id: int, photo_types: frozenset[str]) -> None:
+    """Refuse 办结 of a case whose type needs a photo while it has no 办结 photo (they are sent first)."""
+    case = uow.session.get(Case, case_id)
+    if case is None or not needs_photo(case, photo_types):
+        return
+    held = uow.session.scalar(select(func.count()).select_from(Photo).where(
+        Photo.case_id == case_id, Photo.purpose == "resolve")) or 0
+    if not held:
+        raise MoveRefused(f"case {case_id} is a {CASE_TYPES[case.type]['en'].lower()} ({CASE_TYPES[case.type]['zh']}):"
+                          " resolving it needs at least one photo of the result (办结照片) — add one and send again",
+                          "missing")
+
+
 def field_move(uow: UnitOfWork, case_id: int, move: str, actor: Actor, expected_version: int, text: str | None,
-               place: Place, sla: SlaConfig) -> Answer:
+               place: Place, sla: SlaConfig, photo_types: frozenset[str] = frozenset()) -> Answer:
     """Make a field move in ``uow`` (the caller commits, through `township.loop.receipts.once`).
+
+    ``photo_types``: case types whose 办结 needs a 办结 photo already attached (`needs_photo`).
 
     Raises
     ------
     MoveRefused
-        Not a field move, or refused by the workflow (stale, not allowed now, a
-        missing reason); nothing was written.
+        Not a field move, refused by the workflow (stale, not allowed now, a
+        missing reason) or a missing photo; nothing was written.
     """
     if move not in FIELD_MOVES:
         raise MoveRefused(f"{move!r} is not made from the field app; moves here: {', '.join(FIELD_MOVES)}",
                           "invalid")
+    if move == "resolve":
+        _check_evidence(uow, case_id, photo_types)
     params: dict[str, object] = dict(move_params(move, text, place))
     moved = move_case(uow, case_id, move, actor, expected_version=expected_version, now=utcnow(), sla=sla,
                       **params)
@@ -144,4 +166,4 @@ def patrol_report(uow: UnitOfWork, gridset: GridSet, actor: Actor, type_: str, d
 
 
 __all__ = ["FIELD_MOVES", "Place", "my_tasks", "takeable", "field_moves", "move_params", "field_move",
-           "patrol_report"]
+           "patrol_report", "needs_photo"]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from township.formats.ingest import IngestError
+from township.formats.photos import PhotoRefused
 from township.loop.casefile import REFUSAL_STATUS
 from township.loop.workflow import MoveRefused
 from township.store.models import FieldReceipt, utcnow
@@ -42,8 +43,17 @@ def check_key(key: object) -> str:
     return key
 
 
-def refusal(exc: MoveRefused | IngestError) -> Answer:
-    """The answer of a refused move or report: its HTTP status and its words."""
+#: HTTP status of a refused photo (`township.formats.photos.PhotoRefused.code`); others 422.
+PHOTO_STATUS = {"size": 413, "type": 415}
+#: What a use case may raise that is an answer to keep, not a failure to try again.
+REFUSALS = (MoveRefused, IngestError, PhotoRefused)
+
+
+def refusal(exc: MoveRefused | IngestError | PhotoRefused) -> Answer:
+    """The answer of a refused move, report or photo: its HTTP status and its words."""
+    if isinstance(exc, PhotoRefused):
+        return Answer(PHOTO_STATUS.get(exc.code, 422), {"code": exc.code, "errors": [
+            {"index": exc.index, "field": "file", "message": exc.message}]})
     if isinstance(exc, MoveRefused):
         return Answer(REFUSAL_STATUS.get(exc.code, 422), {"code": exc.code, "errors": [
             {"index": None, "field": "(move)", "message": exc.reason}]})
@@ -65,8 +75,8 @@ def once(engine: Engine, user_id: int, key: str, work: Callable[[UnitOfWork], An
 
     The unit holds the store's write lock from its start (`township.store.uow`),
     so two copies of one request arriving together run one after the other and
-    the second finds the first's receipt. ``work`` raising `MoveRefused` or
-    `IngestError` wrote nothing; the refusal is kept under the key in a unit
+    the second finds the first's receipt. ``work`` raising `MoveRefused`,
+    `IngestError` or `PhotoRefused` wrote nothing; the refusal is kept under the key in a unit
     of its own. Anything else (the store unavailable) keeps nothing: the phone
     sends the request again later.
     """
@@ -76,7 +86,7 @@ def once(engine: Engine, user_id: int, key: str, work: Callable[[UnitOfWork], An
             return kept
         try:
             answer = work(uow)
-        except (MoveRefused, IngestError) as exc:
+        except REFUSALS as exc:
             answer = refusal(exc)
         else:
             _keep(uow, user_id, key, answer)
