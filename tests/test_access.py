@@ -783,6 +783,43 @@ def probe_field_unknown(method: str) -> Callable[[Client], None]:
     return probe
 
 
+def probe_field_photo_post(c: Client) -> None:
+    """A responder's phone adds a photo to a case it may see; no one else has a phone session (401)."""
+    site = c.site
+    case_id = a_case(site, FOREIGN, open_=True)
+    phone = field_client(c)
+
+    def send() -> requests.Response:
+        files = {"file": ("a.jpg", a_jpeg(), "image/jpeg")}
+        data = {"key": f"access-photo-{next(_n)}", "purpose": "report"}
+        if phone is None:
+            return c.http.post(site.srv.url + f"/m/api/cases/{case_id}/photos", files=files, data=data,
+                               allow_redirects=False, timeout=TIMEOUT)
+        return phone.post(site.srv.url + f"/m/api/cases/{case_id}/photos", files=files, data=data,
+                          allow_redirects=False, timeout=TIMEOUT)
+
+    before = photo_count(site)
+    if phone is not None:
+        clean(c, send(), 201)
+        assert photo_count(site) == before + 1
+    else:
+        refused(c, send, 401)
+        assert photo_count(site) == before
+
+
+def field_photo_bytes(suffix: str) -> Callable[[Client], None]:
+    """A photo's bytes at /m/photos: to a responder's phone (it sees every village's); the others go to sign in."""
+    def probe(c: Client) -> None:
+        for village in (OWN, FOREIGN):
+            _, photo_id = a_photo(c.site, village)
+            r = field_get(c, f"/m/photos/{photo_id}{suffix}")
+            if c.role == "responder":
+                assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", r.text[:200]
+            else:
+                clean(c, r, 302)
+    return probe
+
+
 SUITE = "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 FMT = "<any(json,xml):fmt>"
 #: The moves spelt in the rules (the workflow's and the warning card's), so that another word is no route.
@@ -859,6 +896,9 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/m/static/<path:filename>"): public("/m/static/field.js"),
     ("GET", "/m/<path:rest>"): probe_field_unknown("GET"),
     ("POST", "/m/<path:rest>"): probe_field_unknown("POST"),
+    ("POST", "/m/api/cases/<int:case_id>/photos"): probe_field_photo_post,
+    ("GET", "/m/photos/<int:photo_id>"): field_photo_bytes(""),
+    ("GET", "/m/photos/<int:photo_id>/thumb"): field_photo_bytes("/thumb"),
 }
 
 
