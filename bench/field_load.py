@@ -5,13 +5,14 @@ The issue's budget (issue 12): ``/m`` first load ≤ 300 kB transferred (compres
 ``Network.emulateNetworkConditions``); a later load from the service worker ≤ 0.5 s.
 
 :func:`measure` starts the app (``tests.conftest.LiveServer``) on the size's
-store, makes a grid officer's account acting as the first officer there (and
-deletes it, with its device sessions, at the end), signs it in at ``/m/login``
+store, makes a grid officer's account acting as the first officer there with
+:data:`TASKS` open cases dispatched to it (all deleted at the end), signs it in at ``/m/login``
 and opens ``/m`` in a new phone context (390×844, touch) for each run:
 
-- **bytes**: ``encodedDataLength`` of every response (CDP ``Network.loadingFinished``:
+- **bytes**: every response of the context (Playwright's ``request.sizes()``:
   headers and body as they came over the wire, compressed) from the navigation
-  until the page was usable and 2 s more (the service worker's install fetches count);
+  until the page was usable and 2 s more: the page, its shell, the case pages
+  of the list it keeps for offline use and the service worker's install fetches;
 - **usable**: the ``m-ready`` mark ``field.js`` sets when its handlers are on
   the page (ms from navigation start);
 - **reload**: once the service worker controls the page, a reload with the
@@ -23,6 +24,7 @@ Run alone: ``.venv/bin/python -m bench.field_load [--runs 3]`` (the bundled grid
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import statistics
 import tempfile
@@ -32,8 +34,13 @@ from pathlib import Path
 import requests
 from sqlalchemy import delete, select
 
+from bench.ingest import remove_bench_rows
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from township.accounts.tokens import create_token
 from township.accounts.users import create_user
+from township.config import BUNDLED_GRIDS
+from township.grids.model import GridSet
+from township.grids.validate import load_grid_file
 from township.store.engine import make_engine
 from township.store.models import DeviceSession, Handler, User
 
@@ -41,6 +48,10 @@ from township.store.models import DeviceSession, Handler, User
 FOUR_G = {"offline": False, "latency": 150, "downloadThroughput": 9_000_000 / 8, "uploadThroughput": 3_000_000 / 8}
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "locale": "zh-CN"}
 SETTLE_S = 2.0
+log = logging.getLogger(__name__)
+#: Open cases dispatched to the officer for the run (deleted after it), so the list has a length.
+TASKS = 30
+PREFIX = "BENCH-FIELD"
 READY = "performance.getEntriesByName('m-ready').length ? performance.getEntriesByName('m-ready')[0].startTime : null"
 
 
@@ -50,8 +61,29 @@ def _ready_ms(page, timeout_s: float = 30.0) -> float:
         value = page.evaluate(READY)
         if value is not None:
             return float(value)
-        time.sleep(0.02)
+        page.wait_for_timeout(20)
     raise TimeoutError("/m did not become usable")
+
+
+def grid_files(grids_file: Path | None) -> GridSet:
+    return load_grid_file(grids_file or BUNDLED_GRIDS)
+
+
+def _give_tasks(url: str, token: str, gridset: GridSet, grid: str, handler: str) -> None:
+    """:data:`TASKS` open cases in the officer's grid, dispatched to them: a list as long as a busy week's."""
+    inner = gridset.geometry(grid).representative_point()
+    headers = {"Authorization": f"Bearer {token}"}
+    items = [{"source": "hotline", "external_id": f"{PREFIX}-{secrets.token_hex(4)}", "type": "hotline",
+              "domain": "livelihood", "title": f"测试工单 {n}", "description": "村口路灯不亮,晚上看不见路。" * 3,
+              "lon": inner.x, "lat": inner.y, "reporter": "测试人", "reporter_phone": "13900001111"}
+             for n in range(TASKS)]
+    r = requests.post(url + "/api/v1/cases", json=items, headers=headers, timeout=60)
+    assert r.status_code == 201, r.text
+    for written in r.json():
+        case = requests.get(url + f"/api/v1/cases/{written['id']}", headers=headers, timeout=60).json()
+        moved = requests.post(url + f"/api/v1/cases/{written['id']}/dispatch", headers=headers, timeout=60,
+                              json={"expected_version": case["version"], "handler": handler})
+        assert moved.status_code == 200, moved.text
 
 
 def _one(browser, url: str, cookie: dict) -> dict:
@@ -60,14 +92,22 @@ def _one(browser, url: str, cookie: dict) -> dict:
     ctx.add_cookies([cookie])
     page = ctx.new_page()
     cdp = ctx.new_cdp_session(page)
-    got: list[float] = []
-    cdp.on("Network.loadingFinished", lambda e: got.append(float(e.get("encodedDataLength", 0))))
+    got: list[tuple[str, int]] = []
+
+    def finished(req) -> None:
+        sizes = req.sizes()  # as received: headers and the (compressed) body
+        got.append((req.url, sizes["responseHeadersSize"] + sizes["responseBodySize"]))
+
+    # The context's events include the service worker's own fetches (its install), not only the page's.
+    ctx.on("requestfinished", finished)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", FOUR_G)
     page.goto(url + "/m")
     ready = _ready_ms(page)
-    time.sleep(SETTLE_S)
-    first_bytes = sum(got)
+    page.wait_for_timeout(SETTLE_S * 1000)  # (Playwright delivers the events while it waits, not in a sleep)
+    ctx.remove_listener("requestfinished", finished)
+    first_bytes = sum(n for _, n in got)
+    log.debug("first load: %d responses, %.0f bytes", len(got), first_bytes)
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     # Control comes with the next navigation (the first page was loaded before the worker existed).
     page.reload()
@@ -92,11 +132,13 @@ def measure(grids_file: Path | None = None, database_url: str | None = None, env
         srv = LiveServer(Path(tmp), {"DEMO_FEED": "0", "DEFAULT_ROLE": "", **(env or {})}, database_url).start()
         engine = make_engine(srv.database_url)
         username, password = f"bench-field-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+        token_name = f"{username}-token"
         try:
             with engine.connect() as conn:
-                handler = conn.execute(select(Handler.handler_id).where(Handler.kind == "officer")
-                                       .order_by(Handler.handler_id).limit(1)).scalar()
+                handler, grid = conn.execute(select(Handler.handler_id, Handler.grid_id).where(
+                    Handler.kind == "officer").order_by(Handler.handler_id).limit(1)).one()
             create_user(engine, username, password, "responder", None, "基准测试网格员", handler)
+            _give_tasks(srv.url, create_token(engine, token_name, "command"), grid_files(grids_file), grid, handler)
             s = requests.Session()
             r = s.post(srv.url + "/m/login", data={"username": username, "password": password},
                        allow_redirects=False, timeout=60)
@@ -115,13 +157,14 @@ def measure(grids_file: Path | None = None, database_url: str | None = None, env
                     conn.execute(delete(User).where(User.id == uid))
             engine.dispose()
             srv.stop()
+            remove_bench_rows(srv.database_url, token_name, PREFIX)
     kb = statistics.median(r["bytes"] for r in results) / 1000
     ready = statistics.median(r["ready_ms"] for r in results) / 1000
     reload_s = statistics.median(r["reload_ms"] for r in results) / 1000
     online_s = statistics.median(r["online_ms"] for r in results) / 1000
-    note = (f"{runs} cold loads of /m as a grid officer on a 390×844 touch phone, Chromium network emulation "
-            f"{FOUR_G['downloadThroughput'] * 8 / 1e6:g} Mbit/s down, {FOUR_G['latency']} ms latency; bytes are "
-            f"CDP encodedDataLength until usable + {SETTLE_S:g} s (bench/field_load.py)")
+    note = (f"{runs} cold loads of /m as a grid officer with {TASKS} open tasks on a 390×844 touch phone, Chromium "
+            f"network emulation {FOUR_G['downloadThroughput'] * 8 / 1e6:g} Mbit/s down, {FOUR_G['latency']} ms "
+            f"latency; bytes received until usable + {SETTLE_S:g} s (bench/field_load.py)")
     return [
         {"what": "/m first load, bytes (compressed)", "ours": kb, "peer": None, "peer_name": None, "unit": "kB",
          "ratio": None, "note": note},
@@ -138,6 +181,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    logging.basicConfig(level=logging.DEBUG, format="%(message)s")
     for row in measure(runs=args.runs):
         print(f"{row['what']:<40} {row['ours']:8.3f} {row['unit']}")
 

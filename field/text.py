@@ -63,11 +63,12 @@ WORDS: dict[str, dict[str, str]] = {
     "sent": {"zh": "已发送", "en": "Sent"},
     "locating": {"zh": "正在定位…", "en": "Locating…"},
     "no_geo": {"zh": "无法定位,请在地图上点选", "en": "No position: tap the map"},
+    "photo_count": {"zh": "{n} 张照片", "en": "{n} photo(s)"},
 }
 
 #: The keys the phone's script needs, sent with each page.
 JS_KEYS = ("outbox", "outbox_none", "offline", "refused", "dismiss", "sending", "sent", "copied", "locating",
-           "no_geo", "distance", "no_position")
+           "no_geo", "distance", "no_position", "photo_count")
 
 
 def word(key: str, lang: str) -> str:

@@ -257,7 +257,7 @@ def test_a_move_and_a_photo_made_offline_wait_and_arrive_once(srv, phone):
     phone.set_input_files("form[data-move=resolve] input[type=file]", [photo_file(inner.x, inner.y)])
     tap_move(phone, "resolve", "裂缝已封堵")
     phone.wait_for_selector("#m-outbox .m-waiting")
-    assert "待发送 (1)" in phone.inner_text("#m-outbox") and "1 📷" in phone.inner_text("#m-outbox")
+    assert "待发送 (1)" in phone.inner_text("#m-outbox") and "1 张照片" in phone.inner_text("#m-outbox")
     assert events(srv, case_id, "resolve") == [] and events(srv, case_id, "photo") == []
     # Still readable offline: the service worker serves the task list from its copy.
     phone.goto(srv.url + "/m")

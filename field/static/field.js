@@ -49,7 +49,8 @@
         if (!navigator.onLine) { html += "<p>" + esc(W.offline) + "</p>"; }
         html += "<ul>" + waiting.map(function (i) {
           var n = (i.before || []).length + (i.after || []).length;
-          return "<li class=\"m-waiting\">" + esc(i.label) + (n ? " · " + n + " 📷" : "") + "</li>";
+          return "<li class=\"m-waiting\">" + esc(i.label) + (n ? " · " + esc(W.photo_count.replace("{n}", n)) : "") +
+            "</li>";
         }).join("") + "</ul>";
       }
       refused.forEach(function (i) {
