@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
-from conftest import LiveServer
+from conftest import ROOT, LiveServer
 from PIL import Image
 from shapely.geometry import Point, shape
 from sqlalchemy import text
@@ -28,6 +30,7 @@ OWN_GRID = "DL-01-01"
 #: Demo accounts (README): party members of 小滩子村第1网格 and its grid officer.
 PARTY01 = ("party01", "dalu-party01", "H-PM-DL-01-01-01")
 PARTY02 = ("party02", "dalu-party02", "H-PM-DL-01-01-02")
+PARTY03 = ("party03", "dalu-party03", "H-PM-DL-03-01-01")
 OFFICER = ("responder", "dalu-responder", "H-OF-DL-01-01")
 
 
@@ -366,3 +369,22 @@ def test_device_sessions_sign_out_revoke_and_who_may_sign_in(srv):
     # A forged cookie signs no one in.
     r = requests.get(srv.url + "/m", cookies={"township_device": "forged"}, allow_redirects=False, timeout=TIMEOUT)
     assert r.headers["Location"] == "/m/login"
+
+
+def test_an_admin_revokes_a_phone_from_the_command_line_and_other_sites_cannot_write(srv):
+    s = field_session(srv, PARTY03)
+    assert s.get(srv.url + "/m", allow_redirects=False, timeout=TIMEOUT).status_code == 200
+    # A page of another site cannot make the phone write (the cookie rides along, the browser says where from).
+    r = s.post(srv.url + "/m/api/reports", json={"key": "x" * 20}, headers={"Sec-Fetch-Site": "cross-site"},
+               timeout=TIMEOUT)
+    assert r.status_code == 403
+    env = {**srv.env, "DATABASE_URL": srv.database_url}
+    listed = subprocess.run([sys.executable, "-m", "township", "devices", "--user", "party03"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "party03" in listed.stdout and "active" in listed.stdout, listed.stderr
+    done = subprocess.run([sys.executable, "-m", "township", "devices", "--revoke-user", "party03"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sql(srv, "SELECT count(*) FROM device_sessions d JOIN users u ON u.id = d.user_id "
+               "WHERE u.username = 'party03' AND d.revoked_at IS NULL")[0][0] == 0
+    assert s.get(srv.url + "/m", allow_redirects=False, timeout=TIMEOUT).headers["Location"] == "/m/login"
