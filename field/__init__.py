@@ -198,7 +198,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         h = handler_of(actor)
         pool = [(c, _place_name(gridset, c.grid_id)) for c in takeable(engine, actor)] \
             if h is not None and h.kind == "party_member" else None
-        return html(pages.task_list(actor.name, mine, pool, now, lang))
+        return html(pages.task_list(actor.name, mine, pool, now, lang, str(g.field_user)))
 
     @bp.get("/m/case/<int:case_id>")
     def case(case_id: int):
@@ -208,7 +208,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
             row = visible_case(engine, case_id, actor)
         except MoveRefused:
             return html(pages.shell(word("not_found", lang), pages.top_bar(word("not_found", lang), lang, True),
-                                    lang, "missing"), 404)
+                                    lang, "missing", str(g.field_user)), 404)
         role = person_role(actor, row.village_id)
         events = case_trail(engine, case_id)
         shapes = [(gridset.props(row.grid_id)["name"], gridset.geometry(row.grid_id))] \
@@ -219,7 +219,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
             shown_phone(row.reporter_phone, role),
             shown_name(row.handler, role), events, [shown_name(e.actor, role) for e in events], sees_personal(role),
             field_moves(engine, case_id, actor), shapes, needs_photo(row, settings.field_photo_types),
-            pages.photo_strip(photos, lang), utcnow(), lang))
+            pages.photo_strip(photos, lang), utcnow(), lang, str(g.field_user)))
 
     @bp.get("/m/report")
     def report():
@@ -229,7 +229,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         village = h.village_id if h is not None else None
         grids = gridset.ids(level=3, parent=village) if village and village in gridset else []
         shapes = [(gridset.props(gid)["name"], gridset.geometry(gid)) for gid in grids]
-        return html(pages.report_page(shapes, lang))
+        return html(pages.report_page(shapes, lang, str(g.field_user)))
 
     # -- the writes: JSON, each with an idempotency key --------------------------------------------
 

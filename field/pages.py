@@ -32,8 +32,12 @@ def _e(value: object) -> str:
     return escape(str(value if value is not None else ""))
 
 
-def shell(title: str, body: str, lang: Lang, page: str) -> str:
-    """A whole page: head (manifest, icon, stylesheet, script), the body, the script's words."""
+def shell(title: str, body: str, lang: Lang, page: str, owner: str = "") -> str:
+    """A whole page: head (manifest, icon, stylesheet, script), the body, the script's words.
+
+    ``owner`` names the signed-in account (its user id): the phone's outbox sends only that
+    account's waiting items, so a phone handed to someone else does not send them as that person.
+    """
     words = escape(json.dumps(js_words(lang), ensure_ascii=False), quote=False)
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
@@ -45,7 +49,7 @@ def shell(title: str, body: str, lang: Lang, page: str) -> str:
 <link rel="apple-touch-icon" href="/m/static/icon-192.png">
 <link rel="stylesheet" href="/m/static/field.css">
 <script src="/m/static/field.js" defer></script>
-</head><body data-page="{page}" data-lang="{lang}">
+</head><body data-page="{page}" data-lang="{lang}" data-owner="{_e(owner)}">
 <script type="application/json" id="m-words">{words}</script>
 {body}
 </body></html>"""
@@ -83,7 +87,7 @@ def case_item(case: Case, place: str, now: datetime, lang: Lang) -> str:
 
 
 def task_list(name: str, mine: list[tuple[Case, str]], pool: list[tuple[Case, str]] | None, now: datetime,
-              lang: Lang) -> str:
+              lang: Lang, owner: str) -> str:
     """``/m``: my tasks, the open orders I may take (``None``: I am no party member), the way to report."""
     def items(rows: list[tuple[Case, str]], empty: str) -> str:
         if not rows:
@@ -101,7 +105,7 @@ def task_list(name: str, mine: list[tuple[Case, str]], pool: list[tuple[Case, st
               f'{_e(word("report", lang))}</a>'
             + '<form method="post" action="/m/logout"><button type="submit" class="m-quiet" id="m-sign-out">'
               f'{_e(word("sign_out", lang))}</button></form></nav>')
-    return shell(word("my_tasks", lang), body, lang, "tasks")
+    return shell(word("my_tasks", lang), body, lang, "tasks", owner)
 
 
 # -- the small map: the grid's polygon and the spot, as inline SVG (no tiles) --------------------------
@@ -178,7 +182,7 @@ def _move_form(move: str, case: Case, lang: Lang, photo_needed: bool) -> str:
 
 def case_page(case: Case, place: str, reporter: str, reporter_phone: str, handler: str, events: list[CaseEvent],
               event_actor: list[str], show_notes: bool, moves: list[str], shapes: list[tuple[str, BaseGeometry]],
-              photo_needed: bool, photos_html: str, now: datetime, lang: Lang) -> str:
+              photo_needed: bool, photos_html: str, now: datetime, lang: Lang, owner: str) -> str:
     """``/m/case/<id>``: the report, its photos, the spot, navigate, the reporter, the timeline, the moves."""
     title = f"{label(CASE_TYPES, case.type, lang)} #{case.id}"
     point = (case.lon, case.lat) if case.lon is not None and case.lat is not None else None
@@ -213,10 +217,10 @@ def case_page(case: Case, place: str, reporter: str, reporter_phone: str, handle
             + f'<section><h2>{_e(word("place", lang))}</h2>{svg_map(shapes, point, "m-case-map")}{where}</section>'
             + facts
             + f'<section><h2>{_e(word("timeline", lang))}</h2><ol class="m-trail" id="m-trail">{steps}</ol></section>')
-    return shell(title, body, lang, "case")
+    return shell(title, body, lang, "case", owner)
 
 
-def report_page(shapes: list[tuple[str, BaseGeometry]], lang: Lang) -> str:
+def report_page(shapes: list[tuple[str, BaseGeometry]], lang: Lang, owner: str) -> str:
     """``/m/report``: a patrol report — type, domain, description, photos, the position (phone or a tap)."""
     def options(table: dict[str, dict[str, str]], chosen: str) -> str:
         return "".join(f'<option value="{k}"{" selected" if k == chosen else ""}>{_e(v[lang])}</option>'
@@ -236,7 +240,7 @@ def report_page(shapes: list[tuple[str, BaseGeometry]], lang: Lang) -> str:
             + f'<p class="m-coords" id="m-position">{_e(word("no_position", lang))}</p>'
             + '<input type="hidden" name="lon"><input type="hidden" name="lat"><input type="hidden" name="accuracy">'
             + f'<button type="submit" class="m-big" id="m-send">{_e(word("send", lang))}</button></form>')
-    return shell(word("report", lang), body, lang, "report")
+    return shell(word("report", lang), body, lang, "report", owner)
 
 
 def login_page(message: str, username: str, lang: Lang, status_class: str = "m-error") -> str:

@@ -388,3 +388,31 @@ def test_an_admin_revokes_a_phone_from_the_command_line_and_other_sites_cannot_w
     assert sql(srv, "SELECT count(*) FROM device_sessions d JOIN users u ON u.id = d.user_id "
                "WHERE u.username = 'party03' AND d.revoked_at IS NULL")[0][0] == 0
     assert s.get(srv.url + "/m", allow_redirects=False, timeout=TIMEOUT).headers["Location"] == "/m/login"
+
+
+def test_what_waits_on_a_phone_is_sent_only_as_the_person_who_made_it(srv, phone):
+    case_id = new_case(srv, PARTY02[2])
+    sign_in(phone, srv, PARTY02)
+    phone.goto(srv.url + f"/m/case/{case_id}")
+    phone.wait_for_selector("#m-do-accept")
+    phone.context.set_offline(True)
+    tap_move(phone, "accept")
+    phone.wait_for_selector("#m-outbox .m-waiting")
+    # The phone changes hands while offline: party01 signs in on it (their device cookie replaces party02's).
+    theirs = phone.context.cookies()
+    other = field_session(srv, PARTY01)
+    mine = next(c for c in theirs if c["name"] == "township_device")
+    phone.context.add_cookies([{**mine, "value": other.cookies.get("township_device")}])
+    phone.context.set_offline(False)
+    phone.goto(srv.url + "/m")
+    phone.wait_for_selector("#m-mine")
+    assert phone.inner_text(".m-who") == sql(srv, "SELECT display_name FROM users WHERE username = 'party01'")[0][0]
+    assert phone.locator("#m-outbox").is_hidden()  # party02's waiting move is not party01's to see or send
+    time.sleep(2)
+    assert events(srv, case_id, "accept") == []
+    # Back with party02's session, it goes out, once, as party02.
+    phone.context.add_cookies([mine])
+    phone.goto(srv.url + "/m")
+    until(lambda: len(events(srv, case_id, "accept")) == 1)
+    name = sql(srv, "SELECT display_name FROM users WHERE username = 'party02'")[0][0]
+    assert [a for a, _ in events(srv, case_id, "accept")] == [name]

@@ -7,6 +7,9 @@
   var PAGES = "m-pages-v1";
   var DB = "m-outbox", STORE = "items";
   var flushing = false;
+  // Whose items this page sends and shows: the signed-in account's only (a phone may change hands).
+  var OWNER = document.body.dataset.owner || "";
+  function mine(items) { return items.filter(function (i) { return i.owner === OWNER; }); }
 
   // -- IndexedDB: the outbox, in order (autoincrement), and the refused items -------------------------------
   function db() {
@@ -43,7 +46,7 @@
     var box = document.getElementById("m-outbox");
     if (!box) { return Promise.resolve(); }
     return Promise.all([all(STORE), all("refused")]).then(function (r) {
-      var waiting = r[0], refused = r[1], html = "";
+      var waiting = mine(r[0]), refused = mine(r[1]), html = "";
       if (waiting.length) {
         html += "<h3>" + esc(W.outbox) + " (" + waiting.length + ")</h3>";
         if (!navigator.onLine) { html += "<p>" + esc(W.offline) + "</p>"; }
@@ -118,13 +121,15 @@
     var changed = false;
     function next() {
       return all(STORE).then(function (items) {
+        items = mine(items);
         if (!items.length) { return; }
         var item = items[0];
         return sendOne(item).then(function (r) {
           if (r.state === "later") { return; }
           changed = true;
           var done = r.state === "refused" ?
-            put("refused", { key: item.key, label: item.label, message: r.message }) : Promise.resolve();
+            put("refused", { key: item.key, label: item.label, message: r.message, owner: item.owner }) :
+            Promise.resolve();
           return done.then(function () { return del(STORE, item.seq); }).then(next);
         });
       });
@@ -133,15 +138,17 @@
       flushing = false;
       return render();
     }).then(function () {
-      // What was sent changed the case: show it as it is now (nothing left to send from this page).
-      if (changed && document.body.dataset.page === "case" && navigator.onLine) {
-        return all(STORE).then(function (items) { if (!items.length) { location.reload(); } });
+      // What was sent changed a case: show the page as it is now (once nothing is left to send).
+      var page = document.body.dataset.page;
+      if (changed && (page === "case" || page === "tasks") && navigator.onLine) {
+        return all(STORE).then(function (items) { if (!mine(items).length) { location.reload(); } });
       }
     });
   }
   function enqueue(item) {
     item.key = item.key || uuid();
     item.body.key = item.key;
+    item.owner = OWNER;
     return put(STORE, item).then(render).then(flush);
   }
 
