@@ -30,6 +30,7 @@ from typing import Any
 from flask import Blueprint, Response, g, redirect, request, send_file, send_from_directory
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.photos import CACHE, upload_limit
 from auth import attempt_sign_in
@@ -154,6 +155,11 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
 
     def html(text: str, status: int = 200) -> Response:
         return Response(text, status, mimetype="text/html")
+
+    @bp.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge) -> Response:
+        return _error(413, "file", f"the upload is over {upload_limit(photo_rules) // (1024 * 1024)} MB: send one "
+                      f"photo of at most {photo_rules.max_bytes // (1024 * 1024)} MB per request")
 
     # -- sign-in -----------------------------------------------------------------------------------
 
