@@ -69,6 +69,8 @@ LANG_COOKIE = "m_lang"
 STATIC = Path(__file__).resolve().parent / "static"
 #: Paths of /m a phone reaches before signing in: the form, the shell, the manifest, the service worker.
 OPEN = ("/m/login", "/m/static/", "/m/manifest.webmanifest", "/m/sw.js")
+#: The account a queued request was made by (the page's ``data-owner``): another account's session does not send it.
+OWNER_HEADER = "X-Field-Owner"
 #: Largest JSON body of a move or report.
 MAX_JSON = 64 * 1024
 
@@ -139,8 +141,15 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
 
     @bp.before_request
     def _gate() -> Response | None:
-        if request.path.startswith(OPEN) or me() is not None:
+        if request.path.startswith(OPEN):
             return None
+        if me() is not None:
+            owner = request.headers.get(OWNER_HEADER)
+            if owner is None or owner == str(g.field_user):
+                return None
+            # Made on this phone by another account (the phone changed hands): kept there until they sign in.
+            return _error(401, "(session)", "this was made by another account on this phone: it is sent when "
+                          "they sign in again")
         if request.path.startswith("/m/api/"):
             return _error(401, "(session)", "sign in again at /m/login: this phone's session ended or was revoked")
         return redirect("/m/login")

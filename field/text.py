@@ -64,11 +64,12 @@ WORDS: dict[str, dict[str, str]] = {
     "locating": {"zh": "正在定位…", "en": "Locating…"},
     "no_geo": {"zh": "无法定位,请在地图上点选", "en": "No position: tap the map"},
     "photo_count": {"zh": "{n} 张照片", "en": "{n} photo(s)"},
+    "from_photo": {"zh": "取自照片的位置信息", "en": "from the photo's position"},
 }
 
 #: The keys the phone's script needs, sent with each page.
 JS_KEYS = ("outbox", "outbox_none", "offline", "refused", "dismiss", "sending", "sent", "copied", "locating",
-           "no_geo", "distance", "no_position", "photo_count")
+           "no_geo", "distance", "no_position", "photo_count", "from_photo")
 
 
 def word(key: str, lang: str) -> str:

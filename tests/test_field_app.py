@@ -241,6 +241,25 @@ def test_officer_reports_a_patrol_case_with_a_photo_served_without_exif(srv, pho
     assert not phone.errors
 
 
+def test_a_report_without_a_position_takes_the_one_of_its_photo(srv, phone):
+    """No position from the phone and no tap: the photo's EXIF GPS, read on the phone, places the report."""
+    target = grid_shapes()["DL-01-02"].representative_point()
+    sign_in(phone, srv, OFFICER)
+    phone.goto(srv.url + "/m/report")
+    phone.fill("textarea[name=description]", "道路塌陷一处")
+    phone.set_input_files("#m-report input[type=file]", [photo_file(target.x, target.y)])
+    until(lambda: phone.input_value("input[name=lon]") != "")
+    assert "取自照片" in phone.inner_text("#m-position")
+    before = sql(srv, "SELECT max(id) FROM cases")[0][0]
+    phone.tap("#m-send")
+    until(lambda: sql(srv, "SELECT count(*) FROM photos p JOIN cases c ON c.id = p.case_id WHERE c.id > :b "
+                          "AND c.source = 'patrol'", b=before)[0][0] == 1)
+    lon, lat, grid_id = sql(srv, "SELECT lon, lat, grid_id FROM cases WHERE id > :b AND source = 'patrol'",
+                            b=before)[0]
+    assert abs(lon - target.x) < 1e-4 and abs(lat - target.y) < 1e-4  # EXIF keeps seconds to 1/100
+    assert grid_id == "DL-01-02" and grid_shapes()[grid_id].covers(Point(lon, lat))
+
+
 # -- dead zones -----------------------------------------------------------------------------------------
 
 
@@ -316,6 +335,11 @@ def test_a_replayed_key_answers_the_first_result_and_applies_once(srv):
     assert first.status_code == again.status_code == 200, (first.text, again.text)
     assert again.json()["version"] == first.json()["version"] and again.json()["replayed"] is True
     assert len(events(srv, case_id, "accept")) == 1
+    # Made on this phone by another account (the page says whose): not sent as this one, kept for later.
+    uid = sql(srv, "SELECT id FROM users WHERE username = 'party02'")[0][0]
+    r = s.post(srv.url + f"/m/api/cases/{case_id}/start", json={**body, "key": secrets.token_hex(16)},
+               headers={"X-Field-Owner": str(uid + 1000)}, timeout=TIMEOUT)
+    assert r.status_code == 401 and events(srv, case_id, "start") == []
     # A refusal is an answer too: the same key answers it again, and nothing is applied.
     stale = {"key": secrets.token_hex(16), "expected_version": 1, "text": "x"}
     one = s.post(srv.url + f"/m/api/cases/{case_id}/start", json=stale, timeout=TIMEOUT)

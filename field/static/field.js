@@ -78,9 +78,10 @@
     }, function () { return resp.status + ""; });
   }
   // "done", "refused" (with words) or "later" (no network, a session to renew, the server busy).
-  function post(url, body, isForm) {
-    var init = { method: "POST", credentials: "same-origin", body: body };
-    if (!isForm) { init.headers = { "Content-Type": "application/json" }; }
+  function post(url, body, isForm, owner) {
+    // The server refuses (401, "later") a request whose maker is not the session's account.
+    var init = { method: "POST", credentials: "same-origin", body: body, headers: { "X-Field-Owner": owner } };
+    if (!isForm) { init.headers["Content-Type"] = "application/json"; }
     return fetch(url, init).then(function (resp) {
       if (resp.ok) { return resp.json().then(function (b) { return { state: "done", body: b }; }); }
       if (resp.status >= 500 || resp.status === 401 || resp.status === 429) { return { state: "later" }; }
@@ -93,7 +94,7 @@
     form.append("file", list[0].blob, list[0].name || "photo.jpg");
     form.append("key", list[0].key);
     form.append("purpose", item.purpose || "report");
-    return post(url, form, true).then(function (r) {
+    return post(url, form, true, item.owner).then(function (r) {
       if (r.state !== "done") { return r; }
       list.shift();
       return put(STORE, item).then(function () { return sendPhotos(item, list, url); });
@@ -103,7 +104,7 @@
     var photoUrl = item.photoUrl;
     return sendPhotos(item, item.before || [], photoUrl).then(function (r) {
       if (r.state !== "done" || item.sentMain) { return r; }
-      return post(item.url, JSON.stringify(item.body)).then(function (m) {
+      return post(item.url, JSON.stringify(item.body), false, item.owner).then(function (m) {
         if (m.state !== "done") { return m; }
         item.sentMain = true;
         item.result = m.body;
@@ -186,6 +187,45 @@
     });
   }
 
+  // -- a photo's own position (EXIF GPS), read on the phone to suggest where a report is when the phone
+  //    gives none; the server strips it from the stored copy ------------------------------------------------
+  function gpsFromTiff(v, t) {
+    var le = v.getUint16(t) === 0x4949;
+    function u16(o) { return v.getUint16(t + o, le); }
+    function u32(o) { return v.getUint32(t + o, le); }
+    function entries(ifd) {
+      var n = u16(ifd), out = {};
+      for (var i = 0; i < n; i++) { out[u16(ifd + 2 + i * 12)] = ifd + 2 + i * 12; }
+      return out;
+    }
+    var gpsAt = entries(u32(4))[0x8825];
+    if (!gpsAt) { return null; }
+    var gps = entries(u32(gpsAt + 8));
+    function ref(tag) { return gps[tag] ? String.fromCharCode(v.getUint8(t + gps[tag] + 8)) : ""; }
+    function deg(tag) {
+      if (!gps[tag]) { return null; }
+      var o = u32(gps[tag] + 8);
+      function r(k) { return u32(o + k * 8) / u32(o + k * 8 + 4); }
+      return r(0) + r(1) / 60 + r(2) / 3600;
+    }
+    var lat = deg(2), lon = deg(4);
+    if (lat === null || lon === null || !isFinite(lat) || !isFinite(lon)) { return null; }
+    return { lat: ref(1) === "S" ? -lat : lat, lon: ref(3) === "W" ? -lon : lon };
+  }
+  function photoGps(file) {
+    return file.slice(0, 256 * 1024).arrayBuffer().then(function (buf) {
+      var v = new DataView(buf), off = 2;
+      if (v.getUint16(0) !== 0xFFD8) { return null; }
+      while (off + 10 < v.byteLength) {
+        var marker = v.getUint16(off);
+        if ((marker & 0xFF00) !== 0xFF00) { return null; }
+        if (marker === 0xFFE1 && v.getUint32(off + 4) === 0x45786966) { return gpsFromTiff(v, off + 10); }
+        off += 2 + v.getUint16(off + 2);
+      }
+      return null;
+    }).catch(function () { return null; });
+  }
+
   // -- the pages ---------------------------------------------------------------------------------------------
   function casePage() {
     document.querySelectorAll("form.m-move[data-move]").forEach(function (form) {
@@ -225,6 +265,17 @@
   function reportPage() {
     var form = document.getElementById("m-report"), svg = document.getElementById("m-pick-map");
     thumbs(form);
+    form.querySelector("input[type=file]").addEventListener("change", function (ev) {
+      if (form.elements.lon.value) { return; }  // the phone's position or a tap comes first
+      Array.prototype.reduce.call(ev.target.files, function (found, f) {
+        return found.then(function (p) { return p || photoGps(f); });
+      }, Promise.resolve(null)).then(function (p) {
+        if (!p || form.elements.lon.value) { return; }
+        form.elements.accuracy.value = "";
+        pick(svg, p.lon, p.lat);
+        document.getElementById("m-position").textContent += " · " + W.from_photo;
+      });
+    });
     if (svg) {
       svg.addEventListener("click", function (ev) {
         var pt = svg.createSVGPoint();
