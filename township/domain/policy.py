@@ -156,3 +156,14 @@ __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS
            "ADMINS", "may_administer"]
 __all__ += ["may_see_photos"]
 __all__ += ["PUBLIC_ROLE", "sees_notes"]
+
+
+# -- the field app (/m) ------------------------------------------------------------------------------
+
+#: Roles that sign in to the field app on a phone: grid officers and party members, each acting as a handler.
+FIELD_ROLES: frozenset[str] = frozenset({"responder"})
+
+
+def may_use_field_app(role: str, handler_id: str | None) -> bool:
+    """Whether an account of ``role`` may sign in to the field app: a responder linked to a handler."""
+    return role in FIELD_ROLES and bool(handler_id)
