@@ -1,4 +1,5 @@
-"""The admin page (/admin): check a grid file on a map, diff it, apply it, restore a version; rosters; users and tokens.
+"""The admin page (/admin): check a grid file on a map, diff it, apply it, restore a version; rosters; users, tokens
+and the field app's phone sessions.
 
 Every callback asks the policy first (`township.domain.policy.may_administer`):
 another role gets the refusal text and nothing is read or written.
@@ -13,6 +14,7 @@ from dash import Dash, Input, Output, State, ctx, html, no_update
 from auth import current_viewer
 from layers.adminmap import validation_figure
 from layers.text import t
+from township.accounts.devices import list_devices, revoke_device
 from township.accounts.tokens import list_tokens, revoke_token
 from township.accounts.users import create_user, list_users, reset_password, set_active
 from township.domain.policy import may_administer
@@ -48,7 +50,8 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
     villages = [{"label": tw.gridset.props(v)["name"], "value": v} for v in tw.gridset.ids(level=2)]
     in_use = validation_figure(GridCheck(t("admin_in_use", lang), None, tw.gridset), lang=lang,
                                tile_url=app_ctx.settings.tile_url)
-    return ui.page(list_versions(tw.engine), list_users(tw.engine), list_tokens(tw.engine), villages, in_use, lang)
+    return ui.page(list_versions(tw.engine), list_users(tw.engine), list_tokens(tw.engine), list_devices(tw.engine),
+                   villages, in_use, lang)
 
 
 def check_upload(app_ctx: AppContext, contents: str, filename: str, lang: str = "zh") -> tuple:
@@ -102,13 +105,16 @@ def staff_upload(app_ctx: AppContext, contents: str, filename: str, accounts: bo
 
 
 def user_action(app_ctx: AppContext, action: str | None, form: dict, lang: str = "zh") -> tuple:
-    """One action on users or tokens: (users table, tokens table, user choices, token choices, message)."""
+    """One action on users, tokens or phones: (users table, tokens table, devices table, user, token and device
+    choices, message)."""
     if not may_administer(current_viewer(app_ctx).role):
-        return no_update, no_update, no_update, no_update, t("admin_refused", lang)
+        return no_update, no_update, no_update, no_update, no_update, no_update, t("admin_refused", lang)
     engine = app_ctx.township.engine
     users = {u.id: u for u in list_users(engine)}
     tokens = {k.id: k for k in list_tokens(engine)}
+    devices = {d.id: d for d in list_devices(engine)}
     user, token = users.get(form.get("user") or -1), tokens.get(form.get("token") or -1)
+    device = devices.get(form.get("device") or -1)
     try:
         if action == ids.ADMIN_USER_CREATE:
             role = form.get("role") or ""
@@ -124,13 +130,16 @@ def user_action(app_ctx: AppContext, action: str | None, form: dict, lang: str =
         elif action == ids.ADMIN_TOKEN_REVOKE and token is not None:
             revoke_token(engine, token.id)
             msg = t("admin_revoked", lang).format(u=token.name)
+        elif action == ids.ADMIN_DEVICE_REVOKE and device is not None:
+            revoke_device(engine, device.id)
+            msg = t("admin_device_revoked", lang).format(u=device.username)
         else:
             msg = t("admin_pick", lang)
     except (ValueError, KeyError) as err:
         msg = str(err)
-    users_now, tokens_now = list_users(engine), list_tokens(engine)
-    return (ui.users_table(users_now, lang), ui.tokens_table(tokens_now, lang), ui.user_options(users_now),
-            ui.token_options(tokens_now), msg)
+    users_now, tokens_now, devices_now = list_users(engine), list_tokens(engine), list_devices(engine)
+    return (ui.users_table(users_now, lang), ui.tokens_table(tokens_now, lang), ui.devices_table(devices_now, lang),
+            ui.user_options(users_now), ui.token_options(tokens_now), ui.device_options(devices_now), msg)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -168,18 +177,19 @@ def register(app: Dash, app_ctx: AppContext) -> None:
 
     @app.callback(
         Output(ids.ADMIN_USERS, "children"), Output(ids.ADMIN_TOKENS, "children"),
+        Output(ids.ADMIN_DEVICES, "children"),
         Output(ids.ADMIN_USER_PICK, "options"), Output(ids.ADMIN_TOKEN_PICK, "options"),
-        Output(ids.ADMIN_USERS_MSG, "children"),
+        Output(ids.ADMIN_DEVICE_PICK, "options"), Output(ids.ADMIN_USERS_MSG, "children"),
         Input(ids.ADMIN_USER_CREATE, "n_clicks"), Input(ids.ADMIN_USER_DISABLE, "n_clicks"),
         Input(ids.ADMIN_USER_ENABLE, "n_clicks"), Input(ids.ADMIN_USER_RESET, "n_clicks"),
-        Input(ids.ADMIN_TOKEN_REVOKE, "n_clicks"),
+        Input(ids.ADMIN_TOKEN_REVOKE, "n_clicks"), Input(ids.ADMIN_DEVICE_REVOKE, "n_clicks"),
         State(ids.ADMIN_USER_NAME, "value"), State(ids.ADMIN_USER_DISPLAY, "value"),
         State(ids.ADMIN_USER_ROLE, "value"), State(ids.ADMIN_USER_VILLAGE, "value"),
         State(ids.ADMIN_USER_PASSWORD, "value"), State(ids.ADMIN_USER_PICK, "value"),
-        State(ids.ADMIN_TOKEN_PICK, "value"),
+        State(ids.ADMIN_TOKEN_PICK, "value"), State(ids.ADMIN_DEVICE_PICK, "value"),
         prevent_initial_call=True,
     )
-    def on_user_action(_c, _d, _e, _r, _v, username, display, role, village, password, user, token):
+    def on_user_action(_c, _d, _e, _r, _v, _p, username, display, role, village, password, user, token, device):
         form = {"username": username, "display": display, "role": role, "village": village, "password": password,
-                "user": user, "token": token}
+                "user": user, "token": token, "device": device}
         return user_action(app_ctx, ctx.triggered_id, form)

@@ -270,6 +270,11 @@ TEXT.update({
     "admin_user_state": {"zh": "{u}:{s}", "en": "{u}: {s}"},
     "admin_revoked": {"zh": "已吊销令牌 {u}", "en": "Token {u} revoked"},
     "admin_pick": {"zh": "请选择", "en": "Choose one"},
+    "admin_devices": {"zh": "已登录的手机(外勤端)", "en": "Phones signed in to the field app"},
+    "admin_device_revoke": {"zh": "注销此手机", "en": "Sign this phone out"},
+    "admin_device_revoked": {"zh": "已注销 {u} 的手机登录", "en": "{u}'s phone signed out"},
+    "admin_last_seen": {"zh": "最近使用", "en": "Last seen"},
+    "admin_device": {"zh": "设备", "en": "Device"},
 })
 
 #: Names of the grid rules on the validation map (township.grids.rules.Violation.rule).

@@ -1192,6 +1192,16 @@ def probe_admin_users(c: Client) -> None:
         refused(c, call(c, "admin-users.children <- admin-user-create.n_clicks", values,
                         "admin-token-revoke.n_clicks"), 200)
         assert c.site.one("SELECT count(*) FROM api_tokens WHERE id = :i", i=token) == 1
+        # Signing a phone out likewise (admin's: tests/test_admin.py).
+        from township.accounts.devices import check_device, open_device
+
+        user = c.site.one("SELECT id FROM users WHERE username = 'responder'")
+        phone = open_device(c.site.engine, user, "probe")  # type: ignore[arg-type]
+        device = c.site.one("SELECT max(id) FROM device_sessions")
+        values = {"admin-device-revoke.n_clicks": 1, "admin-device-pick.value": device}
+        refused(c, call(c, "admin-users.children <- admin-user-create.n_clicks", values,
+                        "admin-device-revoke.n_clicks"), 200)
+        assert check_device(c.site.engine, phone) is not None  # type: ignore[arg-type]
 
 
 ADMIN_CALLBACKS: dict[str, Callable[[Client], None]] = {

@@ -413,6 +413,25 @@ def test_admin_imports_a_roster_and_manages_a_user(admin_server, page, tmp_path)
     assert one(engine, "select active from users where username = '13904779901'") in (0, False)
 
 
+def test_admin_signs_a_phone_out(admin_server, page):
+    from township.accounts.devices import check_device, open_device
+
+    engine = admin_server.engine  # type: ignore[attr-defined]
+    user = one(engine, "select id from users where username = 'responder'")
+    phone = open_device(engine, user, "Mozilla/5.0 (Linux; Android 14) 外勤手机")
+    assert check_device(engine, phone) is not None
+    page.goto(admin_server.url + "/admin")
+    page.wait_for_selector("#admin-devices-table", timeout=60000)
+    assert "外勤手机" in page.inner_text("#admin-devices-table")
+    page.click("#admin-device-pick")
+    page.get_by_role("option", name="responder").click()
+    page.click("#admin-device-revoke")
+    page.wait_for_function("() => document.querySelector('#admin-users-msg').innerText.includes('已注销')",
+                           timeout=60000)
+    assert check_device(engine, phone) is None
+    assert one(engine, "select revoked_at from device_sessions where user_id = :u", u=user) is not None
+
+
 def test_the_page_refuses_other_roles(tmp_path, browser):
     srv = LiveServer(tmp_path, {"DEFAULT_ROLE": "command", "DEMO_FEED": "0"}).start()
     try:

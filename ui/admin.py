@@ -8,6 +8,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from layers.text import GRID_RULES, t
+from township.accounts.devices import Device
 from township.domain.vocab import ROLES, label
 from township.grids.compare import GridCheck, GridDiff
 from township.grids.model import GridSet
@@ -113,8 +114,22 @@ def token_options(tokens: list[ApiToken]) -> list[dict]:
     return [{"label": k.name, "value": k.id} for k in tokens]
 
 
-def page(versions: list[VersionInfo], users: list[User], tokens: list[ApiToken], villages: list[dict],
-         in_use: dict, lang: str) -> html.Div:
+def devices_table(devices: list[Device], lang: str) -> html.Table:
+    """Phones signed in to the field app: whose, since when, last seen, which browser, open or not."""
+    return _table([t("admin_username", lang), t("admin_created", lang), t("admin_last_seen", lang),
+                   t("admin_device", lang), t("admin_active", lang)],
+                  [[d.username, d.created_at.isoformat(sep=" ", timespec="minutes"),
+                    d.last_seen_at.isoformat(sep=" ", timespec="minutes"), d.user_agent[:60],
+                    t("admin_on" if d.active else "admin_off", lang)] for d in devices], "admin-devices-table")
+
+
+def device_options(devices: list[Device]) -> list[dict]:
+    return [{"label": f"{d.username} · {d.user_agent[:40]} · {d.last_seen_at.isoformat(sep=' ', timespec='minutes')}",
+             "value": d.id} for d in devices if d.active]
+
+
+def page(versions: list[VersionInfo], users: list[User], tokens: list[ApiToken], devices: list[Device],
+         villages: list[dict], in_use: dict, lang: str) -> html.Div:
     """The whole page for an administrator; ``in_use`` is the map of the grids in use, until a file is dropped."""
     button = {"className": "admin-button", "n_clicks": 0}
     grids = html.Section([
@@ -165,6 +180,12 @@ def page(versions: list[VersionInfo], users: list[User], tokens: list[ApiToken],
         html.Div([dcc.Dropdown(token_options(tokens), None, id=ids.ADMIN_TOKEN_PICK,
                                placeholder=t("admin_pick", lang), className="admin-pick"),
                   html.Button(t("admin_revoke", lang), id=ids.ADMIN_TOKEN_REVOKE, **button)], className="admin-row"),
+        html.H4(t("admin_devices", lang)),
+        html.Div(devices_table(devices, lang), id=ids.ADMIN_DEVICES),
+        html.Div([dcc.Dropdown(device_options(devices), None, id=ids.ADMIN_DEVICE_PICK,
+                               placeholder=t("admin_pick", lang), className="admin-pick"),
+                  html.Button(t("admin_device_revoke", lang), id=ids.ADMIN_DEVICE_REVOKE, **button)],
+                 className="admin-row"),
         html.Pre(id=ids.ADMIN_USERS_MSG, className="admin-result"),
     ], className="admin-section")
     return html.Div([html.H2(t("admin_title", lang)), grids, staff, people], className="admin-page", id="admin-page")

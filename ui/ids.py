@@ -162,3 +162,6 @@ ADMIN_USER_ENABLE = "admin-user-enable"
 ADMIN_USER_RESET = "admin-user-reset"
 ADMIN_TOKEN_PICK = "admin-token-pick"
 ADMIN_TOKEN_REVOKE = "admin-token-revoke"
+ADMIN_DEVICES = "admin-devices"  # the table of phones signed in to the field app (device sessions)
+ADMIN_DEVICE_PICK = "admin-device-pick"
+ADMIN_DEVICE_REVOKE = "admin-device-revoke"
