@@ -31,7 +31,7 @@ class Settings:
         Grid GeoJSON loaded at start; ``GRIDS_FILE``. A file that fails
         validation leaves the grids already stored in use.
     grids_crs : str | None
-        Declared CRS of ``grids_file`` (``wgs84``, ``gcj02``, ``bd09``); ``GRIDS_CRS``.
+        CRS of ``grids_file`` when the file names none (``wgs84``, ``gcj02``, ``bd09``, ``EPSG:NNNN``); ``GRIDS_CRS``.
     resources_file : Path
         Resource points GeoJSON; ``RESOURCES_FILE``.
     host, port : str, int
