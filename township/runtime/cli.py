@@ -21,6 +21,7 @@ from dataclasses import replace
 from township.domain.policy import SEES_PERSONAL, STAFF
 from township.domain.vocab import ROLES
 from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
+from township.runtime.notify_cli import add_channels, add_notify
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -283,6 +284,7 @@ def _add_escalate(sub: argparse._SubParsersAction) -> None:
 #: Registration functions of all subcommands.
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate_grids, _add_init, _add_import, _add_token, _add_user, _add_escalate,
+    add_notify, add_channels,
 ]
 
 
