@@ -207,18 +207,23 @@ def note_overdue(engine: Engine, now: datetime) -> int:
     a year of history tells of what is late now, not of everything ever late. For a town that
     escalates by itself (``SLA_AUTO_ESCALATE``) the escalation is the news; the worker then skips this.
     """
-    with UnitOfWork(engine) as uow:
-        s = uow.session
+    def fresh(s: Session) -> list[tuple[Case, str]]:
         due = s.scalars(select(Case).where(Case.status.in_(OPEN_STATUSES), Case.deadline_at < now,
                                            Case.deadline_at >= now - OVERDUE_LOOKBACK).order_by(Case.id)).all()
         keys = {c.id: f"overdue:{c.id}:{c.deadline_at:%Y%m%dT%H%M%S}" for c in due}
         told = set(s.scalars(select(Notification.key).where(Notification.key.in_(list(keys.values())))))
-        fresh = [c for c in due if keys[c.id] not in told]
-        for c in fresh:
-            uow.notify("overdue", case_data(c, _village_name(s, c.village_id)), case_id=c.id,
-                       village_id=c.village_id, key=keys[c.id])
+        return [(c, keys[c.id]) for c in due if keys[c.id] not in told]
+
+    with Session(engine) as s:
+        if not fresh(s):  # most rounds: a read, and no write lock taken
+            return 0
+    with UnitOfWork(engine) as uow:
+        found = fresh(uow.session)  # again under the write lock: another worker may have told of them
+        for c, key in found:
+            uow.notify("overdue", case_data(c, _village_name(uow.session, c.village_id)), case_id=c.id,
+                       village_id=c.village_id, key=key)
         uow.commit()
-    return len(fresh)
+    return len(found)
 
 
 # -- the fan-out --------------------------------------------------------------------------------------
@@ -267,6 +272,9 @@ def fan_out(engine: Engine, now: datetime, give_up: timedelta, limit: int = 200)
     One unit of work: a notification is marked fanned out together with its audience and delivery
     rows, so two workers never fan one out twice (the second finds it marked, by row count).
     """
+    with Session(engine) as s:
+        if s.scalar(select(Notification.id).where(Notification.fanned_out_at.is_(None)).limit(1)) is None:
+            return 0  # most rounds: a read, and no write lock taken
     with UnitOfWork(engine) as uow:
         s = uow.session
         rows = s.scalars(select(Notification).where(Notification.fanned_out_at.is_(None))

@@ -36,6 +36,7 @@ from typing import Protocol, cast
 import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.orm import Session
 
 from township.config import NotifyConfig
 from township.domain.privacy import mask_phone
@@ -150,9 +151,13 @@ def send(c: Claimed, sms: SmsProvider, timeout: float) -> None:
 def claim(engine: Engine, cfg: NotifyConfig, now: datetime, batch: int = BATCH) -> list[Claimed]:
     """Claim up to ``batch`` due messages for this worker (see the module's text); a robot at its limit waits."""
     out: list[Claimed] = []
+    free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+    with Session(engine) as s:
+        if s.scalar(select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now, free)
+                    .limit(1)) is None:
+            return out  # most rounds: a read, and no write lock taken
     with UnitOfWork(engine) as uow:
         s = uow.session
-        free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
         due = s.execute(select(Delivery, Subscription).join(Subscription, Subscription.id == Delivery.subscription_id)
                         .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, free)
                         .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch * 5)).all()
