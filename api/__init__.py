@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarg
 
 from township.runtime.bootstrap import AppContext
 
-from . import open311, v1
+from . import notifications, open311, v1
 from .http import MAX_BODY, ApiError, error_response, respond
 from .openapi import openapi_document
 
@@ -74,6 +74,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
 
     v1.register(bp, ctx)
     open311.register(bp, ctx)
+    notifications.register(bp, ctx)
     document = openapi_document()
 
     @bp.get("/api/openapi.json")

@@ -126,3 +126,14 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
 __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
            "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person"]
+
+#: Roles that see the deliveries of notifications (status, errors, dead letters) and the channels subscribed.
+SEES_DELIVERIES: frozenset[str] = frozenset({"admin"})
+
+
+def sees_deliveries(role: str) -> bool:
+    """Whether ``role`` sees the admin's page of notification deliveries."""
+    return role in SEES_DELIVERIES
+
+
+__all__ += ["SEES_DELIVERIES", "sees_deliveries"]

@@ -350,7 +350,7 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
                 for n, case_id in zip(new, ids, strict=True)])
             for n, case_id in zip(new, ids, strict=True):
                 out[n] = Written(case_id, True, values[n]["grid_id"])
-                _note_report(uow, s, case_id, values[n])
+                _note_report(uow, gridset, case_id, values[n])
         for n in again:
             row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
             error = refusal(n, row, items[n], values[n])
@@ -362,12 +362,17 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
     return _write_all(uow, gridset, items, write)
 
 
-def _note_report(uow: UnitOfWork, s: Session, case_id: int, values: dict) -> None:
+def _village_name(gridset: GridSet, village_id: str | None) -> str | None:
+    return gridset.props(village_id)["name"] if village_id and village_id in gridset else village_id
+
+
+def _note_report(uow: UnitOfWork, gridset: GridSet, case_id: int, values: dict) -> None:
     """A resident's new report waiting for dispatch (source ``citizen``, ``reported``) tells its village's duty."""
     if values["source"] == "citizen" and values["status"] == "reported":
-        case = s.get(Case, case_id)
+        case = uow.session.get(Case, case_id)
         if case is not None:
-            uow.notify("reported", case_data(case), case_id=case_id, village_id=case.village_id)
+            uow.notify("reported", case_data(case, _village_name(gridset, case.village_id)), case_id=case_id,
+                       village_id=case.village_id)
 
 
 def write_warnings(bind: Engine | Connection, gridset: GridSet, items: list[WarningIn], *,
@@ -423,7 +428,8 @@ def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn], *,
         s.add_all(WarningGrid(warning_id=row.id, grid_id=g) for g in reached)
         if row.level <= NOTIFY_LEVEL and row.status == "active" and (created or was_level > NOTIFY_LEVEL):
             villages = sorted({v for g in reached if (v := gridset.village_of(g))})
-            uow.notify("warning", warning_data(row, villages), warning_id=row.id, village_id=row.village_id)
+            uow.notify("warning", warning_data(row, villages, [_village_name(gridset, v) or v for v in villages]),
+                       warning_id=row.id, village_id=row.village_id)
         return Written(row.id, created, values["grid_id"])
 
     # One by one: a warning comes alone or a few at a time, and each has its grids to write.

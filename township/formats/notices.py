@@ -51,10 +51,10 @@ def case_data(case: Case, village_name: str | None = None, **more: object) -> di
             "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None, **more}
 
 
-def warning_data(warning: Warning, villages: list[str]) -> dict:
-    """What a notification about ``warning`` says."""
+def warning_data(warning: Warning, villages: list[str], names: list[str]) -> dict:
+    """What a notification about ``warning`` says: the ids and the names of the villages it reaches."""
     return {"warning_id": warning.id, "title": warning.title, "type": warning.type, "level": warning.level,
-            "status": warning.status, "village_id": warning.village_id, "villages": villages,
+            "status": warning.status, "village_id": warning.village_id, "villages": villages, "village_names": names,
             "radius_m": warning.radius_m, "lon": warning.lon, "lat": warning.lat}
 
 
@@ -64,8 +64,8 @@ def message_text(event: str, data: Mapping) -> str:
     if "warning_id" in data:
         level = label(WARNING_LEVELS, data.get("level"))
         text = f"{head}{level}预警 #{data['warning_id']} {data.get('title', '')}"
-        if data.get("villages"):
-            text += f",影响 {'、'.join(data['villages'])}"
+        if data.get("village_names"):
+            text += f",影响 {'、'.join(data['village_names'])}"
         return text[:MAX_TEXT]
     text = f"{head}#{data.get('case_id')} {data.get('title', '')}({data.get('village') or '镇外'})"
     if data.get("handler"):
