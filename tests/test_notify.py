@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -225,10 +225,10 @@ def test_each_event_reaches_the_people_it_concerns(store):
     store.case(source="citizen", external_id="r1")
     # a red warning: the officers of the grids it reaches (by SQL over its grids) and the command centre
     lon, lat = store.point("DL-02-01")
-    [red] = write_warnings(store.engine, store.gridset, [WarningIn(source="t", type="rainstorm", level=1,
-                                                                   title="暴雨红色预警", lon=lon, lat=lat, radius_m=3000)])
-    write_warnings(store.engine, store.gridset, [WarningIn(source="t", type="rainstorm", level=3, title="暴雨黄色预警",
-                                                           lon=lon, lat=lat, radius_m=3000)])
+    red, yellow = (WarningIn(source="t", type="rainstorm", level=level, title=title, lon=lon, lat=lat, radius_m=3000)
+                   for level, title in ((1, "暴雨红色预警"), (3, "暴雨黄色预警")))
+    [written] = write_warnings(store.engine, store.gridset, [red])
+    write_warnings(store.engine, store.gridset, [yellow])
     # a case past its deadline, escalated by the sweep from grid to village
     late = store.case("DL-03-01", deadline_at=now - timedelta(hours=1))
     escalate_overdue(store.engine, now=now, sla=SlaConfig(auto_escalate=True))
@@ -242,7 +242,7 @@ def test_each_event_reaches_the_people_it_concerns(store):
     assert audiences(store, "reported") == {"village:DL-01"}
     officers = {f"handler:{h}" for (h,) in store.sql(
         "SELECT h.handler_id FROM handlers h JOIN warning_grids g ON g.grid_id = h.grid_id "
-        "WHERE g.warning_id = :w AND h.kind = 'officer' AND h.active", w=red.id)}
+        "WHERE g.warning_id = :w AND h.kind = 'officer' AND h.active", w=written.id)}
     assert len(officers) >= 1
     assert audiences(store, "warning") == officers | {"command"}
     assert store.sql("SELECT count(*) FROM notifications WHERE event = 'warning'")[0][0] == 1  # not the yellow one
