@@ -11,15 +11,12 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from auth import reader_key, signed_in
-from township.formats.ingest import FieldError
-from township.loop.inbox import audiences_of, inbox, mark_read
+from township.formats.ingest import parse_items
+from township.loop.inbox import MAX_LIST, ReadIn, ReadOut, audiences_of, inbox, mark_read, unread_count
 from township.read.api import Viewer
 from township.runtime.bootstrap import AppContext
 
 from .http import ApiError, int_arg, read_json, respond, viewer
-
-#: Most ids one mark-read request may name.
-MAX_IDS = 1000
 
 
 def _reader(ctx: AppContext) -> tuple[list[str], str]:
@@ -42,22 +39,14 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     @bp.get("/api/v1/notifications")
     def notifications_get():
         audiences, reader = _reader(ctx)
-        box = inbox(engine, audiences, reader, int_arg("limit", 50, 1, 200) or 50)
-        return respond({"unread": box.unread, "items": box.items})
+        return respond(inbox(engine, audiences, reader, int_arg("limit", 50, 1, MAX_LIST) or 50).model_dump())
 
     @bp.post("/api/v1/notifications/read")
     def notifications_read():
         audiences, reader = _reader(ctx)
-        body = read_json()
-        if len(body) != 1 or not isinstance(body[0], dict):
+        items = read_json()
+        if len(items) != 1:
             raise ApiError(400, ["the body must be one JSON object: {\"ids\": [1, 2]} or {\"all\": true}"])
-        ids, everything = body[0].get("ids"), body[0].get("all")
-        unknown = sorted(set(body[0]) - {"ids", "all"})
-        if unknown:
-            raise ApiError(422, [FieldError(None, k, "unknown field; allowed: ids, all") for k in unknown])
-        if everything is not True and not (isinstance(ids, list) and ids and len(ids) <= MAX_IDS
-                                           and all(type(i) is int and 0 < i < 2**31 for i in ids)):
-            raise ApiError(422, [FieldError(None, "ids", f"must be a list of 1 to {MAX_IDS} notification ids "
-                                            "(integers), or send all: true")])
-        marked = mark_read(engine, audiences, reader, None if everything is True else ids)
-        return respond({"marked": marked, "unread": inbox(engine, audiences, reader, 1).unread})
+        body = parse_items(ReadIn, items)[0]
+        marked = mark_read(engine, audiences, reader, None if body.all else body.ids)
+        return respond(ReadOut(marked=marked, unread=unread_count(engine, audiences, reader)).model_dump())

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -20,6 +22,7 @@ from township.domain.privacy import mask_phone
 from township.domain.vocab import NOTIFY_CHANNELS, NOTIFY_EVENTS, Lang, label
 from township.formats.notices import message_text, new_webhook_secret, webhook_key
 from township.store.models import (
+    MAX_ID,
     Delivery,
     Notification,
     NotificationAudience,
@@ -43,11 +46,46 @@ def audiences_of(role: str, village_id: str | None, handler_id: str | None) -> l
     return out
 
 
-@dataclass(frozen=True)
-class Inbox:
-    """A viewer's notifications, newest first, and how many are unread."""
+class NotificationOut(BaseModel):
+    """One notification on a person's list."""
 
-    items: list[dict]
+    id: int
+    event: str = Field(description="dispatched, overdue, escalated, warning, reported, closed, reopened")
+    label: str = Field(description="the event in words (派单 …)")
+    text: str = Field(description="the message, as the robots and SMS carry it")
+    case_id: int | None
+    warning_id: int | None
+    village_id: str | None
+    created_at: str = Field(description="ISO 8601, UTC")
+    read: bool
+
+
+class Inbox(BaseModel):
+    """A viewer's notifications, newest first, and how many are unread (``GET /api/v1/notifications``)."""
+
+    unread: int
+    items: list[NotificationOut]
+
+
+class ReadIn(BaseModel):
+    """The body of ``POST /api/v1/notifications/read``: the ids to mark read, or ``all``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, min_length=1, max_length=MAX_LIST * 5)
+    all: bool = Field(False, description="mark every notification on the caller's lists read")
+
+    @model_validator(mode="after")
+    def _one(self) -> ReadIn:
+        if not self.all and not self.ids:
+            raise ValueError("give ids (a list of notification ids) or all: true")
+        return self
+
+
+class ReadOut(BaseModel):
+    """What marking read did: how many were newly marked, how many stay unread."""
+
+    marked: int
     unread: int
 
 
@@ -71,16 +109,16 @@ def unread_count(engine: Engine, audiences: list[str], reader: str) -> int:
 def inbox(engine: Engine, audiences: list[str], reader: str, limit: int = 50, lang: Lang = "zh") -> Inbox:
     """The newest ``limit`` notifications on ``audiences``' lists, each marked read or not for ``reader``."""
     if not audiences:
-        return Inbox([], 0)
+        return Inbox(unread=0, items=[])
     with Session(engine) as s:
         rows = s.scalars(select(Notification).where(Notification.id.in_(_listed(audiences)))
                          .order_by(Notification.id.desc()).limit(min(limit, MAX_LIST))).all()
         read = set(s.scalars(_read_by(reader).where(NotificationRead.notification_id.in_([r.id for r in rows]))))
-    items = [{"id": r.id, "event": r.event, "label": label(NOTIFY_EVENTS, r.event, lang),
-              "text": message_text(r.event, json.loads(r.data)), "case_id": r.case_id, "warning_id": r.warning_id,
-              "village_id": r.village_id, "created_at": r.created_at.isoformat() + "Z", "read": r.id in read}
-             for r in rows]
-    return Inbox(items, unread_count(engine, audiences, reader))
+    items = [NotificationOut(id=r.id, event=r.event, label=label(NOTIFY_EVENTS, r.event, lang),
+                             text=message_text(r.event, json.loads(r.data)), case_id=r.case_id,
+                             warning_id=r.warning_id, village_id=r.village_id,
+                             created_at=r.created_at.isoformat() + "Z", read=r.id in read) for r in rows]
+    return Inbox(unread=unread_count(engine, audiences, reader), items=items)
 
 
 def mark_read(engine: Engine, audiences: list[str], reader: str, ids: list[int] | None) -> int:
