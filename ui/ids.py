@@ -131,3 +131,6 @@ WARN_MOVE = "warn-move"  # {"type": WARN_MOVE, "move": "acknowledge" | "handle" 
 WARN_DISPATCH = "warn-dispatch"  # {"type": WARN_DISPATCH, "handler": handler id}: dispatch a task to them
 WARN_FIELD = "warn-field"  # {"type": WARN_FIELD, "name": "text"}: the note of a move or a task
 WARN_CONTROL = "warn-control"  # {"type": WARN_CONTROL, "name": "close" | "reload"}
+
+# Notifications (issue 13): the unread badge on the account chip.
+ACCOUNT_UNREAD = "account-unread"
