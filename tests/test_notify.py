@@ -252,12 +252,12 @@ def test_each_event_reaches_the_people_it_concerns(store):
     # the lists as each viewer reads them
     assert audiences_of("village", "DL-03", None) == ["village:DL-03"]
     box = inbox(store.engine, audiences_of("village", "DL-03", None), "user:1")
-    assert [i["event"] for i in box.items] == ["escalated"] and box.unread == 1
+    assert [i.event for i in box.items] == ["escalated"] and box.unread == 1
     assert mark_read(store.engine, ["village:DL-03"], "user:1", None) == 1
     assert inbox(store.engine, ["village:DL-03"], "user:1").unread == 0
     assert inbox(store.engine, ["village:DL-03"], "user:2").unread == 1  # read is per reader
     warned = inbox(store.engine, audiences_of("command", None, None), "user:3").items
-    assert {i["event"] for i in warned} == {"warning"}
+    assert {i.event for i in warned} == {"warning"}
 
 
 # -- delivery to real receivers ------------------------------------------------------------------------------
