@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from auth import reader_key, signed_in
-from township.formats.ingest import parse_items
+from township.formats.ingest import FieldError, parse_items
 from township.loop.inbox import MAX_LIST, ReadIn, ReadOut, audiences_of, inbox, mark_read, unread_count
 from township.read.api import Viewer
 from township.runtime.bootstrap import AppContext
@@ -39,6 +39,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     @bp.get("/api/v1/notifications")
     def notifications_get():
         audiences, reader = _reader(ctx)
+        if request.args.get("limit") == "":  # int_arg takes an empty value as the default; the document does not
+            raise ApiError(400, [FieldError(None, "limit", "empty; give a number of 1 to 200, or leave it out")])
         return respond(inbox(engine, audiences, reader, int_arg("limit", 50, 1, MAX_LIST) or 50).model_dump())
 
     @bp.post("/api/v1/notifications/read")

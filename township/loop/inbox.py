@@ -70,7 +70,10 @@ class Inbox(BaseModel):
 class ReadIn(BaseModel):
     """The body of ``POST /api/v1/notifications/read``: the ids to mark read, or ``all``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The rule of _one, for the OpenAPI document: ids, or all: true.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["ids"], "properties": {"ids": {"type": "array"}}},
+        {"required": ["all"], "properties": {"all": {"const": True}}}]})
 
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, min_length=1, max_length=MAX_LIST * 5)
     all: bool = Field(False, description="mark every notification on the caller's lists read")
