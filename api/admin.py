@@ -34,6 +34,14 @@ td.err { color: #b71c1c; max-width: 520px; word-break: break-word; }
 .st-dead { color: #fff; background: #b71c1c; padding: 1px 6px; border-radius: 3px; }
 .st-pending { color: #fff; background: #ef6c00; padding: 1px 6px; border-radius: 3px; }
 .st-delivered { color: #fff; background: #2e7d32; padding: 1px 6px; border-radius: 3px; }
+/* A phone: each row a card, each cell labelled by its column. */
+@media (max-width: 700px) {
+  thead { display: none; }
+  tr { display: block; border-bottom: 2px solid #cfd8dc; padding: 4px 0; }
+  td { display: block; border: 0; padding: 2px 8px; }
+  td:empty { display: none; }
+  td::before { content: attr(data-label) ": "; color: #78909c; }
+}
 """
 
 
@@ -45,7 +53,9 @@ def _table(head: list[str], rows: list[list[str]], lang: str) -> str:
     if not rows:
         return f"<p>{escape(t('notify_none', lang))}</p>"
     cells = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(rows_) + "</tr>" for rows_ in rows)
+    # Each cell carries its column's name, for the phone layout; cells come as "<td…>…</td>".
+    body = "".join("<tr>" + "".join(cell.replace("<td", f'<td data-label="{escape(h)}"', 1)
+                                    for h, cell in zip(head, row, strict=True)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 

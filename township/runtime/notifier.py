@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import func, or_, select, update
@@ -214,6 +215,19 @@ def settle(engine: Engine, cfg: NotifyConfig, c: Claimed, error: str | None, now
         return d.status
 
 
+def reason(exc: Exception) -> str:
+    """Why a try failed, without the URL: a robot's URL holds its key (``access_token``, ``key``)."""
+    if isinstance(exc, DeliveryFailed):
+        return str(exc)
+    request = getattr(exc, "request", None)
+    host = urlsplit(request.url).netloc if request is not None and request.url else "the receiver"
+    if isinstance(exc, requests.Timeout):
+        return f"{host} did not answer in time ({type(exc).__name__})"
+    if isinstance(exc, requests.ConnectionError):
+        return f"cannot connect to {host} ({type(exc).__name__}: refused, unreachable or reset)"
+    return f"{type(exc).__name__} sending to {host}"
+
+
 def deliver_due(engine: Engine, cfg: NotifyConfig, sms: SmsProvider, clock: Callable[[], datetime] = utcnow) -> int:
     """Claim the due messages and try each once; how many were tried."""
     claimed = claim(engine, cfg, clock())
@@ -222,7 +236,7 @@ def deliver_due(engine: Engine, cfg: NotifyConfig, sms: SmsProvider, clock: Call
             send(c, sms, cfg.lease_s / 2)
             error = None
         except (DeliveryFailed, requests.RequestException) as exc:
-            error = str(exc) or type(exc).__name__
+            error = reason(exc)
         status = settle(engine, cfg, c, error, clock())
         if error is not None:
             log.warning("delivery %d (%s) failed, %s: %s", c.id, c.channel, status or "taken over", error)
