@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from township.domain.isotime import iso
 from township.domain.vocab import NOTIFY_EVENTS, TIERS, WARNING_LEVELS, label
 from township.store.models import Case, Warning
 
@@ -48,7 +49,7 @@ def case_data(case: Case, village_name: str | None = None, **more: object) -> di
     return {"case_id": case.id, "title": case.title, "type": case.type, "domain": case.domain,
             "status": case.status, "tier": case.tier, "village_id": case.village_id,
             "village": village_name or case.village_id, "grid_id": case.grid_id,
-            "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None, **more}
+            "deadline_at": iso(case.deadline_at), **more}
 
 
 def warning_data(warning: Warning, villages: list[str], names: list[str]) -> dict:
@@ -59,7 +60,7 @@ def warning_data(warning: Warning, villages: list[str], names: list[str]) -> dic
 
 
 def message_text(event: str, data: Mapping) -> str:
-    """One line or two for a person: ``【派单】#12 路灯不亮(小滩子村)派给 张三,期限 2026-12-07 10:00 UTC``."""
+    """One line or two for a person: ``【派单】#12 路灯不亮(小滩子村)派给 张三,期限 2026-12-07 18:00`` (北京时间)."""
     head = f"【{label(NOTIFY_EVENTS, event)}】"
     if "warning_id" in data:
         level = label(WARNING_LEVELS, data.get("level"))
@@ -73,7 +74,7 @@ def message_text(event: str, data: Mapping) -> str:
     if event in ("overdue", "escalated"):
         text += f",现为{label(TIERS, data.get('tier'))}级"
     if data.get("deadline_at") and event not in ("closed",):
-        text += f",期限 {str(data['deadline_at'])[:16].replace('T', ' ')} UTC"
+        text += f",期限 {str(data['deadline_at'])[:16].replace('T', ' ')}"  # Beijing time (+08:00)
     if data.get("reason"):
         text += f";{data['reason']}"
     return text[:MAX_TEXT]
@@ -81,7 +82,7 @@ def message_text(event: str, data: Mapping) -> str:
 
 def webhook_body(event: str, data: Mapping, created_at: datetime, audiences: list[str]) -> str:
     """The JSON a webhook receives, as the Standard Webhooks payload shape: ``type``, ``timestamp``, ``data``."""
-    return json.dumps({"type": f"township.{event}", "timestamp": created_at.isoformat() + "Z",
+    return json.dumps({"type": f"township.{event}", "timestamp": iso(created_at),
                        "data": {**data, "text": message_text(event, data), "audiences": audiences}},
                       ensure_ascii=False, sort_keys=True)
 

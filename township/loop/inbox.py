@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from township.domain.isotime import iso
 from township.domain.policy import COMMAND, check_role
 from township.domain.privacy import mask_phone
 from township.domain.vocab import NOTIFY_CHANNELS, NOTIFY_EVENTS, Lang, label
@@ -56,7 +57,7 @@ class NotificationOut(BaseModel):
     case_id: int | None
     warning_id: int | None
     village_id: str | None
-    created_at: str = Field(description="ISO 8601, UTC")
+    created_at: str = Field(description="ISO 8601, Beijing time (+08:00)")
     read: bool
 
 
@@ -120,7 +121,7 @@ def inbox(engine: Engine, audiences: list[str], reader: str, limit: int = 50, la
     items = [NotificationOut(id=r.id, event=r.event, label=label(NOTIFY_EVENTS, r.event, lang),
                              text=message_text(r.event, json.loads(r.data)), case_id=r.case_id,
                              warning_id=r.warning_id, village_id=r.village_id,
-                             created_at=r.created_at.isoformat() + "Z", read=r.id in read) for r in rows]
+                             created_at=iso(r.created_at) or "", read=r.id in read) for r in rows]
     return Inbox(unread=unread_count(engine, audiences, reader), items=items)
 
 
