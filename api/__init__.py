@@ -8,12 +8,13 @@ every failure goes through `api.http.error_response`.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
+from township.loop.photos import PhotoRules
 from township.runtime.bootstrap import AppContext
 
-from . import notifications, open311, v1
+from . import notifications, open311, photos, v1
 from .http import MAX_BODY, ApiError, error_response, respond
 from .openapi import openapi_document
 
@@ -27,6 +28,8 @@ ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE", "QUERY", "CONNEC
 def make_blueprint(ctx: AppContext) -> Blueprint:
     """The API blueprint over ``ctx``; register it on the Dash app's Flask server."""
     bp = Blueprint("api", __name__)
+    # Endpoints whose bodies may be larger than MAX_BODY: a photo upload carries several photos.
+    body_limits = {"api.case_photos_post": photos.upload_limit(PhotoRules.of(ctx.settings))}
 
     def allowed_methods() -> list[str]:
         """The methods a route of ours answers at this URL (the catch-all below does not count)."""
@@ -48,13 +51,14 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     @bp.before_request
     def _limit_body() -> Response | None:
         # Per request, not app-wide: the dashboard's own uploads set their own limits.
-        request.max_content_length = MAX_BODY
+        limit = g.body_limit = body_limits.get(request.endpoint or "", MAX_BODY)
+        request.max_content_length = limit
         if request.content_length is None and "wsgi.input_terminated" in request.environ:
             # A chunked body has no length to refuse up front, and Werkzeug's limited stream ends
             # quietly at the limit: the body would be cut there and parsed. Read one byte past the
             # limit and keep the body (later reads, the form's too, use the kept copy).
-            request.max_content_length = MAX_BODY + 1
-            if len(request.get_data(cache=True)) > MAX_BODY:
+            request.max_content_length = limit + 1
+            if len(request.get_data(cache=True)) > limit:
                 raise RequestEntityTooLarge()
         if request.method == "OPTIONS":
             # Flask's own answer would list the catch-all's methods too, which no route here serves.
@@ -73,6 +77,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
         return error_response(exc) if request.path.startswith(("/api/", "/open311/")) else exc
 
     v1.register(bp, ctx)
+    photos.register(bp, ctx)
     open311.register(bp, ctx)
     notifications.register(bp, ctx)
     document = openapi_document()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from flask import Response, request
+from flask import Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from township.accounts.tokens import check_token, token_handler
@@ -85,7 +85,8 @@ def error_response(exc: Exception) -> Response:
         status, headers = exc.code or 500, {}
         message = exc.description or exc.name
         if status == 413:
-            message = f"the body is larger than {MAX_BODY // (1024 * 1024)} MB"
+            limit = g.get("body_limit", MAX_BODY)  # the endpoint's own (`api._limit_body`): photo uploads are larger
+            message = f"the body is larger than {limit / (1024 * 1024):.0f} MB"
         errors = [FieldError(None, "(request)", message)]
     else:  # a bug: log it with its traceback, answer without leaking it
         log.exception("API request %s %s failed", request.method, request.path)

@@ -18,6 +18,7 @@ from township.formats.open311 import (
     service_definition,
     services,
 )
+from township.loop.photos import first_photos, photo_url
 from township.read.api import open311_requests, place_name
 from township.runtime.bootstrap import AppContext
 from township.store.models import utcnow
@@ -65,7 +66,12 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = viewer(ctx)
         village = who.village_id if who.role == "village" else None
         now = utcnow()
-        return [case_to_request(r, now, place) for r in open311_requests(township.engine, q, village, MAX_REQUESTS)]
+        rows = open311_requests(township.engine, q, village, MAX_REQUESTS)
+        # media_url: a case without its own is answered with its first photo, to who may see it (absolute URL).
+        base = request.host_url.rstrip("/")
+        photos = first_photos(township.engine, rows, who)
+        return [case_to_request(r, now, place, base + photo_url(photos[r.id]) if r.id in photos else None)
+                for r in rows]
 
     @bp.get(f"{PREFIX}/discovery.{FORMAT}")
     def discovery(fmt: str):

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from township.domain.filters import WINDOWS
-from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_STATUSES
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, PHOTO_PURPOSES, WARNING_STATUSES
 from township.formats.ingest import MAX_BATCH, CaseIn, WarningIn
 from township.formats.open311 import (
     JURISDICTION_ID,
@@ -30,6 +30,7 @@ from township.formats.schemas import (
 )
 from township.loop.casefile import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
 from township.loop.inbox import MAX_LIST, Inbox, ReadIn, ReadOut
+from township.loop.photos import PhotoAddedOut, PhotosOut
 from township.loop.warnings import WARNING_MOVES, TaskIn, WarningMovedOut, WarningMoveIn
 from township.loop.workflow import MOVES
 
@@ -38,6 +39,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Open311Service, Open311Request, Open311Created, Open311Error,
     MoveIn, MovedOut, EventsOut, SuggestionsOut, OrdersOut, WarningMoveIn, TaskIn, WarningMovedOut,
     Inbox, ReadIn, ReadOut,
+    PhotosOut, PhotoAddedOut,
 )
 
 
@@ -243,6 +245,7 @@ def openapi_document() -> dict[str, Any]:
                 "application/cap+xml": {"schema": {"type": "string"}}}}, **_errors(401, 404)}}},
         **_warning_moves(write),
         **_notifications(write),
+        **_photos(write),
         "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery", errors=(404,))},
@@ -336,4 +339,52 @@ def _notifications(write: list) -> dict[str, Any]:
             "caller's lists are left alone", "description": who, "security": [*write, {}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ReadIn")}}},
             "responses": {"200": _json(_ref("ReadOut")), **_errors(400, 401, 413, 422)}}},
+    }
+
+
+def _photos(write: list) -> dict[str, Any]:
+    """Case photos: upload (multipart), list, and the stored bytes."""
+    case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    photo_id = {"name": "photo_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    who = ("Who may see a case's photos: admin, command, responder tokens, and a village token for its own "
+           "village's cases; another village's case, and the wall, get 404 as for a missing case.")
+    upload = {"type": "object", "required": ["file"], "properties": {
+        "file": {"oneOf": [{"type": "string", "format": "binary"},
+                           {"type": "array", "items": {"type": "string", "format": "binary"}}],
+                 "description": "the photo(s): JPEG, PNG or WebP by content; several parts named file allowed "
+                                "(PHOTOS_PER_REQUEST, default 3; a case holds at most PHOTOS_PER_CASE, default 6)"},
+        "purpose": {"enum": list(PHOTO_PURPOSES), "default": "report",
+                    "description": "report, resolve (办结 evidence) or progress"}}}
+    image = {t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/jpeg", "image/png")}
+    return {
+        "/api/v1/cases/{case_id}/photos": {
+            "post": {
+                "tags": ["photos"], "summary": "add photos to a case: checked by content, turned upright, shrunk "
+                "to 2048 px, every metadata tag (EXIF, GPS, XMP, ICC) stripped, a 320 px thumbnail made",
+                "description": who + " The EXIF position, read before stripping, is answered as `gps` (a "
+                "suggestion; not stored). One file: 201 with the photo; several: 201 with a list. A refused "
+                "file stores nothing of the upload: 413 a file over PHOTO_MAX_BYTES (default 15 MB), 415 not "
+                "an accepted image, 422 damaged/truncated, too many pixels, or over the photo limits; 409 a "
+                "closed or cancelled case.",
+                "security": write, "parameters": [case_id],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
+                "responses": {"201": _json({"oneOf": [_ref("PhotoAddedOut"), _list_of("PhotoAddedOut")]},
+                                           "stored: the photo, or a list for several files"),
+                              **_errors(400, 401, 404, 409),
+                              "413": _json(_ref("ErrorsOut"), "a file or the upload too large"),
+                              "415": _json(_ref("ErrorsOut"), "not a JPEG, PNG or WebP image"),
+                              **_errors(422)}},
+            "get": {"tags": ["photos"], "summary": "a case's photos, oldest first", "description": who,
+                    "parameters": [case_id],
+                    "responses": {"200": _json(_ref("PhotosOut")), **_errors(401, 404)}},
+        },
+        "/api/v1/photos/{photo_id}": {"get": {
+            "tags": ["photos"], "summary": "a photo's bytes (Cache-Control private)",
+            "description": who + " Without a token, the signed-in user's session cookie decides.",
+            "parameters": [photo_id],
+            "responses": {"200": {"description": "the photo", "content": image}, **_errors(401, 404)}}},
+        "/api/v1/photos/{photo_id}/thumb": {"get": {
+            "tags": ["photos"], "summary": "a photo's thumbnail (at most 320 px)", "description": who,
+            "parameters": [photo_id],
+            "responses": {"200": {"description": "the thumbnail", "content": image}, **_errors(401, 404)}}},
     }

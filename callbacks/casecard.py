@@ -14,6 +14,7 @@ from dash import ALL, Dash, Input
 from callbacks.card import CardOut, done, refused, register_card
 from layers.mapfig import CASES
 from township.loop.casefile import case_file, move_params, visible_case
+from township.loop.photos import shown_photos
 from township.loop.workflow import MOVES, Actor, MoveRefused, apply_move
 from township.runtime.bootstrap import AppContext
 from township.store.models import utcnow
@@ -29,7 +30,8 @@ def open_card(app_ctx: AppContext, viewer: Actor, case_id: int, lang: str = "zh"
         file = case_file(tw.engine, tw.gridset, case_id, viewer)
     except MoveRefused as exc:
         return CardOut(None, ui.refusal(exc.reason, lang), False)
-    body = ui.card(file, tw.gridset, viewer, now or utcnow(), lang, message, ok, text, handler)
+    shown = shown_photos(tw.engine, case_id, viewer)  # none for the wall (`township.domain.policy.may_see_photos`)
+    body = ui.card(file, tw.gridset, viewer, now or utcnow(), lang, message, ok, text, handler, shown)
     return CardOut({"id": file.case.id, "version": file.case.version}, body, False)
 
 

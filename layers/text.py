@@ -232,3 +232,10 @@ TEXT.update({
     "notify_unread": {"zh": "条未读通知", "en": "unread notifications"},
     "notify_admin_only": {"zh": "仅系统管理员可查看通知投递", "en": "Only an administrator sees the deliveries"},
 })
+
+
+# The case card's photos (township.loop.photos).
+TEXT.update({
+    "photos": {"zh": "现场照片", "en": "Photos"},
+    "photo_open": {"zh": "点击查看原图", "en": "Click for the full photo"},
+})

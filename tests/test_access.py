@@ -608,6 +608,82 @@ def probe_daily_pdf(c: Client) -> None:
     assert c.role == "anonymous" or r.content.startswith(b"%PDF")
 
 
+def a_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def photo_count(site: Site) -> int:
+    return site.one("SELECT count(*) FROM photos")
+
+
+def probe_photos_post(c: Client) -> None:
+    """Who may see a case's photos may add one: not the wall, nor a village operator on another village's case."""
+    site = c.site
+
+    def send(case_id: int) -> requests.Response:
+        return c.post(f"/api/v1/cases/{case_id}/photos", files={"file": ("a.jpg", a_jpeg(), "image/jpeg")})
+
+    def adds(case_id: int) -> None:
+        before = photo_count(site)
+        clean(c, send(case_id), 201)
+        assert photo_count(site) == before + 1
+
+    def refuses(case_id: int, status: int) -> None:
+        before = photo_count(site)
+        refused(c, lambda: send(case_id), status)
+        assert photo_count(site) == before
+
+    own, foreign = a_case(site, OWN, open_=True), a_case(site, FOREIGN, open_=True)
+    if c.role == "village":
+        adds(own)
+        refuses(foreign, 404)
+    elif c.role in PERSONAL:
+        adds(foreign)
+    else:
+        refuses(own, 401 if c.role == "anonymous" else 404)
+
+
+def a_photo(site: Site, village: str) -> tuple[int, int]:
+    """(case, photo): a new open case of ``village`` with a photo, both sent with the command token."""
+    case_id = a_case(site, village, open_=True)
+    r = requests.post(f"{site.srv.url}/api/v1/cases/{case_id}/photos", files={"file": ("a.jpg", a_jpeg())},
+                      headers={"Authorization": f"Bearer {site.tokens['command']}"}, timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    return case_id, r.json()["id"]
+
+
+def sees_photos(c: Client, village: str) -> bool:
+    """Spelt out here: roles that see personal data, a village operator in its own village only."""
+    return c.role in PERSONAL and (c.role != "village" or village == OWN)
+
+
+def probe_photos_get(c: Client) -> None:
+    for village in (OWN, FOREIGN):
+        case_id, photo_id = a_photo(c.site, village)
+        r = clean(c, c.get(f"/api/v1/cases/{case_id}/photos"), 200 if sees_photos(c, village) else 404)
+        assert (r.status_code == 404) or [p["id"] for p in r.json()["items"]] == [photo_id]
+
+
+def _photo_bytes(suffix: str) -> Callable[[Client], None]:
+    """A photo's bytes, asked with the role's token and with its session cookie alone: the same answer."""
+    def probe(c: Client) -> None:
+        for village in (OWN, FOREIGN):
+            _, photo_id = a_photo(c.site, village)
+            for token in (True, False):
+                r = c.get(f"/api/v1/photos/{photo_id}{suffix}", token=token)
+                if sees_photos(c, village):
+                    assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", (c.role, r.text[:200])
+                else:
+                    clean(c, r, 404)
+    return probe
+
+
 def unknown(method: str, path: str) -> Callable[[Client], None]:
     """A path under the API that does not exist: 404 for everyone, and nothing changes."""
     return lambda c: refused(c, lambda: c.request(method, path), 404)
@@ -745,6 +821,10 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/api/v1/notifications"): probe_notifications_get,
     ("POST", "/api/v1/notifications/read"): probe_notifications_read,
     ("GET", "/admin/notifications"): probe_admin_notifications,
+    ("POST", "/api/v1/cases/<int:case_id>/photos"): probe_photos_post,
+    ("GET", "/api/v1/cases/<int:case_id>/photos"): probe_photos_get,
+    ("GET", "/api/v1/photos/<int:photo_id>"): _photo_bytes(""),
+    ("GET", "/api/v1/photos/<int:photo_id>/thumb"): _photo_bytes("/thumb"),
 }
 
 

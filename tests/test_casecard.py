@@ -251,3 +251,25 @@ def test_the_banner_announces_to_a_village_operator_only_warnings_reaching_their
     reach = set(snap.warnings["id"][warning_mask(snap, FilterState(village=["DL-01"]))])
     assert set(viewer_alerts(snap, VILLAGE)["id"]) == set(alerts(snap)["id"]) & reach
     assert viewer_alerts(snap, COMMAND).equals(alerts(snap))
+
+
+def test_the_card_shows_the_photos_to_who_may_see_them_and_none_to_the_wall(ctx):
+    from test_photos import jpeg
+
+    from township.loop.photos import PhotoRules, attach_photo
+    from township.store.uow import run_in_unit
+
+    cid = new_case(ctx, "DL-01-01")
+    assert find(open_card(ctx, COMMAND, cid).children, ids.CASE_PHOTOS) is None  # no photo yet: no strip
+    data = jpeg((900, 600), orientation=None)
+    rules = PhotoRules.of(ctx.settings)
+    added = run_in_unit(ctx.township.engine, lambda uow: attach_photo(uow, rules, cid, data, COMMAND, "progress"))
+    pid = added.photo.id
+    for viewer in (COMMAND, VILLAGE):
+        strip = find(open_card(ctx, viewer, cid).children, ids.CASE_PHOTOS)
+        assert strip is not None, viewer.role
+        [link] = strip.children[1].children
+        assert (link.href, link.target, link.children.src) == (f"/api/v1/photos/{pid}", "_blank",
+                                                                f"/api/v1/photos/{pid}/thumb")
+    assert find(open_card(ctx, WALL, cid).children, ids.CASE_PHOTOS) is None
+    assert "/api/v1/photos/" not in text(open_card(ctx, WALL, cid).children)

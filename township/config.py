@@ -170,6 +170,19 @@ class Settings:
         escalations' (the one configuration the whole app uses).
     notify : NotifyConfig
         How notifications are delivered (``NOTIFY_*``, ``SMS_*``).
+    photos_dir : Path | None
+        Where case photos are kept, by content hash (`township.loop.photos`); ``PHOTOS_DIR``.
+        Unset: ``photos/`` next to the SQLite file (under ``var/`` of the project for
+        another database), see :func:`photos_path`.
+    photo_max_bytes : int
+        Largest photo file accepted, checked before it is decoded; ``PHOTO_MAX_BYTES`` (15 MB).
+    photo_max_pixels : int
+        Largest width × height accepted (a decompression bomb is refused from its
+        header); ``PHOTO_MAX_PIXELS`` (50 million).
+    photos_per_case : int
+        How many photos one case may hold; ``PHOTOS_PER_CASE`` (6).
+    photos_per_request : int
+        How many photos one upload may carry; ``PHOTOS_PER_REQUEST`` (3).
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -196,6 +209,11 @@ class Settings:
     login_window_s: float = 900.0
     sla: SlaConfig = DEFAULT_SLA
     notify: NotifyConfig = NotifyConfig()
+    photos_dir: Path | None = None
+    photo_max_bytes: int = 15 * 1024 * 1024
+    photo_max_pixels: int = 50_000_000
+    photos_per_case: int = 6
+    photos_per_request: int = 3
 
     def __post_init__(self) -> None:
         # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
@@ -208,6 +226,11 @@ class Settings:
         for name, value in (("LOGIN_USER_FAILURES", self.login_user_failures),
                             ("LOGIN_ADDRESS_FAILURES", self.login_address_failures),
                             ("LOGIN_WINDOW_S", self.login_window_s)):
+            if not value > 0:
+                raise ValueError(f"{name} must be more than 0, not {value}")
+        for name, value in (("PHOTO_MAX_BYTES", self.photo_max_bytes), ("PHOTO_MAX_PIXELS", self.photo_max_pixels),
+                            ("PHOTOS_PER_CASE", self.photos_per_case),
+                            ("PHOTOS_PER_REQUEST", self.photos_per_request)):
             if not value > 0:
                 raise ValueError(f"{name} must be more than 0, not {value}")
         # The value goes into a response header: a line break there would split it.
@@ -244,6 +267,11 @@ class Settings:
             login_window_s=float(env.get("LOGIN_WINDOW_S", base.login_window_s)),
             sla=SlaConfig.from_env(env),
             notify=NotifyConfig.from_env(env),
+            photos_dir=Path(env["PHOTOS_DIR"]) if env.get("PHOTOS_DIR") else None,
+            photo_max_bytes=int(env.get("PHOTO_MAX_BYTES", base.photo_max_bytes)),
+            photo_max_pixels=int(env.get("PHOTO_MAX_PIXELS", base.photo_max_pixels)),
+            photos_per_case=int(env.get("PHOTOS_PER_CASE", base.photos_per_case)),
+            photos_per_request=int(env.get("PHOTOS_PER_REQUEST", base.photos_per_request)),
         )
 
 
@@ -261,6 +289,17 @@ def secret_path(settings: Settings) -> Path:
     url = settings.database_url
     folder = Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else ROOT / "var"
     return folder / SECRET_FILE
+
+
+def photos_path(settings: Settings) -> Path:
+    """Where ``settings``' case photos are kept: ``PHOTOS_DIR``, else ``photos/`` beside the SQLite file.
+
+    Beside the store, so that each store (a test's, a deployment's) has its own photos and a
+    backup of the store's folder takes them along.
+    """
+    if settings.photos_dir is not None:
+        return settings.photos_dir
+    return secret_path(settings).parent / "photos"
 
 
 def session_secret(settings: Settings) -> bytes:

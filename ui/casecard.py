@@ -8,6 +8,7 @@ may only listen to plain ids that always exist.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from dash import dcc, html
@@ -16,11 +17,21 @@ from layers.text import t
 from township.domain.isotime import local_text as local
 from township.domain.policy import sees_personal
 from township.domain.privacy import shown_name, shown_phone
-from township.domain.vocab import CASE_SOURCES, CASE_STATUS_COLORS, CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
+from township.domain.vocab import (
+    CASE_SOURCES,
+    CASE_STATUS_COLORS,
+    CASE_STATUSES,
+    CASE_TYPES,
+    DOMAINS,
+    PHOTO_PURPOSES,
+    TIERS,
+    label,
+)
 from township.grids.model import GridSet
 from township.loop.casefile import CaseFile, action_label, overdue
+from township.loop.photos import photo_url
 from township.loop.workflow import MOVES, Actor
-from township.store.models import Case
+from township.store.models import Case, Photo
 from ui import card as shared
 from ui import ids
 
@@ -114,9 +125,24 @@ def actions(file: CaseFile, role: str, lang: str, text: str = "", handler: str |
     return html.Div(parts, className="case-actions")
 
 
+def photos(shown: Sequence[Photo], lang: str) -> html.Div | None:
+    """The case's thumbnails, each a link opening the full photo in a new tab; nothing without photos."""
+    if not shown:
+        return None
+    hint = t("photo_open", lang)
+    links = [html.A(html.Img(src=photo_url(p.id, thumb=True), alt=label(PHOTO_PURPOSES, p.purpose, lang)),
+                    href=photo_url(p.id), target="_blank", rel="noopener", className=f"case-photo photo-{p.purpose}",
+                    title=f"{label(PHOTO_PURPOSES, p.purpose, lang)} · {local(p.created_at)} · {hint}")
+             for p in shown]
+    return html.Div([html.H4(f"{t('photos', lang)}({len(shown)})"), html.Div(links, className="case-photo-row")],
+                    id=ids.CASE_PHOTOS, className="case-photos")
+
+
 def card(file: CaseFile, gridset: GridSet, viewer: Actor, now: datetime, lang: str,
-         message: str | None = None, ok: bool = False, text: str = "", handler: str | None = None) -> list:
-    """The card of one case for ``viewer``: facts, timeline, actions and the last action's outcome."""
+         message: str | None = None, ok: bool = False, text: str = "", handler: str | None = None,
+         shown: Sequence[Photo] = ()) -> list:
+    """The card of one case for ``viewer``: facts, photos (``shown``: those the viewer may see), timeline,
+    actions and the last action's outcome."""
     c = file.case
     role = viewer.role
     return [
@@ -124,6 +150,7 @@ def card(file: CaseFile, gridset: GridSet, viewer: Actor, now: datetime, lang: s
         shared.message(CARD, message, ok, lang),
         _facts(c, gridset, role, now, lang),
         shared.description(c.description, c.title),
+        photos(shown, lang),
         html.H4(t("actions", lang)),
         actions(file, role, lang, text, handler),
         html.H4(t("timeline", lang)),

@@ -112,6 +112,7 @@ CASE_MOVE = "case-move"  # {"type": CASE_MOVE, "move": "dispatch"}: one button p
 CASE_OPEN = "case-open"  # {"type": CASE_OPEN, "case": 123}: a listed case; opens its card
 CASE_FIELD = "case-field"  # {"type": CASE_FIELD, "name": "handler" | "text"}: the move's parameters
 CASE_CONTROL = "case-control"  # {"type": CASE_CONTROL, "name": "close" | "reload"}
+CASE_PHOTOS = "case-photos"  # the case's photo thumbnails, each a link to the full photo (no callback)
 
 # statistics of the closed loop (under the charts)
 STATS = "stats"

@@ -123,6 +123,16 @@ def may_act_on_warning(viewer: Viewer, villages: Collection[str]) -> bool:
     return viewer.role in STAFF and may_see_reach(viewer, villages)
 
 
+def may_see_photos(viewer: Viewer, village_id: str | None) -> bool:
+    """Whether ``viewer`` may see (and add) the photos of a case of ``village_id``.
+
+    Photos show people, faces and homes: roles that see personal data, within
+    the cases they see (a village operator: their village's); never the wall
+    nor someone not signed in.
+    """
+    return sees_personal(viewer.role) and may_see_village(viewer, village_id)
+
+
 __all__ = ["ANONYMOUS_ROLE", "SEES_PERSONAL", "STAFF", "CASE_ACTORS", "IMPORTERS", "COMMAND", "SEES_RANKING", "Viewer",
            "is_role", "check_role", "sees_personal", "may_write", "may_import", "sees_ranking", "may_see_village",
            "may_see_reach", "may_act_on_warning", "warning_radius_cap", "DUTY_CONTACTS", "sees_person", "lists_person"]
@@ -137,3 +147,4 @@ def sees_deliveries(role: str) -> bool:
 
 
 __all__ += ["SEES_DELIVERIES", "sees_deliveries"]
+__all__ += ["may_see_photos"]

@@ -173,6 +173,13 @@ RESOURCE_COLORS: dict[str, str] = {
 }
 
 
+#: What a case photo was taken for (`township.store.models.Photo.purpose`).
+PHOTO_PURPOSES: dict[str, dict[str, str]] = {
+    "report": {"zh": "上报照片", "en": "Report photo"},
+    "resolve": {"zh": "办结照片", "en": "Resolution photo"},
+    "progress": {"zh": "处置照片", "en": "Progress photo"},
+}
+
 def label(table: dict, code: object, lang: Lang = "zh") -> str:
     """Return the on-screen label of ``code`` in ``table``.
 

@@ -260,7 +260,8 @@ def parse_request_query(args: Mapping[str, str], now: datetime) -> RequestQuery:
     return RequestQuery(start=start, end=end, statuses=tuple(statuses), service_codes=tuple(codes))
 
 
-def case_to_request(case: Case, now: datetime, place: Callable[[str | None], str]) -> dict[str, Any]:
+def case_to_request(case: Case, now: datetime, place: Callable[[str | None], str],
+                    photo: str | None = None) -> dict[str, Any]:
     """One stored case as an Open311 request (no personal data).
 
     Parameters
@@ -271,6 +272,9 @@ def case_to_request(case: Case, now: datetime, place: Callable[[str | None], str
         Naive UTC, to tell whether the case is overdue.
     place : callable
         Grid or village id → its name, for ``address`` and ``agency_responsible``.
+    photo : str, optional
+        The absolute URL of the case's first photo, answered as ``media_url`` when
+        the case has none of its own (`township.loop.photos.first_photos`).
     """
     is_open = case.status in OPEN_STATUSES
     # Who is responsible follows the tier of 分级化解: the grid, the village, the town or the banner.
@@ -294,7 +298,7 @@ def case_to_request(case: Case, now: datetime, place: Callable[[str | None], str
         "zipcode": "",
         "lat": case.lat,
         "long": case.lon,
-        "media_url": case.media_url or "",
+        "media_url": case.media_url or photo or "",
         "grid_id": case.grid_id,
         "village_id": case.village_id,
         "domain": case.domain,

@@ -11,7 +11,8 @@ grid map can show, so both are treated as the same CRS.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -28,6 +29,10 @@ __all__ = [
     "bd09_to_wgs84",
     "to_wgs84",
     "to_wgs84_geom",
+    "GKZone",
+    "looks_lonlat",
+    "gauss_kruger_zones",
+    "describe_projected",
 ]
 
 #: Geographic lon/lat CRS of all stored geometry (RFC 7946 GeoJSON).
@@ -229,3 +234,102 @@ def to_wgs84_geom(geom, crs: str | None, max_segment_deg: float = DENSIFY_DEG):
         return geom
     dense = shapely.segmentize(geom, max_segment_deg)
     return shapely.transform(dense, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs)))
+
+
+# --- coordinates without a CRS: which Gauss-Krüger zone? -----------------------------------------
+
+#: China's extent, lon/lat: a CRS that puts a file's coordinates outside it is not the file's.
+_CHINA = (73.0, 17.0, 136.0, 54.0)
+# Metres per degree of latitude (a mean meridian arc) and of longitude on the equator: enough to
+# tell a zone, which is 3 or 6 degrees wide.
+_M_PER_DEG_LAT = 110_900.0
+_M_PER_DEG_LON = 111_320.0
+
+
+@dataclass(frozen=True)
+class GKZone:
+    """A CGCS2000 Gauss-Krüger zone that could hold a file's projected coordinates."""
+
+    epsg: int
+    width: int  # 3 or 6 degrees
+    cm: int  # central meridian, degrees east
+    prefixed: bool  # the easting carries the zone number (37xxxxxx)
+    lon: float  # where the middle of the data would then lie
+    lat: float
+
+    @property
+    def code(self) -> str:
+        """``"EPSG:NNNN"``."""
+        return f"EPSG:{self.epsg}"
+
+    def describe(self) -> str:
+        """e.g. ``EPSG:4546 (CGCS2000 3-degree Gauss-Krüger CM 111°E, data at 111.20°E 39.92°N)``."""
+        zone = f" zone {self.cm // 3 if self.width == 3 else (self.cm + 3) // 6}" if self.prefixed else ""
+        return (f"{self.code} (CGCS2000 {self.width}-degree Gauss-Krüger{zone} CM {self.cm}°E, "
+                f"data at {self.lon:.2f}°E {self.lat:.2f}°N)")
+
+
+def looks_lonlat(bounds: Sequence[float]) -> bool:
+    """Whether ``(minx, miny, maxx, maxy)`` can be degrees of longitude and latitude."""
+    minx, miny, maxx, maxy = bounds
+    return -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+
+
+def gauss_kruger_zones(bounds: Sequence[float], near: tuple[float, float] | None = None) -> list[GKZone]:
+    """The CGCS2000 Gauss-Krüger zones (EPSG:4491–4554) that put projected ``bounds`` in China.
+
+    An easting of 8 digits carries its zone number (37 500 000 is 3-degree
+    zone 37, EPSG:4525; zones 13–23 are 6-degree ones): one answer. A bare
+    easting (500 000 ± a few hundred km) fits every central meridian, since a
+    northing gives only the latitude: every zone is returned, those nearest
+    ``near`` (lon, lat: e.g. the grids in use) first, else from the west.
+    Approximate (a zone is hundreds of km wide); the file is then reprojected
+    exactly by the code the user picks.
+    """
+    minx, miny, maxx, maxy = bounds
+    x, y = (minx + maxx) / 2, (miny + maxy) / 2
+    lat = y / _M_PER_DEG_LAT
+    if not _CHINA[1] <= lat <= _CHINA[3]:
+        return []
+    per_deg_lon = _M_PER_DEG_LON * np.cos(np.radians(lat))
+    zone_min, zone_max = int(minx // 1_000_000), int(maxx // 1_000_000)
+    found: list[GKZone] = []
+    if zone_min == zone_max and 13 <= zone_min <= 23:  # 6-degree zone number in the easting
+        cm = 6 * zone_min - 3
+        found.append(GKZone(4491 + zone_min - 13, 6, cm, True, cm + (x - zone_min * 1e6 - 5e5) / per_deg_lon, lat))
+    elif zone_min == zone_max and 25 <= zone_min <= 45:  # 3-degree zone number in the easting
+        cm = 3 * zone_min
+        found.append(GKZone(4513 + zone_min - 25, 3, cm, True, cm + (x - zone_min * 1e6 - 5e5) / per_deg_lon, lat))
+    elif minx >= 0 and maxx < 1_000_000:
+        offset = (x - 5e5) / per_deg_lon
+        found += [GKZone(4534 + (cm - 75) // 3, 3, cm, False, cm + offset, lat) for cm in range(75, 136, 3)]
+        found += [GKZone(4502 + (cm - 75) // 6, 6, cm, False, cm + offset, lat) for cm in range(75, 136, 6)]
+        found.sort(key=lambda z: (abs(z.cm - near[0]) if near else 0, z.width, z.cm))
+    return [z for z in found if _CHINA[0] <= z.lon <= _CHINA[2]]
+
+
+def describe_projected(bounds: Sequence[float], near: tuple[float, float] | None = None) -> str:
+    """Why coordinates without a CRS cannot be read as lon/lat, and which EPSG codes they likely are."""
+    minx, miny, maxx, maxy = bounds
+    seen = f"x {minx:,.0f}…{maxx:,.0f}, y {miny:,.0f}…{maxy:,.0f}"
+    zones = gauss_kruger_zones(bounds, near)
+    if not zones:
+        return (f"the coordinates ({seen}) are not lon/lat and fit no CGCS2000 Gauss-Krüger zone in China; "
+                "name the file's CRS with --crs EPSG:NNNN")
+    if zones[0].prefixed:
+        return (f"the coordinates ({seen}) are projected and the file names no CRS: the easting carries its zone, "
+                f"so this is {zones[0].describe()}; pass --crs {zones[0].code}")
+    three = [z for z in zones if z.width == 3]
+    six = [z for z in zones if z.width == 6]
+    span = (f"3-degree zones without zone number EPSG:{min(z.epsg for z in three)}–{max(z.epsg for z in three)} "
+            f"(CM {min(z.cm for z in three)}°E–{max(z.cm for z in three)}°E) or 6-degree ones "
+            f"EPSG:{min(z.epsg for z in six)}–{max(z.epsg for z in six)}")
+    if near is not None:
+        return (f"the coordinates ({seen}) are projected and the file names no CRS: the northing puts them near "
+                f"{zones[0].lat:.1f}°N but cannot tell the central meridian. Near the grids in use "
+                f"({near[0]:.1f}°E) the likely code is {three[0].describe()}, else {six[0].describe()}; "
+                f"other meridians: {span}. Pass --crs EPSG:NNNN")
+    return (f"the coordinates ({seen}) are projected and the file names no CRS: the northing puts them near "
+            f"{zones[0].lat:.1f}°N but cannot tell the central meridian: one of the CGCS2000 {span}; "
+            "a 3-degree code is 4534 + (CM − 75) / 3, e.g. CM 111°E → EPSG:4546. "
+            "Pass --crs EPSG:NNNN with the meridian of the township")

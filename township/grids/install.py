@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from township.grids.crs import normalize_crs
+from township.grids.files import read_grid_file
 from township.grids.model import GridSet
 from township.grids.validate import RULES_VERSION, GridValidationError, parse_grid_geojson
 from township.store.models import Case, Grid, Meta, Resource, Warning, bump_version, grid_rows_to_geojson
@@ -36,9 +37,9 @@ def gridset_digest(gridset: GridSet) -> str:
 VALIDATED_FILE = "grids_file_validated"
 
 
-def grid_file_key(raw: bytes, crs: str | None) -> str:
-    """Names a grid file's bytes, its declared datum and the version of the rules it is checked against."""
-    return f"{hashlib.sha256(raw).hexdigest()}:{normalize_crs(crs)}:rules-{RULES_VERSION}"
+def grid_file_key(digest: str) -> str:
+    """Names a grid file read (`GridFileRead.digest`: its bytes and the options) and the version of the rules."""
+    return f"{digest}:rules-{RULES_VERSION}"
 
 
 def _meta(session: Session, key: str) -> str | None:
@@ -121,28 +122,31 @@ class GridLoad:
     error: GridValidationError | None = None
 
 
-def ensure_grids(engine: Engine, path: Path, crs: str | None = None) -> GridLoad:
+def ensure_grids(engine: Engine, path: Path, crs: str | None = None, *, layer: str | None = None,
+                 encoding: str | None = None, mapping: Mapping[str, str] | None = None) -> GridLoad:
     """Install the grid file at ``path`` if it is valid and new; else keep the stored grids.
 
-    A file that passed validation before (same bytes, datum and rules) and
-    whose grid set is the stored one is not checked again: its spatial rules
-    take most of a start at a city's 50,000 grids.
+    The file may be any format `township.grids.files.read_grid_file` reads
+    (GeoJSON, Shapefile or a .zip of one, GeoPackage, KML/KMZ), with its
+    options. A file that passed validation before (same bytes, options and
+    rules) and whose grid set is the stored one is not checked again: its
+    spatial rules take most of a start at a city's 50,000 grids.
 
     Raises
     ------
     GridValidationError
-        When the file is invalid and the store holds no grids to fall back on.
+        When the file cannot be read or is invalid, and the store holds no grids to fall back on.
     """
-    raw = Path(path).read_bytes()
-    key = grid_file_key(raw, crs)
+    read = read_grid_file(path, crs=crs, layer=layer, encoding=encoding, mapping=mapping)
+    key = grid_file_key(read.digest)
     with Session(engine) as s:
         stored, validated = _meta(s, "grids_digest"), _meta(s, VALIDATED_FILE)
     # The digest is written only by install_grids, so a match means the stored
     # grids are this very file, which passed validation.
-    if stored is not None and validated == f"{key} {stored}":
-        return GridLoad(parse_grid_geojson(raw, crs=crs, check_spatial=False), installed=False)
+    if read.ok and stored is not None and validated == f"{key} {stored}":
+        return GridLoad(read.validate(check_spatial=False), installed=False)
     try:
-        candidate = parse_grid_geojson(raw, crs=crs)
+        candidate = read.validate()
     except GridValidationError as err:
         # Only now are the stored grids needed: reading them validates them
         # again, which a city's grid set makes worth skipping on every start.

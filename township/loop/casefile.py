@@ -35,6 +35,7 @@ from township.store.models import Case, CaseAssignment, CaseEvent, Handler
 OTHER_ACTIONS: dict[str, dict[str, str]] = {
     "report": {"zh": "上报", "en": "Reported"},
     "update": {"zh": "来源更新", "en": "Updated by source"},
+    "photo": {"zh": "添加照片", "en": "Photo added"},  # township.loop.photos
 }
 
 #: HTTP status of each `MoveRefused` code.

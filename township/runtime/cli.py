@@ -11,7 +11,6 @@ could not run (usage error, missing file, not JSON).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ from dataclasses import replace
 
 from township.domain.policy import SEES_PERSONAL, STAFF
 from township.domain.vocab import ROLES
-from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError, load_grid_file
+from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError
 from township.runtime.notify_cli import add_channels, add_notify
 
 
@@ -28,22 +27,44 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
+def _near_configured_grids() -> tuple[float, float] | None:
+    """The middle of the configured grid file (GRIDS_FILE), if it is lon/lat: where the township roughly is."""
+    import pyogrio
+
+    from township.config import Settings
+    from township.grids.crs import looks_lonlat
+
+    try:
+        info = pyogrio.read_info(Settings.from_env().grids_file, force_total_bounds=True)
+        minx, miny, maxx, maxy = info["total_bounds"]
+    except Exception:  # no usable configured file: no hint, the message lists every zone
+        return None
+    return ((minx + maxx) / 2, (miny + maxy) / 2) if looks_lonlat((minx, miny, maxx, maxy)) else None
+
+
 def _validate_grids(args: argparse.Namespace) -> int:
+    from township.grids.files import read_grid_files
+    from township.grids.mapping import parse_map_option
+
     started = time.perf_counter()
     try:
-        grids = load_grid_file(args.file, crs=args.crs)
+        mapping = parse_map_option(args.map)
+    except ValueError as exc:
+        return _fail(str(exc))
+    read = read_grid_files(args.files, layer=args.layer, crs=args.crs, encoding=args.encoding, mapping=mapping,
+                           near=_near_configured_grids)
+    named = " ".join(args.files)
+    if not read.ok:
+        for error in read.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        grids = read.validate()
     except GridValidationError as exc:
-        print(f"INVALID: {args.file}")
+        print(f"INVALID: {named}")
         print(exc.report(limit=None))
+        _print_notes(read.notes)
         return 1
-    except FileNotFoundError:
-        return _fail(f"{args.file}: no such file")
-    except json.JSONDecodeError as exc:
-        return _fail(f"{args.file}: not valid JSON ({exc})")
-    except UnicodeDecodeError:
-        return _fail(f"{args.file}: not UTF-8 text")
-    except (OSError, ValueError) as exc:
-        return _fail(f"{args.file}: {exc}")
     elapsed = time.perf_counter() - started
 
     kinds = Counter(grids.props(g)["kind"] for g in grids.ids(level=2))
@@ -56,26 +77,40 @@ def _validate_grids(args: argparse.Namespace) -> int:
         f"{area:,.1f} km²; sliver tolerance {SLIVER_TOLERANCE_M:g} m; "
         f"validated in {elapsed:.2f} s)"
     )
+    _print_notes(read.notes)
     return 0
+
+
+def _print_notes(notes: list[str]) -> None:
+    """How the file was read (CRS, encoding, columns), after the verdict."""
+    for note in notes:
+        print(f"  read: {note}")
 
 
 def _add_validate_grids(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate-grids",
-        help="check a grid GeoJSON file against the grid rules",
-        description="Validate a town/village/grid FeatureCollection (docs/design.md §1). "
-        "Exit 0 if valid, 1 with a numbered report of every violation, 2 if the "
-        "file cannot be read.",
+        help="check a grid file (GeoJSON, Shapefile, GeoPackage, KML) against the grid rules",
+        description="Validate the town/village/grid polygons of a GeoJSON FeatureCollection, a Shapefile "
+        "(.shp with its sidecars, or a .zip of them), a GeoPackage or a KML/KMZ (docs/design.md §1); "
+        "several files are read as the layers of one set (town, villages, grids). Exit 0 if valid, 1 with "
+        "a numbered report of every violation, 2 if the file cannot be read.",
     )
-    p.add_argument("file", help="GeoJSON FeatureCollection of the grids")
+    p.add_argument("files", nargs="+", metavar="FILE", help="the grid file(s)")
     p.add_argument(
         "--crs",
-        type=str.lower,
-        choices=("wgs84", "gcj02", "bd09"),
-        default="wgs84",
-        help="datum of the coordinates: wgs84 (also CGCS2000; default), "
-        "gcj02 (Amap/Tencent) or bd09 (Baidu); converted to WGS-84",
+        help="CRS of the coordinates, overriding the file's: EPSG:NNNN (e.g. EPSG:4546, a CGCS2000 "
+        "Gauss-Krüger zone), or for lon/lat wgs84 (also CGCS2000; the default), gcj02 (Amap/Tencent) or "
+        "bd09 (Baidu); converted to WGS-84",
     )
+    p.add_argument("--layer", help="GeoPackage/KML layer(s) to read, comma-separated (default: the polygon "
+                   "layers, combined when each says its level)")
+    p.add_argument("--encoding", help="text encoding of a Shapefile's .dbf (default: its .cpg, else "
+                   "detected: UTF-8 or GB18030/GBK)")
+    p.add_argument("--map", metavar="COLUMN=FIELD,...",
+                   help="columns to read as grid fields, e.g. 网格编码=grid_id,所属=parent_id (fields: grid_id, "
+                   "name, level, parent_id, kind, officer, officer_phone, households, population, party_members, "
+                   "party_households)")
     p.set_defaults(func=_validate_grids)
 
 

@@ -432,3 +432,30 @@ class DeliveryAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
     #: ``None`` while the try runs (or its worker died), ``ok``, or the error.
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class Photo(Base):
+    """A photo of a case (migration 0007): its files are kept by content hash (`township.loop.photos`).
+
+    ``sha256``/``thumb_sha256`` name the stored files, so the same photo uploaded
+    twice is one file (two rows when two cases or moves show it).
+    """
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    thumb_sha256: Mapped[str] = mapped_column(String(64))
+    #: ``image/jpeg`` or ``image/png``, of the photo and its thumbnail alike.
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    #: Size of the stored photo in bytes.
+    bytes: Mapped[int] = mapped_column(Integer)
+    #: Who uploaded it: the audit name (personal data), their role and, for a responder, their handler.
+    uploader: Mapped[str] = mapped_column(String(64))
+    uploader_role: Mapped[str] = mapped_column(String(16))
+    uploader_handler: Mapped[str | None] = mapped_column(String(64))
+    #: ``report`` (with the report), ``resolve`` (办结 evidence) or ``progress`` (while handling).
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
