@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 BATCH = 10
 #: The window of the robots' rate limit.
 RATE_WINDOW = timedelta(minutes=1)
+#: Seconds between two looks for newly overdue cases.
+OVERDUE_EVERY_S = 60.0
 #: Longest error text kept.
 MAX_ERROR = 500
 
@@ -255,12 +257,17 @@ def tick(engine: Engine, cfg: NotifyConfig, sms: SmsProvider, *, tell_overdue: b
 def run(engine: Engine, cfg: NotifyConfig, stop: threading.Event, *, tell_overdue: bool = True) -> None:
     """Run :func:`tick` until ``stop`` is set, at once again while there was work, else every ``poll_s``.
 
-    A failed round (the store locked or unreachable) is logged and the next one runs as planned.
+    The overdue finding runs once every `OVERDUE_EVERY_S` (deadlines are hours and days; the
+    fan-out and the deliveries every round). A failed round (the store locked or unreachable) is
+    logged and the next one runs as planned.
     """
     sms = sms_provider(cfg)
+    last_overdue = float("-inf")
     while not stop.is_set():
+        overdue = tell_overdue and time.monotonic() - last_overdue >= OVERDUE_EVERY_S
         try:
-            busy = tick(engine, cfg, sms, tell_overdue=tell_overdue)
+            busy = tick(engine, cfg, sms, tell_overdue=overdue)
+            last_overdue = time.monotonic() if overdue else last_overdue
         except Exception:  # noqa: BLE001 - keep delivering; the traceback is in the log
             log.exception("notification round failed")
             busy = 0
