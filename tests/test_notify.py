@@ -467,7 +467,7 @@ def test_two_workers_on_one_store_never_both_deliver(store, receiver):
 # -- the app: a dispatch through the API, the worker in its thread, the unread list -----------------------------
 
 
-def test_a_dispatch_through_the_api_arrives_signed_and_is_on_the_handlers_unread_list(store, receiver, tmp_path):
+def test_a_dispatch_through_the_api_arrives_signed_and_is_on_the_handlers_unread_list(store, receiver, tmp_path, page):
     cli = subprocess.run([sys.executable, "-m", "township", "webhook", "add", receiver.url + "/hook",
                           "--events", "dispatched"], cwd=ROOT, env={**os.environ, "DATABASE_URL": store.url},
                          capture_output=True, text=True, timeout=120)
@@ -509,5 +509,17 @@ def test_a_dispatch_through_the_api_arrives_signed_and_is_on_the_handlers_unread
                             headers={"Authorization": f"Bearer {phone}"}, timeout=30)
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ids"
         assert requests.get(f"{srv.url}/api/v1/notifications", timeout=30).status_code == 401
+
+        # A red warning is the command centre's: the dashboard (DEFAULT_ROLE=command) shows the unread badge.
+        lon, lat = store.point("DL-02-01")
+        r = requests.post(f"{srv.url}/api/v1/warnings", headers={"Authorization": f"Bearer {command}"}, timeout=30,
+                          json={"source": "t", "type": "rainstorm", "level": 1, "title": "暴雨红色预警", "lon": lon,
+                                "lat": lat, "radius_m": 2000})
+        assert r.status_code == 201, r.text
+        wait_for(lambda: store.sql("SELECT count(*) FROM notification_audiences WHERE audience = 'command'")[0][0] == 1)
+        page.goto(srv.url + "/")
+        page.wait_for_selector("#account-unread", timeout=30_000)
+        assert page.inner_text("#account-unread") == "1"
+        assert "暴雨红色预警" in page.get_attribute("#account-unread", "title")
     finally:
         srv.stop()
