@@ -362,6 +362,23 @@ def test_a_robot_gets_at_most_20_messages_a_minute(store, receiver):
     assert len({json.loads(r["body"])["markdown"]["content"] for r in receiver.requests}) == 25
 
 
+def test_a_slow_receiver_does_not_let_a_claimed_batch_outlive_its_lease(store, receiver):
+    add_subscription(store.engine, "webhook", receiver.url + "/hook", events=["reported"])
+    for n in range(2):
+        store.case(source="citizen", external_id=f"slow-{n}")
+    receiver.hold = FAST.lease_s / 2 + 0.3  # the first try outlasts half the lease (and its own wait)
+    fan_out(store.engine, utcnow(), timedelta(hours=1))
+    assert deliver_due(store.engine, FAST, LogSms()) == 1  # the second was claimed, then given back untried
+    outcomes = [o for (o,) in store.sql("SELECT outcome FROM notification_attempts ORDER BY id")]
+    assert "did not answer in time" in outcomes[0] and outcomes[1:] == ["released untried"]
+    first, second = (d[5] for d in store.deliveries())
+    assert [r["headers"]["webhook-id"] for r in receiver.requests] == [first]  # the second was never sent
+    receiver.hold = 0.0
+    run_until(store.engine, FAST, lambda: [d[2] for d in store.deliveries()] == ["delivered"] * 2)
+    ids = [r["headers"]["webhook-id"] for r in receiver.requests]
+    assert ids.count(second) == 1 and ids.count(first) == 2  # the first again (timed out), the same id
+
+
 def test_sms_goes_through_aliyun_signed_and_the_log_masks_the_phone(store, receiver, caplog):
     add_subscription(store.engine, "sms", events=["dispatched"], role="responder")
     store.dispatch(store.case())

@@ -243,4 +243,4 @@ def deliveries(engine: Engine, status: str | None = None, limit: int = 200) -> l
 def delivery_counts(engine: Engine) -> dict[str, int]:
     """How many deliveries are in each status."""
     with Session(engine) as s:
-        return dict(s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).tuples().all())
+        return {status: n for status, n in s.execute(select(Delivery.status, func.count()).group_by(Delivery.status))}

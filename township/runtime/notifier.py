@@ -161,17 +161,19 @@ def claim(engine: Engine, cfg: NotifyConfig, now: datetime, batch: int = BATCH) 
             return out  # most rounds: a read, and no write lock taken
     with UnitOfWork(engine) as uow:
         s = uow.session
+        # Each robot's tries of the last minute; those at their limit wait, and do not hold up the others.
+        used: dict[str, int] = {key: n for key, n in s.execute(
+            select(DeliveryAttempt.rate_key, func.count()).where(DeliveryAttempt.rate_key.is_not(None),
+                                                                 DeliveryAttempt.at > now - RATE_WINDOW)
+            .group_by(DeliveryAttempt.rate_key)) if key is not None}
+        full = [key for key, n in used.items() if n >= cfg.robot_per_minute]
         due = s.execute(select(Delivery, Subscription).join(Subscription, Subscription.id == Delivery.subscription_id)
-                        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, free)
+                        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, free,
+                               or_(Delivery.rate_key.is_(None), Delivery.rate_key.not_in(full)))
                         .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch * 5)).all()
-        used: dict[str, int] = {}
         for d, sub in due:
-            if d.rate_key is not None:
-                if d.rate_key not in used:
-                    used[d.rate_key] = s.scalar(select(func.count()).select_from(DeliveryAttempt).where(
-                        DeliveryAttempt.rate_key == d.rate_key, DeliveryAttempt.at > now - RATE_WINDOW)) or 0
-                if used[d.rate_key] >= cfg.robot_per_minute:
-                    continue
+            if d.rate_key is not None and used.get(d.rate_key, 0) >= cfg.robot_per_minute:
+                continue
             token = secrets.token_hex(16)
             lease = update(Delivery).where(Delivery.id == d.id, Delivery.status == "pending", free)
             taken = cast(CursorResult, s.execute(lease.values(lease_until=now + timedelta(seconds=cfg.lease_s),
@@ -182,7 +184,7 @@ def claim(engine: Engine, cfg: NotifyConfig, now: datetime, batch: int = BATCH) 
             s.add(attempt)
             s.flush()
             if d.rate_key is not None:
-                used[d.rate_key] += 1
+                used[d.rate_key] = used.get(d.rate_key, 0) + 1
             out.append(Claimed(d.id, token, attempt.id, d.channel, d.message_id, d.body, d.phone, sub.url, sub.secret))
             if len(out) >= batch:
                 break
@@ -230,10 +232,29 @@ def reason(exc: Exception) -> str:
     return f"{type(exc).__name__} sending to {host}"
 
 
+def release(engine: Engine, claimed: list[Claimed]) -> None:
+    """Give back claimed messages not tried (their lease would run out first): due again at once, for any worker."""
+    with UnitOfWork(engine) as uow:
+        for c in claimed:
+            uow.session.execute(update(Delivery).where(Delivery.id == c.id, Delivery.claim_token == c.token)
+                                .values(lease_until=None, claim_token=None))
+            uow.session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == c.attempt_id)
+                                .values(outcome="released untried"))
+        uow.commit()
+
+
 def deliver_due(engine: Engine, cfg: NotifyConfig, sms: SmsProvider, clock: Callable[[], datetime] = utcnow) -> int:
-    """Claim the due messages and try each once; how many were tried."""
+    """Claim the due messages and try each once; how many were tried.
+
+    Tries of one batch run one after another, each waiting at most half the lease: once half the
+    lease has gone, the rest are released untried rather than sent under a lease about to run out.
+    """
+    started = time.monotonic()
     claimed = claim(engine, cfg, clock())
-    for c in claimed:
+    for n, c in enumerate(claimed):
+        if n and time.monotonic() - started > cfg.lease_s / 2:
+            release(engine, claimed[n:])
+            return n
         try:
             send(c, sms, cfg.lease_s / 2)
             error = None
