@@ -18,6 +18,8 @@ from flask_compress import Compress
 import auth
 import callbacks
 import downloads
+import field
+import resident
 from api import admin, make_blueprint
 from api.http import RETRY_AFTER_S
 from township.config import ROOT, Settings
@@ -123,6 +125,8 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
     app.server.register_blueprint(admin.make_blueprint(app_ctx))
+    app.server.register_blueprint(resident.make_blueprint(app_ctx))
+    app.server.register_blueprint(field.make_blueprint(app_ctx))
     app.server.register_error_handler(StoreUnavailable, store_unavailable)
     return app
 

@@ -30,6 +30,7 @@ from township.loop.warnings import (
 )
 from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move
 from township.read.api import Viewer, area_desc, case_out, case_page, get_case, get_warnings, warning_out
+from township.read.resident import follow_counts
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version, utcnow
 
@@ -138,7 +139,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         since = int_arg("since_version", None, 0)
         now = utcnow()
         page = case_page(township, state, now, since, limit, offset)
-        items = [case_out(r, who, now) for r in page.rows]
+        follows = follow_counts(township.engine, [r.id for r in page.rows])
+        items = [case_out(r, who, now, follows[r.id]) for r in page.rows]
         head = {"version": page.version, "total": page.total, "limit": limit, "offset": offset}
         if _wants_geojson():
             return respond(_feature_collection(items, head), fmt="geojson")
@@ -147,7 +149,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     @bp.get("/api/v1/cases/<int:case_id>")
     def case_get(case_id: int):
         who = viewer(ctx)
-        return respond(case_out(case_in_scope(ctx, who, case_id), who, utcnow()))
+        return respond(case_out(case_in_scope(ctx, who, case_id), who, utcnow(),
+                                follow_counts(township.engine, [case_id])[case_id]))
 
     # -- the closed loop: moves, audit trail, suggestions, open orders --------------------------
 

@@ -7,6 +7,7 @@ from auth import current_viewer
 from township.domain.filters import FilterState
 from township.loop.casefile import clamp_state
 from township.loop.workflow import Actor
+from township.read.resident import feedback_frame
 from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
 from ui import ids
@@ -23,7 +24,8 @@ def stats_body(app_ctx: AppContext, viewer: Actor, data: dict) -> list:
     state = clamp_state(FilterState(**data), viewer, tw.gridset)
     snap = tw.snapshot()
     view = make_view(snap, tw.gridset, state)
-    return ui.body(view, app_ctx.entries.get(snap.version), tw.gridset, viewer.role, state.lang)
+    return ui.body(view, app_ctx.entries.get(snap.version), tw.gridset, viewer.role, state.lang,
+                   feedback_frame(tw.engine))
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:

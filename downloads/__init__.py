@@ -44,6 +44,7 @@ from township.formats import exports
 from township.loop.casefile import clamp_state
 from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data, warning_fieldmap_data
 from township.read.report import daily_report, parse_day
+from township.read.resident import feedback_frame
 from township.read.snapshot import Snapshot
 from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
@@ -267,7 +268,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
             raise _Refused(400, str(exc)) from None
 
     def report_page(snap: Snapshot, state: FilterState, day: date) -> str:
-        report = daily_report(snap, gs, state, day, role())
+        report = daily_report(snap, gs, state, day, role(), feedback=feedback_frame(tw.engine))
         return daily_report_html(report, gs, back_href="/" + state.to_query())
 
     @bp.get("/report/daily")

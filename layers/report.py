@@ -165,6 +165,9 @@ def daily_report_html(report: DailyReport, gridset: GridSet, back_href: str | No
     kpis = [("在办事件", str(h.open), ""), ("超期", str(h.overdue), "bad" if h.overdue else ""),
             ("办结率", _pct(h.done_rate), ""), ("按期办结率", _pct(h.ontime_rate), ""),
             ("村级化解率", _pct(h.village_rate), ""), ("事件总数", str(h.total), "")]
+    if report.residents is not None:
+        kpis[5:5] = [("返工率", _pct(report.residents.rework_rate), ""),
+                     ("满意率", _pct(report.residents.satisfaction_rate), "")]
     warn_chips = "".join(_chip(lv, f'{e["zh"]} {h.warnings.get(lv, 0)}') for lv, e in WARNING_LEVELS.items())
     kpi_html = "".join(f'<div class="kpi {cls}" data-kpi="{_e(k)}"><b>{_e(v)}</b><span class="lbl">{_e(k)}</span></div>'
                        for k, v, cls in kpis)

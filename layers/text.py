@@ -188,6 +188,13 @@ TEXT.update({
     "login": {"zh": "登录", "en": "Sign in"},
 })
 
+# Residents (群众点单): the rates of the 回访 (definitions in the README, "Residents").
+TEXT.update({
+    "rework_rate": {"zh": "返工率", "en": "Rework rate"},
+    "satisfaction_rate": {"zh": "满意率", "en": "Satisfaction"},
+    "follows": {"zh": "关注", "en": "Followers"},
+})
+
 
 # One-point command on a warning (一点指挥): the warning card.
 TEXT.update({
@@ -231,6 +238,77 @@ TEXT.update({
     "notify_role": {"zh": "角色", "en": "Role"},
     "notify_unread": {"zh": "条未读通知", "en": "unread notifications"},
     "notify_admin_only": {"zh": "仅系统管理员可查看通知投递", "en": "Only an administrator sees the deliveries"},
+})
+
+
+# The resident's page (群众点单, /report) and tracking page (/track/<code>): phone-first, Chinese first.
+TEXT.update({
+    "res_title": {"zh": "群众点单 · 我要反映", "en": "Report a problem"},
+    "res_town": {"zh": "大路镇", "en": "Dalu Town"},
+    "res_switch": {"zh": "English", "en": "中文"},
+    "res_place": {"zh": "① 在哪里?", "en": "① Where is it?"},
+    "res_locate": {"zh": "使用我的位置", "en": "Use my position"},
+    "res_tap": {"zh": "或在地图上点一下出事的地方", "en": "or tap the place on the map"},
+    "res_no_place": {"zh": "尚未选择位置", "en": "No place chosen yet"},
+    "res_place_in": {"zh": "已选位置:", "en": "Place chosen: "},
+    "res_outside": {"zh": "该位置不在大路镇范围内,请点选镇内的位置",
+                    "en": "That place is outside the town: tap inside it"},
+    "res_locating": {"zh": "正在获取位置…", "en": "Finding your position…"},
+    "res_no_geo": {"zh": "无法获取位置(需允许定位),请在地图上点选",
+                   "en": "No position (allow location): tap the map"},
+    "res_what": {"zh": "② 反映什么?", "en": "② What is it about?"},
+    "res_describe": {"zh": "③ 说说情况", "en": "③ Tell us what happened"},
+    "res_photos": {"zh": "照片(可不传)", "en": "Photos (optional)"},
+    "res_photos_hint": {"zh": "最多 {n} 张,拍下现场更便于处理", "en": "Up to {n}: a photo of the place helps"},
+    "res_describe_hint": {"zh": "例如:村口第三盏路灯不亮已一周",
+                          "en": "e.g. the third street light at the village gate has been out for a week"},
+    "res_contact": {"zh": "④ 联系方式(可不填)", "en": "④ Contact (optional)"},
+    "res_name": {"zh": "称呼", "en": "Name"},
+    "res_phone": {"zh": "手机号", "en": "Phone"},
+    "res_phone_hint": {"zh": "留下电话,办结后我们回访您,并告知处理进展;不会公开。",
+                       "en": "Leave a phone for the return visit (回访) after it is done and for updates; "
+                             "it is never shown publicly."},
+    "res_send": {"zh": "提交反映", "en": "Send"},
+    "res_preparing": {"zh": "正在准备…", "en": "Preparing…"},
+    "res_nearby": {"zh": "附近已有人反映", "en": "Already reported nearby"},
+    "res_nearby_hint": {"zh": "如果是同一件事,点“关注”即可,不必重复提交;留手机号可收到进展。",
+                        "en": "If it is the same matter, follow it instead of reporting again; with a phone "
+                              "you get its updates."},
+    "res_follow": {"zh": "关注此事", "en": "Follow this"},
+    "res_follows": {"zh": "人关注", "en": "following"},
+    "res_metres": {"zh": "米", "en": "m"},
+    "res_sent": {"zh": "已收到您的反映", "en": "Your report is in"},
+    "res_followed": {"zh": "已关注", "en": "You follow this case"},
+    "res_case_no": {"zh": "事件编号", "en": "Case number"},
+    "res_keep_link": {"zh": "请保存下面的查询链接,随时查看进度(链接即凭证,请勿转发):",
+                      "en": "Keep this tracking link to follow the progress (it is your key: do not share it):"},
+    "res_track": {"zh": "查看进度", "en": "Track it"},
+    "res_again": {"zh": "再反映一件", "en": "Report another"},
+    "res_refused": {"zh": "未能提交", "en": "Not sent"},
+    "res_progress": {"zh": "办理进度", "en": "Progress"},
+    "res_timeline": {"zh": "办理记录", "en": "Timeline"},
+    "res_handler": {"zh": "处置人", "en": "Handled by"},
+    "res_revisit": {"zh": "回访:您对处理结果满意吗?", "en": "Return visit: are you satisfied with the result?"},
+    "res_satisfied": {"zh": "满意", "en": "Satisfied"},
+    "res_unsatisfied": {"zh": "不满意", "en": "Not satisfied"},
+    "res_comment": {"zh": "意见(可不填)", "en": "Comment (optional)"},
+    "res_answered_yes": {"zh": "您已评价:满意。谢谢!", "en": "You answered: satisfied. Thank you!"},
+    "res_answered_no": {"zh": "您已评价:不满意。", "en": "You answered: not satisfied."},
+    "res_reopened": {"zh": "已重新交办处理(返工),请留意进度。", "en": "The case went back to be handled again "
+                     "(rework): watch its progress."},
+    "res_not_found": {"zh": "没有这个查询码,请检查链接", "en": "No such tracking code: check the link"},
+    "res_kind": {"zh": "类别", "en": "Kind"},
+    "res_where": {"zh": "地点", "en": "Where"},
+    "res_reported": {"zh": "反映时间", "en": "Reported"},
+    # The progress in plain words, one sentence per status of the closed loop.
+    "res_st_reported": {"zh": "已收到,正在分派处理人。", "en": "Received: a handler is being chosen."},
+    "res_st_dispatched": {"zh": "已派给处理人,等待接单。", "en": "Sent to a handler, who will take it up."},
+    "res_st_accepted": {"zh": "处理人已接单,即将处理。", "en": "A handler has taken it and will act soon."},
+    "res_st_in_progress": {"zh": "正在处理中。", "en": "Being handled now."},
+    "res_st_resolved": {"zh": "已办结。请告诉我们是否满意。", "en": "Done. Tell us whether you are satisfied."},
+    "res_st_closed": {"zh": "已办结并销号。", "en": "Done and closed."},
+    "res_st_returned": {"zh": "退回重新派单中。", "en": "Back to be sent to a handler again."},
+    "res_st_cancelled": {"zh": "已撤销。", "en": "Cancelled."},
 })
 
 

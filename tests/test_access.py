@@ -608,6 +608,38 @@ def probe_daily_pdf(c: Client) -> None:
     assert c.role == "anonymous" or r.content.startswith(b"%PDF")
 
 
+# The residents' routes (群众点单): open to everyone, personal data of no one; a write without the page's proof
+# (form token, proof of work) is refused with words and stores nothing.
+
+def _resident_rows(site: Site) -> tuple:
+    return site.counts() + tuple(site.one(f"SELECT count(*) FROM {t}") for t in (
+        "resident_tracks", "resident_feedback", "resident_hits"))
+
+
+def resident_write(path: str, data: Callable[[Site], dict], status: int) -> Callable[[Client], None]:
+    """A POST of the residents' pages without the proof (or with an unknown code): ``status`` for every role."""
+    def probe(c: Client) -> None:
+        before = _resident_rows(c.site)
+        clean(c, c.post(path, data=data(c.site)), status)
+        assert _resident_rows(c.site) == before, f"{c.role}: a refused resident write changed the store"
+    return probe
+
+
+def probe_nearby(c: Client) -> None:
+    lon, lat = point_in(c.site, FOREIGN)
+    r = clean(c, c.get(f"/resident/nearby?category=road_light&lon={lon}&lat={lat}"), 200)
+    assert isinstance(r.json()["cases"], list)
+    clean(c, c.get("/resident/nearby?category=nonsense&lon=x"), 400)
+
+
+def probe_reopen(c: Client) -> None:
+    """返工 reopens a case only through the 回访 (the ``system`` actor): no token or role may send ``reopen``."""
+    closed = c.site.one("SELECT min(id) FROM cases WHERE village_id = :v AND status = 'closed'", v=OWN)
+    version = c.site.one("SELECT version FROM cases WHERE id = :i", i=closed)
+    refused(c, lambda: c.post(f"/api/v1/cases/{closed}/reopen", json={"expected_version": version, "reason": "x"}),
+            401 if c.role == "anonymous" else 403)
+
+
 def a_jpeg() -> bytes:
     import io
 
@@ -689,10 +721,141 @@ def unknown(method: str, path: str) -> Callable[[Client], None]:
     return lambda c: refused(c, lambda: c.request(method, path), 404)
 
 
+# -- the field app (/m): its own sign-in (device sessions); only a responder acting as a handler ----------
+
+FIELD_MOVES = ("accept", "start", "resolve", "return")
+
+
+def field_client(c: Client) -> requests.Session | None:
+    """The role's phone signed in at /m/login (a device session); ``None`` for a role the field app refuses."""
+    if not hasattr(c, "phone"):
+        c.phone = None  # type: ignore[attr-defined]
+        if c.role == "responder":
+            username, password = next((u, p) for u, p, r, *_ in DEMO_USERS if r == "responder")
+            phone = requests.Session()
+            r = phone.post(c.site.srv.url + "/m/login", data={"username": username, "password": password},
+                           allow_redirects=False, timeout=TIMEOUT)
+            assert r.status_code == 302 and r.headers["Location"] == "/m", r.text
+            c.phone = phone  # type: ignore[attr-defined]
+    return c.phone  # type: ignore[attr-defined]
+
+
+def field_get(c: Client, path: str) -> requests.Response:
+    """GET ``path`` as the role's phone (the responder) or with the role's desk session and token (the others)."""
+    phone = field_client(c)
+    if phone is None:
+        return c.get(path)
+    return phone.get(c.site.srv.url + path, allow_redirects=False, timeout=TIMEOUT)
+
+
+def field_page(path: Callable[[Site], str]) -> Callable[[Client], None]:
+    """A page of the field app: shown to a responder's phone; anyone else is sent to its own sign-in."""
+    def probe(c: Client) -> None:
+        r = clean(c, field_get(c, path(c.site)), 200 if c.role == "responder" else 302)
+        if r.status_code == 302:
+            assert r.headers["Location"] == "/m/login"
+    return probe
+
+
+def field_write(c: Client, path: str, body: dict) -> requests.Response:
+    phone = field_client(c)
+    if phone is None:
+        return c.post(path, json=body)
+    return phone.post(c.site.srv.url + path, json=body, allow_redirects=False, timeout=TIMEOUT)
+
+
+def probe_field_move(c: Client) -> None:
+    # A case dispatched to no one: the responder may not accept it (not theirs, not a pool order); the others
+    # have no device session. Nothing changes either way.
+    case_id = a_case(c.site, FOREIGN, open_=True)
+    for move in FIELD_MOVES:
+        body = {"key": f"access-{next(_n)}-{move}", "expected_version": c.site.one(
+            "SELECT version FROM cases WHERE id = :i", i=case_id), "text": "演练"}
+        refused(c, lambda move=move, body=body: field_write(c, f"/m/api/cases/{case_id}/{move}", body),
+                *((403, 409) if c.role == "responder" else (401,)))
+
+
+def probe_field_report(c: Client) -> None:
+    lon, lat = point_in(c.site, OWN)
+    body = {"key": f"access-report-{next(_n)}", "type": "hazard", "domain": "safety", "description": "护栏松动",
+            "lon": lon, "lat": lat}
+    if c.role == "responder":
+        clean(c, field_write(c, "/m/api/reports", body), 201)
+        refused(c, lambda: field_write(c, "/m/api/reports", {**body, "key": f"access-report-{next(_n)}",
+                                                            "lon": 100.0, "lat": 10.0}), 422)
+    else:
+        refused(c, lambda: field_write(c, "/m/api/reports", body), 401)
+
+
+def probe_field_login(c: Client) -> None:
+    username, password = next(((u, p) for u, p, r, *_ in DEMO_USERS if r == c.role), ("nobody", "wrong-one"))
+    r = requests.post(c.site.srv.url + "/m/login", data={"username": username, "password": password},
+                      allow_redirects=False, timeout=TIMEOUT)
+    expected = {"responder": 302, "anonymous": 401}.get(c.role, 403)
+    assert r.status_code == expected, f"{c.role}: {r.status_code}"
+    assert ("township_device" in r.headers.get("Set-Cookie", "")) == (c.role == "responder")
+
+
+def probe_field_logout(c: Client) -> None:
+    # A phone of its own: the role's phone stays signed in for the other probes.
+    other = Client(c.site, c.role)
+    phone = field_client(other)
+    r = (phone or requests).post(c.site.srv.url + "/m/logout", allow_redirects=False, timeout=TIMEOUT)
+    assert r.status_code == 302 and r.headers["Location"] == "/m/login"
+    if phone is not None:
+        assert phone.get(c.site.srv.url + "/m", allow_redirects=False, timeout=TIMEOUT).status_code == 302
+
+
+def probe_field_unknown(method: str) -> Callable[[Client], None]:
+    def probe(c: Client) -> None:
+        phone = field_client(c)
+        url = c.site.srv.url + "/m/nothing/here"
+        r = (phone or c.http).request(method, url, allow_redirects=False, timeout=TIMEOUT)
+        assert r.status_code == (404 if phone is not None else 302), f"{c.role}: {r.status_code}"
+    return probe
+
+
+def probe_field_photo_post(c: Client) -> None:
+    """A responder's phone adds a photo to a case it may see; no one else has a phone session (401)."""
+    site = c.site
+    case_id = a_case(site, FOREIGN, open_=True)
+    phone = field_client(c)
+
+    def send() -> requests.Response:
+        files = {"file": ("a.jpg", a_jpeg(), "image/jpeg")}
+        data = {"key": f"access-photo-{next(_n)}", "purpose": "report"}
+        if phone is None:
+            return c.http.post(site.srv.url + f"/m/api/cases/{case_id}/photos", files=files, data=data,
+                               allow_redirects=False, timeout=TIMEOUT)
+        return phone.post(site.srv.url + f"/m/api/cases/{case_id}/photos", files=files, data=data,
+                          allow_redirects=False, timeout=TIMEOUT)
+
+    before = photo_count(site)
+    if phone is not None:
+        clean(c, send(), 201)
+        assert photo_count(site) == before + 1
+    else:
+        refused(c, send, 401)
+        assert photo_count(site) == before
+
+
+def field_photo_bytes(suffix: str) -> Callable[[Client], None]:
+    """A photo's bytes at /m/photos: to a responder's phone (it sees every village's); the others go to sign in."""
+    def probe(c: Client) -> None:
+        for village in (OWN, FOREIGN):
+            _, photo_id = a_photo(c.site, village)
+            r = field_get(c, f"/m/photos/{photo_id}{suffix}")
+            if c.role == "responder":
+                assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", r.text[:200]
+            else:
+                clean(c, r, 302)
+    return probe
+
+
 SUITE = "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 FMT = "<any(json,xml):fmt>"
 #: The moves spelt in the rules (the workflow's and the warning card's), so that another word is no route.
-CASE_MOVES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate")
+CASE_MOVES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate", "reopen")
 WARNING_MOVES = ("acknowledge", "handle", "clear")
 
 #: (method, rule) → the probe of what each role gets from it.
@@ -788,7 +951,8 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("POST", "/api/v1/cases"): probe_cases_post,
     ("GET", "/api/v1/cases"): probe_cases_get,
     ("GET", "/api/v1/cases/<int:case_id>"): _case_read(""),
-    ("POST", f"/api/v1/cases/<int:case_id>/<any({','.join(CASE_MOVES)}):move>"): probe_case_move,
+    ("POST", f"/api/v1/cases/<int:case_id>/<any({','.join(CASE_MOVES)}):move>"): lambda c: (
+        probe_case_move(c), probe_reopen(c)),
     ("GET", "/api/v1/cases/<int:case_id>/events"): _case_read("/events"),
     ("GET", "/api/v1/cases/<int:case_id>/suggestions"): _case_read("/suggestions"),
     ("GET", "/api/v1/orders"): probe_orders,
@@ -821,10 +985,37 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/api/v1/notifications"): probe_notifications_get,
     ("POST", "/api/v1/notifications/read"): probe_notifications_read,
     ("GET", "/admin/notifications"): probe_admin_notifications,
+    ("GET", "/report"): public("/report"),
+    ("POST", "/report"): resident_write("/report", lambda site: dict(
+        zip(("lon", "lat"), map(str, point_in(site, OWN)), strict=True), category="water", description="停水"), 400),
+    ("GET", "/resident/nearby"): probe_nearby,
+    ("POST", "/resident/follow"): resident_write(
+        "/resident/follow", lambda site: {"case_id": str(a_case(site, OWN))}, 400),
+    ("GET", "/resident/app.js"): public("/resident/app.js"),
+    ("GET", "/track/<code>"): public("/track/no-such-code", 404),
+    ("POST", "/track/<code>"): resident_write("/track/no-such-code", lambda site: {"answer": "no"}, 404),
     ("POST", "/api/v1/cases/<int:case_id>/photos"): probe_photos_post,
     ("GET", "/api/v1/cases/<int:case_id>/photos"): probe_photos_get,
     ("GET", "/api/v1/photos/<int:photo_id>"): _photo_bytes(""),
     ("GET", "/api/v1/photos/<int:photo_id>/thumb"): _photo_bytes("/thumb"),
+    # the field app (/m)
+    ("GET", "/m"): field_page(lambda site: "/m"),
+    ("GET", "/m/case/<int:case_id>"): lambda c: [field_page(lambda site, v=v: f"/m/case/{a_case(site, v)}")(c)
+                                                 for v in (OWN, FOREIGN)],
+    ("GET", "/m/report"): field_page(lambda site: "/m/report"),
+    ("GET", "/m/login"): public("/m/login"),
+    ("POST", "/m/login"): probe_field_login,
+    ("POST", "/m/logout"): probe_field_logout,
+    ("POST", f"/m/api/cases/<int:case_id>/<any({','.join(FIELD_MOVES)}):move>"): probe_field_move,
+    ("POST", "/m/api/reports"): probe_field_report,
+    ("GET", "/m/manifest.webmanifest"): public("/m/manifest.webmanifest"),
+    ("GET", "/m/sw.js"): public("/m/sw.js"),
+    ("GET", "/m/static/<path:filename>"): public("/m/static/field.js"),
+    ("GET", "/m/<path:rest>"): probe_field_unknown("GET"),
+    ("POST", "/m/<path:rest>"): probe_field_unknown("POST"),
+    ("POST", "/m/api/cases/<int:case_id>/photos"): probe_field_photo_post,
+    ("GET", "/m/photos/<int:photo_id>"): field_photo_bytes(""),
+    ("GET", "/m/photos/<int:photo_id>/thumb"): field_photo_bytes("/thumb"),
 }
 
 

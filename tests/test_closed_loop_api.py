@@ -12,7 +12,7 @@ from township.config import BUNDLED_GRIDS
 from township.grids.validate import load_grid_file
 
 pytestmark = pytest.mark.store  # run on SQLite and on PostgreSQL (tests/conftest.py)
-MOVE_ROUTES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate")
+MOVE_ROUTES = ("dispatch", "accept", "start", "resolve", "close", "return", "cancel", "escalate", "reopen")
 
 
 @pytest.fixture(scope="module")

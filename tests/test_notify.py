@@ -260,6 +260,28 @@ def test_each_event_reaches_the_people_it_concerns(store):
     assert {i.event for i in warned} == {"warning"}
 
 
+def test_the_residents_following_a_case_are_told_when_it_is_closed_and_reopened(store):
+    from township.loop.resident import follow
+
+    add_subscription(store.engine, "sms", events=["closed", "reopened"])
+    case_id = store.case()
+    with UnitOfWork(store.engine) as uow:
+        follow(uow, case_id, "13900001111")
+        follow(uow, case_id, None)  # no phone: no updates
+        uow.commit()
+    store.dispatch(case_id)
+    system = Actor("回访", "system")
+    for move, params in (("accept", {}), ("start", {}), ("resolve", {"result": "修好了"}),
+                         ("close", {"verification": "已回访"})):
+        who = CMD if move == "close" else Actor("秦", "responder", handler_id=OFFICER)
+        apply_move(store.engine, case_id, move, who, **params)
+    apply_move(store.engine, case_id, "reopen", system, reason="不满意")
+    fan_out(store.engine, utcnow(), timedelta(hours=1))
+    rows = store.sql("SELECT n.event, d.phone FROM notification_deliveries d JOIN notifications n "
+                     "ON n.id = d.notification_id ORDER BY d.id")
+    assert rows == [("closed", "13900001111"), ("reopened", "13900001111")]
+
+
 # -- delivery to real receivers ------------------------------------------------------------------------------
 
 

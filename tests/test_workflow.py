@@ -51,6 +51,7 @@ EDGES = {
     ("accepted", "in_progress"), ("in_progress", "resolved"), ("resolved", "closed"),
     ("dispatched", "returned"), ("accepted", "returned"), ("in_progress", "returned"),
     *((s, "cancelled") for s in ("reported", "dispatched", "accepted", "in_progress", "returned")),
+    ("resolved", "returned"), ("closed", "returned"),  # reopened by a 不满意 at 回访 (返工)
 }
 OFFICER, PM, PM_OTHER, DEPT = "H-OF-DL-01-01", "H-PM-DL-01-01-01", "H-PM-DL-02-01-01", "H-DEP-governance"
 
@@ -599,7 +600,7 @@ def test_suggestions_in_order(store):
 
 
 def test_users_and_passwords(store):
-    assert seed_demo_users(store.engine) == 5
+    assert seed_demo_users(store.engine) == 8  # five roles, three party members of the field app
     assert seed_demo_users(store.engine) == 0
     for username, password, role, village, _, handler in DEMO_USERS:
         user = check_password(store.engine, username, password)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from township.domain.policy import check_role
 from township.domain.sla import DEFAULT_SLA, SlaConfig
+from township.domain.vocab import CASE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_GRIDS = ROOT / "geodata" / "dalu_grids.geojson"
@@ -170,6 +171,22 @@ class Settings:
         escalations' (the one configuration the whole app uses).
     notify : NotifyConfig
         How notifications are delivered (``NOTIFY_*``, ``SMS_*``).
+    revisit_reopen_days : float
+        回访: a resident's 不满意 within this many days of 办结 (the case's
+        ``resolved_at``; the limit itself included) reopens the case (返工);
+        ``REVISIT_REOPEN_DAYS``.
+    report_address_limit, report_phone_limit : int
+        Reports and follows from ``/report`` allowed per client address and
+        per phone within ``report_window_s`` (then 429, ``Retry-After``);
+        ``REPORT_ADDRESS_LIMIT``, ``REPORT_PHONE_LIMIT``.
+    report_window_s : float
+        Their window in seconds; ``REPORT_WINDOW_S``.
+    report_min_age_s : float
+        How old the ``/report`` form's signed token must be before it is sent
+        (a person reads and types; a script posts at once); ``REPORT_MIN_AGE_S``.
+    report_pow_bits : int
+        Leading zero bits of the proof of work the page computes
+        (16: about half a second on a phone); ``REPORT_POW_BITS``.
     photos_dir : Path | None
         Where case photos are kept, by content hash (`township.loop.photos`); ``PHOTOS_DIR``.
         Unset: ``photos/`` next to the SQLite file (under ``var/`` of the project for
@@ -183,6 +200,10 @@ class Settings:
         How many photos one case may hold; ``PHOTOS_PER_CASE`` (6).
     photos_per_request : int
         How many photos one upload may carry; ``PHOTOS_PER_REQUEST`` (3).
+    field_photo_types : frozenset of str
+        Case types whose 办结 (resolve) from the field app needs a photo of the
+        result (`township.loop.fieldwork`); ``FIELD_PHOTO_REQUIRED``, a comma list
+        of case type codes (default ``hazard``; empty: none).
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -209,13 +230,24 @@ class Settings:
     login_window_s: float = 900.0
     sla: SlaConfig = DEFAULT_SLA
     notify: NotifyConfig = NotifyConfig()
+    revisit_reopen_days: float = 7.0
+    report_address_limit: int = 10
+    report_phone_limit: int = 5
+    report_window_s: float = 3600.0
+    report_min_age_s: float = 3.0
+    report_pow_bits: int = 16
     photos_dir: Path | None = None
     photo_max_bytes: int = 15 * 1024 * 1024
     photo_max_pixels: int = 50_000_000
     photos_per_case: int = 6
     photos_per_request: int = 3
+    field_photo_types: frozenset[str] = frozenset({"hazard"})
 
     def __post_init__(self) -> None:
+        unknown_types = sorted(self.field_photo_types - set(CASE_TYPES))
+        if unknown_types:
+            raise ValueError(f"FIELD_PHOTO_REQUIRED names unknown case types {', '.join(unknown_types)}; "
+                             f"allowed: {', '.join(CASE_TYPES)}")
         # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
         if self.role is not None:
             check_role(self.role, "DEFAULT_ROLE")
@@ -236,6 +268,13 @@ class Settings:
         # The value goes into a response header: a line break there would split it.
         if not self.wall_frame_ancestors.strip() or any(c in self.wall_frame_ancestors for c in "\r\n;,"):
             raise ValueError("WALL_FRAME_ANCESTORS must be one CSP source list, e.g. 'self' https://screen.example")
+        for name, value in (("REVISIT_REOPEN_DAYS", self.revisit_reopen_days),
+                            ("REPORT_ADDRESS_LIMIT", self.report_address_limit),
+                            ("REPORT_PHONE_LIMIT", self.report_phone_limit), ("REPORT_WINDOW_S", self.report_window_s)):
+            if not value > 0:
+                raise ValueError(f"{name} must be more than 0, not {value}")
+        if self.report_min_age_s < 0 or not 0 <= self.report_pow_bits <= 32:
+            raise ValueError("REPORT_MIN_AGE_S must be 0 or more and REPORT_POW_BITS between 0 and 32")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -267,11 +306,19 @@ class Settings:
             login_window_s=float(env.get("LOGIN_WINDOW_S", base.login_window_s)),
             sla=SlaConfig.from_env(env),
             notify=NotifyConfig.from_env(env),
+            revisit_reopen_days=float(env.get("REVISIT_REOPEN_DAYS", base.revisit_reopen_days)),
+            report_address_limit=int(env.get("REPORT_ADDRESS_LIMIT", base.report_address_limit)),
+            report_phone_limit=int(env.get("REPORT_PHONE_LIMIT", base.report_phone_limit)),
+            report_window_s=float(env.get("REPORT_WINDOW_S", base.report_window_s)),
+            report_min_age_s=float(env.get("REPORT_MIN_AGE_S", base.report_min_age_s)),
+            report_pow_bits=int(env.get("REPORT_POW_BITS", base.report_pow_bits)),
             photos_dir=Path(env["PHOTOS_DIR"]) if env.get("PHOTOS_DIR") else None,
             photo_max_bytes=int(env.get("PHOTO_MAX_BYTES", base.photo_max_bytes)),
             photo_max_pixels=int(env.get("PHOTO_MAX_PIXELS", base.photo_max_pixels)),
             photos_per_case=int(env.get("PHOTOS_PER_CASE", base.photos_per_case)),
             photos_per_request=int(env.get("PHOTOS_PER_REQUEST", base.photos_per_request)),
+            field_photo_types=frozenset(t.strip() for t in env.get("FIELD_PHOTO_REQUIRED", "hazard").split(",")
+                                        if t.strip()),
         )
 
 

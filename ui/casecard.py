@@ -53,7 +53,7 @@ def skeleton() -> list:
             html.Aside([], id=ids.CASE_CARD, className="case-card", hidden=True)]
 
 
-def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str) -> html.Table:
+def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str, follows: int = 0) -> html.Table:
     late = overdue(case, now)
     grid = gridset.props(case.grid_id)["name"] if case.grid_id and case.grid_id in gridset else "—"
     village = gridset.props(case.village_id)["name"] if case.village_id and case.village_id in gridset else ""
@@ -76,6 +76,8 @@ def _facts(case: Case, gridset: GridSet, role: str, now: datetime, lang: str) ->
         ("source", label(CASE_SOURCES, case.source, lang)),
         ("reported_at", local(case.reported_at)),
     ]
+    if follows:  # 关注: residents who follow it from /report
+        rows.append(("follows", html.Span(str(follows), id="case-follows")))
     return shared.facts(rows, lang)
 
 
@@ -148,7 +150,7 @@ def card(file: CaseFile, gridset: GridSet, viewer: Actor, now: datetime, lang: s
     return [
         shared.head(CARD, f"#{c.id} {c.title}", lang, reload=True),
         shared.message(CARD, message, ok, lang),
-        _facts(c, gridset, role, now, lang),
+        _facts(c, gridset, role, now, lang, file.follows),
         shared.description(c.description, c.title),
         photos(shown, lang),
         html.H4(t("actions", lang)),

@@ -25,6 +25,7 @@ from township.read.stats import (
     STAGES,
     backlog_by_handler,
     backlog_by_village,
+    resident_rates,
     stage_times,
     trend,
     village_ranking,
@@ -57,11 +58,15 @@ def _table(head: list[str], rows: list[list], table_id: str) -> html.Table:
                       className="stats-table", id=table_id)
 
 
-def rates(view: View, lang: str) -> html.Div:
-    """办结率, 按期办结率, 村级化解率 and the count they are of (the headline's figures)."""
+def rates(view: View, lang: str, feedback: pd.DataFrame | None = None) -> html.Div:
+    """办结率, 按期办结率, 村级化解率 and the count they are of (the headline's figures); with the 回访
+    answers ``feedback`` also 返工率 and 满意率 (`township.read.stats.resident_rates`)."""
     h = view.headline
     cells = [("total_n", str(h.total)), ("done_rate", pct(h.done_rate)), ("ontime_rate", pct(h.ontime_rate)),
              ("village_rate", pct(h.village_rate))]
+    if feedback is not None:
+        r = resident_rates(view.cases, feedback)
+        cells += [("rework_rate", pct(r.rework_rate)), ("satisfaction_rate", pct(r.satisfaction_rate))]
     return html.Div([html.Div([html.Div(v, className="kpi-value", id=f"stats-{k}"),
                                html.Div(t(k, lang), className="kpi-label")], className="kpi") for k, v in cells],
                     className="headline stats-rates")
@@ -83,21 +88,25 @@ def backlog_table(frame: pd.DataFrame, names: list[str], key: str, lang: str) ->
     return _table([head, t("open", lang), t("overdue", lang), t("oldest_days", lang)], rows, f"stats-backlog-{key}")
 
 
-def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
-    """Villages ranked by `township.read.stats.village_ranking` (score, rates, overdue)."""
-    rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
+def ranking_table(view: View, gridset: GridSet, lang: str, feedback: pd.DataFrame | None = None) -> html.Table:
+    """Villages ranked by `township.read.stats.village_ranking` (score, rates, overdue); with the 回访
+    answers ``feedback`` also each village's 返工率 and 满意率."""
+    rank = village_ranking(view.cases, view.now, feedback=feedback).head(RANKING_ROWS)
     rows = [[int(r.rank), gridset.props(v)["name"] if v in gridset else v, int(r.total), pct(r.done_rate),
              pct(r.ontime_rate), pct(r.village_rate), int(r.overdue), f"{r.score:.1f}"]
+            + ([pct(r.rework_rate), pct(r.satisfaction_rate)] if feedback is not None else [])
             for v, r in zip(rank.index, rank.itertuples(), strict=True)]
-    head = [t(k, lang) for k in ("rank", "village", "total_n", "done_rate", "ontime_rate", "village_rate",
-                                  "overdue", "score")]
+    keys = ("rank", "village", "total_n", "done_rate", "ontime_rate", "village_rate", "overdue", "score")
+    head = [t(k, lang) for k in keys + (("rework_rate", "satisfaction_rate") if feedback is not None else ())]
     return _table(head, rows, "stats-ranking")
 
 
-def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: str) -> list:
+def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: str,
+         feedback: pd.DataFrame | None = None) -> list:
     """The section's content for one view.
 
-    ``entries`` are `township.read.stats.EntryTimes` (any superset of its cases).
+    ``entries`` are `township.read.stats.EntryTimes` (any superset of its cases);
+    ``feedback`` the 回访 answers (`township.read.resident.feedback_frame`), for 返工率 and 满意率.
     """
     now = view.now
     by_village = backlog_by_village(view.cases, now).head(BACKLOG_ROWS["village_id"])
@@ -106,7 +115,7 @@ def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: s
     handler_names = [t("no_handler", lang) if h == NONE_LABEL else shown_name(h, role) for h in by_handler.index]
     parts = [
         html.Div([
-            html.Div([rates(view, lang), html.H5(t("stage_times", lang)),
+            html.Div([rates(view, lang, feedback), html.H5(t("stage_times", lang)),
                       stage_table(stage_times(view.cases, entries), lang)], className="stats-col"),
             html.Div([html.H5(t("backlog_village", lang)),
                       backlog_table(by_village, village_names, "village_id", lang),
@@ -118,5 +127,5 @@ def body(view: View, entries: pd.DataFrame, gridset: GridSet, role: str, lang: s
         ], className="stats-grid"),
     ]
     if sees_ranking(role):
-        parts += [html.H5(t("ranking_head", lang)), ranking_table(view, gridset, lang)]
+        parts += [html.H5(t("ranking_head", lang)), ranking_table(view, gridset, lang, feedback)]
     return parts

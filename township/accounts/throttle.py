@@ -1,11 +1,14 @@
-"""The sign-in throttle: too many wrong passwords for a username or from an address, and sign-in waits.
+"""The throttles: too many wrong passwords for a username or from an address, and sign-in waits; too many
+resident reports from an address or a phone, and ``/report`` waits.
 
 A sliding window per key (``user:<name>``, ``addr:<address>``): once a key
 has ``limit`` failures within ``window_s`` seconds, every attempt on it is
 refused — the right password too — until the oldest of those failures has
 left the window. The failures are rows of the store (``sign_in_failures``),
 the one storage every deployment has, so all app processes count alike and a
-restart forgets nothing.
+restart forgets nothing. The resident throttle counts its events the same way in
+a table of its own (``resident_hits``: ``table=ResidentHit``), so that neither
+forgets the other's rows on its own window.
 """
 from __future__ import annotations
 
@@ -18,11 +21,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from township.store.models import SignInFailure, utcnow
+from township.store.models import ResidentHit, SignInFailure, utcnow
 from township.store.uow import session_scope
 
 #: Longest key kept (the column's width); a longer username is cut, which only merges keys.
 KEY_CHARS = 128
+#: A table of counted events: rows of a ``key`` and a time ``at``.
+Counted = type[SignInFailure] | type[ResidentHit]
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ def address_key(address: str | None) -> str:
     return f"addr:{address or '?'}"[:KEY_CHARS]
 
 
-def retry_after(engine: Engine, limits: Iterable[Limit], now: datetime | None = None) -> int:
+def retry_after(engine: Engine, limits: Iterable[Limit], now: datetime | None = None,
+                table: Counted = SignInFailure) -> int:
     """Seconds until an attempt is allowed on every key of ``limits``; 0: allowed now.
 
     For a key over its limit, that is when its failure number ``n - limit``
@@ -56,20 +62,22 @@ def retry_after(engine: Engine, limits: Iterable[Limit], now: datetime | None = 
     with Session(engine) as s:
         for lim in limits:
             since = now - timedelta(seconds=lim.window_s)
-            times = s.scalars(select(SignInFailure.at).where(SignInFailure.key == lim.key, SignInFailure.at > since)
-                              .order_by(SignInFailure.at)).all()
+            times = s.scalars(select(table.at).where(table.key == lim.key, table.at > since)
+                              .order_by(table.at)).all()
             if len(times) >= lim.failures:
                 free_at = times[len(times) - lim.failures] + timedelta(seconds=lim.window_s)
                 wait = max(wait, (free_at - now).total_seconds())
     return math.ceil(wait) if wait > 0 else 0
 
 
-def record_failure(engine: Engine, keys: Iterable[str], keep_s: float, now: datetime | None = None) -> None:
-    """Count one wrong password against each key; forget failures older than ``keep_s`` (every key's)."""
+def record_failure(engine: Engine, keys: Iterable[str], keep_s: float, now: datetime | None = None,
+                   table: Counted = SignInFailure) -> None:
+    """Count one wrong password (one report: ``table=ResidentHit``) against each key; forget the table's
+    rows older than ``keep_s`` (every key's)."""
     now = now or utcnow()
     with session_scope(engine) as s:
-        s.execute(delete(SignInFailure).where(SignInFailure.at <= now - timedelta(seconds=keep_s)))
-        s.add_all(SignInFailure(key=k, at=now) for k in keys)
+        s.execute(delete(table).where(table.at <= now - timedelta(seconds=keep_s)))
+        s.add_all(table(key=k, at=now) for k in keys)
 
 
 def forget(engine: Engine, key: str) -> None:

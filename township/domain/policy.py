@@ -43,6 +43,8 @@ COMMAND: frozenset[str] = frozenset({"admin", "command"})
 DUTY_CONTACTS: frozenset[str] = frozenset({"officer"})
 #: Roles shown the ranking of villages (the wall shows it as the town's public league table).
 SEES_RANKING: frozenset[str] = frozenset({"admin", "command", "wall"})
+#: Whose view a resident's tracking page (``/track/<code>``, no sign-in) shows of a case: the public's.
+PUBLIC_ROLE = ANONYMOUS_ROLE
 
 
 class Viewer(Protocol):
@@ -80,6 +82,12 @@ def may_write(role: str) -> bool:
 def may_import(role: str) -> bool:
     """Whether ``role`` may import files from the page."""
     return role in IMPORTERS
+
+
+def sees_notes(role: str) -> bool:
+    """Whether ``role`` is shown the notes of a case's trail (staff write names and phones into them): the
+    roles that see personal data; the public's tracking page shows steps and times only."""
+    return sees_personal(role)
 
 
 def sees_ranking(role: str) -> bool:
@@ -148,3 +156,15 @@ def sees_deliveries(role: str) -> bool:
 
 __all__ += ["SEES_DELIVERIES", "sees_deliveries"]
 __all__ += ["may_see_photos"]
+__all__ += ["PUBLIC_ROLE", "sees_notes"]
+
+
+# -- the field app (/m) ------------------------------------------------------------------------------
+
+#: Roles that sign in to the field app on a phone: grid officers and party members, each acting as a handler.
+FIELD_ROLES: frozenset[str] = frozenset({"responder"})
+
+
+def may_use_field_app(role: str, handler_id: str | None) -> bool:
+    """Whether an account of ``role`` may sign in to the field app: a responder linked to a handler."""
+    return role in FIELD_ROLES and bool(handler_id)

@@ -221,3 +221,17 @@ DELIVERY_STATUSES: dict[str, dict[str, str]] = {
     "delivered": {"zh": "已送达", "en": "Delivered"},
     "dead": {"zh": "已放弃", "en": "Dead letter"},
 }
+
+#: What a resident reports (群众点单), in residents' words, and the case type and domain each becomes.
+#: Two reports are "of the same kind" (附近已有人反映) when their type and domain are the same.
+RESIDENT_CATEGORIES: dict[str, dict[str, str]] = {
+    "road_light": {"zh": "路灯/道路", "en": "Street lights / roads", "type": "service", "domain": "construction"},
+    "water": {"zh": "用水", "en": "Water supply", "type": "service", "domain": "livelihood"},
+    "sanitation": {"zh": "环境卫生", "en": "Rubbish / sanitation", "type": "service", "domain": "construction"},
+    "dispute": {"zh": "矛盾纠纷", "en": "A dispute", "type": "dispute", "domain": "governance"},
+    "help": {"zh": "求助/微心愿", "en": "Help / a small wish", "type": "wish", "domain": "livelihood"},
+    "hazard": {"zh": "安全隐患", "en": "A safety hazard", "type": "hazard", "domain": "safety"},
+    "farming": {"zh": "农业生产", "en": "Farming", "type": "service", "domain": "agriculture"},
+    "suggestion": {"zh": "村务建议", "en": "A suggestion for the village", "type": "proposal", "domain": "governance"},
+    "other": {"zh": "其他", "en": "Something else", "type": "service", "domain": "livelihood"},
+}

@@ -42,6 +42,7 @@ class CaseOut(BaseModel):
     closed_at: Time
     overdue: bool = Field(description="still open past its deadline, as of the answer")
     version: int = Field(description="the data version of the write that last changed the case")
+    follows: int = Field(0, description="关注: residents following the case from /report")
 
 
 class CasePageOut(BaseModel):

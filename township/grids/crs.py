@@ -30,6 +30,7 @@ __all__ = [
     "to_wgs84",
     "to_wgs84_geom",
     "GKZone",
+    "CHINA_LONLAT",
     "looks_lonlat",
     "gauss_kruger_zones",
     "describe_projected",
@@ -238,8 +239,9 @@ def to_wgs84_geom(geom, crs: str | None, max_segment_deg: float = DENSIFY_DEG):
 
 # --- coordinates without a CRS: which Gauss-Krüger zone? -----------------------------------------
 
-#: China's extent, lon/lat: a CRS that puts a file's coordinates outside it is not the file's.
-_CHINA = (73.0, 17.0, 136.0, 54.0)
+#: China's extent (min lon, min lat, max lon, max lat): a CRS that puts a file's coordinates outside it
+#: is not likely the file's.
+CHINA_LONLAT = (73.0, 17.0, 136.0, 54.0)
 # Metres per degree of latitude (a mean meridian arc) and of longitude on the equator: enough to
 # tell a zone, which is 3 or 6 degrees wide.
 _M_PER_DEG_LAT = 110_900.0
@@ -289,7 +291,7 @@ def gauss_kruger_zones(bounds: Sequence[float], near: tuple[float, float] | None
     minx, miny, maxx, maxy = bounds
     x, y = (minx + maxx) / 2, (miny + maxy) / 2
     lat = y / _M_PER_DEG_LAT
-    if not _CHINA[1] <= lat <= _CHINA[3]:
+    if not CHINA_LONLAT[1] <= lat <= CHINA_LONLAT[3]:
         return []
     per_deg_lon = _M_PER_DEG_LON * np.cos(np.radians(lat))
     zone_min, zone_max = int(minx // 1_000_000), int(maxx // 1_000_000)
@@ -305,7 +307,7 @@ def gauss_kruger_zones(bounds: Sequence[float], near: tuple[float, float] | None
         found += [GKZone(4534 + (cm - 75) // 3, 3, cm, False, cm + offset, lat) for cm in range(75, 136, 3)]
         found += [GKZone(4502 + (cm - 75) // 6, 6, cm, False, cm + offset, lat) for cm in range(75, 136, 6)]
         found.sort(key=lambda z: (abs(z.cm - near[0]) if near else 0, z.width, z.cm))
-    return [z for z in found if _CHINA[0] <= z.lon <= _CHINA[2]]
+    return [z for z in found if CHINA_LONLAT[0] <= z.lon <= CHINA_LONLAT[2]]
 
 
 def describe_projected(bounds: Sequence[float], near: tuple[float, float] | None = None) -> str:

@@ -10,17 +10,13 @@ CGCS2000 lon/lat and taken as WGS-84 — the two differ by centimetres, below
 what a grid map shows. Validation stays `township.grids.validate`'s:
 `GridFileRead.validate`.
 
-A DBF without a ``.cpg`` does not say its encoding, and GDAL then reads GBK
-as Latin-1 (mojibake). Its bytes are therefore read untouched and decoded
-here: with the ``.cpg``'s encoding, else UTF-8 when every text decodes as
-UTF-8, else GB18030 (a superset of GBK and GB2312); ``encoding=`` overrides.
+The files themselves are read by `township.grids.sources` (formats, text
+encodings); the columns are mapped by `township.grids.mapping`.
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
 import tempfile
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +26,9 @@ import numpy as np
 import pyproj
 import shapely
 from shapely.geometry import mapping as to_geojson_geometry
+from shapely.geometry import shape
 
-from township.grids.crs import describe_projected, looks_lonlat, normalize_crs, to_wgs84_geom
+from township.grids.crs import CHINA_LONLAT, describe_projected, looks_lonlat, normalize_crs, to_wgs84_geom
 from township.grids.mapping import (
     GRID_FIELDS,
     complete_hierarchy,
@@ -39,32 +36,15 @@ from township.grids.mapping import (
     level_hint,
     match_columns,
 )
-from township.grids.model import GridSet, json_loads
+from township.grids.model import GridSet
 from township.grids.rules import Violation
-from township.grids.validate import GridValidationError, check_crs_member, parse_grid_geojson
+from township.grids.sources import FORMATS, FileRefused, Layer, materialise, read_any
+from township.grids.validate import GridValidationError, parse_grid_geojson
 
 __all__ = ["FORMATS", "GridFileRead", "read_grid_file", "read_grid_files"]
 
-#: File name endings read, and what they are.
-FORMATS: dict[str, str] = {".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "Shapefile", ".zip": "zipped files",
-                           ".gpkg": "GeoPackage", ".kml": "KML", ".kmz": "KMZ"}
-#: A .zip is unpacked up to this many bytes (a city's 50,000 grids are ~100 MB as a Shapefile).
-ZIP_LIMIT = 1 << 30
 #: Where the township roughly is (lon, lat), or a function that tells it when asked.
 Near = tuple[float, float] | Callable[[], tuple[float, float] | None] | None
-
-
-@dataclass
-class _Layer:
-    """One layer as read: its rows (column → value), polygons in the file's CRS, and that CRS."""
-
-    name: str
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    geoms: list[Any]  # shapely geometries or GeoJSON geometry dicts (plain GeoJSON, passed through)
-    crs: pyproj.CRS | None
-    encoding: str | None = None
-    collection: dict | None = None  # a GeoJSON file as parsed, passed on untouched when it needs no mapping
 
 
 @dataclass
@@ -122,10 +102,6 @@ class GridFileRead:
         return parse_grid_geojson(self.geojson, crs=self.datum, check_spatial=check_spatial)
 
 
-class _Refused(Exception):
-    """A file that cannot be read; the message says why and what to do."""
-
-
 def read_grid_file(source: str | Path | bytes, *, filename: str | None = None, layer: str | Sequence[str] | None = None,
                    crs: str | None = None, encoding: str | None = None, mapping: Mapping[str, str] | None = None,
                    near: Near = None) -> GridFileRead:
@@ -168,16 +144,21 @@ def read_grid_files(sources: Sequence[str | Path | bytes], *, filenames: Sequenc
         datum, override = _parse_crs(crs)
         wanted = [s.strip() for s in layer.split(",")] if isinstance(layer, str) else list(layer or [])
         with tempfile.TemporaryDirectory(prefix="gridfile-") as tmp:
-            layers: list[_Layer] = []
+            layers: list[Layer] = []
             for source, name in zip(sources, names, strict=True):
-                path = _materialise(source, name, Path(tmp))
-                layers += _read_any(path, Path(tmp), wanted if len(sources) == 1 else [], encoding, out, digest)
+                path = materialise(source, name, Path(tmp))
+                layers += read_any(path, Path(tmp), wanted if len(sources) == 1 else [], encoding, out.notes, digest)
         if len(sources) == 1 and wanted:
             out.notes.append(f"layers read: {', '.join(wanted)}")
         out.layers = [lay.name for lay in layers]
         out.geojson = _assemble(layers, datum, override, mapping, near, out)
-    except _Refused as refused:
+    except FileRefused as refused:
         out.errors.append(str(refused))
+        out.geojson = None
+    except (OSError, pyproj.exceptions.ProjError) as exc:  # unreadable, or coordinates PROJ cannot transform
+        shown = ", ".join(n or (str(s) if not isinstance(s, bytes | bytearray) else "upload")
+                          for s, n in zip(sources, names, strict=True))
+        out.errors.append(f"{shown}: {exc}")
         out.geojson = None
     out.digest = digest.hexdigest()
     return out
@@ -194,233 +175,7 @@ def _parse_crs(name: str | None) -> tuple[str, pyproj.CRS | None]:
     try:
         return "wgs84", pyproj.CRS.from_user_input(name)
     except pyproj.exceptions.CRSError as exc:
-        raise _Refused(f"--crs {name}: not a CRS ({exc}); give EPSG:NNNN, wgs84, gcj02 or bd09") from None
-
-
-def _materialise(source: str | Path | bytes, name: str | None, tmp: Path) -> Path:
-    """The path of ``source``; bytes are written under ``name`` in ``tmp``."""
-    if isinstance(source, bytes | bytearray):
-        if not name:
-            raise _Refused("an uploaded grid file needs its file name (to know its format)")
-        path = tmp / Path(name).name
-        path.write_bytes(bytes(source))
-        return path
-    path = Path(source)
-    if not path.exists():
-        raise _Refused(f"{path}: no such file")
-    return path
-
-
-def _read_any(path: Path, tmp: Path, wanted: list[str], encoding: str | None, out: GridFileRead,
-              digest: Any) -> list[_Layer]:
-    """The layers of the file at ``path`` (a .zip is unpacked into ``tmp`` first)."""
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise _Refused(f"{path.name}: unknown format {suffix or '(no suffix)'}; "
-                       f"grid files are {', '.join(sorted(set(FORMATS)))}")
-    if suffix == ".zip":
-        digest.update(path.read_bytes())
-        inner = _unzip(path, tmp)
-        out.notes.append(f"{path.name}: read {', '.join(p.name for p in inner)}")
-        layers: list[_Layer] = []
-        for p in inner:
-            layers += _read_any(p, tmp, wanted, encoding, out, hashlib.sha256())
-        return layers
-    if suffix == ".shp":
-        return [_read_shapefile(path, encoding, out, digest)]
-    digest.update(path.read_bytes())
-    if suffix in (".geojson", ".json"):
-        return [_read_geojson(path)]
-    return _read_layers(path, wanted, out)
-
-
-def _unzip(path: Path, tmp: Path) -> list[Path]:
-    """Unpack the grid files of a .zip (by base name only) into a fresh folder; the grid files in it."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise _Refused(f"{path.name}: not a readable .zip file") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
-        if sum(m.file_size for m in members) > ZIP_LIMIT:
-            raise _Refused(f"{path.name}: unpacks to more than {ZIP_LIMIT >> 20} MB")
-        folder = Path(tempfile.mkdtemp(dir=tmp))
-        for m in members:
-            (folder / Path(m.filename).name).write_bytes(archive.read(m))
-    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in FORMATS and p.suffix.lower() != ".zip")
-    if not found:
-        raise _Refused(f"{path.name}: holds no grid file (.shp with its .dbf, .gpkg, .kml, .geojson); "
-                       f"found {', '.join(sorted(p.name for p in folder.iterdir())) or 'nothing'}")
-    return found
-
-
-def _sidecar(shp: Path, ext: str) -> Path | None:
-    """``shp``'s sidecar with extension ``ext``, in any letter case."""
-    for p in shp.parent.iterdir():
-        if p.stem == shp.stem and p.suffix.lower() == ext:
-            return p
-    return None
-
-
-def _codec(name: str) -> str:
-    """A Python codec for an encoding name as .cpg files write it (UTF-8, GBK, 936, ANSI 936)."""
-    text = name.strip().upper().removeprefix("ANSI").strip()
-    text = {"65001": "utf-8", "936": "gb18030"}.get(text, text if not text.isdigit() else f"cp{text}")
-    try:
-        codec = codecs.lookup(text).name
-    except LookupError:
-        raise _Refused(f"unknown text encoding {name!r}; use e.g. UTF-8, GBK, GB18030") from None
-    # GB18030 reads all of GBK and GB2312, including the rare characters of names.
-    return "gb18030" if codec in ("gbk", "gb2312", "cp936") else codec
-
-
-def _dbf_texts(dbf: bytes) -> list[bytes]:
-    """The raw bytes of a DBF's field names and text cells (enough to tell its encoding)."""
-    if len(dbf) < 32:
-        return []
-    header_len = int.from_bytes(dbf[8:10], "little")
-    record_len = int.from_bytes(dbf[10:12], "little")
-    fields, texts, pos, offset = [], [], 32, 1  # each record starts with its deletion flag
-    while pos + 32 <= min(header_len, len(dbf)) and dbf[pos] != 0x0D:
-        desc = dbf[pos:pos + 32]
-        texts.append(desc[:11].split(b"\0", 1)[0])
-        fields.append((chr(desc[11]), offset, desc[16]))
-        offset, pos = offset + desc[16], pos + 32
-    for start in range(header_len, len(dbf) - record_len + 1, max(record_len, 1)):
-        texts += [dbf[start + o:start + o + n].strip(b" \0") for t, o, n in fields if t == "C"]
-    return texts
-
-
-def _detect_encoding(dbf: bytes) -> str:
-    """UTF-8 when every text of the DBF decodes as UTF-8 (a cut last character allowed), else GB18030."""
-    for text in _dbf_texts(dbf):
-        try:
-            codecs.getincrementaldecoder("utf-8")().decode(text, final=False)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8"
-
-
-def _read_shapefile(shp: Path, encoding: str | None, out: GridFileRead, digest: Any) -> _Layer:
-    """A Shapefile, its text decoded from the DBF's bytes (see the module docstring)."""
-    dbf, cpg, prj = (_sidecar(shp, ext) for ext in (".dbf", ".cpg", ".prj"))
-    if dbf is None:
-        raise _Refused(f"{shp.name}: its {shp.stem}.dbf (the attributes: codes, names) is missing; "
-                       f"give all of {shp.stem}.shp, .shx, .dbf, .prj, .cpg together, e.g. zipped")
-    raw = dbf.read_bytes()
-    for p in (shp, dbf, cpg, prj, _sidecar(shp, ".shx")):
-        if p is not None:
-            digest.update(p.read_bytes())
-    if encoding:
-        codec, how = _codec(encoding), "as given"
-    elif cpg is not None:
-        codec, how = _codec(cpg.read_text(encoding="ascii", errors="replace")), f"from {cpg.name}"
-    else:
-        codec, how = _detect_encoding(raw), "detected from the .dbf bytes, no .cpg"
-    out.notes.append(f"{shp.name}: text encoding {codec.upper()} ({how})")
-    if prj is None:
-        out.notes.append(f"{shp.name}: no .prj")
-    layer = _read_ogr(shp, None, "ISO-8859-1")  # bytes through untouched: decoded below
-    layer.columns = [_decode(c, codec, shp, cut_ok=True) for c in layer.columns]
-    layer.rows = [{_decode(k, codec, shp, cut_ok=True): _decode(v, codec, shp) if isinstance(v, str) else v
-                   for k, v in row.items()} for row in layer.rows]
-    layer.encoding = codec
-    return layer
-
-
-def _decode(text: str, codec: str, shp: Path, cut_ok: bool = False) -> str:
-    """Text read as Latin-1 decoded as ``codec``; a header cut inside a character by the DBF loses that character."""
-    data = text.encode("latin-1")
-    try:
-        return codecs.getincrementaldecoder(codec)().decode(data, final=not cut_ok)
-    except UnicodeDecodeError:
-        raise _Refused(f"{shp.name}: text {data[:30]!r} is not {codec.upper()}; "
-                       "give the encoding with --encoding (e.g. GBK or UTF-8)") from None
-
-
-def _read_ogr(path: Path, layer: str | None, encoding: str | None = None) -> _Layer:
-    """One layer through pyogrio; GDAL's complaints become a refusal naming the file."""
-    import pyogrio
-    import pyogrio.raw
-    from pyogrio.errors import DataLayerError, DataSourceError, FieldError
-
-    try:
-        meta, _fids, wkb, data = pyogrio.raw.read(path, layer=layer, encoding=encoding, force_2d=True)
-    except (DataSourceError, DataLayerError, FieldError) as exc:
-        raise _Refused(f"{path.name}{' layer ' + layer if layer else ''}: GDAL cannot read it ({exc})") from None
-    columns = [str(c) for c in meta["fields"]]
-    rows = [dict(zip(columns, (col[i] for col in data), strict=True)) for i in range(len(wkb))]
-    geoms = [_polygonal(g) for g in shapely.from_wkb(wkb)] if len(wkb) else []
-    crs = pyproj.CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
-    return _Layer(layer or path.stem, columns, rows, geoms, crs)
-
-
-def _polygonal(geom: Any) -> Any:
-    """A collection of polygons (KML MultiGeometry) as a MultiPolygon; anything else as it is."""
-    if geom is not None and geom.geom_type == "GeometryCollection":
-        parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-        if parts and len(parts) == len(shapely.get_parts(geom)):
-            return shapely.MultiPolygon([q for p in parts for q in shapely.get_parts(p)])
-    return geom
-
-
-def _read_layers(path: Path, wanted: list[str], out: GridFileRead) -> list[_Layer]:
-    """The polygon layers of a GeoPackage or KML/KMZ: those named, else all (`_assemble` checks they fit)."""
-    import pyogrio
-
-    try:
-        listed = [(str(n), str(t)) for n, t in pyogrio.list_layers(path)]
-    except Exception as exc:  # pyogrio raises its DataSourceError and GDAL's own for a broken file
-        raise _Refused(f"{path.name}: GDAL cannot open it ({exc})") from None
-    names = [n for n, _ in listed]
-    for name in wanted:
-        if name not in names:
-            raise _Refused(f"{path.name}: no layer {name!r}; its layers are {_describe_layers(path, listed)}")
-    if wanted:
-        return [_read_ogr(path, name) for name in wanted]
-    layers = [_read_ogr(path, name) for name in names]
-    polygons = [lay for lay in layers if any(g is not None and "Polygon" in g.geom_type for g in lay.geoms)]
-    skipped = [lay.name for lay in layers if lay not in polygons]
-    if skipped:
-        out.notes.append(f"{path.name}: layers without polygons skipped: {', '.join(skipped)}")
-    if not polygons:
-        raise _Refused(f"{path.name}: no layer holds polygons; its layers are {_describe_layers(path, listed)}")
-    if len(polygons) > 1:
-        out.notes.append(f"{path.name}: layers {', '.join(lay.name for lay in polygons)} read together")
-    return polygons
-
-
-def _describe_layers(path: Path, listed: list[tuple[str, str]]) -> str:
-    import pyogrio
-
-    return ", ".join(f"{n} ({pyogrio.read_info(path, layer=n)['features']} {t})" for n, t in listed) or "none"
-
-
-def _read_geojson(path: Path) -> _Layer:
-    """A GeoJSON FeatureCollection with its geometry left as GeoJSON (the validator parses it)."""
-    try:
-        data = json_loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-    except ValueError as exc:
-        raise _Refused(f"{path.name}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("features"), list):
-        raise _Refused(f"{path.name}: expected a GeoJSON FeatureCollection")
-    feats = [f if isinstance(f, dict) else {} for f in data["features"]]
-    rows: list[dict[str, Any]] = [p if isinstance(p := f.get("properties"), dict) else {} for f in feats]
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    return _Layer(path.stem, columns, rows, [f.get("geometry") for f in feats], _geojson_crs(data.get("crs")),
-                  "utf-8", data)
-
-
-def _geojson_crs(member: Any) -> pyproj.CRS | None:
-    """The CRS a legacy GeoJSON ``crs`` member names when it is not lon/lat (QGIS writes EPSG:4546 so), else None."""
-    if member is None or check_crs_member(member) is None:
-        return None  # absent, or lon/lat: the validator's business
-    props = member.get("properties") if isinstance(member, dict) else None
-    name = props.get("name") if isinstance(props, dict) else None
-    try:
-        return pyproj.CRS.from_user_input(name) if isinstance(name, str) else None
-    except pyproj.exceptions.CRSError:
-        return None  # the validator refuses it by name
+        raise FileRefused(f"--crs {name}: not a CRS ({exc}); give EPSG:NNNN, wgs84, gcj02 or bd09") from None
 
 
 def _first_xy(geometry: Any) -> tuple[float, float] | None:
@@ -438,7 +193,7 @@ def _is_cgcs2000_or_wgs84(crs: pyproj.CRS) -> bool:
     return ("china" in name and "2000" in name) or "world geodetic system 1984" in name or name.startswith("wgs 84")
 
 
-def _to_lonlat(lay: _Layer, src: pyproj.CRS | None, near: Near, out: GridFileRead) -> None:
+def _to_lonlat(lay: Layer, src: pyproj.CRS | None, near: Near, out: GridFileRead) -> None:
     """Reproject ``lay``'s polygons from ``src`` (None: the file names none) to lon/lat, in place."""
     geoms = np.array(lay.geoms, dtype=object)
     real = np.array([g is not None and not isinstance(g, dict) for g in lay.geoms], dtype=bool)
@@ -449,7 +204,7 @@ def _to_lonlat(lay: _Layer, src: pyproj.CRS | None, near: Near, out: GridFileRea
         if looks_lonlat(bounds):
             out.notes.append(f"{lay.name}: no CRS given; the coordinates are lon/lat, read as CGCS2000/WGS-84")
             return
-        raise _Refused(f"{lay.name}: {describe_projected(bounds, near() if callable(near) else near)}")
+        raise FileRefused(f"{lay.name}: {describe_projected(bounds, near() if callable(near) else near)}")
     code = ":".join(src.to_authority() or ()) or src.name
     out.crs = code if out.crs in (None, code) else f"{out.crs}, {code}"
     if src.is_geographic and _is_cgcs2000_or_wgs84(src):
@@ -465,7 +220,7 @@ def _to_lonlat(lay: _Layer, src: pyproj.CRS | None, near: Near, out: GridFileRea
                         "(Beijing 1954 and Xian 1980 need local parameters for metre accuracy)"))
 
 
-def _assemble(layers: list[_Layer], datum: str, override: pyproj.CRS | None, mapping: Mapping[str, str] | None,
+def _assemble(layers: list[Layer], datum: str, override: pyproj.CRS | None, mapping: Mapping[str, str] | None,
               near: Near, out: GridFileRead) -> dict:
     """The grid FeatureCollection of the layers read: reprojected, columns mapped, hierarchy completed."""
     first = layers[0]
@@ -488,36 +243,50 @@ def _assemble(layers: list[_Layer], datum: str, override: pyproj.CRS | None, map
                 lay.geoms[i] = g
         else:
             _to_lonlat(lay, override or lay.crs, near, out)
+    if not any(lay.rows for lay in layers):
+        raise FileRefused(f"{', '.join(lay.name for lay in layers)}: no features, so no grids")
     columns = list(dict.fromkeys(c for lay in layers for c in lay.columns))
     match = match_columns(columns, mapping)
     if match.errors:
-        raise _Refused("; ".join(match.errors))
+        raise FileRefused("; ".join(match.errors))
     out.notes += match.notes
     out.mapping = match.fields
     encodings = {lay.encoding for lay in layers if lay.encoding}
     out.encoding = ", ".join(sorted(encodings)) or None
     props, geoms, hints = [], [], []
-    has_level = {"level", "kind"} & set(match.fields.values())
+    says_level = {c for c, f in match.fields.items() if f in ("level", "kind")}
     for lay in layers:
         hint = level_hint(lay.name) if len(layers) > 1 else None
-        if len(layers) > 1 and hint is None and not has_level:
-            raise _Refused(f"cannot tell which level (town, village/community, grid) the layers hold: "
-                           f"{', '.join(f'{x.name} ({len(x.rows)} features)' for x in layers)}; name them "
-                           "town/villages/grids (镇/村/网格), add a 层级 column, or read one with --layer")
+        if len(layers) > 1 and hint is None and not says_level & set(lay.columns):
+            raise FileRefused(f"cannot tell which level (town, village/community, grid) the layers hold: "
+                              f"{', '.join(f'{x.name} ({len(x.rows)} features)' for x in layers)}; name them "
+                              "town/villages/grids (镇/村/网格), add a 层级 column, or read one with --layer")
         props += [grid_properties(row, match.fields) for row in lay.rows]
         geoms += lay.geoms
         hints += [hint] * len(lay.rows)
-    out.notes += complete_hierarchy(props, [g if not isinstance(g, dict) else None for g in geoms], hints)
+    shapes = [g if not isinstance(g, dict) else None for g in geoms]
+    _outside_china(shapes, out)
+    out.notes += complete_hierarchy(props, shapes, hints)
     features = [{"type": "Feature", "properties": p,
                  "geometry": g if g is None or isinstance(g, dict) else to_geojson_geometry(g)}
                 for p, g in zip(props, geoms, strict=True)]
     return {"type": "FeatureCollection", "features": features}
 
 
+def _outside_china(geoms: list[Any], out: GridFileRead) -> None:
+    """A note when the grids, read as lon/lat, lie outside China: the CRS given or found is likely wrong."""
+    real = np.array([g for g in geoms if g is not None], dtype=object)
+    if not real.size:
+        return
+    minx, miny, maxx, maxy = shapely.total_bounds(real)
+    west, south, east, north = CHINA_LONLAT
+    if not (west <= minx and maxx <= east and south <= miny and maxy <= north):
+        out.notes.append(f"the grids lie at {(minx + maxx) / 2:.2f}°E {(miny + maxy) / 2:.2f}°N, outside China: "
+                         "is the CRS right? (--crs EPSG:NNNN names it)")
+
+
 def _shape(geometry: Any) -> Any:
     """A GeoJSON geometry as shapely, or as it is when it does not parse (the validator says why)."""
-    from shapely.geometry import shape
-
     try:
         return shape(geometry) if isinstance(geometry, dict) else None
     except Exception:  # shapely raises several types for malformed coordinates

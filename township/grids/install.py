@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import shapely
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -122,6 +123,16 @@ class GridLoad:
     error: GridValidationError | None = None
 
 
+def _stored_town_centre(engine: Engine) -> tuple[float, float] | None:
+    """The middle of the stored towns (lon, lat), or None: where the township is, to name a file's zone."""
+    with Session(engine) as s:
+        outlines = s.scalars(select(Grid.geometry).where(Grid.level == 1)).all()
+    if not outlines:
+        return None
+    minx, miny, maxx, maxy = shapely.total_bounds(shapely.from_geojson(list(outlines)))
+    return (minx + maxx) / 2, (miny + maxy) / 2
+
+
 def ensure_grids(engine: Engine, path: Path, crs: str | None = None, *, layer: str | None = None,
                  encoding: str | None = None, mapping: Mapping[str, str] | None = None) -> GridLoad:
     """Install the grid file at ``path`` if it is valid and new; else keep the stored grids.
@@ -137,7 +148,8 @@ def ensure_grids(engine: Engine, path: Path, crs: str | None = None, *, layer: s
     GridValidationError
         When the file cannot be read or is invalid, and the store holds no grids to fall back on.
     """
-    read = read_grid_file(path, crs=crs, layer=layer, encoding=encoding, mapping=mapping)
+    read = read_grid_file(path, crs=crs, layer=layer, encoding=encoding, mapping=mapping,
+                          near=lambda: _stored_town_centre(engine))
     key = grid_file_key(read.digest)
     with Session(engine) as s:
         stored, validated = _meta(s, "grids_digest"), _meta(s, VALIDATED_FILE)

@@ -15,7 +15,6 @@ the validator names them.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from township.domain.vocab import GRID_KINDS, KIND_LEVEL
+from township.domain.vocab import GRID_KINDS, GRID_LEVELS, KIND_LEVEL
 
 __all__ = ["GRID_FIELDS", "HEADER_ALIASES", "ColumnMatch", "match_columns", "parse_map_option",
            "grid_properties", "level_hint", "complete_hierarchy"]
@@ -148,7 +147,9 @@ def match_columns(columns: Sequence[str], mapping: Mapping[str, str] | None = No
             guessed[column] = fld
     found.fields.update(guessed)
     if guessed:
-        found.notes.append("columns recognised: " + ", ".join(f"{c} → {f}" for c, f in guessed.items()))
+        named = [f"{c} → {f}" for c, f in guessed.items() if c != f]  # a column already named as the field: no news
+        if named:
+            found.notes.append("columns recognised: " + ", ".join(named))
     ignored = [c for c in columns if c not in found.fields and _norm(c) not in _KML_OWN]
     if ignored:
         found.notes.append("columns not used (map one with --map COLUMN=FIELD): " + ", ".join(ignored))
@@ -161,27 +162,23 @@ def match_columns(columns: Sequence[str], mapping: Mapping[str, str] | None = No
 
 
 def _missing(value: Any) -> bool:
-    """An empty cell: None, blank text, NaN, NaT."""
+    """An empty cell: None (also a NaT read), blank text, NaN."""
     if value is None:
         return True
     if isinstance(value, str):
         return not value.strip()
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    if isinstance(value, np.datetime64):
-        return bool(np.isnat(value))
-    return False
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _whole(value: Any) -> int | None:
     """``value`` as an int when it is a whole number (3, 3.0, "3"), else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
 
@@ -206,8 +203,11 @@ def _convert(fld: str, value: Any) -> Any:
         whole = _whole(value)
         if whole is not None:
             return whole
-        kind = _kind_of(value) if isinstance(value, str) else None
-        return KIND_LEVEL[kind] if kind else value
+        if not isinstance(value, str):
+            return value
+        labels = {_norm(label["zh"]): level for level, label in GRID_LEVELS.items()}  # 村/社区 → 2
+        kind = _kind_of(value)
+        return KIND_LEVEL[kind] if kind else labels.get(_norm(value), value)
     if fld == "kind" and isinstance(value, str):
         return _kind_of(value) or value
     return value
@@ -241,13 +241,17 @@ def _stem(code: str) -> str:
 
 
 def _parent_by_code(codes: Iterable[str]) -> dict[str, str]:
-    """Each code's parent: the longest other code whose stem begins it (DL-01 → DL, 150…201001 → 150…201)."""
+    """Each code's parent: the longest other code whose stem begins it (DL-01 → DL, 150…201001 → 150…201).
+
+    The rest must start with a separator (``-``, ``_``, ``.``) or be at least
+    two characters, so that DL-1 is not taken for the parent of DL-10.
+    """
     stems = {_stem(c): c for c in codes}
     out: dict[str, str] = {}
     for code in stems.values():
         for cut in range(len(code) - 1, 0, -1):
-            parent = stems.get(code[:cut])
-            if parent is not None and parent != code:
+            parent, rest = stems.get(code[:cut]), code[cut:]
+            if parent is not None and parent != code and (rest[0] in "-_." or len(rest) >= 2):
                 out[code] = parent
                 break
     return out

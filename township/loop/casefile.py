@@ -29,6 +29,7 @@ from township.grids.model import GridSet
 from township.loop.staff import HANDLER_KINDS, Suggestion, suggest_handlers
 from township.loop.sweeps import case_trail
 from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves
+from township.read.resident import follow_counts
 from township.store.models import Case, CaseAssignment, CaseEvent, Handler
 
 #: Audit actions that are not moves: written by ingest (a new case, a source re-sending it).
@@ -144,6 +145,8 @@ class CaseFile:
         Choices for ``dispatch``, or for ``accept`` of an open order; empty otherwise.
     handler_move : str or None
         Which move the handler choice is for.
+    follows : int
+        关注: residents following the case from ``/report`` (`township.read.resident.follow_counts`).
     """
 
     case: Case
@@ -151,6 +154,7 @@ class CaseFile:
     moves: list[str]
     handlers: list[Suggestion]
     handler_move: str | None
+    follows: int = 0
 
 
 def case_file(engine: Engine, gridset: GridSet, case_id: int, actor: Actor) -> CaseFile:
@@ -171,7 +175,8 @@ def case_file(engine: Engine, gridset: GridSet, case_id: int, actor: Actor) -> C
     elif "accept" in moves and _pooled(case, assignment) and actor.role != "responder":
         handler_move = "accept"  # a responder takes an order for themself: no choice to make
     handlers = handler_choices(engine, gridset, case, actor, handler_move) if handler_move else []
-    return CaseFile(case, case_trail(engine, case_id), moves, handlers, handler_move)
+    return CaseFile(case, case_trail(engine, case_id), moves, handlers, handler_move,
+                    follow_counts(engine, [case_id])[case_id])
 
 
 def move_params(move: str, handler: str | None, text: str | None) -> dict[str, str]:

@@ -22,15 +22,8 @@ from township.domain.policy import COMMAND, check_role
 from township.domain.privacy import mask_phone
 from township.domain.vocab import NOTIFY_CHANNELS, NOTIFY_EVENTS, Lang, label
 from township.formats.notices import message_text, new_webhook_secret, webhook_key
-from township.store.models import (
-    MAX_ID,
-    Delivery,
-    Notification,
-    NotificationAudience,
-    NotificationRead,
-    Subscription,
-    utcnow,
-)
+from township.store.models import MAX_ID, utcnow
+from township.store.outbox import Delivery, Notification, NotificationAudience, NotificationRead, Subscription
 from township.store.uow import UnitOfWork
 
 #: Most notifications one list holds.

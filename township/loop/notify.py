@@ -17,7 +17,7 @@ outbox row waits for the next worker.
 | ``escalated`` | the duty people of the tier it reached | see :func:`tier_duty` |
 | ``warning`` (red, orange) | the officers of the grids it reaches, and the command centre | ``handler:``, ``command`` |
 | ``reported`` (a resident's new report) | the village's duty operator | ``village:<id>`` |
-| ``closed``, ``reopened`` | the residents following the case | (SMS only) |
+| ``closed``, ``reopened`` | the residents following the case (their phones) | (SMS only) |
 """
 from __future__ import annotations
 
@@ -43,16 +43,9 @@ from township.formats.notices import (
     webhook_body,
     wecom_body,
 )
-from township.store.models import (
-    Case,
-    Delivery,
-    Grid,
-    Handler,
-    Notification,
-    NotificationAudience,
-    Subscription,
-    WarningGrid,
-)
+from township.read.resident import followers_of
+from township.store.models import Case, Grid, Handler, WarningGrid
+from township.store.outbox import Delivery, Notification, NotificationAudience, Subscription
 from township.store.uow import UnitOfWork
 
 #: Tiers, lowest first.
@@ -143,17 +136,13 @@ def _to_reported(s: Session, n: Notification, data: dict) -> list[Recipient]:
     return _village_duty(n.village_id)
 
 
-def followers_of(case_id: int) -> list[Recipient]:
-    """The residents who asked to be told of ``case_id``'s progress.
-
-    Following a case is the resident page's (issue 13, its first half): a resident leaves a phone
-    when reporting or following. This store keeps no followers, so no one is told here.
-    """
-    return []
-
-
 def _to_followers(s: Session, n: Notification, data: dict) -> list[Recipient]:
-    return followers_of(n.case_id) if n.case_id is not None else []
+    # The residents who left a phone reporting or following it (`township.read.resident.followers_of`).
+    # A read beside fan_out's unit of work (on the engine itself), without its write lock.
+    bind = s.get_bind()
+    reader = bind.execution_options(write=False) if isinstance(bind, Engine) else None
+    phones = followers_of(reader, n.case_id) if reader is not None and n.case_id is not None else []
+    return [Recipient(None, "public", "关注群众", phone) for phone in phones]
 
 
 #: Event → the people it concerns: the one table of who is told of what.

@@ -7,6 +7,7 @@
        │  └──dispatch── returned ←──return──────┴──────────────────┘
        └─accept (micro-wishes 微心愿 only: a party member claims it straight away)
     any open status ─cancel→ cancelled          any open status ─escalate→ same status, tier + 1
+    resolved/closed ─reopen (回访 不满意, returned to dispatch: 返工; ``system`` only)→ returned
 
 The tier (分级化解) grid → village → township → county only moves up; each
 escalation starts the new tier's clock (`township.domain.sla.deadline_for`).
@@ -39,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from township.domain.policy import STAFF
 from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
-from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, TIERS
+from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DONE_STATUSES, OPEN_STATUSES, TIERS
 from township.loop.notify import note_move
 from township.loop.staff import get_handler
 from township.store.models import Case, CaseAssignment, CaseEvent, Grid, Handler, User, utcnow
@@ -225,6 +226,9 @@ def _do_return(c: _Ctx) -> str:
         c.s.delete(c.assignment)
         c.assignment = None
     c.case.handler = None
+    if c.case.status in DONE_STATUSES:  # reopened (返工): done no more, and the tier's full time from now
+        c.case.resolved_at = c.case.closed_at = None
+        c.case.deadline_at = deadline_for(c.case.tier, c.case.domain, c.now, c.case.type, config=c.sla)
     return c.params["reason"]
 
 
@@ -236,10 +240,6 @@ def _do_escalate(c: _Ctx) -> str:
     # The new tier gets its own full time, from now (not from the report).
     c.case.deadline_at = deadline_for(new, c.case.domain, c.now, c.case.type, config=c.sla)
     return f"{c.params['reason']}(新期限 {c.case.deadline_at:%Y-%m-%d %H:%M} UTC)"
-
-
-def _do_cancel(c: _Ctx) -> str:
-    return c.params["reason"]
 
 
 # -- the move table ---------------------------------------------------------------------------------
@@ -299,8 +299,9 @@ MOVES: Mapping[str, Move] = MappingProxyType({m.name: m for m in (
     Move("close", "销号", frozenset({"resolved"}), "closed", STAFF,
          needs=("verification",), effect=_do_close),
     Move("return", "退回", _WORK, "returned", _FIELD, needs=("reason",), effect=_do_return),
-    Move("cancel", "撤销", OPEN_STATUSES, "cancelled", STAFF, needs=("reason",), effect=_do_cancel),
+    Move("cancel", "撤销", OPEN_STATUSES, "cancelled", STAFF, needs=("reason",), effect=lambda c: c.params["reason"]),
     Move("escalate", "升级", OPEN_STATUSES, None, STAFF | {"system"}, needs=("reason",), effect=_do_escalate),
+    Move("reopen", "重办", DONE_STATUSES, "returned", frozenset({"system"}), needs=("reason",), effect=_do_return),
 )})
 
 #: What each required parameter is, for messages.
@@ -424,7 +425,7 @@ def move_case(uow: UnitOfWork, case_id: int, move: str, actor: Actor, *, expecte
         The case.
     move : str
         A key of :data:`MOVES`: ``dispatch``, ``accept``, ``start``, ``resolve``,
-        ``close``, ``return``, ``cancel``, ``escalate``.
+        ``close``, ``return``, ``cancel``, ``escalate``, ``reopen``.
     actor : Actor
         Who makes it (role, village, handler).
     expected_version : int, optional
@@ -437,7 +438,7 @@ def move_case(uow: UnitOfWork, case_id: int, move: str, actor: Actor, *, expecte
         Deadlines for escalation: the app's (`township.config.Settings.sla`).
     **params : str
         ``handler`` (dispatch; optional for accept), ``result`` (resolve),
-        ``verification`` (close), ``reason`` (return, cancel, escalate),
+        ``verification`` (close), ``reason`` (return, cancel, escalate, reopen),
         ``note`` (any move).
 
     Returns

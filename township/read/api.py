@@ -46,8 +46,9 @@ class Viewer(BaseModel):
 ANONYMOUS = Viewer()
 
 
-def case_out(row: Case, viewer: Viewer, now: datetime) -> dict:
-    """A stored case as the API shows it to ``viewer`` (reporter and handler masked per role)."""
+def case_out(row: Case, viewer: Viewer, now: datetime, follows: int = 0) -> dict:
+    """A stored case as the API shows it to ``viewer`` (reporter and handler masked per role), with its
+    ``follows`` (关注, `township.read.resident.follow_counts`)."""
     return CaseOut(
         id=row.id, source=row.source, external_id=row.external_id, type=row.type, domain=row.domain,
         status=row.status, tier=row.tier, max_tier=row.max_tier, title=row.title,
@@ -58,7 +59,7 @@ def case_out(row: Case, viewer: Viewer, now: datetime) -> dict:
         handler=None if row.handler is None else shown_name(row.handler, viewer.role),
         reported_at=iso(row.reported_at), updated_at=iso(row.updated_at),
         deadline_at=iso(row.deadline_at), resolved_at=iso(row.resolved_at), closed_at=iso(row.closed_at),
-        overdue=row.status in OPEN_STATUSES and row.deadline_at < now, version=row.version,
+        overdue=row.status in OPEN_STATUSES and row.deadline_at < now, version=row.version, follows=follows,
     ).model_dump()
 
 

@@ -22,6 +22,7 @@ from township.domain.vocab import DOMAINS
 from township.formats.exports import case_records
 from township.grids.model import GridSet
 from township.read.snapshot import Snapshot
+from township.read.stats import ResidentRates, resident_rates
 from township.read.views import Headline, counts_by, make_view
 from township.store.models import utcnow
 
@@ -52,6 +53,9 @@ class DailyReport:
         `case_records` of the overdue cases, longest overdue (earliest deadline) first.
     warnings : DataFrame
         Live warnings under the filter, most severe then newest first, with ``affected`` (grid count).
+    residents : ResidentRates, optional
+        返工率 and 满意率 of the filtered cases (`township.read.stats.resident_rates`), when the 回访
+        answers were given.
     """
 
     day: date
@@ -64,6 +68,7 @@ class DailyReport:
     resolved: int
     overdue: pd.DataFrame
     warnings: pd.DataFrame
+    residents: ResidentRates | None = None
 
 
 def beijing_today(now: datetime | None = None) -> date:
@@ -104,7 +109,7 @@ def _counts(cases: pd.DataFrame, key: str, index: list[str], now: datetime) -> p
 
 
 def daily_report(snap: Snapshot, gridset: GridSet, state: FilterState, day: date, role: str,
-                 now: datetime | None = None) -> DailyReport:
+                 now: datetime | None = None, feedback: pd.DataFrame | None = None) -> DailyReport:
     """Gather the daily report of ``day`` under ``state`` for ``role`` (names masked as it requires).
 
     Parameters
@@ -121,6 +126,8 @@ def daily_report(snap: Snapshot, gridset: GridSet, state: FilterState, day: date
         Who reads the report (`township.domain.privacy`).
     now : datetime, optional
         Naive UTC time the figures are judged at (default: now).
+    feedback : DataFrame, optional
+        The 回访 answers (`township.read.resident.feedback_frame`): 返工率 and 满意率 join the headline.
     """
     now = now or utcnow()
     view = make_view(snap, gridset, state, now)
@@ -148,4 +155,5 @@ def daily_report(snap: Snapshot, gridset: GridSet, state: FilterState, day: date
         resolved=int(resolved.sum()),
         overdue=over.reset_index(drop=True),
         warnings=warnings.reset_index(drop=True),
+        residents=resident_rates(view.cases, feedback) if feedback is not None else None,
     )

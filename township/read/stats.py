@@ -6,12 +6,15 @@
 ``entries`` is what :class:`EntryTimes` keeps of the audit trail (one row per
 case, not one per `~township.store.models.CaseEvent`: a city's trail has millions).
 The headline rates (办结率, 按期办结率, 村级化解率) are in
-`township.read.views.headline`; the definitions here are the same.
+`township.read.views.headline`; the definitions here are the same. The
+residents' rates (返工率, 满意率) come from the 回访 answers
+(`township.read.resident.feedback_frame`): :func:`resident_rates`.
 """
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -217,7 +220,59 @@ def trend(cases: pd.DataFrame) -> pd.DataFrame:
 RANKING_ROWS = 30
 
 
-def village_ranking(cases: pd.DataFrame, now: datetime, weights: dict[str, float] | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ResidentRates:
+    """返工率 and 满意率 of a set of cases, with the counts they are of.
+
+    Attributes
+    ----------
+    resolved : int
+        Cases resolved at least once: done now (已办结, 已销号), or reopened by a 回访.
+    reworked : int
+        Cases a 不满意 at 回访 reopened at least once (返工).
+    answered, satisfied : int
+        回访 answers given on the cases, and those that said 满意.
+    """
+
+    resolved: int
+    reworked: int
+    answered: int
+    satisfied: int
+
+    @property
+    def rework_rate(self) -> float | None:
+        """返工率 = reworked / resolved; ``None`` when nothing was resolved."""
+        return self.reworked / self.resolved if self.resolved else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率 = satisfied answers / answers; ``None`` without answers."""
+        return self.satisfied / self.answered if self.answered else None
+
+
+def _rework(cases: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """Per case of ``cases``: ``village_id``, ``resolved`` (ever), ``reworked``, ``answered``, ``satisfied``."""
+    fb = feedback[feedback["case_id"].isin(cases["id"])]
+    per = fb.groupby("case_id").agg(answered=("satisfied", "size"), satisfied=("satisfied", "sum"),
+                                    reworked=("reopened", "any"))
+    frame = pd.DataFrame({"village_id": cases["village_id"].astype(object).to_numpy(),
+                          "done": cases["status"].isin(DONE_STATUSES).to_numpy()},
+                         index=pd.Index(cases["id"].to_numpy(), name="case_id"))
+    frame = frame.join(per).fillna({"answered": 0, "satisfied": 0, "reworked": False})
+    frame["reworked"] = frame["reworked"].astype(bool)
+    frame["resolved"] = frame["done"] | frame["reworked"]
+    return frame.astype({"answered": int, "satisfied": int})
+
+
+def resident_rates(cases: pd.DataFrame, feedback: pd.DataFrame) -> ResidentRates:
+    """返工率 and 满意率 of ``cases`` from the 回访 answers ``feedback`` (`township.read.resident.feedback_frame`)."""
+    f = _rework(cases, feedback)
+    return ResidentRates(int(f["resolved"].sum()), int(f["reworked"].sum()), int(f["answered"].sum()),
+                         int(f["satisfied"].sum()))
+
+
+def village_ranking(cases: pd.DataFrame, now: datetime, weights: dict[str, float] | None = None,
+                    feedback: pd.DataFrame | None = None) -> pd.DataFrame:
     """Villages ranked by how well they close their loop.
 
     ``score = 40·办结率 + 30·按期办结率 + 30·村级化解率 − min(20, 2·overdue)``
@@ -236,13 +291,18 @@ def village_ranking(cases: pd.DataFrame, now: datetime, weights: dict[str, float
     weights : dict, optional
         Replace the keys of :data:`RANK_WEIGHTS` (``done``, ``ontime``,
         ``village``, ``per_overdue``, ``max_overdue``).
+    feedback : DataFrame, optional
+        The 回访 answers (`township.read.resident.feedback_frame`): with them
+        the ranking also has ``rework_rate`` and ``satisfaction_rate``
+        (:class:`ResidentRates`, NaN with nothing to divide); they do not change the score.
 
     Returns
     -------
     DataFrame
         Indexed by village id; columns ``total``, ``done``, ``done_rate``,
         ``ontime_rate``, ``village_rate`` (NaN without done cases),
-        ``overdue``, ``score``, ``rank`` (1 is best).
+        ``overdue``, ``score``, ``rank`` (1 is best), and with ``feedback``
+        ``rework_rate`` and ``satisfaction_rate``.
     """
     w = {**RANK_WEIGHTS, **(weights or {})}
     done = cases["status"].isin(DONE_STATUSES).to_numpy()
@@ -266,5 +326,12 @@ def village_ranking(cases: pd.DataFrame, now: datetime, weights: dict[str, float
     out = out.astype({"total": int, "done": int, "overdue": int})
     out = out.reset_index().sort_values(["score", "overdue", "village_id"], ascending=[False, True, True])
     out["rank"] = np.arange(1, len(out) + 1)
-    return out.set_index("village_id")[["total", "done", "done_rate", "ontime_rate", "village_rate", "overdue",
-                                        "score", "rank"]]
+    out = out.set_index("village_id")[["total", "done", "done_rate", "ontime_rate", "village_rate", "overdue",
+                                       "score", "rank"]]
+    if feedback is not None:
+        r = _rework(cases, feedback).groupby("village_id")[["resolved", "reworked", "answered", "satisfied"]].sum()
+        r = r.reindex(out.index, fill_value=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["rework_rate"] = (r["reworked"] / r["resolved"]).where(r["resolved"] > 0)
+            out["satisfaction_rate"] = (r["satisfied"] / r["answered"]).where(r["answered"] > 0)
+    return out

@@ -43,7 +43,8 @@ from township.config import NotifyConfig
 from township.domain.privacy import mask_phone
 from township.formats.notices import aliyun_sms_query, dingtalk_url, webhook_headers
 from township.loop.notify import fan_out, note_overdue
-from township.store.models import Delivery, DeliveryAttempt, Subscription, utcnow
+from township.store.models import utcnow
+from township.store.outbox import Delivery, DeliveryAttempt, Subscription
 from township.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -327,113 +327,48 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
-# -- notifications (migration 0010): the outbox, who is told, the channels, the deliveries --------------
+# -- residents (群众点单): tracking codes, follows, 回访 answers, the report throttle (migration 0009) ---------
 
 
-class Notification(Base):
-    """One thing someone must act on (a dispatch, an escalation, a red warning …): the outbox.
+class ResidentTrack(Base):
+    """A tracking link of a resident on a case: the one who reported it, or one who follows it (关注).
 
-    Written in the unit of work of the move that causes it (`township.store.uow.UnitOfWork.notify`),
-    so a move is never stored without it; the worker then fans it out to the people it concerns
-    (`NotificationAudience`) and to the channels subscribed to it (`Delivery`), and sets ``fanned_out_at``.
+    Only the SHA-256 of the code is kept: the code is the link's bearer secret,
+    and a copy of the store must not open anyone's tracking page. A phone
+    (personal data, masked by the policy) asks for the case's updates.
     """
 
-    __tablename__ = "notifications"
+    __tablename__ = "resident_tracks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    #: A code of `township.domain.vocab.NOTIFY_EVENTS`: ``dispatched``, ``overdue``, ``escalated`` …
-    event: Mapped[str] = mapped_column(String(16))
-    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    warning_id: Mapped[int | None] = mapped_column(Integer)
-    village_id: Mapped[str | None] = mapped_column(String(64))
-    #: Set for events a sweep finds (``overdue:<case>:<deadline>``): the same finding is told once.
-    key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    #: What the messages say, as it was at the move (JSON): title, village, handler, tier, level …
-    data: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    fanned_out_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
-
-
-class NotificationAudience(Base):
-    """Whose unread list a notification is on: ``handler:<id>``, ``village:<id>``, ``command``."""
-
-    __tablename__ = "notification_audiences"
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), primary_key=True)
-    audience: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
-
-
-class NotificationRead(Base):
-    """A reader (``user:<id>``, ``token:<name>``) has read a notification."""
-
-    __tablename__ = "notification_reads"
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), primary_key=True)
-    reader: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
-    read_at: Mapped[datetime] = mapped_column(DateTime)
-
-
-class Subscription(Base):
-    """A channel told of some events: a webhook, a 企业微信 or 钉钉 group robot, or SMS to the people concerned.
-
-    ``events`` is a comma list of event codes (empty: all); ``village_id`` limits it to one village's
-    events; ``role`` to the people of one role (whom a robot @-mentions, whom an SMS goes to).
-    """
-
-    __tablename__ = "notification_subscriptions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    channel: Mapped[str] = mapped_column(String(16))  # webhook, wecom, dingtalk, sms
-    url: Mapped[str | None] = mapped_column(String(500))
-    secret: Mapped[str | None] = mapped_column(String(200))
-    events: Mapped[str] = mapped_column(String(200), default="")
-    village_id: Mapped[str | None] = mapped_column(String(64))
-    role: Mapped[str | None] = mapped_column(String(16))
-    active: Mapped[bool] = mapped_column(default=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``report`` (the resident who filed the case) or ``follow`` (关注: one more resident asking)
+    kind: Mapped[str] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(32))  # personal data
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class Delivery(Base):
-    """One message to one channel (and for SMS one phone), delivered by the worker with retries.
+class ResidentFeedback(Base):
+    """One 回访 answer on a tracking page after 办结: 满意 or 不满意, a comment, and whether it reopened the case."""
 
-    ``message_id`` is the same on every attempt (the webhook's ``webhook-id``), so a receiver that got
-    it twice — the worker died after sending, before recording — can tell. A worker claims a row by
-    setting ``lease_until`` and its ``claim_token``; only the holder of the token records the outcome.
-    """
-
-    __tablename__ = "notification_deliveries"
-    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+    __tablename__ = "resident_feedback"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
-    subscription_id: Mapped[int] = mapped_column(Integer, index=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    message_id: Mapped[str] = mapped_column(String(64), unique=True)
-    #: Who is rate-limited together (one robot's URL, hashed); ``None``: no limit.
-    rate_key: Mapped[str | None] = mapped_column(String(32), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))  # personal data: SMS only
-    #: The message as it is sent (JSON): the same bytes, and so the same signature input, every time.
-    body: Mapped[str] = mapped_column(Text)
-    #: ``pending``, ``delivered``, ``dead`` (gave up: ``last_error`` says why).
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    give_up_at: Mapped[datetime] = mapped_column(DateTime)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-
-class DeliveryAttempt(Base):
-    """One try at sending a delivery, written when a worker claims it: the robots' rate limit counts these."""
-
-    __tablename__ = "notification_attempts"
-    __table_args__ = (Index("ix_attempt_rate", "rate_key", "at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("notification_deliveries.id"), index=True)
-    rate_key: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("resident_tracks.id"), index=True)
+    satisfied: Mapped[bool] = mapped_column()
+    comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime)
-    #: ``None`` while the try runs (or its worker died), ``ok``, or the error.
-    outcome: Mapped[str | None] = mapped_column(Text)
+    #: 不满意 within the configured days: the case went back to dispatch (返工).
+    reopened: Mapped[bool] = mapped_column(default=False)
 
 
+class ResidentHit(Base):
+    """One report or follow from /report, kept for the resident throttle's window (per address, per phone)."""
+
+    __tablename__ = "resident_hits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
 class Photo(Base):
     """A photo of a case (migration 0007): its files are kept by content hash (`township.loop.photos`).
 
@@ -459,3 +394,41 @@ class Photo(Base):
     #: ``report`` (with the report), ``resolve`` (办结 evidence) or ``progress`` (while handling).
     purpose: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# -- the field app (/m): device sessions and the receipts of replayed requests (migration 0008) -------
+
+
+class DeviceSession(Base):
+    """A phone signed in to the field app (``/m``) for weeks: revoked by its person or an admin.
+
+    The signed cookie carries a random token; only its SHA-256 is kept here
+    (`township.accounts.devices`), so a copy of the store signs no one in.
+    """
+
+    __tablename__ = "device_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FieldReceipt(Base):
+    """The first answer to a request the field app sent with an idempotency key (a move, a report).
+
+    A phone that lost the answer in a dead zone sends the request again with
+    the same key; it gets this answer back and nothing is applied twice
+    (`township.loop.receipts`). Keys are the sender's own: unique per user.
+    """
+
+    __tablename__ = "field_receipts"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_field_receipt_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)

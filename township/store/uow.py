@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from township.store.models import Notification, bump_version, utcnow
+from township.store.models import bump_version, utcnow
+from township.store.outbox import Notification
 
 T = TypeVar("T")
 
