@@ -20,7 +20,7 @@ import callbacks
 import downloads
 import field
 import resident
-from api import make_blueprint
+from api import admin, make_blueprint
 from api.http import RETRY_AFTER_S
 from township.config import ROOT, Settings
 from township.runtime.allocator import settle_allocator
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     follow_grids(app, app_ctx)
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
+    app.server.register_blueprint(admin.make_blueprint(app_ctx))
     app.server.register_blueprint(resident.make_blueprint(app_ctx))
     app.server.register_blueprint(field.make_blueprint(app_ctx))
     app.server.register_error_handler(StoreUnavailable, store_unavailable)
@@ -212,6 +213,20 @@ def _start_sweep(app: Dash) -> None:
                                      SWEEP_INTERVAL_S)
 
 
+def _start_notifier(app: Dash) -> None:
+    """Deliver notifications in a thread beside the server (``NOTIFY_WORKER``, on by default).
+
+    Under gunicorn, run ``python -m township notify`` beside it instead (or as
+    well: workers on one store never send the same message twice).
+    """
+    from township.runtime.notifier import run
+
+    app_ctx = app_context(app.server)
+    threading.Thread(target=run, args=(app_ctx.township.engine, app_ctx.settings.notify, threading.Event()),
+                     kwargs={"tell_overdue": not app_ctx.settings.sla.auto_escalate}, daemon=True,
+                     name="notifications").start()
+
+
 def _print_sign_in(app: Dash, settings: Settings) -> None:
     """Say how to sign in: the demo users and their passwords (only those still unchanged)."""
     if settings.role:
@@ -249,5 +264,7 @@ if __name__ == "__main__":
         _start_feed(dash_app, s)
     if s.sla.auto_escalate:
         _start_sweep(dash_app)
+    if s.notify.worker:
+        _start_notifier(dash_app)
     _print_sign_in(dash_app, s)
     serve(dash_app, s)

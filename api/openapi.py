@@ -29,6 +29,7 @@ from township.formats.schemas import (
     WrittenOut,
 )
 from township.loop.casefile import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
+from township.loop.inbox import MAX_LIST, Inbox, ReadIn, ReadOut
 from township.loop.photos import PhotoAddedOut, PhotosOut
 from township.loop.warnings import WARNING_MOVES, TaskIn, WarningMovedOut, WarningMoveIn
 from township.loop.workflow import MOVES
@@ -37,6 +38,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     CaseIn, WarningIn, CaseOut, CasePageOut, WarningOut, WrittenOut, CapResultOut, ErrorsOut, VersionOut,
     Open311Service, Open311Request, Open311Created, Open311Error,
     MoveIn, MovedOut, EventsOut, SuggestionsOut, OrdersOut, WarningMoveIn, TaskIn, WarningMovedOut,
+    Inbox, ReadIn, ReadOut,
     PhotosOut, PhotoAddedOut,
 )
 
@@ -242,6 +244,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": {"description": "CAP XML", "content": {
                 "application/cap+xml": {"schema": {"type": "string"}}}}, **_errors(401, 404)}}},
         **_warning_moves(write),
+        **_notifications(write),
         **_photos(write),
         "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
@@ -316,6 +319,26 @@ def _warning_moves(write: list) -> dict[str, Any]:
             "description": rules, "security": write, "parameters": [warning_id],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TaskIn")}}},
             "responses": answers}},
+    }
+
+
+def _notifications(write: list) -> dict[str, Any]:
+    """A person's unread notifications (issue 13): a token's, or a signed-in session's."""
+    who = ("The caller's lists: a responder token's handler's, a village token's village's, the command "
+           "centre's for command and admin tokens (a wall token has none); without a token, the signed-in "
+           "user's (the session cookie); neither: 401.")
+    return {
+        "/api/v1/notifications": {"get": {
+            "tags": ["notifications"], "summary": "the caller's notifications, newest first, and how many are unread",
+            "description": who, "security": [*write, {}],
+            "parameters": [_query("limit", "how many", {"type": "integer", "minimum": 1, "maximum": MAX_LIST,
+                                                        "default": 50})],
+            "responses": {"200": _json(_ref("Inbox")), **_errors(400, 401)}}},
+        "/api/v1/notifications/read": {"post": {
+            "tags": ["notifications"], "summary": "mark notifications read (ids, or all); ids on none of the "
+            "caller's lists are left alone", "description": who, "security": [*write, {}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ReadIn")}}},
+            "responses": {"200": _json(_ref("ReadOut")), **_errors(400, 401, 413, 422)}}},
     }
 
 

@@ -262,3 +262,12 @@ def sign_in_table(app_ctx: AppContext) -> str:
     lines = [f"{'username':<10}  {'password':<16}  {'role':<9}  village / handler", *(
         f"{u:<10}  {p:<16}  {r:<9}  {v}" for u, p, r, v in rows)]
     return "\n".join(lines)
+
+
+def reader_key(app_ctx: AppContext) -> str | None:
+    """Whose notifications this request reads and marks read: ``user:<id>`` signed in, ``kiosk:<role>:<village>``
+    for the ``DEFAULT_ROLE`` viewer (one shared list), ``None`` for someone not signed in."""
+    if signed_in(app_ctx) is not None:
+        return f"user:{session.get(SESSION_KEY)}" if has_request_context() else f"user:{_uid_from_cookie()}"
+    fallback = default_viewer(app_ctx)
+    return f"kiosk:{fallback.role}:{fallback.village_id or ''}" if fallback is not None else None

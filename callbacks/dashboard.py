@@ -8,12 +8,13 @@ from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, htm
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
-from auth import current_viewer, signed_in
+from auth import current_viewer, reader_key, signed_in
 from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, map_labels, map_note, map_updates
 from township.domain import filters
 from township.domain.filters import FilterState
 from township.domain.policy import may_see_reach
 from township.loop.casefile import clamp_state
+from township.loop.inbox import audiences_of, inbox
 from township.loop.sweeps import open_orders
 from township.loop.warnings import move_warning, reached_villages, selected_warning
 from township.loop.workflow import Actor, MoveRefused
@@ -100,7 +101,11 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     view = make_view(snap, gs, state)
     s = app_ctx.settings
     detail = grid_detail(view, gs, state.grid) if state.grid else None
-    account = account_bar(viewer, signed_in(app_ctx) is not None, state.lang)
+    reader = reader_key(app_ctx)
+    box = inbox(tw.engine, audiences_of(viewer.role, viewer.village_id, viewer.handler_id), reader, 5, state.lang) \
+        if reader else None
+    account = account_bar(viewer, signed_in(app_ctx) is not None, state.lang, box.unread if box else 0,
+                          [i.text for i in box.items if not i.read] if box else ())
     root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
                    s.tile_attribution, inline_grids=s.inline_grids, account=account,
                    panel_extra=grid_orders(app_ctx, state),

@@ -295,6 +295,30 @@ GRID_RULES: dict[str, dict[str, str]] = {
     "coverage_gap": {"zh": "覆盖缝隙", "en": "Gap"},
 }
 
+# Notifications (issue 13): the admin's deliveries page and the unread badge of the account chip.
+TEXT.update({
+    "notify_head": {"zh": "通知投递", "en": "Notification deliveries"},
+    "notify_all": {"zh": "全部", "en": "All"},
+    "notify_channels": {"zh": "已订阅渠道", "en": "Subscribed channels"},
+    "notify_none": {"zh": "暂无", "en": "None yet"},
+    "notify_id": {"zh": "编号", "en": "#"},
+    "notify_event": {"zh": "事项", "en": "Event"},
+    "notify_channel": {"zh": "渠道", "en": "Channel"},
+    "notify_to": {"zh": "发往", "en": "To"},
+    "notify_status": {"zh": "状态", "en": "Status"},
+    "notify_attempts": {"zh": "尝试次数", "en": "Attempts"},
+    "notify_created": {"zh": "生成时间", "en": "Created"},
+    "notify_next": {"zh": "下次尝试", "en": "Next try"},
+    "notify_delivered": {"zh": "送达时间", "en": "Delivered"},
+    "notify_error": {"zh": "最近错误 / 放弃原因", "en": "Last error / reason given up"},
+    "notify_events": {"zh": "事项", "en": "Events"},
+    "notify_village": {"zh": "村/社区", "en": "Village"},
+    "notify_role": {"zh": "角色", "en": "Role"},
+    "notify_unread": {"zh": "条未读通知", "en": "unread notifications"},
+    "notify_admin_only": {"zh": "仅系统管理员可查看通知投递", "en": "Only an administrator sees the deliveries"},
+})
+
+
 # The resident's page (群众点单, /report) and tracking page (/track/<code>): phone-first, Chinese first.
 TEXT.update({
     "res_title": {"zh": "群众点单 · 我要反映", "en": "Report a problem"},

@@ -859,6 +859,78 @@ CASE_MOVES = ("dispatch", "accept", "start", "resolve", "close", "return", "canc
 WARNING_MOVES = ("acknowledge", "handle", "clear")
 
 #: (method, rule) → the probe of what each role gets from it.
+# -- notifications (issue 13): a person's unread list, marking it read, the admin's deliveries page ---------
+
+#: The lists each role's token reads (township.loop.inbox.audiences_of, spelt out here).
+NOTIFY_LISTS = {"admin": {"command"}, "command": {"command"}, "village": {f"village:{OWN}"},
+                "responder": {f"handler:{RESPONDER_HANDLER}"}, "wall": set()}
+
+
+def notifications_of_both(site: Site) -> dict[str, int]:
+    """A resident's report in the own and in the foreign village, fanned out: a notification on each village's list."""
+    from datetime import timedelta
+
+    from township.loop.notify import fan_out
+    from township.store.models import utcnow
+
+    made = {}
+    for village in (OWN, FOREIGN):
+        body = {**new_case(site, village), "source": "citizen"}
+        r = requests.post(site.srv.url + "/api/v1/cases", json=body, timeout=TIMEOUT,
+                          headers={"Authorization": f"Bearer {site.tokens['command']}"})
+        assert r.status_code == 201, r.text
+        made[village] = r.json()[0]["id"]
+    fan_out(site.engine, utcnow(), timedelta(hours=1))  # the server's worker may have been first: either is once
+    return {v: site.one("SELECT id FROM notifications WHERE case_id = :c", c=case_id) for v, case_id in made.items()}
+
+
+def listed(site: Site, role: str) -> set[int]:
+    """The notifications on the lists of ``role``'s token, by SQL."""
+    lists = NOTIFY_LISTS.get(role, set())
+    return {r[0] for r in site.sql("SELECT notification_id, audience FROM notification_audiences") if r[1] in lists}
+
+
+def probe_notifications_get(c: Client) -> None:
+    made = notifications_of_both(c.site)
+    if c.role == "anonymous":  # no token, no session: a person's list is nobody's
+        clean(c, c.get("/api/v1/notifications"), 401)
+        return
+    for token in (True, False):  # the token's list, then the signed-in user's (the same role)
+        items = clean(c, c.get("/api/v1/notifications?limit=200", token=token), 200).json()["items"]
+        assert {i["id"] for i in items} <= listed(c.site, c.role), c.role
+        assert made[FOREIGN] not in {i["id"] for i in items}
+        assert (made[OWN] in {i["id"] for i in items}) == (c.role == "village")
+
+
+def probe_notifications_read(c: Client) -> None:
+    made = notifications_of_both(c.site)
+    reads = "SELECT count(*) FROM notification_reads"
+    if c.role == "anonymous":
+        before = c.site.one(reads)
+        refused(c, lambda: c.post("/api/v1/notifications/read", json={"all": True}), 401)
+        assert c.site.one(reads) == before
+        return
+    # Another village's notification is not the caller's to mark (the village operator's own is)
+    r = clean(c, c.post("/api/v1/notifications/read", json={"ids": [made[FOREIGN]]}), 200)
+    assert r.json()["marked"] == 0
+    clean(c, c.post("/api/v1/notifications/read", json={"all": True}), 200)
+    marked = {row[0] for row in c.site.sql("SELECT notification_id FROM notification_reads WHERE reader = :r",
+                                           r=f"token:access-{c.role}")}
+    assert marked == listed(c.site, c.role) and made[FOREIGN] not in marked
+    refused(c, lambda: c.post("/api/v1/notifications/read", json={"ids": ["x"]}), 422)
+
+
+def probe_admin_notifications(c: Client) -> None:
+    r = clean(c, c.get("/admin/notifications", token=False), {"admin": 200, "anonymous": 302}.get(c.role, 403))
+    if c.role == "admin":
+        assert 'id="notify-deliveries"' in r.text and re.search(r"\d{11}", r.text) is None  # phones masked
+        clean(c, c.get("/admin/notifications?status=nonsense", token=False), 400)
+    elif c.role == "anonymous":
+        assert r.headers["Location"].startswith("/login")
+    else:
+        assert "notify-deliveries" not in r.text
+
+
 ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/static/<path:filename>"): lambda c: clean(
         c, c.get("/static/none.txt"), 302 if c.role == "anonymous" else 404),
@@ -910,6 +982,9 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/export/features.geojson"): download("/export/features.geojson"),
     ("GET", "/report/daily"): download("/report/daily"),
     ("GET", "/report/daily.pdf"): probe_daily_pdf,
+    ("GET", "/api/v1/notifications"): probe_notifications_get,
+    ("POST", "/api/v1/notifications/read"): probe_notifications_read,
+    ("GET", "/admin/notifications"): probe_admin_notifications,
     ("GET", "/report"): public("/report"),
     ("POST", "/report"): resident_write("/report", lambda site: dict(
         zip(("lon", "lat"), map(str, point_in(site, OWN)), strict=True), category="water", description="停水"), 400),

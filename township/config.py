@@ -20,6 +20,88 @@ BUNDLED_RESOURCES = ROOT / "geodata" / "dalu_resources.geojson"
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """How notifications are delivered (`township.runtime.notifier`); the channels themselves are subscriptions.
+
+    Attributes
+    ----------
+    worker : bool
+        ``python app.py`` runs the delivery worker in a thread; ``NOTIFY_WORKER`` (default on).
+        Under gunicorn run ``python -m township notify`` beside it.
+    poll_s : float
+        Seconds between two looks at the outbox when there is nothing to send; ``NOTIFY_POLL_S``.
+    lease_s : float
+        How long a worker holds a message it is sending; another worker takes it over after
+        that (the sender died); ``NOTIFY_LEASE_S``. Each try waits at most half of it.
+    retry_s, retry_max_s : float
+        The first wait before trying again, doubled after each failure up to ``retry_max_s``;
+        ``NOTIFY_RETRY_S``, ``NOTIFY_RETRY_MAX_S``.
+    give_up_s : float
+        After this long undelivered a message becomes a dead letter, with the reason; ``NOTIFY_GIVE_UP_S``.
+    robot_per_minute : int
+        Messages a group robot takes a minute (企业微信 and 钉钉: 20); ``NOTIFY_ROBOT_PER_MINUTE``.
+    sms_provider : str
+        ``log`` (the default: writes the message, the phone masked, to the log) or ``aliyun``
+        (Aliyun SMS ``SendSms``); ``SMS_PROVIDER``.
+    sms_access_key_id, sms_access_key_secret, sms_sign_name, sms_template_code : str
+        The Aliyun account, signature (签名) and template (模板) code; ``SMS_ACCESS_KEY_ID``,
+        ``SMS_ACCESS_KEY_SECRET``, ``SMS_SIGN_NAME``, ``SMS_TEMPLATE_CODE``. The template takes
+        ``${event}``, ``${id}`` and ``${title}``.
+    sms_endpoint : str
+        The API's address; ``SMS_ENDPOINT`` (default ``https://dysmsapi.aliyuncs.com/``).
+    """
+
+    worker: bool = True
+    poll_s: float = 2.0
+    lease_s: float = 60.0
+    retry_s: float = 10.0
+    retry_max_s: float = 900.0
+    give_up_s: float = 86_400.0
+    robot_per_minute: int = 20
+    sms_provider: str = "log"
+    sms_access_key_id: str = ""
+    sms_access_key_secret: str = ""
+    sms_sign_name: str = ""
+    sms_template_code: str = ""
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+
+    def __post_init__(self) -> None:
+        for name, value in (("NOTIFY_POLL_S", self.poll_s), ("NOTIFY_LEASE_S", self.lease_s),
+                            ("NOTIFY_RETRY_S", self.retry_s), ("NOTIFY_RETRY_MAX_S", self.retry_max_s),
+                            ("NOTIFY_GIVE_UP_S", self.give_up_s), ("NOTIFY_ROBOT_PER_MINUTE", self.robot_per_minute)):
+            if not value > 0:
+                raise ValueError(f"{name} must be more than 0, not {value}")
+        if self.sms_provider not in ("log", "aliyun"):
+            raise ValueError(f"SMS_PROVIDER={self.sms_provider!r} unknown; allowed: log, aliyun")
+        missing = [name for name, value in (("SMS_ACCESS_KEY_ID", self.sms_access_key_id),
+                                            ("SMS_ACCESS_KEY_SECRET", self.sms_access_key_secret),
+                                            ("SMS_SIGN_NAME", self.sms_sign_name),
+                                            ("SMS_TEMPLATE_CODE", self.sms_template_code)) if not value]
+        if self.sms_provider == "aliyun" and missing:
+            raise ValueError(f"SMS_PROVIDER=aliyun needs {', '.join(missing)}")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> NotifyConfig:
+        """The notification settings of ``env``."""
+        base = cls()
+        return cls(
+            worker=env.get("NOTIFY_WORKER", "1") not in ("0", "false", "no"),
+            poll_s=float(env.get("NOTIFY_POLL_S", base.poll_s)),
+            lease_s=float(env.get("NOTIFY_LEASE_S", base.lease_s)),
+            retry_s=float(env.get("NOTIFY_RETRY_S", base.retry_s)),
+            retry_max_s=float(env.get("NOTIFY_RETRY_MAX_S", base.retry_max_s)),
+            give_up_s=float(env.get("NOTIFY_GIVE_UP_S", base.give_up_s)),
+            robot_per_minute=int(env.get("NOTIFY_ROBOT_PER_MINUTE", base.robot_per_minute)),
+            sms_provider=env.get("SMS_PROVIDER", base.sms_provider),
+            sms_access_key_id=env.get("SMS_ACCESS_KEY_ID", ""),
+            sms_access_key_secret=env.get("SMS_ACCESS_KEY_SECRET", ""),
+            sms_sign_name=env.get("SMS_SIGN_NAME", ""),
+            sms_template_code=env.get("SMS_TEMPLATE_CODE", ""),
+            sms_endpoint=env.get("SMS_ENDPOINT", base.sms_endpoint),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the app needs to start.
 
@@ -87,6 +169,8 @@ class Settings:
         The deadlines (``SLA_*``, see `township.domain.sla`), read here once:
         ingest sets a new case's deadline with them and the workflow its
         escalations' (the one configuration the whole app uses).
+    notify : NotifyConfig
+        How notifications are delivered (``NOTIFY_*``, ``SMS_*``).
     revisit_reopen_days : float
         回访: a resident's 不满意 within this many days of 办结 (the case's
         ``resolved_at``; the limit itself included) reopens the case (返工);
@@ -145,6 +229,7 @@ class Settings:
     login_address_failures: int = 30
     login_window_s: float = 900.0
     sla: SlaConfig = DEFAULT_SLA
+    notify: NotifyConfig = NotifyConfig()
     revisit_reopen_days: float = 7.0
     report_address_limit: int = 10
     report_phone_limit: int = 5
@@ -220,6 +305,7 @@ class Settings:
             login_address_failures=int(env.get("LOGIN_ADDRESS_FAILURES", base.login_address_failures)),
             login_window_s=float(env.get("LOGIN_WINDOW_S", base.login_window_s)),
             sla=SlaConfig.from_env(env),
+            notify=NotifyConfig.from_env(env),
             revisit_reopen_days=float(env.get("REVISIT_REOPEN_DAYS", base.revisit_reopen_days)),
             report_address_limit=int(env.get("REPORT_ADDRESS_LIMIT", base.report_address_limit)),
             report_phone_limit=int(env.get("REPORT_PHONE_LIMIT", base.report_phone_limit)),

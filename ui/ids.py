@@ -165,3 +165,5 @@ ADMIN_TOKEN_REVOKE = "admin-token-revoke"
 ADMIN_DEVICES = "admin-devices"  # the table of phones signed in to the field app (device sessions)
 ADMIN_DEVICE_PICK = "admin-device-pick"
 ADMIN_DEVICE_REVOKE = "admin-device-revoke"
+# Notifications (issue 13): the unread badge on the account chip.
+ACCOUNT_UNREAD = "account-unread"

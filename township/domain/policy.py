@@ -89,7 +89,7 @@ def may_import(role: str) -> bool:
 
 
 def may_administer(role: str) -> bool:
-    """Whether ``role`` may use the admin page (grids, rosters, users and tokens)."""
+    """Whether ``role`` may use the admin pages (grids, rosters, users and tokens; notification deliveries)."""
     return role in ADMINS
 
 

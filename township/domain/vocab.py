@@ -205,6 +205,32 @@ def label(table: dict, code: object, lang: Lang = "zh") -> str:
     return entry[lang] if entry else str(code)
 
 
+# -- notifications (issue 13) -------------------------------------------------------------------------
+
+#: What is told to whom (`township.loop.notify.RECIPIENTS`); the codes are the webhooks' ``type`` too.
+NOTIFY_EVENTS: dict[str, dict[str, str]] = {
+    "dispatched": {"zh": "派单", "en": "Dispatched"},
+    "overdue": {"zh": "超期", "en": "Overdue"},
+    "escalated": {"zh": "升级", "en": "Escalated"},
+    "warning": {"zh": "红橙预警", "en": "Red/orange warning"},
+    "reported": {"zh": "群众点单", "en": "Resident report"},
+    "closed": {"zh": "已销号", "en": "Closed"},
+    "reopened": {"zh": "重新办理", "en": "Reopened"},
+}
+#: Channels a subscription sends on.
+NOTIFY_CHANNELS: dict[str, dict[str, str]] = {
+    "webhook": {"zh": "Webhook", "en": "Webhook"},
+    "wecom": {"zh": "企业微信群机器人", "en": "WeCom group robot"},
+    "dingtalk": {"zh": "钉钉群机器人", "en": "DingTalk group robot"},
+    "sms": {"zh": "短信", "en": "SMS"},
+}
+#: States of a delivery.
+DELIVERY_STATUSES: dict[str, dict[str, str]] = {
+    "pending": {"zh": "待发送", "en": "Pending"},
+    "delivered": {"zh": "已送达", "en": "Delivered"},
+    "dead": {"zh": "已放弃", "en": "Dead letter"},
+}
+
 #: What a resident reports (群众点单), in residents' words, and the case type and domain each becomes.
 #: Two reports are "of the same kind" (附近已有人反映) when their type and domain are the same.
 RESIDENT_CATEGORIES: dict[str, dict[str, str]] = {

@@ -31,6 +31,7 @@ from township.domain.vocab import (
     WARNING_STATUSES,
     WARNING_TYPES,
 )
+from township.formats.notices import case_data, warning_data
 from township.grids.model import GridSet
 from township.store.models import Case, CaseEvent, Warning, WarningGrid, utcnow
 from township.store.uow import UnitOfWork, run_in_unit
@@ -40,6 +41,8 @@ MAX_BATCH = 5000
 #: What an idempotent re-send may change: the report's own fields (the grid follows the point). Status,
 #: tier, deadline, handler and village move only through the workflow (docs/design.md §5).
 RESEND_FIELDS = ("type", "domain", "title", "description", "lon", "lat", "grid_id", "reporter", "reporter_phone")
+#: Warnings of this level or more severe (1 red, 2 orange) are told to the grids' officers and the command centre.
+NOTIFY_LEVEL = 2
 #: Largest warning radius accepted (a whole county is about 100 km across).
 MAX_RADIUS_M = 200_000.0
 
@@ -347,6 +350,7 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
                 for n, case_id in zip(new, ids, strict=True)])
             for n, case_id in zip(new, ids, strict=True):
                 out[n] = Written(case_id, True, values[n]["grid_id"])
+                _note_report(uow, gridset, case_id, values[n])
         for n in again:
             row = _existing(s, Case, [items[n]])[(items[n].source, items[n].external_id)]
             error = refusal(n, row, items[n], values[n])
@@ -356,6 +360,19 @@ def add_cases(uow: UnitOfWork, gridset: GridSet, items: list[CaseIn], actor: str
         return [out[n] for n in range(len(items))]
 
     return _write_all(uow, gridset, items, write)
+
+
+def _village_name(gridset: GridSet, village_id: str | None) -> str | None:
+    return gridset.props(village_id)["name"] if village_id and village_id in gridset else village_id
+
+
+def _note_report(uow: UnitOfWork, gridset: GridSet, case_id: int, values: dict) -> None:
+    """A resident's new report waiting for dispatch (source ``citizen``, ``reported``) tells its village's duty."""
+    if values["source"] == "citizen" and values["status"] == "reported":
+        case = uow.session.get(Case, case_id)
+        if case is not None:
+            uow.notify("reported", case_data(case, _village_name(gridset, case.village_id)), case_id=case_id,
+                       village_id=case.village_id)
 
 
 def write_warnings(bind: Engine | Connection, gridset: GridSet, items: list[WarningIn], *,
@@ -394,6 +411,7 @@ def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn], *,
             raise IngestError([FieldError(None, "external_id", f"({item.source}, {item.external_id}) is already "
                                           "used by a warning this caller may not write; send another external_id")])
         created = row is None
+        was_level = row.level if row is not None else NOTIFY_LEVEL + 1
         if row is None:
             row = Warning(**values)
             s.add(row)
@@ -406,8 +424,12 @@ def add_warnings(uow: UnitOfWork, gridset: GridSet, items: list[WarningIn], *,
             for key, value in values.items():
                 setattr(row, key, value)
             s.execute(delete(WarningGrid).where(WarningGrid.warning_id == row.id))
-        s.add_all(WarningGrid(warning_id=row.id, grid_id=g)
-                  for g in gridset.grids_within(item.lon, item.lat, item.radius_m))
+        reached = gridset.grids_within(item.lon, item.lat, item.radius_m)
+        s.add_all(WarningGrid(warning_id=row.id, grid_id=g) for g in reached)
+        if row.level <= NOTIFY_LEVEL and row.status == "active" and (created or was_level > NOTIFY_LEVEL):
+            villages = sorted({v for g in reached if (v := gridset.village_of(g))})
+            uow.notify("warning", warning_data(row, villages, [_village_name(gridset, v) or v for v in villages]),
+                       warning_id=row.id, village_id=row.village_id)
         return Written(row.id, created, values["grid_id"])
 
     # One by one: a warning comes alone or a few at a time, and each has its grids to write.

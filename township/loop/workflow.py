@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from township.domain.policy import STAFF
 from township.domain.sla import DEFAULT_SLA, SlaConfig, deadline_for
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DONE_STATUSES, OPEN_STATUSES, TIERS
+from township.loop.notify import note_move
 from township.loop.staff import get_handler
 from township.store.models import Case, CaseAssignment, CaseEvent, Grid, Handler, User, utcnow
 from township.store.uow import UnitOfWork
@@ -408,6 +409,7 @@ def _apply(uow: UnitOfWork, case: Case, move: Move, actor: Actor, params: dict[s
     case.version = uow.version()
     s.add(CaseEvent(case_id=case.id, at=now, actor=actor.name[:64], action=move.name, from_status=before[0],
                     to_status=case.status, from_tier=before[1], to_tier=case.tier, note=text))
+    note_move(uow, case, move.name, before[0], ctx.target, clean.get("reason", ""))  # the outbox, in this unit
     return Moved(case.id, move.name, before[0], case.status, before[1], case.tier, case.version, now, text)
 
 

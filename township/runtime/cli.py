@@ -21,6 +21,7 @@ from township.domain.policy import SEES_PERSONAL, STAFF
 from township.domain.vocab import ROLES
 from township.grids.mapping import GRID_FIELDS
 from township.grids.validate import SLIVER_TOLERANCE_M, GridValidationError
+from township.runtime.notify_cli import add_channels, add_notify
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -409,7 +410,7 @@ def _add_devices(sub: argparse._SubParsersAction) -> None:
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate_grids, _add_init, _add_import, _add_token, _add_user, _add_escalate, _add_devices,
-    _add_import_staff,
+    _add_import_staff, add_notify, add_channels,
 ]
 
 

@@ -1,1 +1,6 @@
 """The store: SQLAlchemy models, the engine and its sessions, migrations glue."""
+from township.store import models, outbox
+
+# Both model modules, whichever is imported first: Base.metadata then holds every table (create_all,
+# the migrations' comparison), the notification tables of `outbox` too.
+__all__ = ["models", "outbox"]

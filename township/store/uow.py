@@ -13,6 +13,7 @@ Writes run one at a time on both stores: the session's connection carries the
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -22,7 +23,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from township.store.models import bump_version
+from township.store.models import bump_version, utcnow
+from township.store.outbox import Notification
 
 T = TypeVar("T")
 
@@ -112,6 +114,25 @@ class UnitOfWork:
         if self._version is None:
             self._version = bump_version(self.session)
         return self._version
+
+    def notify(self, event: str, data: dict, *, case_id: int | None = None, warning_id: int | None = None,
+               village_id: str | None = None, key: str | None = None) -> None:
+        """Put a notification in this unit's outbox: it is committed with the move that causes it, or not at all.
+
+        Parameters
+        ----------
+        event : str
+            A code of `township.domain.vocab.NOTIFY_EVENTS`.
+        data : dict
+            What its messages say, as it is now (JSON-able).
+        case_id, warning_id, village_id : optional
+            What it is about; whose village.
+        key : str, optional
+            For a finding a sweep may make again (``overdue:<case>:<deadline>``): told once.
+        """
+        self.session.add(Notification(event=event, case_id=case_id, warning_id=warning_id, village_id=village_id,
+                                      key=key, data=json.dumps(data, ensure_ascii=False, default=str),
+                                      created_at=utcnow()))
 
 
 @contextmanager
