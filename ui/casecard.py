@@ -12,7 +12,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from layers.text import t
+from layers.text import dropdown_labels, t
 from township.domain.isotime import local_text as local
 from township.domain.policy import sees_personal
 from township.domain.privacy import shown_name, shown_phone
@@ -102,6 +102,7 @@ def actions(file: CaseFile, role: str, lang: str, text: str = "", handler: str |
         key = "dispatch_to" if file.handler_move == "dispatch" else "taker"
         parts.append(html.Label(t(key, lang), className="field-label"))
         parts.append(dcc.Dropdown(options, chosen, id=CARD.field_id("handler"), clearable=False, searchable=True,
+                                  labels=dropdown_labels(lang),
                                   className="case-handler"))
     parts.append(html.Label(t("move_text", lang), className="field-label"))
     parts.append(dcc.Textarea(id=CARD.field_id("text"), value=text, placeholder=t("move_text_hint", lang),

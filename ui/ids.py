@@ -131,3 +131,10 @@ WARN_MOVE = "warn-move"  # {"type": WARN_MOVE, "move": "acknowledge" | "handle" 
 WARN_DISPATCH = "warn-dispatch"  # {"type": WARN_DISPATCH, "handler": handler id}: dispatch a task to them
 WARN_FIELD = "warn-field"  # {"type": WARN_FIELD, "name": "text"}: the note of a move or a task
 WARN_CONTROL = "warn-control"  # {"type": WARN_CONTROL, "name": "close" | "reload"}
+
+# the desk console (one screen) and its statistics page
+TAB = "desk-tab"  # dcc.RadioItems in the header: "desk" (map, table, cards) or "stats"
+STATS_PAGE = "stats-page"  # the statistics page over the desk; hidden while the desk is shown
+TABLE_SLOT = "table-slot"  # where the case table is put once the map has drawn (assets/dashboard.js loadTable)
+TABLE_SPEC = "table-spec"  # dcc.Store: the case table (component JSON) and the URL of its library's script
+SIDE = "desk-side"  # the right column: the open cards above the grid panel
