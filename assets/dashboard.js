@@ -5,6 +5,27 @@
  */
 window.dash_clientside = window.dash_clientside || {};
 
+/* The longest the case table waits for the map's first draw (a map that never draws must not keep it away). */
+const TABLE_WAIT_MS = 20000;
+
+/* Resolves once MapLibre has painted some of the map's shapes (or after TABLE_WAIT_MS): loaded is not drawn. */
+function shapesShown(mapId) {
+  return new Promise(resolve => {
+    const start = performance.now();
+    const check = () => {
+      const gd = document.querySelector('#' + mapId + ' .js-plotly-plot');
+      const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+      const painted = sub && sub.map && sub.map.queryRenderedFeatures().length > 0;
+      if (painted || performance.now() - start > TABLE_WAIT_MS) {
+        requestAnimationFrame(() => requestAnimationFrame(resolve));
+      } else {
+        setTimeout(check, 50);
+      }
+    };
+    check();
+  });
+}
+
 /* Whether the case table (`spec`: its component JSON, ui/dashboard.py table_spec) is on the page yet. */
 function tableShown(spec) {
   return Boolean(spec && document.getElementById(spec.component.props.id));
@@ -27,15 +48,16 @@ window.dash_clientside.dashboard = {
   /* Resolves with `version` once the map has drawn it (`anyVersion`: whatever it shows; or after 3 s): the statistics and
    * the table ask the server only then. Asked at once, at city scale their answers held
    * the browser's main thread while the map waited to draw (bench/ingest.py freshness). */
-  mapDrawn: function (version, mapId, anyVersion) {
+  mapDrawn: function (version, mapId, anyVersion, waitMs) {
     return new Promise(resolve => {
       const start = performance.now();
+      const wait = waitMs || 3000;
       const check = () => {
         const gd = document.querySelector('#' + mapId + ' .js-plotly-plot');
         const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
         const shown = gd && gd.layout && (anyVersion || (gd.layout.meta && gd.layout.meta.version === version));
         const drawn = shown && sub && sub.map && sub.map.loaded() && sub.map.areTilesLoaded();
-        if (drawn || performance.now() - start > 3000) {
+        if (drawn || performance.now() - start > wait) {
           resolve(version);
         } else {
           setTimeout(check, 25);
@@ -61,8 +83,10 @@ window.dash_clientside.dashboard = {
     if (!spec) {
       return dc.no_update;
     }
-    const drawn = dc.dashboard.mapDrawn(null, mapId, true);
-    return drawn.then(() => new Promise((resolve, reject) => {
+    const drawn = dc.dashboard.mapDrawn(null, mapId, true, TABLE_WAIT_MS).then(() => shapesShown(mapId));
+    // Then when the browser is idle: the map has painted, and the script's parsing does not hold its frames.
+    const idle = drawn.then(() => new Promise(resolve => window.requestIdleCallback(resolve, {timeout: 2000})));
+    return idle.then(() => new Promise((resolve, reject) => {
       if (window.dash_ag_grid) {
         resolve(spec.component);
         return;
