@@ -218,6 +218,9 @@ TEXT.update({
     "url_corrected": {"zh": "地址已更正:本账号只能查看{village},已显示{village}",
                       "en": "Address corrected: this account sees {village} only, which is shown"},
     "reset_village": {"zh": "重置筛选", "en": "Reset filters"},
+    "no_sign_in": {"zh": "免登录", "en": "No sign-in"},
+    "rsp_call_reporter": {"zh": "联系上报人", "en": "Call the reporter"},
+    "rsp_no_reporter": {"zh": "在办事件无上报人电话", "en": "No reporter's number among the open cases"},
 })
 
 

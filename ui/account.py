@@ -14,5 +14,7 @@ def account_bar(viewer: Actor, signed_in: bool, lang: str) -> html.Div:
     role = ROLES.get(viewer.role, {}).get(lang, viewer.role)
     link = html.A(t("logout", lang), href="/logout", id="account-logout") if signed_in else \
         html.A(t("login", lang), href="/login", id="account-login")
-    return html.Div([html.Span(viewer.name, id="account-name"), html.Span(role, className="account-role"), link],
+    # Not signed in (a kiosk's default role), the name is only the role's (auth.default_viewer): say that instead.
+    name = viewer.name if signed_in else t("no_sign_in", lang)
+    return html.Div([html.Span(name, id="account-name"), html.Span(role, className="account-role"), link],
                     id=ids.ACCOUNT, className="account", **{"data-role": viewer.role})
