@@ -159,7 +159,7 @@ def map_view(state: FilterState, gridset: GridSet) -> tuple[dict, float, str]:
 
 
 #: The zoom a table row flies the map to: the case's street block, with its grid around it.
-FOCUS_ZOOM = 13.5
+FOCUS_ZOOM = 12.8
 #: The ring round the case a table row flies to (not a status or warning colour: docs/design.md §1).
 FOCUS_COLOUR = "#00B8D4"
 
@@ -241,9 +241,19 @@ def text_width(text: str) -> int:
 
 
 #: Padding of an AG Grid cell (both sides) and room for a header's sort arrow.
-CELL_PAD = 36
+CELL_PAD = 34
+#: The widest a coded column grows: a longer label (English ones) wraps onto a second line instead.
+CODED_MAX = 96
+#: Row height of the case table: two lines of a wrapped label.
+ROW_PX = 44
 #: How the table shows a time: month, day and time fit its column (the case card shows the year too).
 TABLE_TIME = "%m-%d %H:%M"
+
+
+def label_words(field: str, lang: str) -> list[str]:
+    """Every label a coded column of the case table can show in ``lang``."""
+    table = {"type": CASE_TYPES, "domain": DOMAINS, "status": CASE_STATUSES, "tier": TIERS}.get(field)
+    return [label(table, code, lang) for code in table] if table else []
 
 
 def table_columns(lang: str) -> list[dict]:
@@ -267,9 +277,14 @@ def table_columns(lang: str) -> list[dict]:
     for field, key in cols:
         col: dict = {"field": field, "headerName": t(key, lang), "sortable": field in SORTABLE}
         if field in longest:
-            col["width"] = max(text_width(longest[field]), text_width(t(key, lang))) + CELL_PAD
-        else:  # the free text: what is left, the title twice the grid's share
-            col.update({"flex": 2 if field == "title" else 1, "minWidth": 120, "tooltipField": field})
+            need = max(text_width(longest[field]), text_width(t(key, lang)))
+            if need > CODED_MAX:  # wrap: as wide as its longest word, at least CODED_MAX
+                words = " ".join(label_words(field, lang)).split() or [longest[field]]
+                need = max(CODED_MAX, *(text_width(w) for w in words))
+                col.update({"wrapText": True, "cellClass": "cell-wrap"})
+            col["width"] = need + CELL_PAD
+        else:  # the free text: what is left, the title a larger share than the grid
+            col.update({"flex": 3 if field == "title" else 2, "minWidth": 100, "tooltipField": field})
         out.append(col)
     return out
 
@@ -312,7 +327,7 @@ def case_table(lang: str) -> dag.AgGrid:
         columnDefs=table_columns(lang),
         defaultColDef={"sortable": False, "resizable": True},
         rowModelType="infinite",
-        dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 4,
+        dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 4, "rowHeight": ROW_PX,
                          "localeText": grid_locale(lang, t("none", lang))},
         rowClassRules={"row-overdue": "params.data && params.data.overdue"},
         getRowId="'' + params.data.id",  # a clicked row names its case (cellClicked.rowId): the case card
