@@ -96,6 +96,7 @@ def test_a_village_operator_sees_only_their_village(signin_server, page):
     assert "小滩子村" in page.inner_text("#filter-village")
     cells = table_cells(page, "grid")
     assert cells and all(c.startswith("小滩子村") for c in cells)
+    page.locator("#desk-tab label").nth(1).click()  # the statistics: their own tab, filled when opened
     page.wait_for_selector("#stats-stages", timeout=20000)
     assert page.locator("#stats-ranking").count() == 0  # the ranking is the township head's
 
@@ -218,8 +219,10 @@ def test_the_closed_loop_from_the_page(signin_server, page, grids):
     after = {"open": int(kpi(page, "open")), "done_rate": kpi(page, "done_rate")}
     assert after["done_rate"] != before["done_rate"]
     assert after == db_figures(srv, VILLAGE)
+    page.locator("#desk-tab label").nth(1).click()  # the statistics: their own tab, filled when opened
     page.wait_for_function(f"() => document.querySelector('#stats-done_rate')?.innerText === '{after['done_rate']}'",
                            timeout=15000)
+    page.locator("#desk-tab label").nth(0).click()
 
     # closing the card, then the case point on the map opens it again
     page.click("#case-card .case-close")
