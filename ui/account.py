@@ -9,12 +9,16 @@ from township.loop.workflow import Actor
 from ui import ids
 
 
+#: How auth.default_viewer ends the name of who has not signed in (``镇指挥中心(免登录)``).
+KIOSK_SUFFIX = "(免登录)"
+
+
 def account_bar(viewer: Actor, signed_in: bool, lang: str) -> html.Div:
     """``小滩子村值班员 · 村/社区值班员 · 退出``; a viewer who did not sign in gets 登录 instead."""
     role = ROLES.get(viewer.role, {}).get(lang, viewer.role)
     link = html.A(t("logout", lang), href="/logout", id="account-logout") if signed_in else \
         html.A(t("login", lang), href="/login", id="account-login")
-    # Not signed in (a kiosk's default role), the name is only the role's (auth.default_viewer): say that instead.
-    name = viewer.name if signed_in else t("no_sign_in", lang)
+    # A kiosk's default viewer (auth.default_viewer) is named by its role in Chinese: say "no sign-in" instead.
+    name = t("no_sign_in", lang) if not signed_in and viewer.name.endswith(KIOSK_SUFFIX) else viewer.name
     return html.Div([html.Span(name, id="account-name"), html.Span(role, className="account-role"), link],
                     id=ids.ACCOUNT, className="account", **{"data-role": viewer.role})
