@@ -143,8 +143,9 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
     return fig
 
 
-#: The map's size on the desk at 1920×1080 (and, zoomed 2×, at 3840×2160): what a view is fitted to.
-DESK_MAP_PX = (1150, 500)
+#: What a view is fitted to: a little less than the map's size on the desk at 1920×1080 (1150×510, and zoomed 2×
+#: at 3840×2160), so that the town also fits a smaller screen's map (the town is about as high as it is wide).
+DESK_MAP_PX = (800, 420)
 
 
 def map_view(state: FilterState, gridset: GridSet) -> tuple[dict, float, str]:
@@ -171,8 +172,8 @@ def case_focus(lon: float, lat: float, revision: str) -> dict:
     panned; the ring is a MapLibre circle layer of the layout, so no trace of
     the figure changes index.
     """
-    ring = {"sourcetype": "geojson", "type": "circle", "color": FOCUS_COLOUR, "opacity": 0.55,
-            "circle": {"radius": 16},
+    ring = {"sourcetype": "geojson", "type": "circle", "color": FOCUS_COLOUR, "opacity": 0.5,
+            "circle": {"radius": 22},
             "source": {"type": "FeatureCollection",
                        "features": [{"type": "Feature", "properties": {},
                                      "geometry": {"type": "Point", "coordinates": [lon, lat]}}]}}
