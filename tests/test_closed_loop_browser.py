@@ -13,7 +13,7 @@ from conftest import LiveServer
 from sqlalchemy import text
 from test_browser import GRAPH, click_lonlat, drawn_locations, kpi, open_map, table_cells
 
-from layers.mapfig import CASES, GRIDS, VILLAGES
+from layers.mapfig import CASES, GRIDS
 from township.config import BUNDLED_GRIDS, SECRET_FILE
 from township.domain.vocab import CASE_STATUS_COLORS, DONE_STATUSES, OPEN_STATUSES
 from township.formats.ingest import CaseIn, write_cases

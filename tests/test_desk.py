@@ -86,7 +86,8 @@ def test_map_table_and_card_on_one_screen(server, browser, size):
             assert not overlap(shown["card"], box(pg, f"#{ids.ALERT_ACK}"))
         # scaled up on a 4K desk: the table's text is as big, for the eye, as at 1080p
         font = pg.evaluate(f"""() => {{ const c = document.querySelector('{ROW} .ag-cell');
-            return parseFloat(getComputedStyle(c).fontSize) * (c.getBoundingClientRect().height / c.offsetHeight); }}""")
+            const zoom = c.getBoundingClientRect().height / c.offsetHeight;
+            return parseFloat(getComputedStyle(c).fontSize) * zoom; }}""")
         assert font >= 13 * size["width"] / 1920 * 0.95
         # statistics are a tab of their own, filled when opened
         assert pg.locator("#stats-stages").count() == 0

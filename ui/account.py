@@ -8,7 +8,6 @@ from township.domain.vocab import ROLES
 from township.loop.workflow import Actor
 from ui import ids
 
-
 #: How auth.default_viewer ends the name of who has not signed in (``镇指挥中心(免登录)``).
 KIOSK_SUFFIX = "(免登录)"
 
