@@ -166,6 +166,9 @@ def _next_state(state: FilterState, trigger: str | None, values: dict, click: di
         return filters.drill(state, grid_id, level, gs.village_of(grid_id))
     update = {k: v for k, v in values.items() if v is not None}
     new = state.model_copy(update=update)
+    if trigger == ids.F_VILLAGE and len(new.village) == 1 and new.village != state.village and new.level < 3:
+        # Choosing one village shows its grids (the map zooms to it), as clicking it on the map does.
+        new = new.model_copy(update={"level": 3})
     if new.grid and (new.level != 3 or (new.village and gs.village_of(new.grid) not in new.village)):
         new = new.model_copy(update={"grid": None})
     return new

@@ -171,3 +171,17 @@ def test_village_operator_sees_their_village_and_a_corrected_url(village_server,
         assert pg.locator(f"#{ids.IMPORT_UPLOAD}").count() == 0
     finally:
         context.close()
+
+
+def test_choosing_one_village_shows_its_grids():
+    from callbacks.dashboard import CONTROLS, reduce
+    from township.domain.filters import FilterState
+
+    town = FilterState(level=2)
+    values = {name: getattr(town, name) for _, name in CONTROLS}
+    one = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03"]}, None, None)
+    assert (one.village, one.level) == (["DL-03"], 3)
+    two = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03", "DL-04"]}, None, None)
+    assert (two.village, two.level) == (["DL-03", "DL-04"], 2)  # several: compared side by side, by village
+    other = reduce(town, ids.F_DOMAIN, {**values, "domain": ["safety"]}, None, None)
+    assert other.level == 2
