@@ -120,7 +120,8 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     gs = tw.gridset
     asked, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)))
     state = village_view(clamp_state(asked, viewer, gs), viewer)
-    corrected = state.village != asked.village or state.grid != asked.grid
+    # Only what the URL named and is not shown: a plain address is no correction.
+    corrected = bool(asked.village and asked.village != state.village or asked.grid and asked.grid != state.grid)
     note = t("url_corrected", state.lang).format(village=gs.props(state.village[0])["name"]) if corrected else ""
     if app_ctx.grid_load.error is not None:
         notices.append(f"grid file rejected ({len(app_ctx.grid_load.error.violations)} problems), previous grids kept")

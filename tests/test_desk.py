@@ -185,3 +185,12 @@ def test_choosing_one_village_shows_its_grids():
     assert (two.village, two.level) == (["DL-03", "DL-04"], 2)  # several: compared side by side, by village
     other = reduce(town, ids.F_DOMAIN, {**values, "domain": ["safety"]}, None, None)
     assert other.level == 2
+
+
+def test_a_plain_address_is_not_corrected(village_server, browser):
+    context, pg = open_desk(browser, village_server.url + "/")
+    try:
+        assert not pg.locator(f"#{ids.NOTICE}").is_visible()
+        assert pg.evaluate("location.search") == ""
+    finally:
+        context.close()
