@@ -732,12 +732,21 @@ def table(rows: list[dict]) -> str:
     return markdown(header, body)
 
 
-def verdicts(rows: list[dict], budget_s: float = 3.0, budget_mb: float = 400.0) -> list[str]:
-    """The §4 budgets at township scale against the rows."""
+def verdicts(rows: list[dict], budget_s: float = 3.0, budget_mb: float = 400.0, draw_s: float = 1.5,
+             drawn_kb: float = 1000.0) -> list[str]:
+    """The §4 budgets at township scale against the rows: the cold load and RSS, and the dashboard's map
+    drawn within ``draw_s`` with at most ``drawn_kb`` received before it draws."""
     load = next(r for r in rows if r["what"] == "cold load → drawn map")["ours"]
     rss = next(r for r in rows if r["unit"] == "MB")["ours"]
-    return [f"cold load {_num(load, 's')} ({'meets' if load <= budget_s else 'MISSES'} ≤ {budget_s:g} s); "
-            f"RSS {rss:.0f} MB ({'meets' if rss <= budget_mb else 'MISSES'} ≤ {budget_mb:g} MB)"]
+    kb = next(r for r in rows if r["what"] == "bytes until drawn")["ours"]
+
+    def verdict(ok: bool) -> str:
+        return "meets" if ok else "MISSES"
+
+    return [f"cold load {_num(load, 's')} ({verdict(load <= budget_s)} ≤ {budget_s:g} s; "
+            f"{verdict(load <= draw_s)} the dashboard's ≤ {draw_s:g} s); bytes until drawn {kb:,.0f} kB "
+            f"({verdict(kb <= drawn_kb)} ≤ {drawn_kb:,.0f} kB); RSS {rss:.0f} MB ({verdict(rss <= budget_mb)} "
+            f"≤ {budget_mb:g} MB)"]
 
 
 def seeded_store(directory: Path, scale: float) -> str:

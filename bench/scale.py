@@ -654,6 +654,7 @@ def make_warnings(leaves: _Leaves, spec: SizeSpec, now: datetime, gen: np.random
         "radius_m": np.round(np.where(np.arange(n) < live, gen.uniform(1, 6, n), gen.uniform(1, 5, n)) * 1000, 1),
         "grid_id": leaves.ids[owner], "village_id": leaves.villages[owner],
         "issued_at": issued, "expires_at": issued + np.timedelta64(2, "D"), "updated_at": issued,
+        "created_at": issued,  # migration 0005's column: one insert of many rows needs every column given
     }
 
 

@@ -13,9 +13,11 @@ from dash import ALL, Dash, Input
 
 from callbacks.card import CardOut, done, refused, register_card
 from layers.mapfig import CASES
+from township.domain.vocab import CASE_MOVES
+from township.domain.vocab import label as vocab_label
 from township.loop.casefile import case_file, move_params, visible_case
 from township.loop.photos import shown_photos
-from township.loop.workflow import MOVES, Actor, MoveRefused, apply_move
+from township.loop.workflow import Actor, MoveRefused, apply_move
 from township.runtime.bootstrap import AppContext
 from township.store.models import utcnow
 from ui import casecard as ui
@@ -47,7 +49,7 @@ def make_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: str, handl
     except MoveRefused as exc:
         return refused(opened, exc, lambda message: open_card(app_ctx, viewer, case_id, lang, message=message,
                                                               text=text or "", handler=handler), lang)
-    label = MOVES[move].zh if lang == "zh" else move
+    label = vocab_label(CASE_MOVES, move, lang)
     return done(open_card(app_ctx, viewer, case_id, lang, message=f"{label} {moved.note}".strip(), ok=True))
 
 

@@ -10,9 +10,10 @@ from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, reader_key, signed_in
 from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, map_labels, map_note, map_updates
+from layers.text import t
 from township.domain import filters
 from township.domain.filters import FilterState
-from township.domain.policy import may_see_reach
+from township.domain.policy import may_import, may_see_reach, may_see_village
 from township.loop.casefile import clamp_state
 from township.loop.inbox import audiences_of, inbox
 from township.loop.sweeps import open_orders
@@ -26,6 +27,7 @@ from ui import casecard, ids, warningcard
 from ui import dashboard as ui
 from ui import stats as stats_ui
 from ui.account import account_bar
+from ui.exports import export_row
 
 #: Buttons among the reducer's inputs: only a click (n_clicks set) is an action.
 BUTTONS = frozenset({ids.CRUMB_TOWN, ids.CRUMB_VILLAGE, ids.F_RESET})
@@ -72,29 +74,56 @@ def grid_orders(app_ctx: AppContext, state: FilterState) -> list:
     return casecard.orders_list(orders, gs, state.lang)
 
 
-def _lock_village_filter(component, village: str) -> None:
-    """A village operator's village control offers their village only, and cannot be changed."""
-    if getattr(component, "id", None) == ids.F_VILLAGE:
+def village_root(viewer: Actor) -> str | None:
+    """The top of the viewer's breadcrumb when it is not the town: a village operator's own village."""
+    return viewer.village_id if viewer.role == "village" else None
+
+
+def village_view(state: FilterState, viewer: Actor) -> FilterState:
+    """A village operator's view is their village's grids: the town and village levels would show one blob."""
+    return state.model_copy(update={"level": 3}) if village_root(viewer) and state.level < 3 else state
+
+
+def _lock_village_filter(component, village: str, lang: str) -> None:
+    """A village operator's village control offers their village only, and cannot be changed; the reset
+    button resets their filters (there is no town to go back to)."""
+    cid = getattr(component, "id", None)
+    if cid == ids.F_VILLAGE:
         component.options = [o for o in component.options if o["value"] == village]
         component.disabled = True
+        return
+    if cid == ids.F_RESET:
+        component.children = t("reset_village", lang)
         return
     children = getattr(component, "children", None)
     for child in children if isinstance(children, list) else [children]:
         if child is not None and not isinstance(child, (str, int, float)):
-            _lock_village_filter(child, village)
+            _lock_village_filter(child, village, lang)
+
+
+def stats_page(state: FilterState, viewer: Actor) -> list:
+    """The statistics page (its body filled when opened), the exports, and the import for who may import."""
+    parts = [stats_ui.section(state.lang), export_row(state.to_query(), state.lang)]
+    if may_import(viewer.role):
+        parts.append(ui.import_panel(state.lang))
+    return parts
 
 
 def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer: Actor | None = None) -> html.Div:
     """The page for a URL query, for ``viewer`` (default: who is looking).
 
     Unknown values are dropped and listed in a notice; a village operator's
-    filter is clamped to their village whatever the URL says.
+    filter is clamped to their village whatever the URL says, and then the
+    address bar is rewritten to what is shown, with a notice saying so.
     """
     viewer = viewer or current_viewer(app_ctx)
     tw = app_ctx.township
     gs = tw.gridset
-    state, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)))
-    state = clamp_state(state, viewer, gs)
+    asked, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)))
+    state = village_view(clamp_state(asked, viewer, gs), viewer)
+    # Only what the URL named and is not shown: a plain address is no correction.
+    corrected = bool(asked.village and asked.village != state.village or asked.grid and asked.grid != state.grid)
+    note = t("url_corrected", state.lang).format(village=gs.props(state.village[0])["name"]) if corrected else ""
     if app_ctx.grid_load.error is not None:
         notices.append(f"grid file rejected ({len(app_ctx.grid_load.error.violations)} problems), previous grids kept")
     snap = tw.snapshot()
@@ -108,11 +137,11 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
                           [i.text for i in box.items if not i.read] if box else ())
     root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
                    s.tile_attribution, inline_grids=s.inline_grids, account=account,
-                   panel_extra=grid_orders(app_ctx, state),
-                   extras=[*casecard.skeleton(), *warningcard.skeleton(), stats_ui.section(state.lang),
-                           dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))])
+                   panel_extra=grid_orders(app_ctx, state), side=[*casecard.skeleton(), *warningcard.skeleton()],
+                   stats=stats_page(state, viewer), extras=[dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))],
+                   query=state.to_query() if corrected else None, crumb_root=village_root(viewer), note=note)
     if viewer.role == "village":
-        _lock_village_filter(root, state.village[0])
+        _lock_village_filter(root, state.village[0], state.lang)
     return root
 
 
@@ -124,7 +153,7 @@ def reduce(state: FilterState, trigger: str | None, values: dict, click: dict | 
     operator stays in their village whatever was clicked).
     """
     new = _next_state(state, trigger, values, click, gs)
-    return clamp_state(new, viewer, gs) if viewer is not None else new
+    return village_view(clamp_state(new, viewer, gs), viewer) if viewer is not None else new
 
 
 def _next_state(state: FilterState, trigger: str | None, values: dict, click: dict | None, gs) -> FilterState:
@@ -143,6 +172,9 @@ def _next_state(state: FilterState, trigger: str | None, values: dict, click: di
         return filters.drill(state, grid_id, level, gs.village_of(grid_id))
     update = {k: v for k, v in values.items() if v is not None}
     new = state.model_copy(update=update)
+    if trigger == ids.F_VILLAGE and len(new.village) == 1 and new.village != state.village and new.level < 3:
+        # Choosing one village shows its grids (the map zooms to it), as clicking it on the map does.
+        new = new.model_copy(update={"level": 3})
     if new.grid and (new.level != 3 or (new.village and gs.village_of(new.grid) not in new.village)):
         new = new.model_copy(update={"grid": None})
     return new
@@ -161,7 +193,7 @@ def on_action_out(app_ctx: AppContext, data: dict, values: list, click: dict | N
 def viewer_and_state(app_ctx: AppContext, data: dict) -> tuple[Actor, FilterState]:
     """Who is looking and the state the browser sent, clamped again on the server (the store is not trusted)."""
     viewer = current_viewer(app_ctx)
-    return viewer, clamp_state(FilterState(**data), viewer, app_ctx.township.gridset)
+    return viewer, village_view(clamp_state(FilterState(**data), viewer, app_ctx.township.gridset), viewer)
 
 
 def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, warn_opened: dict | None, *,
@@ -194,9 +226,29 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     if revision != shown_revision:
         # A drill: move the map. Otherwise leave the view alone, so the
         # operator's zoom and pan survive filter changes and live updates.
-        patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom})
+        patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom, "layers": []})
         revision_now = revision
     return patch, grids_now, revision_now
+
+
+def focus_patch(app_ctx: AppContext, viewer: Actor, cell: dict | None, shown_revision: str | None) -> Patch:
+    """The map flown to the case of a clicked table row, the case ringed (`ui.dashboard.case_focus`).
+
+    Only a case the viewer may see (a village operator: their village's) and
+    that has a place; otherwise nothing moves.
+    """
+    try:
+        case_id = int((cell or {}).get("rowId"))
+    except (TypeError, ValueError):
+        raise PreventUpdate from None
+    cases = app_ctx.township.snapshot().cases
+    row = cases[cases["id"] == case_id]
+    if row.empty or not may_see_village(viewer, row["village_id"].iloc[0]) or pd.isna(row["lon"].iloc[0]):
+        raise PreventUpdate
+    patch = Patch()
+    patch["layout"]["map"].update(ui.case_focus(float(row["lon"].iloc[0]), float(row["lat"].iloc[0]),
+                                                f"{shown_revision}|case:{case_id}"))
+    return patch
 
 
 def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, shown_revision: str | None,
@@ -215,9 +267,7 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
     return (
         patch,
         ui.headline_cards(view),
-        ui.domain_chart(view),
-        ui.village_chart(view, gs),
-        no_update if data_only else ui.breadcrumb(state, gs),  # new buttons would fire the reducer
+        no_update if data_only else ui.breadcrumb(state, gs, village_root(viewer)),  # new buttons fire the reducer
         ui.grid_panel(detail, gs, viewer.role, state.lang) + grid_orders(app_ctx, state),
         no_update if data_only else state.to_query(),
         *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
@@ -253,8 +303,6 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     @app.callback(
         Output(ids.MAP, "figure"),
         Output(ids.HEADLINE, "children"),
-        Output(ids.CHART_DOMAIN, "figure"),
-        Output(ids.CHART_VILLAGE, "figure"),
         Output(ids.CRUMBS, "children"),
         Output(ids.PANEL, "children"),
         Output(ids.QUERY, "data"),
@@ -311,11 +359,23 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         rows, total = ui.table_rows(view, gs, request["startRow"], request["endRow"], request.get("sortModel"))
         return {"rowData": rows, "rowCount": total}, f" ({total})"
 
+    @app.callback(Output(ids.MAP, "figure", allow_duplicate=True), Input(ids.TABLE, "cellClicked"),
+                  State(ids.VIEW, "data"), prevent_initial_call=True)
+    def on_row(cell, shown_revision):
+        # The case card opens from the same click (callbacks.casecard); the map shows where it is.
+        return focus_patch(app_ctx, current_viewer(app_ctx), cell, shown_revision)
+
+    app.clientside_callback(ClientsideFunction("dashboard", "loadTable"), Output(ids.TABLE_SLOT, "children"),
+                            Input(ids.TABLE_SPEC, "data"), State(ids.MAP, "id"))
+    app.clientside_callback(ClientsideFunction("dashboard", "showTab"), Output(ids.STATS_PAGE, "hidden"),
+                            Input(ids.TAB, "value"), prevent_initial_call=True)
+
     # The URL mirrors the state; the statistics and the table follow the map once it has drawn new
     # data; then the table asks again for its blocks (assets/dashboard.js says why each waits).
+    # At page load too: a URL corrected to what is shown (a village operator's) is rewritten at once.
     app.clientside_callback(ClientsideFunction("dashboard", "mirrorQuery"), Output(ids.QUERY, "id"),
-                            Input(ids.QUERY, "data"), State(ids.TABLE, "id"), prevent_initial_call=True)
+                            Input(ids.QUERY, "data"), State(ids.TABLE_SPEC, "data"))
     app.clientside_callback(ClientsideFunction("dashboard", "mapDrawn"), Output(ids.DRAWN, "data"),
                             Input(ids.MAP_VERSION, "data"), State(ids.MAP, "id"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("dashboard", "refreshTable"), Output(ids.DRAWN, "id"),
-                            Input(ids.DRAWN, "data"), State(ids.TABLE, "id"), prevent_initial_call=True)
+                            Input(ids.DRAWN, "data"), State(ids.TABLE_SPEC, "data"), prevent_initial_call=True)

@@ -15,6 +15,7 @@ from dash import html
 
 from auth import current_viewer
 from layers.basemap import map_style
+from township.read.contacts import reporters
 from township.read.fieldmap import for_viewer, grid_fieldmap_data
 from township.runtime.bootstrap import AppContext
 from ui import responder as ui
@@ -45,4 +46,5 @@ def render_page(app_ctx: AppContext, match: re.Match, search: str | None) -> htm
     snap = tw.snapshot()
     s = app_ctx.settings
     data = for_viewer(grid_fieldmap_data(snap, gs, grid_id), gs, viewer)
-    return ui.page(data, gs, viewer.role, lang, snap.cases, map_style(s.tile_url, s.tile_attribution), search or "")
+    return ui.page(data, gs, viewer.role, lang, snap.cases, map_style(s.tile_url, s.tile_attribution), search or "",
+                   reporters(tw.engine, data.cases["id"].tolist()))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dash import Dash, Input, Output
+from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
 from township.domain.filters import FilterState
@@ -24,15 +25,19 @@ def stats_body(app_ctx: AppContext, viewer: Actor, data: dict) -> list:
     state = clamp_state(FilterState(**data), viewer, tw.gridset)
     snap = tw.snapshot()
     view = make_view(snap, tw.gridset, state)
-    return ui.body(view, app_ctx.entries.get(snap.version), tw.gridset, viewer.role, state.lang,
-                   feedback_frame(tw.engine))
+    return [*ui.charts(view, tw.gridset),
+            *ui.body(view, app_ctx.entries.get(snap.version), tw.gridset, viewer.role, state.lang,
+                     feedback_frame(tw.engine))]
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the statistics callback."""
 
-    @app.callback(Output(ids.STATS_BODY, "children"), Input(ids.STATE, "data"), Input(ids.DRAWN, "data"))
-    def on_stats(data, _version):
-        # Runs at page load too (no prevent_initial_call): the section starts empty, so the page
-        # does not wait for the audit trail to be read. After new data it follows the map (DRAWN).
+    @app.callback(Output(ids.STATS_BODY, "children"), Input(ids.STATE, "data"), Input(ids.DRAWN, "data"),
+                  Input(ids.TAB, "value"))
+    def on_stats(data, _version, tab):
+        # Only while its tab is open: the desk's cold load and its filter changes compute no statistics.
+        # Opened, it follows the filter and, after new data, the map (DRAWN).
+        if tab != "stats":
+            raise PreventUpdate
         return stats_body(app_ctx, current_viewer(app_ctx), data)

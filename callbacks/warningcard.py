@@ -12,7 +12,9 @@ from dash import ALL, Dash, Input
 
 from callbacks.card import CardOut, Reopen, done, refused, register_card
 from layers.mapfig import WARNINGS
-from township.loop.warnings import WARNING_MOVES, dispatch_task, move_warning, warning_file
+from township.domain.vocab import WARNING_MOVE_LABELS
+from township.domain.vocab import label as vocab_label
+from township.loop.warnings import dispatch_task, move_warning, warning_file
 from township.loop.workflow import Actor, MoveRefused
 from township.runtime.bootstrap import AppContext
 from ui import ids
@@ -46,7 +48,7 @@ def make_warning_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: st
                              expected_version=int(opened["version"]), note=text or "")
     except MoveRefused as exc:
         return refused(opened, exc, _reopen(app_ctx, viewer, opened, text, lang), lang)
-    label = WARNING_MOVES[move][2] if lang == "zh" else move
+    label = vocab_label(WARNING_MOVE_LABELS, move, lang)
     return done(open_warning(app_ctx, viewer, event.warning_id, lang, message=label, ok=True))
 
 

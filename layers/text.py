@@ -171,10 +171,10 @@ TEXT.update({
     "stage_count": {"zh": "件数", "en": "Cases"},
     "mean_h": {"zh": "平均(小时)", "en": "Mean (h)"},
     "median_h": {"zh": "中位(小时)", "en": "Median (h)"},
-    "stage_report→dispatch": {"zh": "上报→派单", "en": "Report → dispatch"},
-    "stage_dispatch→accept": {"zh": "派单→接单", "en": "Dispatch → accept"},
-    "stage_accept→resolve": {"zh": "接单→办结", "en": "Accept → resolve"},
-    "stage_resolve→close": {"zh": "办结→销号", "en": "Resolve → close"},
+    "stage_report→dispatch": {"zh": "上报→派单", "en": "Reported → Dispatch"},
+    "stage_dispatch→accept": {"zh": "派单→接单", "en": "Dispatch → Accept"},
+    "stage_accept→resolve": {"zh": "接单→办结", "en": "Accept → Resolve"},
+    "stage_resolve→close": {"zh": "办结→销号", "en": "Resolve → Close"},
     "backlog_village": {"zh": "各村/社区积压", "en": "Backlog by village"},
     "backlog_handler": {"zh": "处置人积压(前10)", "en": "Backlog by handler (top 10)"},
     "oldest_days": {"zh": "最久(天)", "en": "Oldest (d)"},
@@ -395,3 +395,48 @@ TEXT.update({
     "photos": {"zh": "现场照片", "en": "Photos"},
     "photo_open": {"zh": "点击查看原图", "en": "Click for the full photo"},
 })
+
+# The desk console (one screen): its tabs, the table's loading line, the village operator's corrected URL.
+TEXT.update({
+    "tab_desk": {"zh": "指挥台", "en": "Desk"},
+    "tab_stats": {"zh": "统计与数据", "en": "Statistics & data"},
+    "table_loading": {"zh": "地图绘制后加载事件列表…", "en": "The case list loads once the map has drawn…"},
+    "url_corrected": {"zh": "地址已更正:本账号只能查看{village},已显示{village}",
+                      "en": "Address corrected: this account sees {village} only, which is shown"},
+    "reset_village": {"zh": "重置筛选", "en": "Reset filters"},
+    "no_sign_in": {"zh": "免登录", "en": "No sign-in"},
+    "rsp_call_reporter": {"zh": "联系上报人", "en": "Call the reporter"},
+    "rsp_no_reporter": {"zh": "在办事件无上报人电话", "en": "No reporter's number among the open cases"},
+})
+
+
+#: The texts inside dcc.Dropdown (Dash 4's ``labels``): its defaults are English.
+DROPDOWN_LABELS: dict[str, dict[str, str]] = {
+    "zh": {"select_all": "全选", "deselect_all": "取消全选", "selected_count": "已选 {num_selected} 项",
+           "search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除所选", "no_options_found": "无匹配项"},
+    "en": {"select_all": "Select all", "deselect_all": "Deselect all", "selected_count": "{num_selected} selected",
+           "search": "Search", "clear_search": "Clear search", "clear_selection": "Clear selection",
+           "no_options_found": "No options found"},
+}
+
+#: The case table's own texts (AG Grid ``localeText``) in Chinese; English is AG Grid's default.
+GRID_LOCALE_ZH: dict[str, str] = {
+    "loadingOoo": "加载中…", "loadingError": "加载出错", "noRowsToShow": "无", "page": "页", "of": "/", "to": "至",
+    "more": "更多", "next": "下一页", "last": "末页", "first": "首页", "previous": "上一页",
+    "pinColumn": "固定列", "pinLeft": "固定在左侧", "pinRight": "固定在右侧", "noPin": "取消固定",
+    "autosizeThisColumn": "自动调整此列宽度", "autosizeAllColumns": "自动调整所有列宽度", "resetColumns": "重置列",
+    "sortAscending": "升序", "sortDescending": "降序", "sortUnSort": "取消排序", "columns": "列",
+    "copy": "复制", "ctrlC": "Ctrl+C", "export": "导出", "csvExport": "导出 CSV", "ariaRowSelect": "选择此行",
+    "searchOoo": "搜索…", "selectAll": "全选", "blanks": "(空白)", "noMatches": "无匹配项",
+    "columnMenu": "列菜单", "hideColumn": "隐藏列", "chooseColumns": "选择列",
+}
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """The texts inside a dcc.Dropdown in ``lang``."""
+    return DROPDOWN_LABELS.get(lang, DROPDOWN_LABELS["zh"])
+
+
+def grid_locale(lang: str, none_text: str) -> dict[str, str]:
+    """AG Grid's ``localeText`` in ``lang``, with ``none_text`` for an empty table."""
+    return {**(GRID_LOCALE_ZH if lang == "zh" else {"loadingOoo": "Loading…"}), "noRowsToShow": none_text}

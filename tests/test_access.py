@@ -1145,6 +1145,20 @@ def probe_case_card(c: Client) -> None:
     card_move(c, name, values, "case-move", "cancel")
 
 
+def probe_case_focus(c: Client) -> None:
+    """A table row flies the map to its case, and only to a case the role may see."""
+    name = "map-graph.figure <- table-cases.cellClicked"
+    for village in (OWN, FOREIGN):
+        case_id = a_case(c.site, village)
+        r = cb(c, name, {"table-cases.cellClicked": {"rowId": str(case_id)}, "state-view.data": "view:"},
+               "table-cases.cellClicked")
+        lon = c.site.one("SELECT lon FROM cases WHERE id = :i", i=case_id)
+        if c.role == "village" and village == FOREIGN:
+            assert r.status_code == 204 and repr(lon) not in r.text
+        else:
+            assert r.status_code == 200 and repr(lon) in r.text, r.text[:300]
+
+
 def probe_warning_card(c: Client) -> None:
     name = "warn-opened.data <- map-graph.clickData"
     site = c.site
@@ -1195,7 +1209,11 @@ CALLBACKS: dict[str, Callable[[Client], None]] = {
     "case-opened.data <- table-cases.cellClicked": probe_case_card,
     "warn-opened.data <- map-graph.clickData": probe_warning_card,
     "stats-body.children <- state.data": lambda c: cb(
-        c, "stats-body.children <- state.data", {"state.data": state(village=[FOREIGN], window="all")}, "state.data"),
+        c, "stats-body.children <- state.data", {"state.data": state(village=[FOREIGN], window="all"),
+                                                 "desk-tab.value": "stats"}, "state.data"),
+    "map-graph.figure <- table-cases.cellClicked": probe_case_focus,
+    "stats-page.hidden <- desk-tab.value": in_browser("stats-page.hidden <- desk-tab.value"),
+    "table-slot.children <- table-spec.data": in_browser("table-slot.children <- table-spec.data"),
 }
 
 # -- the admin page (callbacks.admin): made for admin, refused to every other role ---------------------------

@@ -193,17 +193,32 @@ def test_many_grids_come_with_the_first_view_of_level_3_and_only_then(tmp_path, 
     from conftest import LiveServer
 
     srv = LiveServer(tmp_path, {"INLINE_GRIDS": "10", "DEMO_FEED": "0"}).start()
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN")  # the page fixture's size
     page = context.new_page()
     try:
         open_map(page, srv.url + "/")
         assert figure_value(page, "gd.data[2].geojson.features.length") == 0  # the village level needs none
 
+        # The map callback's answers, kept by the page as they arrive: it rewrites its URL right after
+        # one (history.replaceState), and Chromium may drop a response's body on that navigation.
+        page.evaluate("""() => {
+            const fetch = window.fetch;
+            window.__mapAnswers = [];
+            window.fetch = async (url, init) => {
+                const answer = await fetch(url, init);
+                const map = String(init && init.body).includes('map-graph.figure');
+                if (String(url).includes('_dash-update-component') && map && answer.status === 200) {
+                    answer.clone().text().then(text => window.__mapAnswers.push(text));
+                }
+                return answer;
+            };
+        }""")
+
         def show_level(n: int) -> str:
-            with page.expect_response(lambda r: "_dash-update-component" in r.url
-                                      and "map-graph.figure" in (r.request.post_data or "")) as resp:
-                page.locator("#filter-level label").nth(n - 1).click()
-            return resp.value.text()
+            seen = page.evaluate("window.__mapAnswers.length")
+            page.locator("#filter-level label").nth(n - 1).click()
+            page.wait_for_function(f"() => window.__mapAnswers.length > {seen}", timeout=30000)
+            return page.evaluate("window.__mapAnswers[window.__mapAnswers.length - 1]")
 
         first = show_level(3)
         assert '"geojson"' in first

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,16 +65,31 @@ def open_cases(db: Path, grid_id: str) -> list[tuple[str, bool]]:
     return [(title, bool(late)) for title, late in rows]
 
 
-def test_responder_view_fits_a_phone_and_calls_the_officer(server, phone, grids):
+def reporter_phones(db: Path, grid_id: str) -> dict[int, str]:
+    """case id → reporter's phone of the grid's open cases that have one, from the server's SQLite file."""
+    with sqlite3.connect(db) as conn:
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        rows = conn.execute(f"SELECT id, reporter_phone FROM cases WHERE grid_id = ? AND status IN ({marks}) "
+                            "AND reporter_phone IS NOT NULL", (grid_id, *sorted(OPEN_STATUSES))).fetchall()
+    return dict(rows)
+
+
+def test_responder_view_fits_a_phone_and_calls_the_reporter(server, phone, grids):
     open_grid(phone, server.url + f"/grid/{GRID}")
     props = grids.props(GRID)
     # one column: nothing to scroll sideways at 390 px
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_SIZE["width"]
     assert phone.evaluate("document.body.scrollWidth") <= PHONE_SIZE["width"]
-    # who is responsible, and a big button that calls them
+    # who is responsible (their number a link), and a big button that calls the reporter of the first
+    # case listed that left a number, not the officer (often the responder reading this)
     assert props["officer"] in phone.inner_text("#rsp-officer")
+    assert phone.get_attribute("#rsp-officer-phone", "href") == "tel:" + props["officer_phone"]
+    reporters = reporter_phones(server.db, GRID)
+    listed = [int(n) for n in re.findall(r"#(\d+)", phone.inner_text("#rsp-cases"))]
+    first = next(i for i in listed if i in reporters)
     call = phone.locator("#rsp-call")
-    assert call.get_attribute("href") == "tel:" + props["officer_phone"]
+    assert call.get_attribute("href") == "tel:" + reporters[first] != "tel:" + props["officer_phone"]
+    assert f"#{first}" in call.inner_text()
     assert call.bounding_box()["height"] >= 48
     # what is open, from the server's own file
     cases = open_cases(server.db, GRID)

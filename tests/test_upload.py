@@ -11,6 +11,7 @@ DATA = Path(__file__).parent / "data"
 def test_upload_gbk_hotline_csv(server, page):
     open_map(page, server.url + "/?window=all")
     before = figure_value(page, "gd.data[4].lon.length")
+    page.locator("#desk-tab label").nth(1).click()  # the import is on the statistics and data page
     page.click("text=导入事件/预警文件")
     # the hotline export has no 来源 column: the operator names the source of the whole file
     page.click("#import-source")
@@ -25,6 +26,7 @@ def test_upload_gbk_hotline_csv(server, page):
 def test_upload_with_bad_rows_stores_nothing_and_names_the_rows(server, page):
     open_map(page, server.url + "/?window=all")
     before = figure_value(page, "gd.data[4].lon.length")
+    page.locator("#desk-tab label").nth(1).click()  # the import is on the statistics and data page
     page.click("text=导入事件/预警文件")
     page.set_input_files("#import-upload input[type=file]", str(DATA / "patrol_bad_rows.csv"))
     page.wait_for_function("() => document.querySelector('#import-report').innerText.length > 0", timeout=30000)

@@ -13,11 +13,12 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from layers.text import t
+from layers.text import dropdown_labels, t
 from township.domain.isotime import local_text as local
 from township.domain.policy import sees_personal
 from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import (
+    CASE_MOVES,
     CASE_SOURCES,
     CASE_STATUS_COLORS,
     CASE_STATUSES,
@@ -30,7 +31,7 @@ from township.domain.vocab import (
 from township.grids.model import GridSet
 from township.loop.casefile import CaseFile, action_label, overdue
 from township.loop.photos import photo_url
-from township.loop.workflow import MOVES, Actor
+from township.loop.workflow import Actor
 from township.store.models import Case, Photo
 from ui import card as shared
 from ui import ids
@@ -89,9 +90,9 @@ def timeline(file: CaseFile, role: str, lang: str) -> html.Ol:
         to = label(CASE_STATUSES, e.to_status, lang) if e.to_status else ""
         tier = (f" · {label(TIERS, e.from_tier, lang)} → {label(TIERS, e.to_tier, lang)}"
                 if e.from_tier and e.to_tier and e.from_tier != e.to_tier else "")
-        note = (e.note or "") if sees_personal(role) else ""  # notes name people (派单给王伟)
+        note = shared.note_text(e.note) if sees_personal(role) else ""  # notes name people (派单给王伟)
         items.append(shared.log_step(e.at, e.action, action_label(e.action, lang), f"{move}{to}{tier}",
-                              shown_name(e.actor, role), note))
+                                     shared.actor_label(e.actor, role, lang), note))
     return html.Ol(items, className="timeline", id="case-timeline")
 
 
@@ -115,13 +116,14 @@ def actions(file: CaseFile, role: str, lang: str, text: str = "", handler: str |
         key = "dispatch_to" if file.handler_move == "dispatch" else "taker"
         parts.append(html.Label(t(key, lang), className="field-label"))
         parts.append(dcc.Dropdown(options, chosen, id=CARD.field_id("handler"), clearable=False, searchable=True,
+                                  labels=dropdown_labels(lang),
                                   className="case-handler"))
     parts.append(html.Label(t("move_text", lang), className="field-label"))
     parts.append(dcc.Textarea(id=CARD.field_id("text"), value=text, placeholder=t("move_text_hint", lang),
                               className="case-text", rows=2))
     forward = [m for m in file.moves if m not in SIDE_MOVES]
     side = [m for m in file.moves if m in SIDE_MOVES]
-    buttons = [html.Button(MOVES[m].zh if lang == "zh" else m, id=CARD.move_id(m), className=f"case-move move-{m}")
+    buttons = [html.Button(label(CASE_MOVES, m, lang), id=CARD.move_id(m), className=f"case-move move-{m}")
                for m in forward + side]
     parts.append(html.Div(buttons, className="case-buttons"))
     return html.Div(parts, className="case-actions")

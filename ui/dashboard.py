@@ -12,7 +12,7 @@ from dash import dcc, html
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
 from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
-from layers.text import t
+from layers.text import dropdown_labels, grid_locale, t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.domain.isotime import local_text
@@ -32,11 +32,15 @@ from township.domain.vocab import (
 from township.grids.model import GridSet
 from township.read.views import GridDetail, View, counts_by
 from ui import ids
-from ui.exports import export_row
 
 
 def _options(table: dict, lang: str) -> list[dict]:
     return [{"label": entry[lang], "value": code} for code, entry in table.items()]
+
+
+def _dropdown(options: list[dict], value, lang: str, **kwargs) -> dcc.Dropdown:
+    """A dropdown whose own texts (search, select all …) speak ``lang``."""
+    return dcc.Dropdown(options, value, labels=dropdown_labels(lang), **kwargs)
 
 
 def _field(key: str, control, lang: str) -> html.Div:
@@ -50,22 +54,22 @@ def filter_panel(state: FilterState, gridset: GridSet) -> html.Div:
     window_text = {k: t(k if k != "all" else "all_time", lang) for k in WINDOWS}
     return html.Div(
         [
-            _field("village", dcc.Dropdown(villages, state.village, multi=True, id=ids.F_VILLAGE,
-                                           placeholder=t("all", lang)), lang),
+            _field("village", _dropdown(villages, state.village, lang, multi=True, id=ids.F_VILLAGE,
+                                        placeholder=t("all", lang)), lang),
             _field("level", dcc.RadioItems(
                 [{"label": e[lang], "value": lv} for lv, e in GRID_LEVELS.items()], state.level,
                 id=ids.F_LEVEL, inline=True), lang),
-            _field("domain", dcc.Dropdown(_options(DOMAINS, lang), state.domain, multi=True, id=ids.F_DOMAIN,
-                                          placeholder=t("all", lang)), lang),
-            _field("status", dcc.Dropdown(_options(CASE_STATUSES, lang), state.status, multi=True,
-                                          id=ids.F_STATUS, placeholder=t("all", lang)), lang),
-            _field("type", dcc.Dropdown(_options(CASE_TYPES, lang), state.type, multi=True, id=ids.F_TYPE,
-                                        placeholder=t("all", lang)), lang),
+            _field("domain", _dropdown(_options(DOMAINS, lang), state.domain, lang, multi=True, id=ids.F_DOMAIN,
+                                       placeholder=t("all", lang)), lang),
+            _field("status", _dropdown(_options(CASE_STATUSES, lang), state.status, lang, multi=True,
+                                       id=ids.F_STATUS, placeholder=t("all", lang)), lang),
+            _field("type", _dropdown(_options(CASE_TYPES, lang), state.type, lang, multi=True, id=ids.F_TYPE,
+                                     placeholder=t("all", lang)), lang),
             _field("wlevel", dcc.Checklist(
                 [{"label": html.Span(e[lang], style={"color": e["color"], "fontWeight": 700}), "value": lv}
                  for lv, e in WARNING_LEVELS.items()], state.wlevel, id=ids.F_WLEVEL, inline=True), lang),
-            _field("window", dcc.Dropdown([{"label": v, "value": k} for k, v in window_text.items()],
-                                          state.window, clearable=False, id=ids.F_WINDOW), lang),
+            _field("window", _dropdown([{"label": v, "value": k} for k, v in window_text.items()],
+                                       state.window, lang, clearable=False, id=ids.F_WINDOW), lang),
             html.Div(t("window_note", lang), className="hint"),
             _field("measure", dcc.RadioItems([{"label": t(m, lang), "value": m} for m in MEASURES],
                                              state.measure, id=ids.F_MEASURE), lang),
@@ -139,6 +143,11 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
     return fig
 
 
+#: What a view is fitted to: a little less than the map's size on the desk at 1920×1080 (1150×510, and zoomed 2×
+#: at 3840×2160), so that the town also fits a smaller screen's map (the town is about as high as it is wide).
+DESK_MAP_PX = (800, 420)
+
+
 def map_view(state: FilterState, gridset: GridSet) -> tuple[dict, float, str]:
     """Centre, zoom and ``uirevision`` of the map for ``state``.
 
@@ -146,17 +155,43 @@ def map_view(state: FilterState, gridset: GridSet) -> tuple[dict, float, str]:
     moves) only on a drill, so zoom and pan survive every other update.
     """
     focus = state.village or gridset.ids(level=1)
-    center, zoom = view_for_bounds(gridset.bounds(focus))
+    center, zoom = view_for_bounds(gridset.bounds(focus), *DESK_MAP_PX)
     return center, zoom, "view:" + ",".join(sorted(state.village))
 
 
-def breadcrumb(state: FilterState, gridset: GridSet) -> list:
-    """大路镇 › 村 › 网格: the way back up."""
+#: The zoom a table row flies the map to: the case's street block, with its grid around it.
+FOCUS_ZOOM = 12.8
+#: The ring round the case a table row flies to (not a status or warning colour: docs/design.md §1).
+FOCUS_COLOUR = "#00B8D4"
+
+
+def case_focus(lon: float, lat: float, revision: str) -> dict:
+    """The map's layout after a table row click: centred on the case, zoomed in, the case ringed.
+
+    A new ``uirevision`` makes the map move even after the operator has
+    panned; the ring is a MapLibre circle layer of the layout, so no trace of
+    the figure changes index.
+    """
+    ring = {"sourcetype": "geojson", "type": "circle", "color": FOCUS_COLOUR, "opacity": 0.5,
+            "circle": {"radius": 22},
+            "source": {"type": "FeatureCollection",
+                       "features": [{"type": "Feature", "properties": {},
+                                     "geometry": {"type": "Point", "coordinates": [lon, lat]}}]}}
+    return {"center": {"lon": lon, "lat": lat}, "zoom": FOCUS_ZOOM, "uirevision": revision, "layers": [ring]}
+
+
+def breadcrumb(state: FilterState, gridset: GridSet, root: str | None = None) -> list:
+    """大路镇 › 村 › 网格: the way back up.
+
+    ``root``: a village operator's village, the top of their breadcrumb (they
+    have no town to return to); the town's button stays in the page, hidden,
+    so the reducer's inputs all exist.
+    """
     lang = state.lang
-    parts: list = [html.Button(t("town", lang), id=ids.CRUMB_TOWN, className="crumb")]
-    village = state.village[0] if len(state.village) == 1 else None
+    parts: list = [html.Button(t("town", lang), id=ids.CRUMB_TOWN, className="crumb", hidden=root is not None)]
+    village = root or (state.village[0] if len(state.village) == 1 else None)
     name = gridset.props(village)["name"] if village else ""
-    parts += [html.Span(" › ", hidden=not village),
+    parts += [html.Span(" › ", hidden=not village or root is not None),
               html.Button(name, id=ids.CRUMB_VILLAGE, className="crumb", hidden=not village)]
     if state.grid:
         parts += [html.Span(" › "), html.Span(gridset.props(state.grid)["name"], className="crumb-current")]
@@ -201,12 +236,58 @@ def grid_panel(detail: GridDetail | None, gridset: GridSet, role: str, lang: str
 SORTABLE = {"id", "reported_at", "deadline_at", "status", "domain", "type"}
 
 
+def text_width(text: str) -> int:
+    """Pixels that ``text`` takes in the table's 14 px font: a CJK character 1 em, a Latin one about 0.55 em."""
+    return round(sum(14 if ord(c) > 0x2E80 else 7.7 for c in text))
+
+
+#: Padding of an AG Grid cell (both sides) and room for a header's sort arrow.
+CELL_PAD = 34
+#: The widest a coded column grows: a longer label (English ones) wraps onto a second line instead.
+CODED_MAX = 96
+#: Row height of the case table: two lines of a wrapped label.
+ROW_PX = 44
+#: How the table shows a time: month, day and time fit its column (the case card shows the year too).
+TABLE_TIME = "%m-%d %H:%M"
+
+
+def label_words(field: str, lang: str) -> list[str]:
+    """Every label a coded column of the case table can show in ``lang``."""
+    table = {"type": CASE_TYPES, "domain": DOMAINS, "status": CASE_STATUSES, "tier": TIERS}.get(field)
+    return [label(table, code, lang) for code in table] if table else []
+
+
 def table_columns(lang: str) -> list[dict]:
-    """Columns of the case table (rows come from the server in blocks)."""
-    cols = [("id", "id", 80), ("title", "title_col", 160), ("type", "type", 110), ("domain", "domain", 100),
-            ("status", "status", 110), ("grid", "grid", 150), ("tier", "tier", 80),
-            ("reported_at", "reported_at", 140), ("deadline_at", "deadline_at", 140)]
-    return [{"field": f, "headerName": t(k, lang), "width": w, "sortable": f in SORTABLE} for f, k, w in cols]
+    """Columns of the case table (rows come from the server in blocks).
+
+    Each coded column is as wide as its longest label in ``lang`` (so nothing
+    is cut, in English either); the title and the grid share what is left by
+    ``flex``, and a long title shows whole in its tooltip.
+    """
+    overdue = f" · {t('overdue', lang)}"
+    longest = {
+        "type": max((label(CASE_TYPES, c, lang) for c in CASE_TYPES), key=text_width),
+        "domain": max((label(DOMAINS, c, lang) for c in DOMAINS), key=text_width),
+        "status": max((label(CASE_STATUSES, c, lang) + overdue for c in CASE_STATUSES), key=text_width),
+        "tier": max((label(TIERS, c, lang) for c in TIERS), key=text_width),
+        "reported_at": "12-01 21:30", "deadline_at": "12-01 21:30", "id": "00000",
+    }
+    cols = [("id", "id"), ("title", "title_col"), ("type", "type"), ("domain", "domain"), ("status", "status"),
+            ("grid", "grid"), ("tier", "tier"), ("reported_at", "reported_at"), ("deadline_at", "deadline_at")]
+    out = []
+    for field, key in cols:
+        col: dict = {"field": field, "headerName": t(key, lang), "sortable": field in SORTABLE}
+        if field in longest:
+            need = max(text_width(longest[field]), text_width(t(key, lang)))
+            if need > CODED_MAX:  # wrap: as wide as its longest word, at least CODED_MAX
+                words = " ".join(label_words(field, lang)).split() or [longest[field]]
+                need = max(CODED_MAX, *(text_width(w) for w in words))
+                col.update({"wrapText": True, "cellClass": "cell-wrap"})
+            col["width"] = need + CELL_PAD
+        else:  # the free text: what is left, the title a larger share than the grid
+            col.update({"flex": 3 if field == "title" else 2, "minWidth": 100, "tooltipField": field})
+        out.append(col)
+    return out
 
 
 def table_rows(view: View, gridset: GridSet, start: int, end: int, sort: list[dict] | None) -> tuple[list[dict], int]:
@@ -225,8 +306,8 @@ def table_rows(view: View, gridset: GridSet, start: int, end: int, sort: list[di
             "status": label(CASE_STATUSES, r.status, lang) + (f" · {t('overdue', lang)}" if r.overdue else ""),
             "grid": gridset.props(r.grid_id)["name"] if isinstance(r.grid_id, str) else "—",
             "tier": label(TIERS, r.tier, lang),
-            "reported_at": local_text(r.reported_at),  # Beijing time, as the case card shows it
-            "deadline_at": local_text(r.deadline_at),
+            "reported_at": local_text(r.reported_at, TABLE_TIME),  # Beijing time, as the case card shows it
+            "deadline_at": local_text(r.deadline_at, TABLE_TIME),
             "overdue": bool(r.overdue),
         }
         for r in block.itertuples()
@@ -247,11 +328,11 @@ def case_table(lang: str) -> dag.AgGrid:
         columnDefs=table_columns(lang),
         defaultColDef={"sortable": False, "resizable": True},
         rowModelType="infinite",
-        dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 4, "rowHeight": 30,
-                         "localeText": {"loadingOoo": "…", "noRowsToShow": t("none", lang)}},
+        dashGridOptions={"cacheBlockSize": 50, "maxBlocksInCache": 4, "rowHeight": ROW_PX,
+                         "localeText": grid_locale(lang, t("none", lang))},
         rowClassRules={"row-overdue": "params.data && params.data.overdue"},
         getRowId="'' + params.data.id",  # a clicked row names its case (cellClicked.rowId): the case card
-        style={"height": 380},
+        style={"height": "100%"},
     )
 
 
@@ -287,8 +368,8 @@ def import_panel(lang: str) -> html.Details:
                     dcc.RadioItems([{"label": t("import_all", lang), "value": "all"},
                                     {"label": t("import_good", lang), "value": "good"}], "all",
                                    id=ids.IMPORT_MODE, inline=True),
-                    dcc.Dropdown(_options(CASE_SOURCES, lang), None, id=ids.IMPORT_SOURCE,
-                                 placeholder=t("import_source", lang), style={"width": 220}),
+                    _dropdown(_options(CASE_SOURCES, lang), None, lang, id=ids.IMPORT_SOURCE,
+                              placeholder=t("import_source", lang), style={"width": 220}),
                 ],
                 className="import-options",
             ),
@@ -301,78 +382,102 @@ def import_panel(lang: str) -> html.Details:
     )
 
 
+def tabs(lang: str) -> dcc.RadioItems:
+    """指挥台 | 统计与数据: the desk (map, table, cards on one screen) or the statistics page over it."""
+    return dcc.RadioItems([{"label": t("tab_desk", lang), "value": "desk"},
+                           {"label": t("tab_stats", lang), "value": "stats"}], "desk", id=ids.TAB, inline=True,
+                          className="tabs")
+
+
+def table_spec(lang: str) -> dict:
+    """The case table as component JSON and its library's script: put in the page once the map has drawn.
+
+    dash-ag-grid is left out of the page's scripts (app.py ``defer_table_library``);
+    ``assets/dashboard.js`` loads it and then renders this component.
+    """
+    grid = case_table(lang).to_plotly_json()
+    return {"component": {"namespace": grid["namespace"], "type": grid["type"], "props": grid["props"]},
+            "script": f"/_dash-component-suites/dash_ag_grid/dash_ag_grid.min.js?v={dag.__version__}"}
+
+
 def page(state: FilterState, notices: list[str], view: View, detail: GridDetail | None, gridset: GridSet, role: str,
          version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "", *,
          inline_grids: int = Settings.inline_grids, account=None, panel_extra: list | None = None,
-         extras: list | None = None) -> html.Div:
+         side: list | None = None, stats: list | None = None, extras: list | None = None, query: str | None = None,
+         crumb_root: str | None = None, note: str = "") -> html.Div:
     """The whole dashboard for ``state``: built once per page load.
 
-    ``account`` goes in the header (who is signed in), ``panel_extra`` under
-    the grid panel, ``extras`` at the end of the page (the case card, the
-    statistics): parts other modules build.
+    One screen (the desk): the filters, the map with the headline above it and
+    the case table under it, and on the right the open cards (``side``) above
+    the grid panel (``panel_extra`` under it), so a card never covers the map
+    or the banner. ``stats`` is the statistics page shown over the desk by its
+    tab; ``extras`` go at the end (stores). ``account`` goes in the header.
+    ``query``: the address bar is rewritten to it (a URL corrected to what is
+    shown, ``note`` says so); ``crumb_root``: the breadcrumb's top when it is not the town.
     """
     lang = state.lang
     other = "en" if lang == "zh" else "zh"
     lang_href = state.model_copy(update={"lang": other}).to_query() or "?"
-    notice = (t("notice", lang) + ", ".join(notices)) if notices else ""
+    notice = " ".join(filter(None, [(t("notice", lang) + ", ".join(notices)) if notices else "", note]))
     return html.Div(
         [
             dcc.Store(id=ids.STATE, data=state.model_dump()),
-            dcc.Store(id=ids.QUERY),
+            dcc.Store(id=ids.QUERY, data=query),
             dcc.Store(id=ids.VIEW, data=map_view(state, gridset)[2]),
             dcc.Store(id=ids.GRIDS_SENT, data=grids_inline(gridset, state.level, inline_grids)),
             dcc.Store(id=ids.VERSION, data=version),
             dcc.Store(id=ids.MAP_VERSION, data=version),
             dcc.Store(id=ids.DRAWN, data=version),
+            dcc.Store(id=ids.TABLE_SPEC, data=table_spec(lang)),
             dcc.Interval(id=ids.TICK, interval=POLL_MS),
             html.Header(
                 [
                     html.H1(t("title", lang)),
                     html.Span(t("illustrative", lang), className="illustrative"),
+                    tabs(lang),
                     html.A(t("lang_switch", lang), href=lang_href, id=ids.F_LANG, className="lang"),
                     account,
                 ],
                 className="top",
             ),
-            html.Div(notice, id=ids.NOTICE, className="notice", hidden=not notices),
+            html.Div(notice, id=ids.NOTICE, className="notice", hidden=not notice),
             alert_div(alerts, lang),
-            html.Div(headline_cards(view), id=ids.HEADLINE, className="headline"),
-            html.Div(
+            html.Div([html.Div(
                 [
                     filter_panel(state, gridset),
                     html.Div(
                         [
-                            html.Div(breadcrumb(state, gridset), id=ids.CRUMBS, className="crumbs"),
-                            dcc.Graph(id=ids.MAP,
-                                      figure=map_figure(view, gridset, role, tile_url, attribution, inline_grids),
-                                      config={"displaylogo": False, "scrollZoom": True, "showSendToCloud": False,
-                                              "toImageButtonOptions": {"filename": "大路镇指挥地图", "scale": 2}},
-                                      style={"height": "620px"}),
-                            html.Div(t("illustrative", lang), className="map-note"),
+                            html.Div(headline_cards(view), id=ids.HEADLINE, className="headline"),
+                            html.Div(
+                                [
+                                    html.Div(breadcrumb(state, gridset, crumb_root), id=ids.CRUMBS, className="crumbs"),
+                                    dcc.Graph(id=ids.MAP,
+                                              figure=map_figure(view, gridset, role, tile_url, attribution,
+                                                                inline_grids),
+                                              config={"displaylogo": False, "scrollZoom": True, "responsive": True,
+                                                      "showSendToCloud": False,
+                                                      "toImageButtonOptions": {"filename": "大路镇指挥地图",
+                                                                               "scale": 2}},
+                                              className="map-graph"),
+                                    html.Div(t("illustrative", lang), className="map-note"),
+                                ],
+                                className="map-col",
+                            ),
+                            html.Div([html.H4([t("case_table", lang), html.Span(id=ids.TABLE_COUNT, className="hint")]),
+                                      html.Div(html.Div(t("table_loading", lang), className="hint"),
+                                               id=ids.TABLE_SLOT, className="table-slot")],
+                                     className="table"),
                         ],
-                        className="map-col",
+                        className="center",
                     ),
-                    html.Aside(grid_panel(detail, gridset, role, lang) + (panel_extra or []), id=ids.PANEL,
-                               className="panel"),
+                    html.Div([*(side or []),
+                              html.Aside(grid_panel(detail, gridset, role, lang) + (panel_extra or []), id=ids.PANEL,
+                                         className="panel")],
+                             id=ids.SIDE, className="side"),
                 ],
                 className="main",
-            ),
-            html.Div(
-                [
-                    html.Div([html.H4(t("by_domain", lang)),
-                              dcc.Graph(id=ids.CHART_DOMAIN, figure=domain_chart(view),
-                                        config={"displayModeBar": False})], className="chart"),
-                    html.Div([html.H4(t("by_village", lang)),
-                              dcc.Graph(id=ids.CHART_VILLAGE, figure=village_chart(view, gridset),
-                                        config={"displayModeBar": False})], className="chart"),
-                ],
-                className="charts",
-            ),
-            html.Div([html.H4([t("case_table", lang), html.Span(id=ids.TABLE_COUNT, className="hint")]),
-                      case_table(lang)], className="table"),
-            export_row(state.to_query(), lang),
-            import_panel(lang),
+            ), html.Div(stats or [], id=ids.STATS_PAGE, className="stats-page", hidden=True)], className="work"),
             *(extras or []),
         ],
-        lang="zh-CN" if lang == "zh" else "en",
+        lang="zh-CN" if lang == "zh" else "en", className="desk",
     )

@@ -167,3 +167,9 @@ ADMIN_DEVICE_PICK = "admin-device-pick"
 ADMIN_DEVICE_REVOKE = "admin-device-revoke"
 # Notifications (issue 13): the unread badge on the account chip.
 ACCOUNT_UNREAD = "account-unread"
+# the desk console (one screen) and its statistics page
+TAB = "desk-tab"  # dcc.RadioItems in the header: "desk" (map, table, cards) or "stats"
+STATS_PAGE = "stats-page"  # the statistics page over the desk; hidden while the desk is shown
+TABLE_SLOT = "table-slot"  # where the case table is put once the map has drawn (assets/dashboard.js loadTable)
+TABLE_SPEC = "table-spec"  # dcc.Store: the case table (component JSON) and the URL of its library's script
+SIDE = "desk-side"  # the right column: the open cards above the grid panel

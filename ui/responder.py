@@ -40,7 +40,7 @@ from layers.mapfig import (
 )
 from layers.text import t
 from township.domain.isotime import LOCAL_TZ
-from township.domain.policy import sees_personal
+from township.domain.policy import ANONYMOUS_ROLE, sees_personal
 from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import (
     CASE_STATUS_COLORS,
@@ -55,6 +55,7 @@ from township.domain.vocab import (
 )
 from township.grids.model import GridSet
 from township.grids.spatial import neighbours
+from township.read.contacts import Contact
 from township.read.fieldmap import FieldMapData
 from township.read.views import grid_values
 from ui import ids
@@ -162,8 +163,10 @@ def _chip(text: str, colour: str, dark_text: bool = False) -> html.Span:
                      style={"background": colour, "color": "#212121" if dark_text else "#fff"})
 
 
-def officer_section(props: dict, gridset: GridSet, grid_id: str, role: str, lang: str) -> html.Section:
-    """Who is responsible and the big call button."""
+def officer_section(props: dict, gridset: GridSet, grid_id: str, role: str, lang: str,
+                    call: html.A | html.Span | None = None) -> html.Section:
+    """Who is responsible (their number a plain link: the responder reading this is often they), and the
+    big call button ``call`` (`reporter_call`)."""
     facts = [f"{t(k, lang)} {props[k]}" for k in ("households", "population", "party_members")
              if props.get(k) is not None]
     facts.append(f"{t('area', lang)} {gridset.area_km2(grid_id):.2f}")
@@ -172,8 +175,20 @@ def officer_section(props: dict, gridset: GridSet, grid_id: str, role: str, lang
         html.H2(t("officer", lang)),
         html.Div(name, id=ids.RSP_OFFICER, className="rsp-person"),
         html.Div(" · ".join(facts), className="rsp-dim"),
-        _tel(props.get("officer_phone"), role, t("rsp_call", lang), "rsp-call", lang, ids.RSP_CALL),
+        _tel(props.get("officer_phone"), role, "", "rsp-link rsp-officer-phone", lang, "rsp-officer-phone"),
+        call,
     ], className="rsp-officer")
+
+
+def reporter_call(cases: pd.DataFrame, contacts: dict[int, Contact], role: str, lang: str) -> html.A | html.Span:
+    """The big call button: the reporter of the most urgent open case (overdue first) who left a number,
+    dialled only where ``role`` may see their number (masked, without a link, elsewhere)."""
+    for c in cases.itertuples():
+        contact = contacts.get(int(c.id))
+        if contact is not None and contact.phone:
+            text = f"{t('rsp_call_reporter', lang)} {shown_name(contact.name, role) or ''} #{int(c.id)}".strip()
+            return _tel(contact.phone, role, text, "rsp-call", lang, ids.RSP_CALL)
+    return html.Span(t("rsp_no_reporter", lang), id=ids.RSP_CALL, className="rsp-dim")
 
 
 def warnings_section(warnings: pd.DataFrame, lang: str) -> html.Section:
@@ -196,8 +211,10 @@ def warnings_section(warnings: pd.DataFrame, lang: str) -> html.Section:
     ])
 
 
-def cases_section(cases: pd.DataFrame, now, lang: str) -> html.Section:
-    """Open cases, overdue first: title, type, status, an overdue mark and the age."""
+def cases_section(cases: pd.DataFrame, now, lang: str, contacts: dict[int, Contact] | None = None,
+                  role: str = ANONYMOUS_ROLE) -> html.Section:
+    """Open cases, overdue first: title, type, status, an overdue mark, the age, and whom to call about it
+    (its reporter's number as ``role`` may see it)."""
     ages = age_text(now, cases["reported_at"], lang) if len(cases) else []
     items = []
     for c, age in zip(cases.itertuples(), ages, strict=True):
@@ -208,11 +225,22 @@ def cases_section(cases: pd.DataFrame, now, lang: str) -> html.Section:
             html.Div([status, f" {label(CASE_TYPES, c.type, lang)} · {t('age', lang)} {age} · "
                               f"{t('rsp_deadline', lang)} {_local(c.deadline_at)} · #{int(c.id)}"],
                      className="rsp-dim"),
+            _reporter_line((contacts or {}).get(int(c.id)), role, lang),
         ], className="rsp-case rsp-case-overdue" if over else "rsp-case"))
     n_over = int(cases["overdue"].sum()) if len(cases) else 0
     extra = (",", ", ")[lang != "zh"] + f"{t('overdue', lang)} {n_over}" if n_over else ""
     return html.Section([html.H2(_titled("open_cases", len(items), lang, extra)),
                          html.Ul(items or [html.Li(t("none", lang), className="rsp-dim")], id=ids.RSP_CASES)])
+
+
+def _reporter_line(contact: Contact | None, role: str, lang: str) -> html.Div | None:
+    if contact is None:
+        return None
+    name = shown_name(contact.name, role) or ""
+    if not contact.phone:
+        return html.Div(f"{t('reporter', lang)} {name}", className="rsp-dim")
+    return html.Div([f"{t('reporter', lang)} {name} ", _tel(contact.phone, role, "", "rsp-link", lang)],
+                    className="rsp-dim")
 
 
 def _own_villages(data: FieldMapData, gridset: GridSet, role: str) -> set[str | None] | None:
@@ -273,7 +301,7 @@ def downloads_section(grid_id: str, lang: str) -> html.Section:
 
 
 def page(data: FieldMapData, gridset: GridSet, role: str, lang: str, cases: pd.DataFrame, style: dict,
-         search: str = "") -> html.Div:
+         search: str = "", contacts: dict[int, Contact] | None = None) -> html.Div:
     """The whole responder view of ``data.grid_id``.
 
     Parameters
@@ -292,6 +320,9 @@ def page(data: FieldMapData, gridset: GridSet, role: str, lang: str, cases: pd.D
         The map style (offline by default).
     search : str
         The page's query string, kept by the refresh link.
+    contacts : dict, optional
+        The reporters of ``data.cases`` (`township.read.contacts.reporters`), shown as the grid's people
+        are shown to the viewer (``data.seen_as``).
     """
     gid = data.grid_id
     props = gridset.props(gid)
@@ -305,13 +336,14 @@ def page(data: FieldMapData, gridset: GridSet, role: str, lang: str, cases: pd.D
         html.Nav([html.A(f"‹ {t('rsp_back_town', lang)}", href="/", id=ids.RSP_BACK_TOWN),
                   html.A(f"‹ {vname or t('rsp_back_village', lang)}", href=village_href(gridset, gid),
                          id=ids.RSP_BACK_VILLAGE)], className="rsp-nav"),
-        officer_section(props, gridset, gid, role, lang),
+        officer_section(props, gridset, gid, role, lang,
+                        reporter_call(data.cases, contacts or {}, data.seen_as.get(gid, role), lang)),
         html.Section([dcc.Graph(id=ids.RSP_MAP, figure=figure, config={"staticPlot": True, "responsive": True},
                                 style={"height": f"{MAP_H}px"}),
                       html.Div(t("illustrative", lang), className="rsp-note"),
                       html.Div(t("rsp_map_legend", lang), className="rsp-legend")], className="rsp-map"),
         warnings_section(data.warnings, lang),
-        cases_section(data.cases, data.generated_at, lang),
+        cases_section(data.cases, data.generated_at, lang, contacts, data.seen_as.get(gid, role)),
         resources_section(data.resources, role, lang, data.seen_as),
         downloads_section(gid, lang),
         neighbours_section(gridset, data.neighbours, role, lang, data.seen_as),

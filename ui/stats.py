@@ -32,6 +32,7 @@ from township.read.stats import (
 )
 from township.read.views import View
 from ui import ids
+from ui.dashboard import domain_chart, village_chart
 
 #: Rows of each backlog table.
 BACKLOG_ROWS = {"village_id": 15, "handler": 10}
@@ -44,6 +45,19 @@ def pct(rate: float | None) -> str:
 
 def _hours(value: float) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def charts(view: View, gridset: GridSet) -> list:
+    """Cases by domain and by village under the filter, side by side."""
+    lang = view.state.lang
+    return [html.Div([
+        html.Div([html.H4(t("by_domain", lang)),
+                  dcc.Graph(id=ids.CHART_DOMAIN, figure=domain_chart(view),
+                            config={"displayModeBar": False})], className="chart"),
+        html.Div([html.H4(t("by_village", lang)),
+                  dcc.Graph(id=ids.CHART_VILLAGE, figure=village_chart(view, gridset),
+                            config={"displayModeBar": False})], className="chart"),
+    ], className="charts")]
 
 
 def section(lang: str) -> html.Div:

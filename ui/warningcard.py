@@ -19,12 +19,13 @@ from township.domain.vocab import (
     CASE_TYPES,
     RESOURCE_KINDS,
     WARNING_LEVELS,
+    WARNING_MOVE_LABELS,
     WARNING_STATUSES,
     WARNING_TYPES,
     label,
 )
 from township.grids.model import GridSet
-from township.loop.warnings import WARNING_MOVES, Contact, WarningFile
+from township.loop.warnings import Contact, WarningFile
 from township.loop.workflow import Actor
 from ui import card as shared
 from ui import ids
@@ -139,15 +140,13 @@ def _tasks(file: WarningFile, role: str, lang: str) -> html.Ul:
 def _log(file: WarningFile, role: str, lang: str) -> html.Ol:
     items = []
     for e in file.events:
-        move = WARNING_MOVES.get(e.action)
-        what = (move[2] if lang == "zh" else e.action) if move else (t("warn_dispatch", lang)
-                                                                     if e.action == "dispatch" else e.action)
+        what = label(WARNING_MOVE_LABELS, e.action, lang)
         states = (f"{label(WARNING_STATUSES, e.from_status, lang)} → {label(WARNING_STATUSES, e.to_status, lang)}"
                   if e.from_status and e.to_status else "")
         # a step about another village's task shows its people as that village's people are shown here
         who = ANONYMOUS_ROLE if e.id in file.foreign_events else role
-        note = (e.note or "") if sees_personal(who) else ""
-        items.append(shared.log_step(e.at, e.action, what, states, shown_name(e.actor, who), note))
+        note = shared.note_text(e.note) if sees_personal(who) else ""
+        items.append(shared.log_step(e.at, e.action, what, states, shared.actor_label(e.actor, who, lang), note))
     return html.Ol(items, className="timeline", id="warn-log")
 
 
@@ -155,7 +154,7 @@ def actions(file: WarningFile, lang: str, text: str = "") -> html.Div:
     """The warning's moves the viewer may make now, with one note box (also the note of a dispatched task)."""
     if not file.moves and not file.may_dispatch:
         return html.Div(t("warn_no_moves", lang), className="hint", id="warn-no-moves")
-    buttons = [html.Button(WARNING_MOVES[m][2] if lang == "zh" else m, id=CARD.move_id(m),
+    buttons = [html.Button(label(WARNING_MOVE_LABELS, m, lang), id=CARD.move_id(m),
                            className=f"case-move warn-move-{m}") for m in file.moves]
     return html.Div([html.Label(t("warn_note", lang), className="field-label"),
                      dcc.Textarea(id=CARD.field_id("text"), value=text, className="case-text", rows=2),

@@ -244,3 +244,38 @@ RESIDENT_CATEGORIES: dict[str, dict[str, str]] = {
     "suggestion": {"zh": "村务建议", "en": "A suggestion for the village", "type": "proposal", "domain": "governance"},
     "other": {"zh": "其他", "en": "Something else", "type": "service", "domain": "livelihood"},
 }
+
+#: The closed loop's moves (`township.loop.workflow.MOVES`) as buttons and timeline steps say them.
+CASE_MOVES: dict[str, dict[str, str]] = {
+    "dispatch": {"zh": "派单", "en": "Dispatch"},
+    "accept": {"zh": "接单", "en": "Accept"},
+    "start": {"zh": "开始处置", "en": "Start work"},
+    "resolve": {"zh": "办结", "en": "Resolve"},
+    "close": {"zh": "销号", "en": "Close"},
+    "return": {"zh": "退回", "en": "Return"},
+    "cancel": {"zh": "撤销", "en": "Cancel"},
+    "escalate": {"zh": "升级", "en": "Escalate"},
+    "reopen": {"zh": "重办", "en": "Reopen"},
+}
+
+#: A warning's moves (`township.loop.warnings.WARNING_MOVES`) and its task dispatch, as the warning card says them.
+WARNING_MOVE_LABELS: dict[str, dict[str, str]] = {
+    "acknowledge": {"zh": "确认", "en": "Acknowledge"},
+    "handle": {"zh": "处置", "en": "Handle"},
+    "clear": {"zh": "解除", "en": "Clear"},
+    "dispatch": {"zh": "派单", "en": "Dispatch task"},
+}
+
+#: Who wrote an audit record when it was not a person: the system's sweeps, an API token by its name's
+#: prefix (``api:demo-feed-3f9a2c`` is the demo feed), ingest by source code (`CASE_SOURCES`).
+SYSTEM_ACTORS: dict[str, dict[str, str]] = {
+    "system": {"zh": "系统(自动升级)", "en": "System (auto-escalation)"},
+    "api": {"zh": "接口", "en": "API"},
+    "import": {"zh": "文件导入", "en": "File import"},
+}
+API_CLIENTS: dict[str, dict[str, str]] = {
+    "demo-feed": {"zh": "演示数据源", "en": "Demo feed"},
+    "hotline-bridge": {"zh": "12345热线接口", "en": "12345 hotline link"},
+    "open311": {"zh": "Open311 接口", "en": "Open311 link"},
+    "cap": {"zh": "预警信息接口", "en": "Warning feed"},
+}

@@ -24,11 +24,11 @@ from township.domain.filters import FilterState
 from township.domain.isotime import iso
 from township.domain.policy import may_see_village
 from township.domain.privacy import sees_personal, shown_name, shown_phone
-from township.domain.vocab import OPEN_STATUSES
+from township.domain.vocab import CASE_MOVES, OPEN_STATUSES
 from township.grids.model import GridSet
 from township.loop.staff import HANDLER_KINDS, Suggestion, suggest_handlers
 from township.loop.sweeps import case_trail
-from township.loop.workflow import MOVES, POOL, Actor, Moved, MoveRefused, allowed_moves
+from township.loop.workflow import POOL, Actor, Moved, MoveRefused, allowed_moves
 from township.read.resident import follow_counts
 from township.store.models import Case, CaseAssignment, CaseEvent, Handler
 
@@ -52,9 +52,7 @@ TEXT_PARAM: dict[str, str] = {"resolve": "result", "close": "verification", "ret
 
 def action_label(action: str, lang: str = "zh") -> str:
     """派单, 接单 … for a move; 上报, 来源更新 for ingest's own records."""
-    if action in MOVES:
-        return MOVES[action].zh if lang == "zh" else action
-    entry = OTHER_ACTIONS.get(action)
+    entry = CASE_MOVES.get(action) or OTHER_ACTIONS.get(action)
     return entry[lang] if entry else action
 
 

@@ -1,0 +1,196 @@
+"""The desk console (issue 14): one 1080p screen, the table's row flies the map, whole zh/en, the village operator.
+
+Real server, real Chromium. Expected values come from the server's SQLite file
+and the vocabulary, not from the code under test.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+
+from tests.conftest import LiveServer
+from township.domain.vocab import CASE_MOVES, CASE_SOURCES, CASE_STATUSES, DOMAINS, WARNING_MOVE_LABELS
+from ui import ids
+
+DESK = {"width": 1920, "height": 1080}
+ROW = "#table-cases .ag-center-cols-container .ag-row"
+MAP = f"#{ids.MAP} .js-plotly-plot"
+#: The codes that must never reach an English screen (docs/design.md §1): statuses, moves, domains, sources.
+CODES = sorted({*CASE_STATUSES, *CASE_MOVES, *WARNING_MOVE_LABELS, *DOMAINS, *CASE_SOURCES})
+#: Their English labels, which may hold a code as a word ("Urban construction"): taken out before the search.
+LABELS = sorted({e["en"] for table in (CASE_STATUSES, CASE_MOVES, WARNING_MOVE_LABELS, DOMAINS, CASE_SOURCES)
+                 for e in table.values()}, key=len, reverse=True)
+
+
+def raw_codes(text: str) -> list[str]:
+    """The codes that ``text`` shows as words of their own (not inside their labels)."""
+    for words in LABELS:
+        text = text.replace(words, " ")
+    return sorted({code for code in CODES if re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text)})
+
+
+def open_desk(browser, url: str, size: dict | None = None):
+    context = browser.new_context(viewport=size or DESK, locale="zh-CN")
+    pg = context.new_page()
+    pg.goto(url)
+    pg.wait_for_function(f"() => {{ const gd = document.querySelector('{MAP}');"
+                         " return gd && gd._fullLayout && gd._fullLayout.map; }", timeout=60000)
+    pg.wait_for_selector(ROW, timeout=60000)  # the table comes after the map has drawn
+    return context, pg
+
+
+def click_row(pg, index: int = 0) -> int:
+    """Click the title of row ``index``; the id of its case."""
+    row = pg.locator(f'{ROW}[row-index="{index}"]')
+    case_id = int(row.get_attribute("row-id"))
+    row.locator('.ag-cell[col-id="title"]').click()
+    pg.wait_for_selector(f"#{ids.CASE_CARD}:not([hidden]) #case-title", timeout=30000)
+    pg.wait_for_function(f"() => document.querySelector('#case-title').innerText.startsWith('#{case_id} ')",
+                         timeout=30000)
+    return case_id
+
+
+def box(pg, selector: str) -> dict:
+    return pg.locator(selector).first.bounding_box()
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def lonlat(server: LiveServer, case_id: int) -> tuple[float, float]:
+    with sqlite3.connect(server.db) as conn:
+        return conn.execute("SELECT lon, lat FROM cases WHERE id = ?", (case_id,)).fetchone()
+
+
+@pytest.mark.parametrize("size", [DESK, {"width": 3840, "height": 2160}], ids=["1080p", "2160p"])
+def test_map_table_and_card_on_one_screen(server, browser, size):
+    context, pg = open_desk(browser, server.url + "/", size)
+    try:
+        click_row(pg)
+        assert pg.evaluate("document.scrollingElement.scrollHeight") <= size["height"]
+        view = {"x": 0, "y": 0, "width": size["width"], "height": size["height"]}
+        shown = {name: box(pg, sel) for name, sel in
+                 (("map", f"#{ids.MAP}"), ("table", "#table-cases"), ("card", f"#{ids.CASE_CARD}"))}
+        for name, b in shown.items():
+            assert b and b["width"] > 0.15 * size["width"] / 2, name  # there, and not a sliver
+            inside = (b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= size["width"] + 1
+                      and b["y"] + b["height"] <= size["height"] + 1)
+            assert inside and overlap(b, view), (name, b)
+        # the card lies beside the map, and covers neither it nor the banner's button
+        assert not overlap(shown["card"], shown["map"])
+        if pg.locator(f"#{ids.ALERT}:not([hidden])").count():
+            assert not overlap(shown["card"], box(pg, f"#{ids.ALERT_ACK}"))
+        # scaled up on a 4K desk: the table's text is as big, for the eye, as at 1080p
+        font = pg.evaluate(f"""() => {{ const c = document.querySelector('{ROW} .ag-cell');
+            const zoom = c.getBoundingClientRect().height / c.offsetHeight;
+            return parseFloat(getComputedStyle(c).fontSize) * zoom; }}""")
+        assert font >= 13 * size["width"] / 1920 * 0.95
+        # statistics are a tab of their own, filled when opened
+        assert pg.locator("#stats-stages").count() == 0
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_selector("#stats-stages", timeout=30000)
+        assert pg.locator(f"#{ids.STATS_PAGE}").is_visible()
+    finally:
+        context.close()
+
+
+def test_a_table_row_flies_the_map_to_its_case(server, browser):
+    context, pg = open_desk(browser, server.url + "/")
+    try:
+        before = pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map.zoom")
+        case_id = click_row(pg, 1)
+        lon, lat = lonlat(server, case_id)
+        pg.wait_for_function(f"""() => {{ const m = document.querySelector('{MAP}')._fullLayout.map;
+            return Math.abs(m.center.lon - {lon}) < 1e-6 && Math.abs(m.center.lat - {lat}) < 1e-6; }}""",
+                             timeout=30000)
+        layout = pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map")
+        assert layout["zoom"] > before
+        ring = layout["layers"][0]["source"]["features"][0]["geometry"]["coordinates"]
+        assert ring == pytest.approx([lon, lat])
+    finally:
+        context.close()
+
+
+def test_english_shows_no_raw_code(server, browser):
+    context, pg = open_desk(browser, server.url + "/?lang=en")
+    try:
+        click_row(pg)
+        pg.wait_for_selector("#case-timeline .step", timeout=30000)
+        text = pg.evaluate("document.body.innerText")
+        card = pg.inner_text(f"#{ids.CASE_CARD}")
+        assert "Timeline" in card and pg.locator("#case-timeline .step").count() >= 1
+        assert raw_codes(text) == []
+        # the statistics page too
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_selector("#stats-stages", timeout=30000)
+        stats = pg.inner_text(f"#{ids.STATS_PAGE}")
+        assert raw_codes(stats) == []
+        assert "免登录" not in pg.inner_text(f"#{ids.ACCOUNT}")  # the kiosk chip speaks English too
+    finally:
+        context.close()
+
+
+def test_chinese_dropdowns_and_table_speak_chinese(server, browser):
+    context, pg = open_desk(browser, server.url + "/")
+    try:
+        pg.click(f"#{ids.F_DOMAIN}")
+        pg.wait_for_timeout(500)
+        text = pg.evaluate("document.body.innerText")
+        assert "全选" in text
+        assert not re.search(r"Select All|Deselect All|\bSearch\b|selected", text), text
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def village_server(tmp_path_factory):
+    srv = LiveServer(tmp_path_factory.mktemp("desk-village"),
+                     {"DEFAULT_ROLE": "village", "DEFAULT_VILLAGE": "DL-01", "DEMO_FEED": "0"}).start()
+    yield srv
+    srv.stop()
+
+
+def test_village_operator_sees_their_village_and_a_corrected_url(village_server, browser):
+    context, pg = open_desk(browser, village_server.url + "/?village=DL-03&level=3")
+    try:
+        with sqlite3.connect(village_server.db) as conn:
+            own = conn.execute("SELECT name FROM grids WHERE grid_id = 'DL-01'").fetchone()[0]
+        pg.wait_for_function("() => location.search.includes('village=DL-01')", timeout=30000)
+        assert "DL-03" not in pg.evaluate("location.search")
+        assert own in pg.inner_text(f"#{ids.NOTICE}") and pg.locator(f"#{ids.NOTICE}").is_visible()
+        # the breadcrumb's root is their village: no town to return to
+        assert not pg.locator(f"#{ids.CRUMB_TOWN}").is_visible()
+        assert pg.inner_text(f"#{ids.CRUMB_VILLAGE}") == own
+        # the import is command's and admin's
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_selector("#stats-stages", timeout=30000)
+        assert pg.locator(f"#{ids.IMPORT_UPLOAD}").count() == 0
+    finally:
+        context.close()
+
+
+def test_choosing_one_village_shows_its_grids():
+    from callbacks.dashboard import CONTROLS, reduce
+    from township.domain.filters import FilterState
+
+    town = FilterState(level=2)
+    values = {name: getattr(town, name) for _, name in CONTROLS}
+    one = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03"]}, None, None)
+    assert (one.village, one.level) == (["DL-03"], 3)
+    two = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03", "DL-04"]}, None, None)
+    assert (two.village, two.level) == (["DL-03", "DL-04"], 2)  # several: compared side by side, by village
+    other = reduce(town, ids.F_DOMAIN, {**values, "domain": ["safety"]}, None, None)
+    assert other.level == 2
+
+
+def test_a_plain_address_is_not_corrected(village_server, browser):
+    context, pg = open_desk(browser, village_server.url + "/")
+    try:
+        assert not pg.locator(f"#{ids.NOTICE}").is_visible()
+        assert pg.evaluate("location.search") == ""
+    finally:
+        context.close()
