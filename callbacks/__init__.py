@@ -5,13 +5,14 @@ from dash import Dash
 
 from township.runtime.bootstrap import AppContext
 
-from . import casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
+from . import analysis, casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [
     (r"/", dashboard.render_page),
     (r"/wall/?", wall.render_page),
     (r"/grid/(?P<grid_id>[^/]+)/?", responder.render_page),
+    (r"/analysis/?", analysis.render_page),
 ]
 
 
@@ -25,3 +26,4 @@ def register(app: Dash, ctx: AppContext) -> None:
     casecard.register(app, ctx)
     warningcard.register(app, ctx)
     stats.register(app, ctx)
+    analysis.register(app, ctx)

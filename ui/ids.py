@@ -132,3 +132,17 @@ WARN_MOVE = "warn-move"  # {"type": WARN_MOVE, "move": "acknowledge" | "handle" 
 WARN_DISPATCH = "warn-dispatch"  # {"type": WARN_DISPATCH, "handler": handler id}: dispatch a task to them
 WARN_FIELD = "warn-field"  # {"type": WARN_FIELD, "name": "text"}: the note of a move or a task
 WARN_CONTROL = "warn-control"  # {"type": WARN_CONTROL, "name": "close" | "reload"}
+
+# the analysis page (/analysis): hotspots and the monthly evaluation
+AN_DOMAIN = "an-domain"
+AN_TYPE = "an-type"
+AN_WINDOW = "an-window"
+AN_MEASURE = "an-measure"
+AN_MAP = "an-map"  # the hotspot map (grid fills by bin, with its legend)
+AN_HOT = "an-hot"  # the ranked list of hot grids
+AN_MSG = "an-msg"  # what the analysis could not do (a rate without households)
+AN_MONTH = "an-month"
+AN_UNIT = "an-unit"
+AN_EVAL = "an-eval"  # the evaluation table
+AN_XLSX = "an-xlsx"  # download links of the evaluation
+AN_PDF = "an-pdf"

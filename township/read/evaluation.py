@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from township.domain.isotime import LOCAL_TZ
+from township.domain.policy import Viewer, may_see_village, sees_personal
 from township.read.stats import resident_rates
 
-__all__ = ["UNITS", "MonthlyEvaluation", "evaluate", "month_bounds", "parse_month", "previous_month"]
+__all__ = ["UNITS", "EvaluationRefused", "MonthlyEvaluation", "evaluate", "evaluation_for", "month_bounds",
+           "parse_month", "previous_month"]
 
 #: What an evaluation groups by: the case column of each unit.
 UNITS: dict[str, str] = {"village": "village_id", "grid": "grid_id", "handler": "handler"}
@@ -143,3 +145,24 @@ def evaluate(cases: pd.DataFrame, unit: str, year: int, month: int, feedback: pd
     now_t["rank_change"] = last["rank"].reindex(now_t.index) - now_t["rank"]
     now_t["ontime_change"] = now_t["ontime_rate"] - last["ontime_rate"].reindex(now_t.index)
     return MonthlyEvaluation(unit, year, month, now_t)
+
+
+class EvaluationRefused(PermissionError):
+    """The viewer's role may not see this evaluation (by handler: names of people)."""
+
+
+def evaluation_for(cases: pd.DataFrame, viewer: Viewer, unit: str, year: int, month: int,
+                   feedback: pd.DataFrame) -> MonthlyEvaluation:
+    """`evaluate` over the cases ``viewer`` may see (a village operator: their village's).
+
+    Raises
+    ------
+    EvaluationRefused
+        ``unit`` handler for a role that is not shown people's names (the wall).
+    """
+    if unit == "handler" and not sees_personal(viewer.role):
+        raise EvaluationRefused("the evaluation by handler names people: not shown to this role")
+    villages = cases["village_id"].astype(object)
+    seen = {v: may_see_village(viewer, v) for v in villages.dropna().unique()}
+    mask = villages.map(lambda v: seen.get(v, viewer.role != "village")).to_numpy(dtype=bool)
+    return evaluate(cases[mask], unit, year, month, feedback)
