@@ -56,7 +56,8 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
             raise ApiError(400, [FieldError(None, "measure", str(exc))]) from None
         frame = for_viewer(result, township.gridset, who)
         items = [{"grid_id": r.grid_id, "village_id": r.village_id, "count": int(r.count),
-                  "value": float(r.value), "z": float(np.round(r.z, 4)), "p": float(np.round(r.p, 6)),
+                  "value": float(r.value), "z": float(np.round(r.z, 4)), "p": float(r.p),
+                  "p_sim": float(np.round(r.p_sim, 4)),
                   "bin": int(r.bin), "trend": r.trend, "repeats": int(r.repeats)}
                  for r in frame.itertuples(index=False)]
         return respond({"version": snap.version, "window": window, "measure": measure, "domain": c["domain"],

@@ -372,13 +372,14 @@ def _photos(write: list) -> dict[str, Any]:
 
 def _hotspots() -> dict[str, Any]:
     """Getis-Ord Gi* per grid (`api.analysis`)."""
-    item = {"type": "object", "required": ["grid_id", "village_id", "count", "value", "z", "p", "bin", "trend",
-                                           "repeats"], "properties": {
+    item = {"type": "object", "required": ["grid_id", "village_id", "count", "value", "z", "p", "p_sim", "bin",
+                                           "trend", "repeats"], "properties": {
         "grid_id": {"type": "string"}, "village_id": {"type": ["string", "null"]},
         "count": {"type": "integer", "description": "cases of the choices in the window"},
         "value": {"type": "number", "description": "what was tested: the count, or cases per 100 households"},
         "z": {"type": "number", "description": "Gi* z-score (0 for a grid without neighbours)"},
-        "p": {"type": "number", "description": "pseudo p-value of 999 permutations (fixed seed)"},
+        "p": {"type": "number", "description": "two-sided p-value of z (the bins test it)"},
+        "p_sim": {"type": "number", "description": "pseudo p-value of 999 conditional permutations (fixed seed)"},
         "bin": {"type": "integer", "minimum": -3, "maximum": 3,
                 "description": "3/2/1 hot at 99/95/90 % after Benjamini-Hochberg, -3/-2/-1 cold, 0 not significant"},
         "trend": {"enum": ["new", "intensifying", "diminishing", "persistent", "sporadic", None],

@@ -62,11 +62,20 @@ RESULTS_KEPT = 16
 
 @dataclass(frozen=True)
 class GridWeights:
-    """Queen contiguity of the level-3 grids of one grid set (``ids`` order), and which have no neighbour."""
+    """Queen contiguity of the level-3 grids of one grid set (``ids`` order), each grid its own neighbour too,
+    and which have no neighbour but themselves."""
 
     ids: tuple[str, ...]
-    w: W
+    neighbors: dict[str, list[str]]
+    weights: dict[str, list[float]]
     islands: np.ndarray  # bool per grid
+
+    def w(self) -> W:
+        """A fresh libpysal ``W``: esda sets its transform in place, so one shared between analyses would carry
+        one analysis's state into the next."""
+        from libpysal.weights import W
+
+        return W(self.neighbors, self.weights, id_order=list(self.ids), silence_warnings=True)
 
 
 class HotspotModel:
@@ -103,10 +112,11 @@ class HotspotModel:
 
                 ids = tuple(gridset.ids(level=3))
                 w = Queen.from_iterable([gridset.geometry(g) for g in ids], ids=list(ids), silence_warnings=True)
-                # Gi*: each grid is its own neighbour (weight 1 before the rows are standardised).
-                w = fill_diagonal(w, 1.0)
                 islands = np.isin(np.array(ids, dtype=object), np.array(w.islands, dtype=object))
-                found = self._weights[gridset] = GridWeights(ids, w, islands)
+                w = fill_diagonal(w, 1.0)  # Gi*: each grid is its own neighbour
+                found = self._weights[gridset] = GridWeights(
+                    ids, {k: list(v) for k, v in w.neighbors.items()},
+                    {k: list(v) for k, v in w.weights.items()}, islands)
             return found
 
 
@@ -149,8 +159,8 @@ class HotspotResult:
     """Gi* of one analysis, one row per level-3 grid.
 
     ``frame`` columns: ``grid_id``, ``count``, ``value`` (what was tested: the
-    count, or cases per 100 households), ``z`` and ``p`` (`gi_star`; 0 and 1
-    for an island or a field without variance), ``bin``, ``trend`` (a label of `TRENDS` or ``None``), ``repeats``.
+    count, or cases per 100 households), ``z``, ``p`` and ``p_sim`` (`gi_star`;
+    0, 1 and 1 for an island or a field without variance), ``bin``, ``trend`` (a label of `TRENDS` or ``None``), ``repeats``.
     """
 
     frame: pd.DataFrame
@@ -165,26 +175,32 @@ class HotspotResult:
 
 
 def gi_star(values: np.ndarray, gw: GridWeights, permutations: int = PERMUTATIONS,
-            seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Gi* of ``values`` (esda ``G_Local``, self-weight 1, row-standardised): ``z`` the Gi* z-score, ``p`` the
-    pseudo p-value of ``permutations`` conditional permutations with a fixed seed.
+            seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gi* of ``values`` (esda ``G_Local``, self-weight 1; a row's scale cancels in z): ``z`` the Gi* z-score, ``p`` its
+    two-sided normal p-value, ``p_sim`` the pseudo p-value of ``permutations`` conditional permutations
+    with a fixed seed.
 
     Islands, and every grid when the values do not vary, get ``z`` 0 and ``p`` 1:
     there is nothing to compare them with.
     """
     z, p = np.zeros(values.size), np.ones(values.size)
     if values.size < 3 or np.ptp(values) == 0 or gw.islands.all():
-        return z, p
+        return z, p, p.copy()
     from esda.getisord import G_Local
 
-    g = G_Local(values, gw.w, transform="R", permutations=permutations, star=None, seed=seed,
+    # Row-standardising scales each Gi*, its mean and its spread under the null alike, so z and p are those of
+    # the row-standardised weights; esda's analytical variance is right only for the binary ones ("B"), and
+    # under "R" it gave a block of 22 hot grids z 2.3 where the binary weights give 6-7.
+    g = G_Local(values, gw.w(), transform="B", permutations=permutations, star=None, seed=seed,
                 keep_simulations=False)
+    # The bins test the analytical z (two-sided normal p), as Getis and Ord define it. The permutations'
+    # rank p (p_sim) is kept beside it but cannot bin: it cannot go below 1/(permutations+1), so after
+    # Benjamini-Hochberg over n grids a 99 % bin would need n/10 grids at that floor; and the normal
+    # approximation of the permutations (z_sim) marked grids of a uniform field hot.
     z = np.where(gw.islands, 0.0, np.nan_to_num(np.asarray(g.Zs, dtype=float)))
-    # The permutations' pseudo p (folded: the share of permutations at least as extreme, on the observed side).
-    # Its floor is 1/(permutations+1), so a 99 % bin after BH needs at least n/100 grids at that floor:
-    # see docs/design.md §1a.
-    p = np.where(gw.islands, 1.0, np.nan_to_num(np.asarray(g.p_sim, dtype=float), nan=1.0))
-    return z, p
+    p = np.where(gw.islands, 1.0, np.minimum(1.0, 2 * np.nan_to_num(np.asarray(g.p_norm, dtype=float), nan=0.5)))
+    p_sim = np.where(gw.islands, 1.0, np.nan_to_num(np.asarray(g.p_sim, dtype=float), nan=1.0))
+    return z, p, p_sim
 
 
 def month_starts(now: datetime, months: int) -> list[datetime]:
@@ -322,10 +338,11 @@ def analyse(model: HotspotModel, gridset: GridSet, cases: pd.DataFrame, base: np
             raise ValueError(f"measure=rate needs households for every grid; the grid file has none for "
                              f"{len(missing)} grids ({', '.join(missing[:5])}…)")
         values = counts / hh * 100
-    z, p = gi_star(values, gw, permutations)
+    z, p, p_sim = gi_star(values, gw, permutations)
     series = monthly_counts(cases, gw.ids, base, now)
     repeats = repeat_spots(cases, mask)["grid_id"].value_counts().reindex(list(gw.ids), fill_value=0)
     frame = pd.DataFrame({"grid_id": list(gw.ids), "count": counts.astype(int), "value": values, "z": z, "p": p,
+                          "p_sim": p_sim,
                           "bin": bins_of(z, p), "trend": [trend_label(s) for s in series],
                           "repeats": repeats.to_numpy(dtype=int)})
     return HotspotResult(frame, measure, window, int(gw.islands.sum()))
