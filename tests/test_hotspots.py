@@ -325,7 +325,7 @@ def test_the_analysis_page_shows_the_layer_and_legend(server, browser):
     try:
         pg.goto(server.url + "/analysis")
         pg.wait_for_selector("#an-map .legend", timeout=90_000)
-        legend = pg.inner_text("#an-map .legend")
+        legend = pg.locator("#an-map .legend").text_content() or ""
         assert "不显著" in legend
         fills = pg.locator("#an-map canvas")
         assert fills.count() >= 1

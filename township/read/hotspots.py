@@ -160,7 +160,8 @@ class HotspotResult:
 
     ``frame`` columns: ``grid_id``, ``count``, ``value`` (what was tested: the
     count, or cases per 100 households), ``z``, ``p`` and ``p_sim`` (`gi_star`;
-    0, 1 and 1 for an island or a field without variance), ``bin``, ``trend`` (a label of `TRENDS` or ``None``), ``repeats``.
+    0, 1 and 1 for an island or a field without variance), ``bin``, ``trend``
+    (a label of `TRENDS` or ``None``), ``repeats``.
     """
 
     frame: pd.DataFrame
