@@ -37,7 +37,7 @@ def hotspot_figure(gridset: GridSet, frame: pd.DataFrame, lang: str, tile_url: s
         part = frame[frame["bin"] == b]
         if part.empty:
             continue
-        hover = [f"{_grid_name(gridset, r.grid_id)}<br>{t('an_count', lang)} {r.count} · z {r.z:.2f} · p {r.p:.3f}"
+        hover = [f"{_grid_name(gridset, r.grid_id)}<br>{t('an_count', lang)} {r.count} · z {r.z:.2f} · p {p_text(r.p)}"
                  f"<br>{label(TREND_LABELS, r.trend, lang) if r.trend else '—'} · {t('an_repeats', lang)} {r.repeats}"
                  for r in part.itertuples(index=False)]
         colour = HOTSPOT_COLORS[b]
@@ -62,6 +62,11 @@ def hotspot_figure(gridset: GridSet, frame: pd.DataFrame, lang: str, tile_url: s
         "paper_bgcolor": "rgba(0,0,0,0)"}}
 
 
+def p_text(p: float) -> str:
+    """A p-value as people read it: three decimals, ``<0.001`` below that."""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def hot_list(gridset: GridSet, hot: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The hot grids ranked (``HotspotResult.hot`` order) as screen rows with labelled columns."""
     return pd.DataFrame({
@@ -69,7 +74,7 @@ def hot_list(gridset: GridSet, hot: pd.DataFrame, lang: str) -> pd.DataFrame:
         t("an_grid", lang): [_grid_name(gridset, g) for g in hot["grid_id"]],
         t("an_count", lang): hot["count"].to_numpy(),
         "z": np.round(hot["z"].to_numpy(dtype=float), 2),
-        "p": np.round(hot["p"].to_numpy(dtype=float), 3),
+        "p": [p_text(p) for p in hot["p"].to_numpy(dtype=float)],
         t("an_bin", lang): [label(HOTSPOT_BINS, int(b), lang) for b in hot["bin"]],
         t("an_trend", lang): [label(TREND_LABELS, x, lang) if x else "—" for x in hot["trend"]],
         t("an_repeats", lang): hot["repeats"].to_numpy(),
