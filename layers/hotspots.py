@@ -94,8 +94,9 @@ def evaluation_table(ev: MonthlyEvaluation, gridset: GridSet, lang: str) -> pd.D
 
     out = pd.DataFrame({
         t("an_rank", lang): tab["rank"].to_numpy(),
-        t("an_rank_change", lang): pd.Series([None if pd.isna(v) else int(v) for v in tab["rank_change"]],
-                                             dtype=object),
+        # Signed, as a league table shows movers: +3 moved up three places; none for a unit new this month.
+        t("an_rank_change", lang): pd.Series([None if pd.isna(v) else f"{int(v):+d}" if v else "0"
+                                              for v in tab["rank_change"]], dtype=object),
         label(EVALUATION_UNITS, ev.unit, lang): [_unit_name(gridset, ev.unit, k) for k in tab.index],
         t("an_due", lang): tab["due"].to_numpy(),
         t("an_resolved", lang): tab["resolved"].to_numpy(),
