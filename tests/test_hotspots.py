@@ -338,3 +338,23 @@ def test_the_analysis_page_shows_the_layer_and_legend(server, browser):
         assert r.status_code == 200 and r.content[:2] == b"PK"
     finally:
         context.close()
+
+
+def test_z_is_the_getis_ord_z_of_the_row_standardised_weights(gridset, model):
+    # Getis and Ord's Gi* z, written out here with row-standardised weights (self included): the same as the
+    # z the analysis bins (docs/design.md §1a: a row's scale cancels).
+    ids, polys = leaf_polygons()
+    rng = np.random.default_rng(5)
+    cases = cases_frame({g: int(rng.poisson(4 + 10 * (i % 7 == 0))) for i, g in enumerate(ids)}, rng)
+    result = analyse(model, gridset, cases, np.ones(len(cases), bool), NOW, "90d")
+    x = np.array([(cases["grid_id"] == g).sum() for g in ids], dtype=float)
+    n = x.size
+    tree = shapely.STRtree(polys)
+    w = np.zeros((n, n))
+    for i, poly in enumerate(polys):
+        w[i, tree.query(poly, predicate="intersects")] = 1.0  # Queen: a shared point is enough; i itself too
+    w /= w.sum(axis=1, keepdims=True)
+    mean, s = x.mean(), np.sqrt((x**2).mean() - x.mean() ** 2)
+    wi, wi2 = w.sum(axis=1), (w**2).sum(axis=1)
+    z = (w @ x - mean * wi) / (s * np.sqrt((n * wi2 - wi**2) / (n - 1)))
+    np.testing.assert_allclose(result.frame["z"], z, rtol=1e-9)
