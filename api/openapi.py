@@ -34,6 +34,8 @@ from township.loop.photos import PhotoAddedOut, PhotosOut
 from township.loop.warnings import WARNING_MOVES, TaskIn, WarningMovedOut, WarningMoveIn
 from township.loop.workflow import MOVES
 
+from .analysis import HOTSPOT_ARGS
+
 MODELS: tuple[type[BaseModel], ...] = (
     CaseIn, WarningIn, CaseOut, CasePageOut, WarningOut, WrittenOut, CapResultOut, ErrorsOut, VersionOut,
     Open311Service, Open311Request, Open311Created, Open311Error,
@@ -246,6 +248,7 @@ def openapi_document() -> dict[str, Any]:
         **_warning_moves(write),
         **_notifications(write),
         **_photos(write),
+        **_hotspots(),
         "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery", errors=(404,))},
@@ -388,3 +391,35 @@ def _photos(write: list) -> dict[str, Any]:
             "parameters": [photo_id],
             "responses": {"200": {"description": "the thumbnail", "content": image}, **_errors(401, 404)}}},
     }
+
+
+def _hotspots() -> dict[str, Any]:
+    """Getis-Ord Gi* per grid (`api.analysis`)."""
+    item = {"type": "object", "required": ["grid_id", "village_id", "count", "value", "z", "p", "p_sim", "bin",
+                                           "trend", "repeats"], "properties": {
+        "grid_id": {"type": "string"}, "village_id": {"type": ["string", "null"]},
+        "count": {"type": "integer", "description": "cases of the choices in the window"},
+        "value": {"type": "number", "description": "what was tested: the count, or cases per 100 households"},
+        "z": {"type": "number", "description": "Gi* z-score (0 for a grid without neighbours)"},
+        "p": {"type": "number", "description": "two-sided p-value of z (the bins test it)"},
+        "p_sim": {"type": "number", "description": "pseudo p-value of 999 conditional permutations (fixed seed)"},
+        "bin": {"type": "integer", "minimum": -3, "maximum": 3,
+                "description": "3/2/1 hot at 99/95/90 % after Benjamini-Hochberg, -3/-2/-1 cold, 0 not significant"},
+        "trend": {"enum": ["new", "intensifying", "diminishing", "persistent", "sporadic", None],
+                  "description": "Mann-Kendall over the last 12 whole months (null: no case in them)"},
+        "repeats": {"type": "integer", "description": "cases within 50 m and 30 days of an earlier one"}}}
+    body = {"type": "object", "required": ["version", "window", "measure", "permutations", "islands", "items"],
+            "properties": {"version": {"type": "integer"}, "window": {"type": "string"},
+                           "measure": {"type": "string"}, "domain": {"type": ["string", "null"]},
+                           "type": {"type": ["string", "null"]}, "permutations": {"type": "integer"},
+                           "islands": {"type": "integer"}, "items": {"type": "array", "items": item}}}
+    params = [_query(name, f"{name}; default {allowed[0] if name in ('window', 'measure') else 'all'}",
+                     {"enum": list(allowed)}) for name, allowed in HOTSPOT_ARGS.items()]
+    return {"/api/v1/hotspots": {"get": {
+        "tags": ["analysis"], "summary": "hotspots: Getis-Ord Gi* of the cases per grid, with trend and repeat spots",
+        "description": "Counts per level-3 grid of the domain and type in the window (or per 100 households: "
+                       "measure=rate, where the grid file gives households for every grid), Queen contiguity, "
+                       "999 permutations, Benjamini-Hochberg. Aggregates: every role; a village token is shown "
+                       "its village's grids.",
+        "parameters": params,
+        "responses": {"200": _json(body), **_errors(400, 401)}}}}

@@ -5,7 +5,7 @@ from dash import Dash
 
 from township.runtime.bootstrap import AppContext
 
-from . import admin, casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
+from . import admin, analysis, casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [
@@ -13,6 +13,7 @@ ROUTES: router.Routes = [
     (r"/wall/?", wall.render_page),
     (r"/grid/(?P<grid_id>[^/]+)/?", responder.render_page),
     (r"/admin/?", admin.render_page),
+    (r"/analysis/?", analysis.render_page),
 ]
 
 
@@ -27,3 +28,4 @@ def register(app: Dash, ctx: AppContext) -> None:
     warningcard.register(app, ctx)
     stats.register(app, ctx)
     admin.register(app, ctx)
+    analysis.register(app, ctx)

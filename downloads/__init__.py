@@ -11,6 +11,8 @@ Routes (all GET):
   (`township.formats.exports`).
 - ``/report/daily?<filter>&date=YYYY-MM-DD`` (printable HTML) and
   ``/report/daily.pdf?...`` (`township.read.report`, `layers.report`).
+- ``/evaluation/monthly.xlsx|.pdf?month=YYYY-MM&unit=village|grid|handler``:
+  the monthly evaluation (`township.read.evaluation`, `layers.hotspots`).
 
 Views are thin: parse the request, call the core, answer. An unknown id is a
 404, a bad parameter a 400 naming it, a missing or busy Chromium a 503; the
@@ -36,12 +38,14 @@ from flask import Blueprint, Response, request
 
 from auth import current_viewer
 from layers.fieldmap import field_map, print_html
+from layers.hotspots import evaluation_html, evaluation_table
 from layers.report import daily_report_html
 from township.domain.filters import FilterState, from_query
 from township.domain.isotime import LOCAL_TZ
 from township.domain.policy import may_see_reach
 from township.formats import exports
 from township.loop.casefile import clamp_state
+from township.read.evaluation import EvaluationRefused, evaluation_for, parse_month
 from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data, warning_fieldmap_data
 from township.read.report import daily_report, parse_day
 from township.read.resident import feedback_frame
@@ -284,5 +288,31 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
         body = rendered(("daily", state.to_query(), day, role(), snap.version, "pdf"),
                         lambda: in_chromium(render_pdf, report_page(snap, state, day)))
         return _file(body, "pdf", f"dalu-daily-{day}.pdf", f"大路镇日报-{day}.pdf")
+
+    # -- the monthly evaluation (综合评价) ------------------------------------------
+
+    def evaluation(fmt: str) -> Response:
+        viewer = current_viewer(ctx)
+        lang = "en" if request.args.get("lang") == "en" else "zh"
+        snap = tw.snapshot()
+        try:
+            year, month = parse_month(request.args.get("month"), utcnow())
+            ev = evaluation_for(snap.cases, viewer, request.args.get("unit") or "village", year, month,
+                                feedback_frame(tw.engine))
+        except ValueError as exc:
+            raise _Refused(400, f"无法生成月度评价 · {exc}") from None
+        except EvaluationRefused as exc:
+            raise _Refused(403, f"无权查看 · {exc}") from None
+        name = f"{ev.unit}-{ev.label}"
+        if fmt == "xlsx":
+            body = exports.to_xlsx_bytes(evaluation_table(ev, gs, lang), sheet=ev.label)
+        else:
+            body = rendered(("evaluation", name, lang, viewer.role, viewer.village_id, snap.version, fmt),
+                            lambda: in_chromium(render_pdf, evaluation_html(ev, gs, lang)))
+        return _file(body, fmt, f"dalu-evaluation-{name}.{fmt}", f"大路镇综合评价-{name}.{fmt}")
+
+    @bp.get("/evaluation/monthly.<any(xlsx, pdf):fmt>")
+    def monthly_evaluation(fmt: str) -> Response:
+        return evaluation(fmt)
 
     return bp

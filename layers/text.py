@@ -440,3 +440,37 @@ def dropdown_labels(lang: str) -> dict[str, str]:
 def grid_locale(lang: str, none_text: str) -> dict[str, str]:
     """AG Grid's ``localeText`` in ``lang``, with ``none_text`` for an empty table."""
     return {**(GRID_LOCALE_ZH if lang == "zh" else {"loadingOoo": "Loading…"}), "noRowsToShow": none_text}
+
+# The analysis page: hotspots and the monthly evaluation (综合评价).
+TEXT.update({
+    "an_title": {"zh": "热点与综合评价", "en": "Hotspots and the monthly evaluation"},
+    "an_hotspots": {"zh": "热点与复发(Getis-Ord Gi*)", "en": "Hotspots and recurrence (Getis-Ord Gi*)"},
+    "an_measure_count": {"zh": "事件数", "en": "Case count"},
+    "an_measure_rate": {"zh": "每百户事件数", "en": "Cases per 100 households"},
+    "an_hot_list": {"zh": "热点网格排行", "en": "Hot grids, ranked"},
+    "an_no_hot": {"zh": "所选范围内没有显著热点", "en": "No significant hot spot for these choices"},
+    "an_grid": {"zh": "网格", "en": "Grid"},
+    "an_count": {"zh": "事件数", "en": "Cases"},
+    "an_bin": {"zh": "类别", "en": "Bin"},
+    "an_trend": {"zh": "近12个月趋势", "en": "12-month trend"},
+    "an_repeats": {"zh": "重复报告点", "en": "Repeat spots"},
+    "an_method": {"zh": "Gi* · Queen 邻接 · 999 次置换 · FDR 校正", "en": "Gi* · Queen contiguity · 999 permutations "
+                  "· FDR corrected"},
+    "an_back": {"zh": "返回指挥地图", "en": "Back to the map"},
+    "an_eval": {"zh": "月度综合评价", "en": "Month by month (综合评价)"},
+    "an_month": {"zh": "月份", "en": "Month"},
+    "an_unit": {"zh": "评价对象", "en": "Evaluate"},
+    "an_rank": {"zh": "排名", "en": "Rank"},
+    "an_rank_change": {"zh": "名次变化", "en": "Rank change"},
+    "an_due": {"zh": "应结案数", "en": "Due"},
+    "an_closed_rate": {"zh": "结案率", "en": "Closed"},
+    "an_ontime_rate": {"zh": "按期结案率", "en": "On time"},
+    "an_late_rate": {"zh": "延期率", "en": "Late"},
+    "an_village_rate": {"zh": "村级化解率", "en": "Solved in village"},
+    "an_rework_rate": {"zh": "返工率", "en": "Reworked"},
+    "an_ontime_change": {"zh": "按期结案率变化", "en": "On-time change"},
+    "an_resolved": {"zh": "本月办结", "en": "Resolved"},
+    "an_no_rows": {"zh": "该月没有应结或办结的事件", "en": "Nothing due or resolved that month"},
+    "an_xlsx": {"zh": "下载 XLSX", "en": "XLSX"},
+    "an_pdf": {"zh": "打印 PDF", "en": "Printable PDF"},
+})

@@ -1306,6 +1306,59 @@ ADMIN_CALLBACKS: dict[str, Callable[[Client], None]] = {
 CALLBACKS.update(ADMIN_CALLBACKS)
 
 
+# The analysis page (hotspots, the monthly evaluation): aggregates for every role that reads cases; a village
+# operator its own village's grids and cases; the evaluation by handler names people, so not for the wall.
+
+def probe_hotspots(c: Client) -> None:
+    r = clean(c, c.get("/api/v1/hotspots?window=365d"), 200)
+    villages = {i["village_id"] for i in r.json()["items"]}
+    assert villages == {OWN} if c.role == "village" else {OWN, FOREIGN} <= villages, villages
+    clean(c, c.get("/api/v1/hotspots?window=1d"), 400)
+
+
+def probe_evaluation(c: Client) -> None:
+    for unit in ("village", "grid", "handler"):
+        r = c.get(f"/evaluation/monthly.xlsx?unit={unit}")
+        if c.role == "anonymous":
+            clean(c, r, 302)
+            continue
+        clean(c, r, 403 if unit == "handler" and c.role not in PERSONAL else 200)
+        if c.role == "village" and unit == "grid":
+            assert f"({FOREIGN}-" not in _readable(r)
+    if c.role in ("command", "wall"):  # the printed form: rendered for the one, refused before rendering for the other
+        r = clean(c, c.get("/evaluation/monthly.pdf?unit=handler"), 200 if c.role == "command" else 403)
+        assert c.role == "wall" or r.content.startswith(b"%PDF")
+    if c.role != "anonymous":
+        clean(c, c.get("/evaluation/monthly.xlsx?month=2024-13"), 400)
+
+
+def probe_hotspot_callback(c: Client) -> None:
+    r = cb(c, "an-map.figure <- an-domain.value", {"an-domain.value": None, "an-type.value": None,
+                                                   "an-window.value": "365d", "an-measure.value": "count",
+                                                   "url.search": ""}, "an-window.value", 200)
+    shown = {g for trace in r.json()["response"]["an-map"]["figure"]["data"] if trace["name"] != "villages"
+             for g in trace["locations"]}
+    assert shown and (all(g.startswith(f"{OWN}-") for g in shown) if c.role == "village"
+                      else any(g.startswith(f"{FOREIGN}-") for g in shown))
+
+
+def probe_evaluation_callback(c: Client) -> None:
+    for unit in ("grid", "handler"):
+        r = cb(c, "an-eval.children <- an-month.value", {"an-month.value": None, "an-unit.value": unit,
+                                                         "url.search": ""}, "an-unit.value", 200)
+        if c.role == "village":
+            assert f"({FOREIGN}-" not in _readable(r)
+
+
+ROUTES.update({
+    ("GET", "/api/v1/hotspots"): probe_hotspots,
+    ("GET", "/evaluation/monthly.<any(xlsx, pdf):fmt>"): probe_evaluation,
+})
+CALLBACKS.update({
+    "an-map.figure <- an-domain.value": probe_hotspot_callback,
+    "an-eval.children <- an-month.value": probe_evaluation_callback,
+})
+
 #: The leaks fixed on the branch ``privacy``: each a probe of its own, so that none comes back.
 FIXED: list = [
     pytest.param("POST /api/v1/cases (re-send)", "village", probe_resend_foreign_case),

@@ -173,3 +173,16 @@ STATS_PAGE = "stats-page"  # the statistics page over the desk; hidden while the
 TABLE_SLOT = "table-slot"  # where the case table is put once the map has drawn (assets/dashboard.js loadTable)
 TABLE_SPEC = "table-spec"  # dcc.Store: the case table (component JSON) and the URL of its library's script
 SIDE = "desk-side"  # the right column: the open cards above the grid panel
+# the analysis page (/analysis): hotspots and the monthly evaluation
+AN_DOMAIN = "an-domain"
+AN_TYPE = "an-type"
+AN_WINDOW = "an-window"
+AN_MEASURE = "an-measure"
+AN_MAP = "an-map"  # the hotspot map (grid fills by bin, with its legend)
+AN_HOT = "an-hot"  # the ranked list of hot grids
+AN_MSG = "an-msg"  # what the analysis could not do (a rate without households)
+AN_MONTH = "an-month"
+AN_UNIT = "an-unit"
+AN_EVAL = "an-eval"  # the evaluation table
+AN_XLSX = "an-xlsx"  # download links of the evaluation
+AN_PDF = "an-pdf"

@@ -279,3 +279,31 @@ API_CLIENTS: dict[str, dict[str, str]] = {
     "open311": {"zh": "Open311 接口", "en": "Open311 link"},
     "cap": {"zh": "预警信息接口", "en": "Warning feed"},
 }
+
+#: Hotspot bins (Getis-Ord Gi* after Benjamini–Hochberg, township.read.hotspots): hot/cold at 99/95/90 %.
+HOTSPOT_BINS: dict[int, dict[str, str]] = {
+    3: {"zh": "热点(99%置信)", "en": "Hot spot, 99 % confidence"},
+    2: {"zh": "热点(95%置信)", "en": "Hot spot, 95 % confidence"},
+    1: {"zh": "热点(90%置信)", "en": "Hot spot, 90 % confidence"},
+    0: {"zh": "不显著", "en": "Not significant"},
+    -1: {"zh": "冷点(90%置信)", "en": "Cold spot, 90 % confidence"},
+    -2: {"zh": "冷点(95%置信)", "en": "Cold spot, 95 % confidence"},
+    -3: {"zh": "冷点(99%置信)", "en": "Cold spot, 99 % confidence"},
+}
+#: Colours of the bins: reds hot, blues cold, grey not significant.
+HOTSPOT_COLORS: dict[int, str] = {3: "#B71C1C", 2: "#E53935", 1: "#EF9A9A", 0: "#CFD8DC",
+                                  -1: "#90CAF9", -2: "#1E88E5", -3: "#0D47A1"}
+#: A grid's monthly trend in words (the rules: docs/design.md §1a).
+TREND_LABELS: dict[str, dict[str, str]] = {
+    "new": {"zh": "新出现", "en": "New"},
+    "intensifying": {"zh": "加剧", "en": "Intensifying"},
+    "diminishing": {"zh": "减弱", "en": "Diminishing"},
+    "persistent": {"zh": "持续", "en": "Persistent"},
+    "sporadic": {"zh": "零星", "en": "Sporadic"},
+}
+#: The units of the monthly evaluation (综合评价).
+EVALUATION_UNITS: dict[str, dict[str, str]] = {
+    "village": {"zh": "村/社区", "en": "Village"},
+    "grid": {"zh": "网格", "en": "Grid"},
+    "handler": {"zh": "处置人", "en": "Handler"},
+}

@@ -8,6 +8,7 @@ from township.accounts.users import seed_demo_users
 from township.config import Settings
 from township.grids.install import GridLoad, ensure_grids, install_resources
 from township.loop.staff import seed_handlers
+from township.read.hotspots import HotspotModel
 from township.read.snapshot import Township
 from township.read.stats import EntryTimes
 from township.runtime.demo import seed_demo
@@ -25,9 +26,12 @@ class AppContext:
     grid_load: GridLoad
     #: The audit trail's entry times, read once per process and then per data version (the statistics).
     entries: EntryTimes = field(init=False)
+    #: The hotspot analyses' weights (built on first use) and last results.
+    hotspots: HotspotModel = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", EntryTimes(self.township.engine))  # frozen: set once, here
+        object.__setattr__(self, "hotspots", HotspotModel())
 
 
 def open_township(settings: Settings) -> AppContext:
