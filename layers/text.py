@@ -444,6 +444,8 @@ def grid_locale(lang: str, none_text: str) -> dict[str, str]:
 # The analysis page: hotspots and the monthly evaluation (综合评价).
 TEXT.update({
     "an_title": {"zh": "热点与综合评价", "en": "Hotspots and the monthly evaluation"},
+    "nav_analysis": {"zh": "热点与评价", "en": "Hotspots & evaluation"},
+    "nav_deliveries": {"zh": "通知投递", "en": "Notification deliveries"},
     "an_hotspots": {"zh": "热点与复发(Getis-Ord Gi*)", "en": "Hotspots and recurrence (Getis-Ord Gi*)"},
     "an_measure_count": {"zh": "事件数", "en": "Case count"},
     "an_measure_rate": {"zh": "每百户事件数", "en": "Cases per 100 households"},

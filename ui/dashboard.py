@@ -16,6 +16,7 @@ from layers.text import dropdown_labels, grid_locale, t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
 from township.domain.isotime import local_text
+from township.domain.policy import may_administer
 from township.domain.privacy import shown_name, shown_phone
 from township.domain.vocab import (
     CASE_SOURCES,
@@ -389,6 +390,15 @@ def tabs(lang: str) -> dcc.RadioItems:
                           className="tabs")
 
 
+def nav_links(role: str, lang: str) -> list[html.A]:
+    """Links to the other staff pages: the analysis for everyone at the desk, the admin pages for admin."""
+    links = [html.A(t("nav_analysis", lang), href="/analysis", className="nav")]
+    if may_administer(role):
+        links += [html.A(t("admin_title", lang), href="/admin", className="nav"),
+                  html.A(t("nav_deliveries", lang), href="/admin/notifications", className="nav")]
+    return links
+
+
 def table_spec(lang: str) -> dict:
     """The case table as component JSON and its library's script: put in the page once the map has drawn.
 
@@ -435,6 +445,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                     html.H1(t("title", lang)),
                     html.Span(t("illustrative", lang), className="illustrative"),
                     tabs(lang),
+                    *nav_links(role, lang),
                     html.A(t("lang_switch", lang), href=lang_href, id=ids.F_LANG, className="lang"),
                     account,
                 ],
