@@ -208,3 +208,22 @@ TEXT.update({
     # A contact's kind in the warning card; the other kinds are resource kinds (township.domain.vocab).
     "party_household": {"zh": "党员中心户", "en": "Party central household"},
 })
+
+
+# The map's names, legends and illustrative base layer (layers/maplabels.py, ui/legend.py).
+TEXT.update({
+    "label_counts": {"zh": "在办 {open} · 超期 {overdue}", "en": "{open} open · {overdue} overdue"},
+    "legend_cases": {"zh": "事件(按状态)", "en": "Cases by status"},
+    "legend_overdue_halo": {"zh": "红圈:超期", "en": "Red ring: overdue"},
+    "legend_warnings": {"zh": "预警", "en": "Warnings"},
+    "legend_radius": {"zh": "红色预警影响范围", "en": "Red warning: radius"},
+    "legend_affected": {"zh": "影响网格", "en": "Affected grids"},
+    "legend_resources": {"zh": "力量", "en": "Resources"},
+    "legend_base": {"zh": "底图(示意)", "en": "Base map (illustrative)"},
+    "legend_river": {"zh": "黄河", "en": "Yellow River"},
+    "legend_road": {"zh": "主要道路", "en": "Main roads"},
+    "legend_settlement": {"zh": "村/社区驻地", "en": "Village seats"},
+    "legend_grid_scale": {"zh": "网格颜色", "en": "Grid colour"},
+    "inset_title": {"zh": "新城区三社区(放大)", "en": "The three communities (enlarged)"},
+    "legend": {"zh": "图例", "en": "Legend"},
+})
