@@ -53,8 +53,15 @@
       var meta = trace.meta;
       if (!meta || typeof meta !== 'object' || trace.visible !== true) { return; }
       if (meta.halo) {
-        paint(map, PREFIX + trace.uid + '-symbol',
+        var symbol = PREFIX + trace.uid + '-symbol';
+        paint(map, symbol,
               {'text-halo-color': meta.halo, 'text-halo-width': meta.halo_width || 2, 'text-halo-blur': 0.5});
+        if (meta.anchors && map.getLayer(symbol)) {
+          // The server placed the names for the zoom it expected; at another zoom (a smaller map, the
+          // user zoomed out) MapLibre may move a name beside its point rather than hide it.
+          map.setLayoutProperty(symbol, 'text-variable-anchor', meta.anchors);
+          map.setLayoutProperty(symbol, 'text-padding', 1);
+        }
       }
       if (meta.pulse) { pulse(gd, map, PREFIX + trace.uid + '-circle', meta); }
     });

@@ -88,6 +88,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         patch = Patch()
         apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1)))
         patch["layout"]["annotations"] = map_note(view, lang)
+        patch["layout"]["meta"] = {"version": snap.version}  # which data the map shows (as the dashboard's)
         plan = ui.tour_plan(view, gs, lang)
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
         return (

@@ -29,6 +29,8 @@ VILLAGE_SIZE, GRID_SIZE = 17.0, 13.0
 CJK_WIDTH, OTHER_WIDTH = 1.0, 0.62
 #: Height of a line as a share of the text size, and space kept round each label (px).
 LINE_HEIGHT, PAD = 1.25, 3.0
+#: Where MapLibre may put a name round its point when it does not fit on it (assets/maplabels.js).
+ANCHORS = ["center", "top", "bottom", "left", "right"]
 #: Label colours and halos: on the light desk map and the dark wall.
 THEMES = {"light": ("#1c2b36", "#ffffff"), "dark": ("#ffffff", "#08121a")}
 
@@ -150,7 +152,7 @@ def label_trace(theme: str = "light") -> dict:
     return {"type": "scattermap", "name": "labels", "lon": [], "lat": [], "text": [], "mode": "text",
             "textposition": "middle center", "hoverinfo": "skip",
             "textfont": {"family": MAP_FONT, "color": colour, "size": VILLAGE_SIZE},
-            "meta": {"halo": halo, "halo_width": 2.0}}
+            "meta": {"halo": halo, "halo_width": 2.0, "anchors": ANCHORS}}
 
 
 def label_update(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size: float,

@@ -10,6 +10,7 @@ import pytest
 from conftest import ARTIFACTS, LiveServer
 from sqlalchemy import create_engine, text
 
+from layers.mapfig import INSET_LABELS
 from township.config import BUNDLED_GRIDS
 from township.domain.vocab import CASE_TYPES, LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
@@ -148,7 +149,7 @@ def test_wall_fills_the_screen_without_scroll_bars(server, browser, grids, width
         kpi = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#kpi-open')).fontSize)")
         assert kpi >= width / 40, kpi
         # the map: geometry and data present, MapLibre loaded, all 15 villages drawn
-        assert figure_value(page, "gd.data.length") == 7
+        assert figure_value(page, "gd.data.length") == INSET_LABELS + 1  # every trace of layers.mapfig
         assert figure_value(page, "gd.data[1].locations.length") == 15
         assert drawn_villages(page) == 15
         # fitted to this screen: the town spans most of the map's height or width

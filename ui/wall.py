@@ -29,7 +29,6 @@ from layers.mapfig import (
     INSET_AREAS,
     INSET_LABELS,
     LABELS,
-    LEVEL_TRACES,
     LINE_WIDTH,
     RADIUS,
     RESOURCES,
@@ -291,21 +290,21 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, 
     villages are named with their open and overdue cases.
     """
     updates = map_updates(view, gridset, zoom=wall_zoom(gridset))
+    circles, grids = live_reds(view, gridset)
+    updates[RADIUS] = radius_update(circles, width=4 * scale)
+    updates[GRIDS] = affected_update(gridset, grids, scale)  # the wall's grid trace shows only these
+    updates[LABELS] = label_update(view, gridset, wall_zoom(gridset), scale, counts=True, size=WALL_LABEL_SIZE)
     for index, u in updates.items():
         u.pop("customdata", None)
         u.pop("colorbar", None)
         u.update(hovertemplate=None, hoverinfo="skip")
-        if index in (*LEVEL_TRACES.values(), INSET_AREAS):
+        if index in (TOWN, VILLAGES, INSET_AREAS):
             u.update(showscale=False, colorscale=SCALE)
         elif "size" in u.get("marker", {}):
             size = u["marker"]["size"]
             u["marker"]["size"] = [s * scale for s in size] if isinstance(size, list) else size * scale
     updates[TOWN]["colorscale"] = [[0, TOWN_FILL], [1, TOWN_FILL]]
     updates[VILLAGES].pop("marker", None)
-    circles, grids = live_reds(view, gridset)
-    updates[RADIUS] = radius_update(circles, width=4 * scale)
-    updates[GRIDS] = affected_update(gridset, grids, scale)
-    updates[LABELS] = label_update(view, gridset, wall_zoom(gridset), scale, counts=True, size=WALL_LABEL_SIZE)
     if updates[INSET_LABELS].get("textfont"):
         updates[INSET_LABELS]["textfont"]["size"] = updates[INSET_LABELS]["textfont"]["size"] * scale
     # the pulse (assets/maplabels.js) rings each red warning it has not seen yet
