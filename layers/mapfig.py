@@ -620,7 +620,8 @@ def label_update(view, gridset, zoom: float, scale: float = 1.0, counts: bool = 
                                                               overdue=int(n_overdue[where[ids[i]]]))
                  for n, i in zip(names, keep, strict=True)]
     base = size or (maplabels.VILLAGE_SIZE if level == 2 else maplabels.GRID_SIZE)
-    return maplabels.label_update(names, lon[keep], lat[keep], base, zoom, scale)
+    return maplabels.label_update(names, lon[keep], lat[keep], base, zoom, scale,
+                                  areas=[gridset.geometry(ids[i]) for i in keep])
 
 
 def map_updates(view, gridset, warning: dict | None = None, zoom: float | None = None) -> dict[int, dict]:

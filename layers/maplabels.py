@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
@@ -74,8 +75,8 @@ def from_pixels(x: np.ndarray, y: np.ndarray, zoom: float) -> tuple[np.ndarray, 
     return lon, lat
 
 
-#: Where a label may go, tried in turn at each size: on its point, then nudged up, down, left,
-#: right (as shares of its own height and width), still over its own polygon's middle.
+#: Where a label may go, tried in turn: on its point, then nudged up, down, left, right (as shares
+#: of its own height and width); a nudge must keep the label's centre inside its own polygon.
 NUDGES = ((0.0, 0.0), (0.0, -0.6), (0.0, 0.6), (-0.3, 0.0), (0.3, 0.0))
 
 
@@ -93,7 +94,8 @@ def _overlaps(box: tuple[float, float, float, float], boxes: list[tuple[float, f
     return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in boxes)
 
 
-def place(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size: float, zoom: float) -> Placed:
+def place(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size: float, zoom: float,
+          areas: Sequence[BaseGeometry] | None = None) -> Placed:
     """Lay out labels at ``zoom``: in input order (most important first), nudged or dropped on overlap.
 
     Parameters
@@ -104,6 +106,9 @@ def place(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size
         The text size in px.
     zoom : float
         The view's zoom.
+    areas : sequence of shapely geometries, optional
+        Each label's polygon (lon/lat): a nudged label's centre stays inside it. Without them
+        labels are not nudged.
 
     Returns
     -------
@@ -115,7 +120,8 @@ def place(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size
     boxes: list[tuple[float, float, float, float]] = []
     kept: list[tuple[int, float, float]] = []  # input position, centre x, y
     for i, text in enumerate(texts):
-        spot = _free_spot(text, size, x[i], y[i], boxes)
+        area = areas[i] if areas is not None else None
+        spot = _free_spot(text, size, x[i], y[i], boxes, zoom, area)
         if spot is not None:
             boxes.append(spot[2])
             kept.append((i, spot[0], spot[1]))
@@ -123,15 +129,23 @@ def place(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size
     return Placed(np.array([k[0] for k in kept], int), cx, cy)
 
 
-def _free_spot(text: str, size: float, x: float, y: float, boxes: list[tuple[float, float, float, float]]
-               ) -> tuple[float, float, tuple[float, float, float, float]] | None:
-    """The first of :data:`NUDGES` where ``text`` at ``size`` overlaps none of ``boxes``: centre and padded box."""
+def _free_spot(text: str, size: float, x: float, y: float, boxes: list[tuple[float, float, float, float]],
+               zoom: float, area: BaseGeometry | None) -> tuple[float, float, tuple[float, float, float, float]] | None:
+    """The first of :data:`NUDGES` where ``text`` at ``size`` overlaps none of ``boxes``: centre and padded box.
+
+    A nudge is tried only with the label's ``area``, and kept only if the centre stays inside it.
+    """
     w, h = text_box(text, size)
-    for dx, dy in NUDGES:
+    for dx, dy in NUDGES if area is not None else NUDGES[:1]:
         cx, cy = x + dx * w, y + dy * h
         box = (cx - w / 2 - PAD, cy - h / 2 - PAD, cx + w / 2 + PAD, cy + h / 2 + PAD)
-        if not _overlaps(box, boxes):
-            return cx, cy, box
+        if _overlaps(box, boxes):
+            continue
+        if (dx or dy) and area is not None:
+            lon, lat = from_pixels(np.array([cx]), np.array([cy]), zoom)
+            if not area.contains(Point(float(lon[0]), float(lat[0]))):
+                continue
+        return cx, cy, box
     return None
 
 
@@ -156,13 +170,14 @@ def label_trace(theme: str = "light") -> dict:
 
 
 def label_update(texts: Sequence[str], lon: Sequence[float], lat: Sequence[float], size: float,
-                 zoom: float, scale: float = 1.0, visible: bool = True) -> dict:
+                 zoom: float, scale: float = 1.0, visible: bool = True,
+                 areas: Sequence[BaseGeometry] | None = None) -> dict:
     """The label trace's data for one view: :func:`place` at ``zoom``, sizes × ``scale`` (a 4K wall).
 
     Placement is done at the 1080p sizes and ``zoom``: a bigger screen fits the same area one
     zoom step in per doubling and draws the text × ``scale``, so every box grows alike.
     """
-    placed = place(texts, lon, lat, size, zoom)
+    placed = place(texts, lon, lat, size, zoom, areas)
     i = placed.index
     return {"lon": np.round(placed.lon, 5), "lat": np.round(placed.lat, 5),
             "text": np.asarray(texts, dtype=object)[i].astype(str),

@@ -16,7 +16,6 @@ import requests
 import shapely
 from conftest import ARTIFACTS, LiveServer
 from shapely.geometry import shape
-from shapely.ops import transform
 
 from layers.mapfig import GRIDS, INSET_LABELS, LABELS, RADIUS, WARNINGS
 from township.config import BUNDLED_GRIDS
@@ -124,10 +123,14 @@ def test_village_names_are_drawn_as_map_text_with_a_legend(srv, browser, village
 
 def affected(grid_file, lon: float, lat: float, radius_m: float) -> set[str]:
     """Level-3 grids within ``radius_m`` of the point, measured in EPSG:4546 with pyproj and shapely."""
-    to_m = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True).transform
-    circle = transform(to_m, shapely.Point(lon, lat)).buffer(radius_m)
+    proj = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True)
+
+    def to_m(geom):
+        return shapely.transform(geom, lambda xy: np.column_stack(proj.transform(xy[:, 0], xy[:, 1])))
+
+    circle = to_m(shapely.Point(lon, lat)).buffer(radius_m)
     return {f["properties"]["grid_id"] for f in grid_file["features"]
-            if f["properties"]["level"] == 3 and transform(to_m, shape(f["geometry"])).intersects(circle)}
+            if f["properties"]["level"] == 3 and to_m(shape(f["geometry"])).intersects(circle)}
 
 
 def written_version(srv, wid: int) -> int:
