@@ -62,8 +62,10 @@ def make_dispatch(app_ctx: AppContext, viewer: Actor, opened: dict, handler_id: 
     return done(open_warning(app_ctx, viewer, int(opened["id"]), lang, message=f"#{case_id} {handler_id}", ok=True))
 
 
-def clicked_warning(trigger: object, click: dict | None) -> int | None:
-    """The warning a map click names, if a warning point was clicked."""
+def clicked_warning(trigger: object, click: dict | None, banner_warning: str | None = None) -> int | None:
+    """The warning a map click names, if a warning point was clicked, or the banner's, if its text was."""
+    if trigger == ids.ALERT_TEXT and banner_warning:
+        return int(banner_warning)
     if trigger == ids.MAP and click:
         point = (click.get("points") or [{}])[0]
         if point.get("curveNumber") == WARNINGS and point.get("customdata"):
@@ -76,7 +78,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
 
     def act(viewer: Actor, trigger: object, inputs: list, fields: dict, opened: dict | None,
             lang: str) -> CardOut | None:
-        warning_id = clicked_warning(trigger, inputs[0])
+        warning_id = clicked_warning(trigger, inputs[0], inputs[4])
         if warning_id is not None:
             return open_warning(app_ctx, viewer, warning_id, lang)
         kind = trigger.get("type") if isinstance(trigger, dict) else None
@@ -89,5 +91,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     register_card(
         app, app_ctx, card=ui.CARD, opened_store=ids.WARN_OPENED, card_box=ids.WARN_CARD,
         inputs=[Input(ids.MAP, "clickData"), Input({"type": ids.WARN_MOVE, "move": ALL}, "n_clicks"),
-                Input({"type": ids.WARN_DISPATCH, "handler": ALL}, "n_clicks")],
+                Input({"type": ids.WARN_DISPATCH, "handler": ALL}, "n_clicks"),
+                # the banner's text opens its warning's card (the warning's id is the acknowledge button's value;
+                # a new value alone opens nothing: act answers only the text's click)
+                Input(ids.ALERT_TEXT, "n_clicks"), Input(ids.ALERT_ACK, "value")],
         act=act, open_record=lambda viewer, warning_id, lang: open_warning(app_ctx, viewer, warning_id, lang))

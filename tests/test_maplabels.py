@@ -238,3 +238,16 @@ def test_the_warning_hover_time_is_the_cards_time(srv, browser):
         assert hover_time in page.inner_text("#warn-card"), (hover_time, page.inner_text("#warn-card")[:400])
     finally:
         context.close()
+
+
+def test_the_desk_banner_opens_its_warnings_card(srv, browser):
+    context, page = open_page(browser, srv.url + "/", DESK, 1920, 1080)
+    try:
+        page.wait_for_selector("#alert-banner:not([hidden])", timeout=WAIT_MS)
+        wid = page.get_attribute("#alert-ack", "value")
+        assert wid
+        page.click("#alert-text")
+        page.wait_for_selector("#warn-card:not([hidden]) #warn-title", timeout=WAIT_MS)
+        assert page.inner_text("#warn-title").startswith(f"#{wid} ")
+    finally:
+        context.close()

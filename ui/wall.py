@@ -27,6 +27,7 @@ from layers.mapfig import (
     EMPTY_FC,
     GRIDS,
     INSET_AREAS,
+    INSET_DOMAIN,
     INSET_LABELS,
     LABELS,
     LINE_WIDTH,
@@ -37,6 +38,8 @@ from layers.mapfig import (
     WARNINGS,
     apply_updates,
     base_figure,
+    gridset_dense,
+    inset_box,
     label_update,
     map_labels,
     map_note,
@@ -430,13 +433,22 @@ def legend(view: View, lang: str) -> list:
                       measure=view.state.measure, gradient=gradient)
 
 
-def options_data(opts: WallOptions) -> dict:
+def inset_fit(gridset: GridSet) -> dict | None:
+    """What assets/wall.js needs to fit the communities' inset to the screen: its box and its share of the map."""
+    dense = gridset_dense(gridset)
+    if not dense:
+        return None
+    return {"bounds": [round(float(b), 5) for b in inset_box(gridset.bounds(dense))], "domain": INSET_DOMAIN}
+
+
+def options_data(opts: WallOptions, gridset: GridSet) -> dict:
     """What the browser-side code (assets/wall.js) needs: the options, the thresholds, the texts."""
     lang = opts.lang
     return {
         "lang": lang, "tour": opts.tour, "interval": opts.interval, "hold": HOLD_S, "stale": STALE_S,
         "offline_after": OFFLINE_AFTER, "map": ids.WALL_MAP,
         "villages_trace": VILLAGES, "base_width": LINE_WIDTH[2], "stop_width": STOP_WIDTH,
+        "inset": inset_fit(gridset),
         "texts": {k: t(k, lang) for k in ("updated_s", "updated_m", "updated_h", "beijing", "weekdays")},
     }
 
@@ -450,7 +462,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
     track = feed_track(view, gridset, lang)
     return html.Div(
         [
-            dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts)),
+            dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts, gridset)),
             dcc.Store(id=ids.WALL_SCALE, data=1),
             dcc.Store(id=ids.WALL_SHOWN, data=version),
             dcc.Store(id=ids.WALL_WANT),
