@@ -86,7 +86,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         snap = tw.snapshot()
         view = make_view(snap, gs, ui.state_for(lang))
         patch = Patch()
-        apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1)))
+        apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1), seen_reds or []))
         patch["layout"]["annotations"] = map_note(view, lang)
         patch["layout"]["meta"] = {"version": snap.version}  # which data the map shows (as the dashboard's)
         plan = ui.tour_plan(view, gs, lang)

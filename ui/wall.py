@@ -283,19 +283,25 @@ def affected_update(gridset: GridSet, grids: list[str], scale: float) -> dict:
             "visible": bool(grids)}
 
 
-def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, dict]:
+def wall_updates(view: View, gridset: GridSet, scale: float = 1.0, known_reds: list[int] | None = None
+                 ) -> dict[int, dict]:
     """:func:`layers.mapfig.map_updates` for the wall: role wall, dark colours, no hover, sizes × ``scale``.
 
     Nobody hovers on a wall, so hover texts and their ``customdata`` (case
     titles, officer names, even masked) are dropped: smaller payloads and no
     free text on the screen. The village outline widths are left to the tour.
     Every live red warning draws its circle and fills the grids it reaches; the
-    villages are named with their open and overdue cases.
+    villages are named with their open and overdue cases. ``known_reds`` (the red
+    warnings the page already shows): when they are the live ones, the reached grids'
+    geometry is on the screen already and is not sent again.
     """
     updates = map_updates(view, gridset, zoom=wall_zoom(gridset))
     circles, grids = live_reds(view, gridset)
     updates[RADIUS] = radius_update(circles, width=4 * scale)
     updates[GRIDS] = affected_update(gridset, grids, scale)  # the wall's grid trace shows only these
+    if known_reds is not None and sorted(known_reds) == red_ids(view.warnings):
+        for key in ("geojson", "locations", "z"):
+            del updates[GRIDS][key]
     updates[LABELS] = label_update(view, gridset, wall_zoom(gridset), scale, counts=True, size=WALL_LABEL_SIZE)
     for index, u in updates.items():
         u.pop("customdata", None)
