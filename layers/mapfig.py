@@ -167,8 +167,11 @@ def inset_relayout(target, state, gridset) -> None:
     target["layout"]["shapes"] = inset_frame(shown, state.lang)
 
 
-def inset_updates(view, gridset, lang: str, zoom_scale: float = 1.0) -> dict[int, dict]:
-    """Data of the inset's traces: the communities coloured as on the main map, their cases, their names."""
+def inset_updates(view, gridset, lang: str, points: dict) -> dict[int, dict]:
+    """Data of the inset's traces: the communities coloured as on the main map, their cases, their names.
+
+    ``points`` is the main map's case update (:func:`case_update`): the inset takes those inside its box.
+    """
     dense = gridset_dense(gridset)
     if not dense or not inset_shown(view.state):
         return {INSET_AREAS: {"visible": False}, INSET_CASES: {"visible": False}, INSET_LABELS: {"visible": False}}
@@ -180,17 +183,19 @@ def inset_updates(view, gridset, lang: str, zoom_scale: float = 1.0) -> dict[int
                    hovertemplate=f"<b>%{{customdata[0]}}</b><br>{t(view.state.measure, lang)}: %{{z}}<extra></extra>")
     colours.pop("colorbar")
     box = inset_box(gridset.bounds(dense))
-    cases = view.cases[CASE_POINT_COLUMNS]
-    inside = ((cases["lon"] >= box[0]) & (cases["lon"] <= box[2]) & (cases["lat"] >= box[1])
-              & (cases["lat"] <= box[3])).to_numpy()
-    zoom = view_for_bounds(box, *INSET_PX)[1]
-    lon, lat = zip(*(maplabels.label_point(gridset.geometry(g)) for g in dense), strict=True)
+    lon, lat = points["lon"], points["lat"]
+    inside = (lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])
+    marker = points["marker"]
+    cases = {**points, "lon": lon[inside], "lat": lat[inside], "customdata": points["customdata"][inside],
+             "marker": {**marker, "color": marker["color"][inside]}}
+    ids2_all, px, py, _area = label_points(gridset, 2)  # cached
+    at = {g: i for i, g in enumerate(ids2_all)}
     names = [gridset.props(g)["name"] for g in dense]
     return {
         INSET_AREAS: colours,
-        INSET_CASES: case_update(cases[inside], view.overdue[inside], view.now, lang,
-                                 visible="cases" in view.state.layers),
-        INSET_LABELS: maplabels.label_update(names, lon, lat, maplabels.GRID_SIZE, zoom, zoom_scale),
+        INSET_CASES: cases,
+        INSET_LABELS: maplabels.label_update(names, px[[at[g] for g in dense]], py[[at[g] for g in dense]],
+                                             maplabels.GRID_SIZE, view_for_bounds(box, *INSET_PX)[1]),
     }
 
 
@@ -668,5 +673,5 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
     updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
     updates[RADIUS] = radius_update(warning)
     updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom)
-    updates.update(inset_updates(view, gridset, lang))
+    updates.update(inset_updates(view, gridset, lang, updates[CASES]))
     return updates
