@@ -11,12 +11,14 @@ from __future__ import annotations
 from dash import ALL, Dash, Input
 
 from callbacks.card import CardOut, Reopen, done, refused, register_card
+from callbacks.dashboard import viewer_alerts
 from layers.mapfig import WARNINGS
 from township.loop.warnings import WARNING_MOVES, dispatch_task, move_warning, warning_file
 from township.loop.workflow import Actor, MoveRefused
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import warningcard as ui
+from ui.dashboard import alert_banner
 
 
 def open_warning(app_ctx: AppContext, viewer: Actor, warning_id: int, lang: str = "zh", *,
@@ -62,10 +64,8 @@ def make_dispatch(app_ctx: AppContext, viewer: Actor, opened: dict, handler_id: 
     return done(open_warning(app_ctx, viewer, int(opened["id"]), lang, message=f"#{case_id} {handler_id}", ok=True))
 
 
-def clicked_warning(trigger: object, click: dict | None, banner_warning: str | None = None) -> int | None:
-    """The warning a map click names, if a warning point was clicked, or the banner's, if its text was."""
-    if trigger == ids.ALERT_TEXT and banner_warning:
-        return int(banner_warning)
+def clicked_warning(trigger: object, click: dict | None) -> int | None:
+    """The warning a map click names, if a warning point was clicked."""
     if trigger == ids.MAP and click:
         point = (click.get("points") or [{}])[0]
         if point.get("curveNumber") == WARNINGS and point.get("customdata"):
@@ -78,7 +78,11 @@ def register(app: Dash, app_ctx: AppContext) -> None:
 
     def act(viewer: Actor, trigger: object, inputs: list, fields: dict, opened: dict | None,
             lang: str) -> CardOut | None:
-        warning_id = clicked_warning(trigger, inputs[0], inputs[4])
+        warning_id = clicked_warning(trigger, inputs[0])
+        if trigger == ids.ALERT_TEXT:
+            # the banner's text: the warning the banner announces to this viewer now (as the banner computes it)
+            banner_id = alert_banner(viewer_alerts(app_ctx.township.snapshot(), viewer), lang)[1]
+            warning_id = int(banner_id) if banner_id else None
         if warning_id is not None:
             return open_warning(app_ctx, viewer, warning_id, lang)
         kind = trigger.get("type") if isinstance(trigger, dict) else None
@@ -92,7 +96,5 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         app, app_ctx, card=ui.CARD, opened_store=ids.WARN_OPENED, card_box=ids.WARN_CARD,
         inputs=[Input(ids.MAP, "clickData"), Input({"type": ids.WARN_MOVE, "move": ALL}, "n_clicks"),
                 Input({"type": ids.WARN_DISPATCH, "handler": ALL}, "n_clicks"),
-                # the banner's text opens its warning's card (the warning's id is the acknowledge button's value;
-                # a new value alone opens nothing: act answers only the text's click)
-                Input(ids.ALERT_TEXT, "n_clicks"), Input(ids.ALERT_ACK, "value")],
+                Input(ids.ALERT_TEXT, "n_clicks")],  # the banner's text opens its warning's card
         act=act, open_record=lambda viewer, warning_id, lang: open_warning(app_ctx, viewer, warning_id, lang))
