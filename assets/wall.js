@@ -184,8 +184,19 @@
         .assign(['layout', 'map', 'center'], view.center)
         .assign(['layout', 'map', 'zoom'], view.zoom)
         .assign(['layout', 'map', 'uirevision'], 'wall:' + target.key)
-        .assign(['data', options.villages_trace, 'marker', 'line', 'width'], widths)
-        .build();
+        .assign(['data', options.villages_trace, 'marker', 'line', 'width'], widths);
+      if (options.inset && c.key === null) {
+        // the communities' inset, fitted once to its real size (twice the pixels on a 4K wall)
+        var el = document.getElementById(options.map);
+        var d = options.inset.domain;
+        var box = {clientWidth: ((el && el.clientWidth) || 1100) * (d.x[1] - d.x[0]),
+                   clientHeight: ((el && el.clientHeight) || 860) * (d.y[1] - d.y[0])};
+        var inset = fit(options.inset.bounds, box);
+        patch = patch.assign(['layout', 'map2', 'center'], inset.center)
+          .assign(['layout', 'map2', 'zoom'], inset.zoom + 0.2)  // fit() leaves a margin the inset does not need
+          .assign(['layout', 'map2', 'uirevision'], 'wall:inset');
+      }
+      patch = patch.build();
       c.key = target.key;
       c.since = now;
       c.detail = target.detail;

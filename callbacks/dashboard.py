@@ -9,7 +9,18 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, reader_key, signed_in
-from layers.mapfig import GRIDS, RESOURCES, TOWN, apply_updates, geometry_only, map_labels, map_note, map_updates
+from layers.mapfig import (
+    GRIDS,
+    RESOURCES,
+    TOWN,
+    apply_updates,
+    drawn_level,
+    geometry_only,
+    inset_relayout,
+    map_labels,
+    map_note,
+    map_updates,
+)
 from layers.text import t
 from township.domain import filters
 from township.domain.filters import FilterState
@@ -217,7 +228,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     patch["layout"]["annotations"] = map_note(view, state.lang)
     patch["layout"]["meta"] = {"version": snap.version}
     grids_now = revision_now = no_update
-    if state.level == 3 and not grids_sent:
+    if drawn_level(state) == 3 and not grids_sent:
         # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.
         patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
         apply_updates(patch, map_labels(gs, state, viewer.role, (3,)))
@@ -227,6 +238,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
         # A drill: move the map. Otherwise leave the view alone, so the
         # operator's zoom and pan survive filter changes and live updates.
         patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom, "layers": []})
+        inset_relayout(patch, state, gs)  # the communities' inset shows over the whole town only
         revision_now = revision
     return patch, grids_now, revision_now
 

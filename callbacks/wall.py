@@ -25,16 +25,18 @@ How it stays fresh (the browser side is ``assets/wall.js``):
 * **new red warning** — a live red warning the page had not seen takes the
   map (its village and circle, centred on it) for ``HOLD_S`` (60 s), tour
   or not; then the tour goes on where it was (or the town view returns).
-* **banner** — the dashboard's: the most severe, newest *active* red or
-  orange warning, shown until someone acknowledges it elsewhere (the wall
-  has no buttons and never hides an unacknowledged warning on its own).
+* **banner** — every *live* red or orange warning (active, acknowledged or
+  handling), most severe first, shown until it is cleared: a desk's
+  acknowledgement is not a clearing, and the wall has no buttons.
+* **red warnings on the map** — each live red warning draws its circle and
+  fills the grids it reaches; a new one pulses a few times (assets/maplabels.js).
 """
 from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
 from layers.mapfig import apply_updates, map_note
-from township.read.views import alerts, make_view
+from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import wall as ui
@@ -48,7 +50,8 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
     view = make_view(snap, tw.gridset, ui.state_for(opts.lang))
     s = app_ctx.settings
     # role "wall" whatever DEFAULT_ROLE says: the builders never take the configured role
-    return ui.page(view, tw.gridset, opts, snap.version, alerts(snap), s.tile_url, s.tile_attribution)
+    return ui.page(view, tw.gridset, opts, snap.version, ui.live_alerts(view.warnings), s.tile_url,
+                   s.tile_attribution)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -83,8 +86,9 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         snap = tw.snapshot()
         view = make_view(snap, gs, ui.state_for(lang))
         patch = Patch()
-        apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1)))
+        apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1), seen_reds or []))
         patch["layout"]["annotations"] = map_note(view, lang)
+        patch["layout"]["meta"] = {"version": snap.version}  # which data the map shows (as the dashboard's)
         plan = ui.tour_plan(view, gs, lang)
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
         return (
@@ -93,7 +97,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             ui.ranking_table(view, gs, lang),
             ui.feed_track(view, gs, lang),
             ui.legend(view, lang),
-            *ui.banner(alerts(snap), lang),
+            *ui.banner(ui.live_alerts(view.warnings), lang),
             plan,
             ",".join(s["key"] for s in plan["order"]),
             ui.red_ids(view.warnings),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dash import ALL, Dash, Input
 
 from callbacks.card import CardOut, Reopen, done, refused, register_card
+from callbacks.dashboard import viewer_alerts
 from layers.mapfig import WARNINGS
 from township.domain.vocab import WARNING_MOVE_LABELS
 from township.domain.vocab import label as vocab_label
@@ -19,6 +20,7 @@ from township.loop.workflow import Actor, MoveRefused
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import warningcard as ui
+from ui.dashboard import alert_banner
 
 
 def open_warning(app_ctx: AppContext, viewer: Actor, warning_id: int, lang: str = "zh", *,
@@ -79,6 +81,10 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def act(viewer: Actor, trigger: object, inputs: list, fields: dict, opened: dict | None,
             lang: str) -> CardOut | None:
         warning_id = clicked_warning(trigger, inputs[0])
+        if trigger == ids.ALERT_TEXT:
+            # the banner's text: the warning the banner announces to this viewer now (as the banner computes it)
+            banner_id = alert_banner(viewer_alerts(app_ctx.township.snapshot(), viewer), lang)[1]
+            warning_id = int(banner_id) if banner_id else None
         if warning_id is not None:
             return open_warning(app_ctx, viewer, warning_id, lang)
         kind = trigger.get("type") if isinstance(trigger, dict) else None
@@ -91,5 +97,6 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     register_card(
         app, app_ctx, card=ui.CARD, opened_store=ids.WARN_OPENED, card_box=ids.WARN_CARD,
         inputs=[Input(ids.MAP, "clickData"), Input({"type": ids.WARN_MOVE, "move": ALL}, "n_clicks"),
-                Input({"type": ids.WARN_DISPATCH, "handler": ALL}, "n_clicks")],
+                Input({"type": ids.WARN_DISPATCH, "handler": ALL}, "n_clicks"),
+                Input(ids.ALERT_TEXT, "n_clicks")],  # the banner's text opens its warning's card
         act=act, open_record=lambda viewer, warning_id, lang: open_warning(app_ctx, viewer, warning_id, lang))

@@ -441,6 +441,7 @@ def grid_locale(lang: str, none_text: str) -> dict[str, str]:
     """AG Grid's ``localeText`` in ``lang``, with ``none_text`` for an empty table."""
     return {**(GRID_LOCALE_ZH if lang == "zh" else {"loadingOoo": "Loading…"}), "noRowsToShow": none_text}
 
+
 # The analysis page: hotspots and the monthly evaluation (综合评价).
 TEXT.update({
     "an_title": {"zh": "热点与综合评价", "en": "Hotspots and the monthly evaluation"},
@@ -475,4 +476,23 @@ TEXT.update({
     "an_no_rows": {"zh": "该月没有应结或办结的事件", "en": "Nothing due or resolved that month"},
     "an_xlsx": {"zh": "下载 XLSX", "en": "XLSX"},
     "an_pdf": {"zh": "打印 PDF", "en": "Printable PDF"},
+})
+
+
+# The map's names, legends and illustrative base layer (layers/maplabels.py, ui/legend.py).
+TEXT.update({
+    "label_counts": {"zh": "在办 {open} · 超期 {overdue}", "en": "{open} open · {overdue} overdue"},
+    "legend_cases": {"zh": "事件(按状态)", "en": "Cases by status"},
+    "legend_overdue_halo": {"zh": "红圈:超期", "en": "Red ring: overdue"},
+    "legend_warnings": {"zh": "预警", "en": "Warnings"},
+    "legend_radius": {"zh": "红色预警影响范围", "en": "Red warning: radius"},
+    "legend_affected": {"zh": "影响网格", "en": "Affected grids"},
+    "legend_resources": {"zh": "力量", "en": "Resources"},
+    "legend_base": {"zh": "底图(示意)", "en": "Base map (illustrative)"},
+    "legend_river": {"zh": "黄河", "en": "Yellow River"},
+    "legend_road": {"zh": "主要道路", "en": "Main roads"},
+    "legend_settlement": {"zh": "村/社区驻地", "en": "Village seats"},
+    "legend_grid_scale": {"zh": "网格颜色", "en": "Grid colour"},
+    "inset_title": {"zh": "新城区三社区(放大)", "en": "The three communities (enlarged)"},
+    "legend": {"zh": "图例", "en": "Legend"},
 })

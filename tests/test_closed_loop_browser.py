@@ -11,9 +11,9 @@ import pytest
 import requests
 from conftest import LiveServer
 from sqlalchemy import text
-from test_browser import GRAPH, click_lonlat, drawn_locations, kpi, open_map, table_cells
+from test_browser import GRAPH, click_lonlat, drawn_locations, figure_value, kpi, open_map, table_cells
 
-from layers.mapfig import CASES, GRIDS
+from layers.mapfig import CASES, GRIDS, VILLAGES
 from township.config import BUNDLED_GRIDS, SECRET_FILE
 from township.domain.vocab import CASE_STATUS_COLORS, DONE_STATUSES, OPEN_STATUSES
 from township.formats.ingest import CaseIn, write_cases
@@ -92,7 +92,8 @@ def test_a_village_operator_sees_only_their_village(signin_server, page):
     page.wait_for_selector(GRAPH, timeout=30000)
     open_map(page, page.url)
     assert "小滩子村值班员" in page.inner_text("#account")
-    # their village's grids (the operator's view is the grid level: a village alone is one blob)
+    # their village is shown by its grids (coloured, not one blob): only DL-01's, no other village's
+    assert figure_value(page, f"gd._fullData[{VILLAGES}].visible") is False
     grids = drawn_locations(page, GRIDS)
     assert grids and all(g.startswith("DL-01-") for g in grids)
     assert "小滩子村" in page.inner_text("#filter-village")

@@ -10,6 +10,7 @@ import pytest
 from conftest import ARTIFACTS, LiveServer
 from sqlalchemy import create_engine, text
 
+from layers.mapfig import INSET_LABELS
 from township.config import BUNDLED_GRIDS
 from township.domain.vocab import CASE_TYPES, LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.formats.ingest import CaseIn, WarningIn, write_cases, write_warnings
@@ -148,7 +149,7 @@ def test_wall_fills_the_screen_without_scroll_bars(server, browser, grids, width
         kpi = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#kpi-open')).fontSize)")
         assert kpi >= width / 40, kpi
         # the map: geometry and data present, MapLibre loaded, all 15 villages drawn
-        assert figure_value(page, "gd.data.length") == 7
+        assert figure_value(page, "gd.data.length") == INSET_LABELS + 1  # every trace of layers.mapfig
         assert figure_value(page, "gd.data[1].locations.length") == 15
         assert drawn_villages(page) == 15
         # fitted to this screen: the town spans most of the map's height or width
@@ -506,3 +507,21 @@ def test_wall_map_updates_carry_no_hover_text(township_ctx):
     assert all("customdata" not in u and u["hoverinfo"] == "skip" for u in updates.values())
     assert "marker" not in updates[1]  # the tour owns the village outlines
     assert updates[4]["marker"]["size"] == 18  # case points twice as large on a 4K screen
+
+
+def test_the_grids_red_warnings_reach_are_sent_only_when_the_reds_change(township_ctx):
+    from layers.mapfig import GRIDS, RADIUS
+    from township.read.views import make_view
+
+    tw = township_ctx.township
+    view = make_view(tw.snapshot(), tw.gridset, ui.state_for("zh"))
+    reds = ui.red_ids(view.warnings)
+    assert reds, "the demo year has a live red warning"
+    first = ui.wall_updates(view, tw.gridset)
+    reached = sorted({g for w in reds for g in view.warning_grids[w]})
+    assert list(first[GRIDS]["locations"]) == reached and len(first[GRIDS]["geojson"]["features"]) == len(reached)
+    assert sum(x is None for x in first[RADIUS]["lon"]) == len(reds) - 1  # one ring per red warning
+    again = ui.wall_updates(view, tw.gridset, known_reds=reds)
+    assert "geojson" not in again[GRIDS] and "locations" not in again[GRIDS]
+    changed = ui.wall_updates(view, tw.gridset, known_reds=reds[1:])
+    assert "geojson" in changed[GRIDS]

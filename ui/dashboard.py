@@ -33,6 +33,7 @@ from township.domain.vocab import (
 from township.grids.model import GridSet
 from township.read.views import GridDetail, View, counts_by
 from ui import ids
+from ui.legend import desk_legend
 
 
 def _options(table: dict, lang: str) -> list[dict]:
@@ -135,7 +136,7 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
     fig = base_figure(
         gridset.feature_collection(1), gridset.feature_collection(2),
         gridset.feature_collection(3) if inline else EMPTY_FC,
-        map_style(tile_url, attribution), map_view(view.state, gridset)[0:2],
+        map_style(tile_url, attribution), map_view(view.state, gridset)[0:2], view.state,
     )
     apply_updates(fig, map_labels(gridset, view.state, role, (1, 2, 3) if inline else (1, 2)))
     apply_updates(fig, map_updates(view, gridset))
@@ -471,6 +472,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                                                                                "scale": 2}},
                                               className="map-graph"),
                                     html.Div(t("illustrative", lang), className="map-note"),
+                                    desk_legend(lang),
                                 ],
                                 className="map-col",
                             ),

@@ -11,6 +11,7 @@ into a callback payload.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs
@@ -20,30 +21,50 @@ import pandas as pd
 import shapely
 from dash import dcc, html
 
+from layers import maplabels
 from layers.basemap import map_style, view_for_bounds
 from layers.mapfig import (
     EMPTY_FC,
     GRIDS,
-    LEVEL_TRACES,
+    INSET_AREAS,
+    INSET_DOMAIN,
+    INSET_LABELS,
+    LABELS,
     LINE_WIDTH,
     RADIUS,
+    RESOURCES,
     TOWN,
     VILLAGES,
+    WARNINGS,
     apply_updates,
     base_figure,
+    gridset_dense,
+    inset_box,
+    label_update,
     map_labels,
     map_note,
     map_updates,
+    radius_update,
+    resource_trace,
 )
 from layers.text import t
 from township.domain.filters import FilterState
-from township.domain.vocab import CASE_STATUSES, CASE_TYPES, OPEN_STATUSES, WARNING_LEVELS, WARNING_TYPES, label
+from township.domain.vocab import (
+    CASE_STATUSES,
+    CASE_TYPES,
+    LIVE_WARNING_STATUSES,
+    OPEN_STATUSES,
+    WARNING_LEVELS,
+    WARNING_TYPES,
+    label,
+)
 from township.grids.model import GridSet
 from township.grids.spatial import from_metric, to_metric
 from township.read.stats import RANKING_ROWS, village_ranking
 from township.read.views import View
 from ui import ids
-from ui.dashboard import POLL_MS, alert_banner, headline_cards
+from ui.dashboard import POLL_MS, headline_cards
+from ui.legend import map_legend
 
 #: The wall is always rendered for this role: names and phones masked.
 ROLE = "wall"
@@ -71,7 +92,18 @@ TOUR_STOPS = 30
 MAP_BG = "#0e1a23"
 TOWN_FILL = "#13222d"
 LINES = {TOWN: "#90a4ae", VILLAGES: "#b0bec5", GRIDS: "#78909c"}
-SCALE = [[0, "#1b3140"], [0.5, "#a1561c"], [1, "#ffb74d"]]
+#: Zero is a blue slate lighter than the town's fill; any case at all turns it brown to amber, so the
+#: small busy communities stand out from the slate round them.
+SCALE = [[0, "#24465c"], [0.15, "#7a4f2a"], [0.5, "#d9822b"], [1, "#ffd180"]]
+#: Size of the villages' names on a 1080p wall, read from five metres (× 2 on a 4K wall).
+WALL_LABEL_SIZE = 21.0
+#: Affected grids of a live red warning: a translucent red fill under a bright outline.
+AFFECTED_FILL, AFFECTED_LINE = "#E53935", "#ff8a80"
+#: The wall's labels are placed at the zoom its map shows the town at on a 1080p screen (assets/wall.js
+#: fits the town with this much less zoom than layers.basemap.view_for_bounds).
+FIT_MARGIN = 0.2
+#: The most live warnings the banner names (the rest are counted).
+BANNER_ITEMS = 3
 #: Outline width of the village the tour is at (the others keep the base width).
 STOP_WIDTH = 5.0
 
@@ -225,26 +257,68 @@ def new_red_focus(warnings: pd.DataFrame, seen: list[int] | None, gridset: GridS
     return warning_focus(fresh.sort_values(["issued_at", "id"]).iloc[-1], gridset, lang)
 
 
-def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, dict]:
+def wall_zoom(gridset: GridSet) -> float:
+    """The zoom of the wall's town view on a 1080p screen (labels are placed at it)."""
+    return view_for_bounds(gridset.bounds(gridset.ids(level=1)), 1100, 860)[1] - FIT_MARGIN
+
+
+def live_reds(view: View, gridset: GridSet) -> tuple[list[dict], list[str]]:
+    """The live red warnings as the map draws them (point, radius, level) and the grids they reach."""
+    reds = view.warnings[(view.warnings["level"] == 1).to_numpy()]
+    circles = [{"lon": float(r.lon), "lat": float(r.lat), "radius_m": float(r.radius_m), "level": 1}
+               for r in reds.itertuples()]
+    grids = sorted({g for wid in reds["id"] for g in view.warning_grids.get(int(wid), ()) if g in gridset})
+    return circles, grids
+
+
+def affected_update(gridset: GridSet, grids: list[str], scale: float) -> dict:
+    """The grids trace on the wall: only the grids live red warnings reach, filled red (geometry included)."""
+    geoms = shapely.to_geojson(np.array([gridset.geometry(g) for g in grids], dtype=object)) if grids else []
+    fc = {"type": "FeatureCollection",
+          "features": [{"type": "Feature", "id": g, "geometry": json.loads(text)} for g, text in zip(
+              grids, geoms, strict=True)]}
+    return {"geojson": fc, "locations": grids, "z": np.ones(len(grids), dtype=np.int32),
+            "colorscale": [[0, AFFECTED_FILL], [1, AFFECTED_FILL]], "zmin": 0, "zmax": 1, "showscale": False,
+            "marker": {"opacity": 0.38, "line": {"color": AFFECTED_LINE, "width": 2.5 * scale}},
+            "visible": bool(grids)}
+
+
+def wall_updates(view: View, gridset: GridSet, scale: float = 1.0, known_reds: list[int] | None = None
+                 ) -> dict[int, dict]:
     """:func:`layers.mapfig.map_updates` for the wall: role wall, dark colours, no hover, sizes × ``scale``.
 
     Nobody hovers on a wall, so hover texts and their ``customdata`` (case
     titles, officer names, even masked) are dropped: smaller payloads and no
     free text on the screen. The village outline widths are left to the tour.
+    Every live red warning draws its circle and fills the grids it reaches; the
+    villages are named with their open and overdue cases. ``known_reds`` (the red
+    warnings the page already shows): when they are the live ones, the reached grids'
+    geometry is on the screen already and is not sent again.
     """
-    updates = map_updates(view, gridset)
-    updates.pop(RADIUS, None)  # the wall opens no warning card: its figure has no circle trace
+    updates = map_updates(view, gridset, zoom=wall_zoom(gridset))
+    circles, grids = live_reds(view, gridset)
+    updates[RADIUS] = radius_update(circles, width=4 * scale)
+    updates[GRIDS] = affected_update(gridset, grids, scale)  # the wall's grid trace shows only these
+    if known_reds is not None and sorted(known_reds) == red_ids(view.warnings):
+        for key in ("geojson", "locations", "z"):
+            del updates[GRIDS][key]
+    updates[LABELS] = label_update(view, gridset, wall_zoom(gridset), scale, counts=True, size=WALL_LABEL_SIZE)
     for index, u in updates.items():
         u.pop("customdata", None)
         u.pop("colorbar", None)
         u.update(hovertemplate=None, hoverinfo="skip")
-        if index in LEVEL_TRACES.values():
+        if index in (TOWN, VILLAGES, INSET_AREAS):
             u.update(showscale=False, colorscale=SCALE)
         elif "size" in u.get("marker", {}):
             size = u["marker"]["size"]
             u["marker"]["size"] = [s * scale for s in size] if isinstance(size, list) else size * scale
     updates[TOWN]["colorscale"] = [[0, TOWN_FILL], [1, TOWN_FILL]]
     updates[VILLAGES].pop("marker", None)
+    if updates[INSET_LABELS].get("textfont"):
+        updates[INSET_LABELS]["textfont"]["size"] = updates[INSET_LABELS]["textfont"]["size"] * scale
+    # the pulse (assets/maplabels.js) rings each red warning it has not seen yet
+    updates[WARNINGS]["meta"] = {"pulse": [int(i) for i in view.warnings.loc[view.warnings["level"] == 1, "id"]],
+                                 "scale": scale}
     return updates
 
 
@@ -254,11 +328,16 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
     fig = base_figure(
         # The wall shows villages, never level 3: no grid geometry to send.
         gridset.feature_collection(1), gridset.feature_collection(2), EMPTY_FC,
-        map_style(tile_url, attribution, background=MAP_BG), view_for_bounds(town, 1100, 860),
+        map_style(tile_url, attribution, background=MAP_BG, theme="dark"), view_for_bounds(town, 1100, 860),
+        view.state,
     )
-    fig["data"] = fig["data"][:RADIUS]  # the warning card's circle is the dashboard's, not the wall's
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
+    fig["data"][LABELS] = maplabels.label_trace("dark")
+    fig["data"][INSET_LABELS] = {**maplabels.label_trace("dark"), "subplot": "map2"}
+    for shape in fig["layout"]["shapes"]:  # the inset's frame and title
+        shape["label"]["font"]["color"] = "#ffd180"
+    fig["data"][RESOURCES] = resource_trace("dark")
     labels = map_labels(gridset, view.state, ROLE, (1, 2))
     apply_updates(fig, {index: {"locations": u["locations"]} for index, u in labels.items()})  # no hover names
     apply_updates(fig, wall_updates(view, gridset))
@@ -328,27 +407,54 @@ def feed_track(view: View, gridset: GridSet, lang: str) -> list:
             html.Ul(items, className="feed-list", **{"aria-hidden": "true"})]
 
 
-def banner(alerts: pd.DataFrame, lang: str) -> tuple[str, str, bool]:
-    """Text, class and hidden flag of the banner: the dashboard's text, the level's colour, no button."""
-    text, _warning_id, hidden = alert_banner(alerts, lang)
-    level = 1 if hidden else int(alerts.iloc[0].level)
-    return text, f"wall-banner level-{level}", hidden
+def live_alerts(warnings: pd.DataFrame, max_level: int = 2) -> pd.DataFrame:
+    """The warnings the wall's banner names: live (active, acknowledged or handling) red and orange ones.
+
+    Acknowledging is not clearing: a desk's 确认收到 leaves a warning live, and on the wall's banner,
+    until it is cleared. Most severe first, then newest.
+    """
+    w = warnings
+    live = w["status"].isin(LIVE_WARNING_STATUSES).to_numpy() & (w["level"] <= max_level).to_numpy()
+    return w[live].sort_values(["level", "issued_at", "id"], ascending=[True, False, False])
+
+
+def banner(alerts: pd.DataFrame, lang: str) -> tuple[list, str, bool]:
+    """Children, class and hidden flag of the banner: every live red and orange warning (the first
+    `BANNER_ITEMS`, then how many more), in the most severe one's colour; no button."""
+    if alerts.empty:
+        return [], "wall-banner level-1", True
+    items = [html.Span(f"⚠ {WARNING_LEVELS[int(w.level)][lang]} · {label(WARNING_TYPES, w.type, lang)} · {w.title}",
+                       className=f"wall-alert level-{int(w.level)}", **{"data-warning": str(int(w.id))})
+             for w in alerts.head(BANNER_ITEMS).itertuples()]
+    if len(alerts) > BANNER_ITEMS:
+        items.append(html.Span(f"+{len(alerts) - BANNER_ITEMS}", className="wall-alert-more"))
+    return items, f"wall-banner level-{int(alerts.iloc[0].level)}", False
 
 
 def legend(view: View, lang: str) -> list:
-    """What the village colours mean: 0 to the busiest village's open cases."""
-    most = int(view.levels[2][2].max()) if len(view.levels[2][2]) else 0
-    return [html.Span(t("legend_open", lang)), html.Span("0", className="legend-end"),
-            html.Span(className="legend-bar"), html.Span(str(most), className="legend-end")]
+    """The map's legend: the village colours (0 to the town's top value, whole numbers), cases,
+    warnings and the base layer (ui/legend.py)."""
+    gradient = "linear-gradient(to right, " + ", ".join(f"{c} {p * 100:.0f}%" for p, c in SCALE) + ")"
+    return map_legend(lang, view.state.layers, scale_max=view.scale_max.get(2, 0.0), theme="dark",
+                      measure=view.state.measure, gradient=gradient)
 
 
-def options_data(opts: WallOptions) -> dict:
+def inset_fit(gridset: GridSet) -> dict | None:
+    """What assets/wall.js needs to fit the communities' inset to the screen: its box and its share of the map."""
+    dense = gridset_dense(gridset)
+    if not dense:
+        return None
+    return {"bounds": [round(float(b), 5) for b in inset_box(gridset.bounds(dense))], "domain": INSET_DOMAIN}
+
+
+def options_data(opts: WallOptions, gridset: GridSet) -> dict:
     """What the browser-side code (assets/wall.js) needs: the options, the thresholds, the texts."""
     lang = opts.lang
     return {
         "lang": lang, "tour": opts.tour, "interval": opts.interval, "hold": HOLD_S, "stale": STALE_S,
         "offline_after": OFFLINE_AFTER, "map": ids.WALL_MAP,
         "villages_trace": VILLAGES, "base_width": LINE_WIDTH[2], "stop_width": STOP_WIDTH,
+        "inset": inset_fit(gridset),
         "texts": {k: t(k, lang) for k in ("updated_s", "updated_m", "updated_h", "beijing", "weekdays")},
     }
 
@@ -362,7 +468,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
     track = feed_track(view, gridset, lang)
     return html.Div(
         [
-            dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts)),
+            dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts, gridset)),
             dcc.Store(id=ids.WALL_SCALE, data=1),
             dcc.Store(id=ids.WALL_SHOWN, data=version),
             dcc.Store(id=ids.WALL_WANT),
@@ -390,10 +496,11 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
                          className="wall-panel wall-rank"),
             html.Section(
                 [
+                    # above the map, never over it: a warning's point is never under the banner
+                    html.Div(text, id=ids.WALL_BANNER, className=banner_class, hidden=banner_hidden),
                     dcc.Graph(id=ids.WALL_MAP, figure=wall_figure(view, gridset, tile_url, attribution),
                               config={"displayModeBar": False, "scrollZoom": False, "responsive": True},
-                              className="wall-graph", style={"height": "100%", "width": "100%"}),
-                    html.Div(text, id=ids.WALL_BANNER, className=banner_class, hidden=banner_hidden),
+                              className="wall-graph", style={"width": "100%"}),
                     html.Div([html.Div(plan["town"]["name"], id=ids.WALL_STOP, className="wall-stop-name",
                                        **{"data-stop": ""}),
                               html.Div(plan["town"]["detail"], id=ids.WALL_STOP_DETAIL, className="wall-stop-detail")],

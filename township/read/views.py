@@ -180,6 +180,9 @@ class View:
     #: level → (grid ids shown, measure value, open count, overdue count)
     levels: dict[int, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]
     headline: Headline
+    #: level → the largest measure value of any grid of the town at that level, whatever villages
+    #: are chosen: the map's colour scale, so a chosen village is coloured as the town is
+    scale_max: dict[int, float] = field(default_factory=dict)
 
 
 def shown_ids(gridset: GridSet, level: int, villages: list[str]) -> list[str]:
@@ -211,7 +214,23 @@ def make_view(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime | 
             {"open": n_open, "overdue": n_overdue}[f.measure]
         levels[level] = (ids, value, n_open.astype(int), n_overdue.astype(int))
     return View(f, now, cases, overdue, warnings, resources, snap.resources, snap.warning_grids, levels,
-                headline(cases, warnings, now))
+                headline(cases, warnings, now), town_scale(snap, gridset, f, now, levels))
+
+
+def town_scale(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime,
+               levels: dict[int, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]) -> dict[int, float]:
+    """The largest value of ``f.measure`` per level over the whole town, with ``f``'s other filters.
+
+    Without a village filter these are the ``levels`` already computed; with one, the cases of
+    every village are counted once more (a few masks over the snapshot).
+    """
+    if not f.village:
+        return {lv: float(np.nanmax(v[1], initial=0.0)) for lv, v in levels.items()}
+    cases = snap.cases[case_mask(snap.cases, f.model_copy(update={"village": []}), now)]
+    mask = overdue_mask(cases, now) if f.measure == "overdue" else cases["status"].isin(OPEN_STATUSES).to_numpy()
+    leaf = leaf_counts(cases, gridset, mask)
+    return {lv: float(np.nanmax(level_values(gridset, gridset.ids(level=lv), leaf, f.measure), initial=0.0))
+            for lv in levels}
 
 
 @dataclass(frozen=True)
