@@ -14,7 +14,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarg
 from township.loop.photos import PhotoRules
 from township.runtime.bootstrap import AppContext
 
-from . import open311, photos, v1
+from . import evacuation, open311, photos, v1
 from .http import MAX_BODY, ApiError, error_response, respond
 from .openapi import openapi_document
 
@@ -79,6 +79,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     v1.register(bp, ctx)
     photos.register(bp, ctx)
     open311.register(bp, ctx)
+    evacuation.register(bp, ctx)
     document = openapi_document()
 
     @bp.get("/api/openapi.json")

@@ -21,13 +21,21 @@ from township.domain.isotime import iso
 from township.domain.policy import Viewer, sees_household
 from township.domain.vocab import EVAC_SAFE, EVAC_STATUSES
 from township.grids.model import GridSet
-from township.loop.evacuation import SHELTER_AMBER, is_vulnerable, opens_roster, roster_households, shelter_loads
+from township.loop.evacuation import (
+    SHELTER_AMBER,
+    HouseholdMoved,
+    is_vulnerable,
+    opens_roster,
+    roster_households,
+    shelter_loads,
+)
 from township.store.models import (
     Evacuation,
     EvacuationEvent,
     EvacuationHousehold,
     Handler,
     Household,
+    Resource,
     RosterRead,
     Warning,
     utcnow,
@@ -45,6 +53,14 @@ class EvacMoveIn(BaseModel):
 
     expected_version: int = Field(ge=0, description="the roster row's version as last read; changed since: 409")
     note: str = Field("", max_length=2000, description="why (required for refuse and unreachable)")
+
+
+class EvacStartIn(BaseModel):
+    """The body of ``POST /api/v1/warnings/{id}/evacuation``: a note for the warning's log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=2000, description="a note for the warning's log")
 
 
 class PersonOut(BaseModel):
@@ -147,6 +163,17 @@ def roster_row(entry: EvacuationHousehold, h: Household, handlers: dict[str, Han
         note=entry.note, updated_at=iso(entry.updated_at))
 
 
+def moved_out(engine: Engine, done: HouseholdMoved) -> EvacMovedOut:
+    """What :func:`township.loop.evacuation.move_household` did, for the one who did it (they may see it)."""
+    h, e = done.household, done.event
+    with Session(engine) as s:
+        handlers = {x.handler_id: x for x in (s.get(Handler, i) for i in (h.helper_id, h.backup_id) if i) if x}
+        shelter = s.get(Resource, done.entry.shelter_id) if done.entry.shelter_id else None
+    names = {shelter.resource_id: shelter.name} if shelter else {}
+    return EvacMovedOut(household=roster_row(done.entry, h, handlers, names), action=e.action,
+                        from_status=e.from_status, to_status=e.to_status, at=iso(e.at))
+
+
 def _counts(pairs: list[tuple[str | None, str]]) -> tuple[dict[str, int], list[VillageCountOut]]:
     total = Counter(status for _, status in pairs)
     by_village: dict[str | None, Counter] = {}
@@ -170,10 +197,10 @@ def evacuation_view(engine: Engine, gridset: GridSet, warning: Warning, viewer: 
         if evac is None:
             proposed = roster_households(s, gridset, warning)
             by_status, villages = _counts([(h.village_id, "pending") for h in proposed])
-            vulnerable = sum(is_vulnerable(h.flags) for h in proposed)
             return EvacuationOut(warning_id=warning.id, started=False, opens_roster=opens_roster(warning.type,
                                  warning.level), started_at=None, version=0, total=len(proposed), moved=0,
-                                 vulnerable=vulnerable, vulnerable_moved=0, by_status=by_status, villages=villages,
+                                 vulnerable=sum(is_vulnerable(h.flags) for h in proposed), vulnerable_moved=0,
+                                 by_status=by_status, villages=villages,
                                  shelters=_shelters(s, None), households=[], hidden=len(proposed))
         rows = s.execute(select(EvacuationHousehold, Household)
                          .join(Household, Household.id == EvacuationHousehold.household_id)
@@ -264,5 +291,6 @@ def evacuation_summary(engine: Engine, warning: Warning) -> SummaryOut | None:
                       minutes_to_move_vulnerable=minutes)
 
 
-__all__ = ["CHANNELS", "EvacMoveIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut", "EvacuationOut",
-           "EvacMovedOut", "SummaryOut", "roster_row", "evacuation_view", "log_roster_read", "evacuation_summary"]
+__all__ = ["CHANNELS", "EvacMoveIn", "EvacStartIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut",
+           "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view",
+           "log_roster_read", "evacuation_summary"]

@@ -106,7 +106,7 @@ def shelter_loads(session: Session, evacuation_id: int | None, statuses: Iterabl
     """Every shelter with the people of ``evacuation_id``'s households in ``statuses`` pointed to it."""
     rows = session.execute(select(Resource, Shelter).join(Shelter, Shelter.resource_id == Resource.resource_id)
                            .order_by(Resource.resource_id)).all()
-    people: dict[str, int] = {}
+    people: dict[str | None, int] = {}
     if evacuation_id is not None:
         people = dict(session.execute(
             select(EvacuationHousehold.shelter_id, func.sum(Household.people))
@@ -122,7 +122,8 @@ def shelter_loads(session: Session, evacuation_id: int | None, statuses: Iterabl
     return out
 
 
-def nearest_with_room(loads: list[ShelterLoad], lon: float, lat: float, people: int) -> tuple[ShelterLoad, float] | None:
+def nearest_with_room(loads: list[ShelterLoad], lon: float, lat: float,
+                      people: int) -> tuple[ShelterLoad, float] | None:
     """The nearest shelter with room for ``people`` more (else the nearest of all), and its distance in metres."""
     if not loads:
         return None
