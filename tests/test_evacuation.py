@@ -1,0 +1,227 @@
+"""Evacuation (转移安置): a red 凌汛 warning over the riverside villages, its roster, check-offs, privacy, summary.
+
+Expected values are computed here, independently of the code under test: the
+households inside the warning's area with shapely and pyproj from the rows in
+SQL and the grid file; counts and occupancy from SQL.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import shapely
+from conftest import LiveServer
+from pyproj import Transformer
+from shapely.geometry import shape
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+#: A point on the Yellow River bank between 小滩子村 and 常树梁村 (lon, lat), and a radius in metres.
+POINT, RADIUS = (111.22, 40.18), 4000.0
+FOREIGN = "DL-10"  # a village far from the river: the warning does not reach it
+TIMEOUT = 60
+
+pytestmark = pytest.mark.store
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, stores) -> LiveServer:
+    """The app on its own store with the demo register; tokens per role (village tokens bound below)."""
+    from township.accounts.tokens import create_token
+    from township.store.engine import make_engine
+
+    srv = LiveServer(tmp_path_factory.mktemp("evac"), {"DEMO_FEED": "0"}, stores.new("evac")).start()
+    srv.engine = make_engine(srv.database_url)  # type: ignore[attr-defined]
+    srv.tokens = {role: create_token(srv.engine, f"evac-{role}", role)  # type: ignore[attr-defined]
+                  for role in ("command", "wall")}
+    srv.tokens["foreign"] = create_token(srv.engine, "evac-foreign", "village", FOREIGN)  # type: ignore[attr-defined]
+    yield srv
+    srv.stop()
+    srv.engine.dispose()
+
+
+def auth(site: LiveServer, key: str | None) -> dict:
+    return {"Authorization": f"Bearer {site.tokens[key]}"} if key else {}
+
+
+def sql(site: LiveServer, query: str, **params) -> list:
+    with site.engine.connect() as conn:  # type: ignore[attr-defined]
+        return list(conn.execute(text(query), params))
+
+
+def expected_households(site: LiveServer) -> set[str]:
+    """The household numbers inside the circle and in a grid the circle reaches: pyproj + shapely, from SQL."""
+    metric = Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True)
+    centre = shapely.Point(metric.transform(*POINT))
+
+    def to_metric(geom):
+        return shapely.transform(geom, lambda xy: np.column_stack(metric.transform(xy[:, 0], xy[:, 1])))
+
+    grids = json.loads((ROOT / "geodata" / "dalu_grids.geojson").read_text())["features"]
+    reached = {f["properties"]["grid_id"] for f in grids if f["properties"]["level"] == 3
+               and to_metric(shape(f["geometry"])).distance(centre) <= RADIUS}
+    out = set()
+    for no, grid, lon, lat in sql(site, "SELECT household_no, grid_id, lon, lat FROM households"):
+        if grid in reached and shapely.Point(metric.transform(lon, lat)).distance(centre) <= RADIUS:
+            out.add(no)
+    return out
+
+
+def post_warning(site: LiveServer, external_id: str, level: int = 1, type_: str = "ice_flood") -> int:
+    body = {"source": "test", "external_id": external_id, "type": type_, "level": level,
+            "title": "黄河凌汛红色预警", "lon": POINT[0], "lat": POINT[1], "radius_m": RADIUS}
+    r = requests.post(f"{site.url}/api/v1/warnings", json=body, headers=auth(site, "command"), timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    return int(sql(site, "SELECT id FROM warnings WHERE external_id = :e", e=external_id)[0][0])
+
+
+def roster(site: LiveServer, warning_id: int, key: str | None) -> requests.Response:
+    return requests.get(f"{site.url}/api/v1/warnings/{warning_id}/evacuation", headers=auth(site, key),
+                        timeout=TIMEOUT)
+
+
+def move(site: LiveServer, entry: dict, what: str, key: str | None = None, headers: dict | None = None,
+         note: str = "", version: int | None = None) -> requests.Response:
+    body = {"expected_version": entry["version"] if version is None else version, "note": note}
+    return requests.post(f"{site.url}/api/v1/evacuation/households/{entry['id']}/{what}", json=body,
+                         headers=headers if headers is not None else auth(site, key), timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def started(site) -> dict:
+    """A red 凌汛 warning posted through the API and its evacuation started by the command centre."""
+    wid = post_warning(site, "ice-1")
+    before = roster(site, wid, "command").json()
+    r = requests.post(f"{site.url}/api/v1/warnings/{wid}/evacuation", json={"note": "按预案转移"},
+                      headers=auth(site, "command"), timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    return {"id": wid, "before": before, "after": r.json()}
+
+
+def test_the_roster_holds_exactly_the_households_inside_the_area_vulnerable_first(site, started):
+    expected = expected_households(site)
+    assert len(expected) > 20  # the point is where people live
+    before, after = started["before"], started["after"]
+    # Before the start: a red ice flood opens the roster by itself, counts only, nobody listed yet.
+    assert before["started"] is False and before["opens_roster"] is True
+    assert before["total"] == len(expected) and before["households"] == []
+    assert after["started"] and after["total"] == len(expected) == len(after["households"])
+    assert {h["household_no"] for h in after["households"]} == expected
+    flags = [h["vulnerable"] for h in after["households"]]
+    assert flags == sorted(flags, reverse=True) and any(flags) and not all(flags)
+    # The vulnerable ones are those with flags in SQL.
+    flagged = {no for no, f in sql(site, "SELECT household_no, flags FROM households") if f}
+    assert {h["household_no"] for h in after["households"] if h["vulnerable"]} == expected & flagged
+    # Everyone is pointed to a shelter, at its straight-line distance.
+    assert all(h["shelter_id"] and h["distance_m"] is not None for h in after["households"])
+    # The villages' counts add up; the warning's log names the start.
+    assert sum(v["total"] for v in after["villages"]) == len(expected) == after["by_status"]["pending"]
+    [(note,)] = sql(site, "SELECT note FROM warning_events WHERE warning_id = :w AND action = 'evacuate'",
+                    w=started["id"])
+    assert f"{len(expected)} 户" in note and "按预案转移" in note
+    # A second start is refused, and changes nothing.
+    again = requests.post(f"{site.url}/api/v1/warnings/{started['id']}/evacuation", json={},
+                          headers=auth(site, "command"), timeout=TIMEOUT)
+    assert again.status_code == 409, again.text
+    assert sql(site, "SELECT count(*) FROM evacuations")[0][0] == 1
+
+
+def test_counts_only_for_the_wall_and_others_and_every_read_with_people_is_logged(site, started):
+    from township.accounts.tokens import create_token
+
+    wid = started["id"]
+    everyone = started["after"]["households"]
+    people = sql(site, "SELECT head, phone, village_id FROM households WHERE household_no IN ("
+                 + ",".join(f"'{h['household_no']}'" for h in everyone) + ")")
+    reads_before = sql(site, "SELECT count(*) FROM roster_reads WHERE warning_id = :w", w=wid)[0][0]
+    for key in (None, "wall"):
+        r = roster(site, wid, key)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["households"] == [] and body["hidden"] == body["total"] == len(everyone)
+        for name, phone, _ in people:
+            assert name not in r.text and phone not in r.text
+    # The wall's and the anonymous reads show no one: nothing is logged for them.
+    assert sql(site, "SELECT count(*) FROM roster_reads WHERE warning_id = :w", w=wid)[0][0] == reads_before
+    # A village the warning does not reach: the warning is missing to it, as anywhere else.
+    assert roster(site, wid, "foreign").status_code == 404
+    # A reached village sees its own households' people and only counts of the other village's.
+    villages = sorted({v for _, _, v in people})
+    assert len(villages) >= 2
+    own = villages[0]
+    site.tokens["own"] = create_token(site.engine, "evac-own", "village", own)  # type: ignore[attr-defined]
+    r = roster(site, wid, "own")
+    body = r.json()
+    assert {h["village_id"] for h in body["households"]} == {own}
+    assert body["hidden"] == sum(1 for *_, v in people if v != own) and body["total"] == len(everyone)
+    for name, phone, village in people:
+        if village != own:
+            assert phone not in r.text
+    # Reads are logged per village: who, when, which warning.
+    logged = sql(site, "SELECT actor, role, village_id, channel, households FROM roster_reads WHERE warning_id = :w "
+                 "AND role = 'village'", w=wid)
+    assert logged == [("api:evac-own", "village", own, "api", sum(1 for *_, v in people if v == own))]
+
+
+def test_a_helper_checks_households_off_and_shelters_fill(site, started):
+    from township.accounts.tokens import create_token
+
+    wid = started["id"]
+    rows = sql(site, "SELECT e.id, h.helper_id, h.people, e.shelter_id FROM evacuation_households e "
+               "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id "
+               "WHERE v.warning_id = :w AND h.flags != '' ORDER BY e.id", w=wid)
+    entry_id, helper, people, shelter = rows[0]
+    site.tokens["helper"] = create_token(site.engine, "evac-helper", "responder",  # type: ignore[attr-defined]
+                                         handler_id=helper)
+    mine = roster(site, wid, "helper").json()["households"]
+    # The helper sees exactly the households they are helper or backup of.
+    theirs = {i for (i,) in sql(site, "SELECT e.id FROM evacuation_households e JOIN households h ON "
+                                "h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id WHERE "
+                                "v.warning_id = :w AND (h.helper_id = :h OR h.backup_id = :h)", w=wid, h=helper)}
+    assert {h["id"] for h in mine} == theirs and entry_id in theirs
+    entry = next(h for h in mine if h["id"] == entry_id)
+    occupied = sql(site, "SELECT coalesce(sum(h.people), 0) FROM evacuation_households e JOIN households h ON "
+                   "h.id = e.household_id WHERE e.shelter_id = :s AND e.status IN ('moved', 'settled')", s=shelter)
+    r = move(site, entry, "notify", "helper")
+    assert r.status_code == 200, r.text
+    notified = r.json()["household"]
+    assert notified["status"] == "notified"
+    # The old version is refused (409), a refusal needs a note (422), the wall may not move anyone.
+    assert move(site, entry, "move", "helper").status_code == 409
+    assert move(site, notified, "refuse", "helper").status_code == 422
+    assert move(site, notified, "move", "wall").status_code in (403, 404)
+    assert move(site, notified, "move", headers={}).status_code == 401
+    r = move(site, notified, "move", "helper")
+    assert r.status_code == 200, r.text
+    moved = r.json()["household"]
+    assert moved["status"] == "moved"
+    after = sql(site, "SELECT coalesce(sum(h.people), 0) FROM evacuation_households e JOIN households h ON "
+                "h.id = e.household_id WHERE e.shelter_id = :s AND e.status IN ('moved', 'settled')",
+                s=moved["shelter_id"])
+    if moved["shelter_id"] == shelter:
+        assert after[0][0] == occupied[0][0] + people
+    events = sql(site, "SELECT actor, from_status, to_status FROM evacuation_events WHERE entry_id = :e ORDER BY id",
+                 e=entry_id)
+    assert events == [("api:evac-helper", "pending", "notified"), ("api:evac-helper", "notified", "moved")]
+    counts = roster(site, wid, "wall").json()
+    assert counts["moved"] == sql(site, "SELECT count(*) FROM evacuation_households e JOIN evacuations v ON "
+                                  "v.id = e.evacuation_id WHERE v.warning_id = :w AND e.status IN "
+                                  "('moved', 'settled')", w=wid)[0][0] >= 1
+    # Another helper's household is missing to this helper.
+    other = next(h for h in started["after"]["households"] if h["id"] not in theirs)
+    assert move(site, other, "notify", "helper").status_code == 404
+
+
+def test_a_full_shelter_points_the_next_household_elsewhere(township_ctx):
+    from township.loop.evacuation import ShelterLoad, nearest_with_room
+
+    near = ShelterLoad("A", "近", 0.0, 0.0, capacity=10, people=8)
+    far = ShelterLoad("B", "远", 5000.0, 0.0, capacity=100)
+    from township.grids.spatial import from_metric_xy
+
+    lon, lat = from_metric_xy(0.0, 0.0)
+    assert nearest_with_room([near, far], lon, lat, 2)[0].resource_id == "A"
+    assert nearest_with_room([near, far], lon, lat, 3)[0].resource_id == "B"
