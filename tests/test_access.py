@@ -220,11 +220,15 @@ def _secrets(site: Site) -> Secrets:
                   | col("SELECT reporter_phone FROM cases WHERE village_id = :v", v=OWN)
                   | col("SELECT handler FROM cases WHERE village_id = :v", v=OWN)
                   | col("SELECT name FROM handlers WHERE village_id = :v", v=OWN)
-                  | col("SELECT phone FROM handlers WHERE village_id = :v", v=OWN))
+                  | col("SELECT phone FROM handlers WHERE village_id = :v", v=OWN)
+                  | col("SELECT head FROM households WHERE village_id = :v", v=OWN)
+                  | col("SELECT phone FROM households WHERE village_id = :v", v=OWN))
     foreign = (col("SELECT reporter FROM cases WHERE village_id = :v", v=FOREIGN)
                | col("SELECT reporter_phone FROM cases WHERE village_id = :v", v=FOREIGN)
                | col("SELECT name FROM handlers WHERE village_id = :v", v=FOREIGN)
-               | col("SELECT phone FROM handlers WHERE village_id = :v", v=FOREIGN))
+               | col("SELECT phone FROM handlers WHERE village_id = :v", v=FOREIGN)
+               | col("SELECT head FROM households WHERE village_id = :v", v=FOREIGN)
+               | col("SELECT phone FROM households WHERE village_id = :v", v=FOREIGN))
     # Handlers who are people (a volunteer team's or a department's name is no personal data).
     teams = col("SELECT name FROM handlers WHERE kind IN ('volunteer_team', 'department')")
     handler_names = (col("SELECT name FROM handlers") | col("SELECT handler FROM cases")) - teams
@@ -684,6 +688,107 @@ def _photo_bytes(suffix: str) -> Callable[[Client], None]:
     return probe
 
 
+# -- evacuation (转移安置): the roster's people for command, the village and the helper; counts for the rest ----
+
+_evacuations: dict[str, int] = {}
+
+
+def an_evacuation(site: Site, village: str) -> int:
+    """A red 凌汛 warning over the first grid of ``village`` (800 m round one of its households), its evacuation
+    started by the command centre; made once per village."""
+    if village not in _evacuations:
+        lon, lat = site.sql("SELECT lon, lat FROM households WHERE grid_id = :g ORDER BY id LIMIT 1",
+                            g=f"{village}-01")[0]
+        command = {"Authorization": f"Bearer {site.tokens['command']}"}
+        r = requests.post(site.srv.url + "/api/v1/warnings", headers=command, timeout=TIMEOUT, json={
+            "source": "test", "external_id": f"ACCESS-EVAC-{village}", "type": "ice_flood", "level": 1,
+            "title": "凌汛红色预警", "lon": lon, "lat": lat, "radius_m": 800})
+        assert r.status_code == 201, r.text
+        wid = r.json()[0]["id"]
+        r = requests.post(f"{site.srv.url}/api/v1/warnings/{wid}/evacuation", json={}, headers=command,
+                          timeout=TIMEOUT)
+        assert r.status_code == 201, r.text
+        _evacuations[village] = wid
+    return _evacuations[village]
+
+
+def roster_people(site: Site, wid: int, where: str = "1 = 1", **params) -> list[tuple]:
+    """(entry id, head, phone, village, helper, backup) of warning ``wid``'s roster, by SQL."""
+    return site.sql("SELECT e.id, h.head, h.phone, h.village_id, h.helper_id, h.backup_id FROM evacuation_households e "
+                    "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id "
+                    f"WHERE v.warning_id = :w AND {where} ORDER BY e.id", w=wid, **params)
+
+
+def shown_households(c: Client, village: str) -> set[int]:
+    """Spelt out here: command sees all, a village operator its own village's, the helper theirs, others none."""
+    rows = roster_people(c.site, an_evacuation(c.site, village))
+    if c.role in ("admin", "command"):
+        return {r[0] for r in rows}
+    if c.role == "village":
+        return {r[0] for r in rows if r[3] == OWN}
+    if c.role == "responder":
+        return {r[0] for r in rows if RESPONDER_HANDLER in (r[4], r[5])}
+    return set()
+
+
+def probe_evacuation_get(c: Client) -> None:
+    for village in (OWN, FOREIGN):
+        wid = an_evacuation(c.site, village)
+        r = c.get(f"/api/v1/warnings/{wid}/evacuation")
+        if c.role == "village" and village == FOREIGN:
+            clean(c, r, 404)
+            continue
+        body = clean(c, r, 200).json()
+        rows = roster_people(c.site, wid)
+        shown = shown_households(c, village)
+        assert {h["id"] for h in body["households"]} == shown and body["total"] == len(rows), c.role
+        assert body["hidden"] == len(rows) - len(shown)
+        for entry, _, phone, *_ in rows:
+            if entry not in shown:
+                assert phone not in r.text, (c.role, entry)
+
+
+def probe_evacuation_start(c: Client) -> None:
+    """Only the command centre starts an evacuation; a refusal starts none."""
+    site = c.site
+
+    def send(village: str) -> Callable[[], requests.Response]:
+        wid, _ = a_warning(site, village)
+        return lambda: c.post(f"/api/v1/warnings/{wid}/evacuation", json={"note": "演练"})
+
+    before = site.one("SELECT count(*) FROM evacuations")
+    if c.role in ("admin", "command"):
+        clean(c, send(FOREIGN)(), 201)
+        assert site.one("SELECT count(*) FROM evacuations") == before + 1
+        return
+    refused(c, send(FOREIGN if c.role == "village" else OWN), {"village": 404, "anonymous": 401}.get(c.role, 403))
+    if c.role == "village":
+        refused(c, send(OWN), 403)
+    assert site.one("SELECT count(*) FROM evacuations") == before
+
+
+def probe_evacuation_move(c: Client) -> None:
+    """A household is checked off by who may see it on the roster; to anyone else it is missing (401 without a
+    token) and nothing changes."""
+    site = c.site
+    for village in (OWN, FOREIGN):
+        wid = an_evacuation(site, village)
+        pending = {r[0] for r in roster_people(site, wid, "e.status = 'pending'")}
+        mine = sorted(pending & shown_households(c, village))
+        target = mine[0] if mine else min(pending)
+        version = site.one("SELECT version FROM evacuation_households WHERE id = :i", i=target)
+
+        def do(target: int = target, version: int = version) -> requests.Response:
+            return c.post(f"/api/v1/evacuation/households/{target}/notify", json={"expected_version": version})
+
+        if mine:
+            clean(c, do(), 200)
+            assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=target) == "notified"
+        else:
+            refused(c, do, 401 if c.role == "anonymous" else 404)
+            assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=target) == "pending"
+
+
 def unknown(method: str, path: str) -> Callable[[Client], None]:
     """A path under the API that does not exist: 404 for everyone, and nothing changes."""
     return lambda c: refused(c, lambda: c.request(method, path), 404)
@@ -750,6 +855,10 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/api/v1/cases/<int:case_id>/photos"): probe_photos_get,
     ("GET", "/api/v1/photos/<int:photo_id>"): _photo_bytes(""),
     ("GET", "/api/v1/photos/<int:photo_id>/thumb"): _photo_bytes("/thumb"),
+    ("GET", "/api/v1/warnings/<int:warning_id>/evacuation"): probe_evacuation_get,
+    ("POST", "/api/v1/warnings/<int:warning_id>/evacuation"): probe_evacuation_start,
+    ("POST", "/api/v1/evacuation/households/<int:entry_id>/<any(notify,move,settle,refuse,unreachable):move>"):
+        probe_evacuation_move,
 }
 
 

@@ -157,7 +157,7 @@ def test_counts_only_for_the_wall_and_others_and_every_read_with_people_is_logge
     body = r.json()
     assert {h["village_id"] for h in body["households"]} == {own}
     assert body["hidden"] == sum(1 for *_, v in people if v != own) and body["total"] == len(everyone)
-    for name, phone, village in people:
+    for _, phone, village in people:
         if village != own:
             assert phone not in r.text
     # Reads are logged per village: who, when, which warning.
