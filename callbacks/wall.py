@@ -34,10 +34,16 @@ from __future__ import annotations
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
 from layers.mapfig import apply_updates, map_note
+from township.loop.evacroster import live_evacuations
+from township.loop.workflow import Actor
 from township.read.views import alerts, make_view
 from township.runtime.bootstrap import AppContext
+from ui import evacuation as evac_ui
 from ui import ids
 from ui import wall as ui
+
+#: Whom the wall reads evacuations as: the wall, whatever DEFAULT_ROLE says (counts only).
+WALL_VIEWER = Actor("wall", "wall")
 
 
 def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
@@ -48,7 +54,8 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
     view = make_view(snap, tw.gridset, ui.state_for(opts.lang))
     s = app_ctx.settings
     # role "wall" whatever DEFAULT_ROLE says: the builders never take the configured role
-    return ui.page(view, tw.gridset, opts, snap.version, alerts(snap), s.tile_url, s.tile_attribution)
+    evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, tw.gridset, WALL_VIEWER), tw.gridset, opts.lang)
+    return ui.page(view, tw.gridset, opts, snap.version, alerts(snap), s.tile_url, s.tile_attribution, evacuation)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -70,6 +77,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.WALL_REDS, "data"),
         Output(ids.WALL_FOCUS, "data"),
         Output(ids.WALL_SHOWN, "data"),
+        Output(ids.WALL_EVAC, "children"),
+        Output(ids.WALL_EVAC, "hidden"),
         Input(ids.WALL_WANT, "data"),
         Input(ids.WALL_MINUTE, "n_intervals"),
         Input(ids.WALL_SCALE, "data"),
@@ -87,6 +96,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         patch["layout"]["annotations"] = map_note(view, lang)
         plan = ui.tour_plan(view, gs, lang)
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
+        evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, gs, WALL_VIEWER), gs, lang)
         return (
             patch,
             ui.headline_cards(view),
@@ -99,6 +109,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             ui.red_ids(view.warnings),
             no_update if focus is None else focus,
             snap.version,
+            evacuation,
+            not evacuation,
         )
 
     app.clientside_callback(

@@ -132,3 +132,7 @@ WARN_MOVE = "warn-move"  # {"type": WARN_MOVE, "move": "acknowledge" | "handle" 
 WARN_DISPATCH = "warn-dispatch"  # {"type": WARN_DISPATCH, "handler": handler id}: dispatch a task to them
 WARN_FIELD = "warn-field"  # {"type": WARN_FIELD, "name": "text"}: the note of a move or a task
 WARN_CONTROL = "warn-control"  # {"type": WARN_CONTROL, "name": "close" | "reload"}
+
+# evacuation (转移安置): the warning card's section and the wall's progress bars (start: WARN_MOVE "evacuate")
+EVAC_SECTION = "evac-section"  # the warning card's progress section
+WALL_EVAC = "wall-evac"  # the wall's evacuation progress: counts and a bar per affected village, no names

@@ -354,8 +354,9 @@ def options_data(opts: WallOptions) -> dict:
 
 
 def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: pd.DataFrame,
-         tile_url: str | None = None, attribution: str = "") -> html.Div:
-    """The whole wall: built once per page load; later only patched."""
+         tile_url: str | None = None, attribution: str = "", evacuation: list | None = None) -> html.Div:
+    """The whole wall: built once per page load; later only patched. ``evacuation``: the evacuations' progress
+    (`ui.evacuation.wall_bars`), counts only."""
     lang = opts.lang
     plan = tour_plan(view, gridset, lang)
     text, banner_class, banner_hidden = banner(alerts, lang)
@@ -399,6 +400,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
                               html.Div(plan["town"]["detail"], id=ids.WALL_STOP_DETAIL, className="wall-stop-detail")],
                              className="wall-stop"),
                     html.Div(legend(view, lang), id=ids.WALL_LEGEND, className="wall-legend"),
+                    html.Div(evacuation or [], id=ids.WALL_EVAC, className="wall-evac", hidden=not evacuation),
                     html.Div(id=ids.WALL_TOUR, hidden=True,
                              **{"data-order": ",".join(s["key"] for s in plan["order"]),
                                 "data-tour": "1" if opts.tour else "0", "data-interval": str(opts.interval)}),

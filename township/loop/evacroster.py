@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from township.domain.isotime import iso
 from township.domain.policy import Viewer, sees_household
-from township.domain.vocab import EVAC_SAFE, EVAC_STATUSES
+from township.domain.vocab import EVAC_SAFE, EVAC_STATUSES, LIVE_WARNING_STATUSES
 from township.grids.model import GridSet
 from township.loop.evacuation import (
     SHELTER_AMBER,
@@ -228,6 +228,20 @@ def evacuation_view(engine: Engine, gridset: GridSet, warning: Warning, viewer: 
     return out
 
 
+def live_evacuations(engine: Engine, gridset: GridSet, viewer: Viewer) -> list[tuple[str, EvacuationOut]]:
+    """(title, progress) of every started evacuation of a live warning, newest first; counts as ``viewer`` may
+    see them, no read logged (the wall's and the card's counts show nobody)."""
+    with Session(engine) as s:
+        rows = list(s.scalars(select(Warning).join(Evacuation, Evacuation.warning_id == Warning.id)
+                              .where(Warning.status.in_(list(LIVE_WARNING_STATUSES)))
+                              .order_by(Evacuation.id.desc())))
+    out = []
+    for w in rows:
+        view = evacuation_view(engine, gridset, w, viewer, "card", log=False)
+        out.append((w.title, view.model_copy(update={"households": []})))
+    return out
+
+
 def _shelters(s: Session, evacuation_id: int | None) -> list[ShelterOut]:
     out = []
     for x in shelter_loads(s, evacuation_id, EVAC_SAFE):
@@ -292,5 +306,5 @@ def evacuation_summary(engine: Engine, warning: Warning) -> SummaryOut | None:
 
 
 __all__ = ["CHANNELS", "EvacMoveIn", "EvacStartIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut",
-           "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view",
+           "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view", "live_evacuations",
            "log_roster_read", "evacuation_summary"]
