@@ -789,6 +789,23 @@ def probe_evacuation_move(c: Client) -> None:
             assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=target) == "pending"
 
 
+def probe_evacuation_ledger(c: Client) -> None:
+    """The printable 转移台账 (内部资料): command the whole roster, a village operator its own village's
+    households; another village's warning is missing to it; everyone else 403 (the sign-in gate: 302)."""
+    for village in (OWN, FOREIGN):
+        wid = an_evacuation(c.site, village)
+        r = c.get(f"/warnings/{wid}/evacuation.html")
+        rows = roster_people(c.site, wid)
+        if c.role == "anonymous":
+            clean(c, r, 302)
+        elif c.role in ("admin", "command") or (c.role == "village" and village == OWN):
+            assert r.status_code == 200 and "内部资料" in r.text, (c.role, r.status_code)
+            for _, _, phone, v, *_ in rows:
+                assert (phone in r.text) == (c.role != "village" or v == OWN), (c.role, phone)
+        else:
+            clean(c, r, 404 if c.role == "village" else 403)
+
+
 def unknown(method: str, path: str) -> Callable[[Client], None]:
     """A path under the API that does not exist: 404 for everyone, and nothing changes."""
     return lambda c: refused(c, lambda: c.request(method, path), 404)
@@ -859,6 +876,7 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("POST", "/api/v1/warnings/<int:warning_id>/evacuation"): probe_evacuation_start,
     ("POST", "/api/v1/evacuation/households/<int:entry_id>/<any(notify,move,settle,refuse,unreachable):move>"):
         probe_evacuation_move,
+    ("GET", "/warnings/<int:wid>/evacuation.<any(html, pdf):fmt>"): probe_evacuation_ledger,
 }
 
 

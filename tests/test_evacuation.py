@@ -7,6 +7,7 @@ SQL and the grid file; counts and occupancy from SQL.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,10 @@ from conftest import LiveServer
 from pyproj import Transformer
 from shapely.geometry import shape
 from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from township.loop.evacroster import evacuation_summary
+from township.store.models import Warning
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A point on the Yellow River bank between 小滩子村 and 常树梁村 (lon, lat), and a radius in metres.
@@ -225,3 +230,50 @@ def test_a_full_shelter_points_the_next_household_elsewhere(township_ctx):
     lon, lat = from_metric_xy(0.0, 0.0)
     assert nearest_with_room([near, far], lon, lat, 2)[0].resource_id == "A"
     assert nearest_with_room([near, far], lon, lat, 3)[0].resource_id == "B"
+
+
+def test_the_summary_after_clearing_matches_the_events_and_the_ledger_is_internal(site):
+    """A second warning: every vulnerable household moved, two refuse, then the warning is cleared."""
+    wid = post_warning(site, "ice-2", level=2, type_="flash_flood")
+    r = requests.post(f"{site.url}/api/v1/warnings/{wid}/evacuation", json={}, headers=auth(site, "command"),
+                      timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    rows = r.json()["households"]
+    vulnerable = [h for h in rows if h["vulnerable"]]
+    others = [h for h in rows if not h["vulnerable"]]
+    for h in vulnerable:
+        assert move(site, h, "move", "command").status_code == 200
+    for h in others[:2]:
+        assert move(site, h, "refuse", "command", note="不愿离家").status_code == 200
+    version = sql(site, "SELECT version FROM warnings WHERE id = :w", w=wid)[0][0]
+    r = requests.post(f"{site.url}/api/v1/warnings/{wid}/clear", json={"expected_version": version},
+                      headers=auth(site, "command"), timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    # A cleared warning's roster is closed.
+    assert move(site, others[2], "notify", "command").status_code == 409
+
+    with Session(site.engine) as s:  # type: ignore[attr-defined]
+        summary = evacuation_summary(site.engine, s.get(Warning, wid))  # type: ignore[attr-defined]
+    assert summary is not None
+    events = sql(site, "SELECT e.entry_id, e.to_status, e.at FROM evacuation_events e JOIN evacuation_households x "
+                 "ON x.id = e.entry_id JOIN evacuations v ON v.id = x.evacuation_id WHERE v.warning_id = :w", w=wid)
+    moved = {i for i, to, _ in events if to == "moved"}
+    refused = {i for i, to, _ in events if to == "refused"}
+    started = sql(site, "SELECT started_at FROM evacuations WHERE warning_id = :w", w=wid)[0][0]
+    last = max(at for _, to, at in events if to == "moved")
+    def when(x) -> datetime:
+        return x if isinstance(x, datetime) else datetime.fromisoformat(str(x))
+
+    assert (summary.total, summary.moved, summary.refused, summary.vulnerable) == (
+        len(rows), len(moved), len(refused), len(vulnerable))
+    assert summary.minutes_to_move_vulnerable == round((when(last) - when(started)).total_seconds() / 60, 1)
+    assert summary.pending == len(rows) - len(moved) - len(refused)
+    # The daily report carries it; the ledger is marked 内部资料 and lists the people for command.
+    report = requests.get(f"{site.url}/report/daily", timeout=TIMEOUT).text
+    assert 'id="evacuation"' in report and "凌汛红色预警" in report
+    ledger = requests.get(f"{site.url}/warnings/{wid}/evacuation.html", timeout=TIMEOUT)
+    assert ledger.status_code == 200 and "内部资料" in ledger.text
+    heads = [h for (h,) in sql(site, "SELECT head FROM households WHERE household_no = :n",
+                               n=vulnerable[0]["household_no"])]
+    assert heads[0] in ledger.text
+    assert requests.get(f"{site.url}/warnings/{wid}/evacuation.html?village=XX", timeout=TIMEOUT).status_code == 400

@@ -186,8 +186,10 @@ def _counts(pairs: list[tuple[str | None, str]]) -> tuple[dict[str, int], list[V
 
 
 def evacuation_view(engine: Engine, gridset: GridSet, warning: Warning, viewer: Viewer, channel: str,
-                    actor_name: str = "", log: bool = True) -> EvacuationOut:
+                    actor_name: str = "", log: bool = True, village_id: str | None = None) -> EvacuationOut:
     """The evacuation of ``warning`` as ``viewer`` may see it; logs the read when it shows people.
+
+    ``village_id`` lists only that village's households (the counts stay the whole roster's).
 
     Before the evacuation starts the counts are those of the households the
     roster would hold (all 待通知), and no household is listed.
@@ -204,10 +206,11 @@ def evacuation_view(engine: Engine, gridset: GridSet, warning: Warning, viewer: 
                                  shelters=_shelters(s, None), households=[], hidden=len(proposed))
         rows = s.execute(select(EvacuationHousehold, Household)
                          .join(Household, Household.id == EvacuationHousehold.household_id)
-                         .where(EvacuationHousehold.evacuation_id == evac.id)).tuples().all()
+                         .where(EvacuationHousehold.evacuation_id == evac.id)).all()
         rows = sorted(rows, key=lambda r: (not is_vulnerable(r[1].flags), r[1].village_id or "", r[1].grid_id or "",
                                            r[1].household_no))
-        shown = [(e, h) for e, h in rows if sees_household(viewer, h.village_id, (h.helper_id, h.backup_id))]
+        shown = [(e, h) for e, h in rows if sees_household(viewer, h.village_id, (h.helper_id, h.backup_id))
+                 and village_id in (None, h.village_id)]
         ids = {i for _, h in shown for i in (h.helper_id, h.backup_id) if i}
         handlers = {x.handler_id: x for x in s.scalars(select(Handler).where(Handler.handler_id.in_(ids)))} \
             if ids else {}
@@ -287,12 +290,12 @@ def evacuation_summary(engine: Engine, warning: Warning) -> SummaryOut | None:
             return None
         rows = s.execute(select(EvacuationHousehold, Household.flags)
                          .join(Household, Household.id == EvacuationHousehold.household_id)
-                         .where(EvacuationHousehold.evacuation_id == evac.id)).tuples().all()
+                         .where(EvacuationHousehold.evacuation_id == evac.id)).all()
         first_moved = dict(s.execute(
             select(EvacuationEvent.entry_id, EvacuationEvent.at)
             .join(EvacuationHousehold, EvacuationHousehold.id == EvacuationEvent.entry_id)
             .where(EvacuationHousehold.evacuation_id == evac.id, EvacuationEvent.to_status == "moved")
-            .order_by(EvacuationEvent.at.desc())).tuples().all())  # dict keeps the last: the earliest time
+            .order_by(EvacuationEvent.at.desc())).all())  # dict keeps the last: the earliest time
     status = Counter(e.status for e, _ in rows)
     vulnerable = [e.id for e, flags in rows if is_vulnerable(flags)]
     done = all(i in first_moved for i in vulnerable)
@@ -305,6 +308,15 @@ def evacuation_summary(engine: Engine, warning: Warning) -> SummaryOut | None:
                       minutes_to_move_vulnerable=minutes)
 
 
+def cleared_summaries(engine: Engine, start: datetime, end: datetime) -> list[SummaryOut]:
+    """The summaries of the evacuations whose warning was cleared in [``start``, ``end``), naive UTC."""
+    with Session(engine) as s:
+        rows = list(s.scalars(select(Warning).join(Evacuation, Evacuation.warning_id == Warning.id)
+                              .where(Warning.status == "cleared", Warning.updated_at >= start,
+                                     Warning.updated_at < end).order_by(Warning.updated_at)))
+    return [x for x in (evacuation_summary(engine, w) for w in rows) if x is not None]
+
+
 __all__ = ["CHANNELS", "EvacMoveIn", "EvacStartIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut",
-           "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view", "live_evacuations",
-           "log_roster_read", "evacuation_summary"]
+           "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view",
+           "live_evacuations", "log_roster_read", "evacuation_summary", "cleared_summaries"]

@@ -113,7 +113,7 @@ def shelter_loads(session: Session, evacuation_id: int | None, statuses: Iterabl
             .join(Household, Household.id == EvacuationHousehold.household_id)
             .where(EvacuationHousehold.evacuation_id == evacuation_id,
                    EvacuationHousehold.status.in_(list(statuses)))
-            .group_by(EvacuationHousehold.shelter_id)).tuples().all())
+            .group_by(EvacuationHousehold.shelter_id)).all())
     out = []
     for r, s in rows:
         x, y = to_metric_xy(r.lon, r.lat)
