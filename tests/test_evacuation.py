@@ -277,3 +277,30 @@ def test_the_summary_after_clearing_matches_the_events_and_the_ledger_is_interna
                                n=vulnerable[0]["household_no"])]
     assert heads[0] in ledger.text
     assert requests.get(f"{site.url}/warnings/{wid}/evacuation.html?village=XX", timeout=TIMEOUT).status_code == 400
+
+
+def test_a_village_register_imports_from_a_chinese_csv_with_a_per_row_report(site, tmp_path):
+    from township.formats.imports import import_data
+    from township.grids.install import load_gridset
+
+    gridset = load_gridset(site.engine)  # type: ignore[attr-defined]
+    lon, lat = sql(site, "SELECT lon, lat FROM households WHERE grid_id = 'DL-07-01' LIMIT 1")[0]
+    good = (f"户编号,社,户主,联系电话,人口,住址,经度,纬度,重点人群,包保人\n"
+            f"T-1,一社,测试甲,13800000001,3人,一社1号,{lon},{lat},独居老人、残疾人,H-OF-DL-07-01\n"
+            f"T-2,二社,测试乙,13800000002,2,二社2号,{lon},{lat},,\n")
+    bad = good + f"T-3,三社,测试丙,13800000003,2,三社3号,{lon},{lat},外星人,\nT-4,三社,,138,2,,200,{lat},,\n"
+    before = sql(site, "SELECT count(*) FROM households")[0][0]
+    report = import_data(site.engine, gridset, bad.encode("gb18030"), "台账.csv", "households")  # type: ignore[attr-defined]
+    # One bad row stores nothing; the report names the rows and columns.
+    assert report.created == 0 and sql(site, "SELECT count(*) FROM households")[0][0] == before
+    where = {(e.row, e.column) for e in report.errors}
+    assert (4, "重点人群") in where and (5, "户主") in where and (5, "经度") in where, report.errors
+    report = import_data(site.engine, gridset, good.encode("utf-8"), "台账.csv", "households")  # type: ignore[attr-defined]
+    assert (report.created, report.errors) == (2, [])
+    [(flags, people, village, grid)] = sql(site, "SELECT flags, people, village_id, grid_id FROM households "
+                                           "WHERE household_no = 'T-1'")
+    assert (flags, people, village, grid) == ("elderly_alone,disabled", 3, "DL-07", "DL-07-01")
+    # Re-sent: updated by 户编号, not duplicated.
+    report = import_data(site.engine, gridset, good.replace("3人", "4").encode(), "台账.csv", "households")  # type: ignore[attr-defined]
+    assert (report.created, report.updated) == (0, 2)
+    assert sql(site, "SELECT people FROM households WHERE household_no = 'T-1'")[0][0] == 4

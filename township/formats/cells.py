@@ -38,6 +38,8 @@ _VOCAB: dict[str, dict[str, dict]] = {
     "cases": {"source": CASE_SOURCES, "type": CASE_TYPES, "domain": DOMAINS,
               "status": CASE_STATUSES, "tier": TIERS},
     "warnings": {"type": WARNING_TYPES, "level": WARNING_LEVELS, "status": WARNING_STATUSES},
+    # A household's flags are several labels in one cell: HouseholdIn reads them (township.formats.households).
+    "households": {},
 }
 #: Words the field uses that are not a vocab label. Roman level numerals are
 #: written here in their NFKC form (Ⅱ → ii); 特别重大…一般 are the national
@@ -55,6 +57,7 @@ _ALIASES: dict[str, dict[str, dict[str, Any]]] = {
                   "特别重大": 1, "重大": 2, "较大": 3, "一般": 4},
         "type": {"凌汛": "ice_flood", "洪水": "ice_flood"},
     },
+    "households": {},
 }
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from township.formats.cells import cell_text, norm, row_values
+from township.formats.households import HOUSEHOLD_HEADERS, HouseholdIn
 from township.formats.ingest import CaseIn, FieldError, IngestError, WarningIn
 from township.grids.validate import check_crs_member
 
@@ -48,12 +49,13 @@ __all__ = [
     "read_table",
 ]
 
-Kind = Literal["cases", "warnings"]
+Kind = Literal["cases", "warnings", "households"]
 
 #: Most rows one file may carry (the whole file is held in memory and in one transaction).
 MAX_ROWS = 100_000
 #: The model each kind of row is validated with.
-MODELS: dict[str, type[CaseIn] | type[WarningIn]] = {"cases": CaseIn, "warnings": WarningIn}
+MODELS: dict[str, type[CaseIn] | type[WarningIn] | type[HouseholdIn]] = {
+    "cases": CaseIn, "warnings": WarningIn, "households": HouseholdIn}
 
 #: Header words accepted for each case field, most specific first (the field
 #: code itself is always accepted and wins). When two columns name the same
@@ -92,7 +94,8 @@ WARNING_HEADERS: dict[str, tuple[str, ...]] = {
     "expires_at": ("失效时间", "有效期至", "截止时间"),
     "outside_ok": (),
 }
-HEADERS: dict[str, dict[str, tuple[str, ...]]] = {"cases": CASE_HEADERS, "warnings": WARNING_HEADERS}
+HEADERS: dict[str, dict[str, tuple[str, ...]]] = {"cases": CASE_HEADERS, "warnings": WARNING_HEADERS,
+                                                  "households": HOUSEHOLD_HEADERS}
 
 
 #: Units a radius header may name, e.g. 影响半径(公里); the value is stored in metres.
