@@ -18,6 +18,7 @@ from flask_compress import Compress
 import auth
 import callbacks
 import downloads
+import field
 from api import make_blueprint
 from api.http import RETRY_AFTER_S
 from township.config import ROOT, Settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     refuse_unknown_callbacks(app)
     app.server.register_blueprint(make_blueprint(app_ctx))
     app.server.register_blueprint(downloads.make_blueprint(app_ctx))
+    app.server.register_blueprint(field.make_blueprint(app_ctx))
     app.server.register_error_handler(StoreUnavailable, store_unavailable)
     return app
 

@@ -43,7 +43,7 @@ from township.loop.workflow import Actor
 from township.runtime.bootstrap import AppContext
 from township.store.models import User
 
-__all__ = ["ANONYMOUS", "current_viewer", "install", "sign_in_table"]
+__all__ = ["ANONYMOUS", "attempt_sign_in", "current_viewer", "install", "sign_in_table"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ LIFETIME = timedelta(hours=12)
 #: Paths that need no sign-in: the wall, the API (tokens), the form itself, assets and Dash's routes.
 OPEN_PREFIXES = ("/login", "/logout", "/wall/", "/api/", "/open311/", "/_dash-", "/assets/", "/_favicon",
                  "/_reload-hash")
+#: The field app's paths: it signs its phones in itself (device sessions, `field`).
+FIELD_PATHS = ("/m", "/m/")
 
 
 def _user_actor(app_ctx: AppContext, uid: object) -> Actor | None:
@@ -129,7 +131,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _is_open(path: str) -> bool:
-    return path == "/wall" or path.startswith(OPEN_PREFIXES)
+    return path in ("/wall", FIELD_PATHS[0]) or path.startswith((*OPEN_PREFIXES, FIELD_PATHS[1]))
 
 
 FORM = """<!doctype html>
@@ -171,6 +173,29 @@ def _form(message: str = "", username: str = "", next_: str = "/", who: str = ""
     return resp
 
 
+def attempt_sign_in(app_ctx: AppContext, username: str, password: str) -> tuple[User | None, int]:
+    """Check a password behind the throttle: ``(user, 0)``, ``(None, 0)`` for a wrong one (counted and logged),
+    or ``(None, seconds to wait)`` while the username or the client address is throttled.
+
+    The one check of ``/login`` and the field app's ``/m/login`` (`field`).
+    """
+    engine, s = app_ctx.township.engine, app_ctx.settings
+    address = request.remote_addr
+    limits = [Limit(user_key(username), s.login_user_failures, s.login_window_s),
+              Limit(address_key(address), s.login_address_failures, s.login_window_s)]
+    wait = retry_after(engine, limits)
+    if wait:
+        log.warning("sign-in refused, too many failures: user %r from %s, %d s to wait", username, address, wait)
+        return None, wait
+    user = check_password(engine, username, password)
+    if user is None:
+        record_failure(engine, [lim.key for lim in limits], keep_s=s.login_window_s)
+        log.warning("sign-in failed: user %r from %s", username, address)
+        return None, 0
+    forget(engine, user_key(username))
+    return user, 0
+
+
 def make_blueprint(app_ctx: AppContext) -> Blueprint:
     """``/login``, ``/logout`` and the gate in front of every page."""
     bp = Blueprint("auth", __name__)
@@ -193,23 +218,14 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
     def login():
         username = request.form.get("username", "").strip()
         next_ = _safe_next(request.form.get("next"))
-        engine, s = app_ctx.township.engine, app_ctx.settings
-        address = request.remote_addr
-        limits = [Limit(user_key(username), s.login_user_failures, s.login_window_s),
-                  Limit(address_key(address), s.login_address_failures, s.login_window_s)]
-        wait = retry_after(engine, limits)
+        user, wait = attempt_sign_in(app_ctx, username, request.form.get("password", ""))
         if wait:
-            log.warning("sign-in refused, too many failures: user %r from %s, %d s to wait", username, address, wait)
             resp = _form(f"密码错误次数过多,请 {wait} 秒后再试 · too many wrong passwords: try again in {wait} s",
                          username, next_, status=429)
             resp.headers["Retry-After"] = str(wait)
             return resp
-        user = check_password(engine, username, request.form.get("password", ""))
         if user is None:
-            record_failure(engine, [lim.key for lim in limits], keep_s=s.login_window_s)
-            log.warning("sign-in failed: user %r from %s", username, address)
             return _form("用户名或密码错误 · wrong username or password", username, next_, status=401)
-        forget(engine, user_key(username))
         session.clear()
         session[SESSION_KEY] = user.id
         session.permanent = True

@@ -15,7 +15,9 @@ county: 1,500 grids, 200k cases; city: 50,000 grids, 1M cases) it measures:
   an open dashboard and wall page; the server's RSS after it;
 - **memory** (`bench.memory`): the server's RSS over ``--memory-minutes``
   (10) of mixed API reads, filter and statistics callbacks and API writes:
-  its peak and its slope (``--skip memory`` leaves it out of a quick run).
+  its peak and its slope (``--skip memory`` leaves it out of a quick run);
+- **the field app** (`bench.field_load`): ``/m`` on an emulated 4G phone —
+  first-load bytes, time to usable, a reload from the service worker.
 
 It prints one table and writes it, with the notes of every row, to
 ``bench/results.md`` (the README's performance section). Times are medians of
@@ -38,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app import app_context, create_app
-from bench import assign, cold_load, ingest, memory
+from bench import assign, cold_load, field_load, ingest, memory
 from bench import filter_bench as fb
 from bench.scale import app_env, build
 from tests.conftest import LiveServer
@@ -54,6 +56,9 @@ SIZES = ("township", "county", "city")
 TOWNSHIP = {"filter_ms": 20.0, "filter_kb": 50.0, "cold_s": 3.0, "rss_mb": 400.0, "fresh_s": 2.0}
 CITY = {"filter_ms": 150.0, "filter_share": 0.02, "cold_s": 10.0, "rss_mb": 3000.0, "fresh_s": 2.0,
         "assign_rate": 1.0, "assign_ratio": 2.0}
+#: The field app /m on a phone (issue 12): first load bytes, time to usable on 4G, reload from the service worker.
+FIELD_BUDGETS = {"/m first load, bytes (compressed)": (300.0, "kB"), "/m first load → usable (4G)": (1.5, "s"),
+                 "/m reload from the service worker": (0.5, "s")}
 BUDGETS = {"township": TOWNSHIP, "county": {**CITY, "filter_kb_floor": TOWNSHIP["filter_kb"]}, "city": CITY}
 
 
@@ -86,6 +91,9 @@ def budget(size: str, row: dict) -> str:
         return _check(mb <= b["rss_mb"], f"≤ {b['rss_mb']:g} MB")
     if what.startswith("freshness") and what.endswith("max"):
         return _check(ours <= b["fresh_s"], f"≤ {b['fresh_s']:g} s")
+    if what in FIELD_BUDGETS:  # the field app's (issue 12), the same at every size
+        limit, unit = FIELD_BUDGETS[what]
+        return _check(ours <= limit, f"≤ {limit:g} {unit}")
     return ""
 
 
@@ -146,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", nargs="+", choices=SIZES, default=list(SIZES))
     ap.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians (default 3)")
     ap.add_argument("--states", type=int, default=20, help="filter states replayed per run (default 20)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["filter", "assign", "cold", "ingest", "memory"],
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["filter", "assign", "cold", "ingest", "memory", "field"],
                     help="parts not to run (a quick run: --skip memory, which takes --memory-minutes + 2)")
     ap.add_argument("--memory-minutes", type=float, default=10.0,
                     help="minutes of the mixed run whose RSS is measured (default 10)")
@@ -170,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
             ("ingest", lambda scale=scale, env=env: ingest.measure(scale.grids_file, scale.database_url, env,
                                                                    args.runs)),
             ("memory", lambda scale=scale, env=env: memory.rows(scale.grids_file, env, args.memory_minutes)),
+            ("field", lambda scale=scale, env=env: field_load.measure(scale.grids_file, scale.database_url, env,
+                                                                      args.runs)),
         ]
         first = True
         for name, run in parts:

@@ -811,6 +811,137 @@ def unknown(method: str, path: str) -> Callable[[Client], None]:
     return lambda c: refused(c, lambda: c.request(method, path), 404)
 
 
+# -- the field app (/m): its own sign-in (device sessions); only a responder acting as a handler ----------
+
+FIELD_MOVES = ("accept", "start", "resolve", "return")
+
+
+def field_client(c: Client) -> requests.Session | None:
+    """The role's phone signed in at /m/login (a device session); ``None`` for a role the field app refuses."""
+    if not hasattr(c, "phone"):
+        c.phone = None  # type: ignore[attr-defined]
+        if c.role == "responder":
+            username, password = next((u, p) for u, p, r, *_ in DEMO_USERS if r == "responder")
+            phone = requests.Session()
+            r = phone.post(c.site.srv.url + "/m/login", data={"username": username, "password": password},
+                           allow_redirects=False, timeout=TIMEOUT)
+            assert r.status_code == 302 and r.headers["Location"] == "/m", r.text
+            c.phone = phone  # type: ignore[attr-defined]
+    return c.phone  # type: ignore[attr-defined]
+
+
+def field_get(c: Client, path: str) -> requests.Response:
+    """GET ``path`` as the role's phone (the responder) or with the role's desk session and token (the others)."""
+    phone = field_client(c)
+    if phone is None:
+        return c.get(path)
+    return phone.get(c.site.srv.url + path, allow_redirects=False, timeout=TIMEOUT)
+
+
+def field_page(path: Callable[[Site], str]) -> Callable[[Client], None]:
+    """A page of the field app: shown to a responder's phone; anyone else is sent to its own sign-in."""
+    def probe(c: Client) -> None:
+        r = clean(c, field_get(c, path(c.site)), 200 if c.role == "responder" else 302)
+        if r.status_code == 302:
+            assert r.headers["Location"] == "/m/login"
+    return probe
+
+
+def field_write(c: Client, path: str, body: dict) -> requests.Response:
+    phone = field_client(c)
+    if phone is None:
+        return c.post(path, json=body)
+    return phone.post(c.site.srv.url + path, json=body, allow_redirects=False, timeout=TIMEOUT)
+
+
+def probe_field_move(c: Client) -> None:
+    # A case dispatched to no one: the responder may not accept it (not theirs, not a pool order); the others
+    # have no device session. Nothing changes either way.
+    case_id = a_case(c.site, FOREIGN, open_=True)
+    for move in FIELD_MOVES:
+        body = {"key": f"access-{next(_n)}-{move}", "expected_version": c.site.one(
+            "SELECT version FROM cases WHERE id = :i", i=case_id), "text": "演练"}
+        refused(c, lambda move=move, body=body: field_write(c, f"/m/api/cases/{case_id}/{move}", body),
+                *((403, 409) if c.role == "responder" else (401,)))
+
+
+def probe_field_report(c: Client) -> None:
+    lon, lat = point_in(c.site, OWN)
+    body = {"key": f"access-report-{next(_n)}", "type": "hazard", "domain": "safety", "description": "护栏松动",
+            "lon": lon, "lat": lat}
+    if c.role == "responder":
+        clean(c, field_write(c, "/m/api/reports", body), 201)
+        refused(c, lambda: field_write(c, "/m/api/reports", {**body, "key": f"access-report-{next(_n)}",
+                                                            "lon": 100.0, "lat": 10.0}), 422)
+    else:
+        refused(c, lambda: field_write(c, "/m/api/reports", body), 401)
+
+
+def probe_field_login(c: Client) -> None:
+    username, password = next(((u, p) for u, p, r, *_ in DEMO_USERS if r == c.role), ("nobody", "wrong-one"))
+    r = requests.post(c.site.srv.url + "/m/login", data={"username": username, "password": password},
+                      allow_redirects=False, timeout=TIMEOUT)
+    expected = {"responder": 302, "anonymous": 401}.get(c.role, 403)
+    assert r.status_code == expected, f"{c.role}: {r.status_code}"
+    assert ("township_device" in r.headers.get("Set-Cookie", "")) == (c.role == "responder")
+
+
+def probe_field_logout(c: Client) -> None:
+    # A phone of its own: the role's phone stays signed in for the other probes.
+    other = Client(c.site, c.role)
+    phone = field_client(other)
+    r = (phone or requests).post(c.site.srv.url + "/m/logout", allow_redirects=False, timeout=TIMEOUT)
+    assert r.status_code == 302 and r.headers["Location"] == "/m/login"
+    if phone is not None:
+        assert phone.get(c.site.srv.url + "/m", allow_redirects=False, timeout=TIMEOUT).status_code == 302
+
+
+def probe_field_unknown(method: str) -> Callable[[Client], None]:
+    def probe(c: Client) -> None:
+        phone = field_client(c)
+        url = c.site.srv.url + "/m/nothing/here"
+        r = (phone or c.http).request(method, url, allow_redirects=False, timeout=TIMEOUT)
+        assert r.status_code == (404 if phone is not None else 302), f"{c.role}: {r.status_code}"
+    return probe
+
+
+def probe_field_photo_post(c: Client) -> None:
+    """A responder's phone adds a photo to a case it may see; no one else has a phone session (401)."""
+    site = c.site
+    case_id = a_case(site, FOREIGN, open_=True)
+    phone = field_client(c)
+
+    def send() -> requests.Response:
+        files = {"file": ("a.jpg", a_jpeg(), "image/jpeg")}
+        data = {"key": f"access-photo-{next(_n)}", "purpose": "report"}
+        if phone is None:
+            return c.http.post(site.srv.url + f"/m/api/cases/{case_id}/photos", files=files, data=data,
+                               allow_redirects=False, timeout=TIMEOUT)
+        return phone.post(site.srv.url + f"/m/api/cases/{case_id}/photos", files=files, data=data,
+                          allow_redirects=False, timeout=TIMEOUT)
+
+    before = photo_count(site)
+    if phone is not None:
+        clean(c, send(), 201)
+        assert photo_count(site) == before + 1
+    else:
+        refused(c, send, 401)
+        assert photo_count(site) == before
+
+
+def field_photo_bytes(suffix: str) -> Callable[[Client], None]:
+    """A photo's bytes at /m/photos: to a responder's phone (it sees every village's); the others go to sign in."""
+    def probe(c: Client) -> None:
+        for village in (OWN, FOREIGN):
+            _, photo_id = a_photo(c.site, village)
+            r = field_get(c, f"/m/photos/{photo_id}{suffix}")
+            if c.role == "responder":
+                assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", r.text[:200]
+            else:
+                clean(c, r, 302)
+    return probe
+
+
 SUITE = "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 FMT = "<any(json,xml):fmt>"
 #: The moves spelt in the rules (the workflow's and the warning card's), so that another word is no route.
@@ -877,6 +1008,24 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("POST", "/api/v1/evacuation/households/<int:entry_id>/<any(notify,move,settle,refuse,unreachable):move>"):
         probe_evacuation_move,
     ("GET", "/warnings/<int:wid>/evacuation.<any(html, pdf):fmt>"): probe_evacuation_ledger,
+    # the field app (/m)
+    ("GET", "/m"): field_page(lambda site: "/m"),
+    ("GET", "/m/case/<int:case_id>"): lambda c: [field_page(lambda site, v=v: f"/m/case/{a_case(site, v)}")(c)
+                                                 for v in (OWN, FOREIGN)],
+    ("GET", "/m/report"): field_page(lambda site: "/m/report"),
+    ("GET", "/m/login"): public("/m/login"),
+    ("POST", "/m/login"): probe_field_login,
+    ("POST", "/m/logout"): probe_field_logout,
+    ("POST", f"/m/api/cases/<int:case_id>/<any({','.join(FIELD_MOVES)}):move>"): probe_field_move,
+    ("POST", "/m/api/reports"): probe_field_report,
+    ("GET", "/m/manifest.webmanifest"): public("/m/manifest.webmanifest"),
+    ("GET", "/m/sw.js"): public("/m/sw.js"),
+    ("GET", "/m/static/<path:filename>"): public("/m/static/field.js"),
+    ("GET", "/m/<path:rest>"): probe_field_unknown("GET"),
+    ("POST", "/m/<path:rest>"): probe_field_unknown("POST"),
+    ("POST", "/m/api/cases/<int:case_id>/photos"): probe_field_photo_post,
+    ("GET", "/m/photos/<int:photo_id>"): field_photo_bytes(""),
+    ("GET", "/m/photos/<int:photo_id>/thumb"): field_photo_bytes("/thumb"),
 }
 
 

@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "township"
 #: Top-level packages and modules of the project; the core counts by subpackage.
-TOP = ("app", "api", "auth", "bench", "callbacks", "downloads", "geodata", "layers", "ui", "township")
+TOP = ("app", "api", "auth", "bench", "callbacks", "downloads", "geodata", "layers", "ui", "township", "field")
 SCREEN = ("dash", "dash_ag_grid", "flask", "flask_compress", "werkzeug", "plotly", "folium")
 MAX_LINES = 500
 

@@ -599,7 +599,7 @@ def test_suggestions_in_order(store):
 
 
 def test_users_and_passwords(store):
-    assert seed_demo_users(store.engine) == 5
+    assert seed_demo_users(store.engine) == 8  # five roles, three party members of the field app
     assert seed_demo_users(store.engine) == 0
     for username, password, role, village, _, handler in DEMO_USERS:
         user = check_password(store.engine, username, password)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from township.domain.policy import check_role
 from township.domain.sla import DEFAULT_SLA, SlaConfig
+from township.domain.vocab import CASE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_GRIDS = ROOT / "geodata" / "dalu_grids.geojson"
@@ -99,6 +100,10 @@ class Settings:
         How many photos one case may hold; ``PHOTOS_PER_CASE`` (6).
     photos_per_request : int
         How many photos one upload may carry; ``PHOTOS_PER_REQUEST`` (3).
+    field_photo_types : frozenset of str
+        Case types whose 办结 (resolve) from the field app needs a photo of the
+        result (`township.loop.fieldwork`); ``FIELD_PHOTO_REQUIRED``, a comma list
+        of case type codes (default ``hazard``; empty: none).
     """
 
     database_url: str = f"sqlite:///{ROOT / 'var' / 'township.db'}"
@@ -129,8 +134,13 @@ class Settings:
     photo_max_pixels: int = 50_000_000
     photos_per_case: int = 6
     photos_per_request: int = 3
+    field_photo_types: frozenset[str] = frozenset({"hazard"})
 
     def __post_init__(self) -> None:
+        unknown_types = sorted(self.field_photo_types - set(CASE_TYPES))
+        if unknown_types:
+            raise ValueError(f"FIELD_PHOTO_REQUIRED names unknown case types {', '.join(unknown_types)}; "
+                             f"allowed: {', '.join(CASE_TYPES)}")
         # A mistyped DEFAULT_ROLE must stop the start, not silently show an anonymous (masked) page.
         if self.role is not None:
             check_role(self.role, "DEFAULT_ROLE")
@@ -186,6 +196,8 @@ class Settings:
             photo_max_pixels=int(env.get("PHOTO_MAX_PIXELS", base.photo_max_pixels)),
             photos_per_case=int(env.get("PHOTOS_PER_CASE", base.photos_per_case)),
             photos_per_request=int(env.get("PHOTOS_PER_REQUEST", base.photos_per_request)),
+            field_photo_types=frozenset(t.strip() for t in env.get("FIELD_PHOTO_REQUIRED", "hazard").split(",")
+                                        if t.strip()),
         )
 
 

@@ -15,6 +15,9 @@ command     dalu-command     command    the whole town (指挥中心)
 village01   dalu-village01   village    小滩子村 DL-01 only
 responder   dalu-responder   responder  acts as grid officer H-OF-DL-01-01
 wall        dalu-wall        wall       read-only, masked (大屏)
+party01     dalu-party01     responder  party member H-PM-DL-01-01-01 (field app /m)
+party02     dalu-party02     responder  party member H-PM-DL-01-01-02 (field app /m)
+party03     dalu-party03     responder  party member H-PM-DL-03-01-01 (field app /m)
 ==========  ===============  =========  ==========================================
 """
 from __future__ import annotations
@@ -47,6 +50,11 @@ DEMO_USERS: list[tuple[str, str, str, str | None, str, str | None]] = [
     ("village01", "dalu-village01", "village", "DL-01", "小滩子村值班员", None),
     ("responder", "dalu-responder", "responder", None, "小滩子村第1网格网格员", "H-OF-DL-01-01"),
     ("wall", "dalu-wall", "wall", None, "指挥大屏", None),
+    # Party members (党员) who take orders in the field app (/m): the first two of 小滩子村第1网格
+    # (the first is a 党员中心户) and one of 常树梁村.
+    ("party01", "dalu-party01", "responder", None, "小滩子村第1网格党员01", "H-PM-DL-01-01-01"),
+    ("party02", "dalu-party02", "responder", None, "小滩子村第1网格党员02", "H-PM-DL-01-01-02"),
+    ("party03", "dalu-party03", "responder", None, "常树梁村第1网格党员01", "H-PM-DL-03-01-01"),
 ]
 
 

@@ -181,3 +181,14 @@ def may_export_roster(viewer: Viewer, village_id: str | None) -> bool:
 
 
 __all__ += ["sees_household", "may_move_household", "may_start_evacuation", "may_export_roster"]
+
+
+# -- the field app (/m) ------------------------------------------------------------------------------
+
+#: Roles that sign in to the field app on a phone: grid officers and party members, each acting as a handler.
+FIELD_ROLES: frozenset[str] = frozenset({"responder"})
+
+
+def may_use_field_app(role: str, handler_id: str | None) -> bool:
+    """Whether an account of ``role`` may sign in to the field app: a responder linked to a handler."""
+    return role in FIELD_ROLES and bool(handler_id)

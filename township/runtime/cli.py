@@ -317,8 +317,56 @@ def _add_escalate(sub: argparse._SubParsersAction) -> None:
 
 
 #: Registration functions of all subcommands.
+def _devices(args: argparse.Namespace) -> int:
+    from township.accounts.devices import list_devices, revoke_device, revoke_user_devices
+    from township.config import Settings
+    from township.domain.isotime import local_text
+    from township.store.engine import init_db, make_engine
+    from township.store.models import User
+
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    if args.revoke is not None:
+        if not revoke_device(engine, args.revoke):
+            return _fail(f"no open device session {args.revoke} (see `python -m township devices`)")
+        print(f"device session {args.revoke} revoked: that phone signs in again at /m/login", file=sys.stderr)
+        return 0
+    if args.revoke_user:
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as s:
+            uid = s.scalar(select(User.id).where(User.username == args.revoke_user))
+        if uid is None:
+            return _fail(f"no user {args.revoke_user!r}")
+        n = revoke_user_devices(engine, uid)
+        print(f"{_plural(n, 'device session')} of {args.revoke_user} revoked", file=sys.stderr)
+        return 0
+    rows = list_devices(engine, args.user)
+    print(f"{'id':>5}  {'user':<12} {'state':<8} {'last seen':<16}  {'signed in':<16}  device")
+    for d in rows:
+        state = "active" if d.active else ("revoked" if d.revoked_at else "expired")
+        print(f"{d.id:>5}  {d.username:<12} {state:<8} {local_text(d.last_seen_at):<16}  "
+              f"{local_text(d.created_at):<16}  {d.user_agent[:60]}")
+    return 0
+
+
+def _add_devices(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "devices",
+        help="list the field app's device sessions (phones signed in to /m), or revoke them",
+        description="List the device sessions of the field app (/m) in the store named by DATABASE_URL, most "
+        "recently seen first (times in Beijing time), or revoke one (a lost phone) or all of a user's.",
+    )
+    p.add_argument("--user", help="only this username's sessions")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--revoke", type=int, metavar="ID", help="revoke the session with this id")
+    group.add_argument("--revoke-user", metavar="USERNAME", help="revoke every open session of this user")
+    p.set_defaults(func=_devices)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_validate_grids, _add_init, _add_import, _add_token, _add_user, _add_escalate,
+    _add_validate_grids, _add_init, _add_import, _add_token, _add_user, _add_escalate, _add_devices,
 ]
 
 

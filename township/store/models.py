@@ -446,3 +446,41 @@ class RosterRead(Base):
     channel: Mapped[str] = mapped_column(String(16))
     #: How many households with people were shown.
     households: Mapped[int] = mapped_column(Integer)
+
+
+# -- the field app (/m): device sessions and the receipts of replayed requests (migration 0008) -------
+
+
+class DeviceSession(Base):
+    """A phone signed in to the field app (``/m``) for weeks: revoked by its person or an admin.
+
+    The signed cookie carries a random token; only its SHA-256 is kept here
+    (`township.accounts.devices`), so a copy of the store signs no one in.
+    """
+
+    __tablename__ = "device_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FieldReceipt(Base):
+    """The first answer to a request the field app sent with an idempotency key (a move, a report).
+
+    A phone that lost the answer in a dead zone sends the request again with
+    the same key; it gets this answer back and nothing is applied twice
+    (`township.loop.receipts`). Keys are the sender's own: unique per user.
+    """
+
+    __tablename__ = "field_receipts"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_field_receipt_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
