@@ -245,6 +245,18 @@ def live_evacuations(engine: Engine, gridset: GridSet, viewer: Viewer) -> list[t
     return out
 
 
+def helper_rosters(engine: Engine, gridset: GridSet, viewer: Viewer,
+                   actor_name: str) -> list[tuple[str, EvacuationOut]]:
+    """(title, roster) of every live evacuation with a household ``viewer`` may see, newest first; the phone's
+    list (the helper's households). Each read that shows people is logged (channel ``phone``)."""
+    with Session(engine) as s:
+        rows = list(s.scalars(select(Warning).join(Evacuation, Evacuation.warning_id == Warning.id)
+                              .where(Warning.status.in_(list(LIVE_WARNING_STATUSES)))
+                              .order_by(Evacuation.id.desc())))
+    out = [(w.title, evacuation_view(engine, gridset, w, viewer, "phone", actor_name)) for w in rows]
+    return [(title, view) for title, view in out if view.households]
+
+
 def _shelters(s: Session, evacuation_id: int | None) -> list[ShelterOut]:
     out = []
     for x in shelter_loads(s, evacuation_id, EVAC_SAFE):
@@ -319,4 +331,4 @@ def cleared_summaries(engine: Engine, start: datetime, end: datetime) -> list[Su
 
 __all__ = ["CHANNELS", "EvacMoveIn", "EvacStartIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut",
            "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view",
-           "live_evacuations", "log_roster_read", "evacuation_summary", "cleared_summaries"]
+           "live_evacuations", "helper_rosters", "log_roster_read", "evacuation_summary", "cleared_summaries"]

@@ -206,7 +206,17 @@ class HouseholdMoved:
 
 def move_household(engine: Engine, entry_id: int, move: str, actor: Actor, *, expected_version: int,
                    note: str = "", now: datetime | None = None) -> HouseholdMoved:
-    """Move one household of a roster a step, audited, in one unit of work.
+    """Move one household of a roster a step in a unit of work of its own (see :func:`move_household_in`)."""
+    with UnitOfWork(engine) as uow:
+        done = move_household_in(uow, entry_id, move, actor, expected_version=expected_version, note=note, now=now)
+        uow.commit()
+    return done
+
+
+def move_household_in(uow: UnitOfWork, entry_id: int, move: str, actor: Actor, *, expected_version: int,
+                      note: str = "", now: datetime | None = None) -> HouseholdMoved:
+    """Move one household of a roster a step, audited, in ``uow`` (the caller commits: the field app's
+    idempotency receipt goes in the same unit).
 
     A household that moves (已转移) to a shelter already full is pointed to the
     nearest one with room, so the shelters' occupancy follows the check-offs.
@@ -224,37 +234,36 @@ def move_household(engine: Engine, entry_id: int, move: str, actor: Actor, *, ex
         raise MoveRefused(f"unknown evacuation move {move!r}; moves: {', '.join(EVAC_MOVES)}", "invalid")
     froms, to, needs_note = spec
     now = now or utcnow()
-    with UnitOfWork(engine) as uow:
-        s = uow.session
-        entry = s.get(EvacuationHousehold, int(entry_id), with_for_update=True)
-        household = s.get(Household, entry.household_id) if entry else None
-        if entry is None or household is None or not may_move_household(
-                actor, household.village_id, (household.helper_id, household.backup_id)):
-            # Another village's household is, to this viewer, one that does not exist.
-            raise MoveRefused(f"evacuation household {entry_id} does not exist", "not_found")
-        if entry.version != expected_version:
-            raise MoveRefused(f"household {entry_id} was changed by someone else since you read it (you saw version "
-                              f"{expected_version}, it is now {entry.version}); reload and try again", "stale")
-        evac = s.get(Evacuation, entry.evacuation_id)
-        warning = s.get(Warning, evac.warning_id) if evac else None
-        if warning is None or warning.status not in LIVE_WARNING_STATUSES:
-            raise MoveRefused(f"the warning of household {entry_id} is cleared; its roster is closed", "status")
-        if entry.status not in froms:
-            raise MoveRefused(f"household {entry_id} is {EVAC_STATUSES[entry.status]['zh']} ({entry.status}); "
-                              f"{move} leaves only from {', '.join(sorted(froms))}", "status")
-        text = (note or "").strip()
-        if needs_note and not text:
-            raise MoveRefused(f"{move} ({EVAC_STATUSES[to]['zh']}) needs a note: why, and what was tried", "invalid")
-        if to == "moved":
-            _repoint_if_full(s, entry, household)
-        event = EvacuationEvent(entry_id=entry.id, at=now, actor=actor.name[:64], action=move,
-                                from_status=entry.status, to_status=to, note=text)
-        s.add(event)
-        entry.status = to
-        entry.note = text or entry.note
-        entry.updated_at = now
-        entry.version = uow.version()
-        uow.commit()
+    s = uow.session
+    entry = s.get(EvacuationHousehold, int(entry_id), with_for_update=True)
+    household = s.get(Household, entry.household_id) if entry else None
+    if entry is None or household is None or not may_move_household(
+            actor, household.village_id, (household.helper_id, household.backup_id)):
+        # Another village's household is, to this viewer, one that does not exist.
+        raise MoveRefused(f"evacuation household {entry_id} does not exist", "not_found")
+    if entry.version != expected_version:
+        raise MoveRefused(f"household {entry_id} was changed by someone else since you read it (you saw version "
+                          f"{expected_version}, it is now {entry.version}); reload and try again", "stale")
+    evac = s.get(Evacuation, entry.evacuation_id)
+    warning = s.get(Warning, evac.warning_id) if evac else None
+    if warning is None or warning.status not in LIVE_WARNING_STATUSES:
+        raise MoveRefused(f"the warning of household {entry_id} is cleared; its roster is closed", "status")
+    if entry.status not in froms:
+        raise MoveRefused(f"household {entry_id} is {EVAC_STATUSES[entry.status]['zh']} ({entry.status}); "
+                          f"{move} leaves only from {', '.join(sorted(froms))}", "status")
+    text = (note or "").strip()
+    if needs_note and not text:
+        raise MoveRefused(f"{move} ({EVAC_STATUSES[to]['zh']}) needs a note: why, and what was tried", "invalid")
+    if to == "moved":
+        _repoint_if_full(s, entry, household)
+    event = EvacuationEvent(entry_id=entry.id, at=now, actor=actor.name[:64], action=move,
+                            from_status=entry.status, to_status=to, note=text)
+    s.add(event)
+    entry.status = to
+    entry.note = text or entry.note
+    entry.updated_at = now
+    entry.version = uow.version()
+    s.flush()
     return HouseholdMoved(entry, event, household)
 
 
@@ -269,12 +278,6 @@ def _repoint_if_full(s: Session, entry: EvacuationHousehold, household: Househol
         entry.shelter_id, entry.distance_m = found[0].resource_id, round(found[1], 1)
 
 
-def evacuation_of(engine: Engine, warning_id: int) -> Evacuation | None:
-    """The evacuation started on warning ``warning_id``, if any."""
-    with Session(engine) as s:
-        return s.scalar(select(Evacuation).where(Evacuation.warning_id == int(warning_id)))
-
-
 __all__ = ["EVAC_MOVES", "SHELTER_AMBER", "HouseholdMoved", "ShelterLoad", "opens_roster", "is_vulnerable",
            "roster_households", "shelter_loads", "nearest_with_room", "start_evacuation", "move_household",
-           "evacuation_of"]
+           "move_household_in"]
