@@ -7,6 +7,7 @@ SQL and the grid file; counts and occupancy from SQL.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -223,8 +224,8 @@ def test_a_helper_checks_households_off_and_shelters_fill(site, started):
 def test_a_full_shelter_points_the_next_household_elsewhere(township_ctx):
     from township.loop.evacuation import ShelterLoad, nearest_with_room
 
-    near = ShelterLoad("A", "近", 0.0, 0.0, capacity=10, people=8)
-    far = ShelterLoad("B", "远", 5000.0, 0.0, capacity=100)
+    near = ShelterLoad("A", "近", 0.0, 0.0, 0.0, 0.0, capacity=10, people=8)
+    far = ShelterLoad("B", "远", 0.0, 0.0, 5000.0, 0.0, capacity=100)
     from township.grids.spatial import from_metric_xy
 
     lon, lat = from_metric_xy(0.0, 0.0)
@@ -304,3 +305,92 @@ def test_a_village_register_imports_from_a_chinese_csv_with_a_per_row_report(sit
     report = import_data(site.engine, gridset, good.replace("3人", "4").encode(), "台账.csv", "households")  # type: ignore[attr-defined]
     assert (report.created, report.updated) == (0, 2)
     assert sql(site, "SELECT people FROM households WHERE household_no = 'T-1'")[0][0] == 4
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "locale": "zh-CN"}
+
+
+def wall_count(page) -> int:
+    """The moved count of the first evacuation on the wall (``已转移 X / Y``)."""
+    text = page.inner_text("#wall-evac .evac-count")
+    return int(text.split("/")[0].split()[-1])
+
+
+def test_a_helper_checks_off_from_a_phone_offline_and_back_and_the_wall_follows_without_names(site, started,
+                                                                                                browser):
+    from township.accounts.users import create_user
+
+    wid = started["id"]
+    # A party member with at least two households of the roster still to notify.
+    helper, = sql(site, "SELECT h.helper_id FROM evacuation_households e JOIN households h ON h.id = e.household_id "
+                  "JOIN evacuations v ON v.id = e.evacuation_id WHERE v.warning_id = :w AND e.status = 'pending' "
+                  "AND h.helper_id LIKE 'H-PM-%' GROUP BY h.helper_id HAVING count(*) >= 2 ORDER BY h.helper_id "
+                  "LIMIT 1", w=wid)[0]
+    create_user(site.engine, "evac-helper-phone", "helper-pass-123", "responder", None, "包保甲", helper)  # type: ignore
+    entries = [i for (i,) in sql(site, "SELECT e.id FROM evacuation_households e JOIN households h ON "
+                                 "h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id WHERE "
+                                 "v.warning_id = :w AND (h.helper_id = :h OR h.backup_id = :h) ORDER BY e.id",
+                                 w=wid, h=helper)]
+    people = sql(site, "SELECT h.head, h.phone FROM evacuation_households e JOIN households h ON "
+                 "h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id WHERE v.warning_id = :w", w=wid)
+
+    def status(entry: int) -> str:
+        return sql(site, "SELECT status FROM evacuation_households WHERE id = :i", i=entry)[0][0]
+
+    # The wall, open beside: every answer it gets is searched for the roster's names and phones.
+    wall_ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    wall = wall_ctx.new_page()
+    bodies: list[str] = []
+    wall.on("response", lambda r: bodies.append(r.text()) if "_dash-update-component" in r.url else None)
+    wall.goto(site.url + "/wall")
+    wall.wait_for_selector("#wall-evac:not([hidden]) .evac-count", timeout=30000)
+
+    phone_ctx = browser.new_context(**PHONE)
+    phone = phone_ctx.new_page()
+    errors: list[str] = []
+    phone.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        phone.goto(site.url + "/m")
+        phone.wait_for_selector("#m-login")
+        phone.fill("#m-username", "evac-helper-phone")
+        phone.fill("#m-password", "helper-pass-123")
+        phone.tap("#m-login-submit")
+        phone.wait_for_selector("#m-evac-link")
+        phone.tap("#m-evac-link")
+        phone.wait_for_selector("li.m-evac")
+        shown = [int(x.get_attribute("id").removeprefix("m-evac-")) for x in phone.query_selector_all("li.m-evac")]
+        assert shown == sorted(shown, key=lambda i: entries.index(i)) and set(shown) == set(entries)
+        first = next(i for i in shown if status(i) == "pending")
+        assert phone.locator(f"#m-evac-{first} a.m-call[href^='tel:']").count() == 1
+        assert phone.locator(f"#m-evac-{first} a[href^='geo:']").count() == 1
+        phone.screenshot(path=str(ROOT / "tests" / "artifacts" / "evac-phone.png"))
+        # Offline: the step waits in the outbox; nothing reaches the store.
+        phone_ctx.set_offline(True)
+        phone.tap(f"#m-evac-{first} .m-do-notify")
+        phone.wait_for_selector("#m-outbox .m-waiting")
+        assert status(first) == "pending"
+        before = wall_count(wall)
+        phone_ctx.set_offline(False)
+        phone.locator("#m-outbox").wait_for(state="hidden", timeout=30000)
+        assert status(first) == "notified"
+        # Back online: 已转移 from the phone; the wall counts it within 2 s of the store.
+        phone.wait_for_selector(f"#m-evac-{first}[data-status='notified'] .m-do-move", timeout=30000)
+        phone.tap(f"#m-evac-{first} .m-do-move")
+        until = time.monotonic() + 30
+        while status(first) != "moved":
+            assert time.monotonic() < until
+            time.sleep(0.05)
+        stored = time.monotonic()
+        wall.wait_for_function(f"() => document.querySelector('#wall-evac .evac-count').textContent"
+                               f".includes('{before + 1} /')", timeout=10000)
+        assert time.monotonic() - stored <= 2.0
+        events = sql(site, "SELECT actor, from_status, to_status FROM evacuation_events WHERE entry_id = :e "
+                     "ORDER BY id", e=first)
+        assert events == [("包保甲", "pending", "notified"), ("包保甲", "notified", "moved")]
+        assert not errors
+        page_text = wall.content() + "".join(bodies)
+        for head, phone_no in people:
+            assert phone_no not in page_text and head not in page_text, head
+    finally:
+        phone_ctx.close()
+        wall_ctx.close()

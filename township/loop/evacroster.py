@@ -112,6 +112,8 @@ class ShelterOut(BaseModel):
 
     resource_id: str
     name: str
+    lon: float
+    lat: float
     capacity: int
     people: int
     state: str
@@ -262,8 +264,8 @@ def _shelters(s: Session, evacuation_id: int | None) -> list[ShelterOut]:
     for x in shelter_loads(s, evacuation_id, EVAC_SAFE):
         share = x.people / x.capacity if x.capacity else 1.0
         state = "full" if x.free <= 0 else "amber" if share >= SHELTER_AMBER else "ok"
-        out.append(ShelterOut(resource_id=x.resource_id, name=x.name, capacity=x.capacity, people=x.people,
-                              state=state))
+        out.append(ShelterOut(resource_id=x.resource_id, name=x.name, lon=x.lon, lat=x.lat, capacity=x.capacity,
+                              people=x.people, state=state))
     return out
 
 

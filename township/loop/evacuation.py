@@ -92,6 +92,8 @@ class ShelterLoad:
 
     resource_id: str
     name: str
+    lon: float
+    lat: float
     x: float
     y: float
     capacity: int
@@ -117,7 +119,7 @@ def shelter_loads(session: Session, evacuation_id: int | None, statuses: Iterabl
     out = []
     for r, s in rows:
         x, y = to_metric_xy(r.lon, r.lat)
-        out.append(ShelterLoad(r.resource_id, r.name, float(x), float(y), s.capacity,
+        out.append(ShelterLoad(r.resource_id, r.name, r.lon, r.lat, float(x), float(y), s.capacity,
                                int(people.get(r.resource_id) or 0)))
     return out
 
