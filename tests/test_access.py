@@ -905,6 +905,43 @@ def probe_field_unknown(method: str) -> Callable[[Client], None]:
     return probe
 
 
+def probe_field_evacuation(c: Client) -> None:
+    """The helper's evacuation task: a responder's phone lists exactly the households it helps (none of another
+    helper's phone numbers); anyone else is sent to the field app's sign-in."""
+    rows = [r for v in (OWN, FOREIGN) for r in roster_people(c.site, an_evacuation(c.site, v))]
+    r = clean(c, field_get(c, "/m/evacuation"), 200 if c.role == "responder" else 302)
+    if r.status_code == 302:
+        assert r.headers["Location"] == "/m/login"
+        return
+    mine = {e for e, *_, helper, backup in rows if RESPONDER_HANDLER in (helper, backup)}
+    assert mine and set(map(int, re.findall(r'id="m-evac-(\d+)"', r.text))) == mine
+    for entry, _, phone, *_ in rows:
+        assert (phone in r.text) == (entry in mine), entry
+
+
+def probe_field_evacuation_move(c: Client) -> None:
+    """A helper's phone checks off its own household; another's is missing (404); no one else has a phone (401)."""
+    site = c.site
+    wid = an_evacuation(site, OWN)
+    pending = roster_people(site, wid, "e.status = 'pending'")
+    mine = next(r[0] for r in pending if RESPONDER_HANDLER in (r[4], r[5]))
+    other = next(r[0] for r in pending if RESPONDER_HANDLER not in (r[4], r[5]))
+
+    def send(entry: int) -> Callable[[], requests.Response]:
+        body = {"key": f"access-evac-{next(_n)}", "text": "",
+                "expected_version": site.one("SELECT version FROM evacuation_households WHERE id = :i", i=entry)}
+        return lambda: field_write(c, f"/m/api/evacuation/{entry}/notify", body)
+
+    if c.role == "responder":
+        clean(c, send(mine)(), 200)
+        assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=mine) == "notified"
+        refused(c, send(other), 404)
+    else:
+        refused(c, send(mine), 401)
+        assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=mine) == "pending"
+    assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=other) == "pending"
+
+
 def probe_field_photo_post(c: Client) -> None:
     """A responder's phone adds a photo to a case it may see; no one else has a phone session (401)."""
     site = c.site
@@ -1026,6 +1063,9 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("POST", "/m/api/cases/<int:case_id>/photos"): probe_field_photo_post,
     ("GET", "/m/photos/<int:photo_id>"): field_photo_bytes(""),
     ("GET", "/m/photos/<int:photo_id>/thumb"): field_photo_bytes("/thumb"),
+    ("GET", "/m/evacuation"): probe_field_evacuation,
+    ("POST", "/m/api/evacuation/<int:entry_id>/<any(notify,move,settle,refuse,unreachable):move>"):
+        probe_field_evacuation_move,
 }
 
 
