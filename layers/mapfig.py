@@ -20,6 +20,8 @@ from township.domain.vocab import (
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
+    EVAC_STATUS_COLORS,
+    EVAC_STATUSES,
     OPEN_STATUSES,
     RESOURCE_COLORS,
     RESOURCE_KINDS,
@@ -31,6 +33,8 @@ from township.domain.vocab import (
 #: Trace order in the figure; the callbacks patch traces by these positions.
 #: RADIUS (the open warning card's circle) was added last, so the others kept their places.
 TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES, RADIUS = range(8)
+#: The open warning's evacuation: its households as small points by status (last, so the others keep their places).
+EVACUATION = 8
 #: The choropleth trace of each grid level.
 LEVEL_TRACES = {1: TOWN, 2: VILLAGES, 3: GRIDS}
 
@@ -120,6 +124,7 @@ def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, vie
             _points("resources"),
             {"type": "scattermap", "name": "radius", "lon": [], "lat": [], "mode": "lines", "fill": "none",
              "hoverinfo": "skip", "line": {"width": 3, "color": "#E53935"}},
+            _points("evacuation"),
         ],
         "layout": {
             "map": {"style": style, "center": center, "zoom": zoom, "uirevision": "town"},
@@ -418,4 +423,17 @@ def map_updates(view, gridset, warning: dict | None = None) -> dict[int, dict]:
     updates[WARNINGS] = warning_update(view.warnings, lang, visible="warnings" in layers)
     updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
     updates[RADIUS] = radius_update(warning)
+    updates[EVACUATION] = evacuation_update((warning or {}).get("households") or [], lang)
     return updates
+
+
+def evacuation_update(points: list[tuple[float, float, str]], lang: str) -> dict:
+    """The open warning's households as small points coloured by evacuation status, no name or number.
+
+    ``points`` are (lon, lat, status) of the households the viewer may see
+    (`township.loop.evacroster.evacuation_points`); empty for everyone else.
+    """
+    statuses = [p[2] for p in points]
+    return {"lon": [p[0] for p in points], "lat": [p[1] for p in points], "visible": True,
+            "marker": {"color": [EVAC_STATUS_COLORS[s] for s in statuses], "size": 6, "opacity": 0.95},
+            "text": [label(EVAC_STATUSES, s, lang) for s in statuses], "hoverinfo": "text"}

@@ -394,3 +394,23 @@ def test_a_helper_checks_off_from_a_phone_offline_and_back_and_the_wall_follows_
     finally:
         phone_ctx.close()
         wall_ctx.close()
+
+
+def test_the_map_draws_the_households_by_status_only_for_who_may_see_them(site, started):
+    from layers.mapfig import evacuation_update
+    from township.domain.vocab import EVAC_STATUS_COLORS
+    from township.loop.evacroster import evacuation_points
+    from township.loop.workflow import Actor
+
+    wid = started["id"]
+    rows = sql(site, "SELECT h.lon, h.lat, e.status, h.village_id, h.head FROM evacuation_households e "
+               "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id WHERE v.warning_id = :w", w=wid)
+    command = evacuation_points(site.engine, wid, Actor("c", "command"))  # type: ignore[attr-defined]
+    assert sorted(command) == sorted((lon, lat, s) for lon, lat, s, *_ in rows)
+    assert evacuation_points(site.engine, wid, Actor("w", "wall")) == []  # type: ignore[attr-defined]
+    own = rows[0][3]
+    village = evacuation_points(site.engine, wid, Actor("v", "village", own))  # type: ignore[attr-defined]
+    assert len(village) == sum(1 for *_, v, _ in rows if v == own)
+    trace = evacuation_update(command, "zh")
+    assert trace["marker"]["color"] == [EVAC_STATUS_COLORS[s] for *_, s in command]
+    assert not {head for *_, head in rows} & set(trace["text"])

@@ -259,6 +259,17 @@ def helper_rosters(engine: Engine, gridset: GridSet, viewer: Viewer,
     return [(title, view) for title, view in out if view.households]
 
 
+def evacuation_points(engine: Engine, warning_id: int, viewer: Viewer) -> list[tuple[float, float, str]]:
+    """(lon, lat, status) of the households of ``warning_id``'s evacuation ``viewer`` may see (the map's points)."""
+    with Session(engine) as s:
+        rows = s.execute(select(Household, EvacuationHousehold.status)
+                         .join(EvacuationHousehold, EvacuationHousehold.household_id == Household.id)
+                         .join(Evacuation, Evacuation.id == EvacuationHousehold.evacuation_id)
+                         .where(Evacuation.warning_id == int(warning_id))).all()
+    return [(h.lon, h.lat, status) for h, status in rows
+            if sees_household(viewer, h.village_id, (h.helper_id, h.backup_id))]
+
+
 def _shelters(s: Session, evacuation_id: int | None) -> list[ShelterOut]:
     out = []
     for x in shelter_loads(s, evacuation_id, EVAC_SAFE):
@@ -333,4 +344,5 @@ def cleared_summaries(engine: Engine, start: datetime, end: datetime) -> list[Su
 
 __all__ = ["CHANNELS", "EvacMoveIn", "EvacStartIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut",
            "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view",
-           "live_evacuations", "helper_rosters", "log_roster_read", "evacuation_summary", "cleared_summaries"]
+           "live_evacuations", "helper_rosters", "evacuation_points",
+           "log_roster_read", "evacuation_summary", "cleared_summaries"]
