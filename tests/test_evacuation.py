@@ -404,7 +404,8 @@ def test_the_map_draws_the_households_by_status_only_for_who_may_see_them(site, 
 
     wid = started["id"]
     rows = sql(site, "SELECT h.lon, h.lat, e.status, h.village_id, h.head FROM evacuation_households e "
-               "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id WHERE v.warning_id = :w", w=wid)
+               "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id "
+               "WHERE v.warning_id = :w", w=wid)
     command = evacuation_points(site.engine, wid, Actor("c", "command"))  # type: ignore[attr-defined]
     assert sorted(command) == sorted((lon, lat, s) for lon, lat, s, *_ in rows)
     assert evacuation_points(site.engine, wid, Actor("w", "wall")) == []  # type: ignore[attr-defined]
