@@ -25,6 +25,7 @@ from layers.mapfig import (
     EMPTY_FC,
     GRIDS,
     LEVEL_TRACES,
+    EVACUATION,
     LINE_WIDTH,
     RADIUS,
     TOWN,
@@ -234,6 +235,7 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0) -> dict[int, 
     """
     updates = map_updates(view, gridset)
     updates.pop(RADIUS, None)  # the wall opens no warning card: its figure has no circle trace
+    updates.pop(EVACUATION, None)  # nor households: the wall shows an evacuation as counts only
     for index, u in updates.items():
         u.pop("customdata", None)
         u.pop("colorbar", None)
