@@ -23,9 +23,9 @@ from dash import dcc, html
 from layers.basemap import map_style, view_for_bounds
 from layers.mapfig import (
     EMPTY_FC,
+    EVACUATION,
     GRIDS,
     LEVEL_TRACES,
-    EVACUATION,
     LINE_WIDTH,
     RADIUS,
     TOWN,
