@@ -14,21 +14,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from township.formats.ingest import parse_items
 from township.loop.evacroster import EvacMoveIn, EvacStartIn, evacuation_view, moved_out
 from township.loop.evacuation import EVAC_MOVES, move_household, start_evacuation
 from township.loop.warnings import visible_warning
 from township.loop.workflow import MoveRefused
 from township.runtime.bootstrap import AppContext
 
-from .http import MAX_ID, ApiError, acting_viewer, actor_of, read_json, refused, respond, viewer
-
-
-def _one(model: type[EvacMoveIn] | type[EvacStartIn]):
-    items = read_json()
-    if len(items) != 1:
-        raise ApiError(400, ["the body must be one JSON object"])
-    return parse_items(model, items)[0]
+from .http import MAX_ID, ApiError, acting_viewer, actor_of, refused, respond, viewer
+from .v1 import _one_body
 
 
 def register(bp: Blueprint, ctx: AppContext) -> None:
@@ -54,7 +47,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     def evacuation_start(warning_id: int):
         who = acting_viewer(ctx)
         warning_in_scope(who, warning_id)
-        body = _one(EvacStartIn)
+        body = _one_body(EvacStartIn)
         try:
             start_evacuation(engine, gridset, warning_id, actor_of(who), note=body.note)
         except MoveRefused as exc:
@@ -67,7 +60,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         who = acting_viewer(ctx)
         if entry_id > MAX_ID:
             raise ApiError(404, [f"evacuation household {entry_id} does not exist"])
-        body = _one(EvacMoveIn)
+        body = _one_body(EvacMoveIn)
         try:
             done = move_household(engine, entry_id, move, actor_of(who), expected_version=body.expected_version,
                                   note=body.note)

@@ -283,6 +283,8 @@ def _shelters(s: Session, evacuation_id: int | None) -> list[ShelterOut]:
 def log_roster_read(engine: Engine, warning_id: int, viewer: Viewer, actor_name: str, channel: str,
                     villages: Counter, now: datetime | None = None) -> None:
     """Log one read of a roster with people: a row per village shown (no data version bump: nothing changed)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel={channel!r} unknown; allowed: {', '.join(CHANNELS)}")
     now = now or utcnow()
     with session_scope(engine) as s:
         s.add_all([RosterRead(at=now, actor=(actor_name or viewer.role)[:64], role=viewer.role,
