@@ -415,3 +415,44 @@ def test_the_map_draws_the_households_by_status_only_for_who_may_see_them(site, 
     trace = evacuation_update(command, "zh")
     assert trace["marker"]["color"] == [EVAC_STATUS_COLORS[s] for *_, s in command]
     assert not {head for *_, head in rows} & set(trace["text"])
+
+
+def test_the_warning_card_starts_the_evacuation_for_command_only_and_shows_counts(township_ctx):
+    from callbacks.warningcard import make_evacuation, open_warning
+    from township.loop.workflow import Actor
+    from township.store.models import utcnow
+    from township.store.uow import session_scope
+
+    engine = township_ctx.township.engine
+    with session_scope(engine) as s:
+        w = Warning(source="card-test", external_id="card-ice", type="ice_flood", level=1, status="active",
+                    title="凌汛红色预警(卡片)", lon=POINT[0], lat=POINT[1], radius_m=RADIUS, issued_at=utcnow(),
+                    updated_at=utcnow())
+        s.add(w)
+        s.flush()
+        wid = w.id
+
+    def card_text(out) -> str:
+        return json.dumps([c.to_plotly_json() if hasattr(c, "to_plotly_json") else c for c in out.children],
+                          default=lambda o: o.to_plotly_json() if hasattr(o, "to_plotly_json") else str(o),
+                          ensure_ascii=False)
+
+    command, village = Actor("指挥员", "command"), Actor("村值班员", "village", "DL-03")
+    shown = open_warning(township_ctx, command, wid)
+    assert "启动转移" in card_text(shown) and "evac-start" in card_text(shown)
+    # A village operator sees the counts but no start button, and its start is refused; nothing is started.
+    assert "evac-start" not in card_text(open_warning(township_ctx, village, wid))
+    refused = make_evacuation(township_ctx, village, shown.opened, "")
+    assert "may not start" in card_text(refused)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM evacuations WHERE warning_id = :w"), {"w": wid}).scalar() == 0
+        total = conn.execute(text("SELECT count(*) FROM households")).scalar()
+    started_card = make_evacuation(township_ctx, command, shown.opened, "")
+    body = card_text(started_card)
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM evacuation_households e JOIN evacuations v ON "
+                                  "v.id = e.evacuation_id WHERE v.warning_id = :w"), {"w": wid}).scalar()
+        heads = [h for (h,) in conn.execute(text("SELECT head FROM households LIMIT 200"))]
+    assert 0 < n < total and f"0 / {n}" in body and "已启动转移" in body
+    # Counts only on the card: no household's name.
+    assert not any(h in body for h in heads if len(h) >= 3)
