@@ -18,7 +18,9 @@ from township.loop.evacroster import EvacMoveIn, EvacStartIn, evacuation_view, m
 from township.loop.evacuation import EVAC_MOVES, move_household, start_evacuation
 from township.loop.warnings import visible_warning
 from township.loop.workflow import MoveRefused
+from township.read.api import Viewer
 from township.runtime.bootstrap import AppContext
+from township.store.models import Warning
 
 from .http import MAX_ID, ApiError, acting_viewer, actor_of, refused, respond, viewer
 from .v1 import _one_body
@@ -29,7 +31,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
     township = ctx.township
     engine, gridset = township.engine, township.gridset
 
-    def warning_in_scope(who, warning_id: int):
+    def warning_in_scope(who: Viewer, warning_id: int) -> Warning:
         try:
             if warning_id > MAX_ID:
                 raise MoveRefused(f"warning {warning_id} does not exist", "not_found")
