@@ -14,7 +14,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarg
 from township.loop.photos import PhotoRules
 from township.runtime.bootstrap import AppContext
 
-from . import analysis, notifications, open311, photos, v1
+from . import analysis, evacuation, notifications, open311, photos, v1
 from .http import MAX_BODY, ApiError, error_response, respond
 from .openapi import openapi_document
 
@@ -81,6 +81,7 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     open311.register(bp, ctx)
     notifications.register(bp, ctx)
     analysis.register(bp, ctx)
+    evacuation.register(bp, ctx)
     document = openapi_document()
 
     @bp.get("/api/openapi.json")

@@ -29,6 +29,8 @@ from township.formats.schemas import (
     WrittenOut,
 )
 from township.loop.casefile import EventsOut, MovedOut, MoveIn, OrdersOut, SuggestionsOut
+from township.loop.evacroster import EvacMovedOut, EvacMoveIn, EvacStartIn, EvacuationOut
+from township.loop.evacuation import EVAC_MOVES
 from township.loop.inbox import MAX_LIST, Inbox, ReadIn, ReadOut
 from township.loop.photos import PhotoAddedOut, PhotosOut
 from township.loop.warnings import WARNING_MOVES, TaskIn, WarningMovedOut, WarningMoveIn
@@ -42,6 +44,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     MoveIn, MovedOut, EventsOut, SuggestionsOut, OrdersOut, WarningMoveIn, TaskIn, WarningMovedOut,
     Inbox, ReadIn, ReadOut,
     PhotosOut, PhotoAddedOut,
+    EvacuationOut, EvacStartIn, EvacMoveIn, EvacMovedOut,
 )
 
 
@@ -249,6 +252,7 @@ def openapi_document() -> dict[str, Any]:
         **_notifications(write),
         **_photos(write),
         **_hotspots(),
+        **_evacuation(write),
         "/api/openapi.json": {"get": {"tags": ["data"], "summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/open311/v2/discovery.{fmt}": {"get": _open311("service discovery", "", "discovery", errors=(404,))},
@@ -423,3 +427,40 @@ def _hotspots() -> dict[str, Any]:
                        "its village's grids.",
         "parameters": params,
         "responses": {"200": _json(body), **_errors(400, 401)}}}}
+def _evacuation(write: list) -> dict[str, Any]:
+    """Evacuation (转移安置): a warning's roster, starting it, a household's steps."""
+    warning_id = {"name": "warning_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    who = ("Counts by status and village for every reader (the wall, no token, another village's operator on a "
+           "warning reaching their village); the households with names, phones and flags only for command and "
+           "admin, the household's own village and its 包保 helper or backup (a responder token). Every read that "
+           "shows people is logged. A warning that does not reach a village token's village is 404.")
+    return {
+        "/api/v1/warnings/{warning_id}/evacuation": {
+            "get": {"tags": ["evacuation"], "summary": "a warning's 转移名单: progress for all, people as allowed",
+                    "description": who + " Before the evacuation starts: the households it would hold, counted.",
+                    "parameters": [warning_id],
+                    "responses": {"200": _json(_ref("EvacuationOut")), **_errors(401, 404)}},
+            "post": {"tags": ["evacuation"], "summary": "start the evacuation of a live warning (command, admin)",
+                     "description": "The households inside the warning's radius and its affected grids, vulnerable "
+                     "first, each pointed to the nearest shelter with room; logged on the warning. 409 when it "
+                     "has started already or the warning is cleared.",
+                     "security": write, "parameters": [warning_id],
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": _ref("EvacStartIn")}}},
+                     "responses": {"201": _json(_ref("EvacuationOut"), "started"),
+                                   **_errors(400, 401, 403, 404, 409, 413, 422)}},
+        },
+        "/api/v1/evacuation/households/{entry_id}/{move}": {"post": {
+            "tags": ["evacuation"], "summary": "a household's step: notify 已通知, move 已转移, settle 已安置, "
+            "refuse 拒绝转移, unreachable 无法联系",
+            "description": "Moves: " + "; ".join(f"{m} (from {', '.join(sorted(froms))} to {to}"
+                                                 f"{', a note required' if note else ''})"
+                                                 for m, (froms, to, note) in EVAC_MOVES.items())
+            + ". By command, the household's village or its helper; to anyone else the household is missing (404). "
+            "Pass the row's `version` as `expected_version` (409 when it changed).",
+            "security": write,
+            "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           {"name": "move", "in": "path", "required": True, "schema": {"enum": list(EVAC_MOVES)}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EvacMoveIn")}}},
+            "responses": {"200": _json(_ref("EvacMovedOut")), **_errors(400, 401, 403, 404, 409, 413, 422)}}},
+    }

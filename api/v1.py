@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, request
+from pydantic import BaseModel
 
 from township.domain.filters import WINDOWS, FilterState, from_query
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
@@ -281,7 +282,7 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
                        mimetype=f"{CAP_MIMETYPE}; charset=utf-8")
 
 
-def _one_body(model: type[MoveIn] | type[WarningMoveIn]):
+def _one_body(model: type[BaseModel]):
     """The JSON body of a move: exactly one object, validated by ``model`` (422 naming every bad field)."""
     items = read_json()
     if len(items) != 1:

@@ -26,6 +26,7 @@ from township.domain import filters
 from township.domain.filters import FilterState
 from township.domain.policy import may_import, may_see_reach, may_see_village
 from township.loop.casefile import clamp_state
+from township.loop.evacroster import evacuation_points
 from township.loop.inbox import audiences_of, inbox
 from township.loop.sweeps import open_orders
 from township.loop.warnings import move_warning, reached_villages, selected_warning
@@ -217,7 +218,11 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     """
     gs, state = app_ctx.township.gridset, view.state
     patch = Patch()
-    updates = map_updates(view, gs, map_warning(snap, gs, viewer, warn_opened))
+    warning = map_warning(snap, gs, viewer, warn_opened)
+    if warning:
+        # Its evacuation's households, as far as the viewer may see them (the policy's sees_household).
+        warning = {**warning, "households": evacuation_points(app_ctx.township.engine, warning["id"], viewer)}
+    updates = map_updates(view, gs, warning)
     if data_only:
         # New data leaves the town outline and the resources as they were; sent again, plotly
         # would re-tile them in the browser before it draws the new case (bench/ingest.py).

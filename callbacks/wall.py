@@ -36,10 +36,16 @@ from __future__ import annotations
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
 from layers.mapfig import apply_updates, map_note
+from township.loop.evacroster import live_evacuations
+from township.loop.workflow import Actor
 from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
+from ui import evacuation as evac_ui
 from ui import ids
 from ui import wall as ui
+
+#: Whom the wall reads evacuations as: the wall, whatever DEFAULT_ROLE says (counts only).
+WALL_VIEWER = Actor("wall", "wall")
 
 
 def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
@@ -50,8 +56,9 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
     view = make_view(snap, tw.gridset, ui.state_for(opts.lang))
     s = app_ctx.settings
     # role "wall" whatever DEFAULT_ROLE says: the builders never take the configured role
+    evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, tw.gridset, WALL_VIEWER), tw.gridset, opts.lang)
     return ui.page(view, tw.gridset, opts, snap.version, ui.live_alerts(view.warnings), s.tile_url,
-                   s.tile_attribution)
+                   s.tile_attribution, evacuation)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -73,6 +80,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.WALL_REDS, "data"),
         Output(ids.WALL_FOCUS, "data"),
         Output(ids.WALL_SHOWN, "data"),
+        Output(ids.WALL_EVAC, "children"),
+        Output(ids.WALL_EVAC, "hidden"),
         Input(ids.WALL_WANT, "data"),
         Input(ids.WALL_MINUTE, "n_intervals"),
         Input(ids.WALL_SCALE, "data"),
@@ -91,6 +100,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         patch["layout"]["meta"] = {"version": snap.version}  # which data the map shows (as the dashboard's)
         plan = ui.tour_plan(view, gs, lang)
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
+        evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, gs, WALL_VIEWER), gs, lang)
         return (
             patch,
             ui.headline_cards(view),
@@ -103,6 +113,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             ui.red_ids(view.warnings),
             no_update if focus is None else focus,
             snap.version,
+            evacuation,
+            not evacuation,
         )
 
     app.clientside_callback(

@@ -13,14 +13,22 @@ from dash import ALL, Dash, Input
 from callbacks.card import CardOut, Reopen, done, refused, register_card
 from callbacks.dashboard import viewer_alerts
 from layers.mapfig import WARNINGS
+from layers.text import t
+from township.domain.policy import may_export_roster, may_start_evacuation
 from township.domain.vocab import WARNING_MOVE_LABELS
 from township.domain.vocab import label as vocab_label
+from township.loop.evacroster import evacuation_view
+from township.loop.evacuation import start_evacuation
 from township.loop.warnings import dispatch_task, move_warning, warning_file
 from township.loop.workflow import Actor, MoveRefused
 from township.runtime.bootstrap import AppContext
+from ui import evacuation as evac_ui
 from ui import ids
 from ui import warningcard as ui
 from ui.dashboard import alert_banner
+
+#: The warning card's move (a WARN_MOVE button) that starts the evacuation.
+EVACUATE = "evacuate"
 
 
 def open_warning(app_ctx: AppContext, viewer: Actor, warning_id: int, lang: str = "zh", *,
@@ -32,7 +40,14 @@ def open_warning(app_ctx: AppContext, viewer: Actor, warning_id: int, lang: str 
     except (MoveRefused, KeyError) as exc:
         reason = exc.reason if isinstance(exc, MoveRefused) else f"warning {warning_id} does not exist"
         return CardOut(None, ui.refusal(reason, lang), False)
-    body = ui.card(file, tw.gridset, viewer, lang, message, ok, text)
+    # Counts only on the card (no person: the card is seen beside the map, by anyone at the desk).
+    evac = evacuation_view(tw.engine, tw.gridset, file.row, viewer, "card", log=False)
+    live = file.row.status != "cleared"
+    ledger = (f"/warnings/{file.row.id}/evacuation.html" if evac.started and may_export_roster(
+        viewer, None if viewer.role != "village" else viewer.village_id) else None)
+    section = evac_ui.progress(evac, tw.gridset, lang, live and may_start_evacuation(viewer),
+                               ui.CARD.move_id(EVACUATE), ledger)
+    body = ui.card(file, tw.gridset, viewer, lang, message, ok, text, evacuation=section)
     return CardOut({"id": file.row.id, "version": file.row.version}, body, False)
 
 
@@ -52,6 +67,17 @@ def make_warning_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: st
         return refused(opened, exc, _reopen(app_ctx, viewer, opened, text, lang), lang)
     label = vocab_label(WARNING_MOVE_LABELS, move, lang)
     return done(open_warning(app_ctx, viewer, event.warning_id, lang, message=label, ok=True))
+
+
+def make_evacuation(app_ctx: AppContext, viewer: Actor, opened: dict, text: str | None,
+                    lang: str = "zh") -> CardOut:
+    """Start the evacuation of the open warning (转移名单, one unit of work); a refusal changes nothing."""
+    tw = app_ctx.township
+    try:
+        start_evacuation(tw.engine, tw.gridset, int(opened["id"]), viewer, note=text or "")
+    except MoveRefused as exc:
+        return refused(opened, exc, _reopen(app_ctx, viewer, opened, text, lang), lang)
+    return done(open_warning(app_ctx, viewer, int(opened["id"]), lang, message=t("evac_started", lang), ok=True))
 
 
 def make_dispatch(app_ctx: AppContext, viewer: Actor, opened: dict, handler_id: str, text: str | None,
@@ -88,6 +114,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         if warning_id is not None:
             return open_warning(app_ctx, viewer, warning_id, lang)
         kind = trigger.get("type") if isinstance(trigger, dict) else None
+        if kind == ids.WARN_MOVE and opened and trigger["move"] == EVACUATE:
+            return make_evacuation(app_ctx, viewer, opened, fields.get("text"), lang)
         if kind == ids.WARN_MOVE and opened:
             return make_warning_move(app_ctx, viewer, opened, trigger["move"], fields.get("text"), lang)
         if kind == ids.WARN_DISPATCH and opened:

@@ -37,17 +37,21 @@ import pandas as pd
 from flask import Blueprint, Response, request
 
 from auth import current_viewer
+from layers.evacledger import ledger_html, summary_section
 from layers.fieldmap import field_map, print_html
 from layers.hotspots import evaluation_html, evaluation_table
 from layers.report import daily_report_html
 from township.domain.filters import FilterState, from_query
 from township.domain.isotime import LOCAL_TZ
-from township.domain.policy import may_see_reach
+from township.domain.policy import may_export_roster, may_see_reach
 from township.formats import exports
 from township.loop.casefile import clamp_state
+from township.loop.evacroster import cleared_summaries, evacuation_summary, evacuation_view
+from township.loop.warnings import visible_warning
+from township.loop.workflow import MoveRefused
 from township.read.evaluation import EvaluationRefused, evaluation_for, parse_month
 from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data, warning_fieldmap_data
-from township.read.report import daily_report, parse_day
+from township.read.report import daily_report, day_bounds, parse_day
 from township.read.resident import feedback_frame
 from township.read.snapshot import Snapshot
 from township.read.views import make_view
@@ -273,7 +277,8 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
 
     def report_page(snap: Snapshot, state: FilterState, day: date) -> str:
         report = daily_report(snap, gs, state, day, role(), feedback=feedback_frame(tw.engine))
-        return daily_report_html(report, gs, back_href="/" + state.to_query())
+        return daily_report_html(report, gs, back_href="/" + state.to_query(),
+                                 extra=summary_section(cleared_summaries(tw.engine, *day_bounds(day))))
 
     @bp.get("/report/daily")
     def daily() -> Response:
@@ -314,5 +319,31 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     @bp.get("/evaluation/monthly.<any(xlsx, pdf):fmt>")
     def monthly_evaluation(fmt: str) -> Response:
         return evaluation(fmt)
+
+    # -- the printable 转移台账 (内部资料) ---------------------------------------
+
+    def ledger_page(wid: int) -> str:
+        viewer = current_viewer(ctx)
+        try:
+            row = visible_warning(tw.engine, gs, wid, viewer)
+        except MoveRefused:
+            raise _not_found("warning", f"unknown warning {wid!r}") from None
+        village = viewer.village_id if viewer.role == "village" else (request.args.get("village") or None)
+        if village is not None and village not in gs.ids(level=2):
+            raise _Refused(400, f"village={village!r} unknown; allowed: {', '.join(gs.ids(level=2))}")
+        if not may_export_roster(viewer, village):
+            raise _Refused(403, "转移台账仅限镇指挥中心或本村/社区导出 · only command or the village may export "
+                                "a roster")
+        evac = evacuation_view(tw.engine, gs, row, viewer, "export", viewer.name, village_id=village)
+        if not evac.started:
+            raise _not_found("evacuation", f"warning {wid} has no evacuation")
+        return ledger_html(row.title, evac, evacuation_summary(tw.engine, row), gs, village)
+
+    @bp.get("/warnings/<int:wid>/evacuation.<any(html, pdf):fmt>")
+    def evacuation_ledger(wid: int, fmt: str) -> Response:
+        page = ledger_page(wid)
+        if fmt == "html":
+            return Response(page, content_type=HTML, headers={"Cache-Control": "no-store"})
+        return _file(in_chromium(render_pdf, page), "pdf", f"evacuation-{wid}.pdf", f"转移台账-{wid}.pdf")
 
     return bp

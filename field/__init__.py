@@ -34,7 +34,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.photos import CACHE, upload_limit
 from auth import attempt_sign_in
-from field import pages
+from field import evacpage, pages
 from field.text import word
 from township.accounts.devices import LIFETIME, check_device, open_device, revoke_device
 from township.config import session_secret
@@ -43,6 +43,8 @@ from township.domain.policy import may_use_field_app
 from township.domain.privacy import person_role, sees_personal, shown_name, shown_phone
 from township.grids.model import GridSet
 from township.loop.casefile import visible_case
+from township.loop.evacroster import helper_rosters
+from township.loop.evacuation import EVAC_MOVES, move_household_in
 from township.loop.fieldwork import (
     FIELD_MOVES,
     Place,
@@ -213,7 +215,17 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         h = handler_of(actor)
         pool = [(c, _place_name(gridset, c.grid_id)) for c in takeable(engine, actor)] \
             if h is not None and h.kind == "party_member" else None
-        return html(pages.task_list(actor.name, mine, pool, now, lang, str(g.field_user)))
+        waiting = sum(1 for _, r in helper_rosters(engine, gridset, actor, actor.name) for h in r.households
+                      if h.status in ("pending", "notified"))
+        return html(pages.task_list(actor.name, mine, pool, now, lang, str(g.field_user),
+                                    evacpage.evacuation_link(waiting, lang)))
+
+    @bp.get("/m/evacuation")
+    def evacuation():
+        actor, lang = me(), _lang()
+        assert actor is not None
+        return html(evacpage.evacuation_page(helper_rosters(engine, gridset, actor, actor.name), lang,
+                                             str(g.field_user)))
 
     @bp.get("/m/case/<int:case_id>")
     def case(case_id: int):
@@ -286,6 +298,29 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
             return _error(404, "(move)", exc.reason)
         return answer(once(engine, g.field_user, key, lambda uow: field_move(
             uow, case_id, move, actor, version, text, place, settings.sla, settings.field_photo_types)))
+
+    @bp.post(f"/m/api/evacuation/<int:entry_id>/<any({','.join(EVAC_MOVES)}):move>")
+    def evacuation_move(entry_id: int, move: str):
+        actor = me()
+        assert actor is not None
+        try:
+            body, key = body_and_key()
+            version = body.get("expected_version")
+            if isinstance(version, bool) or not isinstance(version, int):
+                raise ValueError("expected_version: the household's version as the page showed it (an integer)")
+            text = body.get("text")
+            if text is not None and not isinstance(text, str):
+                raise ValueError("text: words, or nothing")
+        except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            return _error(400, field if message else "(request)", message or str(exc))
+
+        def step(uow: UnitOfWork) -> Answer:
+            done = move_household_in(uow, entry_id, move, actor, expected_version=version, note=text or "")
+            return Answer(200, {"id": done.entry.id, "status": done.entry.status, "version": done.entry.version,
+                                "shelter_id": done.entry.shelter_id})
+
+        return answer(once(engine, g.field_user, key, step))
 
     @bp.post("/m/api/cases/<int:case_id>/photos")
     def photo_post(case_id: int):

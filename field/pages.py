@@ -87,8 +87,9 @@ def case_item(case: Case, place: str, now: datetime, lang: Lang) -> str:
 
 
 def task_list(name: str, mine: list[tuple[Case, str]], pool: list[tuple[Case, str]] | None, now: datetime,
-              lang: Lang, owner: str) -> str:
-    """``/m``: my tasks, the open orders I may take (``None``: I am no party member), the way to report."""
+              lang: Lang, owner: str, extra: str = "") -> str:
+    """``/m``: my tasks, the open orders I may take (``None``: I am no party member), the way to report;
+    ``extra``: HTML above the tasks (the evacuation task's link, `field.evacpage.evacuation_link`)."""
     def items(rows: list[tuple[Case, str]], empty: str) -> str:
         if not rows:
             return f'<p class="m-empty">{_e(word(empty, lang))}</p>'
@@ -97,7 +98,7 @@ def task_list(name: str, mine: list[tuple[Case, str]], pool: list[tuple[Case, st
     pool_html = items(pool, "no_pool") if pool is not None else \
         f'<p class="m-empty">{_e(word("pool_officer", lang))}</p>'
     body = (top_bar(word("my_tasks", lang), lang)
-            + f'<p class="m-who">{_e(name)}</p>'
+            + f'<p class="m-who">{_e(name)}</p>' + extra
             + f'<section id="m-mine"><h2>{_e(word("my_tasks", lang))} ({len(mine)})</h2>'
             + items(mine, "no_tasks") + "</section>"
             + f'<section id="m-pool"><h2>{_e(word("pool", lang))} ({len(pool or [])})</h2>{pool_html}</section>'

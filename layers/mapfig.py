@@ -27,6 +27,8 @@ from township.domain.vocab import (
     CASE_STATUSES,
     CASE_TYPES,
     DOMAINS,
+    EVAC_STATUS_COLORS,
+    EVAC_STATUSES,
     OPEN_STATUSES,
     RESOURCE_KINDS,
     WARNING_LEVELS,
@@ -40,6 +42,8 @@ from township.domain.vocab import (
 TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES, RADIUS, LABELS = range(9)
 #: The inset of the dense communities (a second map, ``map2``), after them: their areas, cases, names.
 INSET_AREAS, INSET_CASES, INSET_LABELS = range(9, 12)
+#: The open warning's evacuation: its households as small points by status (last, so the others keep their places).
+EVACUATION = 12
 #: The choropleth trace of each grid level.
 LEVEL_TRACES = {1: TOWN, 2: VILLAGES, 3: GRIDS}
 
@@ -281,6 +285,7 @@ def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, vie
              "hoverinfo": "skip", "line": {"width": 3, "color": "#E53935"}},
             maplabels.label_trace(),
             *inset_traces(village_fc),
+            _points("evacuation"),
         ],
         "layout": {
             # the whole figure: with a second map plotly would otherwise split the height between them
@@ -674,4 +679,17 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
     updates[RADIUS] = radius_update(warning)
     updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom)
     updates.update(inset_updates(view, gridset, lang, updates[CASES]))
+    updates[EVACUATION] = evacuation_update((warning or {}).get("households") or [], lang)
     return updates
+
+
+def evacuation_update(points: list[tuple[float, float, str]], lang: str) -> dict:
+    """The open warning's households as small points coloured by evacuation status, no name or number.
+
+    ``points`` are (lon, lat, status) of the households the viewer may see
+    (`township.loop.evacroster.evacuation_points`); empty for everyone else.
+    """
+    statuses = [p[2] for p in points]
+    return {"lon": [p[0] for p in points], "lat": [p[1] for p in points], "visible": True,
+            "marker": {"color": [EVAC_STATUS_COLORS[s] for s in statuses], "size": 6, "opacity": 0.95},
+            "text": [label(EVAC_STATUSES, s, lang) for s in statuses], "hoverinfo": "text"}

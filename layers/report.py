@@ -146,7 +146,7 @@ def _filter_text(report: DailyReport, gridset: GridSet) -> str:
     return " · ".join(_e(p) for p in parts)
 
 
-def daily_report_html(report: DailyReport, gridset: GridSet, back_href: str | None = None) -> str:
+def daily_report_html(report: DailyReport, gridset: GridSet, back_href: str | None = None, extra: str = "") -> str:
     """The daily report page.
 
     Parameters
@@ -157,6 +157,8 @@ def daily_report_html(report: DailyReport, gridset: GridSet, back_href: str | No
         Names of villages and grids.
     back_href : str, optional
         A same-site link back to the dashboard under the same filter (hidden in print).
+    extra : str
+        More sections' HTML, after the warnings (the evacuations' summary, `layers.evacledger.summary_section`).
     """
     h = report.headline
     now = report.generated_at
@@ -215,6 +217,7 @@ def daily_report_html(report: DailyReport, gridset: GridSet, back_href: str | No
                         "无超期事件", {0})),
         _section("warnings", f"生效预警({len(report.warnings)})",
                  _table(["等级", "类型", "标题", "村/社区", "波及网格", "发布", "状态"], warn_rows, "无生效预警", {4})),
+        extra,
     ]
     body = (f'<header class="head">{back}<h1>大路镇智慧乡镇 · 日报 {_e(day)}</h1>'
             f'<div class="sub">{_filter_text(report, gridset)}</div>'

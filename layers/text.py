@@ -496,3 +496,30 @@ TEXT.update({
     "inset_title": {"zh": "新城区三社区(放大)", "en": "The three communities (enlarged)"},
     "legend": {"zh": "图例", "en": "Legend"},
 })
+
+
+# Evacuation (转移安置): the warning card's section, the wall's bars, the printable ledger, the phone list.
+TEXT.update({
+    "evac": {"zh": "转移安置", "en": "Evacuation"},
+    "evac_start": {"zh": "启动转移", "en": "Start evacuation"},
+    "evac_started": {"zh": "已启动转移", "en": "Evacuation started"},
+    "evac_proposed": {"zh": "转移名单(待启动)", "en": "Roster (not started)"},
+    "evac_opens": {"zh": "红/橙色洪涝类预警:建议启动转移", "en": "Red/orange flood warning: evacuation advised"},
+    "evac_moved": {"zh": "已转移", "en": "Moved"},
+    "evac_households": {"zh": "户", "en": "households"},
+    "evac_vulnerable": {"zh": "重点人群户", "en": "Vulnerable households"},
+    "evac_shelters": {"zh": "安置点", "en": "Shelters"},
+    "evac_ledger": {"zh": "转移台账(内部资料)", "en": "Evacuation ledger (internal)"},
+    "evac_internal": {"zh": "内部资料 注意保密", "en": "Internal — confidential"},
+    "evac_none": {"zh": "区域内无登记住户", "en": "No registered household in the area"},
+    "evac_wall": {"zh": "转移进度", "en": "Evacuation progress"},
+    "evac_helper": {"zh": "包保人", "en": "Helper"},
+    "evac_backup": {"zh": "备岗", "en": "Backup"},
+    "evac_shelter": {"zh": "安置点", "en": "Shelter"},
+    "evac_people": {"zh": "人", "en": "people"},
+    "evac_summary": {"zh": "转移小结", "en": "Evacuation summary"},
+    "evac_minutes": {"zh": "重点人群全部转移用时(分钟)", "en": "Minutes to move every vulnerable household"},
+    "evac_refused": {"zh": "拒绝转移", "en": "Refused"},
+    "evac_unreachable": {"zh": "无法联系", "en": "Unreachable"},
+    "evac_pending": {"zh": "未转移", "en": "Not moved"},
+})

@@ -220,11 +220,15 @@ def _secrets(site: Site) -> Secrets:
                   | col("SELECT reporter_phone FROM cases WHERE village_id = :v", v=OWN)
                   | col("SELECT handler FROM cases WHERE village_id = :v", v=OWN)
                   | col("SELECT name FROM handlers WHERE village_id = :v", v=OWN)
-                  | col("SELECT phone FROM handlers WHERE village_id = :v", v=OWN))
+                  | col("SELECT phone FROM handlers WHERE village_id = :v", v=OWN)
+                  | col("SELECT head FROM households WHERE village_id = :v", v=OWN)
+                  | col("SELECT phone FROM households WHERE village_id = :v", v=OWN))
     foreign = (col("SELECT reporter FROM cases WHERE village_id = :v", v=FOREIGN)
                | col("SELECT reporter_phone FROM cases WHERE village_id = :v", v=FOREIGN)
                | col("SELECT name FROM handlers WHERE village_id = :v", v=FOREIGN)
-               | col("SELECT phone FROM handlers WHERE village_id = :v", v=FOREIGN))
+               | col("SELECT phone FROM handlers WHERE village_id = :v", v=FOREIGN)
+               | col("SELECT head FROM households WHERE village_id = :v", v=FOREIGN)
+               | col("SELECT phone FROM households WHERE village_id = :v", v=FOREIGN))
     # Handlers who are people (a volunteer team's or a department's name is no personal data).
     teams = col("SELECT name FROM handlers WHERE kind IN ('volunteer_team', 'department')")
     handler_names = (col("SELECT name FROM handlers") | col("SELECT handler FROM cases")) - teams
@@ -716,6 +720,124 @@ def _photo_bytes(suffix: str) -> Callable[[Client], None]:
     return probe
 
 
+# -- evacuation (转移安置): the roster's people for command, the village and the helper; counts for the rest ----
+
+_evacuations: dict[str, int] = {}
+
+
+def an_evacuation(site: Site, village: str) -> int:
+    """A red 凌汛 warning over the first grid of ``village`` (800 m round one of its households), its evacuation
+    started by the command centre; made once per village."""
+    if village not in _evacuations:
+        lon, lat = site.sql("SELECT lon, lat FROM households WHERE grid_id = :g ORDER BY id LIMIT 1",
+                            g=f"{village}-01")[0]
+        command = {"Authorization": f"Bearer {site.tokens['command']}"}
+        r = requests.post(site.srv.url + "/api/v1/warnings", headers=command, timeout=TIMEOUT, json={
+            "source": "test", "external_id": f"ACCESS-EVAC-{village}", "type": "ice_flood", "level": 1,
+            "title": "凌汛红色预警", "lon": lon, "lat": lat, "radius_m": 800})
+        assert r.status_code == 201, r.text
+        wid = r.json()[0]["id"]
+        r = requests.post(f"{site.srv.url}/api/v1/warnings/{wid}/evacuation", json={}, headers=command,
+                          timeout=TIMEOUT)
+        assert r.status_code == 201, r.text
+        _evacuations[village] = wid
+    return _evacuations[village]
+
+
+def roster_people(site: Site, wid: int, where: str = "1 = 1", **params) -> list[tuple]:
+    """(entry id, head, phone, village, helper, backup) of warning ``wid``'s roster, by SQL."""
+    return site.sql("SELECT e.id, h.head, h.phone, h.village_id, h.helper_id, h.backup_id FROM evacuation_households e "
+                    "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id "
+                    f"WHERE v.warning_id = :w AND {where} ORDER BY e.id", w=wid, **params)
+
+
+def shown_households(c: Client, village: str) -> set[int]:
+    """Spelt out here: command sees all, a village operator its own village's, the helper theirs, others none."""
+    rows = roster_people(c.site, an_evacuation(c.site, village))
+    if c.role in ("admin", "command"):
+        return {r[0] for r in rows}
+    if c.role == "village":
+        return {r[0] for r in rows if r[3] == OWN}
+    if c.role == "responder":
+        return {r[0] for r in rows if RESPONDER_HANDLER in (r[4], r[5])}
+    return set()
+
+
+def probe_evacuation_get(c: Client) -> None:
+    for village in (OWN, FOREIGN):
+        wid = an_evacuation(c.site, village)
+        r = c.get(f"/api/v1/warnings/{wid}/evacuation")
+        if c.role == "village" and village == FOREIGN:
+            clean(c, r, 404)
+            continue
+        body = clean(c, r, 200).json()
+        rows = roster_people(c.site, wid)
+        shown = shown_households(c, village)
+        assert {h["id"] for h in body["households"]} == shown and body["total"] == len(rows), c.role
+        assert body["hidden"] == len(rows) - len(shown)
+        for entry, _, phone, *_ in rows:
+            if entry not in shown:
+                assert phone not in r.text, (c.role, entry)
+
+
+def probe_evacuation_start(c: Client) -> None:
+    """Only the command centre starts an evacuation; a refusal starts none."""
+    site = c.site
+
+    def send(village: str) -> Callable[[], requests.Response]:
+        wid, _ = a_warning(site, village)
+        return lambda: c.post(f"/api/v1/warnings/{wid}/evacuation", json={"note": "演练"})
+
+    before = site.one("SELECT count(*) FROM evacuations")
+    if c.role in ("admin", "command"):
+        clean(c, send(FOREIGN)(), 201)
+        assert site.one("SELECT count(*) FROM evacuations") == before + 1
+        return
+    refused(c, send(FOREIGN if c.role == "village" else OWN), {"village": 404, "anonymous": 401}.get(c.role, 403))
+    if c.role == "village":
+        refused(c, send(OWN), 403)
+    assert site.one("SELECT count(*) FROM evacuations") == before
+
+
+def probe_evacuation_move(c: Client) -> None:
+    """A household is checked off by who may see it on the roster; to anyone else it is missing (401 without a
+    token) and nothing changes."""
+    site = c.site
+    for village in (OWN, FOREIGN):
+        wid = an_evacuation(site, village)
+        pending = {r[0] for r in roster_people(site, wid, "e.status = 'pending'")}
+        mine = sorted(pending & shown_households(c, village))
+        target = mine[0] if mine else min(pending)
+        version = site.one("SELECT version FROM evacuation_households WHERE id = :i", i=target)
+
+        def do(target: int = target, version: int = version) -> requests.Response:
+            return c.post(f"/api/v1/evacuation/households/{target}/notify", json={"expected_version": version})
+
+        if mine:
+            clean(c, do(), 200)
+            assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=target) == "notified"
+        else:
+            refused(c, do, 401 if c.role == "anonymous" else 404)
+            assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=target) == "pending"
+
+
+def probe_evacuation_ledger(c: Client) -> None:
+    """The printable 转移台账 (内部资料): command the whole roster, a village operator its own village's
+    households; another village's warning is missing to it; everyone else 403 (the sign-in gate: 302)."""
+    for village in (OWN, FOREIGN):
+        wid = an_evacuation(c.site, village)
+        r = c.get(f"/warnings/{wid}/evacuation.html")
+        rows = roster_people(c.site, wid)
+        if c.role == "anonymous":
+            clean(c, r, 302)
+        elif c.role in ("admin", "command") or (c.role == "village" and village == OWN):
+            assert r.status_code == 200 and "内部资料" in r.text, (c.role, r.status_code)
+            for _, _, phone, v, *_ in rows:
+                assert (phone in r.text) == (c.role != "village" or v == OWN), (c.role, phone)
+        else:
+            clean(c, r, 404 if c.role == "village" else 403)
+
+
 def unknown(method: str, path: str) -> Callable[[Client], None]:
     """A path under the API that does not exist: 404 for everyone, and nothing changes."""
     return lambda c: refused(c, lambda: c.request(method, path), 404)
@@ -813,6 +935,43 @@ def probe_field_unknown(method: str) -> Callable[[Client], None]:
         r = (phone or c.http).request(method, url, allow_redirects=False, timeout=TIMEOUT)
         assert r.status_code == (404 if phone is not None else 302), f"{c.role}: {r.status_code}"
     return probe
+
+
+def probe_field_evacuation(c: Client) -> None:
+    """The helper's evacuation task: a responder's phone lists exactly the households it helps (none of another
+    helper's phone numbers); anyone else is sent to the field app's sign-in."""
+    rows = [r for v in (OWN, FOREIGN) for r in roster_people(c.site, an_evacuation(c.site, v))]
+    r = clean(c, field_get(c, "/m/evacuation"), 200 if c.role == "responder" else 302)
+    if r.status_code == 302:
+        assert r.headers["Location"] == "/m/login"
+        return
+    mine = {e for e, *_, helper, backup in rows if RESPONDER_HANDLER in (helper, backup)}
+    assert mine and set(map(int, re.findall(r'id="m-evac-(\d+)"', r.text))) == mine
+    for entry, _, phone, *_ in rows:
+        assert (phone in r.text) == (entry in mine), entry
+
+
+def probe_field_evacuation_move(c: Client) -> None:
+    """A helper's phone checks off its own household; another's is missing (404); no one else has a phone (401)."""
+    site = c.site
+    wid = an_evacuation(site, OWN)
+    pending = roster_people(site, wid, "e.status = 'pending'")
+    mine = next(r[0] for r in pending if RESPONDER_HANDLER in (r[4], r[5]))
+    other = next(r[0] for r in pending if RESPONDER_HANDLER not in (r[4], r[5]))
+
+    def send(entry: int) -> Callable[[], requests.Response]:
+        body = {"key": f"access-evac-{next(_n)}", "text": "",
+                "expected_version": site.one("SELECT version FROM evacuation_households WHERE id = :i", i=entry)}
+        return lambda: field_write(c, f"/m/api/evacuation/{entry}/notify", body)
+
+    if c.role == "responder":
+        clean(c, send(mine)(), 200)
+        assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=mine) == "notified"
+        refused(c, send(other), 404)
+    else:
+        refused(c, send(mine), 401)
+        assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=mine) == "pending"
+    assert site.one("SELECT status FROM evacuation_households WHERE id = :i", i=other) == "pending"
 
 
 def probe_field_photo_post(c: Client) -> None:
@@ -998,6 +1157,11 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("GET", "/api/v1/cases/<int:case_id>/photos"): probe_photos_get,
     ("GET", "/api/v1/photos/<int:photo_id>"): _photo_bytes(""),
     ("GET", "/api/v1/photos/<int:photo_id>/thumb"): _photo_bytes("/thumb"),
+    ("GET", "/api/v1/warnings/<int:warning_id>/evacuation"): probe_evacuation_get,
+    ("POST", "/api/v1/warnings/<int:warning_id>/evacuation"): probe_evacuation_start,
+    ("POST", "/api/v1/evacuation/households/<int:entry_id>/<any(notify,move,settle,refuse,unreachable):move>"):
+        probe_evacuation_move,
+    ("GET", "/warnings/<int:wid>/evacuation.<any(html, pdf):fmt>"): probe_evacuation_ledger,
     # the field app (/m)
     ("GET", "/m"): field_page(lambda site: "/m"),
     ("GET", "/m/case/<int:case_id>"): lambda c: [field_page(lambda site, v=v: f"/m/case/{a_case(site, v)}")(c)
@@ -1016,6 +1180,9 @@ ROUTES: dict[tuple[str, str], Callable[[Client], None]] = {
     ("POST", "/m/api/cases/<int:case_id>/photos"): probe_field_photo_post,
     ("GET", "/m/photos/<int:photo_id>"): field_photo_bytes(""),
     ("GET", "/m/photos/<int:photo_id>/thumb"): field_photo_bytes("/thumb"),
+    ("GET", "/m/evacuation"): probe_field_evacuation,
+    ("POST", "/m/api/evacuation/<int:entry_id>/<any(notify,move,settle,refuse,unreachable):move>"):
+        probe_field_evacuation_move,
 }
 
 

@@ -186,3 +186,6 @@ AN_UNIT = "an-unit"
 AN_EVAL = "an-eval"  # the evaluation table
 AN_XLSX = "an-xlsx"  # download links of the evaluation
 AN_PDF = "an-pdf"
+# evacuation (转移安置): the warning card's section and the wall's progress bars (start: WARN_MOVE "evacuate")
+EVAC_SECTION = "evac-section"  # the warning card's progress section
+WALL_EVAC = "wall-evac"  # the wall's evacuation progress: counts and a bar per affected village, no names

@@ -25,6 +25,7 @@ from layers import maplabels
 from layers.basemap import map_style, view_for_bounds
 from layers.mapfig import (
     EMPTY_FC,
+    EVACUATION,
     GRIDS,
     INSET_AREAS,
     INSET_DOMAIN,
@@ -296,6 +297,7 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0, known_reds: l
     geometry is on the screen already and is not sent again.
     """
     updates = map_updates(view, gridset, zoom=wall_zoom(gridset))
+    updates.pop(EVACUATION, None)  # the wall shows an evacuation as counts only, never households
     circles, grids = live_reds(view, gridset)
     updates[RADIUS] = radius_update(circles, width=4 * scale)
     updates[GRIDS] = affected_update(gridset, grids, scale)  # the wall's grid trace shows only these
@@ -460,8 +462,9 @@ def options_data(opts: WallOptions, gridset: GridSet) -> dict:
 
 
 def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: pd.DataFrame,
-         tile_url: str | None = None, attribution: str = "") -> html.Div:
-    """The whole wall: built once per page load; later only patched."""
+         tile_url: str | None = None, attribution: str = "", evacuation: list | None = None) -> html.Div:
+    """The whole wall: built once per page load; later only patched. ``evacuation``: the evacuations' progress
+    (`ui.evacuation.wall_bars`), counts only."""
     lang = opts.lang
     plan = tour_plan(view, gridset, lang)
     text, banner_class, banner_hidden = banner(alerts, lang)
@@ -506,6 +509,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
                               html.Div(plan["town"]["detail"], id=ids.WALL_STOP_DETAIL, className="wall-stop-detail")],
                              className="wall-stop"),
                     html.Div(legend(view, lang), id=ids.WALL_LEGEND, className="wall-legend"),
+                    html.Div(evacuation or [], id=ids.WALL_EVAC, className="wall-evac", hidden=not evacuation),
                     html.Div(id=ids.WALL_TOUR, hidden=True,
                              **{"data-order": ",".join(s["key"] for s in plan["order"]),
                                 "data-tour": "1" if opts.tour else "0", "data-interval": str(opts.interval)}),

@@ -162,8 +162,8 @@ def actions(file: WarningFile, lang: str, text: str = "") -> html.Div:
 
 
 def card(file: WarningFile, gridset: GridSet, viewer: Actor, lang: str, message: str | None = None,
-         ok: bool = False, text: str = "") -> list:
-    """The card of one warning for ``viewer``."""
+         ok: bool = False, text: str = "", evacuation: html.Div | None = None) -> list:
+    """The card of one warning for ``viewer``; ``evacuation``: its 转移安置 section (`ui.evacuation.progress`)."""
     w = file.row
     role = viewer.role
     color = WARNING_LEVELS.get(w.level, {}).get("color", NO_LEVEL_COLOR)
@@ -174,6 +174,7 @@ def card(file: WarningFile, gridset: GridSet, viewer: Actor, lang: str, message:
         shared.description(w.description, w.title),
         html.H4(t("actions", lang)),
         actions(file, lang, text),
+        *([html.H4(t("evac", lang)), evacuation] if evacuation is not None else []),
         html.H4(t("warn_officers", lang)),
         _contact_list(file.officers, gridset, role, lang, "warn-officers", file.may_dispatch),
         html.H4(t("warn_party", lang)),

@@ -141,7 +141,7 @@
     }).then(function () {
       // What was sent changed a case: show the page as it is now (once nothing is left to send).
       var page = document.body.dataset.page;
-      if (changed && (page === "case" || page === "tasks") && navigator.onLine) {
+      if (changed && (page === "case" || page === "tasks" || page === "evacuation") && navigator.onLine) {
         return all(STORE).then(function (items) { if (!mine(items).length) { location.reload(); } });
       }
     });
@@ -239,7 +239,8 @@
           var body = { expected_version: parseInt(form.dataset.version, 10), text: form.elements.text.value,
                        at: new Date().toISOString() };
           if (p) { body.lon = p.lon; body.lat = p.lat; body.accuracy = p.accuracy; }
-          return enqueue({ kind: "move", url: "/m/api/cases/" + id + "/" + move, body: body,
+          // An evacuation step names its own URL (field/evacpage.py); a case's move is the case's.
+          return enqueue({ kind: "move", url: form.dataset.url || "/m/api/cases/" + id + "/" + move, body: body,
                            label: button.textContent + " #" + id, before: photos(form), after: [],
                            photoUrl: "/m/api/cases/" + id + "/photos", purpose: move === "resolve" ? "resolve" : "report" });
         });
@@ -345,7 +346,7 @@
   });
 
   var page = document.body.dataset.page;
-  if (page === "case") { casePage(); }
+  if (page === "case" || page === "evacuation") { casePage(); }
   if (page === "report") { reportPage(); }
   if (page === "tasks") { tasksPage(); }
   if ("serviceWorker" in navigator) { navigator.serviceWorker.register("/m/sw.js", { scope: "/m" }).catch(function () {}); }

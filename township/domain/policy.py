@@ -158,6 +158,50 @@ __all__ += ["may_see_photos"]
 __all__ += ["PUBLIC_ROLE", "sees_notes"]
 
 
+# -- evacuation (转移安置): the roster is sensitive personal information (PIPL) ---------------------------
+
+
+def _handler_of(viewer: Viewer) -> str | None:
+    # A responder acts as a handler (Actor.handler_id, a token's handler); other viewers have none.
+    return getattr(viewer, "handler_id", None)
+
+
+def sees_household(viewer: Viewer, village_id: str | None, helpers: Collection[str | None]) -> bool:
+    """Whether ``viewer`` sees a household's people (names, phones, flags) on an evacuation roster.
+
+    Command (and admin) see every household, a village operator their own
+    village's, a responder the households they are the 包保 helper or backup of
+    (``helpers``). Everyone else, the wall included, sees counts only.
+    """
+    if viewer.role in COMMAND:
+        return True
+    if viewer.role == "village":
+        return may_see_village(viewer, village_id)
+    handler = _handler_of(viewer)
+    return viewer.role == "responder" and handler is not None and handler in helpers
+
+
+def may_move_household(viewer: Viewer, village_id: str | None, helpers: Collection[str | None]) -> bool:
+    """Whether ``viewer`` may check a household off (notify, moved, settled, refused, unreachable):
+    who may see it on the roster (the helper on the phone, the village, command)."""
+    return sees_household(viewer, village_id, helpers)
+
+
+def may_start_evacuation(viewer: Viewer) -> bool:
+    """Whether ``viewer`` may start an evacuation on a warning: the command centre (and admin)."""
+    return viewer.role in COMMAND
+
+
+def may_export_roster(viewer: Viewer, village_id: str | None) -> bool:
+    """Whether ``viewer`` may export a roster (转移台账, marked 内部资料) of ``village_id``; ``None``: the
+    whole town's, for command only."""
+    return viewer.role in COMMAND or (viewer.role == "village" and village_id is not None
+                                      and may_see_village(viewer, village_id))
+
+
+__all__ += ["sees_household", "may_move_household", "may_start_evacuation", "may_export_roster"]
+
+
 # -- the field app (/m) ------------------------------------------------------------------------------
 
 #: Roles that sign in to the field app on a phone: grid officers and party members, each acting as a handler.

@@ -160,6 +160,7 @@ RESOURCE_KINDS: dict[str, dict[str, str]] = {
     "legal_adviser": {"zh": "法律顾问", "en": "Legal adviser"},
     "governance_centre": {"zh": "综治中心", "en": "Governance centre"},
     "supply_depot": {"zh": "应急物资点", "en": "Emergency supply depot"},
+    "shelter": {"zh": "安置点", "en": "Shelter"},
 }
 
 RESOURCE_COLORS: dict[str, str] = {
@@ -170,6 +171,7 @@ RESOURCE_COLORS: dict[str, str] = {
     "legal_adviser": "#283593",
     "governance_centre": "#00695C",
     "supply_depot": "#2E7D32",
+    "shelter": "#0277BD",
 }
 
 #: Kinds of the people and teams a case is dispatched to (`township.store.models.Handler.kind`).
@@ -188,6 +190,39 @@ PHOTO_PURPOSES: dict[str, dict[str, str]] = {
     "resolve": {"zh": "办结照片", "en": "Resolution photo"},
     "progress": {"zh": "处置照片", "en": "Progress photo"},
 }
+
+# -- evacuation (转移安置, docs/design.md §1 "Evacuation") ------------------------------------------------
+
+#: Flags of a household for people who need help to move (重点人群); extend here, the import reads the labels.
+HOUSEHOLD_FLAGS: dict[str, dict[str, str]] = {
+    "elderly_alone": {"zh": "独居老人", "en": "Elderly living alone"},
+    "elderly": {"zh": "高龄老人", "en": "Very old"},
+    "left_behind_child": {"zh": "留守儿童", "en": "Left-behind child"},
+    "disabled": {"zh": "残疾人", "en": "Disabled"},
+    "bedridden": {"zh": "重病/卧床", "en": "Seriously ill / bedridden"},
+    "pregnant": {"zh": "孕产妇", "en": "Pregnant or new mother"},
+    "low_income": {"zh": "低保/特困", "en": "Minimum-living / extreme poverty"},
+}
+
+#: A household's status in an evacuation, in the order of the way; then the side exits.
+EVAC_STATUSES: dict[str, dict[str, str]] = {
+    "pending": {"zh": "待通知", "en": "To notify"},
+    "notified": {"zh": "已通知", "en": "Notified"},
+    "moved": {"zh": "已转移", "en": "Moved"},
+    "settled": {"zh": "已安置", "en": "Settled"},
+    "refused": {"zh": "拒绝转移", "en": "Refused"},
+    "unreachable": {"zh": "无法联系", "en": "Unreachable"},
+}
+#: Statuses that count as moved out of danger (the progress bars' share).
+EVAC_SAFE: frozenset[str] = frozenset({"moved", "settled"})
+#: Map colours of the evacuation statuses (safe ones green, refusals and the unreachable red/brown).
+EVAC_STATUS_COLORS: dict[str, str] = {
+    "pending": "#9E9E9E", "notified": "#FFB300", "moved": "#7CB342", "settled": "#2E7D32",
+    "refused": "#C62828", "unreachable": "#6D4C41",
+}
+#: Warning types that open a 转移名单 by themselves at red or orange (any other by the operator's choice).
+FLOOD_WARNING_TYPES: frozenset[str] = frozenset({"ice_flood", "flash_flood"})
+
 
 def label(table: dict, code: object, lang: Lang = "zh") -> str:
     """Return the on-screen label of ``code`` in ``table``.

@@ -40,6 +40,8 @@ _VOCAB: dict[str, dict[str, dict]] = {
               "status": CASE_STATUSES, "tier": TIERS},
     "warnings": {"type": WARNING_TYPES, "level": WARNING_LEVELS, "status": WARNING_STATUSES},
     "staff": {"kind": HANDLER_KINDS},
+    # A household's flags are several labels in one cell: HouseholdIn reads them (township.formats.households).
+    "households": {},
 }
 #: Words the field uses that are not a vocab label. Roman level numerals are
 #: written here in their NFKC form (Ⅱ → ii); 特别重大…一般 are the national
@@ -61,6 +63,7 @@ _ALIASES: dict[str, dict[str, dict[str, Any]]] = {
         "kind": {"部门": "department", "职能部门": "department", "志愿者": "volunteer_team", "服务队": "volunteer_team",
                  "党员中心户": "party_member", "专职网格员": "officer", "兼职网格员": "officer"},
     },
+    "households": {},
 }
 
 

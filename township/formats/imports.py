@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from township.domain.sla import DEFAULT_SLA, SlaConfig
 from township.formats.cells import cell_value
+from township.formats.households import write_households
 from township.formats.ingest import MAX_BATCH, IngestError, Written, validation_errors, write_cases, write_warnings
 from township.formats.tables import HEADERS, MODELS, Kind, Table, read_table
 from township.grids.crs import normalize_crs, to_wgs84
@@ -220,7 +221,7 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
     filename : str
         Its name: ``.geojson``/``.json`` read as GeoJSON, ``.xlsx`` as a
         workbook, anything else as CSV.
-    kind : {"cases", "warnings"}
+    kind : {"cases", "warnings", "households"}
     mode : {"all", "good"}
         ``"all"``: store nothing when any row is bad. ``"good"``: store the
         good rows and report the rest.
@@ -252,8 +253,9 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
     ValueError
         ``kind``, ``mode``, ``crs`` or ``default_source`` is not a known value.
     """
-    if kind not in ("cases", "warnings") or mode not in ("all", "good"):
-        raise ValueError(f"kind must be 'cases' or 'warnings' and mode 'all' or 'good', got {kind!r}, {mode!r}")
+    if kind not in ("cases", "warnings", "households") or mode not in ("all", "good"):
+        raise ValueError(f"kind must be 'cases', 'warnings' or 'households' and mode 'all' or 'good', "
+                         f"got {kind!r}, {mode!r}")
     normalize_crs(crs)
     report = ImportReport(filename, kind, mode)
     try:
@@ -262,7 +264,9 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
         report.errors = [RowError(None, e.field, e.message) for e in err.errors]
         return report
     report.rows, report.encoding, report.ignored_columns = len(table.rows), table.encoding, table.ignored
-    if not table.rows or (table.unit == "row" and "source" not in table.columns and not default_source):
+    # A household register has no source: its rows are keyed by the village's own 户编号.
+    sourced = kind != "households"
+    if not table.rows or (sourced and table.unit == "row" and "source" not in table.columns and not default_source):
         # Both would reject every row for the same reason: say it once.
         report.errors = [RowError(None, "(file)", "the file has no data rows") if not table.rows else
                          RowError(None, f"{HEADERS[kind]['source'][0]} (source)",
@@ -292,6 +296,8 @@ def import_data(engine: Engine, gridset: GridSet, data: bytes, filename: str, ki
             chunk = items[start:start + CHUNK]
             if kind == "cases":
                 written += write_cases(conn, gridset, chunk, actor=actor, sla=sla)
+            elif kind == "households":
+                written += write_households(conn, gridset, chunk)
             else:
                 written += write_warnings(conn, gridset, chunk)
             tick(done_before + len(written))

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from township.formats.cells import cell_text, norm, row_values
+from township.formats.households import HOUSEHOLD_HEADERS, HouseholdIn
 from township.formats.ingest import CaseIn, FieldError, IngestError, WarningIn
 from township.formats.people import STAFF_HEADERS, StaffIn
 from township.grids.validate import check_crs_member
@@ -51,13 +52,13 @@ __all__ = [
     "read_table",
 ]
 
-Kind = Literal["cases", "warnings", "staff"]
+Kind = Literal["cases", "warnings", "staff", "households"]
 
 #: Most rows one file may carry (the whole file is held in memory and in one transaction).
 MAX_ROWS = 100_000
 #: The model each kind of row is validated with.
-MODELS: dict[str, type[CaseIn] | type[WarningIn] | type[StaffIn]] = {"cases": CaseIn, "warnings": WarningIn,
-                                                                      "staff": StaffIn}
+MODELS: dict[str, type[CaseIn] | type[WarningIn] | type[StaffIn] | type[HouseholdIn]] = {
+    "cases": CaseIn, "warnings": WarningIn, "staff": StaffIn, "households": HouseholdIn}
 
 #: Header words accepted for each case field, most specific first (the field
 #: code itself is always accepted and wins). When two columns name the same
@@ -97,7 +98,7 @@ WARNING_HEADERS: dict[str, tuple[str, ...]] = {
     "outside_ok": (),
 }
 HEADERS: dict[str, dict[str, tuple[str, ...]]] = {"cases": CASE_HEADERS, "warnings": WARNING_HEADERS,
-                                                  "staff": STAFF_HEADERS}
+                                                  "staff": STAFF_HEADERS, "households": HOUSEHOLD_HEADERS}
 
 
 #: Units a radius header may name, e.g. 影响半径(公里); the value is stored in metres.

@@ -12,6 +12,7 @@ from township.read.hotspots import HotspotModel
 from township.read.snapshot import Township
 from township.read.stats import EntryTimes
 from township.runtime.demo import seed_demo
+from township.runtime.evacdemo import seed_evacuation_demo
 from township.store.engine import init_db, make_engine
 
 log = logging.getLogger(__name__)
@@ -58,4 +59,8 @@ def open_township(settings: Settings) -> AppContext:
         n = seed_demo_users(engine)
         if n:
             log.info("created %d demo users", n)
+        # The illustrative household register and shelters for evacuations (after the handlers it names).
+        n = seed_evacuation_demo(engine, load.gridset)
+        if n:
+            log.info("seeded %d illustrative households", n)
     return AppContext(settings, Township(engine, load.gridset), load)

@@ -195,7 +195,8 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
         "were rejected (one line each: 第N行 列X: reason), 2 if the file cannot be read.",
     )
     p.add_argument("file", help="a .csv, .xlsx, .geojson or .json file")
-    p.add_argument("--kind", choices=("cases", "warnings"), default="cases", help="what the rows are (default cases)")
+    p.add_argument("--kind", choices=("cases", "warnings", "households"), default="cases",
+                   help="what the rows are (default cases; households: a village's register for evacuations)")
     p.add_argument("--mode", choices=("all", "good"), default="all",
                    help="all: store nothing if any row is bad (default); good: store the good rows")
     p.add_argument("--source", help="source of rows that name none, e.g. hotline or 市长热线")
