@@ -89,7 +89,9 @@ def make_dispatch(app_ctx: AppContext, viewer: Actor, opened: dict, handler_id: 
                                 sla=app_ctx.settings.sla)
     except MoveRefused as exc:
         return refused(opened, exc, _reopen(app_ctx, viewer, opened, text, lang), lang)
-    return done(open_warning(app_ctx, viewer, int(opened["id"]), lang, message=f"#{case_id} {handler_id}", ok=True))
+    # the handler is named in the card's task list, as the viewer may see them; the message names no id
+    return done(open_warning(app_ctx, viewer, int(opened["id"]), lang, message=f"{t('warn_dispatch', lang)} #{case_id}",
+                             ok=True))
 
 
 def clicked_warning(trigger: object, click: dict | None) -> int | None:
