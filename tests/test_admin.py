@@ -330,6 +330,9 @@ def admin_server(tmp_path_factory):
 
 
 def map_traces(page) -> list[dict]:
+    # the report's text is written before Plotly has drawn the new figure: wait until more than the outline is drawn
+    page.wait_for_function("() => (document.querySelector('#admin-grid-map .js-plotly-plot')?.data || [])"
+                           ".some(t => t.meta && t.meta !== 'outline')", timeout=30000)
     return page.evaluate("() => document.querySelector('#admin-grid-map .js-plotly-plot').data"
                          ".map(t => ({meta: t.meta, name: t.name, lon: t.lon, lat: t.lat}))")
 

@@ -419,18 +419,15 @@ def test_the_map_draws_the_households_by_status_only_for_who_may_see_them(site, 
 
 def test_the_warning_card_starts_the_evacuation_for_command_only_and_shows_counts(township_ctx):
     from callbacks.warningcard import make_evacuation, open_warning
+    from township.formats.ingest import WarningIn, write_warnings
     from township.loop.workflow import Actor
-    from township.store.models import utcnow
-    from township.store.uow import session_scope
 
+    # Through ingest, as every warning arrives: the reached grids are stored and the data version moves,
+    # so other tests on this shared store see a whole warning.
     engine = township_ctx.township.engine
-    with session_scope(engine) as s:
-        w = Warning(source="card-test", external_id="card-ice", type="ice_flood", level=1, status="active",
-                    title="凌汛红色预警(卡片)", lon=POINT[0], lat=POINT[1], radius_m=RADIUS, issued_at=utcnow(),
-                    updated_at=utcnow())
-        s.add(w)
-        s.flush()
-        wid = w.id
+    warning = WarningIn(source="card-test", external_id="card-ice", type="ice_flood", level=1,
+                        title="凌汛红色预警(卡片)", lon=POINT[0], lat=POINT[1], radius_m=RADIUS)
+    wid = write_warnings(engine, township_ctx.township.gridset, [warning])[0].id
 
     def card_text(out) -> str:
         return json.dumps([c.to_plotly_json() if hasattr(c, "to_plotly_json") else c for c in out.children],

@@ -183,7 +183,9 @@ def test_party_member_takes_a_pool_order_starts_and_resolves_it_with_a_photo(srv
         ("resolve", sql(srv, "SELECT display_name FROM users WHERE username = 'party01'")[0][0])]
     # The page shows the photo, served to this phone.
     phone.locator("#m-photos img").first.wait_for()
-    assert phone.evaluate("document.querySelector('#m-photos img').naturalWidth") > 0
+    # loaded and decoded (a photo refused to this phone would never get a width)
+    phone.wait_for_function("(i => i.complete && i.naturalWidth > 0)(document.querySelector('#m-photos img'))",
+                            timeout=20000)
     assert not phone.errors
     # The audit trail names the party member; 开始处置 recorded where the phone was.
     name = sql(srv, "SELECT display_name FROM users WHERE username = 'party01'")[0][0]

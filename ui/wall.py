@@ -333,6 +333,7 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
         map_style(tile_url, attribution, background=MAP_BG, theme="dark"), view_for_bounds(town, 1100, 860),
         view.state,
     )
+    del fig["data"][EVACUATION:]  # the wall shows an evacuation as counts only: no households' trace
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
     fig["data"][LABELS] = maplabels.label_trace("dark")

@@ -18,7 +18,8 @@ from township.domain.vocab import HOUSEHOLD_FLAGS
 from township.formats.cells import norm
 from township.formats.ingest import Written
 from township.grids.model import GridSet
-from township.store.models import Household, utcnow
+from township.store.evacuation import Household
+from township.store.models import utcnow
 from township.store.uow import UnitOfWork
 
 __all__ = ["HOUSEHOLD_HEADERS", "HouseholdIn", "parse_flags", "write_households"]

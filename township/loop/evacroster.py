@@ -29,17 +29,8 @@ from township.loop.evacuation import (
     roster_households,
     shelter_loads,
 )
-from township.store.models import (
-    Evacuation,
-    EvacuationEvent,
-    EvacuationHousehold,
-    Handler,
-    Household,
-    Resource,
-    RosterRead,
-    Warning,
-    utcnow,
-)
+from township.store.evacuation import Evacuation, EvacuationEvent, EvacuationHousehold, Household, RosterRead
+from township.store.models import Handler, Resource, Warning, utcnow
 from township.store.uow import session_scope
 
 #: How a roster was read, for the read log.

@@ -31,17 +31,8 @@ from township.grids.model import GridSet
 from township.grids.spatial import to_metric_xy
 from township.loop.warnings import reached_villages
 from township.loop.workflow import Actor, MoveRefused
-from township.store.models import (
-    Evacuation,
-    EvacuationEvent,
-    EvacuationHousehold,
-    Household,
-    Resource,
-    Shelter,
-    Warning,
-    WarningEvent,
-    utcnow,
-)
+from township.store.evacuation import Evacuation, EvacuationEvent, EvacuationHousehold, Household, Shelter
+from township.store.models import Resource, Warning, WarningEvent, utcnow
 from township.store.uow import UnitOfWork
 
 #: A household's moves: name → (statuses it leaves from, status it goes to, whether a note is required).

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from township.grids.model import GridSet
 from township.loop.staff import _fictitious
 from township.runtime.demo import random_points_in
-from township.store.models import Household, Resource, Shelter, bump_version, utcnow
+from township.store.evacuation import Household, Shelter
+from township.store.models import Resource, bump_version, utcnow
 from township.store.uow import session_scope
 
 #: Share of a grid's households kept in the demo register (the households in low-lying or gully places).
