@@ -7,6 +7,7 @@ import pandas as pd
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
+from sqlalchemy.engine import Engine
 
 from auth import current_viewer, reader_key, signed_in
 from layers.mapfig import (
@@ -26,7 +27,7 @@ from township.domain import filters
 from township.domain.filters import FilterState
 from township.domain.policy import may_import, may_see_reach, may_see_village
 from township.loop.casefile import clamp_state
-from township.loop.evacroster import evacuation_points
+from township.loop.evacroster import evacuation_grid_counts, evacuation_points
 from township.loop.inbox import audiences_of, inbox
 from township.loop.sweeps import open_orders
 from township.loop.warnings import move_warning, reached_villages, selected_warning
@@ -208,6 +209,13 @@ def viewer_and_state(app_ctx: AppContext, data: dict) -> tuple[Actor, FilterStat
     return viewer, village_view(clamp_state(FilterState(**data), viewer, app_ctx.township.gridset), viewer)
 
 
+def evacuation_layer(engine: Engine, warning: dict, viewer: Actor) -> dict:
+    """The open ``warning`` with its evacuation for the map: the households' points as far as the viewer may see
+    them (the policy's sees_household), and its grids' moved/total counts, which name nobody (every viewer)."""
+    return {**warning, "households": evacuation_points(engine, warning["id"], viewer),
+            "grids_moved": evacuation_grid_counts(engine, warning["id"])}
+
+
 def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, warn_opened: dict | None, *,
               data_only: bool,
               grids_sent: bool | None, shown_revision: str | None) -> tuple[Patch, object, object]:
@@ -220,8 +228,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     patch = Patch()
     warning = map_warning(snap, gs, viewer, warn_opened)
     if warning:
-        # Its evacuation's households, as far as the viewer may see them (the policy's sees_household).
-        warning = {**warning, "households": evacuation_points(app_ctx.township.engine, warning["id"], viewer)}
+        warning = evacuation_layer(app_ctx.township.engine, warning, viewer)
     updates = map_updates(view, gs, warning)
     if data_only:
         # New data leaves the town outline and the resources as they were; sent again, plotly

@@ -7,6 +7,7 @@ visibility and points, which the callbacks apply as a ``Patch``.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import lru_cache
@@ -44,6 +45,13 @@ TOWN, VILLAGES, GRIDS, OVERDUE, CASES, WARNINGS, RESOURCES, RADIUS, LABELS = ran
 INSET_AREAS, INSET_CASES, INSET_LABELS = range(9, 12)
 #: The open warning's evacuation: its households as small points by status (last, so the others keep their places).
 EVACUATION = 12
+#: Its grids shaded by the share of their households moved. Plotly draws every choropleth below every
+#: scattermap (it sorts a map's layers by trace type), so the households' points stay on top.
+EVACUATION_GRIDS = 13
+#: The share-moved scale (0–100 %): pale to deep green, semi-transparent so the base map and points show.
+EVAC_GRID_SCALE = [[0.0, "#E8F5E9"], [1.0, "#1B5E20"]]
+EVAC_GRID_OPACITY = 0.5
+EVAC_GRID_LINE = "#2E7D32"
 #: The choropleth trace of each grid level.
 LEVEL_TRACES = {1: TOWN, 2: VILLAGES, 3: GRIDS}
 
@@ -286,6 +294,7 @@ def base_figure(town_fc: dict, village_fc: dict, grid_fc: dict, style: dict, vie
             maplabels.label_trace(),
             *inset_traces(village_fc),
             _points("evacuation"),
+            _choropleth("evacuation grids", EMPTY_FC, EVAC_GRID_LINE, 1.2),
         ],
         "layout": {
             # the whole figure: with a second map plotly would otherwise split the height between them
@@ -680,6 +689,7 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
     updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom)
     updates.update(inset_updates(view, gridset, lang, updates[CASES]))
     updates[EVACUATION] = evacuation_update((warning or {}).get("households") or [], lang)
+    updates[EVACUATION_GRIDS] = evacuation_grids_update(gridset, (warning or {}).get("grids_moved") or [], lang)
     return updates
 
 
@@ -693,3 +703,28 @@ def evacuation_update(points: list[tuple[float, float, str]], lang: str) -> dict
     return {"lon": [p[0] for p in points], "lat": [p[1] for p in points], "visible": True,
             "marker": {"color": [EVAC_STATUS_COLORS[s] for s in statuses], "size": 6, "opacity": 0.95},
             "text": [label(EVAC_STATUSES, s, lang) for s in statuses], "hoverinfo": "text"}
+
+
+def grids_geojson(gridset, grid_ids: list[str]) -> dict:
+    """A FeatureCollection of only these grids' geometry (a few grids sent with an update, not the level's all)."""
+    texts = shapely.to_geojson(np.array([gridset.geometry(g) for g in grid_ids], dtype=object)) if grid_ids else []
+    return {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "id": g, "geometry": json.loads(text)}
+                         for g, text in zip(grid_ids, texts, strict=True)]}
+
+
+def evacuation_grids_update(gridset, counts: list[tuple[str, int, int]], lang: str) -> dict:
+    """The open warning's evacuation grids shaded by the share of households moved (0–100 %).
+
+    ``counts`` are (grid_id, moved, total) (`township.loop.evacroster.evacuation_grid_counts`):
+    aggregates, the same for every viewer of the warning. Hover: the grid's name and "x / y 已转移".
+    """
+    rows = [(g, m, n) for g, m, n in counts if g in gridset and n > 0]
+    ids = [g for g, _, _ in rows]
+    moved = t("evac_moved", lang)
+    return {"geojson": grids_geojson(gridset, ids), "locations": ids,
+            "z": [round(100 * m / n, 1) for _, m, n in rows], "zmin": 0, "zmax": 100,
+            "colorscale": EVAC_GRID_SCALE, "showscale": False,
+            "marker": {"opacity": EVAC_GRID_OPACITY, "line": {"color": EVAC_GRID_LINE, "width": 1.2}},
+            "text": [f"{gridset.props(g)['name']}<br>{m} / {n} {moved}" for g, m, n in rows],
+            "hoverinfo": "text", "visible": bool(ids)}

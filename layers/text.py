@@ -522,4 +522,5 @@ TEXT.update({
     "evac_refused": {"zh": "拒绝转移", "en": "Refused"},
     "evac_unreachable": {"zh": "无法联系", "en": "Unreachable"},
     "evac_pending": {"zh": "未转移", "en": "Not moved"},
+    "legend_evac_share": {"zh": "网格已转移户比例 0–100%", "en": "Grid: share of households moved, 0–100 %"},
 })

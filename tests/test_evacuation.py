@@ -453,3 +453,76 @@ def test_the_warning_card_starts_the_evacuation_for_command_only_and_shows_count
     assert 0 < n < total and f"0 / {n}" in body and "已启动转移" in body
     # Counts only on the card: no household's name.
     assert not any(h in body for h in heads if len(h) >= 3)
+
+
+def test_the_map_shades_the_evacuation_grids_by_share_moved_for_every_viewer_of_the_warning(township_ctx):
+    from callbacks.dashboard import map_patch
+    from layers.mapfig import EVACUATION, EVACUATION_GRIDS
+    from township.domain.filters import FilterState
+    from township.formats.ingest import WarningIn, write_warnings
+    from township.loop.evacuation import move_household, start_evacuation
+    from township.loop.workflow import Actor
+    from township.read.views import make_view
+
+    tw = township_ctx.township
+    engine, gs = tw.engine, tw.gridset
+    warning = WarningIn(source="grid-test", external_id="grid-ice", type="ice_flood", level=1,
+                        title="凌汛红色预警(网格)", lon=POINT[0], lat=POINT[1], radius_m=RADIUS)
+    wid = write_warnings(engine, gs, [warning])[0].id
+    command = Actor("指挥员", "command")
+    start_evacuation(engine, gs, wid, command)
+
+    def rows(query: str) -> list:
+        with engine.connect() as conn:
+            return list(conn.execute(text(query), {"w": wid}))
+
+    roster_sql = ("SELECT e.id, e.version, h.grid_id, h.village_id, e.status FROM evacuation_households e "
+                  "JOIN households h ON h.id = e.household_id JOIN evacuations v ON v.id = e.evacuation_id "
+                  "WHERE v.warning_id = :w ORDER BY e.id")
+    # Check-offs: every third household moved, every sixth then settled, one refused (not moved).
+    for n, (entry, version, *_) in enumerate(rows(roster_sql)):
+        if n % 3 == 0:
+            done = move_household(engine, entry, "move", command, expected_version=version)
+            if n % 6 == 0:
+                move_household(engine, entry, "settle", command, expected_version=done.entry.version)
+        elif n == 1:
+            move_household(engine, entry, "refuse", command, expected_version=version, note="不愿离家")
+    roster = rows(roster_sql)
+    expected: dict[str, list[int]] = {}
+    for _, _, grid, _, status in roster:
+        counts = expected.setdefault(grid, [0, 0])
+        counts[0] += status in ("moved", "settled")
+        counts[1] += 1
+    assert len(expected) > 1 and 0 < sum(m for m, _ in expected.values()) < len(roster)
+    names = {f["properties"]["grid_id"]: f["properties"]["name"] for f in json.loads(
+        (ROOT / "geodata" / "dalu_grids.geojson").read_text())["features"]}
+    snap = tw.snapshot()
+    view = make_view(snap, gs, FilterState())
+
+    def drawn(viewer: Actor) -> dict[tuple, object]:
+        patch, _, _ = map_patch(township_ctx, snap, view, viewer, {"id": wid}, data_only=False, grids_sent=True,
+                                shown_revision=None)
+        return {tuple(op["location"][1:]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]
+                if op["location"][:1] == ["data"]}
+
+    mine = drawn(command)
+    grids = sorted(expected)
+    assert mine[(EVACUATION_GRIDS, "locations")] == grids
+    assert mine[(EVACUATION_GRIDS, "z")] == [round(100 * expected[g][0] / expected[g][1], 1) for g in grids]
+    assert mine[(EVACUATION_GRIDS, "text")] == [f"{names[g]}<br>{expected[g][0]} / {expected[g][1]} 已转移"
+                                                for g in grids]
+    assert [f["id"] for f in mine[(EVACUATION_GRIDS, "geojson", "features")]] == grids
+    assert len(mine[(EVACUATION, "lon")]) == len(roster)
+    # Counts name nobody: a village operator of another village the warning reaches and a responder who helps
+    # none of these households get the same shading, but not the other village's households / none at all.
+    villages = sorted({v for *_, v, _ in roster})
+    assert len(villages) > 1
+    other, responder = Actor("村值班员", "village", villages[-1]), Actor("巡查员", "responder", handler_id="nobody")
+    for viewer, points in ((other, sum(1 for *_, v, _ in roster if v == villages[-1])), (responder, 0)):
+        theirs = drawn(viewer)
+        for key in ("locations", "z", "text"):
+            assert theirs[(EVACUATION_GRIDS, key)] == mine[(EVACUATION_GRIDS, key)], (viewer.role, key)
+        assert theirs[(EVACUATION_GRIDS, "visible")] is True
+        assert len(theirs[(EVACUATION, "lon")]) == points < len(roster)
+    # A village the warning does not reach does not see the warning: no shading either.
+    assert drawn(Actor("村值班员", "village", FOREIGN))[(EVACUATION_GRIDS, "visible")] is False

@@ -11,7 +11,15 @@ import numpy as np
 from dash import html
 
 from layers.basemap import BASE_COLOURS
-from layers.mapfig import OVERDUE_RING, RESOURCE_INK, RESOURCE_SYMBOLS, colour_ticks
+from layers.mapfig import (
+    EVAC_GRID_LINE,
+    EVAC_GRID_OPACITY,
+    EVAC_GRID_SCALE,
+    OVERDUE_RING,
+    RESOURCE_INK,
+    RESOURCE_SYMBOLS,
+    colour_ticks,
+)
 from layers.text import t
 from township.domain.vocab import CASE_STATUS_COLORS, CASE_STATUSES, RESOURCE_KINDS, WARNING_LEVELS, label
 
@@ -51,7 +59,8 @@ def map_legend(lang: str, layers: Collection[str], scale_max: float | None = Non
     lang : str
         ``zh`` or ``en``.
     layers : collection of str
-        The layers the map shows (``cases``, ``warnings``, ``resources``).
+        The layers the map shows (``cases``, ``warnings``, ``resources``; ``evacuation``: the grids shaded by
+        the share of households moved, on the desk only).
     scale_max : float, optional
         The top of the grid colour scale (the town's largest value); no colour bar without it
         (the desk's map draws its own).
@@ -86,6 +95,11 @@ def map_legend(lang: str, layers: Collection[str], scale_max: float | None = Non
         items = [_item(html.Span(sym, className="lg-symbol", style={"color": ink}), label(RESOURCE_KINDS, k, lang))
                  for k, sym in RESOURCE_SYMBOLS.items()]
         groups.append(_group(t("legend_resources", lang), items))
+    if "evacuation" in layers:
+        low, high = (c for _, c in EVAC_GRID_SCALE)
+        shade = _swatch("lg-evac", background=f"linear-gradient(90deg, {low}, {high})",
+                        opacity=str(EVAC_GRID_OPACITY), **{"border-color": EVAC_GRID_LINE})
+        groups.append(_group(t("evac", lang), [_item(shade, t("legend_evac_share", lang))]))
     base = BASE_COLOURS[theme]
     groups.append(_group(t("legend_base", lang), [
         _item(_swatch("lg-line", background=base["river"]), t("legend_river", lang)),
@@ -99,5 +113,6 @@ def desk_legend(lang: str) -> html.Details:
     """The desk map's legend, over the map's lower left corner; it folds away (the grid colours are
     the map's own colour bar)."""
     return html.Details([html.Summary(t("legend", lang)),
-                         html.Div(map_legend(lang, ("cases", "warnings", "resources")), className="lg-body")],
+                         html.Div(map_legend(lang, ("cases", "warnings", "resources", "evacuation")),
+                                                           className="lg-body")],
                         className="map-legend", open=True)

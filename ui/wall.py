@@ -11,7 +11,6 @@ into a callback payload.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs
@@ -26,6 +25,7 @@ from layers.basemap import map_style, view_for_bounds
 from layers.mapfig import (
     EMPTY_FC,
     EVACUATION,
+    EVACUATION_GRIDS,
     GRIDS,
     INSET_AREAS,
     INSET_DOMAIN,
@@ -39,6 +39,7 @@ from layers.mapfig import (
     WARNINGS,
     apply_updates,
     base_figure,
+    grids_geojson,
     gridset_dense,
     inset_box,
     label_update,
@@ -274,11 +275,7 @@ def live_reds(view: View, gridset: GridSet) -> tuple[list[dict], list[str]]:
 
 def affected_update(gridset: GridSet, grids: list[str], scale: float) -> dict:
     """The grids trace on the wall: only the grids live red warnings reach, filled red (geometry included)."""
-    geoms = shapely.to_geojson(np.array([gridset.geometry(g) for g in grids], dtype=object)) if grids else []
-    fc = {"type": "FeatureCollection",
-          "features": [{"type": "Feature", "id": g, "geometry": json.loads(text)} for g, text in zip(
-              grids, geoms, strict=True)]}
-    return {"geojson": fc, "locations": grids, "z": np.ones(len(grids), dtype=np.int32),
+    return {"geojson": grids_geojson(gridset, grids), "locations": grids, "z": np.ones(len(grids), dtype=np.int32),
             "colorscale": [[0, AFFECTED_FILL], [1, AFFECTED_FILL]], "zmin": 0, "zmax": 1, "showscale": False,
             "marker": {"opacity": 0.38, "line": {"color": AFFECTED_LINE, "width": 2.5 * scale}},
             "visible": bool(grids)}
@@ -297,7 +294,8 @@ def wall_updates(view: View, gridset: GridSet, scale: float = 1.0, known_reds: l
     geometry is on the screen already and is not sent again.
     """
     updates = map_updates(view, gridset, zoom=wall_zoom(gridset))
-    updates.pop(EVACUATION, None)  # the wall shows an evacuation as counts only, never households
+    for index in (EVACUATION, EVACUATION_GRIDS):  # the wall shows an evacuation as counts only (no such traces)
+        updates.pop(index, None)
     circles, grids = live_reds(view, gridset)
     updates[RADIUS] = radius_update(circles, width=4 * scale)
     updates[GRIDS] = affected_update(gridset, grids, scale)  # the wall's grid trace shows only these

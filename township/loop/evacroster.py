@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -261,6 +261,22 @@ def evacuation_points(engine: Engine, warning_id: int, viewer: Viewer) -> list[t
             if sees_household(viewer, h.village_id, (h.helper_id, h.backup_id))]
 
 
+def evacuation_grid_counts(engine: Engine, warning_id: int) -> list[tuple[str, int, int]]:
+    """(grid_id, moved, total) per grid of ``warning_id``'s evacuation, by grid id (the map's shading).
+
+    ``moved`` counts 已转移 and 已安置 (``EVAC_SAFE``). Aggregates name nobody, so
+    every viewer who may see the warning gets them; households without a grid are left out.
+    """
+    safe = case((EvacuationHousehold.status.in_(sorted(EVAC_SAFE)), 1), else_=0)
+    with Session(engine) as s:
+        rows = s.execute(select(Household.grid_id, func.sum(safe), func.count())
+                         .join(EvacuationHousehold, EvacuationHousehold.household_id == Household.id)
+                         .join(Evacuation, Evacuation.id == EvacuationHousehold.evacuation_id)
+                         .where(Evacuation.warning_id == int(warning_id), Household.grid_id.is_not(None))
+                         .group_by(Household.grid_id).order_by(Household.grid_id)).all()
+    return [(str(grid), int(moved), int(total)) for grid, moved, total in rows]
+
+
 def _shelters(s: Session, evacuation_id: int | None) -> list[ShelterOut]:
     out = []
     for x in shelter_loads(s, evacuation_id, EVAC_SAFE):
@@ -337,5 +353,5 @@ def cleared_summaries(engine: Engine, start: datetime, end: datetime) -> list[Su
 
 __all__ = ["CHANNELS", "EvacMoveIn", "EvacStartIn", "PersonOut", "RosterRowOut", "VillageCountOut", "ShelterOut",
            "EvacuationOut", "EvacMovedOut", "SummaryOut", "roster_row", "moved_out", "evacuation_view",
-           "live_evacuations", "helper_rosters", "evacuation_points",
+           "live_evacuations", "helper_rosters", "evacuation_points", "evacuation_grid_counts",
            "log_roster_read", "evacuation_summary", "cleared_summaries"]
