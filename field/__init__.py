@@ -38,6 +38,7 @@ from field import evacpage, pages
 from field.text import word
 from township.accounts.devices import LIFETIME, check_device, open_device, revoke_device
 from township.config import session_secret
+from township.domain.actors import actor_label
 from township.domain.isotime import parse_iso
 from township.domain.policy import may_use_field_app
 from township.domain.privacy import person_role, sees_personal, shown_name, shown_phone
@@ -244,7 +245,8 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         return html(pages.case_page(
             row, _place_name(gridset, row.grid_id), shown_name(row.reporter, role),
             shown_phone(row.reporter_phone, role),
-            shown_name(row.handler, role), events, [shown_name(e.actor, role) for e in events], sees_personal(role),
+            shown_name(row.handler, role), events, [actor_label(e.actor, role, lang) for e in events],
+            sees_personal(role),
             field_moves(engine, case_id, actor), shapes, needs_photo(row, settings.field_photo_types),
             pages.photo_strip(photos, lang), utcnow(), lang, str(g.field_user)))
 

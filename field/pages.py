@@ -17,6 +17,7 @@ from typing import Literal
 from shapely.geometry.base import BaseGeometry
 
 from field.text import js_words, word
+from township.domain.actors import note_text
 from township.domain.isotime import local_text
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, TIERS, label
 from township.loop.casefile import action_label, overdue
@@ -204,7 +205,7 @@ def case_page(case: Case, place: str, reporter: str, reporter_phone: str, handle
              f'<dt>{_e(word("handler", lang))}</dt><dd>{_e(handler or "—")}</dd></dl>')
     steps = "".join(
         f'<li><time>{_e(local_text(e.at))}</time> <b>{_e(action_label(e.action, lang))}</b> {_e(who)}'
-        + (f'<br><span class="m-note">{_e(e.note)}</span>' if show_notes and e.note else "") + "</li>"
+        + (f'<br><span class="m-note">{_e(note_text(e.note, lang))}</span>' if show_notes and e.note else "") + "</li>"
         for e, who in zip(reversed(events), reversed(event_actor), strict=True))
     buttons = "".join(_move_form(m, case, lang, photo_needed) for m in moves) or \
         f'<p class="m-empty" id="m-no-moves">{_e(word("no_moves", lang))}</p>'

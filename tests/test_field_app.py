@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -186,6 +187,12 @@ def test_party_member_takes_a_pool_order_starts_and_resolves_it_with_a_photo(srv
     # loaded and decoded (a photo refused to this phone would never get a width)
     phone.wait_for_function("(i => i.complete && i.naturalWidth > 0)(document.querySelector('#m-photos img'))",
                             timeout=20000)
+    # The timeline says who in words: no API token's name, source code or handler id (the store has them).
+    trail = phone.inner_text("#m-trail")
+    logged = sql(srv, "SELECT actor, note FROM case_events WHERE case_id = :i", i=case_id)
+    assert any(a.startswith("api:") for a, _ in logged) and any(n == "hotline" for _, n in logged), logged
+    assert "api:" not in trail and "hotline" not in trail and not re.search(r"\(H-[A-Z]+-", trail), trail
+    assert "市长热线" in trail or "12345" in trail, trail
     assert not phone.errors
     # The audit trail names the party member; 开始处置 recorded where the phone was.
     name = sql(srv, "SELECT display_name FROM users WHERE username = 'party01'")[0][0]

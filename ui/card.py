@@ -6,7 +6,6 @@ behave alike (`ui.casecard`, `ui.warningcard`).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +15,6 @@ from dash import html
 
 from layers.text import t
 from township.domain.isotime import local_text as local
-from township.domain.privacy import shown_name
-from township.domain.vocab import API_CLIENTS, CASE_SOURCES, SYSTEM_ACTORS, label
 
 
 @dataclass(frozen=True)
@@ -98,33 +95,6 @@ def log_step(at: datetime, action: str, what: str, states: str, who: str, note: 
         html.Span(who, className="who"),
         html.Div(note, className="note") if note else None,
     ], className=f"step step-{action}")
-
-
-#: A handler's id after their name in a dispatch note (``派单给王伟 (H-OF-DL-01)``): the name says it on screen.
-HANDLER_ID = re.compile(r"\s*\([A-Z]{1,3}-[A-Za-z0-9-]+\)")
-
-
-def note_text(note: str | None) -> str:
-    """A log note as people read it: handler ids dropped (the name beside them stays)."""
-    return HANDLER_ID.sub("", note or "")
-
-
-def actor_label(actor: str | None, role: str, lang: str) -> str:
-    """Who wrote a log step, readable: a person's name (masked as ``role`` may see it), or what the system,
-    an API token (by its name: ``api:demo-feed-3f9a2c`` is the demo feed) or a source was."""
-    if not actor:
-        return ""
-    if actor in SYSTEM_ACTORS:
-        return label(SYSTEM_ACTORS, actor, lang)
-    if actor in CASE_SOURCES:
-        return label(CASE_SOURCES, actor, lang)
-    kind, sep, name = actor.partition(":")
-    if sep and kind.isascii() and kind.isalnum():
-        client = next((code for code in API_CLIENTS if name.startswith(code)), None)
-        if client is not None:
-            return label(API_CLIENTS, client, lang)
-        return f"{label(SYSTEM_ACTORS, 'api', lang)} · {name or kind}"
-    return shown_name(actor, role)
 
 
 def none_list(list_id: str, lang: str) -> html.Ul:

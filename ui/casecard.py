@@ -14,6 +14,7 @@ from datetime import datetime
 from dash import dcc, html
 
 from layers.text import dropdown_labels, t
+from township.domain.actors import actor_label, note_text
 from township.domain.isotime import local_text as local
 from township.domain.policy import sees_personal
 from township.domain.privacy import shown_name, shown_phone
@@ -90,9 +91,9 @@ def timeline(file: CaseFile, role: str, lang: str) -> html.Ol:
         to = label(CASE_STATUSES, e.to_status, lang) if e.to_status else ""
         tier = (f" · {label(TIERS, e.from_tier, lang)} → {label(TIERS, e.to_tier, lang)}"
                 if e.from_tier and e.to_tier and e.from_tier != e.to_tier else "")
-        note = shared.note_text(e.note) if sees_personal(role) else ""  # notes name people (派单给王伟)
+        note = note_text(e.note, lang) if sees_personal(role) else ""  # notes name people (派单给王伟)
         items.append(shared.log_step(e.at, e.action, action_label(e.action, lang), f"{move}{to}{tier}",
-                                     shared.actor_label(e.actor, role, lang), note))
+                                     actor_label(e.actor, role, lang), note))
     return html.Ol(items, className="timeline", id="case-timeline")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from layers.text import t
+from township.domain.actors import actor_label, note_text
 from township.domain.isotime import local_text as local
 from township.domain.policy import ANONYMOUS_ROLE, sees_personal
 from township.domain.privacy import shown_name, shown_phone
@@ -145,8 +146,8 @@ def _log(file: WarningFile, role: str, lang: str) -> html.Ol:
                   if e.from_status and e.to_status else "")
         # a step about another village's task shows its people as that village's people are shown here
         who = ANONYMOUS_ROLE if e.id in file.foreign_events else role
-        note = shared.note_text(e.note) if sees_personal(who) else ""
-        items.append(shared.log_step(e.at, e.action, what, states, shared.actor_label(e.actor, who, lang), note))
+        note = note_text(e.note, lang) if sees_personal(who) else ""
+        items.append(shared.log_step(e.at, e.action, what, states, actor_label(e.actor, who, lang), note))
     return html.Ol(items, className="timeline", id="warn-log")
 
 
