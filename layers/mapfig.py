@@ -721,6 +721,8 @@ def evacuation_grids_update(gridset, counts: list[tuple[str, int, int]], lang: s
     """
     rows = [(g, m, n) for g, m, n in counts if g in gridset and n > 0]
     ids = [g for g, _, _ in rows]
+    if not ids:  # no evacuation open: hidden, and no geometry or ids in the patch (filter changes carry none)
+        return {"visible": False}
     moved = t("evac_moved", lang)
     return {"geojson": grids_geojson(gridset, ids), "locations": ids,
             "z": [round(100 * m / n, 1) for _, m, n in rows], "zmin": 0, "zmax": 100,

@@ -14,6 +14,7 @@ from township.domain.vocab import EVAC_STATUS_COLORS, EVAC_STATUSES, label
 from township.grids.model import GridSet
 from township.loop.evacroster import EvacuationOut, VillageCountOut
 from ui import ids
+from ui.legend import evacuation_key
 
 #: Colours of a shelter's state.
 SHELTER_COLORS = {"ok": "#2E7D32", "amber": "#FFB300", "full": "#C62828"}
@@ -62,6 +63,7 @@ def progress(evac: EvacuationOut, gridset: GridSet, lang: str, may_start: bool, 
                   f" · {t('evac_vulnerable', lang)} {evac.vulnerable_moved} / {evac.vulnerable}"],
                  className="evac-head"),
         bar(evac.moved, evac.total, f"{evac.moved} / {evac.total}"),
+        evacuation_key(lang),  # the map's grid shading
         statuses, *_village_rows(evac.villages, gridset, lang),
         html.H5(t("evac_shelters", lang)), shelters,
     ]

@@ -96,10 +96,7 @@ def map_legend(lang: str, layers: Collection[str], scale_max: float | None = Non
                  for k, sym in RESOURCE_SYMBOLS.items()]
         groups.append(_group(t("legend_resources", lang), items))
     if "evacuation" in layers:
-        low, high = (c for _, c in EVAC_GRID_SCALE)
-        shade = _swatch("lg-evac", background=f"linear-gradient(90deg, {low}, {high})",
-                        opacity=str(EVAC_GRID_OPACITY), **{"border-color": EVAC_GRID_LINE})
-        groups.append(_group(t("evac", lang), [_item(shade, t("legend_evac_share", lang))]))
+        groups.append(evacuation_key(lang))
     base = BASE_COLOURS[theme]
     groups.append(_group(t("legend_base", lang), [
         _item(_swatch("lg-line", background=base["river"]), t("legend_river", lang)),
@@ -109,10 +106,19 @@ def map_legend(lang: str, layers: Collection[str], scale_max: float | None = Non
     return groups
 
 
+def evacuation_key(lang: str) -> html.Div:
+    """The key of the evacuation's grid shading (share of households moved): shown with the warning card's
+    evacuation, which is open whenever the map shades grids, so the desk legend over the map stays short."""
+    low, high = (c for _, c in EVAC_GRID_SCALE)
+    shade = _swatch("lg-evac", background=f"linear-gradient(90deg, {low}, {high})",
+                    opacity=str(EVAC_GRID_OPACITY), **{"border-color": EVAC_GRID_LINE})
+    return _group(t("evac", lang), [_item(shade, t("legend_evac_share", lang))])
+
+
 def desk_legend(lang: str) -> html.Details:
     """The desk map's legend, over the map's lower left corner; it folds away (the grid colours are
     the map's own colour bar)."""
     return html.Details([html.Summary(t("legend", lang)),
-                         html.Div(map_legend(lang, ("cases", "warnings", "resources", "evacuation")),
+                         html.Div(map_legend(lang, ("cases", "warnings", "resources")),
                                                            className="lg-body")],
                         className="map-legend", open=True)
