@@ -77,16 +77,24 @@ def value(page, graph: str, expr: str):
     return page.evaluate(f"() => {{ const gd = document.querySelector('{graph}'); return {expr}; }}")
 
 
-def rendered_names(page, graph: str, trace: int) -> list[str]:
-    """The label texts MapLibre actually placed on screen (first lines: the names)."""
-    page.wait_for_timeout(800)  # symbol placement settles after the tiles
-    return page.evaluate(
-        f"""() => {{
-            const gd = document.querySelector('{graph}');
-            const layer = 'plotly-trace-layer-' + gd._fullData[{trace}].uid + '-symbol';
-            const map = gd._fullLayout.map._subplot.map;
-            return map.queryRenderedFeatures({{layers: [layer]}}).map(f => String(f.properties.text));
-        }}""")
+def rendered_names(page, graph: str, trace: int, until: frozenset[str] = frozenset(), wait_s: float = 20) -> list[str]:
+    """The label texts MapLibre actually placed on screen (first lines: the names).
+
+    Symbol placement settles after the tiles, later on a loaded machine: asked again every 0.8 s
+    until the names ``until`` are all placed or ``wait_s`` has passed (then what is placed is returned).
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        page.wait_for_timeout(800)
+        texts = page.evaluate(
+            f"""() => {{
+                const gd = document.querySelector('{graph}');
+                const layer = 'plotly-trace-layer-' + gd._fullData[{trace}].uid + '-symbol';
+                const map = gd._fullLayout.map._subplot.map;
+                return map.queryRenderedFeatures({{layers: [layer]}}).map(f => String(f.properties.text));
+            }}""")
+        if until <= {t.split("\n")[0] for t in texts} or time.monotonic() > deadline:
+            return texts
 
 
 @pytest.mark.parametrize("width,height", [(1920, 1080), (3840, 2160)])
@@ -98,7 +106,7 @@ def test_village_names_are_drawn_as_map_text_with_a_legend(srv, browser, village
         names = {str(t).split("<br>")[0] for t in texts}
         assert village_names <= names, village_names - names
         assert value(page, graph, f"gd.data[{LABELS}].mode") == "text"
-        drawn = {t.split("\n")[0] for t in rendered_names(page, graph, LABELS)}
+        drawn = {t.split("\n")[0] for t in rendered_names(page, graph, LABELS, frozenset(village_names))}
         assert village_names <= drawn, village_names - drawn  # MapLibre placed every one of them
         # the three communities, named in the inset
         inset = set(value(page, graph, f"gd.data[{INSET_LABELS}].text"))
