@@ -275,6 +275,17 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
             raise ValueError("the body must be a JSON object")
         return body, check_key(body.get("key"))
 
+    def move_body(what: str) -> tuple[dict, str, int, str | None]:
+        """A move's body, its key, ``expected_version`` (of ``what``) and text; ValueError names the field."""
+        body, key = body_and_key()
+        version = body.get("expected_version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError(f"expected_version: the {what}'s version as the page showed it (an integer)")
+        text = body.get("text")
+        if text is not None and not isinstance(text, str):
+            raise ValueError("text: words, or nothing")
+        return body, key, version, text
+
     def answer(a: Answer) -> Response:
         return _json(a.body, a.status)
 
@@ -283,13 +294,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         actor = me()
         assert actor is not None
         try:
-            body, key = body_and_key()
-            version = body.get("expected_version")
-            if isinstance(version, bool) or not isinstance(version, int):
-                raise ValueError("expected_version: the case's version as the page showed it (an integer)")
-            text = body.get("text")
-            if text is not None and not isinstance(text, str):
-                raise ValueError("text: words, or nothing")
+            body, key, version, text = move_body("case")
             place = _place(body)
         except ValueError as exc:
             field, _, message = str(exc).partition(": ")
@@ -306,13 +311,7 @@ def make_blueprint(app_ctx: AppContext) -> Blueprint:
         actor = me()
         assert actor is not None
         try:
-            body, key = body_and_key()
-            version = body.get("expected_version")
-            if isinstance(version, bool) or not isinstance(version, int):
-                raise ValueError("expected_version: the household's version as the page showed it (an integer)")
-            text = body.get("text")
-            if text is not None and not isinstance(text, str):
-                raise ValueError("text: words, or nothing")
+            body, key, version, text = move_body("household")
         except ValueError as exc:
             field, _, message = str(exc).partition(": ")
             return _error(400, field if message else "(request)", message or str(exc))
