@@ -30,9 +30,9 @@ How it stays fresh (the browser side is ``assets/wall.js``):
   acknowledgement is not a clearing, and the wall has no buttons.
 * **red warnings on the map** — each live red warning draws its circle and
   fills the grids it reaches; a new one pulses a few times (assets/maplabels.js).
-* **movers** — the village ranking shows each village's rank in this Beijing month's
-  evaluation (the /analysis page's, `township.read.evaluation`) and its change from last
-  month, and names the month's biggest movers up and down.
+* **movers** — the village ranking shows each village's change of rank in this Beijing
+  month's evaluation (the /analysis page's, `township.read.evaluation`) from last month's,
+  and names the month's biggest movers up and down.
 """
 from __future__ import annotations
 

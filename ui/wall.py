@@ -370,7 +370,7 @@ def _movers_line(ev: MonthlyEvaluation, gridset: GridSet, lang: str) -> html.Div
     change = ev.table["rank_change"]
     parts = [html.Span([html.Span(t(key, lang), className="mv-tag"),
                         *[html.Span(f"{gridset.props(v)['name']} {move_text(change[v], lang)}", className="mv-name")
-                          for v in names]], className=f"mv-line {kind}")
+                          for v in names if v in gridset]], className=f"mv-line {kind}")
              for key, kind, names in (("mv_up", "up", up), ("mv_down", "down", down)) if names]
     return html.Div([*parts, html.Span(t("mv_note", lang).format(m=ev.label), className="mv-note")],
                     className="mv-movers")
@@ -381,12 +381,12 @@ def ranking_table(view: View, gridset: GridSet, lang: str, evaluation: MonthlyEv
     """The village ranking (:func:`township.read.stats.village_ranking`) as a table.
 
     With ``evaluation`` (this Beijing month's, by village: `township.read.evaluation`) each village also shows
-    its change of rank in the month from last month (:func:`move_text`; its rank in the month as the cell's
-    tooltip), and the month's biggest movers (`township.read.evaluation.biggest_movers`) are marked, and named
-    under the table (then a Div of both).
+    its change of rank in the month's evaluation from last month's (:func:`move_text`; blank when the month
+    does not rank it), and the month's biggest movers (`township.read.evaluation.biggest_movers`) are marked,
+    and named under the table (then a Div of both).
     """
     rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
-    keys = ["rank", "village", "score", "rank_done", "rank_overdue"] + (["mv_head"] if evaluation else [])
+    keys = ["rank", "village", "score", "rank_done", "rank_overdue"] + (["mv_head"] if evaluation is not None else [])
     head = html.Tr([html.Th(t(k, lang)) for k in keys])
     table = evaluation.table if evaluation is not None else None
     up, down = biggest_movers(evaluation) if evaluation is not None else ([], [])
@@ -399,7 +399,7 @@ def ranking_table(view: View, gridset: GridSet, lang: str, evaluation: MonthlyEv
         change = table.at[vid, "rank_change"]
         most = " most" if vid in up or vid in down else ""
         return [html.Td(html.Span(move_text(change, lang), className=f"mv {_move_kind(change)}{most}"),
-                        className="mv-cell", title=f"{t('an_rank', lang)} {int(table.at[vid, 'rank'])}")]
+                        className="mv-cell")]
 
     rows = [
         html.Tr([html.Td(str(r.rank)), html.Td(gridset.props(vid)["name"], className="name"),
