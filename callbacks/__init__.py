@@ -5,7 +5,20 @@ from dash import Dash
 
 from township.runtime.bootstrap import AppContext
 
-from . import admin, analysis, casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
+from . import (
+    account,
+    admin,
+    analysis,
+    casecard,
+    dashboard,
+    exports,
+    imports,
+    responder,
+    router,
+    stats,
+    wall,
+    warningcard,
+)
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [
@@ -29,3 +42,4 @@ def register(app: Dash, ctx: AppContext) -> None:
     stats.register(app, ctx)
     admin.register(app, ctx)
     analysis.register(app, ctx)
+    account.register(app, ctx)

@@ -30,6 +30,9 @@ How it stays fresh (the browser side is ``assets/wall.js``):
   acknowledgement is not a clearing, and the wall has no buttons.
 * **red warnings on the map** — each live red warning draws its circle and
   fills the grids it reaches; a new one pulses a few times (assets/maplabels.js).
+* **movers** — the village ranking shows each village's change of rank in this Beijing
+  month's evaluation (the /analysis page's, `township.read.evaluation`) from last month's,
+  and names the month's biggest movers up and down.
 """
 from __future__ import annotations
 
@@ -38,7 +41,10 @@ from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no
 from layers.mapfig import apply_updates, map_note
 from township.loop.evacroster import live_evacuations
 from township.loop.workflow import Actor
-from township.read.views import make_view
+from township.read.evaluation import MonthlyEvaluation, evaluation_for, month_of
+from township.read.resident import feedback_frame
+from township.read.snapshot import Snapshot
+from township.read.views import View, make_view
 from township.runtime.bootstrap import AppContext
 from ui import evacuation as evac_ui
 from ui import ids
@@ -46,6 +52,13 @@ from ui import wall as ui
 
 #: Whom the wall reads evacuations as: the wall, whatever DEFAULT_ROLE says (counts only).
 WALL_VIEWER = Actor("wall", "wall")
+
+
+def month_evaluation(app_ctx: AppContext, snap: Snapshot, view: View) -> MonthlyEvaluation:
+    """The villages' evaluation of the Beijing month of ``view.now`` against the month before, as the wall may see it
+    (the policy: counts of every village, no handler named)."""
+    feedback = feedback_frame(app_ctx.township.engine)
+    return evaluation_for(snap.cases, WALL_VIEWER, "village", *month_of(view.now), feedback)
 
 
 def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
@@ -58,7 +71,7 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
     # role "wall" whatever DEFAULT_ROLE says: the builders never take the configured role
     evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, tw.gridset, WALL_VIEWER), tw.gridset, opts.lang)
     return ui.page(view, tw.gridset, opts, snap.version, ui.live_alerts(view.warnings), s.tile_url,
-                   s.tile_attribution, evacuation)
+                   s.tile_attribution, evacuation, month_evaluation(app_ctx, snap, view))
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -104,7 +117,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         return (
             patch,
             ui.headline_cards(view),
-            ui.ranking_table(view, gs, lang),
+            ui.ranking_table(view, gs, lang, month_evaluation(app_ctx, snap, view)),
             ui.feed_track(view, gs, lang),
             ui.legend(view, lang),
             *ui.banner(ui.live_alerts(view.warnings), lang),

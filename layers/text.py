@@ -524,3 +524,14 @@ TEXT.update({
     "evac_pending": {"zh": "未转移", "en": "Not moved"},
     "legend_evac_share": {"zh": "网格已转移户比例 0–100%", "en": "Grid: share of households moved, 0–100 %"},
 })
+
+
+# The wall's movers (issue 17): the village ranking's change of rank in the month's evaluation.
+TEXT.update({
+    "mv_head": {"zh": "升降", "en": "Move"},
+    "mv_new": {"zh": "新", "en": "new"},
+    "mv_up": {"zh": "进步最大", "en": "Rose most"},
+    "mv_down": {"zh": "退步最大", "en": "Fell most"},
+    "mv_note": {"zh": "升降:{m} 月综合评价(按期结案率)名次较上月",
+                "en": "Move: rank in the {m} evaluation (on-time rate) against last month"},
+})

@@ -1526,6 +1526,38 @@ CALLBACKS.update({
     "an-eval.children <- an-month.value": probe_evaluation_callback,
 })
 
+# -- the account chip's live unread badge (callbacks/account.py) -----------------------------------
+
+#: Whose unread lists each role's demo user reads (township.loop.inbox.audiences_of, spelt out here).
+AUDIENCES = {"admin": ["command"], "command": ["command"], "village": [f"village:{OWN}"],
+             "responder": [f"handler:{RESPONDER_HANDLER}"], "wall": [], "anonymous": []}
+
+
+def probe_unread_badge(c: Client) -> None:
+    # Each role is told its own lists' unread count (SQL), nobody else's; asking changes nothing.
+    name = "account-unread.children <- account-poll.n_intervals"
+    before = c.site.counts()
+    r = cb(c, name, {"account-poll.n_intervals": 1, "live-version.data": 1, "state.data": state(),
+                     "account-unread.title": "(stale)"}, "account-poll.n_intervals", 200)
+    assert c.site.counts() == before
+    unread = 0
+    if AUDIENCES[c.role]:
+        username = next(u for u, _p, r_, *_ in DEMO_USERS if r_ == c.role)
+        uid = c.site.one("SELECT id FROM users WHERE username = :u", u=username)
+        marks = ", ".join(f":a{i}" for i in range(len(AUDIENCES[c.role])))
+        unread = c.site.one(
+            f"SELECT count(DISTINCT a.notification_id) FROM notification_audiences a WHERE a.audience IN ({marks}) "
+            "AND a.notification_id NOT IN (SELECT notification_id FROM notification_reads WHERE reader = :r)",
+            r=f"user:{uid}", **{f"a{i}": a for i, a in enumerate(AUDIENCES[c.role])})
+    badge = r.json()["response"]["account-unread"]
+    assert (badge["hidden"], badge["children"] if unread else "0") == (not unread, str(unread)), (c.role, badge)
+
+
+CALLBACKS.update({
+    "account-unread.children <- account-poll.n_intervals": probe_unread_badge,
+})
+
+
 #: The leaks fixed on the branch ``privacy``: each a probe of its own, so that none comes back.
 FIXED: list = [
     pytest.param("POST /api/v1/cases (re-send)", "village", probe_resend_foreign_case),

@@ -194,3 +194,37 @@ def test_a_plain_address_is_not_corrected(village_server, browser):
         assert pg.evaluate("location.search") == ""
     finally:
         context.close()
+
+
+def test_the_case_card_is_readable_and_closable_on_a_phone(server, browser):
+    # A phone opening the desk (390×844, touch): the open card is the whole screen, scrolls by itself,
+    # and its × stays at the top, thumb-sized, while it scrolls.
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+                                  locale="zh-CN")
+    try:
+        pg = context.new_page()
+        pg.goto(server.url + "/")
+        pg.wait_for_selector(ROW, state="attached", timeout=60000)
+        row = pg.locator(f'{ROW}[row-index="0"]')
+        case_id = int(row.get_attribute("row-id"))
+        # the desk's table has no room on a phone: the row is clicked as the map's point would open it
+        row.locator('.ag-cell[col-id="title"]').dispatch_event("click")
+        pg.wait_for_function(f"() => (document.querySelector('#case-title') || {{}}).innerText"
+                             f"?.startsWith('#{case_id} ')", timeout=30000)
+        card, close = box(pg, f"#{ids.CASE_CARD}"), box(pg, f"#{ids.CASE_CARD} .case-close")
+        assert (card["x"], card["y"], card["width"], card["height"]) == (0, 0, 390, 844), card
+        # every line of the card within the screen's width: nothing cut at the right edge
+        wide = pg.evaluate(f"""() => [...document.querySelectorAll('#{ids.CASE_CARD} *')]
+            .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > innerWidth + 1)
+            .map(e => e.tagName + '.' + e.className + ':' + e.textContent.slice(0, 20))""")
+        assert wide == []
+        assert pg.evaluate(f"document.querySelector('#{ids.CASE_CARD}').scrollHeight") > 844  # it scrolls …
+        pg.evaluate(f"document.querySelector('#{ids.CASE_CARD}').scrollTop = 1e6")
+        pg.wait_for_timeout(200)
+        close = box(pg, f"#{ids.CASE_CARD} .case-close")  # … and the × stays on the screen, 44 px at least
+        assert close["y"] >= 0 and close["y"] + close["height"] <= 844 and close["x"] + close["width"] <= 390
+        assert close["width"] >= 44 and close["height"] >= 44
+        pg.tap(f"#{ids.CASE_CARD} .case-close")
+        pg.wait_for_selector(f"#{ids.CASE_CARD}", state="hidden", timeout=30000)
+    finally:
+        context.close()

@@ -562,3 +562,37 @@ def test_a_dispatch_through_the_api_arrives_signed_and_is_on_the_handlers_unread
         assert "暴雨红色预警" in page.get_attribute("#account-unread", "title")
     finally:
         srv.stop()
+
+
+def test_the_unread_badge_rises_with_a_dispatch_without_a_reload(store, tmp_path, page):
+    # The officer signed in at the desk: each dispatch to them raises the badge on the open page.
+    from township.accounts.users import create_user
+
+    create_user(store.engine, "officer1", "officer-pass-1", "responder", display_name="网格员", handler_id=OFFICER)
+    command = create_token(store.engine, "desk", "command")
+    cases = [store.case(title="路灯不亮"), store.case(title="井盖缺失")]
+    srv = LiveServer(tmp_path, {"DEMO_FEED": "0", "SEED_DEMO": "0", "NOTIFY_POLL_S": "0.2", "DEFAULT_ROLE": ""},
+                     store.url).start()
+    try:
+        page.goto(srv.url + "/login")
+        page.fill("#login-username", "officer1")
+        page.fill("#login-password", "officer-pass-1")
+        page.click("#login-submit")
+        page.wait_for_selector("#account-name", timeout=60_000)
+        assert page.is_hidden("#account-unread")
+        page.evaluate("() => { window.sameLoad = true; }")  # gone if the page were loaded again
+        for n, case_id in enumerate(cases, 1):
+            version = store.sql("SELECT version FROM cases WHERE id = :c", c=case_id)[0][0]
+            r = requests.post(f"{srv.url}/api/v1/cases/{case_id}/dispatch",
+                              json={"handler": OFFICER, "expected_version": version},
+                              headers={"Authorization": f"Bearer {command}"}, timeout=30)
+            assert r.status_code == 200, r.text
+            page.wait_for_function(f"""() => {{ const b = document.querySelector('#account-unread');
+                return b && !b.hidden && b.innerText === '{n}'; }}""", timeout=30_000)
+            unread = store.sql("SELECT count(*) FROM notification_audiences WHERE audience = :a",
+                               a=f"handler:{OFFICER}")[0][0]
+            assert unread == n
+        assert "井盖缺失" in page.get_attribute("#account-unread", "title")
+        assert page.evaluate("() => window.sameLoad") is True
+    finally:
+        srv.stop()

@@ -7,18 +7,23 @@ Content-Security-Policy in a real Chromium.
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta
 
 import pytest
 import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from township.accounts.throttle import Limit, record_failure, retry_after
 from township.store.engine import init_db, make_engine
+from township.store.models import SignInFailure, utcnow
+from township.store.uow import session_scope
 
-WINDOW_S = 4
+#: Long enough that no run is slow enough to see it pass by itself: the test moves the failures instead.
+WINDOW_S = 120
+#: How far inside the window the boundary check puts the oldest failure (more than a request takes).
+MARGIN_S = 30
 USER_FAILURES = 3
 ADDRESS_FAILURES = 5
 FRAMER = "'self' https://screen.example"
@@ -53,8 +58,25 @@ def post_login(srv: LiveServer, data: dict, address: str, **headers: str) -> req
 # -- the throttle -------------------------------------------------------------------------------
 
 
+def age_failures(srv: LiveServer, key: str, oldest_at: datetime) -> None:
+    """Move ``key``'s stored failures back in time, the oldest to ``oldest_at`` (naive UTC), gaps kept.
+
+    The failures are all the throttle remembers and the server reads its own clock against them,
+    so this is the window passing without the test sleeping through it (a sleep measured around
+    slow requests was the flake: under load the failures were recorded later than the test thought).
+    """
+    engine = make_engine(srv.database_url)
+    try:
+        with session_scope(engine) as s:
+            rows = s.scalars(select(SignInFailure).where(SignInFailure.key == key).order_by(SignInFailure.at)).all()
+            shift = oldest_at - rows[0].at
+            for row in rows:
+                row.at += shift
+    finally:
+        engine.dispose()
+
+
 def test_wrong_passwords_for_a_user_are_throttled_then_the_window_passes(srv):
-    first = time.monotonic()
     for _ in range(USER_FAILURES):
         r = post_login(srv, {"username": "village01", "password": "wrong-password"}, "10.0.0.1")
         assert r.status_code == 401 and "用户名或密码错误" in r.text
@@ -65,10 +87,16 @@ def test_wrong_passwords_for_a_user_are_throttled_then_the_window_passes(srv):
         wait = int(r.headers["Retry-After"])
         assert 1 <= wait <= WINDOW_S
         assert f"{wait} 秒后再试" in r.text and "Set-Cookie" not in r.headers
-    # not before the window has passed since the first failure …
-    assert time.monotonic() - first < WINDOW_S
-    time.sleep(max(0.0, first + WINDOW_S + 0.5 - time.monotonic()))
-    # … then the right password works
+    # the oldest failure MARGIN_S before it leaves the window: still refused, told to wait MARGIN_S less
+    # the time the request took (the server's clock moved on meanwhile; Retry-After rounds up)
+    sent = utcnow()
+    age_failures(srv, "user:village01", sent - timedelta(seconds=WINDOW_S - MARGIN_S))
+    r = post_login(srv, {"username": "village01", "password": "dalu-village01"}, "10.0.0.1")
+    took = (utcnow() - sent).total_seconds()
+    assert r.status_code == 429, r.text
+    assert MARGIN_S - took <= int(r.headers["Retry-After"]) <= MARGIN_S
+    # the oldest failure a millisecond past the window (2 < 3 remain in it): the right password works
+    age_failures(srv, "user:village01", utcnow() - timedelta(seconds=WINDOW_S, milliseconds=1))
     r = post_login(srv, {"username": "village01", "password": "dalu-village01"}, "10.0.0.1")
     assert r.status_code == 302 and "township_session=" in r.headers["Set-Cookie"]
     log = srv.log.read_text()

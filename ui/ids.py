@@ -189,3 +189,5 @@ AN_PDF = "an-pdf"
 # evacuation (转移安置): the warning card's section and the wall's progress bars (start: WARN_MOVE "evacuate")
 EVAC_SECTION = "evac-section"  # the warning card's progress section
 WALL_EVAC = "wall-evac"  # the wall's evacuation progress: counts and a bar per affected village, no names
+# the account chip's unread badge follows new notifications (ACCOUNT_UNREAD above)
+ACCOUNT_POLL = "account-poll"  # dcc.Interval: how often the badge asks again (a fan-out moves no data version)

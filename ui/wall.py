@@ -62,6 +62,7 @@ from township.domain.vocab import (
 )
 from township.grids.model import GridSet
 from township.grids.spatial import from_metric, to_metric
+from township.read.evaluation import MonthlyEvaluation, biggest_movers
 from township.read.stats import RANKING_ROWS, village_ranking
 from township.read.views import View
 from ui import ids
@@ -351,18 +352,68 @@ def _pct(rate: float | None) -> str:
     return "—" if rate is None or pd.isna(rate) else f"{rate * 100:.0f}%"
 
 
-def ranking_table(view: View, gridset: GridSet, lang: str) -> html.Table:
-    """The village ranking (:func:`township.read.stats.village_ranking`) as a table."""
+def move_text(change: float, lang: str) -> str:
+    """A change of rank as the wall shows it: ▲2 up two places, ▼1 down one, — the same, 新 not ranked last month."""
+    if pd.isna(change):
+        return t("mv_new", lang)
+    n = int(change)
+    return f"▲{n}" if n > 0 else f"▼{-n}" if n < 0 else "—"
+
+
+def _move_kind(change: float) -> str:
+    return "new" if pd.isna(change) else "up" if change > 0 else "down" if change < 0 else "same"
+
+
+def _movers_line(ev: MonthlyEvaluation, gridset: GridSet, lang: str) -> html.Div:
+    """The month's biggest movers up and down, by name, under the table; and what the change column means."""
+    up, down = biggest_movers(ev)
+    change = ev.table["rank_change"]
+    parts = [html.Span([html.Span(t(key, lang), className="mv-tag"),
+                        *[html.Span(f"{gridset.props(v)['name']} {move_text(change[v], lang)}", className="mv-name")
+                          for v in names if v in gridset]], className=f"mv-line {kind}")
+             for key, kind, names in (("mv_up", "up", up), ("mv_down", "down", down)) if names]
+    return html.Div([*parts, html.Span(t("mv_note", lang).format(m=ev.label), className="mv-note")],
+                    className="mv-movers")
+
+
+def ranking_table(view: View, gridset: GridSet, lang: str, evaluation: MonthlyEvaluation | None = None
+                  ) -> html.Table | html.Div:
+    """The village ranking (:func:`township.read.stats.village_ranking`) as a table.
+
+    With ``evaluation`` (this Beijing month's, by village: `township.read.evaluation`) each village also shows
+    its change of rank in the month's evaluation from last month's (:func:`move_text`; blank when the month
+    does not rank it), and the month's biggest movers (`township.read.evaluation.biggest_movers`) are marked,
+    and named under the table (then a Div of both).
+    """
     rank = village_ranking(view.cases, view.now).head(RANKING_ROWS)
-    head = html.Tr([html.Th(t(k, lang)) for k in ("rank", "village", "score", "rank_done", "rank_overdue")])
+    keys = ["rank", "village", "score", "rank_done", "rank_overdue"] + (["mv_head"] if evaluation is not None else [])
+    head = html.Tr([html.Th(t(k, lang)) for k in keys])
+    table = evaluation.table if evaluation is not None else None
+    up, down = biggest_movers(evaluation) if evaluation is not None else ([], [])
+
+    def month_cell(vid: str) -> list:
+        if table is None:
+            return []
+        if vid not in table.index:
+            return [html.Td("", className="mv-cell")]
+        change = table.at[vid, "rank_change"]
+        most = " most" if vid in up or vid in down else ""
+        return [html.Td(html.Span(move_text(change, lang), className=f"mv {_move_kind(change)}{most}"),
+                        className="mv-cell")]
+
     rows = [
         html.Tr([html.Td(str(r.rank)), html.Td(gridset.props(vid)["name"], className="name"),
                  html.Td(f"{r.score:.0f}"), html.Td(_pct(r.done_rate)),
-                 html.Td(str(r.overdue), className="bad" if r.overdue else "")])
+                 html.Td(str(r.overdue), className="bad" if r.overdue else ""), *month_cell(vid)],
+                className="mover-up" if vid in up else "mover-down" if vid in down else "",
+                **{"data-village": vid})
         for vid, r in zip(rank.index, rank.itertuples(), strict=True)
         if vid in gridset
     ]
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="wall-rank-table")
+    out = html.Table([html.Thead(head), html.Tbody(rows)], className="wall-rank-table")
+    if evaluation is None:
+        return out
+    return html.Div([out, _movers_line(evaluation, gridset, lang)], className="wall-rank-body")
 
 
 def age_text(hours: float, lang: str) -> str:
@@ -461,9 +512,10 @@ def options_data(opts: WallOptions, gridset: GridSet) -> dict:
 
 
 def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: pd.DataFrame,
-         tile_url: str | None = None, attribution: str = "", evacuation: list | None = None) -> html.Div:
+         tile_url: str | None = None, attribution: str = "", evacuation: list | None = None,
+         evaluation: MonthlyEvaluation | None = None) -> html.Div:
     """The whole wall: built once per page load; later only patched. ``evacuation``: the evacuations' progress
-    (`ui.evacuation.wall_bars`), counts only."""
+    (`ui.evacuation.wall_bars`), counts only; ``evaluation``: the month's, for the ranking's movers."""
     lang = opts.lang
     plan = tour_plan(view, gridset, lang)
     text, banner_class, banner_hidden = banner(alerts, lang)
@@ -493,7 +545,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
                 className="wall-top",
             ),
             html.Div(headline_cards(view), id=ids.WALL_HEADLINE, className="wall-headline"),
-            html.Section([html.H2(t("ranking", lang)), html.Div(ranking_table(view, gridset, lang),
+            html.Section([html.H2(t("ranking", lang)), html.Div(ranking_table(view, gridset, lang, evaluation),
                                                                  id=ids.WALL_RANKING)],
                          className="wall-panel wall-rank"),
             html.Section(

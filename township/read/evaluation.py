@@ -11,12 +11,13 @@ next month's. The definitions (README, "Hotspots and the monthly evaluation"):
   (so 结案率 = 按期结案率 + 延期率; the rest was still open at the month's end).
 - 村级化解率 ``village_rate``: of the cases 办结 in the month (``resolved``), those that never
   left the village tier (``max_tier`` grid or village).
-- 返工率 ``rework_rate``: of ``resolved``, those a 不满意 at 回访 reopened
-  (`township.read.stats.resident_rates`).
+- 返工率 ``rework_rate``: of ``resolved``, those a 不满意 at 回访 reopened, counted as
+  `township.read.stats.resident_rates` counts them (a case reopened counts as resolved).
 
 A rate with nothing to divide is NaN. Units are ranked by 按期结案率, then 结案率, then
 fewer due cases left open, then id; ``rank_change`` is last month's rank minus
-this one's (positive: moved up), ``ontime_change`` the change of 按期结案率.
+this one's (positive: moved up), ``ontime_change`` the change of 按期结案率. The month's
+movers (`biggest_movers`) are the units whose rank rose most and fell most; the wall marks them.
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ import pandas as pd
 
 from township.domain.isotime import LOCAL_TZ
 from township.domain.policy import Viewer, may_see_village, sees_personal
-from township.read.stats import resident_rates
+from township.domain.vocab import DONE_STATUSES
 
-__all__ = ["UNITS", "EvaluationRefused", "MonthlyEvaluation", "evaluate", "evaluation_for", "month_bounds",
-           "parse_month", "previous_month"]
+__all__ = ["UNITS", "EvaluationRefused", "MonthlyEvaluation", "biggest_movers", "evaluate", "evaluation_for",
+           "month_bounds", "month_of", "parse_month", "previous_month"]
 
 #: What an evaluation groups by: the case column of each unit.
 UNITS: dict[str, str] = {"village": "village_id", "grid": "grid_id", "handler": "handler"}
@@ -48,7 +49,7 @@ def parse_month(text: str | None, now: datetime) -> tuple[int, int]:
         Naming the text and the form expected.
     """
     if not text:
-        return previous_month(*_local_month(now))
+        return previous_month(*month_of(now))
     try:
         year, month = (int(part) for part in text.split("-"))
         datetime(year, month, 1)
@@ -57,7 +58,8 @@ def parse_month(text: str | None, now: datetime) -> tuple[int, int]:
     return year, month
 
 
-def _local_month(now: datetime) -> tuple[int, int]:
+def month_of(now: datetime) -> tuple[int, int]:
+    """The Beijing month ``(year, month)`` a stored (naive UTC) time falls in."""
     local = now.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
     return local.year, local.month
 
@@ -88,23 +90,22 @@ def _month_table(cases: pd.DataFrame, key: str, year: int, month: int, feedback:
     due = _between(cases["deadline_at"], start, end)
     ontime = due & done_by_end & (resolved_at <= deadline)
     resolved = _between(cases["resolved_at"], start, end)
+    # 返工 as resident_rates counts it: reopened by a 不满意; resolved when done now or reopened
+    reworked = cases["id"].isin(feedback.loc[feedback["reopened"].to_numpy(dtype=bool), "case_id"]).to_numpy()
+    ever = cases["status"].isin(DONE_STATUSES).to_numpy() | reworked
     keys = cases[key].astype(object).to_numpy()
     frame = pd.DataFrame({"unit": keys, "due": due, "closed": due & done_by_end, "ontime": ontime,
                           "late": due & done_by_end & ~ontime, "resolved": resolved,
-                          "in_village": resolved & cases["max_tier"].isin(("grid", "village")).to_numpy()})
+                          "in_village": resolved & cases["max_tier"].isin(("grid", "village")).to_numpy(),
+                          "reworked": resolved & reworked, "ever": resolved & ever})
     frame = frame[pd.notna(frame["unit"]) & (frame["unit"] != "")]
     out = frame.groupby("unit").sum().astype(int)
     out = out[(out["due"] > 0) | (out["resolved"] > 0)]
     with np.errstate(invalid="ignore", divide="ignore"):
         for name, part, whole in (("closed_rate", "closed", "due"), ("ontime_rate", "ontime", "due"),
-                                  ("late_rate", "late", "due"), ("village_rate", "in_village", "resolved")):
+                                  ("late_rate", "late", "due"), ("village_rate", "in_village", "resolved"),
+                                  ("rework_rate", "reworked", "ever")):
             out[name] = (out[part] / out[whole]).where(out[whole] > 0)
-    rework = []
-    for unit in out.index:
-        sub = cases[(keys == unit) & resolved]
-        rate = resident_rates(sub, feedback).rework_rate if len(sub) else None
-        rework.append(np.nan if rate is None else rate)
-    out["rework_rate"] = rework
     order = out.assign(open_due=out["due"] - out["closed"]).reset_index().sort_values(
         ["ontime_rate", "closed_rate", "open_due", "unit"], ascending=[False, False, True, True], na_position="last")
     order["rank"] = np.arange(1, len(order) + 1)
@@ -145,6 +146,18 @@ def evaluate(cases: pd.DataFrame, unit: str, year: int, month: int, feedback: pd
     now_t["rank_change"] = last["rank"].reindex(now_t.index) - now_t["rank"]
     now_t["ontime_change"] = now_t["ontime_rate"] - last["ontime_rate"].reindex(now_t.index)
     return MonthlyEvaluation(unit, year, month, now_t)
+
+
+def biggest_movers(ev: MonthlyEvaluation) -> tuple[list[str], list[str]]:
+    """The month's movers: the units whose rank rose most since last month, and those whose rank fell most.
+
+    Every unit tied at the largest rise (fall) is one; nobody when no unit rose (fell). A unit not
+    ranked last month has no change and is no mover. Each list in this month's rank order.
+    """
+    change = ev.table["rank_change"]
+    up, down = change.max(), change.min()
+    return ([str(u) for u in change.index[change == up]] if up > 0 else [],
+            [str(u) for u in change.index[change == down]] if down < 0 else [])
 
 
 class EvaluationRefused(PermissionError):
