@@ -27,7 +27,7 @@ import pandas as pd
 from sqlalchemy import case, or_, select
 from sqlalchemy.engine import Connection
 
-from township.domain.vocab import DONE_STATUSES, LIVE_WARNING_STATUSES
+from township.domain.vocab import CASE_STATUSES, DONE_STATUSES, LIVE_WARNING_STATUSES
 from township.store.models import CaseEvent, Warning, WarningEvent
 
 if TYPE_CHECKING:  # snapshot.py builds the History: no import of it at run time
@@ -311,7 +311,9 @@ def _handler_of(action: str, note: str | None) -> str | None:
     """The handler a dispatch or accept names in its note (`township.loop.workflow`), else ``None``."""
     pattern = _DISPATCHED if action == "dispatch" else _ACCEPTED if action == "accept" else None
     found = pattern.match(note or "") if pattern is not None else None
-    return found["name"] if found else None
+    if found is None or found[0].rstrip(";") == CASE_STATUSES["accepted"]["zh"]:
+        return None  # "已接单" is the status word, naming nobody (older demo and bench trails)
+    return found["name"]
 
 
 def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
