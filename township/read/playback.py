@@ -19,7 +19,7 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +27,7 @@ import pandas as pd
 from sqlalchemy import case, or_, select
 from sqlalchemy.engine import Connection
 
+from township.domain.isotime import iso
 from township.domain.vocab import CASE_STATUSES, DONE_STATUSES, LIVE_WARNING_STATUSES
 from township.store.models import CaseEvent, Warning, WarningEvent
 
@@ -343,6 +344,32 @@ def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
     end = np.where(~np.isnat(ended.astype("datetime64[us]")), ended, np.where(frame["status"] == "cleared",
                                                                              fallback, _NEVER))
     return pd.DataFrame({"issued_at": frame["issued_at"], "end": end.astype("datetime64[us]")}), stream
+
+
+#: How far ahead of the server's clock a moment may be (clocks of clients drift).
+AHEAD = timedelta(minutes=1)
+
+
+def moment_problem(t: datetime, span: tuple[datetime, datetime] | None, now: datetime) -> str | None:
+    """Why ``t`` cannot be played back, in words (the rule it breaks), or ``None`` when it can.
+
+    A moment more than `AHEAD` after ``now`` is in the future; one before the trail's first
+    moment (``span``) has nothing to show. Times are shown as ISO 8601 in Beijing time.
+    """
+    t = as_utc(t)
+    if t > as_utc(now) + AHEAD:
+        return f"{_shown(t)} is in the future; the latest moment is now ({iso(now)}), give or take a minute"
+    if span is not None and t < span[0]:
+        return f"{_shown(t)} is before the audit trail begins ({iso(span[0])})"
+    return None
+
+
+def _shown(t: datetime) -> str:
+    """``t`` in Beijing time, or in UTC where that would leave the calendar (year 1, year 9999)."""
+    try:
+        return iso(t) or ""
+    except OverflowError:
+        return t.isoformat() + "Z"
 
 
 def frame_version(version: int, t: datetime, window_hours: float | None) -> int:
