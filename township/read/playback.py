@@ -130,11 +130,14 @@ class History:
     ----------
     version : int
         The data version it was read at.
+    records : int
+        The case records read (those that set a status or a tier).
     """
 
     def __init__(self, version: int, streams: dict[str, _Stream], warnings: pd.DataFrame,
-                 span: tuple[datetime, datetime] | None) -> None:
+                 span: tuple[datetime, datetime] | None, records: int = 0) -> None:
         self.version = version
+        self.records = records
         self._streams = streams
         #: per warning id: issued_at, end (cleared, or ``_NEVER``), indexed by id
         self._warnings = warnings
@@ -152,12 +155,12 @@ class History:
                                    ev.from_tier, ev.to_tier, note)
                             .where(or_(ev.to_status.is_not(None), ev.to_tier.is_not(None)))).all()
         cols = list(zip(*rows, strict=True)) if rows else [()] * 9
-        ids, eid = np.array(cols[0], np.int64), np.array(cols[2], np.int64)
-        at = np.array(cols[1], "datetime64[us]")
+        ids, eid, at = np.array(cols[0], np.int64), np.array(cols[2], np.int64), _times(cols[1])
         action, frm, to, ftier, ttier, notes = (np.array(c, object) for c in cols[3:])
         moved, tiered = pd.notna(to), pd.notna(ttier)
         names = np.array([_handler_of(a, n) for a, n in zip(action, notes, strict=True)], object)
-        unhandled = np.isin(action, UNHANDLED_MOVES)
+        # Compared one code at a time: np.isin over an object array sorts it (half a second at 60k records).
+        unhandled = np.logical_or.reduce([action == a for a in UNHANDLED_MOVES])
         streams = {
             "status": _Stream.of(ids, at, eid, to, moved),
             "tier": _Stream.of(ids, at, eid, ttier, tiered),
@@ -173,7 +176,7 @@ class History:
         if len(warnings):
             times += [warnings["issued_at"].min().to_datetime64(), warnings["issued_at"].max().to_datetime64()]
         span = (_py(min(times)), _py(max(times))) if times else None
-        return cls(version, streams, warnings, span)
+        return cls(version, streams, warnings, span, len(ids))
 
     def span(self) -> tuple[datetime, datetime] | None:
         """The first and the last moment of the trail (naive UTC): case events and warnings issued;
@@ -326,14 +329,13 @@ def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
     w = conn.execute(select(Warning.id, Warning.issued_at, Warning.expires_at, Warning.updated_at,
                             Warning.status)).all()
     cols = list(zip(*w, strict=True)) if w else [()] * 5
-    frame = pd.DataFrame({"issued_at": np.array(cols[1], "datetime64[us]"),
-                          "expires_at": np.array([_NAT if v is None else v for v in cols[2]], "datetime64[us]"),
-                          "updated_at": np.array(cols[3], "datetime64[us]"),
+    frame = pd.DataFrame({"issued_at": _times(cols[1]), "expires_at": _times(cols[2]),
+                          "updated_at": _times(cols[3]),
                           "status": np.array(cols[4], object)}, index=pd.Index(np.array(cols[0], np.int64)))
     ev = conn.execute(select(WarningEvent.warning_id, WarningEvent.at, WarningEvent.id, WarningEvent.to_status)
                       .where(WarningEvent.to_status.is_not(None))).all()
     ecols = list(zip(*ev, strict=True)) if ev else [()] * 4
-    ids, at, eid = np.array(ecols[0], np.int64), np.array(ecols[1], "datetime64[us]"), np.array(ecols[2], np.int64)
+    ids, at, eid = np.array(ecols[0], np.int64), _times(ecols[1]), np.array(ecols[2], np.int64)
     to = np.array(ecols[3], object)
     stream = _Stream.of(ids, at, eid, to, np.ones(len(ids), bool))
     cleared = _Stream.of(ids, at, eid, at, to == "cleared").firsts()
@@ -380,6 +382,11 @@ def frame_version(version: int, t: datetime, window_hours: float | None) -> int:
     """
     key = f"{version}|{as_utc(t).isoformat()}|{window_hours}".encode()
     return -1 - int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big")
+
+
+def _times(values: tuple) -> np.ndarray:
+    """Stored times (datetimes, ``None`` for none) as datetime64[us]; pandas converts ten times faster than numpy."""
+    return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy("datetime64[us]")
 
 
 def _py(value: np.datetime64) -> datetime:
