@@ -53,45 +53,80 @@ def as_utc(t: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
-class _Stream:
-    """Dated values of one kind, sorted by (case id, time, event id)."""
+class _Dated:
+    """Records sorted by (case or warning id, time, record id)."""
 
-    ids: np.ndarray  # int64 case (or warning) id per event
-    at: np.ndarray  # datetime64[us] per event
-    values: np.ndarray  # the value each event sets (object, or the time itself)
+    ids: np.ndarray  # int64 case (or warning) id per record
+    at: np.ndarray  # datetime64[us] per record
+
+    def bounds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each of ``ids``' first record and one past its last (equal when it has none)."""
+        return np.searchsorted(self.ids, ids, "left"), np.searchsorted(self.ids, ids, "right")
+
+    def last(self, start: np.ndarray, end: np.ndarray, t: np.datetime64) -> np.ndarray:
+        """Per id, the index of its last record at or before ``t``; -1 when it had none yet.
+
+        The records of one id are sorted by time, so those at or before ``t`` come
+        first: counting them (a cumulative sum over all records) finds the last.
+        """
+        done = np.zeros(len(self.at) + 1, np.int32)  # int32: half the memory traffic of the default
+        np.cumsum(self.at <= t, dtype=np.int32, out=done[1:])
+        count = done[end] - done[start]
+        return np.where(count > 0, start + count - 1, -1)
+
+
+@dataclass(frozen=True)
+class _Stream(_Dated):
+    """Dated values of one kind."""
+
+    values: np.ndarray  # the value each record sets
 
     @classmethod
     def of(cls, ids: np.ndarray, at: np.ndarray, eid: np.ndarray, values: np.ndarray, keep: np.ndarray) -> _Stream:
-        """The events ``keep`` selects, sorted."""
+        """The records ``keep`` selects, sorted."""
         ids, at, eid, values = ids[keep], at[keep], eid[keep], values[keep]
         order = np.lexsort((eid, at, ids))
         return cls(ids[order], at[order], values[order])
 
     def firsts(self) -> _Stream:
-        """Only the first event of each id."""
+        """Only the first record of each id."""
         first = np.flatnonzero(np.r_[True, self.ids[1:] != self.ids[:-1]]) if len(self.ids) else np.zeros(0, int)
         return _Stream(self.ids[first], self.at[first], self.values[first])
 
-    def bounds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each of ``ids``' first event and one past its last (equal when it has none)."""
-        return np.searchsorted(self.ids, ids, "left"), np.searchsorted(self.ids, ids, "right")
-
-    def last(self, start: np.ndarray, end: np.ndarray, t: np.datetime64) -> np.ndarray:
-        """Per id, the index of its last event at or before ``t``; -1 when it had none yet.
-
-        The events of one id are sorted by time, so those at or before ``t`` come
-        first: counting them (a cumulative sum over the whole stream) finds the last.
-        """
-        done = np.zeros(len(self.at) + 1, np.int64)
-        np.cumsum(self.at <= t, out=done[1:])
-        count = done[end] - done[start]
-        return np.where(count > 0, start + count - 1, -1)
-
     def value_of(self, ids: np.ndarray, default: np.ndarray) -> np.ndarray:
-        """The value of each of ``ids`` in a stream of one event per id (`firsts`), else ``default``."""
+        """The value of each of ``ids`` in a stream of one record per id (`firsts`), else ``default``."""
         start, end = self.bounds(ids)
         return np.where(end > start, self.values[np.minimum(start, max(len(self.ids) - 1, 0))]
                         if len(self.ids) else default, default)
+
+
+@dataclass(frozen=True)
+class _Trail(_Dated):
+    """Every record that sets a status or a tier, and per kind of value (status, tier, handler,
+    resolve, close) where each record's case last set it.
+
+    ``prev[kind][n]`` is the last record of that kind at or before record ``n`` in its case
+    (-1: none yet), so the one pass that finds each case's last record by t finds its last of
+    every kind too.
+    """
+
+    prev: dict[str, np.ndarray]
+    #: per kind, the value each record sets (meaningful where the record is of that kind)
+    values: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, ids: np.ndarray, at: np.ndarray, kinds: dict[str, np.ndarray],
+           values: dict[str, np.ndarray]) -> _Trail:
+        """The trail of sorted records; ``kinds`` masks which records set which value."""
+        n = len(ids)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if n else np.zeros(0, np.int64)
+        case_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+        prev = {}
+        for kind, mask in kinds.items():
+            # Carried forward along the trail, and cut where it came from an earlier case.
+            got = np.maximum.accumulate(np.where(mask, np.arange(n), -1)) if n else np.zeros(0, np.int64)
+            prev[kind] = np.where(got >= case_start, got, -1).astype(np.int32 if n < 2**31 else np.int64)
+        return cls(ids, at, prev, values)
 
 
 @dataclass(frozen=True)
@@ -99,17 +134,17 @@ class _Aligned:
     """The streams laid over the cases of one snapshot, in its row order (kept per snapshot)."""
 
     key: tuple[int, int]
-    #: per stream, each case's first event and one past its last
-    bounds: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: each case's first event in the trail and one past its last
+    bounds: tuple[np.ndarray, np.ndarray]
     #: status and tier codes (the snapshot's categories) before a case's first event, and per event
     status_before: np.ndarray
     status_codes: np.ndarray
     tier_before: np.ndarray
     tier_codes: np.ndarray
-    #: the handler per handler event, the last one of each case being the stored handler
-    handlers: np.ndarray
-    #: the stored handler of each case, and whether it has any handler event (else it keeps that one)
-    stored_handler: np.ndarray
+    #: the stored handler of each case (in row order), then the handler each handler event left (the
+    #: last one of each case being the stored handler): a frame takes its handlers from it in one go
+    handlers: pd.api.extensions.ExtensionArray
+    #: whether a case has any handler event (else it keeps the stored handler throughout)
     handled: np.ndarray
     #: whether a case has a tier trail (then its highest tier at t is its tier at t)
     tiered: np.ndarray
@@ -134,10 +169,11 @@ class History:
         The case records read (those that set a status or a tier).
     """
 
-    def __init__(self, version: int, streams: dict[str, _Stream], warnings: pd.DataFrame,
-                 span: tuple[datetime, datetime] | None, records: int = 0) -> None:
+    def __init__(self, version: int, trail: _Trail, streams: dict[str, _Stream], warnings: pd.DataFrame,
+                 span: tuple[datetime, datetime] | None) -> None:
         self.version = version
-        self.records = records
+        self.records = len(trail.ids)
+        self._trail = trail
         self._streams = streams
         #: per warning id: issued_at, end (cleared, or ``_NEVER``), indexed by id
         self._warnings = warnings
@@ -161,12 +197,13 @@ class History:
         names = np.array([_handler_of(a, n) for a, n in zip(action, notes, strict=True)], object)
         # Compared one code at a time: np.isin over an object array sorts it (half a second at 60k records).
         unhandled = np.logical_or.reduce([action == a for a in UNHANDLED_MOVES])
+        order = np.lexsort((eid, at, ids))
+        kinds = {"status": moved, "tier": tiered, "handler": pd.notna(names) | unhandled,
+                 "resolve": action == "resolve", "close": action == "close"}
+        values = {"status": to, "tier": ttier, "handler": names, "resolve": at, "close": at}
+        trail = _Trail.of(ids[order], at[order], {k: m[order] for k, m in kinds.items()},
+                          {k: v[order] for k, v in values.items()})
         streams = {
-            "status": _Stream.of(ids, at, eid, to, moved),
-            "tier": _Stream.of(ids, at, eid, ttier, tiered),
-            "handler": _Stream.of(ids, at, eid, names, pd.notna(names) | unhandled),
-            "resolve": _Stream.of(ids, at, eid, at, action == "resolve"),
-            "close": _Stream.of(ids, at, eid, at, action == "close"),
             # The status and tier a case had before its first event: that event's "from", else its "to".
             "status_before": _Stream.of(ids, at, eid, np.where(pd.notna(frm), frm, to), moved).firsts(),
             "tier_before": _Stream.of(ids, at, eid, np.where(pd.notna(ftier), ftier, ttier), tiered).firsts(),
@@ -176,7 +213,7 @@ class History:
         if len(warnings):
             times += [warnings["issued_at"].min().to_datetime64(), warnings["issued_at"].max().to_datetime64()]
         span = (_py(min(times)), _py(max(times))) if times else None
-        return cls(version, streams, warnings, span, len(ids))
+        return cls(version, trail, streams, warnings, span)
 
     def span(self) -> tuple[datetime, datetime] | None:
         """The first and the last moment of the trail (naive UTC): case events and warnings issued;
@@ -194,27 +231,30 @@ class History:
             return self._aligned
 
     def _make_aligned(self, snap: Snapshot, key: tuple[int, int]) -> _Aligned:
-        cases, s = snap.cases, self._streams
+        cases, s, trail = snap.cases, self._streams, self._trail
         ids = cases["id"].to_numpy(np.int64)
         status_dtype, tier_dtype = cases["status"].dtype, cases["tier"].dtype
         stored_status = cases["status"].cat.codes.to_numpy().astype(np.int64)
         stored_tier = cases["tier"].cat.codes.to_numpy().astype(np.int64)
         status_before = _codes(s["status_before"].value_of(ids, np.full(len(ids), None, object)), status_dtype)
         tier_before = _codes(s["tier_before"].value_of(ids, np.full(len(ids), None, object)), tier_dtype)
-        bounds = {name: s[name].bounds(ids) for name in ("status", "tier", "handler", "resolve", "close")}
+        start, end = trail.bounds(ids)
+        # Per case, its last event of each kind over the whole trail (-1: none).
+        final = {k: np.where(end > start, prev[np.maximum(end - 1, 0)] if len(prev) else -1, -1)
+                 for k, prev in trail.prev.items()}
         # The last handler event of a case left the handler the store holds now: that name is exact (a
         # note may hold a pool's label, or a name cut short), the earlier ones come from their notes.
         stored_handler = cases["handler"].to_numpy(object)
-        start, end = bounds["handler"]
-        handled = end > start
-        handlers = s["handler"].values.copy()
-        last = end[handled] - 1
+        handled = final["handler"] >= 0
+        handlers = trail.values["handler"].copy()
+        last = final["handler"][handled]
         named = pd.notna(handlers[last])
         handlers[last[named]] = stored_handler[handled][named]
-        return _Aligned(key, bounds, np.where(status_before >= 0, status_before, stored_status),
-                        _codes(s["status"].values, status_dtype), np.where(tier_before >= 0, tier_before, stored_tier),
-                        _codes(s["tier"].values, tier_dtype), handlers, stored_handler, handled,
-                        bounds["tier"][1] > bounds["tier"][0])
+        pool = pd.array(np.concatenate([stored_handler, handlers]), dtype=cases["handler"].dtype)
+        return _Aligned(key, (start, end), np.where(status_before >= 0, status_before, stored_status),
+                        _codes(trail.values["status"], status_dtype),
+                        np.where(tier_before >= 0, tier_before, stored_tier),
+                        _codes(trail.values["tier"], tier_dtype), pool, handled, final["tier"] >= 0)
 
     def snapshot_at(self, snap: Snapshot, t: datetime, *, window_hours: float | None = None) -> Snapshot:
         """The snapshot as it was at ``t``.
@@ -243,39 +283,39 @@ class History:
         """
         t = as_utc(t)
         t64 = np.datetime64(t, "us")
-        al, s, cases = self._align(snap), self._streams, snap.cases
+        al, cases = self._align(snap), snap.cases
         reported = cases["reported_at"].to_numpy()
         keep = reported <= t64
         if window_hours is not None:
             keep &= reported >= t64 - np.timedelta64(round(window_hours * 3_600_000_000), "us")
         rows = np.flatnonzero(keep)
+        trail = self._trail
+        # Each case's last event by t (one pass over the trail), then its last event of each kind by then.
+        i = trail.last(al.bounds[0][rows], al.bounds[1][rows], t64)
+        j = {k: _take(prev, i, np.full(len(i), -1)) for k, prev in trail.prev.items()}
+        status = _take(al.status_codes, j["status"], al.status_before[rows])
+        tier = _take(al.tier_codes, j["tier"], al.tier_before[rows])
+        # From the pool: a case without handler events its stored handler, else its event's (none yet: -1, missing).
+        handler = np.where(al.handled[rows], np.where(j["handler"] >= 0, j["handler"] + len(cases), -1), rows)
 
-        def last(name: str) -> np.ndarray:
-            start, end = al.bounds[name]
-            return s[name].last(start[rows], end[rows], t64)
-
-        i = last("status")
-        status = _take(al.status_codes, i, al.status_before[rows])
-        i = last("tier")
-        tier = _take(al.tier_codes, i, al.tier_before[rows])
-        i = last("handler")
-        handler = np.where(al.handled[rows], _take(al.handlers, i, np.full(len(i), None, object)),
-                           al.stored_handler[rows])
-
-        frame = cases.iloc[rows].reset_index(drop=True)
         status_dtype, tier_dtype, max_dtype = cases["status"].dtype, cases["tier"].dtype, cases["max_tier"].dtype
-        frame["status"] = pd.Categorical.from_codes(status, dtype=status_dtype)
-        frame["tier"] = pd.Categorical.from_codes(tier, dtype=tier_dtype)
         # Tiers only move up: a case with a tier trail had its highest tier at t then.
-        max_tier = frame["max_tier"].cat.codes.to_numpy().astype(np.int64)
+        max_tier = cases["max_tier"].cat.codes.to_numpy()[rows].astype(np.int64)
         tiered = al.tiered[rows]
         max_tier[tiered] = max_dtype.categories.get_indexer(tier_dtype.categories)[tier[tiered]]
-        frame["max_tier"] = pd.Categorical.from_codes(max_tier, dtype=max_dtype)
-        frame["handler"] = pd.array(handler, dtype="str")
         done = np.isin(status, status_dtype.categories.get_indexer(sorted(DONE_STATUSES)))
         closed = status == status_dtype.categories.get_indexer(["closed"])[0]
-        frame["resolved_at"] = _done_at(s["resolve"], last("resolve"), frame["resolved_at"].to_numpy(), t64, done)
-        frame["closed_at"] = _done_at(s["close"], last("close"), frame["closed_at"].to_numpy(), t64, closed)
+        at_t = {
+            "status": pd.Categorical.from_codes(status, dtype=status_dtype),
+            "tier": pd.Categorical.from_codes(tier, dtype=tier_dtype),
+            "max_tier": pd.Categorical.from_codes(max_tier, dtype=max_dtype),
+            "handler": al.handlers.take(handler, allow_fill=True),
+            "resolved_at": _done_at(trail.at, j["resolve"], cases["resolved_at"].to_numpy()[rows], t64, done),
+            "closed_at": _done_at(trail.at, j["close"], cases["closed_at"].to_numpy()[rows], t64, closed),
+        }
+        # Only the columns that stay as stored are taken from the snapshot; the frame keeps its column order.
+        kept = cases.drop(columns=list(at_t)).iloc[rows]
+        frame = pd.DataFrame({c: at_t[c] if c in at_t else kept[c].array for c in cases.columns}, copy=False)
         return replace(snap, version=frame_version(snap.version, t, window_hours), cases=frame,
                        warnings=self._warnings_at(snap.warnings, t64), now=t)
 
@@ -296,10 +336,10 @@ class History:
         return warnings[live].assign(status=status[live])
 
 
-def _done_at(stream: _Stream, i: np.ndarray, stored: np.ndarray, t64: np.datetime64, done: np.ndarray) -> np.ndarray:
+def _done_at(at: np.ndarray, i: np.ndarray, stored: np.ndarray, t64: np.datetime64, done: np.ndarray) -> np.ndarray:
     """When a case done at t was resolved (closed): its last such event by t, else the stored time if that is
     by t (a case without that part of the trail); NaT for a case not done at t."""
-    out = _take(stream.at, i, np.where(stored <= t64, stored, _NAT))
+    out = _take(at, i, np.where(stored <= t64, stored, _NAT))
     out[~done] = _NAT
     return out
 
