@@ -235,6 +235,20 @@ def test_frames_are_told_apart_and_draw_as_the_map_draws(ctx):
     assert first <= ice_night(tw.engine)[0] and last <= utcnow() + timedelta(hours=6)
 
 
+def test_the_index_merged_after_writes_is_the_index_read_whole(ctx, timeline):
+    from township.read.playback import History
+
+    tw = ctx.township
+    merged, snap = tw.history(), tw.snapshot()
+    with tw.engine.connect() as conn:
+        whole = History.read(conn, snap.version)
+    assert merged.records == whole.records and merged is not whole
+    for at in (timeline["t"]["dispatch0"], timeline["t"]["close7"], utcnow() - timedelta(hours=5)):
+        one, two = merged.snapshot_at(snap, at), whole.snapshot_at(snap, at)
+        pd.testing.assert_frame_equal(one.cases, two.cases)
+        pd.testing.assert_frame_equal(one.warnings, two.warnings)
+
+
 # -- the API: GET /api/v1/cases?as_of= ---------------------------------------------------------------
 
 

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from township.domain.isotime import iso
 from township.domain.vocab import CASE_STATUSES, DONE_STATUSES, LIVE_WARNING_STATUSES
@@ -88,6 +89,10 @@ class _Stream(_Dated):
         order = np.lexsort((eid, at, ids))
         return cls(ids[order], at[order], values[order])
 
+    def where(self, keep: np.ndarray) -> _Stream:
+        """The records ``keep`` selects (still sorted)."""
+        return _Stream(self.ids[keep], self.at[keep], self.values[keep])
+
     def firsts(self) -> _Stream:
         """Only the first record of each id."""
         first = np.flatnonzero(np.r_[True, self.ids[1:] != self.ids[:-1]]) if len(self.ids) else np.zeros(0, int)
@@ -130,6 +135,67 @@ class _Trail(_Dated):
 
 
 @dataclass(frozen=True)
+class _Records:
+    """The records of the index as columns, sorted by (case, time, record id): what a later read merges into.
+
+    ``status``, ``tier`` (set, else missing), ``status_from``, ``tier_from`` (the record's "from",
+    else its "to"), ``handler`` (named by a dispatch or accept; missing otherwise), and flags of the
+    records after which nobody holds the case (``unhandled``), and of resolve and close records.
+    Text columns are interned (one object per distinct value), as a million records repeat a few words.
+    """
+
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, columns: dict[str, np.ndarray]) -> _Records:
+        order = np.lexsort((columns["eid"], columns["at"], columns["ids"]))
+        return cls({k: v[order] for k, v in columns.items()})
+
+    def merged(self, newer: _Records) -> _Records:
+        """These records and ``newer`` ones, sorted again."""
+        if not len(newer.columns["ids"]):
+            return self
+        return _Records.of({k: np.concatenate([v, newer.columns[k]]) for k, v in self.columns.items()})
+
+    def trail(self) -> _Trail:
+        c = self.columns
+        kinds = {"status": pd.notna(c["status"]), "tier": pd.notna(c["tier"]),
+                 "handler": pd.notna(c["handler"]) | c["unhandled"], "resolve": c["resolve"], "close": c["close"]}
+        values = {"status": c["status"], "tier": c["tier"], "handler": c["handler"]}
+        return _Trail.of(c["ids"], c["at"], kinds, values)
+
+
+def _read_records(conn: Connection, where: ColumnElement[bool] | None = None) -> _Records:
+    """The case records (those ``where`` selects, else all) that set a status or a tier, as sorted columns."""
+    ev = CaseEvent
+    # The note only where it names a handler: the rest of the notes need not cross.
+    note = case((ev.action.in_(HANDLER_MOVES), ev.note), else_=None)
+    stmt = select(ev.case_id, ev.at, ev.id, ev.action, ev.from_status, ev.to_status, ev.from_tier, ev.to_tier, note) \
+        .where(or_(ev.to_status.is_not(None), ev.to_tier.is_not(None)))
+    rows = conn.execute(stmt if where is None else stmt.where(where)).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    action, frm, to, ftier, ttier, notes = (np.array(c, object) for c in cols[3:])
+    names = np.array([_handler_of(a, n) for a, n in zip(action, notes, strict=True)], object)
+    return _Records.of({
+        "ids": np.array(cols[0], np.int64), "at": _times(cols[1]), "eid": np.array(cols[2], np.int64),
+        "status": _interned(to), "tier": _interned(ttier), "handler": _interned(names),
+        "status_from": _interned(np.where(pd.notna(frm), frm, to)),
+        "tier_from": _interned(np.where(pd.notna(ftier), ftier, ttier)),
+        # Compared one code at a time: np.isin over an object array sorts it (half a second at 60k records).
+        "unhandled": np.logical_or.reduce([action == a for a in UNHANDLED_MOVES]),
+        "resolve": action == "resolve", "close": action == "close",
+    })
+
+
+def _interned(values: np.ndarray) -> np.ndarray:
+    """An object array holding one object per distinct value (``None`` for missing)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    out = np.full(len(codes), None, object)
+    out[codes >= 0] = np.asarray(uniques, object)[codes[codes >= 0]]
+    return out
+
+
+@dataclass(frozen=True)
 class _Aligned:
     """The streams laid over the cases of one snapshot, in its row order (kept per snapshot)."""
 
@@ -169,12 +235,21 @@ class History:
         The case records read (those that set a status or a tier).
     """
 
-    def __init__(self, version: int, trail: _Trail, streams: dict[str, _Stream], warnings: pd.DataFrame,
-                 span: tuple[datetime, datetime] | None) -> None:
+    def __init__(self, version: int, records: _Records, wstatus: _Stream, warnings: pd.DataFrame,
+                 span: tuple[datetime, datetime] | None, seen: tuple[int | None, int]) -> None:
         self.version = version
-        self.records = len(trail.ids)
-        self._trail = trail
-        self._streams = streams
+        self.records = len(records.columns["ids"])
+        self._records = records
+        #: the newest record id and the number of records in the store when read: where a later read goes on
+        self._seen = seen
+        self._trail = records.trail()
+        c = records.columns
+        self._streams = {
+            # The status and tier a case had before its first record: that record's "from", else its "to".
+            "status_before": _Stream(c["ids"], c["at"], c["status_from"]).where(pd.notna(c["status"])).firsts(),
+            "tier_before": _Stream(c["ids"], c["at"], c["tier_from"]).where(pd.notna(c["tier"])).firsts(),
+            "warning": wstatus,
+        }
         #: per warning id: issued_at, end (cleared, or ``_NEVER``), indexed by id
         self._warnings = warnings
         self._span = span
@@ -182,38 +257,30 @@ class History:
         self._lock = threading.Lock()
 
     @classmethod
-    def read(cls, conn: Connection, version: int) -> History:
-        """Read the audit trail of the store ``conn`` is connected to, at data version ``version``."""
+    def read(cls, conn: Connection, version: int, previous: History | None = None) -> History:
+        """Read the audit trail of the store ``conn`` is connected to, at data version ``version``.
+
+        With ``previous`` (the index of an earlier version) only the records written since it
+        are read and merged in: records are only ever added, with increasing ids. When the
+        store holds other records than that sum (a bench removed some), all are read again.
+        """
         ev = CaseEvent
-        # The note only where it names a handler: the rest of the notes need not cross.
-        note = case((ev.action.in_(HANDLER_MOVES), ev.note), else_=None)
-        rows = conn.execute(select(ev.case_id, ev.at, ev.id, ev.action, ev.from_status, ev.to_status,
-                                   ev.from_tier, ev.to_tier, note)
-                            .where(or_(ev.to_status.is_not(None), ev.to_tier.is_not(None)))).all()
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 9
-        ids, eid, at = np.array(cols[0], np.int64), np.array(cols[2], np.int64), _times(cols[1])
-        action, frm, to, ftier, ttier, notes = (np.array(c, object) for c in cols[3:])
-        moved, tiered = pd.notna(to), pd.notna(ttier)
-        names = np.array([_handler_of(a, n) for a, n in zip(action, notes, strict=True)], object)
-        # Compared one code at a time: np.isin over an object array sorts it (half a second at 60k records).
-        unhandled = np.logical_or.reduce([action == a for a in UNHANDLED_MOVES])
-        order = np.lexsort((eid, at, ids))
-        kinds = {"status": moved, "tier": tiered, "handler": pd.notna(names) | unhandled,
-                 "resolve": action == "resolve", "close": action == "close"}
-        values = {"status": to, "tier": ttier, "handler": names, "resolve": at, "close": at}
-        trail = _Trail.of(ids[order], at[order], {k: m[order] for k, m in kinds.items()},
-                          {k: v[order] for k, v in values.items()})
-        streams = {
-            # The status and tier a case had before its first event: that event's "from", else its "to".
-            "status_before": _Stream.of(ids, at, eid, np.where(pd.notna(frm), frm, to), moved).firsts(),
-            "tier_before": _Stream.of(ids, at, eid, np.where(pd.notna(ftier), ftier, ttier), tiered).firsts(),
-        }
-        warnings, streams["warning"] = _read_warnings(conn)
+        newest, total = conn.execute(select(func.max(ev.id), func.count()).select_from(ev)).one()
+        records = None
+        if previous is not None and previous._seen[0] is not None:
+            since = previous._seen[0]
+            added = conn.scalar(select(func.count()).select_from(ev).where(ev.id > since)) or 0
+            if previous._seen[1] + added == total:
+                records = previous._records.merged(_read_records(conn, ev.id > since))
+        if records is None:
+            records = _read_records(conn)
+        warnings, wstatus = _read_warnings(conn)
+        at = records.columns["at"]
         times = [at.min(), at.max()] if len(at) else []
         if len(warnings):
             times += [warnings["issued_at"].min().to_datetime64(), warnings["issued_at"].max().to_datetime64()]
         span = (_py(min(times)), _py(max(times))) if times else None
-        return cls(version, trail, streams, warnings, span)
+        return cls(version, records, wstatus, warnings, span, (newest, total))
 
     def span(self) -> tuple[datetime, datetime] | None:
         """The first and the last moment of the trail (naive UTC): case events and warnings issued;
