@@ -320,10 +320,11 @@ class History:
         named = pd.notna(handlers[last])
         handlers[last[named]] = stored_handler[handled][named]
         pool = pd.array(np.concatenate([stored_handler, handlers]), dtype=cases["handler"].dtype)
+        # Codes per record as int16 (a few statuses and tiers): a city's trail holds millions of records.
         return _Aligned(key, (start, end), np.where(status_before >= 0, status_before, stored_status),
-                        _codes(trail.values["status"], status_dtype),
+                        _codes(trail.values["status"], status_dtype).astype(np.int16),
                         np.where(tier_before >= 0, tier_before, stored_tier),
-                        _codes(trail.values["tier"], tier_dtype), pool, handled, final["tier"] >= 0)
+                        _codes(trail.values["tier"], tier_dtype).astype(np.int16), pool, handled, final["tier"] >= 0)
 
     def snapshot_at(self, snap: Snapshot, t: datetime, *, window_hours: float | None = None) -> Snapshot:
         """The snapshot as it was at ``t``.
