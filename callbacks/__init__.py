@@ -6,6 +6,7 @@ from dash import Dash
 from township.runtime.bootstrap import AppContext
 
 from . import admin, analysis, casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
+from . import playback
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [
@@ -29,3 +30,4 @@ def register(app: Dash, ctx: AppContext) -> None:
     stats.register(app, ctx)
     admin.register(app, ctx)
     analysis.register(app, ctx)
+    playback.register(app, ctx)
