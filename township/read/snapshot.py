@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from township.domain.vocab import (
 )
 from township.grids.install import load_gridset
 from township.grids.model import GridSet
+from township.read.playback import History
 from township.store.models import (
     Case,
     Meta,
@@ -85,6 +87,9 @@ class Snapshot:
     #: warning id → the level-3 grids its radius reaches
     warning_grids: dict[int, list[str]]
     resources: pd.DataFrame
+    #: the moment it shows (naive UTC) when it is a playback frame (`township.read.playback`): views
+    #: compute overdue at it; ``None`` for the live snapshot, whose moment is the current time
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,8 @@ class Township:
         #: the data version `follow_grids` last looked at the digest in
         self._followed = -1
         self.last_reload: Reload | None = None
+        self._history: History | None = None
+        self._history_lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, reloaded if the store's data version moved."""
@@ -168,6 +175,22 @@ class Township:
                 # Built whole, then swapped in: a reader holds either the old snapshot or the new one.
                 self._snapshot = self._load(version, self._snapshot)
             return self._snapshot
+
+    def history(self) -> History:
+        """The playback index (`township.read.playback`) of the current snapshot's data version.
+
+        Read on first use and again only when the data version moved; readers in other
+        threads meanwhile keep the one they hold.
+        """
+        version = self.snapshot().version
+        got = self._history
+        if got is not None and got.version == version:
+            return got
+        with self._history_lock:
+            if self._history is None or self._history.version != version:
+                with self.engine.connect() as conn:
+                    self._history = History.read(conn, version)
+            return self._history
 
     def follow_grids(self) -> None:
         """Use the store's grids if they were replaced since this process read them (the admin page, here or in

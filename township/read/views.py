@@ -195,8 +195,12 @@ def shown_ids(gridset: GridSet, level: int, villages: list[str]) -> list[str]:
 
 
 def make_view(snap: Snapshot, gridset: GridSet, f: FilterState, now: datetime | None = None) -> View:
-    """Apply the filter state to a snapshot: one pass of numpy masks."""
-    now = now or utcnow()
+    """Apply the filter state to a snapshot: one pass of numpy masks.
+
+    ``now`` is the moment overdue and the time window are computed at: default the
+    snapshot's own (a playback frame's) or else the current time.
+    """
+    now = now or snap.now or utcnow()
     cases = snap.cases[case_mask(snap.cases, f, now)]
     overdue = overdue_mask(cases, now)
     warnings = snap.warnings[warning_mask(snap, f)]

@@ -84,6 +84,24 @@ ACTIVE_WARNINGS: list[tuple[str, int, str, float, tuple[float, float]]] = [
     ("public_security", 4, "治安巡防蓝色提示", 1.0, (0.78, 0.70)),
 ]
 
+#: The night of the red ice-flood warning (黄河凌汛, the first of ACTIVE_WARNINGS): the cases it brought,
+#: as (type, domain, source, title); a replay of the last 24 hours shows them come in and get handled.
+ICE_NIGHT: list[tuple[str, str, str, str]] = [
+    ("hazard", "safety", "patrol", "冰凌堵塞河道"),
+    ("hotline", "livelihood", "hotline", "房屋进水"),
+    ("hazard", "safety", "patrol", "道路结冰"),
+    ("service", "livelihood", "citizen", "群众转移安置"),
+    ("hazard", "safety", "sensor", "堤坝渗水"),
+    ("hotline", "livelihood", "hotline", "独居老人被困求助"),
+    ("hazard", "safety", "patrol", "冰凌冲毁护栏"),
+    ("hotline", "livelihood", "hotline", "停电停暖"),
+]
+#: How many cases the ice-flood night has, and the prefix of their ``external_id``.
+ICE_NIGHT_CASES = 24
+ICE_PREFIX = "DEMO-ICE-"
+#: Under a red warning a safety case must be handled within hours, not days (急事急办): the deadline it gets.
+ICE_DEADLINE_H = 4.0
+
 
 @dataclass
 class _Rng:
@@ -150,7 +168,8 @@ def seed_demo(engine: Engine, gridset: GridSet, now: datetime | None = None, see
     Returns
     -------
     int
-        The number of cases written (0 when the store already had cases).
+        The number of cases written, the year's and the ice-flood night's (`ICE_NIGHT_CASES`);
+        0 when the store already had cases.
     """
     now = now or utcnow()
     rng = _Rng(np.random.default_rng(seed))
@@ -168,8 +187,53 @@ def seed_demo(engine: Engine, gridset: GridSet, now: datetime | None = None, see
                 e.case_id = case.id
             s.add_all(events)
         _seed_warnings(s, gridset, now, rng)
+        # A generator of its own: the year above stays the same whatever the night draws.
+        night = _seed_ice_night(s, gridset, now, _Rng(np.random.default_rng(seed + 1)))
         bump_version(s)
-        return len(types)
+        return len(types) + night
+
+
+@dataclass
+class _Trail:
+    """A case's closed loop played up to ``now``: its audit records and where they left it."""
+
+    events: list[CaseEvent]
+    status: str
+    updated: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    @classmethod
+    def play(cls, reported: datetime, steps: list[tuple[float, str, str | None, str, str]], now: datetime,
+             handler: str, tier: str, cancel_at: datetime | None = None) -> _Trail:
+        """The ``steps`` (hours after the report, move, from, to, note) that happened by ``now``.
+
+        With ``cancel_at`` the case is cancelled then instead of being accepted; a case
+        above grid tier gets its escalation logged as its own move, right after dispatch.
+        """
+        trail = cls([], "reported", reported)
+        for hours, action, frm, to, note in steps:
+            at = reported + timedelta(hours=hours)
+            if at > now:
+                break
+            if cancel_at is not None and action == "accept":
+                trail.events.append(CaseEvent(at=cancel_at, actor="指挥中心", action="cancel",
+                                              from_status=trail.status, to_status="cancelled", note="群众撤回诉求"))
+                trail.status, trail.updated = "cancelled", cancel_at
+                break
+            actor = "群众" if action == "report" else ("指挥中心" if action in ("dispatch", "close") else handler)
+            trail.events.append(CaseEvent(at=at, actor=actor, action=action, from_status=frm, to_status=to,
+                                          note=note))
+            trail.status, trail.updated = to, at
+            trail.resolved_at = at if action == "resolve" else trail.resolved_at
+            trail.closed_at = at if action == "close" else trail.closed_at
+        if tier != "grid" and len(trail.events) > 1:
+            at = trail.events[1].at
+            trail.events.insert(2, CaseEvent(at=at, actor="指挥中心", action="escalate",
+                                             from_status=trail.events[1].to_status,
+                                             to_status=trail.events[1].to_status, from_tier="grid", to_tier=tier,
+                                             note="上报上级化解"))
+        return trail
 
 
 def _play_case(i: int, ctype: str, lon: float, lat: float, grid_id: str, gridset: GridSet,
@@ -196,34 +260,14 @@ def _play_case(i: int, ctype: str, lon: float, lat: float, grid_id: str, gridset
     steps = [
         (0.0, "report", None, "reported", "上报"),
         (dispatch_h, "dispatch", "reported", "dispatched", f"派单给{handler}"),
-        (accept_h, "accept", "dispatched", "accepted", "已接单"),
+        (accept_h, "accept", "dispatched", "accepted", f"{handler}接单"),
         ((accept_h + resolve_h) / 2, "start", "accepted", "in_progress", "开始处置"),
         (resolve_h, "resolve", "in_progress", "resolved", "处置完毕"),
         (close_h, "close", "resolved", "closed", "回访满意,销号"),
     ]
-    cancelled = gen.random() < 0.01
-    events: list[CaseEvent] = []
-    status, resolved_at, closed_at, updated = "reported", None, None, reported
-    for hours, action, frm, to, note in steps:
-        at = reported + timedelta(hours=hours)
-        if at > now:
-            break
-        if cancelled and action == "accept":
-            at = reported + timedelta(hours=dispatch_h + 1)
-            events.append(CaseEvent(at=at, actor="指挥中心", action="cancel", from_status=status,
-                                    to_status="cancelled", note="群众撤回诉求"))
-            status, updated = "cancelled", at
-            break
-        actor = "群众" if action == "report" else ("指挥中心" if action in ("dispatch", "close") else handler)
-        events.append(CaseEvent(at=at, actor=actor, action=action, from_status=frm, to_status=to, note=note))
-        status, updated = to, at
-        resolved_at = at if action == "resolve" else resolved_at
-        closed_at = at if action == "close" else closed_at
-    if tier != "grid" and len(events) > 1:
-        # Escalation is logged as its own move, right after dispatch.
-        at = events[1].at
-        events.insert(2, CaseEvent(at=at, actor="指挥中心", action="escalate", from_status=events[1].to_status,
-                                   to_status=events[1].to_status, from_tier="grid", to_tier=tier, note="上报上级化解"))
+    cancel_at = reported + timedelta(hours=dispatch_h + 1) if gen.random() < 0.01 else None
+    trail = _Trail.play(reported, steps, now, handler, tier, cancel_at)
+    status, events = trail.status, trail.events
     title = TITLES[domain][int(gen.integers(len(TITLES[domain])))]
     return (
         Case(
@@ -244,10 +288,10 @@ def _play_case(i: int, ctype: str, lon: float, lat: float, grid_id: str, gridset
             reporter_phone=rng.phone(),
             handler=handler if status != "reported" else None,
             reported_at=reported,
-            updated_at=updated,
+            updated_at=trail.updated,
             deadline_at=deadline,
-            resolved_at=resolved_at,
-            closed_at=closed_at,
+            resolved_at=trail.resolved_at,
+            closed_at=trail.closed_at,
         ),
         events,
     )
@@ -286,3 +330,57 @@ def _seed_warnings(s: Session, gridset: GridSet, now: datetime, rng: _Rng) -> No
         s.add(w)
         s.flush()
         s.add_all(WarningGrid(warning_id=w.id, grid_id=g) for g in gridset.grids_within(lon, lat, w.radius_m))
+
+
+def _seed_ice_night(s: Session, gridset: GridSet, now: datetime, rng: _Rng) -> int:
+    """The cases of the red ice-flood warning's night, in its grids, from its issue up to ``now``.
+
+    Each plays its closed loop up to ``now``: the early ones are closed by now, the late ones
+    still open, and the safety ones past their hours-long deadline show overdue while open.
+    """
+    warning = s.scalars(select(Warning).where(Warning.type == ACTIVE_WARNINGS[0][0], Warning.level == 1,
+                                              Warning.status == "active")).first()
+    grids = gridset.grids_within(warning.lon, warning.lat, warning.radius_m) if warning else []
+    if warning is None or not grids:
+        return 0
+    gen = rng.gen
+    start = warning.issued_at - timedelta(minutes=30)  # the first calls came just before the warning
+    span_h = max((now - start).total_seconds() / 3600 - 0.25, 0.25)
+    for n, hours in enumerate(np.sort(gen.uniform(0, span_h, ICE_NIGHT_CASES))):
+        ctype, domain, source, title = ICE_NIGHT[int(gen.integers(len(ICE_NIGHT)))]
+        grid_id = grids[int(gen.integers(len(grids)))]
+        lon, lat = random_points_in(gridset.geometry(grid_id), 1, gen)[0]
+        reported = start + timedelta(hours=float(hours))
+        handler = gridset.props(grid_id).get("officer") or "网格员"
+        tier = "township" if gen.random() < 0.2 else "grid"
+        dispatch_h = float(gen.uniform(0.05, 0.4))
+        accept_h = dispatch_h + float(gen.uniform(0.05, 0.5))
+        start_h = accept_h + float(gen.uniform(0.1, 0.6))
+        resolve_h = start_h + float(gen.lognormal(np.log(3.0), 0.6))
+        steps = [
+            (0.0, "report", None, "reported", "上报"),
+            (dispatch_h, "dispatch", "reported", "dispatched", f"派单给{handler}"),
+            (accept_h, "accept", "dispatched", "accepted", f"{handler}接单"),
+            (start_h, "start", "accepted", "in_progress", "开始处置"),
+            (resolve_h, "resolve", "in_progress", "resolved", "处置完毕"),
+            (resolve_h + float(gen.uniform(1.0, 6.0)), "close", "resolved", "closed", "回访满意,销号"),
+        ]
+        trail = _Trail.play(reported, steps, now, handler, tier)
+        deadline = reported + (timedelta(hours=ICE_DEADLINE_H) if domain == "safety"
+                               else timedelta(days=TIER_DAYS[tier]))
+        case = Case(
+            source=source, external_id=f"{ICE_PREFIX}{n + 1:03d}", type=ctype, domain=domain,
+            status=trail.status, tier=tier, max_tier=tier, title=title,
+            description=f"{gridset.props(grid_id)['name']}:{title}({warning.title})",
+            lon=round(float(lon), 6), lat=round(float(lat), 6), grid_id=grid_id,
+            village_id=gridset.village_of(grid_id), reporter=rng.name(), reporter_phone=rng.phone(),
+            handler=handler if trail.status != "reported" else None, reported_at=reported,
+            updated_at=trail.updated, deadline_at=deadline, resolved_at=trail.resolved_at,
+            closed_at=trail.closed_at,
+        )
+        s.add(case)
+        s.flush()
+        for e in trail.events:
+            e.case_id = case.id
+        s.add_all(trail.events)
+    return ICE_NIGHT_CASES
