@@ -5,8 +5,20 @@ from dash import Dash
 
 from township.runtime.bootstrap import AppContext
 
-from . import admin, analysis, casecard, dashboard, exports, imports, responder, router, stats, wall, warningcard
-from . import playback
+from . import (
+    admin,
+    analysis,
+    casecard,
+    dashboard,
+    exports,
+    imports,
+    playback,
+    responder,
+    router,
+    stats,
+    wall,
+    warningcard,
+)
 
 #: Path pattern → page renderer, first match wins.
 ROUTES: router.Routes = [

@@ -39,8 +39,8 @@ from township.read.views import View, alerts, grid_detail, warning_mask
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version, utcnow
 from ui import casecard, ids, warningcard
-from ui import playback as playback_ui
 from ui import dashboard as ui
+from ui import playback as playback_ui
 from ui import stats as stats_ui
 from ui.account import account_bar
 from ui.exports import export_row

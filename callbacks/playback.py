@@ -11,16 +11,18 @@ not in the URL.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
+import pandas as pd
 from dash import Dash, Input, Output, Patch, State, no_update
 from dash import ctx as dash_ctx
 
 from auth import current_viewer
 from layers.text import t as text
 from township.domain.filters import PLAY_HOURS, FilterState, moment_text
-from township.domain.isotime import LOCAL_TZ
+from township.domain.isotime import LOCAL_TZ, local_text
 from township.loop.casefile import clamp_state
 from township.read.snapshot import Snapshot, Township
 from township.read.views import View, make_view
@@ -64,11 +66,11 @@ class Player:
             start = end = 0
         if 0 < start < end:
             out = replace(out, start=start, end=end)
-        return replace(
-            out, playing=data.get("playing") is True, loop=data.get("loop") is True,
-            speed=data.get("speed") if data.get("speed") in ui.SPEEDS else out.speed,
-            step=data.get("step") if data.get("step") in ui.STEPS else out.step,
-            preset=data.get("preset") if data.get("preset") in ui.RANGES else out.preset)
+        speed, step, preset = data.get("speed"), data.get("step"), data.get("preset")
+        return replace(out, playing=data.get("playing") is True, loop=data.get("loop") is True,
+                       speed=speed if isinstance(speed, int) and speed in ui.SPEEDS else out.speed,
+                       step=step if isinstance(step, int) and step in ui.STEPS else out.step,
+                       preset=preset if isinstance(preset, str) and preset in ui.RANGES else out.preset)
 
 
 @dataclass(frozen=True)
@@ -166,10 +168,10 @@ def play(frame: Frame, trigger: str | None, values: dict, now: int, span: tuple[
         p = replace(p, preset=preset)
         return replace(frame, player=p, t=t if p.start <= t <= p.end else p.start)
     if trigger in (ids.PB_FROM, ids.PB_TO):
-        start, end = read_typed(values.get("from")), read_typed(values.get("to"))
-        if start is None or end is None or start >= end or end > now + 60:
+        typed = read_typed(values.get("from")), read_typed(values.get("to"))
+        if typed[0] is None or typed[1] is None or typed[0] >= typed[1] or typed[1] > now + 60:
             return replace(frame, note="pb_bad_range")
-        p = replace(p, preset="custom", start=start, end=end)
+        p = replace(p, preset="custom", start=typed[0], end=typed[1])
         return replace(frame, player=p, t=_clamp(t, p))
     if trigger == ids.PB_MODE:
         mode, hours = read_mode(values.get("mode"), frame.mode, frame.hours)
@@ -185,7 +187,7 @@ def play(frame: Frame, trigger: str | None, values: dict, now: int, span: tuple[
 
 def initial_player(state: FilterState, now: datetime, span: tuple[int, int] | None) -> Player:
     """The player of a page opened at ``state`` (a shared ``?t=``): the shortest preset holding its moment."""
-    end = ui.epoch(now)
+    end = ui.epoch(now) // 60 * 60
     if state.t is None:
         start, end = preset_range(OPEN_PRESET, end, span)
         return Player(start=start, end=end)
@@ -203,18 +205,40 @@ def trail_span(tw: Township) -> tuple[int, int] | None:
     return (ui.epoch(span[0]), ui.epoch(span[1])) if span else None
 
 
+#: What a frame's key reads of its cases and warnings: what the map, the figures and the table show of them.
+KEY_CASES = ["id", "status", "tier", "max_tier", "handler", "grid_id", "deadline_at", "resolved_at"]
+KEY_WARNINGS = ["id", "status", "level"]
+
+
+def frame_key(frame: Snapshot) -> int:
+    """A key of what a replayed frame shows: equal for equal frames whatever the data version (negative, so
+    never a data version).
+
+    The trail's index is rebuilt with every data version, so the frame's own version moves with any new
+    data; this key moves only when the moment, or what the moment shows, does. New data that leaves the
+    replayed moment as it was (a case reported now) then redraws nothing.
+    """
+    digest = hashlib.blake2b(digest_size=7)
+    digest.update(str((frame.now, len(frame.cases), len(frame.warnings))).encode())
+    for part in (frame.cases[KEY_CASES], frame.warnings[KEY_WARNINGS]):
+        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    return -1 - int.from_bytes(digest.digest(), "big")
+
+
 def frame_snapshot(tw: Township, state: FilterState) -> Snapshot:
-    """What the views of ``state`` are built from: the live snapshot, or as it was at ``state.t``."""
+    """What the views of ``state`` are built from: the live snapshot, or as it was at ``state.t``
+    (its version :func:`frame_key`)."""
     snap = tw.snapshot()
     if state.t is None:
         return snap
-    return tw.history().snapshot_at(snap, state.t, window_hours=state.hours if state.mode == "moving" else None)
+    frame = tw.history().snapshot_at(snap, state.t, window_hours=state.hours if state.mode == "moving" else None)
+    return replace(frame, version=frame_key(frame))
 
 
 def frame_view(tw: Township, state: FilterState) -> tuple[Snapshot, View]:
     """The snapshot of ``state`` (:func:`frame_snapshot`) and its view, overdue judged at ``t`` when replayed."""
     snap = frame_snapshot(tw, state)
-    return snap, make_view(snap, tw.gridset, state, now=state.t)
+    return snap, make_view(snap, tw.gridset, state)
 
 
 def outputs(frame: Frame, before: Frame, lang: str) -> tuple:
@@ -225,13 +249,12 @@ def outputs(frame: Frame, before: Frame, lang: str) -> tuple:
         patch["t"] = moment_text(ui.moment(frame.t)) if frame.t is not None else None
         patch["mode"], patch["hours"] = frame.mode, frame.hours
     p = frame.player
-    custom = None if p.preset == "custom" else {"display": "none"}
     typed = "pb-typed bad" if frame.note else "pb-typed"
     slider = frame.t if frame.t is not None else p.start
     return (patch, asdict(p), not p.playing, ui.frame_ms(p.speed), p.start, p.end, slider, p.step,
             ui.marks(p.start, p.end), text("pb_pause" if p.playing else "pb_play", lang),
-            no_update if frame.note else ui.local_text(ui.moment(p.start)),
-            no_update if frame.note else ui.local_text(ui.moment(p.end)), custom, custom, typed, typed)
+            no_update if frame.note else local_text(ui.moment(p.start)),
+            no_update if frame.note else local_text(ui.moment(p.end)), p.preset != "custom", typed, typed)
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -251,8 +274,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.PB_PLAY, "children"),
         Output(ids.PB_FROM, "value"),
         Output(ids.PB_TO, "value"),
-        Output(ids.PB_FROM, "style"),
-        Output(ids.PB_TO, "style"),
+        Output(ids.PB_CUSTOM, "hidden"),
         Output(ids.PB_FROM, "className"),
         Output(ids.PB_TO, "className"),
         Input(ids.PB_TIMER, "n_intervals"),
@@ -265,12 +287,13 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_play(*args):
         trigger = dash_ctx.triggered_id
         if (trigger in BUTTONS or trigger == ids.PB_TIMER) and not dash_ctx.triggered[0].get("value"):
-            return (no_update,) * 16  # a control drawn anew fires with nothing clicked: no action
+            return (no_update,) * 15  # a control drawn anew fires with nothing clicked: no action
         # the state as the viewer may have it (the policy's clamp): a village operator replays their village
         state = clamp_state(FilterState(**args[-2]), current_viewer(app_ctx), tw.gridset)
         before = Frame(Player.load(args[-1]), ui.epoch(state.t) if state.t is not None else None, state.mode,
                        state.hours)
         values = dict(zip([name for _, name in CONTROLS], args[6:6 + len(CONTROLS)], strict=True))
         span = trail_span(tw) if trigger in (ids.PB_OPEN, ids.PB_RANGE) else None
-        frame = play(before, trigger, values, ui.epoch(utcnow()), span)
+        now = ui.epoch(utcnow()) // 60 * 60  # whole minutes: a range (and the moment opened) reads 05:56, not 05:56:37
+        frame = play(before, trigger, values, now, span)
         return outputs(frame, before, state.lang)

@@ -205,6 +205,7 @@ PB_MODE = "pb-mode"  # cumulative, or a moving window of N hours
 PB_RANGE = "pb-range"  # preset: last 24 h, a week, a month, the whole trail, custom
 PB_FROM = "pb-from"  # custom range: start, a Beijing date-time (datetime-local input)
 PB_TO = "pb-to"  # custom range: end
+PB_CUSTOM = "pb-custom"  # the custom range's two inputs, shown when the preset is custom
 PB_SLIDER = "pb-slider"  # the moment within the range (epoch seconds)
 PB_CLOCK = "pb-clock"  # the moment in Beijing time, beside the slider
 PB_BADGE = "pb-badge"  # over the map while replaying: 回放 and the clock

@@ -27,6 +27,7 @@ RANGES: dict[str, int | None] = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 8640
 WINDOW_HOURS: tuple[int, ...] = (6, 24, 72)
 #: How a typed moment of a custom range is written (Beijing time).
 TYPED = "%Y-%m-%d %H:%M"
+TYPED_HINT = "2026-12-05 18:00"
 #: The most labels under the slider.
 MARKS = 6
 #: The shortest time between two frames: faster speeds take more steps per frame instead, so that a
@@ -115,18 +116,20 @@ def bar(state: FilterState, player: dict) -> html.Div:
             html.Div(
                 [
                     _small(ranges, player["preset"], ids.PB_RANGE, lang, 118),
-                    dcc.Input(id=ids.PB_FROM, type="text", debounce=True, placeholder=TYPED.replace("%", ""),
-                              value=local_text(moment(start)), className="pb-typed",
-                              style=None if custom else {"display": "none"}, title=t("pb_from", lang)),
-                    dcc.Input(id=ids.PB_TO, type="text", debounce=True, placeholder=TYPED.replace("%", ""),
-                              value=local_text(moment(end)), className="pb-typed",
-                              style=None if custom else {"display": "none"}, title=t("pb_to", lang)),
+                    html.Span([t("pb_from", lang),
+                               dcc.Input(id=ids.PB_FROM, type="text", debounce=True, placeholder=TYPED_HINT,
+                                         value=local_text(moment(start)), className="pb-typed"),
+                               t("pb_to", lang),
+                               dcc.Input(id=ids.PB_TO, type="text", debounce=True, placeholder=TYPED_HINT,
+                                         value=local_text(moment(end)), className="pb-typed")],
+                              id=ids.PB_CUSTOM, className="pb-custom", hidden=not custom),
                     _small(mode_options(lang, state.hours), mode_value(state), ids.PB_MODE, lang, 188),
-                    dcc.RadioItems([{"label": f"{s}×", "value": s} for s in SPEEDS], player["speed"], id=ids.PB_SPEED,
-                                   inline=True, className="pb-radio", **{"title": t("pb_speed", lang)}),
-                    dcc.RadioItems([{"label": t(k, lang), "value": s} for s, k in STEPS.items()], player["step"],
-                                   id=ids.PB_STEP, inline=True, className="pb-radio",
-                                   **{"title": t("pb_step", lang)}),
+                    html.Div(dcc.RadioItems([{"label": f"{s}×", "value": s} for s in SPEEDS], player["speed"],
+                                            id=ids.PB_SPEED, inline=True, className="pb-radio"),
+                             title=t("pb_speed", lang)),
+                    html.Div(dcc.RadioItems([{"label": t(k, lang), "value": s} for s, k in STEPS.items()],
+                                            player["step"], id=ids.PB_STEP, inline=True, className="pb-radio"),
+                             title=t("pb_step", lang)),
                     dcc.Checklist([{"label": t("pb_loop", lang), "value": "loop"}],
                                   ["loop"] if player["loop"] else [], id=ids.PB_LOOP, inline=True,
                                   className="pb-radio"),
