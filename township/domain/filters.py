@@ -203,7 +203,7 @@ def from_query(search: str | None, villages: set[str], grids: set[str],
         raw = query["t"][-1]
         moment = parse_moment(raw, now or datetime.now(UTC).replace(tzinfo=None))
         if moment is None:
-            notices.append(f"t={raw}")
+            notices.append("t=" + raw.strip().replace(" ", "+"))  # as it was typed (a "+" arrives as a space)
         else:
             values["t"] = moment
     notices += [f"{key}={','.join(v)}" for key, v in query.items() if key not in FilterState.model_fields]
