@@ -532,7 +532,7 @@ TEXT.update({
     "pb_live": {"zh": "返回实时", "en": "Back to live"},
     "pb_replay": {"zh": "回放", "en": "Replay"},
     "pb_play": {"zh": "▶ 播放", "en": "▶ Play"},
-    "pb_pause": {"zh": "⏸ 暂停", "en": "⏸ Pause"},
+    "pb_pause": {"zh": "‖ 暂停", "en": "‖ Pause"},
     "pb_back": {"zh": "上一步", "en": "Step back"},
     "pb_fwd": {"zh": "下一步", "en": "Step forward"},
     "pb_loop": {"zh": "循环", "en": "Loop"},
