@@ -68,11 +68,12 @@ def test_mode_and_hours_are_checked():
     assert parse("?hours=168")[0].hours == 168
 
 
-def test_back_to_town_keeps_the_moment_and_reset_goes_live():
+def test_back_to_town_and_reset_keep_the_moment():
     from township.domain.filters import reset, up_to_town
 
-    state = FilterState(t=NOW, village=["DL-01"], level=3)
-    assert up_to_town(state).t == NOW and reset(state).t is None
+    state = FilterState(t=NOW, mode="moving", hours=6, village=["DL-01"], level=3, domain=["safety"])
+    assert up_to_town(state).t == NOW
+    assert reset(state) == FilterState(t=NOW, mode="moving", hours=6)
 
 
 # -- the player ---------------------------------------------------------------------------------------------

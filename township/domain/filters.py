@@ -236,5 +236,6 @@ def up_to_village(state: FilterState) -> FilterState:
 
 
 def reset(state: FilterState) -> FilterState:
-    """Back to the town with every filter cleared; the language stays."""
-    return FilterState(lang=state.lang)
+    """Back to the town with every filter cleared; the language and a replayed moment stay (the time
+    control's 返回实时 ends a replay)."""
+    return FilterState(lang=state.lang, t=state.t, mode=state.mode, hours=state.hours)
