@@ -156,6 +156,10 @@ def openapi_document() -> dict[str, Any]:
         _query("since_version", "only cases changed after this data version, oldest change first",
                {"type": "integer", "minimum": 0}),
         _query("format", "geojson: same as Accept: application/geo+json", {"enum": ["json", "geojson"]}),
+        _query("as_of", "ISO 8601 time: each case as it was then, from the audit trail (status, tier, handler, "
+               "resolved/closed, overdue at that moment); only cases reported by then; filters apply to what "
+               "they were then. 400 when not ISO 8601, more than a minute ahead of the server, before the trail "
+               "begins, or with since_version", {"type": "string", "format": "date-time"}),
     ]
     def body_of(name: str) -> dict:
         schema = {"oneOf": [_ref(name), {"type": "array", "maxItems": MAX_BATCH, "items": _ref(name)}]}

@@ -2,12 +2,14 @@
 warnings (JSON and CAP 1.2) and the data version."""
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, request
 from pydantic import BaseModel
 
 from township.domain.filters import WINDOWS, FilterState, from_query
+from township.domain.isotime import iso, parse_iso
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, LIVE_WARNING_STATUSES, WARNING_STATUSES
 from township.formats.cap import CapFormatError, parse_cap
 from township.formats.cap_out import CAP_MIMETYPE, alert_element, alert_xml, feed_xml, in_feed
@@ -31,6 +33,7 @@ from township.loop.warnings import (
 )
 from township.loop.workflow import MOVES, MoveRefused, allowed_moves, apply_move
 from township.read.api import Viewer, area_desc, case_out, case_page, get_case, get_warnings, warning_out
+from township.read.playback import moment_problem
 from township.read.resident import follow_counts
 from township.runtime.bootstrap import AppContext
 from township.store.models import data_version, utcnow
@@ -53,7 +56,7 @@ from .http import (
 )
 
 #: Query parameters of GET /cases that are not dashboard filters.
-PAGING = ("limit", "offset", "since_version", "format")
+PAGING = ("limit", "offset", "since_version", "format", "as_of")
 #: Filters of the dashboard that say something about cases (its map-only ones are unknown here).
 CASE_FILTERS = ("village", "domain", "status", "type", "window")
 #: Who sends CAP: the sender name of our own alerts.
@@ -113,6 +116,28 @@ def _case_filter(ctx: AppContext, who: Viewer) -> FilterState:
     return state
 
 
+def _as_of(ctx: AppContext, since: int | None) -> datetime | None:
+    """The ``as_of`` moment asked for (naive UTC), or ``None``; 400 naming it and the rule it breaks."""
+    raw = request.args.get("as_of")
+    if raw is None:
+        return None
+    if since is not None:
+        raise ApiError(400, [FieldError(None, "as_of", "cannot be combined with since_version, which lists "
+                                        "the changes up to now; ask for one or the other")])
+    try:
+        moment = parse_iso(raw) if raw.strip() else None
+    except (ValueError, OverflowError) as e:  # overflow: a zone that moves it off the calendar (year 1)
+        raise ApiError(400, [FieldError(None, "as_of", str(e) if isinstance(e, ValueError) else
+                                        f"{raw!r} lies outside the years 1 to 9999 in UTC")]) from None
+    if moment is None:
+        raise ApiError(400, [FieldError(None, "as_of", "is empty; give an ISO 8601 time "
+                                        "(e.g. 2024-04-09T10:00:00+08:00)")])
+    problem = moment_problem(moment, ctx.township.history().span(), utcnow())
+    if problem:
+        raise ApiError(400, [FieldError(None, "as_of", problem)])
+    return moment
+
+
 def register(bp: Blueprint, ctx: AppContext) -> None:
     """Add the ``/api/v1`` routes to ``bp``."""
     township = ctx.township
@@ -138,11 +163,13 @@ def register(bp: Blueprint, ctx: AppContext) -> None:
         limit = int_arg("limit", 100, 1, 1000)
         offset = int_arg("offset", 0, 0)
         since = int_arg("since_version", None, 0)
-        now = utcnow()
-        page = case_page(township, state, now, since, limit, offset)
+        as_of = _as_of(ctx, since)
+        now = as_of or utcnow()
+        page = case_page(township, state, now, since, limit, offset, as_of)
         follows = follow_counts(township.engine, [r.id for r in page.rows])
-        items = [case_out(r, who, now, follows[r.id]) for r in page.rows]
-        head = {"version": page.version, "total": page.total, "limit": limit, "offset": offset}
+        items = [case_out(r, who, now, follows[r.id], page.at.get(r.id)) for r in page.rows]
+        head = {"version": page.version, "total": page.total, "limit": limit, "offset": offset,
+                **({"as_of": iso(as_of)} if as_of else {})}
         if _wants_geojson():
             return respond(_feature_collection(items, head), fmt="geojson")
         return respond({**head, "items": items})

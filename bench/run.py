@@ -5,6 +5,9 @@ county: 1,500 grids, 200k cases; city: 50,000 grids, 1M cases) it measures:
 
 - **filter change** (`bench.filter_bench`): server time p50/p95 and bytes
   sent, our ``Patch`` against the page render that resends the whole figure;
+- **playback frame** (`bench.playback`): a frame of the time control (the
+  state at a moment, its view and its map ``Patch``) beside a filter change,
+  and the build of the playback index;
 - **case → grid assignment** (`bench.assign`): points per second,
   ``GridSet.locate`` against ``geopandas.sjoin``;
 - **cold load** (`bench.cold_load`): time to a drawn map and bytes in
@@ -40,7 +43,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app import app_context, create_app
-from bench import assign, cold_load, field_load, ingest, memory
+from bench import assign, cold_load, field_load, ingest, memory, playback
 from bench import filter_bench as fb
 from bench.scale import app_env, build
 from tests.conftest import LiveServer
@@ -96,6 +99,8 @@ def budget(size: str, row: dict) -> str:
         return _check(mb <= b["rss_mb"], f"≤ {b['rss_mb']:g} MB")
     if what.startswith("freshness") and what.endswith("max"):
         return _check(ours <= b["fresh_s"], f"≤ {b['fresh_s']:g} s")
+    if "budget_ms" in row:  # a playback frame's (bench/playback.py)
+        return _check(ours <= row["budget_ms"], f"≤ {row['budget_ms']:g} ms")
     if what in FIELD_BUDGETS:  # the field app's (issue 12), the same at every size
         limit, unit = FIELD_BUDGETS[what]
         return _check(ours <= limit, f"≤ {limit:g} {unit}")
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs of each measurement; medians (default 3)")
     ap.add_argument("--states", type=int, default=20, help="filter states replayed per run (default 20)")
     ap.add_argument("--skip", nargs="*", default=[],
-                    choices=["filter", "assign", "cold", "ingest", "memory", "field"],
+                    choices=["filter", "playback", "assign", "cold", "ingest", "memory", "field"],
                     help="parts not to run (a quick run: --skip memory, which takes --memory-minutes + 2)")
     ap.add_argument("--memory-minutes", type=float, default=10.0,
                     help="minutes of the mixed run whose RSS is measured (default 10)")
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         parts: list[tuple[str, Callable[[], list[dict]]]] = [
             ("filter", lambda size=size, scale=scale: _keep(details, filter_rows(size, scale, args.runs, args.states,
                                                                                  started))),
+            ("playback", lambda size=size, scale=scale: playback.rows(size, scale, args.runs)),
             ("assign", lambda scale=scale: assign.measure(scale.grids_file, scale.database_url, args.runs)),
             ("cold", lambda scale=scale, env=env: cold_load.measure(scale.grids_file, scale.database_url, env,
                                                                     args.runs, started=started)),

@@ -52,6 +52,8 @@ class CasePageOut(BaseModel):
     total: int
     limit: int
     offset: int
+    as_of: str | None = Field(default=None, description="the moment asked for (as_of), ISO 8601 in +08:00; "
+                              "absent for the present")
     items: list[CaseOut]
 
 

@@ -11,10 +11,11 @@ the viewer's role may see it, by the rule the audit trail and exports use
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
@@ -46,20 +47,26 @@ class Viewer(BaseModel):
 ANONYMOUS = Viewer()
 
 
-def case_out(row: Case, viewer: Viewer, now: datetime, follows: int = 0) -> dict:
+#: What a case was at a moment (``as_of``) that may differ from what is stored (`township.read.playback`).
+AS_OF_FIELDS = ("status", "tier", "max_tier", "handler", "resolved_at", "closed_at")
+
+
+def case_out(row: Case, viewer: Viewer, now: datetime, follows: int = 0, at: dict | None = None) -> dict:
     """A stored case as the API shows it to ``viewer`` (reporter and handler masked per role), with its
-    ``follows`` (关注, `township.read.resident.follow_counts`)."""
+    ``follows`` (关注, `township.read.resident.follow_counts`); with ``at`` (`AS_OF_FIELDS` of a moment, and
+    ``now`` that moment) as it was then."""
+    v = {name: getattr(row, name) for name in AS_OF_FIELDS} | (at or {})
     return CaseOut(
         id=row.id, source=row.source, external_id=row.external_id, type=row.type, domain=row.domain,
-        status=row.status, tier=row.tier, max_tier=row.max_tier, title=row.title,
+        status=v["status"], tier=v["tier"], max_tier=v["max_tier"], title=row.title,
         description=row.description or "", lon=row.lon, lat=row.lat, grid_id=row.grid_id,
         village_id=row.village_id,
         reporter=None if row.reporter is None else shown_name(row.reporter, viewer.role),
         reporter_phone=None if row.reporter_phone is None else shown_phone(row.reporter_phone, viewer.role),
-        handler=None if row.handler is None else shown_name(row.handler, viewer.role),
+        handler=None if v["handler"] is None else shown_name(v["handler"], viewer.role),
         reported_at=iso(row.reported_at), updated_at=iso(row.updated_at),
-        deadline_at=iso(row.deadline_at), resolved_at=iso(row.resolved_at), closed_at=iso(row.closed_at),
-        overdue=row.status in OPEN_STATUSES and row.deadline_at < now, version=row.version, follows=follows,
+        deadline_at=iso(row.deadline_at), resolved_at=iso(v["resolved_at"]), closed_at=iso(v["closed_at"]),
+        overdue=v["status"] in OPEN_STATUSES and row.deadline_at < now, version=row.version, follows=follows,
     ).model_dump()
 
 
@@ -88,16 +95,23 @@ class CasePage:
     version: int
     total: int
     rows: list[Case]
+    #: with ``as_of``: per case id of the page, its `AS_OF_FIELDS` at that moment (for `case_out`)
+    at: dict[int, dict] = field(default_factory=dict)
 
 
 def case_page(township: Township, f: FilterState, now: datetime, since_version: int | None,
-              limit: int, offset: int) -> CasePage:
+              limit: int, offset: int, as_of: datetime | None = None) -> CasePage:
     """The cases the dashboard filter ``f`` keeps, one page of them.
 
     Newest first; with ``since_version`` only the cases changed after that
     data version, oldest change first, so a client can poll and catch up.
+    With ``as_of`` (naive UTC; ``now`` should be it too) the cases as they were
+    then (`township.read.playback`): those reported by then, filtered by what
+    they were then; ``version`` stays the current data version.
     """
-    snap = township.snapshot()
+    snap = live = township.snapshot()
+    if as_of is not None:
+        snap = township.history().snapshot_at(live, as_of)
     ids = snap.cases["id"].to_numpy()[case_mask(snap.cases, f, now)]
     if since_version is None:
         ordered = np.sort(ids)[::-1]
@@ -107,7 +121,18 @@ def case_page(township: Township, f: FilterState, now: datetime, since_version: 
         keep = set(ids.tolist())
         ordered = np.array([i for _, i in sorted((v, i) for i, v in changed if i in keep)], dtype=np.int64)
     page = [int(i) for i in ordered[offset:offset + limit]]
-    return CasePage(snap.version, len(ordered), _case_rows(township.engine, page))
+    return CasePage(live.version, len(ordered), _case_rows(township.engine, page),
+                    _fields_at(snap.cases, page) if as_of is not None else {})
+
+
+def _fields_at(cases: pd.DataFrame, ids: list[int]) -> dict[int, dict]:
+    """The `AS_OF_FIELDS` of the cases ``ids`` in a playback frame, as stored values (``None`` for none)."""
+    rows = cases[cases["id"].isin(ids)]
+    out: dict[int, dict] = {}
+    for rec in rows[["id", *AS_OF_FIELDS]].astype(object).to_dict("records"):
+        out[int(rec.pop("id"))] = {k: None if pd.isna(v) else v.to_pydatetime() if isinstance(v, pd.Timestamp)
+                                   else v for k, v in rec.items()}
+    return out
 
 
 def get_case(engine: Engine, case_id: int) -> Case | None:

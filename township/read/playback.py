@@ -19,14 +19,16 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
+from township.domain.isotime import iso
 from township.domain.vocab import CASE_STATUSES, DONE_STATUSES, LIVE_WARNING_STATUSES
 from township.store.models import CaseEvent, Warning, WarningEvent
 
@@ -52,45 +54,145 @@ def as_utc(t: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
-class _Stream:
-    """Dated values of one kind, sorted by (case id, time, event id)."""
+class _Dated:
+    """Records sorted by (case or warning id, time, record id)."""
 
-    ids: np.ndarray  # int64 case (or warning) id per event
-    at: np.ndarray  # datetime64[us] per event
-    values: np.ndarray  # the value each event sets (object, or the time itself)
+    ids: np.ndarray  # int64 case (or warning) id per record
+    at: np.ndarray  # datetime64[us] per record
+
+    def bounds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each of ``ids``' first record and one past its last (equal when it has none)."""
+        return np.searchsorted(self.ids, ids, "left"), np.searchsorted(self.ids, ids, "right")
+
+    def last(self, start: np.ndarray, end: np.ndarray, t: np.datetime64) -> np.ndarray:
+        """Per id, the index of its last record at or before ``t``; -1 when it had none yet.
+
+        The records of one id are sorted by time, so those at or before ``t`` come
+        first: counting them (a cumulative sum over all records) finds the last.
+        """
+        done = np.zeros(len(self.at) + 1, np.int32)  # int32: half the memory traffic of the default
+        np.cumsum(self.at <= t, dtype=np.int32, out=done[1:])
+        count = done[end] - done[start]
+        return np.where(count > 0, start + count - 1, -1)
+
+
+@dataclass(frozen=True)
+class _Stream(_Dated):
+    """Dated values of one kind."""
+
+    values: np.ndarray  # the value each record sets
 
     @classmethod
     def of(cls, ids: np.ndarray, at: np.ndarray, eid: np.ndarray, values: np.ndarray, keep: np.ndarray) -> _Stream:
-        """The events ``keep`` selects, sorted."""
+        """The records ``keep`` selects, sorted."""
         ids, at, eid, values = ids[keep], at[keep], eid[keep], values[keep]
         order = np.lexsort((eid, at, ids))
         return cls(ids[order], at[order], values[order])
 
+    def where(self, keep: np.ndarray) -> _Stream:
+        """The records ``keep`` selects (still sorted)."""
+        return _Stream(self.ids[keep], self.at[keep], self.values[keep])
+
     def firsts(self) -> _Stream:
-        """Only the first event of each id."""
+        """Only the first record of each id."""
         first = np.flatnonzero(np.r_[True, self.ids[1:] != self.ids[:-1]]) if len(self.ids) else np.zeros(0, int)
         return _Stream(self.ids[first], self.at[first], self.values[first])
 
-    def bounds(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each of ``ids``' first event and one past its last (equal when it has none)."""
-        return np.searchsorted(self.ids, ids, "left"), np.searchsorted(self.ids, ids, "right")
-
-    def last(self, start: np.ndarray, end: np.ndarray, t: np.datetime64) -> np.ndarray:
-        """Per id, the index of its last event at or before ``t``; -1 when it had none yet.
-
-        The events of one id are sorted by time, so those at or before ``t`` come
-        first: counting them (a cumulative sum over the whole stream) finds the last.
-        """
-        done = np.zeros(len(self.at) + 1, np.int64)
-        np.cumsum(self.at <= t, out=done[1:])
-        count = done[end] - done[start]
-        return np.where(count > 0, start + count - 1, -1)
-
     def value_of(self, ids: np.ndarray, default: np.ndarray) -> np.ndarray:
-        """The value of each of ``ids`` in a stream of one event per id (`firsts`), else ``default``."""
+        """The value of each of ``ids`` in a stream of one record per id (`firsts`), else ``default``."""
         start, end = self.bounds(ids)
         return np.where(end > start, self.values[np.minimum(start, max(len(self.ids) - 1, 0))]
                         if len(self.ids) else default, default)
+
+
+@dataclass(frozen=True)
+class _Trail(_Dated):
+    """Every record that sets a status or a tier, and per kind of value (status, tier, handler,
+    resolve, close) where each record's case last set it.
+
+    ``prev[kind][n]`` is the last record of that kind at or before record ``n`` in its case
+    (-1: none yet), so the one pass that finds each case's last record by t finds its last of
+    every kind too.
+    """
+
+    prev: dict[str, np.ndarray]
+    #: per kind, the value each record sets (meaningful where the record is of that kind)
+    values: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, ids: np.ndarray, at: np.ndarray, kinds: dict[str, np.ndarray],
+           values: dict[str, np.ndarray]) -> _Trail:
+        """The trail of sorted records; ``kinds`` masks which records set which value."""
+        n = len(ids)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if n else np.zeros(0, np.int64)
+        case_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+        prev = {}
+        for kind, mask in kinds.items():
+            # Carried forward along the trail, and cut where it came from an earlier case.
+            got = np.maximum.accumulate(np.where(mask, np.arange(n), -1)) if n else np.zeros(0, np.int64)
+            prev[kind] = np.where(got >= case_start, got, -1).astype(np.int32 if n < 2**31 else np.int64)
+        return cls(ids, at, prev, values)
+
+
+@dataclass(frozen=True)
+class _Records:
+    """The records of the index as columns, sorted by (case, time, record id): what a later read merges into.
+
+    ``status``, ``tier`` (set, else missing), ``status_from``, ``tier_from`` (the record's "from",
+    else its "to"), ``handler`` (named by a dispatch or accept; missing otherwise), and flags of the
+    records after which nobody holds the case (``unhandled``), and of resolve and close records.
+    Text columns are interned (one object per distinct value), as a million records repeat a few words.
+    """
+
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, columns: dict[str, np.ndarray]) -> _Records:
+        order = np.lexsort((columns["eid"], columns["at"], columns["ids"]))
+        return cls({k: v[order] for k, v in columns.items()})
+
+    def merged(self, newer: _Records) -> _Records:
+        """These records and ``newer`` ones, sorted again."""
+        if not len(newer.columns["ids"]):
+            return self
+        return _Records.of({k: np.concatenate([v, newer.columns[k]]) for k, v in self.columns.items()})
+
+    def trail(self) -> _Trail:
+        c = self.columns
+        kinds = {"status": pd.notna(c["status"]), "tier": pd.notna(c["tier"]),
+                 "handler": pd.notna(c["handler"]) | c["unhandled"], "resolve": c["resolve"], "close": c["close"]}
+        values = {"status": c["status"], "tier": c["tier"], "handler": c["handler"]}
+        return _Trail.of(c["ids"], c["at"], kinds, values)
+
+
+def _read_records(conn: Connection, where: ColumnElement[bool] | None = None) -> _Records:
+    """The case records (those ``where`` selects, else all) that set a status or a tier, as sorted columns."""
+    ev = CaseEvent
+    # The note only where it names a handler: the rest of the notes need not cross.
+    note = case((ev.action.in_(HANDLER_MOVES), ev.note), else_=None)
+    stmt = select(ev.case_id, ev.at, ev.id, ev.action, ev.from_status, ev.to_status, ev.from_tier, ev.to_tier, note) \
+        .where(or_(ev.to_status.is_not(None), ev.to_tier.is_not(None)))
+    rows = conn.execute(stmt if where is None else stmt.where(where)).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    action, frm, to, ftier, ttier, notes = (np.array(c, object) for c in cols[3:])
+    names = np.array([_handler_of(a, n) for a, n in zip(action, notes, strict=True)], object)
+    return _Records.of({
+        "ids": np.array(cols[0], np.int64), "at": _times(cols[1]), "eid": np.array(cols[2], np.int64),
+        "status": _interned(to), "tier": _interned(ttier), "handler": _interned(names),
+        "status_from": _interned(np.where(pd.notna(frm), frm, to)),
+        "tier_from": _interned(np.where(pd.notna(ftier), ftier, ttier)),
+        # Compared one code at a time: np.isin over an object array sorts it (half a second at 60k records).
+        "unhandled": np.logical_or.reduce([action == a for a in UNHANDLED_MOVES]),
+        "resolve": action == "resolve", "close": action == "close",
+    })
+
+
+def _interned(values: np.ndarray) -> np.ndarray:
+    """An object array holding one object per distinct value (``None`` for missing)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    out = np.full(len(codes), None, object)
+    out[codes >= 0] = np.asarray(uniques, object)[codes[codes >= 0]]
+    return out
 
 
 @dataclass(frozen=True)
@@ -98,17 +200,17 @@ class _Aligned:
     """The streams laid over the cases of one snapshot, in its row order (kept per snapshot)."""
 
     key: tuple[int, int]
-    #: per stream, each case's first event and one past its last
-    bounds: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: each case's first event in the trail and one past its last
+    bounds: tuple[np.ndarray, np.ndarray]
     #: status and tier codes (the snapshot's categories) before a case's first event, and per event
     status_before: np.ndarray
     status_codes: np.ndarray
     tier_before: np.ndarray
     tier_codes: np.ndarray
-    #: the handler per handler event, the last one of each case being the stored handler
-    handlers: np.ndarray
-    #: the stored handler of each case, and whether it has any handler event (else it keeps that one)
-    stored_handler: np.ndarray
+    #: the stored handler of each case (in row order), then the handler each handler event left (the
+    #: last one of each case being the stored handler): a frame takes its handlers from it in one go
+    handlers: pd.api.extensions.ExtensionArray
+    #: whether a case has any handler event (else it keeps the stored handler throughout)
     handled: np.ndarray
     #: whether a case has a tier trail (then its highest tier at t is its tier at t)
     tiered: np.ndarray
@@ -129,12 +231,25 @@ class History:
     ----------
     version : int
         The data version it was read at.
+    records : int
+        The case records read (those that set a status or a tier).
     """
 
-    def __init__(self, version: int, streams: dict[str, _Stream], warnings: pd.DataFrame,
-                 span: tuple[datetime, datetime] | None) -> None:
+    def __init__(self, version: int, records: _Records, wstatus: _Stream, warnings: pd.DataFrame,
+                 span: tuple[datetime, datetime] | None, seen: tuple[int | None, int]) -> None:
         self.version = version
-        self._streams = streams
+        self.records = len(records.columns["ids"])
+        self._records = records
+        #: the newest record id and the number of records in the store when read: where a later read goes on
+        self._seen = seen
+        self._trail = records.trail()
+        c = records.columns
+        self._streams = {
+            # The status and tier a case had before its first record: that record's "from", else its "to".
+            "status_before": _Stream(c["ids"], c["at"], c["status_from"]).where(pd.notna(c["status"])).firsts(),
+            "tier_before": _Stream(c["ids"], c["at"], c["tier_from"]).where(pd.notna(c["tier"])).firsts(),
+            "warning": wstatus,
+        }
         #: per warning id: issued_at, end (cleared, or ``_NEVER``), indexed by id
         self._warnings = warnings
         self._span = span
@@ -142,37 +257,30 @@ class History:
         self._lock = threading.Lock()
 
     @classmethod
-    def read(cls, conn: Connection, version: int) -> History:
-        """Read the audit trail of the store ``conn`` is connected to, at data version ``version``."""
+    def read(cls, conn: Connection, version: int, previous: History | None = None) -> History:
+        """Read the audit trail of the store ``conn`` is connected to, at data version ``version``.
+
+        With ``previous`` (the index of an earlier version) only the records written since it
+        are read and merged in: records are only ever added, with increasing ids. When the
+        store holds other records than that sum (a bench removed some), all are read again.
+        """
         ev = CaseEvent
-        # The note only where it names a handler: the rest of the notes need not cross.
-        note = case((ev.action.in_(HANDLER_MOVES), ev.note), else_=None)
-        rows = conn.execute(select(ev.case_id, ev.at, ev.id, ev.action, ev.from_status, ev.to_status,
-                                   ev.from_tier, ev.to_tier, note)
-                            .where(or_(ev.to_status.is_not(None), ev.to_tier.is_not(None)))).all()
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 9
-        ids, eid = np.array(cols[0], np.int64), np.array(cols[2], np.int64)
-        at = np.array(cols[1], "datetime64[us]")
-        action, frm, to, ftier, ttier, notes = (np.array(c, object) for c in cols[3:])
-        moved, tiered = pd.notna(to), pd.notna(ttier)
-        names = np.array([_handler_of(a, n) for a, n in zip(action, notes, strict=True)], object)
-        unhandled = np.isin(action, UNHANDLED_MOVES)
-        streams = {
-            "status": _Stream.of(ids, at, eid, to, moved),
-            "tier": _Stream.of(ids, at, eid, ttier, tiered),
-            "handler": _Stream.of(ids, at, eid, names, pd.notna(names) | unhandled),
-            "resolve": _Stream.of(ids, at, eid, at, action == "resolve"),
-            "close": _Stream.of(ids, at, eid, at, action == "close"),
-            # The status and tier a case had before its first event: that event's "from", else its "to".
-            "status_before": _Stream.of(ids, at, eid, np.where(pd.notna(frm), frm, to), moved).firsts(),
-            "tier_before": _Stream.of(ids, at, eid, np.where(pd.notna(ftier), ftier, ttier), tiered).firsts(),
-        }
-        warnings, streams["warning"] = _read_warnings(conn)
+        newest, total = conn.execute(select(func.max(ev.id), func.count()).select_from(ev)).one()
+        records = None
+        if previous is not None and previous._seen[0] is not None:
+            since = previous._seen[0]
+            added = conn.scalar(select(func.count()).select_from(ev).where(ev.id > since)) or 0
+            if previous._seen[1] + added == total:
+                records = previous._records.merged(_read_records(conn, ev.id > since))
+        if records is None:
+            records = _read_records(conn)
+        warnings, wstatus = _read_warnings(conn)
+        at = records.columns["at"]
         times = [at.min(), at.max()] if len(at) else []
         if len(warnings):
             times += [warnings["issued_at"].min().to_datetime64(), warnings["issued_at"].max().to_datetime64()]
         span = (_py(min(times)), _py(max(times))) if times else None
-        return cls(version, streams, warnings, span)
+        return cls(version, records, wstatus, warnings, span, (newest, total))
 
     def span(self) -> tuple[datetime, datetime] | None:
         """The first and the last moment of the trail (naive UTC): case events and warnings issued;
@@ -190,27 +298,30 @@ class History:
             return self._aligned
 
     def _make_aligned(self, snap: Snapshot, key: tuple[int, int]) -> _Aligned:
-        cases, s = snap.cases, self._streams
+        cases, s, trail = snap.cases, self._streams, self._trail
         ids = cases["id"].to_numpy(np.int64)
         status_dtype, tier_dtype = cases["status"].dtype, cases["tier"].dtype
         stored_status = cases["status"].cat.codes.to_numpy().astype(np.int64)
         stored_tier = cases["tier"].cat.codes.to_numpy().astype(np.int64)
         status_before = _codes(s["status_before"].value_of(ids, np.full(len(ids), None, object)), status_dtype)
         tier_before = _codes(s["tier_before"].value_of(ids, np.full(len(ids), None, object)), tier_dtype)
-        bounds = {name: s[name].bounds(ids) for name in ("status", "tier", "handler", "resolve", "close")}
+        start, end = trail.bounds(ids)
+        # Per case, its last event of each kind over the whole trail (-1: none).
+        final = {k: np.where(end > start, prev[np.maximum(end - 1, 0)] if len(prev) else -1, -1)
+                 for k, prev in trail.prev.items()}
         # The last handler event of a case left the handler the store holds now: that name is exact (a
         # note may hold a pool's label, or a name cut short), the earlier ones come from their notes.
         stored_handler = cases["handler"].to_numpy(object)
-        start, end = bounds["handler"]
-        handled = end > start
-        handlers = s["handler"].values.copy()
-        last = end[handled] - 1
+        handled = final["handler"] >= 0
+        handlers = trail.values["handler"].copy()
+        last = final["handler"][handled]
         named = pd.notna(handlers[last])
         handlers[last[named]] = stored_handler[handled][named]
-        return _Aligned(key, bounds, np.where(status_before >= 0, status_before, stored_status),
-                        _codes(s["status"].values, status_dtype), np.where(tier_before >= 0, tier_before, stored_tier),
-                        _codes(s["tier"].values, tier_dtype), handlers, stored_handler, handled,
-                        bounds["tier"][1] > bounds["tier"][0])
+        pool = pd.array(np.concatenate([stored_handler, handlers]), dtype=cases["handler"].dtype)
+        return _Aligned(key, (start, end), np.where(status_before >= 0, status_before, stored_status),
+                        _codes(trail.values["status"], status_dtype),
+                        np.where(tier_before >= 0, tier_before, stored_tier),
+                        _codes(trail.values["tier"], tier_dtype), pool, handled, final["tier"] >= 0)
 
     def snapshot_at(self, snap: Snapshot, t: datetime, *, window_hours: float | None = None) -> Snapshot:
         """The snapshot as it was at ``t``.
@@ -239,39 +350,39 @@ class History:
         """
         t = as_utc(t)
         t64 = np.datetime64(t, "us")
-        al, s, cases = self._align(snap), self._streams, snap.cases
+        al, cases = self._align(snap), snap.cases
         reported = cases["reported_at"].to_numpy()
         keep = reported <= t64
         if window_hours is not None:
             keep &= reported >= t64 - np.timedelta64(round(window_hours * 3_600_000_000), "us")
         rows = np.flatnonzero(keep)
+        trail = self._trail
+        # Each case's last event by t (one pass over the trail), then its last event of each kind by then.
+        i = trail.last(al.bounds[0][rows], al.bounds[1][rows], t64)
+        j = {k: _take(prev, i, np.full(len(i), -1)) for k, prev in trail.prev.items()}
+        status = _take(al.status_codes, j["status"], al.status_before[rows])
+        tier = _take(al.tier_codes, j["tier"], al.tier_before[rows])
+        # From the pool: a case without handler events its stored handler, else its event's (none yet: -1, missing).
+        handler = np.where(al.handled[rows], np.where(j["handler"] >= 0, j["handler"] + len(cases), -1), rows)
 
-        def last(name: str) -> np.ndarray:
-            start, end = al.bounds[name]
-            return s[name].last(start[rows], end[rows], t64)
-
-        i = last("status")
-        status = _take(al.status_codes, i, al.status_before[rows])
-        i = last("tier")
-        tier = _take(al.tier_codes, i, al.tier_before[rows])
-        i = last("handler")
-        handler = np.where(al.handled[rows], _take(al.handlers, i, np.full(len(i), None, object)),
-                           al.stored_handler[rows])
-
-        frame = cases.iloc[rows].reset_index(drop=True)
         status_dtype, tier_dtype, max_dtype = cases["status"].dtype, cases["tier"].dtype, cases["max_tier"].dtype
-        frame["status"] = pd.Categorical.from_codes(status, dtype=status_dtype)
-        frame["tier"] = pd.Categorical.from_codes(tier, dtype=tier_dtype)
         # Tiers only move up: a case with a tier trail had its highest tier at t then.
-        max_tier = frame["max_tier"].cat.codes.to_numpy().astype(np.int64)
+        max_tier = cases["max_tier"].cat.codes.to_numpy()[rows].astype(np.int64)
         tiered = al.tiered[rows]
         max_tier[tiered] = max_dtype.categories.get_indexer(tier_dtype.categories)[tier[tiered]]
-        frame["max_tier"] = pd.Categorical.from_codes(max_tier, dtype=max_dtype)
-        frame["handler"] = pd.array(handler, dtype="str")
         done = np.isin(status, status_dtype.categories.get_indexer(sorted(DONE_STATUSES)))
         closed = status == status_dtype.categories.get_indexer(["closed"])[0]
-        frame["resolved_at"] = _done_at(s["resolve"], last("resolve"), frame["resolved_at"].to_numpy(), t64, done)
-        frame["closed_at"] = _done_at(s["close"], last("close"), frame["closed_at"].to_numpy(), t64, closed)
+        at_t = {
+            "status": pd.Categorical.from_codes(status, dtype=status_dtype),
+            "tier": pd.Categorical.from_codes(tier, dtype=tier_dtype),
+            "max_tier": pd.Categorical.from_codes(max_tier, dtype=max_dtype),
+            "handler": al.handlers.take(handler, allow_fill=True),
+            "resolved_at": _done_at(trail.at, j["resolve"], cases["resolved_at"].to_numpy()[rows], t64, done),
+            "closed_at": _done_at(trail.at, j["close"], cases["closed_at"].to_numpy()[rows], t64, closed),
+        }
+        # Only the columns that stay as stored are taken from the snapshot; the frame keeps its column order.
+        kept = cases.drop(columns=list(at_t)).iloc[rows]
+        frame = pd.DataFrame({c: at_t[c] if c in at_t else kept[c].array for c in cases.columns}, copy=False)
         return replace(snap, version=frame_version(snap.version, t, window_hours), cases=frame,
                        warnings=self._warnings_at(snap.warnings, t64), now=t)
 
@@ -292,10 +403,10 @@ class History:
         return warnings[live].assign(status=status[live])
 
 
-def _done_at(stream: _Stream, i: np.ndarray, stored: np.ndarray, t64: np.datetime64, done: np.ndarray) -> np.ndarray:
+def _done_at(at: np.ndarray, i: np.ndarray, stored: np.ndarray, t64: np.datetime64, done: np.ndarray) -> np.ndarray:
     """When a case done at t was resolved (closed): its last such event by t, else the stored time if that is
     by t (a case without that part of the trail); NaT for a case not done at t."""
-    out = _take(stream.at, i, np.where(stored <= t64, stored, _NAT))
+    out = _take(at, i, np.where(stored <= t64, stored, _NAT))
     out[~done] = _NAT
     return out
 
@@ -325,14 +436,13 @@ def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
     w = conn.execute(select(Warning.id, Warning.issued_at, Warning.expires_at, Warning.updated_at,
                             Warning.status)).all()
     cols = list(zip(*w, strict=True)) if w else [()] * 5
-    frame = pd.DataFrame({"issued_at": np.array(cols[1], "datetime64[us]"),
-                          "expires_at": np.array([_NAT if v is None else v for v in cols[2]], "datetime64[us]"),
-                          "updated_at": np.array(cols[3], "datetime64[us]"),
+    frame = pd.DataFrame({"issued_at": _times(cols[1]), "expires_at": _times(cols[2]),
+                          "updated_at": _times(cols[3]),
                           "status": np.array(cols[4], object)}, index=pd.Index(np.array(cols[0], np.int64)))
     ev = conn.execute(select(WarningEvent.warning_id, WarningEvent.at, WarningEvent.id, WarningEvent.to_status)
                       .where(WarningEvent.to_status.is_not(None))).all()
     ecols = list(zip(*ev, strict=True)) if ev else [()] * 4
-    ids, at, eid = np.array(ecols[0], np.int64), np.array(ecols[1], "datetime64[us]"), np.array(ecols[2], np.int64)
+    ids, at, eid = np.array(ecols[0], np.int64), _times(ecols[1]), np.array(ecols[2], np.int64)
     to = np.array(ecols[3], object)
     stream = _Stream.of(ids, at, eid, to, np.ones(len(ids), bool))
     cleared = _Stream.of(ids, at, eid, at, to == "cleared").firsts()
@@ -345,6 +455,32 @@ def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
     return pd.DataFrame({"issued_at": frame["issued_at"], "end": end.astype("datetime64[us]")}), stream
 
 
+#: How far ahead of the server's clock a moment may be (clocks of clients drift).
+AHEAD = timedelta(minutes=1)
+
+
+def moment_problem(t: datetime, span: tuple[datetime, datetime] | None, now: datetime) -> str | None:
+    """Why ``t`` cannot be played back, in words (the rule it breaks), or ``None`` when it can.
+
+    A moment more than `AHEAD` after ``now`` is in the future; one before the trail's first
+    moment (``span``) has nothing to show. Times are shown as ISO 8601 in Beijing time.
+    """
+    t = as_utc(t)
+    if t > as_utc(now) + AHEAD:
+        return f"{_shown(t)} is in the future; the latest moment is now ({iso(now)}), give or take a minute"
+    if span is not None and t < span[0]:
+        return f"{_shown(t)} is before the audit trail begins ({iso(span[0])})"
+    return None
+
+
+def _shown(t: datetime) -> str:
+    """``t`` in Beijing time, or in UTC where that would leave the calendar (year 1, year 9999)."""
+    try:
+        return iso(t) or ""
+    except OverflowError:
+        return t.isoformat() + "Z"
+
+
 def frame_version(version: int, t: datetime, window_hours: float | None) -> int:
     """The ``version`` of a frame: a negative number from the data version, ``t`` and the window.
 
@@ -353,6 +489,11 @@ def frame_version(version: int, t: datetime, window_hours: float | None) -> int:
     """
     key = f"{version}|{as_utc(t).isoformat()}|{window_hours}".encode()
     return -1 - int.from_bytes(hashlib.blake2b(key, digest_size=7).digest(), "big")
+
+
+def _times(values: tuple) -> np.ndarray:
+    """Stored times (datetimes, ``None`` for none) as datetime64[us]; pandas converts ten times faster than numpy."""
+    return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy("datetime64[us]")
 
 
 def _py(value: np.datetime64) -> datetime:

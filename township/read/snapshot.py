@@ -179,8 +179,8 @@ class Township:
     def history(self) -> History:
         """The playback index (`township.read.playback`) of the current snapshot's data version.
 
-        Read on first use and again only when the data version moved; readers in other
-        threads meanwhile keep the one they hold.
+        Read on first use; when the data version moved, the records written since are read
+        and merged into the previous one. Readers in other threads meanwhile keep the one they hold.
         """
         version = self.snapshot().version
         got = self._history
@@ -189,7 +189,7 @@ class Township:
         with self._history_lock:
             if self._history is None or self._history.version != version:
                 with self.engine.connect() as conn:
-                    self._history = History.read(conn, version)
+                    self._history = History.read(conn, version, self._history)
             return self._history
 
     def follow_grids(self) -> None:
