@@ -97,13 +97,14 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     tw = app_ctx.township
     gs = tw.gridset
 
-    def map_patch(view, version: int, scale: float, seen_reds: list | None) -> Patch:
+    def map_patch(view, version: int, scale: float, seen_reds: list | None, updates: dict | None = None) -> Patch:
         """The map's patch of ``view`` (live, or a replayed frame) for the wall at ``scale``.
 
-        ``seen_reds``: the red warnings whose grids the screen shows (None: send their geometry).
+        ``seen_reds``: the red warnings whose grids the screen shows (None: send their geometry);
+        ``updates``: the traces' updates when the caller has them (`ui.wall.wall_updates`).
         """
         patch = Patch()
-        apply_updates(patch, ui.wall_updates(view, gs, scale, seen_reds))
+        apply_updates(patch, updates if updates is not None else ui.wall_updates(view, gs, scale, seen_reds))
         patch["layout"]["annotations"] = map_note(view, view.state.lang)
         patch["layout"]["meta"] = {"version": version}  # which data the map shows (as the dashboard's)
         return patch
@@ -112,13 +113,15 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.WALL_MAP, "figure", allow_duplicate=True),
         Output(ids.WALL_REPLAY_BADGE, "children"),
         Output(ids.WALL_REPLAY_BADGE, "hidden"),
+        Output(ids.WALL_REPLAY_LABELS, "data"),
         Input(ids.WALL_REPLAY, "data"),
         State(ids.WALL_SCALE, "data"),
         State(ids.WALL_OPTIONS, "data"),
         State(ids.WALL_REDS, "data"),
+        State(ids.WALL_REPLAY_LABELS, "data"),
         prevent_initial_call=True,
     )
-    def replay(data, scale, options, seen_reds):
+    def replay(data, scale, options, seen_reds, shown_labels):
         # Built for the wall whoever looks (counts, no names), as the refresh is; None: back to live.
         # The reds drawn (a frame's, then live ones) are not those the page knows: their grids' geometry is sent.
         state = replay_state(data, options)
@@ -126,9 +129,16 @@ def register(app: Dash, app_ctx: AppContext) -> None:
             lang = (options or {}).get("lang")
             snap = tw.snapshot()
             view = make_view(snap, gs, ui.state_for(lang if lang in ("zh", "en") else "zh"))
-            return map_patch(view, snap.version, float(scale or 1), None), [], True
+            return map_patch(view, snap.version, float(scale or 1), None), [], True, None
         frame, view = frame_view(tw, state)
-        return map_patch(view, frame.version, float(scale or 1), None), ui.replay_badge(view, state.lang), False
+        updates = ui.wall_updates(view, gs, float(scale or 1), None)
+        labels = ui.labels_key(updates)
+        if labels == shown_labels:
+            # The names and counts are those on the screen: sent again each second, MapLibre would place
+            # them anew every frame, and on a slow 4K wall they would never show.
+            ui.drop_labels(updates)
+        return (map_patch(view, frame.version, float(scale or 1), None, updates), ui.replay_badge(view, state.lang),
+                False, labels)
 
     @app.callback(
         Output(ids.WALL_MAP, "figure", allow_duplicate=True),

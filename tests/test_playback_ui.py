@@ -231,3 +231,23 @@ def test_the_wall_replays_inside_what_its_url_allowed():
     assert future is not None and future.t is not None and future.t <= datetime.now(UTC).replace(tzinfo=None)
     assert replay_state({"t": "x"}, options) is None and replay_state(None, options) is None
     assert replay_state({"t": NOW_S}, {"replay": None}) is None  # no replay in the URL: no replay at all
+
+
+def test_the_wall_sends_its_names_again_only_when_they_change(ctx):
+    """A replay frame a second: the names (with each village's counts then) go only when they say something new."""
+    from callbacks.playback import frame_view
+    from layers.mapfig import INSET_LABELS, LABELS
+
+    tw = ctx.township
+    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def updates(t: datetime) -> dict:
+        view = frame_view(tw, wall_ui.state_for("zh").model_copy(update={"t": t}))[1]
+        return wall_ui.wall_updates(view, tw.gridset, 1.0, None)
+
+    first, again = updates(now - timedelta(days=3)), updates(now - timedelta(days=3))
+    assert wall_ui.labels_key(first) == wall_ui.labels_key(again) and "在办" in wall_ui.labels_key(first)
+    wall_ui.drop_labels(again)
+    assert LABELS not in again and INSET_LABELS not in again and again.keys() < first.keys()
+    # a year earlier the villages had other open counts: the names go again
+    assert wall_ui.labels_key(updates(now - timedelta(days=365))) != wall_ui.labels_key(first)

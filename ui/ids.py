@@ -210,4 +210,5 @@ PB_SLIDER = "pb-slider"  # the moment within the range (epoch seconds)
 PB_CLOCK = "pb-clock"  # the moment in Beijing time, beside the slider
 PB_BADGE = "pb-badge"  # over the map while replaying: 回放 and the clock
 WALL_REPLAY = "wall-replay"  # dcc.Store: the wall's replay frame asked for ({"t": epoch s}) or None (live)
+WALL_REPLAY_LABELS = "wall-replay-labels"  # dcc.Store: what the names on the map say during the replay
 WALL_REPLAY_BADGE = "wall-replay-badge"  # over the wall's map during its replay stop: 回放 and the clock

@@ -495,6 +495,7 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
             dcc.Store(id=ids.WALL_CURSOR),
             dcc.Store(id=ids.WALL_FOCUS),
             dcc.Store(id=ids.WALL_REPLAY),
+            dcc.Store(id=ids.WALL_REPLAY_LABELS),
             dcc.Store(id=ids.WALL_REDS, data=red_ids(view.warnings)),
             dcc.Interval(id=ids.WALL_TICK, interval=1000),
             dcc.Interval(id=ids.WALL_POLL, interval=POLL_MS),
@@ -572,3 +573,14 @@ def replay_badge(view: View, lang: str) -> list:
                       html.Span(f"{t('open', lang)} {h.open} · {t('overdue', lang)} {h.overdue} ({t('pb_then', lang)})",
                                 className="wall-replay-counts")],
                      className="wall-replay-pill")]
+
+
+def labels_key(updates: dict[int, dict]) -> str:
+    """What the names on the wall's map say (villages and the inset's communities, with their counts)."""
+    return "\n".join("\x1f".join(map(str, updates.get(index, {}).get("text", ()))) for index in (LABELS, INSET_LABELS))
+
+
+def drop_labels(updates: dict[int, dict]) -> None:
+    """Leave the names out of ``updates``: those on the screen say the same."""
+    for index in (LABELS, INSET_LABELS):
+        updates.pop(index, None)
