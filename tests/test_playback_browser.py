@@ -106,6 +106,9 @@ def test_the_ice_flood_night_replays_case_by_case(server: LiveServer, browser):
     assert was is not None and was != "closed", was
     context = browser.new_context(viewport=DESK, locale="zh-CN")
     pg = context.new_page()
+    sent: list[int] = []  # bytes of each answer of the view callback (map patch, figures, panel …), decoded
+    pg.on("response", lambda r: sent.append(len(r.body())) if "_dash-update-component" in r.url
+          and "map-graph.figure" in (r.request.post_data or "").split('"inputs"')[0] and r.status == 200 else None)
     try:
         pg.goto(f"{server.url}/?t={url_moment(before)}")
         pg.wait_for_function(f"() => {{ const gd = document.querySelector('{MAP}');"
@@ -138,6 +141,14 @@ def test_the_ice_flood_night_replays_case_by_case(server: LiveServer, browser):
         point = shown_case(pg, case_id)
         assert point is not None and point["color"] == CASE_STATUS_COLORS["closed"], point
         assert headline(pg) == counts_at(server.db, after)
+        # the frame cost what a filter change costs (docs/design.md §4: bytes like a filter change)
+        frame_bytes = sent[-1]
+        pg.locator(f"#{ids.F_MEASURE} label").nth(1).click()
+        pg.wait_for_function("() => location.search.includes('measure=overdue')", timeout=30000)
+        pg.wait_for_timeout(500)
+        filter_bytes = sent[-1]
+        assert frame_bytes <= 1.2 * filter_bytes, (frame_bytes, filter_bytes)
+        print(f"view callback answer: frame {frame_bytes} B, filter change {filter_bytes} B")
 
         # back to live: no badge, no t in the address, the case as the store holds it
         pg.click(f"#{ids.PB_LIVE}")
