@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -174,9 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     print(fb.plain(HEADER, lines))
     md = ["# Playback frames beside filter changes (docs/design.md §4)", "",
           f"`python -m bench.playback --size {' '.join(args.size)} --runs {args.runs}`, "
-          f"{time.perf_counter() - started:.0f} s. Machine: {fb.machine()}; load average at the end "
-          f"{os.getloadavg()[0]:.1f}.", "", "Wall times (p50, p95) count the neighbours' work on a shared machine; "
-          "CPU p50 is this process's own.", "", fb.markdown(HEADER, lines), ""]
+          f"{time.perf_counter() - started:.0f} s. Machine: {fb.machine()}.", "",
+          "Wall times (p50, p95) count the neighbours' work on a shared machine; CPU p50 is this process's own.", "",
+          fb.markdown(HEADER, lines), ""]
     args.out.write_text("\n".join(md), encoding="utf-8")
     fb.log(started, f"written to {args.out}")
 

@@ -1,17 +1,18 @@
 """Playback: the township as it was at a moment, rebuilt from the audit trail.
 
-A :class:`History` is an index of the audit trail (``case_events`` and
-``warning_events``) built once per data version (`Township.history`). It keeps
-per case its *streams* of dated values: status, tier, handler, when it was
-resolved and closed, each sorted by (case, time). Moving the moment ``t`` is
-array work: one comparison of the event times with ``t`` and a cumulative sum
-give, per case, its last event at or before ``t`` (an event exactly at ``t``
-has happened; one a microsecond later has not), and no query is made.
+A :class:`History` indexes the audit trail (``case_events``, the warnings and
+``warning_events``) once per data version (`Township.history`): every record that
+sets a status or a tier, sorted by (case, time, record), and per kind of value
+(status, tier, handler, resolved, closed) each record's last of that kind in its
+case. Moving the moment ``t`` is array work, no query: one comparison of the
+record times with ``t`` and a cumulative sum give each case its last record at or
+before ``t`` (one exactly at ``t`` has happened; one a microsecond later has not),
+and with it its last of every kind.
 
 :meth:`History.snapshot_at` turns the current snapshot into the snapshot of
 ``t``, which the views, the map and the headline draw unchanged; its ``now``
 is ``t``, so a case counts as overdue as it did at ``t``. What the trail does
-not hold is taken from the store as it is now (see docs/design.md §4a).
+not hold is taken from the store as it is now (docs/design.md §4a).
 """
 from __future__ import annotations
 
@@ -158,6 +159,7 @@ class _Records:
         return _Records.of({k: np.concatenate([v, newer.columns[k]]) for k, v in self.columns.items()})
 
     def trail(self) -> _Trail:
+        """The records as a `_Trail`: which kinds each sets, and the values."""
         c = self.columns
         kinds = {"status": pd.notna(c["status"]), "tier": pd.notna(c["tier"]),
                  "handler": pd.notna(c["handler"]) | c["unhandled"], "resolve": c["resolve"], "close": c["close"]}
@@ -318,10 +320,11 @@ class History:
         named = pd.notna(handlers[last])
         handlers[last[named]] = stored_handler[handled][named]
         pool = pd.array(np.concatenate([stored_handler, handlers]), dtype=cases["handler"].dtype)
+        # Codes per record as int16 (a few statuses and tiers): a city's trail holds millions of records.
         return _Aligned(key, (start, end), np.where(status_before >= 0, status_before, stored_status),
-                        _codes(trail.values["status"], status_dtype),
+                        _codes(trail.values["status"], status_dtype).astype(np.int16),
                         np.where(tier_before >= 0, tier_before, stored_tier),
-                        _codes(trail.values["tier"], tier_dtype), pool, handled, final["tier"] >= 0)
+                        _codes(trail.values["tier"], tier_dtype).astype(np.int16), pool, handled, final["tier"] >= 0)
 
     def snapshot_at(self, snap: Snapshot, t: datetime, *, window_hours: float | None = None) -> Snapshot:
         """The snapshot as it was at ``t``.
@@ -433,26 +436,19 @@ def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
     It ended at its first ``cleared`` step; a warning stored as cleared with no such step
     (an import, a CAP cancel, the demo) ended when it expired, else at its last update.
     """
-    w = conn.execute(select(Warning.id, Warning.issued_at, Warning.expires_at, Warning.updated_at,
-                            Warning.status)).all()
-    cols = list(zip(*w, strict=True)) if w else [()] * 5
-    frame = pd.DataFrame({"issued_at": _times(cols[1]), "expires_at": _times(cols[2]),
-                          "updated_at": _times(cols[3]),
-                          "status": np.array(cols[4], object)}, index=pd.Index(np.array(cols[0], np.int64)))
-    ev = conn.execute(select(WarningEvent.warning_id, WarningEvent.at, WarningEvent.id, WarningEvent.to_status)
-                      .where(WarningEvent.to_status.is_not(None))).all()
-    ecols = list(zip(*ev, strict=True)) if ev else [()] * 4
-    ids, at, eid = np.array(ecols[0], np.int64), _times(ecols[1]), np.array(ecols[2], np.int64)
-    to = np.array(ecols[3], object)
-    stream = _Stream.of(ids, at, eid, to, np.ones(len(ids), bool))
-    cleared = _Stream.of(ids, at, eid, at, to == "cleared").firsts()
-    ended = cleared.value_of(frame.index.to_numpy(np.int64), np.full(len(frame), _NAT))
-    expiry = frame["expires_at"].to_numpy()
-    fallback = np.where(~np.isnat(expiry) & (expiry > frame["issued_at"].to_numpy()), expiry,
-                        frame["updated_at"].to_numpy())
-    end = np.where(~np.isnat(ended.astype("datetime64[us]")), ended, np.where(frame["status"] == "cleared",
-                                                                             fallback, _NEVER))
-    return pd.DataFrame({"issued_at": frame["issued_at"], "end": end.astype("datetime64[us]")}), stream
+    cols = list(zip(*conn.execute(select(Warning.id, Warning.issued_at, Warning.expires_at, Warning.updated_at,
+                                         Warning.status)).all(), strict=True)) or [()] * 5
+    wid, issued, expiry, updated = np.array(cols[0], np.int64), _times(cols[1]), _times(cols[2]), _times(cols[3])
+    ecols = list(zip(*conn.execute(select(WarningEvent.warning_id, WarningEvent.at, WarningEvent.id,
+                                          WarningEvent.to_status).where(WarningEvent.to_status.is_not(None))).all(),
+                     strict=True)) or [()] * 4
+    ids, at, eid, to = np.array(ecols[0], np.int64), _times(ecols[1]), np.array(ecols[2], np.int64), \
+        np.array(ecols[3], object)
+    ended = _Stream.of(ids, at, eid, at, to == "cleared").firsts().value_of(wid, np.full(len(wid), _NAT))
+    fallback = np.where(~np.isnat(expiry) & (expiry > issued), expiry, updated)
+    end = np.where(~np.isnat(ended), ended, np.where(np.array(cols[4], object) == "cleared", fallback, _NEVER))
+    return (pd.DataFrame({"issued_at": issued, "end": end.astype("datetime64[us]")}, index=pd.Index(wid)),
+            _Stream.of(ids, at, eid, to, np.ones(len(ids), bool)))
 
 
 #: How far ahead of the server's clock a moment may be (clocks of clients drift).
