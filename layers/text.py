@@ -528,7 +528,7 @@ TEXT.update({
 
 # Time playback (回放, issue 17): the desk's time control and badge, the wall's replay stop.
 TEXT.update({
-    "pb_open": {"zh": "⏱ 时间回放", "en": "⏱ Replay"},
+    "pb_open": {"zh": "时间回放", "en": "Replay"},
     "pb_live": {"zh": "返回实时", "en": "Back to live"},
     "pb_replay": {"zh": "回放", "en": "Replay"},
     "pb_play": {"zh": "▶ 播放", "en": "▶ Play"},
