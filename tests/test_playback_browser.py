@@ -206,3 +206,48 @@ def test_the_wall_tour_replays_the_last_day(server: LiveServer, browser):
         pg.wait_for_selector(f"#{ids.WALL_REPLAY_BADGE}[hidden]", state="attached", timeout=30000)
     finally:
         context.close()
+
+
+def test_the_player_runs_a_typed_range_to_its_end_and_stops(server: LiveServer, browser):
+    """Open the replay, type a range of six hours, play it at 8× an hour a step: it reaches the range's end
+    and pauses there; the moment is in the address all along; 返回实时 ends it."""
+    end = datetime.now(LOCAL_TZ).replace(second=0, microsecond=0) - timedelta(hours=1)
+    start = end - timedelta(hours=6)
+    context = browser.new_context(viewport=DESK, locale="zh-CN")
+    pg = context.new_page()
+    try:
+        pg.goto(server.url + "/")
+        pg.wait_for_function(f"() => {{ const gd = document.querySelector('{MAP}');"
+                             " return gd && gd._fullLayout && gd._fullLayout.map; }", timeout=60000)
+        pg.click(f"#{ids.PB_OPEN}")
+        pg.wait_for_selector(f"#{ids.PB_BADGE}:not([hidden]) .pb-pill", timeout=30000)
+        pg.click(f"#{ids.PB_RANGE}")
+        pg.get_by_text("自定义", exact=True).click()
+        pg.wait_for_selector(f"#{ids.PB_CUSTOM}:not([hidden])", timeout=30000)
+        for cid, moment in ((ids.PB_FROM, start), (ids.PB_TO, end)):
+            pg.fill(f"#{cid}", moment.strftime("%Y-%m-%d %H:%M"))
+            pg.press(f"#{cid}", "Enter")
+            pg.wait_for_timeout(800)
+        # the moment was brought inside the typed range: its start
+        pg.wait_for_function(f"() => document.querySelector('#{ids.PB_CLOCK}').innerText === "
+                             f"'{start.strftime('%Y-%m-%d %H:%M')}'", timeout=30000)
+        pg.locator(f"#{ids.PB_SPEED} label").nth(3).click()  # 8×
+        pg.wait_for_timeout(500)
+        pg.click(f"#{ids.PB_PLAY}")
+        pg.wait_for_function(f"() => document.querySelector('#{ids.PB_PLAY}').innerText.includes('暂停')",
+                             timeout=30000)
+        pg.wait_for_function(f"() => document.querySelector('#{ids.PB_CLOCK}').innerText === "
+                             f"'{end.strftime('%Y-%m-%d %H:%M')}'"
+                             f" && document.querySelector('#{ids.PB_PLAY}').innerText.includes('播放')", timeout=30000)
+        assert page_moment(pg) == end.astimezone(UTC).replace(tzinfo=None)
+        pill = pg.inner_text(f"#{ids.PB_BADGE}")
+        assert end.strftime("%m-%d %H:%M") in pill
+        # a range ending before it starts is refused, the inputs marked, the range kept
+        pg.fill(f"#{ids.PB_TO}", (start - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"))
+        pg.press(f"#{ids.PB_TO}", "Enter")
+        pg.wait_for_function(f"() => document.getElementById('{ids.PB_TO}').closest('.pb-typed.bad')", timeout=30000)
+        assert page_moment(pg) == end.astimezone(UTC).replace(tzinfo=None)
+        pg.click(f"#{ids.PB_LIVE}")
+        pg.wait_for_function("() => !location.search.includes('t=')", timeout=30000)
+    finally:
+        context.close()
