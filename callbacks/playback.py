@@ -12,6 +12,7 @@ not in the URL.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
@@ -38,6 +39,8 @@ CONTROLS = [(ids.PB_SLIDER, "slider"), (ids.PB_RANGE, "range"), (ids.PB_FROM, "f
             (ids.PB_MODE, "mode"), (ids.PB_SPEED, "speed"), (ids.PB_STEP, "step"), (ids.PB_LOOP, "loop")]
 #: The preset a replay opens with: the last night is what is asked for most.
 OPEN_PRESET = "24h"
+#: Seconds a tick waits for the frame it asked for before it moves on anyway (a frame lost to an error).
+STALL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Player:
     preset: str = OPEN_PRESET
     start: int = 0
     end: int = 0
+    #: when a tick last moved the moment (server clock, epoch s): see :func:`waiting`
+    asked: float = 0.0
 
     @classmethod
     def load(cls, data: dict | None) -> Player:
@@ -66,8 +71,9 @@ class Player:
             start = end = 0
         if 0 < start < end:
             out = replace(out, start=start, end=end)
-        speed, step, preset = data.get("speed"), data.get("step"), data.get("preset")
+        speed, step, preset, asked = data.get("speed"), data.get("step"), data.get("preset"), data.get("asked")
         return replace(out, playing=data.get("playing") is True, loop=data.get("loop") is True,
+                       asked=float(asked) if isinstance(asked, (int, float)) else 0.0,
                        speed=speed if isinstance(speed, int) and speed in ui.SPEEDS else out.speed,
                        step=step if isinstance(step, int) and step in ui.STEPS else out.step,
                        preset=preset if isinstance(preset, str) and preset in ui.RANGES else out.preset)
@@ -185,6 +191,16 @@ def play(frame: Frame, trigger: str | None, values: dict, now: int, span: tuple[
     return frame
 
 
+def waiting(player: Player, state: FilterState, shown: object, now: float) -> bool:
+    """Whether a tick must wait: the frame of ``state.t`` is not drawn yet (``shown``, the clock the view
+    wrote, says another moment) and was asked for less than `STALL_S` ago.
+
+    So at most one frame is on its way: two frames in flight could come back in the wrong order (a slow
+    one after a fast one) and leave an earlier moment on the map than the state and the URL say.
+    """
+    return state.t is not None and shown != ui.clock(state) and now - player.asked < STALL_S
+
+
 def initial_player(state: FilterState, now: datetime, span: tuple[int, int] | None) -> Player:
     """The player of a page opened at ``state`` (a shared ``?t=``): the shortest preset holding its moment."""
     end = ui.epoch(now) // 60 * 60
@@ -282,18 +298,25 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         *[Input(cid, "value") for cid, _ in CONTROLS],
         State(ids.STATE, "data"),
         State(ids.PB_PLAYER, "data"),
+        State(ids.PB_CLOCK, "children"),
         prevent_initial_call=True,
     )
     def on_play(*args):
+        *controls, data, player_data, shown = args
         trigger = dash_ctx.triggered_id
         if (trigger in BUTTONS or trigger == ids.PB_TIMER) and not dash_ctx.triggered[0].get("value"):
             return (no_update,) * 15  # a control drawn anew fires with nothing clicked: no action
         # the state as the viewer may have it (the policy's clamp): a village operator replays their village
-        state = clamp_state(FilterState(**args[-2]), current_viewer(app_ctx), tw.gridset)
-        before = Frame(Player.load(args[-1]), ui.epoch(state.t) if state.t is not None else None, state.mode,
-                       state.hours)
-        values = dict(zip([name for _, name in CONTROLS], args[6:6 + len(CONTROLS)], strict=True))
+        state = clamp_state(FilterState(**data), current_viewer(app_ctx), tw.gridset)
+        player = Player.load(player_data)
+        clock = time.time()
+        if trigger == ids.PB_TIMER and waiting(player, state, shown, clock):
+            return (no_update,) * 15
+        before = Frame(player, ui.epoch(state.t) if state.t is not None else None, state.mode, state.hours)
+        values = dict(zip([name for _, name in CONTROLS], controls[6:], strict=True))
         span = trail_span(tw) if trigger in (ids.PB_OPEN, ids.PB_RANGE) else None
         now = ui.epoch(utcnow()) // 60 * 60  # whole minutes: a range (and the moment opened) reads 05:56, not 05:56:37
         frame = play(before, trigger, values, now, span)
+        if trigger == ids.PB_TIMER and frame.t != before.t:
+            frame = replace(frame, player=replace(frame.player, asked=clock))
         return outputs(frame, before, state.lang)

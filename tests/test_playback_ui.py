@@ -251,3 +251,15 @@ def test_the_wall_sends_its_names_again_only_when_they_change(ctx):
     assert LABELS not in again and INSET_LABELS not in again and again.keys() < first.keys()
     # a year earlier the villages had other open counts: the names go again
     assert wall_ui.labels_key(updates(now - timedelta(days=365))) != wall_ui.labels_key(first)
+
+
+def test_a_tick_waits_for_the_frame_it_asked_for():
+    """One frame on its way at a time: a second in flight could come back first and leave the wrong moment drawn."""
+    from callbacks.playback import STALL_S, waiting
+
+    state = FilterState(t=NOW)
+    asked = Player(playing=True, asked=1000.0)
+    assert waiting(asked, state, "2026-12-07 05:00", 1001.0)  # the view still shows the moment before
+    assert not waiting(asked, state, ui.clock(state), 1001.0)  # drawn: the next frame may go
+    assert not waiting(asked, state, "2026-12-07 05:00", 1000.0 + STALL_S)  # lost: move on after a while
+    assert not waiting(asked, FilterState(), "", 1001.0)  # live: nothing to wait for
