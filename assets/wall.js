@@ -141,24 +141,31 @@
     },
 
     /* The tour: town, then the villages busiest first, `interval` s each; a new red
-     * warning takes the map for `hold` s. cursor = {key, pos, since, focus, until, detail}. */
+     * warning takes the map for `hold` s. cursor = {key, pos, since, focus, until, detail}.
+     * With ?replay= the tour's second stop is the replay (plan.replay, its own `seconds`): while the
+     * map is at it, every tick asks the server for the frame of the moment reached (the last
+     * outputs, wall-replay.data = {t: epoch s}); leaving it asks for live again (null). */
     move: function (n, plan, focus, options, cursor) {
       var now = Date.now();
-      var c = Object.assign({key: null, pos: 0, since: 0, focus: null, until: 0, detail: null}, cursor || {});
-      var stops = [plan.town].concat(options.tour ? plan.order : []);
+      var c = Object.assign({key: null, pos: 0, since: 0, focus: null, until: 0, detail: null, replay: null},
+                            cursor || {});
+      var replayStops = options.tour && plan.replay ? [plan.replay] : [];
+      var stops = [plan.town].concat(replayStops, options.tour ? plan.order : []);
+      var here = stops[c.pos % stops.length];
+      var stay = ((here && here.seconds) || options.interval) * 1000;
       var target = null;
       if (focus && focus.id !== c.focus) {
         c.focus = focus.id;
         c.until = now + options.hold * 1000;
         target = focus;
       } else if (c.until) {
-        if (now < c.until) { return noUpdate(5); }
+        if (now < c.until) { return replayOut(noUpdate(5), c, now); }
         c.until = 0;
         target = stops[c.pos % stops.length];
       } else if (c.key === null) {
         c.pos = 0;
         target = stops[0];
-      } else if (options.tour && now - c.since >= options.interval * 1000) {
+      } else if (options.tour && now - c.since >= stay) {
         c.pos = (c.pos + 1) % stops.length;
         target = stops[c.pos];
       }
@@ -167,9 +174,9 @@
         var current = findStop(plan, c.key);
         if (current && current.detail !== c.detail) {
           c.detail = current.detail;
-          return [noUpdate(1), noUpdate(1), noUpdate(1), current.detail, c];
+          return replayOut([noUpdate(1), noUpdate(1), noUpdate(1), current.detail, c], c, now);
         }
-        return noUpdate(5);
+        return replayOut(noUpdate(5), c, now);
       }
       var view = fit(target.bounds, document.getElementById(options.map), target.center);
       var widths = options.base_width;
@@ -200,9 +207,35 @@
       c.key = target.key;
       c.since = now;
       c.detail = target.detail;
-      return [patch, target.name, target.key, target.detail, c];
+      // the replay runs over the range the plan gave when the stop began (a refresh meanwhile moves nothing)
+      c.replay = target.key === 'replay' ? {start: target.start, end: target.end, ms: (target.seconds || 1) * 1000}
+                                         : (c.replay ? {end: true} : null);
+      return replayOut([patch, target.name, target.key, target.detail, c], c, now);
     }
   };
+
+  /* The tour's outputs with the replay's last: the moment reached at the replay stop, null once when
+   * it has been left (live again), else nothing. */
+  function replayOut(out, c, now) {
+    var r = c.replay;
+    if (!r) { return out.concat([noUpdate(1)]); }
+    if (r.end === true || c.until || c.key !== 'replay') {
+      c.replay = null;
+      return withCursor(out, c).concat([null]);
+    }
+    var share = Math.min(1, Math.max(0, (now - c.since) / r.ms));
+    var t = Math.round((r.start + share * (r.end - r.start)) / 60) * 60;  // whole minutes, as the clock reads
+    if (t === r.t) { return out.concat([noUpdate(1)]); }
+    r.t = t;
+    return withCursor(out, c).concat([{t: t}]);
+  }
+
+  /* `out` with the cursor as its last output (it changed), whatever `out` was. */
+  function withCursor(out, c) {
+    var copy = out.slice();
+    copy[4] = c;
+    return copy;
+  }
 
   /* ---- Motion ----
    * Timers that set an attribute or a transform, never a CSS animation: while any CSS animation runs,

@@ -13,6 +13,7 @@ from . import (
     dashboard,
     exports,
     imports,
+    playback,
     responder,
     router,
     stats,
@@ -43,3 +44,4 @@ def register(app: Dash, ctx: AppContext) -> None:
     admin.register(app, ctx)
     analysis.register(app, ctx)
     account.register(app, ctx)
+    playback.register(app, ctx)

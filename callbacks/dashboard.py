@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 
 import pandas as pd
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, html, no_update
@@ -10,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Engine
 
 from auth import current_viewer, reader_key, signed_in
+from callbacks.playback import frame_view, initial_player, trail_span
 from layers.mapfig import (
     GRIDS,
     RESOURCES,
@@ -33,11 +35,12 @@ from township.loop.sweeps import open_orders
 from township.loop.warnings import move_warning, reached_villages, selected_warning
 from township.loop.workflow import Actor, MoveRefused
 from township.read.snapshot import Snapshot
-from township.read.views import View, alerts, grid_detail, make_view, warning_mask
+from township.read.views import View, alerts, grid_detail, warning_mask
 from township.runtime.bootstrap import AppContext
-from township.store.models import data_version
+from township.store.models import data_version, utcnow
 from ui import casecard, ids, warningcard
 from ui import dashboard as ui
+from ui import playback as playback_ui
 from ui import stats as stats_ui
 from ui.account import account_bar
 from ui.exports import export_row
@@ -79,8 +82,11 @@ def map_warning(snap, gs, viewer: Actor, opened: dict | None) -> dict | None:
 
 
 def grid_orders(app_ctx: AppContext, state: FilterState) -> list:
-    """The open orders (接单) of the grid whose panel is open, each opening its case card."""
-    if not state.grid:
+    """The open orders (接单) of the grid whose panel is open, each opening its case card.
+
+    None while a moment is replayed: orders are taken now, and the panel shows the grid as it was.
+    """
+    if not state.grid or state.t is not None:
         return []
     gs = app_ctx.township.gridset
     orders = [c for c in open_orders(app_ctx.township.engine, gs.village_of(state.grid)) if c.grid_id == state.grid]
@@ -132,27 +138,31 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     viewer = viewer or current_viewer(app_ctx)
     tw = app_ctx.township
     gs = tw.gridset
-    asked, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)))
+    asked, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)), utcnow())
     state = village_view(clamp_state(asked, viewer, gs), viewer)
     # Only what the URL named and is not shown: a plain address is no correction.
     corrected = bool(asked.village and asked.village != state.village or asked.grid and asked.grid != state.grid)
     note = t("url_corrected", state.lang).format(village=gs.props(state.village[0])["name"]) if corrected else ""
     if app_ctx.grid_load.error is not None:
         notices.append(f"grid file rejected ({len(app_ctx.grid_load.error.violations)} problems), previous grids kept")
-    snap = tw.snapshot()
-    view = make_view(snap, gs, state)
+    live = tw.snapshot()
+    snap, view = frame_view(tw, state)  # a shared ?t= opens that moment
     s = app_ctx.settings
     detail = grid_detail(view, gs, state.grid) if state.grid else None
+    player = asdict(initial_player(state, utcnow(), trail_span(tw) if state.t is not None else None))
     reader = reader_key(app_ctx)
     box = inbox(tw.engine, audiences_of(viewer.role, viewer.village_id, viewer.handler_id), reader, 5, state.lang) \
         if reader else None
     account = account_bar(viewer, signed_in(app_ctx) is not None, state.lang, box.unread if box else 0,
                           [i.text for i in box.items if not i.read] if box else ())
-    root = ui.page(state, notices, view, detail, gs, viewer.role, snap.version, viewer_alerts(snap, viewer), s.tile_url,
+    # the banner announces what is live now, replaying or not: an alarm must not wait for the replay to end
+    root = ui.page(state, notices, view, detail, gs, viewer.role, live.version, viewer_alerts(live, viewer), s.tile_url,
                    s.tile_attribution, inline_grids=s.inline_grids, account=account,
                    panel_extra=grid_orders(app_ctx, state), side=[*casecard.skeleton(), *warningcard.skeleton()],
-                   stats=stats_page(state, viewer), extras=[dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8))],
-                   query=state.to_query() if corrected else None, crumb_root=village_root(viewer), note=note)
+                   stats=stats_page(state, viewer), extras=[dcc.Store(id=ids.IMPORT_NONCE, data=secrets.token_hex(8)),
+                                                            *playback_ui.stores(player)],
+                   query=state.to_query() if corrected else None, crumb_root=village_root(viewer), note=note,
+                   timebar=[playback_ui.bar(state, player), playback_ui.badge_div(state)])
     if viewer.role == "village":
         _lock_village_filter(root, state.village[0], state.lang)
     return root
@@ -279,12 +289,17 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
                  grids_sent: bool | None, map_version: int | None, *, data_only: bool) -> tuple:
     """The views' outputs after a filter change or new data (in the order of `register`'s view callback).
 
-    Outputs that did not change are not sent: each one set makes the browser's renderer work.
+    Outputs that did not change are not sent: each one set makes the browser's renderer work. While a
+    moment is replayed, new data redraws nothing unless it changed that moment's frame (a late entry
+    of the trail): the live tick never overwrites a replayed frame.
     """
     viewer, state = viewer_and_state(app_ctx, data)
     gs = app_ctx.township.gridset
-    snap = app_ctx.township.snapshot()
-    view = make_view(snap, gs, state)
+    snap, view = frame_view(app_ctx.township, state)
+    live = app_ctx.township.snapshot() if state.t is not None else snap
+    if data_only and state.t is not None and snap.version == map_version:
+        # the same frame: only the banner follows the new data (it announces what is live now)
+        return (*(no_update,) * 5, *ui.alert_banner(viewer_alerts(live, viewer), state.lang), *(no_update,) * 7)
     patch, grids_now, revision_now = map_patch(app_ctx, snap, view, viewer, warn_opened, data_only=data_only,
                                                grids_sent=grids_sent, shown_revision=shown_revision)
     detail = grid_detail(view, gs, state.grid) if state.grid else None
@@ -294,10 +309,13 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
         no_update if data_only else ui.breadcrumb(state, gs, village_root(viewer)),  # new buttons fire the reducer
         ui.grid_panel(detail, gs, viewer.role, state.lang) + grid_orders(app_ctx, state),
         no_update if data_only else state.to_query(),
-        *ui.alert_banner(viewer_alerts(snap, viewer), state.lang),
+        *ui.alert_banner(viewer_alerts(live, viewer), state.lang),
         revision_now,
         grids_now,
         snap.version if snap.version != map_version else no_update,  # a filter change alone moves nothing
+        *playback_ui.badge(state),
+        playback_ui.clock(state),
+        playback_ui.bar_class(state),
     )
 
 
@@ -336,6 +354,10 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.VIEW, "data"),
         Output(ids.GRIDS_SENT, "data"),
         Output(ids.MAP_VERSION, "data"),
+        Output(ids.PB_BADGE, "children"),
+        Output(ids.PB_BADGE, "hidden"),
+        Output(ids.PB_CLOCK, "children"),
+        Output(ids.PB_BAR, "className"),
         Input(ids.STATE, "data"),
         Input(ids.VERSION, "data"),
         Input(ids.WARN_OPENED, "data"),
@@ -379,7 +401,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_rows(request, data):
         if not request:
             return no_update, no_update
-        view = make_view(tw.snapshot(), gs, viewer_and_state(app_ctx, data)[1])
+        view = frame_view(tw, viewer_and_state(app_ctx, data)[1])[1]  # the cases as they were at a replayed t
         rows, total = ui.table_rows(view, gs, request["startRow"], request["endRow"], request.get("sortModel"))
         return {"rowData": rows, "rowCount": total}, f" ({total})"
 

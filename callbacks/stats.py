@@ -5,11 +5,11 @@ from dash import Dash, Input, Output
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
+from callbacks.playback import frame_view
 from township.domain.filters import FilterState
 from township.loop.casefile import clamp_state
 from township.loop.workflow import Actor
 from township.read.resident import feedback_frame
-from township.read.views import make_view
 from township.runtime.bootstrap import AppContext
 from ui import ids
 from ui import stats as ui
@@ -24,7 +24,7 @@ def stats_body(app_ctx: AppContext, viewer: Actor, data: dict) -> list:
     tw = app_ctx.township
     state = clamp_state(FilterState(**data), viewer, tw.gridset)
     snap = tw.snapshot()
-    view = make_view(snap, tw.gridset, state)
+    view = frame_view(tw, state)[1]  # a replayed moment: its cases as they were then
     return [*ui.charts(view, tw.gridset),
             *ui.body(view, app_ctx.entries.get(snap.version), tw.gridset, viewer.role, state.lang,
                      feedback_frame(tw.engine))]

@@ -33,12 +33,22 @@ How it stays fresh (the browser side is ``assets/wall.js``):
 * **movers** — the village ranking shows each village's change of rank in this Beijing
   month's evaluation (the /analysis page's, `township.read.evaluation`) from last month's,
   and names the month's biggest movers up and down.
+* **replay** (``?tour=1&replay=24h``) — the tour's second stop replays the last
+  24 hours over the town (`ui.wall.replay_stop`): the browser asks for the
+  frame of the moment it has reached each second (``wall-replay``), the map
+  draws the town as it was then, for the wall (counts, no names), under a
+  badge 回放 with the clock; leaving the stop asks for live again. The
+  refresh leaves the map to the replay meanwhile.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
+from callbacks.playback import frame_view
 from layers.mapfig import apply_updates, map_note
+from township.domain.filters import FilterState
 from township.loop.evacroster import live_evacuations
 from township.loop.workflow import Actor
 from township.read.evaluation import MonthlyEvaluation, evaluation_for, month_of
@@ -46,8 +56,10 @@ from township.read.resident import feedback_frame
 from township.read.snapshot import Snapshot
 from township.read.views import View, make_view
 from township.runtime.bootstrap import AppContext
+from township.store.models import utcnow
 from ui import evacuation as evac_ui
 from ui import ids
+from ui import playback as playback_ui
 from ui import wall as ui
 
 #: Whom the wall reads evacuations as: the wall, whatever DEFAULT_ROLE says (counts only).
@@ -74,10 +86,72 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
                    s.tile_attribution, evacuation, month_evaluation(app_ctx, snap, view))
 
 
+def replay_state(data: dict | None, options: dict | None) -> FilterState | None:
+    """The wall's state at the moment its replay asks for (``{"t": epoch s}``), or None for live.
+
+    The store comes back from the browser: a moment outside the replay the URL allowed (the last
+    ``replay`` hours up to now) is brought inside it, and without a replay there is none.
+    """
+    hours = (options or {}).get("replay")
+    try:
+        asked = int((data or {})["t"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(hours, int) or not 1 <= hours <= ui.REPLAY_MAX_H:
+        return None
+    lang = (options or {}).get("lang")
+    now = utcnow().replace(microsecond=0)
+    at = min(max(playback_ui.moment(asked), now - timedelta(hours=hours, minutes=1)), now)
+    return ui.state_for(lang if lang in ("zh", "en") else "zh").model_copy(update={"t": at})
+
+
 def register(app: Dash, app_ctx: AppContext) -> None:
     """Register the wall's callbacks."""
     tw = app_ctx.township
     gs = tw.gridset
+
+    def map_patch(view, version: int, scale: float, seen_reds: list | None, updates: dict | None = None) -> Patch:
+        """The map's patch of ``view`` (live, or a replayed frame) for the wall at ``scale``.
+
+        ``seen_reds``: the red warnings whose grids the screen shows (None: send their geometry);
+        ``updates``: the traces' updates when the caller has them (`ui.wall.wall_updates`).
+        """
+        patch = Patch()
+        apply_updates(patch, updates if updates is not None else ui.wall_updates(view, gs, scale, seen_reds))
+        patch["layout"]["annotations"] = map_note(view, view.state.lang)
+        patch["layout"]["meta"] = {"version": version}  # which data the map shows (as the dashboard's)
+        return patch
+
+    @app.callback(
+        Output(ids.WALL_MAP, "figure", allow_duplicate=True),
+        Output(ids.WALL_REPLAY_BADGE, "children"),
+        Output(ids.WALL_REPLAY_BADGE, "hidden"),
+        Output(ids.WALL_REPLAY_LABELS, "data"),
+        Input(ids.WALL_REPLAY, "data"),
+        State(ids.WALL_SCALE, "data"),
+        State(ids.WALL_OPTIONS, "data"),
+        State(ids.WALL_REDS, "data"),
+        State(ids.WALL_REPLAY_LABELS, "data"),
+        prevent_initial_call=True,
+    )
+    def replay(data, scale, options, seen_reds, shown_labels):
+        # Built for the wall whoever looks (counts, no names), as the refresh is; None: back to live.
+        # The reds drawn (a frame's, then live ones) are not those the page knows: their grids' geometry is sent.
+        state = replay_state(data, options)
+        if state is None:
+            lang = (options or {}).get("lang")
+            snap = tw.snapshot()
+            view = make_view(snap, gs, ui.state_for(lang if lang in ("zh", "en") else "zh"))
+            return map_patch(view, snap.version, float(scale or 1), None), [], True, None
+        frame, view = frame_view(tw, state)
+        updates = ui.wall_updates(view, gs, float(scale or 1), None)
+        labels = ui.labels_key(updates)
+        if labels == shown_labels:
+            # The names and counts are those on the screen: sent again each second, MapLibre would place
+            # them anew every frame, and on a slow 4K wall they would never show.
+            ui.drop_labels(updates)
+        return (map_patch(view, frame.version, float(scale or 1), None, updates), ui.replay_badge(view, state.lang),
+                False, labels)
 
     @app.callback(
         Output(ids.WALL_MAP, "figure", allow_duplicate=True),
@@ -100,18 +174,17 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Input(ids.WALL_SCALE, "data"),
         State(ids.WALL_OPTIONS, "data"),
         State(ids.WALL_REDS, "data"),
+        State(ids.WALL_REPLAY, "data"),
         prevent_initial_call=True,
     )
-    def refresh(_want, _minute, scale, options, seen_reds):
+    def refresh(_want, _minute, scale, options, seen_reds, replaying):
         lang = (options or {}).get("lang")
         lang = lang if lang in ("zh", "en") else "zh"  # the store comes back from the browser: check it
         snap = tw.snapshot()
         view = make_view(snap, gs, ui.state_for(lang))
-        patch = Patch()
-        apply_updates(patch, ui.wall_updates(view, gs, float(scale or 1), seen_reds or []))
-        patch["layout"]["annotations"] = map_note(view, lang)
-        patch["layout"]["meta"] = {"version": snap.version}  # which data the map shows (as the dashboard's)
-        plan = ui.tour_plan(view, gs, lang)
+        # while the tour replays the map is the replay's
+        patch = map_patch(view, snap.version, float(scale or 1), seen_reds or []) if not replaying else no_update
+        plan = {**ui.tour_plan(view, gs, lang), "replay": ui.replay_stop(options or {}, gs, view.now, lang)}
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
         evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, gs, WALL_VIEWER), gs, lang)
         return (
@@ -162,6 +235,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.WALL_STOP, "data-stop"),
         Output(ids.WALL_STOP_DETAIL, "children"),
         Output(ids.WALL_CURSOR, "data"),
+        Output(ids.WALL_REPLAY, "data"),
         Input(ids.WALL_TICK, "n_intervals"),
         State(ids.WALL_PLAN, "data"),
         State(ids.WALL_FOCUS, "data"),

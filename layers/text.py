@@ -535,3 +535,34 @@ TEXT.update({
     "mv_note": {"zh": "升降:{m} 月综合评价(按期结案率)名次较上月",
                 "en": "Move: rank in the {m} evaluation (on-time rate) against last month"},
 })
+
+
+# Time playback (回放, issue 17): the desk's time control and badge, the wall's replay stop.
+TEXT.update({
+    "pb_open": {"zh": "时间回放", "en": "Replay"},
+    "pb_live": {"zh": "返回实时", "en": "Back to live"},
+    "pb_replay": {"zh": "回放", "en": "Replay"},
+    "pb_play": {"zh": "▶ 播放", "en": "▶ Play"},
+    "pb_pause": {"zh": "‖ 暂停", "en": "‖ Pause"},
+    "pb_back": {"zh": "上一步", "en": "Step back"},
+    "pb_fwd": {"zh": "下一步", "en": "Step forward"},
+    "pb_loop": {"zh": "循环", "en": "Loop"},
+    "pb_speed": {"zh": "速度", "en": "Speed"},
+    "pb_step": {"zh": "步长", "en": "Step"},
+    "pb_15m": {"zh": "15分钟", "en": "15 min"},
+    "pb_1h": {"zh": "1小时", "en": "1 h"},
+    "pb_1d": {"zh": "1天", "en": "1 day"},
+    "pb_cumulative": {"zh": "累计(截至该时刻)", "en": "Cumulative (up to t)"},
+    "pb_moving": {"zh": "近{n}小时上报", "en": "Reported in last {n} h"},
+    "pb_24h": {"zh": "近24小时", "en": "Last 24 h"},
+    "pb_7d": {"zh": "近一周", "en": "Last week"},
+    "pb_30d": {"zh": "近一月", "en": "Last month"},
+    "pb_all": {"zh": "全部记录", "en": "Whole trail"},
+    "pb_custom": {"zh": "自定义", "en": "Custom"},
+    "pb_from": {"zh": "自", "en": "From"},
+    "pb_to": {"zh": "至", "en": "To"},
+    "pb_bad_range": {"zh": "时段无效:起点须早于终点", "en": "Invalid range: the start must be before the end"},
+    "pb_badge_note": {"zh": "各点为当时状态", "en": "each case as it was then"},
+    "pb_then": {"zh": "当时", "en": "then"},
+    "pb_wall_stop": {"zh": "回放 · 近{n}小时", "en": "Replay · last {n} h"},
+})

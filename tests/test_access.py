@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -1555,6 +1556,64 @@ def probe_unread_badge(c: Client) -> None:
 
 CALLBACKS.update({
     "account-unread.children <- account-poll.n_intervals": probe_unread_badge,
+})
+
+# Time playback (issue 17): the time control writes only the moment into the state (no data, no write); a replayed
+# frame is clamped like a live one (a village operator replays their village only); the wall's replay is the wall's.
+
+def a_moment(site: Site) -> str:
+    """A moment of the audit trail, an hour before its last event, as the state carries it (ISO, +08:00)."""
+    from datetime import timedelta
+
+    from township.domain.filters import moment_text
+
+    last = site.one("SELECT max(at) FROM case_events")
+    return moment_text(datetime.fromisoformat(str(last)).replace(microsecond=0) - timedelta(hours=1))
+
+
+def frame_case_ids(r: requests.Response) -> set[int]:
+    """The case ids a map patch draws (the case traces' customdata, first column)."""
+    ops = r.json()["response"]["map-graph"]["figure"]["operations"]
+    return {int(row[0]) for op in ops if op["location"][:1] == ["data"] and op["location"][1] in (4, 10)
+            and op["location"][2:] == ["customdata"] for row in op["params"]["value"]}
+
+
+def probe_on_state_replayed(c: Client) -> None:
+    probe_on_state(c)
+    data = {**state(village=[FOREIGN], level=3, window="all"), "t": a_moment(c.site)}
+    r = cb(c, "map-graph.figure <- state.data", {"state.data": data, "live-version.data": 1}, "state.data", 200)
+    shown = frame_case_ids(r)
+    if c.role == "village":
+        assert not shown & c.site.secrets.foreign_cases and shown, "a village operator replays their village only"
+    else:
+        assert shown & c.site.secrets.foreign_cases
+
+
+def probe_play(c: Client) -> None:
+    """Opening the replay patches the moment into the state, and nothing else; nothing stored changes."""
+    name = "state.data <- pb-timer.n_intervals"
+    before = c.site.counts()
+    r = cb(c, name, {"pb-open.n_clicks": 1, "state.data": state(village=[FOREIGN]), "pb-player.data": {}},
+           "pb-open.n_clicks", 200)
+    ops = r.json()["response"]["state"]["data"]["operations"]
+    assert {tuple(op["location"]) for op in ops} == {("t",), ("mode",), ("hours",)}, ops
+    assert c.site.counts() == before
+
+
+def probe_wall_replay(c: Client) -> None:
+    # The wall's replay shows the wall's masked frame whoever looks at it.
+    moment = int(datetime.now(UTC).timestamp()) - 7200
+    r = call(c, "wall-map.figure <- wall-replay.data",
+             {"wall-replay.data": {"t": moment}, "wall-scale.data": 1,
+              "wall-options.data": {"lang": "zh", "tour": True, "interval": 20, "replay": 24}}, "wall-replay.data")()
+    assert r.status_code == 200 and not leaks(c.site, "wall", r), leaks(c.site, "wall", r)[:5]
+    assert "回放" in r.text
+
+
+CALLBACKS.update({
+    "map-graph.figure <- state.data": probe_on_state_replayed,
+    "state.data <- pb-timer.n_intervals": probe_play,
+    "wall-map.figure <- wall-replay.data": probe_wall_replay,
 })
 
 

@@ -415,7 +415,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
          version: int, alerts: pd.DataFrame, tile_url: str | None = None, attribution: str = "", *,
          inline_grids: int = Settings.inline_grids, account=None, panel_extra: list | None = None,
          side: list | None = None, stats: list | None = None, extras: list | None = None, query: str | None = None,
-         crumb_root: str | None = None, note: str = "") -> html.Div:
+         crumb_root: str | None = None, note: str = "", timebar: list | None = None) -> html.Div:
     """The whole dashboard for ``state``: built once per page load.
 
     One screen (the desk): the filters, the map with the headline above it and
@@ -425,6 +425,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
     tab; ``extras`` go at the end (stores). ``account`` goes in the header.
     ``query``: the address bar is rewritten to it (a URL corrected to what is
     shown, ``note`` says so); ``crumb_root``: the breadcrumb's top when it is not the town.
+    ``timebar``: the time control (beside the breadcrumb) and its badge over the map (`ui.playback`).
     """
     lang = state.lang
     other = "en" if lang == "zh" else "zh"
@@ -462,7 +463,10 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                             html.Div(headline_cards(view), id=ids.HEADLINE, className="headline"),
                             html.Div(
                                 [
-                                    html.Div(breadcrumb(state, gridset, crumb_root), id=ids.CRUMBS, className="crumbs"),
+                                    html.Div([html.Div(breadcrumb(state, gridset, crumb_root), id=ids.CRUMBS,
+                                                       className="crumbs"), *(timebar or [])[:1]],
+                                             className="map-top"),
+                                    *(timebar or [])[1:],
                                     dcc.Graph(id=ids.MAP,
                                               figure=map_figure(view, gridset, role, tile_url, attribution,
                                                                 inline_grids),

@@ -191,3 +191,26 @@ EVAC_SECTION = "evac-section"  # the warning card's progress section
 WALL_EVAC = "wall-evac"  # the wall's evacuation progress: counts and a bar per affected village, no names
 # the account chip's unread badge follows new notifications (ACCOUNT_UNREAD above)
 ACCOUNT_POLL = "account-poll"  # dcc.Interval: how often the badge asks again (a fan-out moves no data version)
+# time playback (回放, issue 17): the desk's time control above the map, and the wall's replay stop
+PB_BAR = "pb-bar"  # the time control: the toggle while live, the player while a moment is replayed
+PB_OPEN = "pb-open"  # button 时间回放: start replaying (the last 24 hours, paused at their start)
+PB_LIVE = "pb-live"  # button 返回实时: back to live
+PB_PLAYER = "pb-player"  # dcc.Store: the player (playing, speed, step, loop, range), callbacks.playback.Player
+PB_TIMER = "pb-timer"  # dcc.Interval: one frame per tick while playing
+PB_PLAY = "pb-play"  # play / pause
+PB_BACK = "pb-back"  # one step back
+PB_FWD = "pb-fwd"  # one step forward
+PB_LOOP = "pb-loop"  # dcc.Checklist: start again at the range's end
+PB_SPEED = "pb-speed"  # 1×/2×/4×/8×
+PB_STEP = "pb-step"  # step size: 15 min, 1 h, 1 d
+PB_MODE = "pb-mode"  # cumulative, or a moving window of N hours
+PB_RANGE = "pb-range"  # preset: last 24 h, a week, a month, the whole trail, custom
+PB_FROM = "pb-from"  # custom range: start, a Beijing date-time (datetime-local input)
+PB_TO = "pb-to"  # custom range: end
+PB_CUSTOM = "pb-custom"  # the custom range's two inputs, shown when the preset is custom
+PB_SLIDER = "pb-slider"  # the moment within the range (epoch seconds)
+PB_CLOCK = "pb-clock"  # the moment in Beijing time, beside the slider
+PB_BADGE = "pb-badge"  # over the map while replaying: 回放 and the clock
+WALL_REPLAY = "wall-replay"  # dcc.Store: the wall's replay frame asked for ({"t": epoch s}) or None (live)
+WALL_REPLAY_LABELS = "wall-replay-labels"  # dcc.Store: what the names on the map say during the replay
+WALL_REPLAY_BADGE = "wall-replay-badge"  # over the wall's map during its replay stop: 回放 and the clock

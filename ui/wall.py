@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -51,6 +52,7 @@ from layers.mapfig import (
 )
 from layers.text import t
 from township.domain.filters import FilterState
+from township.domain.isotime import local_text
 from township.domain.vocab import (
     CASE_STATUSES,
     CASE_TYPES,
@@ -109,6 +111,10 @@ FIT_MARGIN = 0.2
 BANNER_ITEMS = 3
 #: Outline width of the village the tour is at (the others keep the base width).
 STOP_WIDTH = 5.0
+#: The longest replay a wall runs (``?replay=``), in hours.
+REPLAY_MAX_H = 24 * 7
+#: Seconds the replay stop lasts: twice a stop, within these bounds (a day in 40 s is 36 min a second).
+REPLAY_STOP_S = (30, 120)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -126,11 +132,14 @@ class WallOptions:
         Seconds per tour stop, within ``INTERVAL_MIN``–``INTERVAL_MAX``.
     lang : str
         ``zh`` or ``en``.
+    replay : int | None
+        Hours replayed as one stop of the tour (``replay=24h``), or None for no replay.
     """
 
     tour: bool = False
     interval: int = INTERVAL_DEFAULT
     lang: str = "zh"
+    replay: int | None = None
 
 
 def parse_options(search: str | None) -> WallOptions:
@@ -138,7 +147,8 @@ def parse_options(search: str | None) -> WallOptions:
 
     ``tour`` takes 1/0, true/false, yes/no, on/off; ``interval`` takes whole
     seconds written in ASCII digits, clamped to the allowed range (a wall
-    that asks for 1 s gets 3 s, not an error nobody would read).
+    that asks for 1 s gets 3 s, not an error nobody would read). ``replay``
+    takes hours or days (``24h``, ``12``, ``2d``), clamped to 1 h – 7 d.
     """
     query = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
 
@@ -153,6 +163,10 @@ def parse_options(search: str | None) -> WallOptions:
         out = replace(out, interval=min(INTERVAL_MAX, max(INTERVAL_MIN, int(interval))))
     if lang in ("zh", "en"):
         out = replace(out, lang=lang)
+    replay = re.fullmatch(r"([0-9]{1,4})([hd]?)", last("replay"))
+    if replay:
+        hours = int(replay[1]) * (24 if replay[2] == "d" else 1)
+        out = replace(out, replay=min(REPLAY_MAX_H, max(1, hours)))
     return out
 
 
@@ -503,7 +517,8 @@ def options_data(opts: WallOptions, gridset: GridSet) -> dict:
     """What the browser-side code (assets/wall.js) needs: the options, the thresholds, the texts."""
     lang = opts.lang
     return {
-        "lang": lang, "tour": opts.tour, "interval": opts.interval, "hold": HOLD_S, "stale": STALE_S,
+        "lang": lang, "tour": opts.tour, "interval": opts.interval, "replay": opts.replay, "hold": HOLD_S,
+        "stale": STALE_S,
         "offline_after": OFFLINE_AFTER, "map": ids.WALL_MAP,
         "villages_trace": VILLAGES, "base_width": LINE_WIDTH[2], "stop_width": STOP_WIDTH,
         "inset": inset_fit(gridset),
@@ -517,12 +532,13 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
     """The whole wall: built once per page load; later only patched. ``evacuation``: the evacuations' progress
     (`ui.evacuation.wall_bars`), counts only; ``evaluation``: the month's, for the ranking's movers."""
     lang = opts.lang
-    plan = tour_plan(view, gridset, lang)
+    options = options_data(opts, gridset)
+    plan = {**tour_plan(view, gridset, lang), "replay": replay_stop(options, gridset, view.now, lang)}
     text, banner_class, banner_hidden = banner(alerts, lang)
     track = feed_track(view, gridset, lang)
     return html.Div(
         [
-            dcc.Store(id=ids.WALL_OPTIONS, data=options_data(opts, gridset)),
+            dcc.Store(id=ids.WALL_OPTIONS, data=options),
             dcc.Store(id=ids.WALL_SCALE, data=1),
             dcc.Store(id=ids.WALL_SHOWN, data=version),
             dcc.Store(id=ids.WALL_WANT),
@@ -530,6 +546,8 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
             dcc.Store(id=ids.WALL_PLAN, data=plan),
             dcc.Store(id=ids.WALL_CURSOR),
             dcc.Store(id=ids.WALL_FOCUS),
+            dcc.Store(id=ids.WALL_REPLAY),
+            dcc.Store(id=ids.WALL_REPLAY_LABELS),
             dcc.Store(id=ids.WALL_REDS, data=red_ids(view.warnings)),
             dcc.Interval(id=ids.WALL_TICK, interval=1000),
             dcc.Interval(id=ids.WALL_POLL, interval=POLL_MS),
@@ -552,6 +570,8 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
                 [
                     # above the map, never over it: a warning's point is never under the banner
                     html.Div(text, id=ids.WALL_BANNER, className=banner_class, hidden=banner_hidden),
+                    # of no height, at the map's top edge: its pill lies over the map while the tour replays
+                    html.Div(id=ids.WALL_REPLAY_BADGE, className="wall-replay", hidden=True),
                     dcc.Graph(id=ids.WALL_MAP, figure=wall_figure(view, gridset, tile_url, attribution),
                               config={"displayModeBar": False, "scrollZoom": False, "responsive": True},
                               className="wall-graph", style={"width": "100%"}),
@@ -575,3 +595,44 @@ def page(view: View, gridset: GridSet, opts: WallOptions, version: int, alerts: 
         ],
         id=ids.WALL, className="wall", lang="zh-CN" if lang == "zh" else "en",
     )
+
+
+# -- time playback (回放, issue 17): the tour's replay stop -------------------------------------------------
+
+def replay_stop(options: dict, gridset: GridSet, now: datetime, lang: str) -> dict | None:
+    """The tour's replay stop of the wall's ``options`` (`options_data`): the town over the last
+    ``replay`` hours, run through in `REPLAY_STOP_S` (twice a stop, within bounds); None without a replay.
+
+    Besides a stop's keys: ``start`` and ``end`` (epoch seconds, whole minutes) and ``seconds``.
+    """
+    hours = options.get("replay")
+    if not options.get("tour") or not isinstance(hours, int) or not 1 <= hours <= REPLAY_MAX_H:
+        return None
+    interval = options.get("interval") if isinstance(options.get("interval"), int) else INTERVAL_DEFAULT
+    end = int(now.replace(tzinfo=UTC).timestamp()) // 60 * 60
+    stop = _stop("replay", t("pb_wall_stop", lang).format(n=hours), t("pb_badge_note", lang),
+                 gridset.bounds(gridset.ids(level=1)))
+    stop.update(start=end - hours * 3600, end=end,
+                seconds=min(REPLAY_STOP_S[1], max(REPLAY_STOP_S[0], 2 * interval)))
+    return stop
+
+
+def replay_badge(view: View, lang: str) -> list:
+    """The badge over the map while the tour replays: 回放, the clock of the frame, its counts then."""
+    h = view.headline
+    return [html.Div([html.B(t("pb_replay", lang)),
+                      html.Span(local_text(view.now, "%m-%d %H:%M"), className="wall-replay-clock"),
+                      html.Span(f"{t('open', lang)} {h.open} · {t('overdue', lang)} {h.overdue} ({t('pb_then', lang)})",
+                                className="wall-replay-counts")],
+                     className="wall-replay-pill")]
+
+
+def labels_key(updates: dict[int, dict]) -> str:
+    """What the names on the wall's map say (villages and the inset's communities, with their counts)."""
+    return "\n".join("\x1f".join(map(str, updates.get(index, {}).get("text", ()))) for index in (LABELS, INSET_LABELS))
+
+
+def drop_labels(updates: dict[int, dict]) -> None:
+    """Leave the names out of ``updates``: those on the screen say the same."""
+    for index in (LABELS, INSET_LABELS):
+        updates.pop(index, None)

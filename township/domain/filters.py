@@ -7,11 +7,13 @@ value the app does not know is dropped with a notice, never an error.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 
+from township.domain.isotime import LOCAL_TZ, parse_iso
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
 
 #: Time windows offered, in days (None: everything stored).
@@ -20,6 +22,21 @@ WINDOWS: dict[str, int | None] = {"7d": 7, "30d": 30, "90d": 90, "365d": 365, "a
 MEASURES: tuple[str, ...] = ("open", "overdue", "density")
 #: Point layers that can be switched on and off.
 LAYERS: tuple[str, ...] = ("cases", "warnings", "resources")
+#: What a replayed moment shows: every case reported up to t, or those of the last ``hours`` before t.
+PLAY_MODES: tuple[str, ...] = ("cumulative", "moving")
+#: The moving window's lengths allowed, in hours (a week at most).
+PLAY_HOURS = range(1, 24 * 7 + 1)
+#: How far past the server's clock a ``t`` may be (clocks differ a little) before it is refused.
+FUTURE_SLACK = timedelta(minutes=1)
+
+
+def moment_text(value: datetime) -> str:
+    """A stored (naive UTC) moment as the URL writes it: Beijing time, to the minute when it is whole.
+
+    ``2026-12-05T22:00+08:00``; with its seconds when it has some.
+    """
+    local = value.replace(tzinfo=UTC).astimezone(LOCAL_TZ).replace(microsecond=0)
+    return local.isoformat(timespec="minutes" if local.second == 0 else "seconds")
 
 
 class FilterState(BaseModel):
@@ -45,6 +62,12 @@ class FilterState(BaseModel):
         Point layers shown, from :data:`LAYERS`.
     lang : str
         Screen language, ``zh`` or ``en``.
+    t : datetime | None
+        The moment replayed (naive UTC, as the store keeps times); None is live.
+    mode : str
+        What a replayed moment shows, one of :data:`PLAY_MODES`.
+    hours : int
+        The moving window's length in hours (mode ``moving``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -60,26 +83,59 @@ class FilterState(BaseModel):
     measure: str = "open"
     layers: list[str] = list(LAYERS)
     lang: str = "zh"
+    t: datetime | None = None
+    mode: str = "cumulative"
+    hours: int = 24
+
+    @field_validator("t")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # The browser's store sends the moment back as the URL writes it (+08:00): kept as the store keeps times.
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    @field_serializer("t")
+    def _moment(self, value: datetime | None) -> str | None:
+        return None if value is None else moment_text(value)
 
     def to_query(self) -> str:
         """The URL query string of this state, leaving out defaults (``""`` for none)."""
-        default = FilterState()
+        default = FilterState().model_dump()
         pairs: list[tuple[str, str]] = []
-        for name, value in self:
-            if value == getattr(default, name):
+        for name, value in self.model_dump().items():
+            if value == default[name]:
                 continue
             if isinstance(value, list):
                 pairs.append((name, ",".join(str(v) for v in value) if value else "none"))
             else:
                 pairs.append((name, str(value)))
-        return "?" + urlencode(pairs, safe=",") if pairs else ""
+        # the moment keeps its colons readable; its "+" must be escaped (a bare one reads as a space)
+        return "?" + urlencode(pairs, safe=",:") if pairs else ""
 
 
 def _split(raw: list[str]) -> list[str]:
     return [v for part in raw for v in part.split(",") if v]
 
 
-def from_query(search: str | None, villages: set[str], grids: set[str]) -> tuple[FilterState, list[str]]:
+def parse_moment(raw: str, now: datetime) -> datetime | None:
+    """The moment ``t`` of a URL (naive UTC), or None when it is not an ISO 8601 time or lies in the future.
+
+    A "+" typed into an address arrives as a space (``22:00 08:00``): it is read as the "+" it was.
+    Past ``now`` by more than `FUTURE_SLACK` is refused: nothing can be replayed that has not happened.
+    """
+    text = raw.strip().replace(" ", "+")
+    if not text:
+        return None
+    try:
+        value = parse_iso(text)
+    except ValueError:
+        return None
+    return None if value > now + FUTURE_SLACK else value
+
+
+def from_query(search: str | None, villages: set[str], grids: set[str],
+               now: datetime | None = None) -> tuple[FilterState, list[str]]:
     """Parse a URL query string into a state, dropping what is unknown.
 
     Parameters
@@ -88,6 +144,8 @@ def from_query(search: str | None, villages: set[str], grids: set[str]) -> tuple
         The query string, with or without the leading ``?``.
     villages, grids : set[str]
         The level-2 and level-3 grid ids that exist.
+    now : datetime, optional
+        The server's clock (naive UTC; default: the machine's): a ``t`` after it is dropped.
 
     Returns
     -------
@@ -129,6 +187,8 @@ def from_query(search: str | None, villages: set[str], grids: set[str]) -> tuple
         ("measure", MEASURES, str),
         ("lang", {"zh", "en"}, str),
         ("grid", grids, str),
+        ("mode", PLAY_MODES, str),
+        ("hours", PLAY_HOURS, int),
     )
     for name, allowed, cast in list_fields:
         if name in query:
@@ -138,6 +198,14 @@ def from_query(search: str | None, villages: set[str], grids: set[str]) -> tuple
             found = keep(name, allowed, cast)
             if found:
                 values[name] = found[-1]
+    if "t" in query:
+        # the moment replayed: not an ISO time, or in the future, it is dropped with a notice and the view is live
+        raw = query["t"][-1]
+        moment = parse_moment(raw, now or datetime.now(UTC).replace(tzinfo=None))
+        if moment is None:
+            notices.append("t=" + raw.strip().replace(" ", "+"))  # as it was typed (a "+" arrives as a space)
+        else:
+            values["t"] = moment
     notices += [f"{key}={','.join(v)}" for key, v in query.items() if key not in FilterState.model_fields]
     if values.get("grid") and "level" not in values:
         values["level"] = 3
@@ -168,5 +236,6 @@ def up_to_village(state: FilterState) -> FilterState:
 
 
 def reset(state: FilterState) -> FilterState:
-    """Back to the town with every filter cleared; the language stays."""
-    return FilterState(lang=state.lang)
+    """Back to the town with every filter cleared; the language and a replayed moment stay (the time
+    control's 返回实时 ends a replay)."""
+    return FilterState(lang=state.lang, t=state.t, mode=state.mode, hours=state.hours)
