@@ -45,7 +45,8 @@ def test_a_moment_round_trips_and_is_shared_in_beijing_time():
     assert FilterState().to_query() == ""  # live: no t
 
 
-@pytest.mark.parametrize("raw", ["yesterday", "2026-13-01T00:00", "", "2026-12-05T22:00+25:00", "%00"])
+@pytest.mark.parametrize("raw", ["yesterday", "2026-13-01T00:00", "", "2026-12-05T22:00+25:00", "%00",
+                                 "0001-01-01T00:00+08:00"])
 def test_a_bad_moment_is_dropped_with_a_notice_and_the_view_is_live(raw):
     state, notices = parse(f"?t={raw}")
     assert state.t is None and notices == [f"t={raw.replace('%00', chr(0))}"]

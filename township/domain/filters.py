@@ -119,7 +119,8 @@ def _split(raw: list[str]) -> list[str]:
 
 
 def parse_moment(raw: str, now: datetime) -> datetime | None:
-    """The moment ``t`` of a URL (naive UTC), or None when it is not an ISO 8601 time or lies in the future.
+    """The moment ``t`` of a URL (naive UTC), or None when it is not an ISO 8601 time (or not one in the years
+    1 to 9999 in UTC) or lies in the future.
 
     A "+" typed into an address arrives as a space (``22:00 08:00``): it is read as the "+" it was.
     Past ``now`` by more than `FUTURE_SLACK` is refused: nothing can be replayed that has not happened.
@@ -129,7 +130,7 @@ def parse_moment(raw: str, now: datetime) -> datetime | None:
         return None
     try:
         value = parse_iso(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: a zone that moves it off the calendar (year 1 at +08:00)
         return None
     return None if value > now + FUTURE_SLACK else value
 
