@@ -247,7 +247,7 @@ def frame_snapshot(tw: Township, state: FilterState) -> Snapshot:
     snap = tw.snapshot()
     if state.t is None:
         return snap
-    frame = tw.history().snapshot_at(snap, state.t, window_hours=state.hours if state.mode == "moving" else None)
+    frame = tw.history().snapshot_at(snap, state.t, window_hours=state.window_hours)
     return replace(frame, version=frame_key(frame))
 
 

@@ -41,7 +41,7 @@ from layers.evacledger import ledger_html, summary_section
 from layers.fieldmap import field_map, print_html
 from layers.hotspots import evaluation_html, evaluation_table
 from layers.report import daily_report_html
-from township.domain.filters import FilterState, from_query
+from township.domain.filters import REPLAY_PARAMS, FilterState, from_query
 from township.domain.isotime import LOCAL_TZ
 from township.domain.policy import may_export_roster, may_see_reach
 from township.formats import exports
@@ -54,7 +54,7 @@ from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data,
 from township.read.report import daily_report, day_bounds, parse_day
 from township.read.resident import feedback_frame
 from township.read.snapshot import Snapshot
-from township.read.views import make_view
+from township.read.views import View, make_view
 from township.runtime.bootstrap import AppContext
 from township.runtime.render import ChromiumError, render_pdf, render_png
 from township.store.models import utcnow
@@ -248,20 +248,28 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
 
     # -- exports of the filtered data -----------------------------------------
 
+    def export_view(state: FilterState) -> tuple[View, int]:
+        """The view an export of ``state`` holds, and the current data version (its contacts' key).
+
+        A replayed moment (``t``, the desk's link while it replays) exports the cases as they were
+        then, as the desk shows them (`township.read.playback`); the contacts are the stored ones.
+        """
+        live = tw.snapshot()
+        snap = live if state.t is None else tw.history().snapshot_at(live, state.t, window_hours=state.window_hours)
+        return make_view(snap, gs, state), live.version
+
     @bp.get("/export/cases.<any(csv, xlsx):fmt>")
     def export_cases(fmt: str) -> Response:
-        state = filter_state()
-        snap = tw.snapshot()
-        table = exports.case_table(make_view(snap, gs, state), gs, role(), case_contacts(snap.version))
+        view, version = export_view(filter_state())
+        table = exports.case_table(view, gs, role(), case_contacts(version))
         body = exports.to_csv_bytes(table) if fmt == "csv" else exports.to_xlsx_bytes(table)
         stamp = _stamp()
         return _file(body, fmt, f"dalu-cases-{stamp}.{fmt}", f"大路镇事件-{stamp}.{fmt}")
 
     @bp.get("/export/features.geojson")
     def export_features() -> Response:
-        state = filter_state()
-        snap = tw.snapshot()
-        fc = exports.features_geojson(make_view(snap, gs, state), gs, role(), case_contacts(snap.version))
+        view, version = export_view(filter_state())
+        fc = exports.features_geojson(view, gs, role(), case_contacts(version))
         stamp = _stamp()
         return _file(exports.geojson_bytes(fc), "geojson", f"dalu-features-{stamp}.geojson",
                      f"大路镇事件预警-{stamp}.geojson")
@@ -269,7 +277,8 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
     # -- the daily report -----------------------------------------------------
 
     def report_args() -> tuple[FilterState, date]:
-        state = filter_state(drop=("date",))
+        # the report is of its day (``date``): a replayed moment is not asked of it (its link leaves ``t`` out)
+        state = filter_state(drop=("date", *REPLAY_PARAMS))
         try:
             return state, parse_day(request.args.get("date"))
         except ValueError as exc:

@@ -24,10 +24,12 @@ from test_browser import open_map
 
 from downloads import RenderCache
 from township.domain.filters import FilterState
+from township.domain.isotime import LOCAL_TZ
 from township.domain.privacy import mask_name, mask_phone
-from township.domain.vocab import LIVE_WARNING_STATUSES, OPEN_STATUSES
+from township.domain.vocab import CASE_STATUSES, LIVE_WARNING_STATUSES, OPEN_STATUSES
 from township.formats import exports
 from township.read.views import make_view
+from ui.exports import export_href
 
 HEADERS = ["编号", "事项", "事件类型", "领域", "状态", "是否超期", "村/社区", "网格", "网格编号", "化解层级",
            "最高化解层级", "来源", "处置人", "报告人", "报告人电话", "上报时间", "办理时限", "办结时间", "销号时间",
@@ -278,6 +280,35 @@ def test_case_table_core(township_ctx):
     assert all(r["事项"].startswith("'=HYPERLINK(") for r in read_csv(exports.to_csv_bytes(table)))
     ws = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx_bytes(table))).active
     assert ws["B2"].value.startswith("'=") and ws["B2"].data_type == "s"
+
+
+# -- a replayed moment (?t=, the desk's links while it replays) ----------------------------------------
+
+
+def test_csv_at_a_replayed_moment_holds_the_cases_as_they_were(server):
+    """The desk's export link carries ``t`` while it replays: the file is that moment's, not today's. Expected
+    from SQL over case_events: the cases reported by t, each with the status of its last record by t."""
+    first, last = (datetime.fromisoformat(v) for v in sql(
+        server.db, "SELECT min(reported_at), max(reported_at) FROM cases WHERE external_id LIKE 'DEMO-ICE-%'")[0])
+    t = (first + (last - first) / 2).replace(second=0, microsecond=0)
+    stamp = t.strftime("%Y-%m-%d %H:%M:%S.%f")
+    expected = dict(sql(server.db, """
+        SELECT c.id, (SELECT e.to_status FROM case_events e WHERE e.case_id = c.id AND e.to_status IS NOT NULL
+                      AND e.at <= ? ORDER BY e.at DESC, e.id DESC LIMIT 1)
+          FROM cases c WHERE c.reported_at <= ?""", stamp, stamp))
+    local = t.replace(tzinfo=UTC).astimezone(LOCAL_TZ).isoformat(timespec="minutes").replace("+", "%2B")
+    rows = read_csv(get(server, f"/export/cases.csv?window=all&t={local}").content)
+    assert len(rows) == len(expected) < sql(server.db, "SELECT count(*) FROM cases")[0][0]
+    assert {int(r["编号"]): r["状态"] for r in rows} == {i: CASE_STATUSES[s]["zh"] for i, s in expected.items()}
+    now = {int(i): CASE_STATUSES[s]["zh"] for i, s in sql(server.db, "SELECT id, status FROM cases")}
+    assert any(now[int(r["编号"])] != r["状态"] for r in rows), "the night has moved on since t"
+
+
+def test_the_daily_report_link_leaves_a_replayed_moment_out():
+    query = FilterState(t=datetime(2026, 12, 5, 14), mode="moving", hours=6, village=["DL-03"]).to_query()
+    assert export_href("/export/cases.csv", query) == "/export/cases.csv" + query
+    assert export_href("/report/daily", query) == "/report/daily?village=DL-03"
+    assert export_href("/report/daily", FilterState(t=datetime(2026, 12, 5, 14)).to_query()) == "/report/daily"
 
 
 # -- the dashboard: export links and the map as PNG ------------------------------------

@@ -26,6 +26,8 @@ LAYERS: tuple[str, ...] = ("cases", "warnings", "resources")
 PLAY_MODES: tuple[str, ...] = ("cumulative", "moving")
 #: The moving window's lengths allowed, in hours (a week at most).
 PLAY_HOURS = range(1, 24 * 7 + 1)
+#: The URL parameters of a replayed moment (a link to what is not of a moment leaves them out).
+REPLAY_PARAMS: tuple[str, ...] = ("t", "mode", "hours")
 #: How far past the server's clock a ``t`` may be (clocks differ a little) before it is refused.
 FUTURE_SLACK = timedelta(minutes=1)
 
@@ -98,6 +100,11 @@ class FilterState(BaseModel):
     @field_serializer("t")
     def _moment(self, value: datetime | None) -> str | None:
         return None if value is None else moment_text(value)
+
+    @property
+    def window_hours(self) -> int | None:
+        """The moving window of a replayed moment in hours (mode ``moving``); None: cumulative."""
+        return self.hours if self.mode == "moving" else None
 
     def to_query(self) -> str:
         """The URL query string of this state, leaving out defaults (``""`` for none)."""
