@@ -249,6 +249,36 @@ def test_the_index_merged_after_writes_is_the_index_read_whole(ctx, timeline):
         pd.testing.assert_frame_equal(one.warnings, two.warnings)
 
 
+def test_a_record_written_while_the_index_is_read_is_merged_once(ctx, monkeypatch):
+    """A write landing between the index's count of the trail and its read of the records (another thread or
+    process) is taken by the next merge, once: the index holds exactly the records it counted.
+
+    The records are read on a connection of their own, as PostgreSQL at READ COMMITTED (its default) reads
+    each statement: what was committed before it (SQLite's read transaction would hide the write)."""
+    from township.read import playback
+
+    tw, real, written = ctx.township, playback._read_records, []
+    point = tw.gridset.geometry("DL-03-02").representative_point()
+
+    def racing(conn, where=None):
+        if not written:
+            written.extend(write_cases(tw.engine, tw.gridset, [CaseIn(
+                source="patrol", external_id="PLAY-RACE", type="hazard", domain="safety", title="读时写入",
+                lon=round(point.x, 6), lat=round(point.y, 6))], actor="test"))
+        with tw.engine.connect() as later:
+            return real(later, where)
+
+    monkeypatch.setattr(playback, "_read_records", racing)
+    with tw.engine.connect() as conn:
+        first = playback.History.read(conn, 1)
+    monkeypatch.setattr(playback, "_read_records", real)
+    with tw.engine.connect() as conn:
+        merged, whole = playback.History.read(conn, 2, first), playback.History.read(conn, 2)
+        in_store = conn.scalar(text("SELECT count(*) FROM case_events WHERE to_status IS NOT NULL "
+                                    "OR to_tier IS NOT NULL"))
+    assert written and merged.records == whole.records == in_store
+
+
 # -- the API: GET /api/v1/cases?as_of= ---------------------------------------------------------------
 
 

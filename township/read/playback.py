@@ -265,17 +265,21 @@ class History:
         With ``previous`` (the index of an earlier version) only the records written since it
         are read and merged in: records are only ever added, with increasing ids. When the
         store holds other records than that sum (a bench removed some), all are read again.
+        Only the records up to the newest id counted are read: one written meanwhile (each
+        statement sees what was committed before it, on PostgreSQL) is left to the next read,
+        which takes it once.
         """
         ev = CaseEvent
         newest, total = conn.execute(select(func.max(ev.id), func.count()).select_from(ev)).one()
+        counted = ev.id <= newest if newest is not None else None
         records = None
-        if previous is not None and previous._seen[0] is not None:
+        if previous is not None and previous._seen[0] is not None and counted is not None:
             since = previous._seen[0]
-            added = conn.scalar(select(func.count()).select_from(ev).where(ev.id > since)) or 0
+            added = conn.scalar(select(func.count()).select_from(ev).where(ev.id > since, counted)) or 0
             if previous._seen[1] + added == total:
-                records = previous._records.merged(_read_records(conn, ev.id > since))
+                records = previous._records.merged(_read_records(conn, (ev.id > since) & counted))
         if records is None:
-            records = _read_records(conn)
+            records = _read_records(conn, counted)
         warnings, wstatus = _read_warnings(conn)
         at = records.columns["at"]
         times = [at.min(), at.max()] if len(at) else []
