@@ -279,6 +279,18 @@ def test_a_record_written_while_the_index_is_read_is_merged_once(ctx, monkeypatc
     assert written and merged.records == whole.records == in_store
 
 
+def test_a_thread_behind_by_a_version_does_not_read_the_index_back(ctx, monkeypatch):
+    """A thread that took its snapshot before another moved the index on gets that index, not one read again."""
+    from dataclasses import replace
+
+    tw = ctx.township
+    current, snap = tw.history(), tw.snapshot()
+    monkeypatch.setattr(tw, "snapshot", lambda: replace(snap, version=snap.version - 1))
+    assert tw.history() is current
+    monkeypatch.undo()
+    assert tw.history() is current
+
+
 # -- the API: GET /api/v1/cases?as_of= ---------------------------------------------------------------
 
 

@@ -181,13 +181,15 @@ class Township:
 
         Read on first use; when the data version moved, the records written since are read
         and merged into the previous one. Readers in other threads meanwhile keep the one they hold.
+        A thread still holding an older snapshot gets the newer index (the trail only grows), never
+        one read again for its older version, which the next caller would then read anew.
         """
         version = self.snapshot().version
         got = self._history
-        if got is not None and got.version == version:
+        if got is not None and got.version >= version:
             return got
         with self._history_lock:
-            if self._history is None or self._history.version != version:
+            if self._history is None or self._history.version < version:
                 with self.engine.connect() as conn:
                     self._history = History.read(conn, version, self._history)
             return self._history
