@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode
 
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 
-from township.domain.isotime import LOCAL_TZ, parse_iso
+from township.domain.isotime import LOCAL_TZ, as_utc, parse_iso
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
 
 #: Time windows offered, in days (None: everything stored).
@@ -93,9 +93,7 @@ class FilterState(BaseModel):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         # The browser's store sends the moment back as the URL writes it (+08:00): kept as the store keeps times.
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
+        return None if value is None else as_utc(value)
 
     @field_serializer("t")
     def _moment(self, value: datetime | None) -> str | None:

@@ -22,6 +22,11 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(LOCAL_TZ).replace(microsecond=0).isoformat()
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` as naive UTC, as the store keeps times: a zone is converted, no zone means UTC already."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 def parse_iso(text: str) -> datetime:
     """Parse an ISO 8601 date or time into naive UTC, as the store keeps it.
 
@@ -41,9 +46,7 @@ def parse_iso(text: str) -> datetime:
         value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("Z", "z") else raw)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2024-04-09T10:00:00+08:00)") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
+    return as_utc(value)
 
 
 def local_text(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -20,7 +20,7 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +29,8 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from township.domain.isotime import iso
+from township.domain.filters import FUTURE_SLACK
+from township.domain.isotime import as_utc, iso
 from township.domain.vocab import CASE_STATUSES, DONE_STATUSES, LIVE_WARNING_STATUSES
 from township.store.models import CaseEvent, Warning, WarningEvent
 
@@ -46,12 +47,6 @@ _ACCEPTED = re.compile(r"^(?P<name>[^;]+?)接单(?:;|$)")
 #: The latest time numpy holds at microseconds: a warning never cleared ends here.
 _NEVER = np.datetime64("9999-12-31T00:00:00", "us")
 _NAT = np.datetime64("NaT", "us")
-
-
-def as_utc(t: datetime) -> datetime:
-    """``t`` as naive UTC, as the store keeps times: a zone is converted, no zone means UTC
-    (`township.domain.isotime`)."""
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 @dataclass(frozen=True)
@@ -455,18 +450,14 @@ def _read_warnings(conn: Connection) -> tuple[pd.DataFrame, _Stream]:
             _Stream.of(ids, at, eid, to, np.ones(len(ids), bool)))
 
 
-#: How far ahead of the server's clock a moment may be (clocks of clients drift).
-AHEAD = timedelta(minutes=1)
-
-
 def moment_problem(t: datetime, span: tuple[datetime, datetime] | None, now: datetime) -> str | None:
     """Why ``t`` cannot be played back, in words (the rule it breaks), or ``None`` when it can.
 
-    A moment more than `AHEAD` after ``now`` is in the future; one before the trail's first
+    A moment more than `FUTURE_SLACK` (the URL's rule too) after ``now`` is in the future; one before the trail's first
     moment (``span``) has nothing to show. Times are shown as ISO 8601 in Beijing time.
     """
     t = as_utc(t)
-    if t > as_utc(now) + AHEAD:
+    if t > as_utc(now) + FUTURE_SLACK:
         return f"{_shown(t)} is in the future; the latest moment is now ({iso(now)}), give or take a minute"
     if span is not None and t < span[0]:
         return f"{_shown(t)} is before the audit trail begins ({iso(span[0])})"
