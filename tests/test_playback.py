@@ -94,6 +94,21 @@ def test_status_at_t_is_the_trail_counted_in_sql(ctx):
     assert changed and {late[c] for c in ice} & {"closed"} and {late[c] for c in ice} & OPEN_STATUSES
 
 
+def test_the_demo_plays_no_withdrawal_after_now():
+    """A demo case to be withdrawn (cancelled) an hour after its dispatch is still dispatched before then."""
+    from township.runtime.demo import _Trail
+
+    reported = datetime(2026, 12, 6, 12, 0)
+    steps = [(0.0, "report", None, "reported", "上报"), (0.5, "dispatch", "reported", "dispatched", "派单给张三"),
+             (0.75, "accept", "dispatched", "accepted", "张三接单")]
+    cancel = reported + timedelta(hours=1.5)
+    now = reported + timedelta(hours=1)
+    trail = _Trail.play(reported, steps, now, "张三", "grid", cancel)
+    assert trail.status == "dispatched" and max(e.at for e in trail.events) <= now
+    later = _Trail.play(reported, steps, cancel, "张三", "grid", cancel)
+    assert (later.status, later.events[-1].at) == ("cancelled", cancel)
+
+
 @pytest.fixture(scope="module")
 def timeline(ctx):
     """A case written through ingest and moved through the loop at chosen seconds, a second case with a

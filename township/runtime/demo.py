@@ -208,7 +208,7 @@ class _Trail:
              handler: str, tier: str, cancel_at: datetime | None = None) -> _Trail:
         """The ``steps`` (hours after the report, move, from, to, note) that happened by ``now``.
 
-        With ``cancel_at`` the case is cancelled then instead of being accepted; a case
+        With ``cancel_at`` the case is cancelled then (if that is by ``now``) instead of being accepted; a case
         above grid tier gets its escalation logged as its own move, right after dispatch.
         """
         trail = cls([], "reported", reported)
@@ -217,6 +217,8 @@ class _Trail:
             if at > now:
                 break
             if cancel_at is not None and action == "accept":
+                if cancel_at > now:  # withdrawn later than now: not yet
+                    break
                 trail.events.append(CaseEvent(at=cancel_at, actor="指挥中心", action="cancel",
                                               from_status=trail.status, to_status="cancelled", note="群众撤回诉求"))
                 trail.status, trail.updated = "cancelled", cancel_at
