@@ -29,7 +29,7 @@ import pandas as pd
 
 from township.domain.isotime import LOCAL_TZ
 from township.domain.policy import Viewer, may_see_village, sees_personal
-from township.domain.vocab import DONE_STATUSES
+from township.read.stats import rework_by_case
 
 __all__ = ["UNITS", "EvaluationRefused", "MonthlyEvaluation", "biggest_movers", "evaluate", "evaluation_for",
            "month_bounds", "month_of", "parse_month", "previous_month"]
@@ -91,8 +91,8 @@ def _month_table(cases: pd.DataFrame, key: str, year: int, month: int, feedback:
     ontime = due & done_by_end & (resolved_at <= deadline)
     resolved = _between(cases["resolved_at"], start, end)
     # 返工 as resident_rates counts it: reopened by a 不满意; resolved when done now or reopened
-    reworked = cases["id"].isin(feedback.loc[feedback["reopened"].to_numpy(dtype=bool), "case_id"]).to_numpy()
-    ever = cases["status"].isin(DONE_STATUSES).to_numpy() | reworked
+    per_case = rework_by_case(cases, feedback)
+    reworked, ever = per_case["reworked"].to_numpy(bool), per_case["resolved"].to_numpy(bool)
     keys = cases[key].astype(object).to_numpy()
     frame = pd.DataFrame({"unit": keys, "due": due, "closed": due & done_by_end, "ontime": ontime,
                           "late": due & done_by_end & ~ontime, "resolved": resolved,

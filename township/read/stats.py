@@ -250,8 +250,10 @@ class ResidentRates:
         return self.satisfied / self.answered if self.answered else None
 
 
-def _rework(cases: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
-    """Per case of ``cases``: ``village_id``, ``resolved`` (ever), ``reworked``, ``answered``, ``satisfied``."""
+def rework_by_case(cases: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """Per case of ``cases`` (in their order, indexed by case id): ``village_id``, ``resolved`` (ever: done now,
+    or reopened by a 不满意), ``reworked``, ``answered``, ``satisfied``: the one rule of 返工 (the monthly
+    evaluation counts by it too)."""
     fb = feedback[feedback["case_id"].isin(cases["id"])]
     per = fb.groupby("case_id").agg(answered=("satisfied", "size"), satisfied=("satisfied", "sum"),
                                     reworked=("reopened", "any"))
@@ -266,7 +268,7 @@ def _rework(cases: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
 
 def resident_rates(cases: pd.DataFrame, feedback: pd.DataFrame) -> ResidentRates:
     """返工率 and 满意率 of ``cases`` from the 回访 answers ``feedback`` (`township.read.resident.feedback_frame`)."""
-    f = _rework(cases, feedback)
+    f = rework_by_case(cases, feedback)
     return ResidentRates(int(f["resolved"].sum()), int(f["reworked"].sum()), int(f["answered"].sum()),
                          int(f["satisfied"].sum()))
 
@@ -329,7 +331,8 @@ def village_ranking(cases: pd.DataFrame, now: datetime, weights: dict[str, float
     out = out.set_index("village_id")[["total", "done", "done_rate", "ontime_rate", "village_rate", "overdue",
                                        "score", "rank"]]
     if feedback is not None:
-        r = _rework(cases, feedback).groupby("village_id")[["resolved", "reworked", "answered", "satisfied"]].sum()
+        r = rework_by_case(cases, feedback).groupby("village_id")[["resolved", "reworked", "answered",
+                                                                   "satisfied"]].sum()
         r = r.reindex(out.index, fill_value=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["rework_rate"] = (r["reworked"] / r["resolved"]).where(r["resolved"] > 0)
