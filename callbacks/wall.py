@@ -66,6 +66,12 @@ from ui import wall as ui
 WALL_VIEWER = Actor("wall", "wall")
 
 
+def options_lang(options: dict | None) -> str:
+    """The language of the wall's options store, checked (the store comes back from the browser)."""
+    lang = (options or {}).get("lang")
+    return lang if lang in ("zh", "en") else "zh"
+
+
 def month_evaluation(app_ctx: AppContext, snap: Snapshot, view: View) -> MonthlyEvaluation:
     """The villages' evaluation of the Beijing month of ``view.now`` against the month before, as the wall may see it
     (the policy: counts of every village, no handler named)."""
@@ -99,10 +105,9 @@ def replay_state(data: dict | None, options: dict | None) -> FilterState | None:
         return None
     if not isinstance(hours, int) or not 1 <= hours <= ui.REPLAY_MAX_H:
         return None
-    lang = (options or {}).get("lang")
     now = utcnow().replace(microsecond=0)
     at = min(max(playback_ui.moment(asked), now - timedelta(hours=hours, minutes=1)), now)
-    return ui.state_for(lang if lang in ("zh", "en") else "zh").model_copy(update={"t": at})
+    return ui.state_for(options_lang(options)).model_copy(update={"t": at})
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:
@@ -139,9 +144,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         # The reds drawn (a frame's, then live ones) are not those the page knows: their grids' geometry is sent.
         state = replay_state(data, options)
         if state is None:
-            lang = (options or {}).get("lang")
             snap = tw.snapshot()
-            view = make_view(snap, gs, ui.state_for(lang if lang in ("zh", "en") else "zh"))
+            view = make_view(snap, gs, ui.state_for(options_lang(options)))
             return map_patch(view, snap.version, float(scale or 1), None), [], True, None
         frame, view = frame_view(tw, state)
         updates = ui.wall_updates(view, gs, float(scale or 1), None)
@@ -178,8 +182,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def refresh(_want, _minute, scale, options, seen_reds, replaying):
-        lang = (options or {}).get("lang")
-        lang = lang if lang in ("zh", "en") else "zh"  # the store comes back from the browser: check it
+        lang = options_lang(options)
         snap = tw.snapshot()
         view = make_view(snap, gs, ui.state_for(lang))
         # while the tour replays the map is the replay's

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -70,6 +70,7 @@ from township.read.views import View
 from ui import ids
 from ui.dashboard import POLL_MS, headline_cards
 from ui.legend import map_legend
+from ui.playback import epoch
 
 #: The wall is always rendered for this role: names and phones masked.
 ROLE = "wall"
@@ -609,7 +610,7 @@ def replay_stop(options: dict, gridset: GridSet, now: datetime, lang: str) -> di
     if not options.get("tour") or not isinstance(hours, int) or not 1 <= hours <= REPLAY_MAX_H:
         return None
     interval = options.get("interval") if isinstance(options.get("interval"), int) else INTERVAL_DEFAULT
-    end = int(now.replace(tzinfo=UTC).timestamp()) // 60 * 60
+    end = epoch(now) // 60 * 60
     stop = _stop("replay", t("pb_wall_stop", lang).format(n=hours), t("pb_badge_note", lang),
                  gridset.bounds(gridset.ids(level=1)))
     stop.update(start=end - hours * 3600, end=end,
