@@ -17,7 +17,7 @@ from township.domain.filters import FilterState
 from township.domain.isotime import local_text
 from ui import ids
 
-#: Speeds offered (steps per second at 1×; see callbacks.playback.frame_ms).
+#: Speeds offered (1×: one step a second; see frame_ms and steps_per_frame).
 SPEEDS: tuple[int, ...] = (1, 2, 4, 8)
 #: Step sizes offered, in seconds, with their text keys.
 STEPS: dict[int, str] = {900: "pb_15m", 3600: "pb_1h", 86400: "pb_1d"}
@@ -94,7 +94,7 @@ def badge(state: FilterState) -> tuple[list, bool]:
 
 
 def bar_class(state: FilterState) -> str:
-    """The bar's class: the player shows only while a moment is replayed (assets/style.css)."""
+    """The bar's class: the player shows only while a moment is replayed (assets/playback.css)."""
     return "pb-bar replay" if state.t is not None else "pb-bar live"
 
 
