@@ -34,6 +34,7 @@ from township.loop.inbox import audiences_of, inbox
 from township.loop.sweeps import open_orders
 from township.loop.warnings import move_warning, reached_villages, selected_warning
 from township.loop.workflow import Actor, MoveRefused
+from township.read.playback import moment_problem
 from township.read.snapshot import Snapshot
 from township.read.views import View, alerts, grid_detail, warning_mask
 from township.runtime.bootstrap import AppContext
@@ -140,6 +141,10 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None, viewer:
     gs = tw.gridset
     asked, notices = filters.from_query(search, set(gs.ids(level=2)), set(gs.ids(level=3)), utcnow())
     state = village_view(clamp_state(asked, viewer, gs), viewer)
+    problem = moment_problem(state.t, tw.history().span(), utcnow()) if state.t is not None else None
+    if problem:  # the API's rule for as_of: a moment before the audit trail has nothing to replay
+        notices.append(f"t={filters.moment_text(state.t)} ({problem})")
+        state = state.model_copy(update={"t": None})
     # Only what the URL named and is not shown: a plain address is no correction.
     corrected = bool(asked.village and asked.village != state.village or asked.grid and asked.grid != state.grid)
     note = t("url_corrected", state.lang).format(village=gs.props(state.village[0])["name"]) if corrected else ""

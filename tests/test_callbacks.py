@@ -66,6 +66,15 @@ def test_render_page_with_unknown_values_shows_a_notice(township_ctx):
     assert notice.hidden is False and "DL-99" in notice.children and "nope" in notice.children
 
 
+def test_render_page_at_a_moment_before_the_audit_trail_opens_live_with_a_notice(township_ctx):
+    """As the API refuses such an as_of (400), the desk says why it shows live instead of an empty past."""
+    page = render_page(township_ctx, None, "?t=2000-01-01T00:00%2B08:00")
+    notice = _find(page, ids.NOTICE)
+    assert notice.hidden is False and "t=2000-01-01T00:00+08:00" in notice.children
+    assert "before the audit trail begins" in notice.children
+    assert _find(page, ids.STATE).data["t"] is None and _find(page, ids.PB_BADGE).hidden is True
+
+
 def test_map_updates_carry_no_geometry_and_mask_officers_for_the_wall(township_ctx, gs):
     view = make_view(township_ctx.township.snapshot(), gs, FilterState(level=3))
     updates = map_updates(view, gs)
