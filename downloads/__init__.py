@@ -51,6 +51,7 @@ from township.loop.warnings import visible_warning
 from township.loop.workflow import MoveRefused
 from township.read.evaluation import EvaluationRefused, evaluation_for, parse_month
 from township.read.fieldmap import FieldMapData, for_viewer, grid_fieldmap_data, warning_fieldmap_data
+from township.read.playback import moment_problem
 from township.read.report import daily_report, day_bounds, parse_day
 from township.read.resident import feedback_frame
 from township.read.snapshot import Snapshot
@@ -255,6 +256,9 @@ def make_blueprint(ctx: AppContext) -> Blueprint:
         then, as the desk shows them (`township.read.playback`); the contacts are the stored ones.
         """
         live = tw.snapshot()
+        problem = moment_problem(state.t, tw.history().span(), utcnow()) if state.t is not None else None
+        if problem:  # as the API's as_of: a file of nothing would mislead
+            raise _Refused(400, f"无法回放 · t: {problem}")
         snap = live if state.t is None else tw.history().snapshot_at(live, state.t, window_hours=state.window_hours)
         return make_view(snap, gs, state), live.version
 

@@ -302,6 +302,8 @@ def test_csv_at_a_replayed_moment_holds_the_cases_as_they_were(server):
     assert {int(r["编号"]): r["状态"] for r in rows} == {i: CASE_STATUSES[s]["zh"] for i, s in expected.items()}
     now = {int(i): CASE_STATUSES[s]["zh"] for i, s in sql(server.db, "SELECT id, status FROM cases")}
     assert any(now[int(r["编号"])] != r["状态"] for r in rows), "the night has moved on since t"
+    r = get(server, "/export/cases.csv?t=2000-01-01T00:00%2B08:00", status=400)
+    assert "before the audit trail begins" in r.text
 
 
 def test_the_daily_report_link_leaves_a_replayed_moment_out():
