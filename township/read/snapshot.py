@@ -194,11 +194,6 @@ class Township:
                     self._history = History.read(conn, version, self._history)
             return self._history
 
-    def snapshot_at(self, t: datetime, *, window_hours: float | None = None) -> Snapshot:
-        """The current snapshot as it was at ``t`` (`township.read.playback.History.snapshot_at`)."""
-        history = self.history()
-        return history.snapshot_at(self.snapshot(), t, window_hours=window_hours)
-
     def follow_grids(self) -> None:
         """Use the store's grids if they were replaced since this process read them (the admin page, here or in
         another process): a data-version read, and the grids digest only when that moved.
