@@ -208,6 +208,7 @@ def initial_player(state: FilterState, now: datetime, span: tuple[int, int] | No
         start, end = preset_range(OPEN_PRESET, end, span)
         return Player(start=start, end=end)
     at = ui.epoch(state.t)
+    end = max(end, at)  # a moment up to FUTURE_SLACK ahead of the clock: the range still holds it
     for preset in ("24h", "7d", "30d", "all"):
         start, stop = preset_range(preset, end, span)
         if start <= at:

@@ -166,6 +166,8 @@ def test_a_shared_moment_opens_the_shortest_preset_holding_it():
     assert initial_player(FilterState(t=NOW - timedelta(days=3)), NOW, None).preset == "7d"
     old = initial_player(FilterState(t=NOW - timedelta(days=90)), NOW, (NOW_S - 400 * 24 * HOUR, NOW_S))
     assert old.preset == "all" and old.start <= NOW_S - 90 * 24 * HOUR
+    ahead = initial_player(FilterState(t=NOW + FUTURE_SLACK), NOW, None)  # allowed: a client's clock runs ahead
+    assert ahead.start <= NOW_S + 60 <= ahead.end
 
 
 # -- the frame ----------------------------------------------------------------------------------------------
