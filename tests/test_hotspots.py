@@ -232,6 +232,27 @@ def test_a_case_closed_at_235959_beijing_counts_in_its_month():
     assert month_bounds(2026, 5) == (_utc(datetime(2026, 5, 1)), _utc(datetime(2026, 6, 1)))
 
 
+#: Per village, a month's counts of the evaluation by SQL: due, done by the month's end, done by the deadline,
+#: resolved in the month, of those never beyond the village tier (tests/test_movers.py ranks by them too).
+MONTH_COUNTS = text("""
+    SELECT village_id,
+           sum(CASE WHEN deadline_at >= :s AND deadline_at < :e THEN 1 ELSE 0 END),
+           sum(CASE WHEN deadline_at >= :s AND deadline_at < :e AND resolved_at IS NOT NULL
+                    AND resolved_at < :e THEN 1 ELSE 0 END),
+           sum(CASE WHEN deadline_at >= :s AND deadline_at < :e AND resolved_at IS NOT NULL
+                    AND resolved_at <= deadline_at THEN 1 ELSE 0 END),
+           sum(CASE WHEN resolved_at >= :s AND resolved_at < :e THEN 1 ELSE 0 END),
+           sum(CASE WHEN resolved_at >= :s AND resolved_at < :e AND max_tier IN ('grid', 'village')
+                    THEN 1 ELSE 0 END)
+    FROM cases WHERE village_id IS NOT NULL AND village_id != '' GROUP BY village_id""")
+
+
+def sql_month_counts(engine, start: datetime, end: datetime) -> dict[str, tuple[int, int, int, int, int]]:
+    """:data:`MONTH_COUNTS` between ``start`` and ``end`` (naive UTC), per village (every village with cases)."""
+    with engine.connect() as conn:
+        return {r[0]: tuple(int(v or 0) for v in r[1:]) for r in conn.execute(MONTH_COUNTS, {"s": start, "e": end})}
+
+
 @pytest.mark.store
 def test_monthly_figures_equal_sql_counts(township_ctx):
     from township.read.resident import feedback_frame
@@ -244,20 +265,7 @@ def test_monthly_figures_equal_sql_counts(township_ctx):
     ev = evaluate(snap.cases, "village", year, month, feedback_frame(tw.engine)).table
     start = _utc(datetime(year, month, 1))
     end = _utc(datetime(year + (month == 12), month % 12 + 1, 1))
-    q = text("""
-        SELECT village_id,
-               sum(CASE WHEN deadline_at >= :s AND deadline_at < :e THEN 1 ELSE 0 END),
-               sum(CASE WHEN deadline_at >= :s AND deadline_at < :e AND resolved_at IS NOT NULL
-                        AND resolved_at < :e THEN 1 ELSE 0 END),
-               sum(CASE WHEN deadline_at >= :s AND deadline_at < :e AND resolved_at IS NOT NULL
-                        AND resolved_at <= deadline_at THEN 1 ELSE 0 END),
-               sum(CASE WHEN resolved_at >= :s AND resolved_at < :e THEN 1 ELSE 0 END),
-               sum(CASE WHEN resolved_at >= :s AND resolved_at < :e AND max_tier IN ('grid', 'village')
-                        THEN 1 ELSE 0 END)
-        FROM cases WHERE village_id IS NOT NULL GROUP BY village_id""")
-    with tw.engine.connect() as conn:
-        rows = {r[0]: tuple(int(v or 0) for v in r[1:]) for r in conn.execute(q, {"s": start, "e": end})}
-    expected = {v: r for v, r in rows.items() if r[0] or r[3]}
+    expected = {v: r for v, r in sql_month_counts(tw.engine, start, end).items() if r[0] or r[3]}
     got = {v: tuple(int(x) for x in ev.loc[v, ["due", "closed", "ontime", "resolved", "in_village"]])
            for v in ev.index}
     assert got == expected

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from callbacks.wall import month_evaluation
 from tests.conftest import ARTIFACTS, LiveServer
+from tests.test_hotspots import sql_month_counts
 from township.config import Settings
 from township.read.views import make_view
 from township.runtime.bootstrap import open_township
@@ -42,20 +43,10 @@ def bounds(year: int, month: int) -> tuple[datetime, datetime]:
 
 
 def sql_ranks(engine: Engine, year: int, month: int) -> dict[str, int]:
-    """Villages ranked for a Beijing month from SQL counts: due, done by the month's end, done by the deadline."""
-    start, end = bounds(year, month)
-    q = text("""
-        SELECT village_id,
-               sum(CASE WHEN deadline_at >= :s AND deadline_at < :e THEN 1 ELSE 0 END),
-               sum(CASE WHEN deadline_at >= :s AND deadline_at < :e AND resolved_at IS NOT NULL
-                        AND resolved_at < :e THEN 1 ELSE 0 END),
-               sum(CASE WHEN deadline_at >= :s AND deadline_at < :e AND resolved_at IS NOT NULL
-                        AND resolved_at <= deadline_at THEN 1 ELSE 0 END),
-               sum(CASE WHEN resolved_at >= :s AND resolved_at < :e THEN 1 ELSE 0 END)
-        FROM cases WHERE village_id IS NOT NULL AND village_id != '' GROUP BY village_id""")
-    with engine.connect() as conn:
-        rows = [(r[0], *(int(v or 0) for v in r[1:])) for r in conn.execute(q, {"s": start, "e": end})]
-    ranked = [(v, due, closed, ontime) for v, due, closed, ontime, resolved in rows if due or resolved]
+    """Villages ranked for a Beijing month from SQL counts (tests/test_hotspots.py): due, done by the month's end,
+    done by the deadline."""
+    counts = sql_month_counts(engine, *bounds(year, month))
+    ranked = [(v, due, closed, ontime) for v, (due, closed, ontime, resolved, _) in counts.items() if due or resolved]
 
     def key(row: tuple) -> tuple:
         v, due, closed, ontime = row
