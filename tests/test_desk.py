@@ -121,87 +121,6 @@ def test_a_table_row_flies_the_map_to_its_case(server, browser):
         context.close()
 
 
-def test_english_shows_no_raw_code(server, browser):
-    context, pg = open_desk(browser, server.url + "/?lang=en")
-    try:
-        click_row(pg)
-        pg.wait_for_selector("#case-timeline .step", timeout=30000)
-        text = pg.evaluate("document.body.innerText")
-        card = pg.inner_text(f"#{ids.CASE_CARD}")
-        assert "Timeline" in card and pg.locator("#case-timeline .step").count() >= 1
-        assert raw_codes(text) == []
-        # the statistics page too
-        pg.locator(f"#{ids.TAB} label").nth(1).click()
-        pg.wait_for_selector("#stats-stages", timeout=30000)
-        stats = pg.inner_text(f"#{ids.STATS_PAGE}")
-        assert raw_codes(stats) == []
-        assert "免登录" not in pg.inner_text(f"#{ids.ACCOUNT}")  # the kiosk chip speaks English too
-    finally:
-        context.close()
-
-
-def test_chinese_dropdowns_and_table_speak_chinese(server, browser):
-    context, pg = open_desk(browser, server.url + "/")
-    try:
-        pg.click(f"#{ids.F_DOMAIN}")
-        pg.wait_for_timeout(500)
-        text = pg.evaluate("document.body.innerText")
-        assert "全选" in text
-        assert not re.search(r"Select All|Deselect All|\bSearch\b|selected", text), text
-    finally:
-        context.close()
-
-
-@pytest.fixture(scope="module")
-def village_server(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("desk-village"),
-                     {"DEFAULT_ROLE": "village", "DEFAULT_VILLAGE": "DL-01", "DEMO_FEED": "0"}).start()
-    yield srv
-    srv.stop()
-
-
-def test_village_operator_sees_their_village_and_a_corrected_url(village_server, browser):
-    context, pg = open_desk(browser, village_server.url + "/?village=DL-03&level=3")
-    try:
-        with sqlite3.connect(village_server.db) as conn:
-            own = conn.execute("SELECT name FROM grids WHERE grid_id = 'DL-01'").fetchone()[0]
-        pg.wait_for_function("() => location.search.includes('village=DL-01')", timeout=30000)
-        assert "DL-03" not in pg.evaluate("location.search")
-        assert own in pg.inner_text(f"#{ids.NOTICE}") and pg.locator(f"#{ids.NOTICE}").is_visible()
-        # the breadcrumb's root is their village: no town to return to
-        assert not pg.locator(f"#{ids.CRUMB_TOWN}").is_visible()
-        assert pg.inner_text(f"#{ids.CRUMB_VILLAGE}") == own
-        # the import is command's and admin's
-        pg.locator(f"#{ids.TAB} label").nth(1).click()
-        pg.wait_for_selector("#stats-stages", timeout=30000)
-        assert pg.locator(f"#{ids.IMPORT_UPLOAD}").count() == 0
-    finally:
-        context.close()
-
-
-def test_choosing_one_village_shows_its_grids():
-    from callbacks.dashboard import CONTROLS, reduce
-    from township.domain.filters import FilterState
-
-    town = FilterState(level=2)
-    values = {name: getattr(town, name) for _, name in CONTROLS}
-    one = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03"]}, None, None)
-    assert (one.village, one.level) == (["DL-03"], 3)
-    two = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03", "DL-04"]}, None, None)
-    assert (two.village, two.level) == (["DL-03", "DL-04"], 2)  # several: compared side by side, by village
-    other = reduce(town, ids.F_DOMAIN, {**values, "domain": ["safety"]}, None, None)
-    assert other.level == 2
-
-
-def test_a_plain_address_is_not_corrected(village_server, browser):
-    context, pg = open_desk(browser, village_server.url + "/")
-    try:
-        assert not pg.locator(f"#{ids.NOTICE}").is_visible()
-        assert pg.evaluate("location.search") == ""
-    finally:
-        context.close()
-
-
 # -- the map's view, its names and its legend (issue 14, what was left) ---------------------------------------
 
 SIZES = [DESK, {"width": 3840, "height": 2160}]
@@ -345,3 +264,84 @@ def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size
         assert villages <= shown  # (the communities, small and together, are named in the inset)
     finally:
         context.close()
+
+def test_english_shows_no_raw_code(server, browser):
+    context, pg = open_desk(browser, server.url + "/?lang=en")
+    try:
+        click_row(pg)
+        pg.wait_for_selector("#case-timeline .step", timeout=30000)
+        text = pg.evaluate("document.body.innerText")
+        card = pg.inner_text(f"#{ids.CASE_CARD}")
+        assert "Timeline" in card and pg.locator("#case-timeline .step").count() >= 1
+        assert raw_codes(text) == []
+        # the statistics page too
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_selector("#stats-stages", timeout=30000)
+        stats = pg.inner_text(f"#{ids.STATS_PAGE}")
+        assert raw_codes(stats) == []
+        assert "免登录" not in pg.inner_text(f"#{ids.ACCOUNT}")  # the kiosk chip speaks English too
+    finally:
+        context.close()
+
+
+def test_chinese_dropdowns_and_table_speak_chinese(server, browser):
+    context, pg = open_desk(browser, server.url + "/")
+    try:
+        pg.click(f"#{ids.F_DOMAIN}")
+        pg.wait_for_timeout(500)
+        text = pg.evaluate("document.body.innerText")
+        assert "全选" in text
+        assert not re.search(r"Select All|Deselect All|\bSearch\b|selected", text), text
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def village_server(tmp_path_factory):
+    srv = LiveServer(tmp_path_factory.mktemp("desk-village"),
+                     {"DEFAULT_ROLE": "village", "DEFAULT_VILLAGE": "DL-01", "DEMO_FEED": "0"}).start()
+    yield srv
+    srv.stop()
+
+
+def test_village_operator_sees_their_village_and_a_corrected_url(village_server, browser):
+    context, pg = open_desk(browser, village_server.url + "/?village=DL-03&level=3")
+    try:
+        with sqlite3.connect(village_server.db) as conn:
+            own = conn.execute("SELECT name FROM grids WHERE grid_id = 'DL-01'").fetchone()[0]
+        pg.wait_for_function("() => location.search.includes('village=DL-01')", timeout=30000)
+        assert "DL-03" not in pg.evaluate("location.search")
+        assert own in pg.inner_text(f"#{ids.NOTICE}") and pg.locator(f"#{ids.NOTICE}").is_visible()
+        # the breadcrumb's root is their village: no town to return to
+        assert not pg.locator(f"#{ids.CRUMB_TOWN}").is_visible()
+        assert pg.inner_text(f"#{ids.CRUMB_VILLAGE}") == own
+        # the import is command's and admin's
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_selector("#stats-stages", timeout=30000)
+        assert pg.locator(f"#{ids.IMPORT_UPLOAD}").count() == 0
+    finally:
+        context.close()
+
+
+def test_choosing_one_village_shows_its_grids():
+    from callbacks.dashboard import CONTROLS, reduce
+    from township.domain.filters import FilterState
+
+    town = FilterState(level=2)
+    values = {name: getattr(town, name) for _, name in CONTROLS}
+    one = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03"]}, None, None)
+    assert (one.village, one.level) == (["DL-03"], 3)
+    two = reduce(town, ids.F_VILLAGE, {**values, "village": ["DL-03", "DL-04"]}, None, None)
+    assert (two.village, two.level) == (["DL-03", "DL-04"], 2)  # several: compared side by side, by village
+    other = reduce(town, ids.F_DOMAIN, {**values, "domain": ["safety"]}, None, None)
+    assert other.level == 2
+
+
+def test_a_plain_address_is_not_corrected(village_server, browser):
+    context, pg = open_desk(browser, village_server.url + "/")
+    try:
+        assert not pg.locator(f"#{ids.NOTICE}").is_visible()
+        assert pg.evaluate("location.search") == ""
+    finally:
+        context.close()
+
