@@ -265,6 +265,7 @@ def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size
     finally:
         context.close()
 
+
 def test_english_shows_no_raw_code(server, browser):
     context, pg = open_desk(browser, server.url + "/?lang=en")
     try:
@@ -344,4 +345,3 @@ def test_a_plain_address_is_not_corrected(village_server, browser):
         assert pg.evaluate("location.search") == ""
     finally:
         context.close()
-
