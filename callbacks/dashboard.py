@@ -234,13 +234,13 @@ def camera_of(data: object) -> tuple[float, tuple[float, float, float, float]] |
     return zoom, (west, south, east, north)
 
 
-def camera_patch(app_ctx: AppContext, state: FilterState, camera: tuple[float, tuple[float, float, float, float]],
-                 target=None):
+def camera_patch(app_ctx: AppContext, state: FilterState,
+                 camera: tuple[float, tuple[float, float, float, float]]) -> Patch:
     """The names laid out anew for what the map shows (``camera``: zoom and bounds), and the communities'
     inset shown only while the map shows the whole town: after any move (a drill, a table row, the
-    operator's scroll). Into ``target`` (a ``Patch``; a new one by default)."""
+    operator's scroll)."""
     gs = app_ctx.township.gridset
-    patch = Patch() if target is None else target
+    patch = Patch()
     zoom, bounds = camera
     view = make_view(app_ctx.township.snapshot(), gs, state)
     apply_updates(patch, {LABELS: label_update(view, gs, zoom, bounds=bounds)})
@@ -262,7 +262,11 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     warning = map_warning(snap, gs, viewer, warn_opened)
     if warning:
         warning = evacuation_layer(app_ctx.township.engine, warning, viewer)
-    updates = map_updates(view, gs, warning)
+    center, zoom, revision = ui.map_view(state, gs)
+    # A filter change where the map stays: the names are laid out for what it shows (a drill's follow the
+    # browser's fit of the new view, reported to on_camera).
+    shown = None if data_only or revision != shown_revision else camera_of(camera)
+    updates = map_updates(view, gs, warning, *(shown or ()))
     if data_only:
         # New data leaves the town outline and the resources as they were; sent again, plotly
         # would re-tile them in the browser before it draws the new case (bench/ingest.py).
@@ -279,17 +283,14 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
         patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
         apply_updates(patch, map_labels(gs, state, viewer.role, (3,)))
         grids_now = True
-    center, zoom, revision = ui.map_view(state, gs)
     if revision != shown_revision:
         # A drill: move the map. Otherwise leave the view alone, so the
         # operator's zoom and pan survive filter changes and live updates.
         patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom, "layers": []})
         inset_relayout(patch, state, gs)  # the communities' inset shows over the whole town only
         revision_now = revision
-    elif not data_only and (shown := camera_of(camera)):
-        # A filter change where the map stays: the names for what it shows (a drill's follow the
-        # browser's fit of the new view, reported to on_camera).
-        camera_patch(app_ctx, state, shown, patch)
+    elif shown:
+        inset_relayout(patch, state, gs, covers(shown[1], gs.bounds(gs.ids(level=1))))
     return patch, grids_now, revision_now
 
 

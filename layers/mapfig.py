@@ -663,7 +663,8 @@ def label_update(view, gridset, zoom: float, scale: float = 1.0, counts: bool = 
                                   areas=[gridset.geometry(ids[i]) for i in keep])
 
 
-def map_updates(view, gridset, warning: dict | None = None, zoom: float | None = None) -> dict[int, dict]:
+def map_updates(view, gridset, warning: dict | None = None, zoom: float | None = None,
+                bounds: tuple[float, float, float, float] | None = None) -> dict[int, dict]:
     """Every data-dependent attribute of the map for one :class:`~township.read.views.View`.
 
     The grids' ids and names are not among them (:func:`map_labels` sent them
@@ -680,6 +681,8 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
         its circle is drawn and its affected grids outlined thicker.
     zoom : float, optional
         The zoom the labels are placed at; by default the one the view opens at (:func:`focus_zoom`).
+    bounds : (float, float, float, float), optional
+        What the map shows (lon/lat): only names inside are placed (:func:`label_update`).
     """
     f = view.state
     lang = f.lang
@@ -706,7 +709,7 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
     updates[WARNINGS] = warning_update(view.warnings, lang, visible="warnings" in layers)
     updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
     updates[RADIUS] = radius_update(warning)
-    updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom)
+    updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom, bounds=bounds)
     updates.update(inset_updates(view, gridset, lang, updates[CASES]))
     updates[EVACUATION] = evacuation_update((warning or {}).get("households") or [], lang)
     updates[EVACUATION_GRIDS] = evacuation_grids_update(gridset, (warning or {}).get("grids_moved") or [], lang)
