@@ -14,12 +14,15 @@ from auth import current_viewer, reader_key, signed_in
 from callbacks.playback import frame_view, initial_player, trail_span
 from layers.mapfig import (
     GRIDS,
+    LABELS,
     RESOURCES,
     TOWN,
     apply_updates,
+    covers,
     drawn_level,
     geometry_only,
     inset_relayout,
+    label_update,
     map_labels,
     map_note,
     map_updates,
@@ -231,42 +234,78 @@ def evacuation_layer(engine: Engine, warning: dict, viewer: Actor) -> dict:
             "grids_moved": evacuation_grid_counts(engine, warning["id"])}
 
 
+def camera_of(data: object) -> tuple[float, tuple[float, float, float, float]] | None:
+    """Zoom and lon/lat bounds (west, south, east, north) of what the map shows, from the camera store
+    (assets/mapview.js); None for anything else (the browser is not trusted)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        zoom = float(data["zoom"])
+        west, south, east, north = (float(v) for v in data["bounds"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not (0 <= zoom <= 24 and -180 <= west < east <= 180 and -90 <= south < north <= 90):
+        return None
+    return zoom, (west, south, east, north)
+
+
+def camera_patch(app_ctx: AppContext, state: FilterState,
+                 camera: tuple[float, tuple[float, float, float, float]]) -> Patch:
+    """The names laid out anew for what the map shows (``camera``: zoom and bounds), and the communities'
+    inset shown only while the map shows the whole town: after any move (a drill, a table row, the
+    operator's scroll)."""
+    gs = app_ctx.township.gridset
+    patch = Patch()
+    zoom, bounds = camera
+    view = make_view(app_ctx.township.snapshot(), gs, state)
+    apply_updates(patch, {LABELS: label_update(view, gs, zoom, bounds=bounds)})
+    inset_relayout(patch, state, gs, covers(bounds, gs.bounds(gs.ids(level=1))))
+    return patch
+
+
 def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, warn_opened: dict | None, *,
-              data_only: bool,
-              grids_sent: bool | None, shown_revision: str | None) -> tuple[Patch, object, object]:
+              data_only: bool, grids_sent: bool | None, shown_revision: str | None,
+              camera: object = None) -> tuple[Patch, object, object]:
     """The map's patch after a filter change or new data, with the grids-sent flag and the view revision.
 
     The geometry stays in the browser and zoom survives (uirevision); the
-    flag and the revision are ``no_update`` unless they changed.
+    flag and the revision are ``no_update`` unless they changed. ``camera``:
+    what the map shows (the camera store), for the names.
     """
     gs, state = app_ctx.township.gridset, view.state
     patch = Patch()
     warning = map_warning(snap, gs, viewer, warn_opened)
     if warning:
         warning = evacuation_layer(app_ctx.township.engine, warning, viewer)
-    updates = map_updates(view, gs, warning)
+    center, zoom, revision = ui.map_view(state, gs)
+    # A filter change where the map stays: the names are laid out for what it shows (a drill's follow the
+    # browser's fit of the new view, reported to on_camera).
+    shown = None if data_only or revision != shown_revision else camera_of(camera)
+    updates = map_updates(view, gs, warning, *(shown or ()))
     if data_only:
         # New data leaves the town outline and the resources as they were; sent again, plotly
         # would re-tile them in the browser before it draws the new case (bench/ingest.py).
         updates.pop(RESOURCES)
         if state.level != 1:
             updates.pop(TOWN)
+        updates.pop(LABELS)  # the desk's names do not depend on the data
     apply_updates(patch, updates)
     patch["layout"]["annotations"] = map_note(view, state.lang)
-    patch["layout"]["meta"] = {"version": snap.version}
+    patch["layout"]["meta"] = {"version": snap.version, "fit": ui.map_fit(state, gs)}
     grids_now = revision_now = no_update
     if drawn_level(state) == 3 and not grids_sent:
         # A big grid set's geometry (and its ids and names) comes with the first view of level 3, once per page.
         patch["data"][GRIDS]["geojson"] = geometry_only(gs.feature_collection(3))
         apply_updates(patch, map_labels(gs, state, viewer.role, (3,)))
         grids_now = True
-    center, zoom, revision = ui.map_view(state, gs)
     if revision != shown_revision:
         # A drill: move the map. Otherwise leave the view alone, so the
         # operator's zoom and pan survive filter changes and live updates.
         patch["layout"]["map"].update({"uirevision": revision, "center": center, "zoom": zoom, "layers": []})
         inset_relayout(patch, state, gs)  # the communities' inset shows over the whole town only
         revision_now = revision
+    elif shown:
+        inset_relayout(patch, state, gs, covers(shown[1], gs.bounds(gs.ids(level=1))))
     return patch, grids_now, revision_now
 
 
@@ -291,7 +330,7 @@ def focus_patch(app_ctx: AppContext, viewer: Actor, cell: dict | None, shown_rev
 
 
 def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, shown_revision: str | None,
-                 grids_sent: bool | None, map_version: int | None, *, data_only: bool) -> tuple:
+                 grids_sent: bool | None, map_version: int | None, *, data_only: bool, camera: object = None) -> tuple:
     """The views' outputs after a filter change or new data (in the order of `register`'s view callback).
 
     Outputs that did not change are not sent: each one set makes the browser's renderer work. While a
@@ -306,7 +345,7 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
         # the same frame: only the banner follows the new data (it announces what is live now)
         return (*(no_update,) * 5, *ui.alert_banner(viewer_alerts(live, viewer), state.lang), *(no_update,) * 7)
     patch, grids_now, revision_now = map_patch(app_ctx, snap, view, viewer, warn_opened, data_only=data_only,
-                                               grids_sent=grids_sent, shown_revision=shown_revision)
+                                               grids_sent=grids_sent, shown_revision=shown_revision, camera=camera)
     detail = grid_detail(view, gs, state.grid) if state.grid else None
     return (
         patch,
@@ -369,11 +408,13 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         State(ids.VIEW, "data"),
         State(ids.GRIDS_SENT, "data"),
         State(ids.MAP_VERSION, "data"),
+        State(ids.MAP_CAMERA, "data"),
         prevent_initial_call=True,
     )
-    def on_state(data, _version, warn_opened, shown_revision, grids_sent, map_version):
+    def on_state(data, _version, warn_opened, shown_revision, grids_sent, map_version, camera):
         data_only = {t.split(".")[0] for t in dash_ctx.triggered_prop_ids} == {ids.VERSION}
-        return on_state_out(app_ctx, data, warn_opened, shown_revision, grids_sent, map_version, data_only=data_only)
+        return on_state_out(app_ctx, data, warn_opened, shown_revision, grids_sent, map_version, data_only=data_only,
+                            camera=camera)
 
     @app.callback(Output(ids.VERSION, "data"), Input(ids.TICK, "n_intervals"), State(ids.VERSION, "data"),
                   prevent_initial_call=True)
@@ -415,6 +456,15 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def on_row(cell, shown_revision):
         # The case card opens from the same click (callbacks.casecard); the map shows where it is.
         return focus_patch(app_ctx, current_viewer(app_ctx), cell, shown_revision)
+
+    @app.callback(Output(ids.MAP, "figure", allow_duplicate=True), Input(ids.MAP_CAMERA, "data"),
+                  State(ids.STATE, "data"), prevent_initial_call=True)
+    def on_camera(camera, data):
+        # The map moved (a fit, a drill, a table row, the operator's scroll or drag): names and inset follow.
+        shown = camera_of(camera)
+        if shown is None:
+            raise PreventUpdate
+        return camera_patch(app_ctx, viewer_and_state(app_ctx, data)[1], shown)
 
     app.clientside_callback(ClientsideFunction("dashboard", "loadTable"), Output(ids.TABLE_SLOT, "children"),
                             Input(ids.TABLE_SPEC, "data"), State(ids.MAP, "id"))

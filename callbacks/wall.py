@@ -20,8 +20,12 @@ How it stays fresh (the browser side is ``assets/wall.js``):
 * **tour** (``?tour=1&interval=20``) — the town, then every village busiest
   first (:func:`ui.wall.tour_scores`: open + 2·overdue + 3·live warnings
   reaching it), ``interval`` seconds each, round and round; the browser moves
-  the map (centre, zoom, a new ``uirevision``) and outlines the village. The
-  plan is recomputed on every refresh; the tour walks it by position.
+  the map's camera at once, names the stop when the moved map has drawn, then
+  patches the figure (centre, zoom, a new ``uirevision``) and outlines the
+  village: a patch alone made the map wait for plotly to re-render the whole
+  figure, seconds at 4K in software GL. The plan is recomputed on every
+  refresh; the tour walks it by position. (A tick also waits while a refresh is
+  on its way: Dash holds a callback whose state another one is computing.)
 * **new red warning** — a live red warning the page had not seen takes the
   map (its village and circle, centred on it) for ``HOLD_S`` (60 s), tour
   or not; then the tour goes on where it was (or the town view returns).

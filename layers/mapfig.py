@@ -103,6 +103,9 @@ INSET_DOMAIN = {"x": [0.7, 1.0], "y": [0.56, 1.0]}
 INSET_PX = (300, 270)
 INSET_MARGIN = 0.12
 INSET_FRAME = "#FFB300"
+#: The desk figure's right margin (px): the legend's column beside the map, the colour bar at its top
+#: (ui/legend.py desk_legend), so that neither covers the map.
+LEGEND_PX = 212
 
 
 def grids_inline(gridset, level: int, limit: int) -> bool:
@@ -172,9 +175,13 @@ def gridset_dense(gridset) -> list[str]:
     return [v for v in gridset.ids(level=2) if gridset.props(v).get("kind") == "community"]
 
 
-def inset_relayout(target, state, gridset) -> None:
-    """Show or fold the inset in ``target`` (a figure or a ``Patch``) for ``state``, when the town has one."""
-    shown = bool(gridset_dense(gridset)) and inset_shown(state)
+def inset_relayout(target, state, gridset, whole_town: bool = True) -> None:
+    """Show or fold the inset in ``target`` (a figure or a ``Patch``) for ``state``, when the town has one.
+
+    ``whole_town``: whether the map shows the whole town (an operator who zoomed in, or a table row
+    that flew the map to a case, folds it: it would cover what they look at).
+    """
+    shown = bool(gridset_dense(gridset)) and inset_shown(state) and whole_town
     target["layout"]["map2"]["domain"] = INSET_DOMAIN if shown else FOLDED
     target["layout"]["shapes"] = inset_frame(shown, state.lang)
 
@@ -390,8 +397,10 @@ def grid_colours(ids: list[str], values: np.ndarray, measure: str, lang: str, le
         "zmin": 0,
         "zmax": zmax,
         "showscale": visible,
-        "colorbar": {"title": {"text": t(measure, lang)}, "thickness": 12, "len": 0.5, "x": 0.99, "y": 0.27,
-                     **colour_ticks(measure, zmax)},
+        # across the top of the legend's column, in the figure's right margin (LEGEND_PX), off the map
+        "colorbar": {"title": {"text": t(measure, lang), "side": "top"}, "orientation": "h", "thickness": 10,
+                     "lenmode": "pixels", "len": LEGEND_PX - 28, "x": 1, "xanchor": "left", "xpad": 14,
+                     "y": 1, "yanchor": "top", "ypad": 6, **colour_ticks(measure, zmax)},
         "marker": {"line": {"width": [SELECTED_WIDTH if i in chosen else width for i in ids] if chosen else width}},
         "visible": visible,
     }
@@ -613,20 +622,31 @@ def focus_zoom(state, gridset) -> float:
     return view_for_bounds(gridset.bounds(state.village or gridset.ids(level=1)))[1]
 
 
+def covers(view: tuple[float, float, float, float], box: tuple[float, float, float, float],
+           slack: float = 0.05) -> bool:
+    """Whether the lon/lat ``view`` shows all of ``box`` (but a ``slack`` share of its extent at each side)."""
+    dx, dy = (box[2] - box[0]) * slack, (box[3] - box[1]) * slack
+    return (view[0] <= box[0] + dx and view[1] <= box[1] + dy
+            and view[2] >= box[2] - dx and view[3] >= box[3] - dy)
+
+
 def label_update(view, gridset, zoom: float, scale: float = 1.0, counts: bool = False,
-                 size: float | None = None) -> dict:
+                 size: float | None = None, bounds: tuple[float, float, float, float] | None = None) -> dict:
     """The names on the map for ``view``, placed at ``zoom`` (:func:`layers.maplabels.place`).
 
     The town (no village chosen, level 1 or 2) names its villages (villages before communities,
     larger first); a chosen village or level 3 names the grids shown. ``counts`` adds each
     village's open and overdue cases (the wall). ``size`` replaces the default text size (1080p px);
-    sizes are × ``scale`` (a 4K wall).
+    sizes are × ``scale`` (a 4K wall). ``bounds`` (lon/lat, what the map shows now): only names
+    whose points lie inside are placed, so that one off screen takes no room from one on it.
     """
     f = view.state
     level = 2 if drawn_level(f) < 3 else 3
     ids, lon, lat, _area = label_points(gridset, level)
     shown = set(view.levels[level][0])
-    keep = [i for i, g in enumerate(ids) if g in shown]
+    inside = np.ones(len(ids), bool) if bounds is None else \
+        (lon >= bounds[0]) & (lon <= bounds[2]) & (lat >= bounds[1]) & (lat <= bounds[3])
+    keep = [i for i, g in enumerate(ids) if g in shown and inside[i]]
     if level == 2:  # villages first: communities are small and lie together (the inset names them too)
         keep.sort(key=lambda i: gridset.props(ids[i]).get("kind") == "community")
     keep = keep[:MAX_LABELS]
@@ -643,7 +663,8 @@ def label_update(view, gridset, zoom: float, scale: float = 1.0, counts: bool = 
                                   areas=[gridset.geometry(ids[i]) for i in keep])
 
 
-def map_updates(view, gridset, warning: dict | None = None, zoom: float | None = None) -> dict[int, dict]:
+def map_updates(view, gridset, warning: dict | None = None, zoom: float | None = None,
+                bounds: tuple[float, float, float, float] | None = None) -> dict[int, dict]:
     """Every data-dependent attribute of the map for one :class:`~township.read.views.View`.
 
     The grids' ids and names are not among them (:func:`map_labels` sent them
@@ -660,6 +681,8 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
         its circle is drawn and its affected grids outlined thicker.
     zoom : float, optional
         The zoom the labels are placed at; by default the one the view opens at (:func:`focus_zoom`).
+    bounds : (float, float, float, float), optional
+        What the map shows (lon/lat): only names inside are placed (:func:`label_update`).
     """
     f = view.state
     lang = f.lang
@@ -686,7 +709,7 @@ def map_updates(view, gridset, warning: dict | None = None, zoom: float | None =
     updates[WARNINGS] = warning_update(view.warnings, lang, visible="warnings" in layers)
     updates[RESOURCES] = resource_update(view.resources, lang, visible="resources" in layers)
     updates[RADIUS] = radius_update(warning)
-    updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom)
+    updates[LABELS] = label_update(view, gridset, focus_zoom(f, gridset) if zoom is None else zoom, bounds=bounds)
     updates.update(inset_updates(view, gridset, lang, updates[CASES]))
     updates[EVACUATION] = evacuation_update((warning or {}).get("households") or [], lang)
     updates[EVACUATION_GRIDS] = evacuation_grids_update(gridset, (warning or {}).get("grids_moved") or [], lang)

@@ -1351,6 +1351,30 @@ def probe_shared_warning_card(c: Client) -> None:
     cb(c, "warn-opened.data <- map-graph.clickData", {"map-graph.clickData": click}, "map-graph.clickData", 200)
 
 
+def probe_camera(c: Client) -> None:
+    """The names laid out for what the map shows: a village operator's are their own village's grids only,
+    whatever the state sent; a camera that is no camera moves nothing."""
+    import shapely
+    from shapely.geometry import shape
+
+    from layers.mapfig import LABELS
+    from township.config import BUNDLED_GRIDS
+
+    name = "map-graph.figure <- map-camera.data"
+    features = json.loads(BUNDLED_GRIDS.read_text(encoding="utf-8"))["features"]
+    town = shapely.union_all([shape(f["geometry"]) for f in features if f["properties"]["level"] == 2])
+    camera = {"zoom": 9.8, "bounds": list(town.bounds)}
+    r = cb(c, name, {"map-camera.data": camera, "state.data": state(village=[FOREIGN], level=3)}, "map-camera.data")
+    if c.role == "village":
+        own = next(shape(f["geometry"]) for f in features if f["properties"]["grid_id"] == OWN)
+        ops = r.json()["response"]["map-graph"]["figure"]["operations"]
+        where = {op["location"][-1]: op["params"]["value"] for op in ops if op["location"][:2] == ["data", LABELS]}
+        assert where["lon"], ops
+        assert all(own.contains(shapely.Point(x, y)) for x, y in zip(where["lon"], where["lat"], strict=True))
+    for bad in (None, {"zoom": "near"}, {"zoom": 10, "bounds": [1, 2, 3]}, {"zoom": 10, "bounds": [5, 5, 1, 1]}):
+        cb(c, name, {"map-camera.data": bad, "state.data": state()}, "map-camera.data", 204)
+
+
 #: callback name → the probe of what each role gets from it.
 CALLBACKS: dict[str, Callable[[Client], None]] = {
     "page.children <- url.pathname": probe_page_callback,
@@ -1382,6 +1406,7 @@ CALLBACKS: dict[str, Callable[[Client], None]] = {
     "map-graph.figure <- table-cases.cellClicked": probe_case_focus,
     "stats-page.hidden <- desk-tab.value": in_browser("stats-page.hidden <- desk-tab.value"),
     "table-slot.children <- table-spec.data": in_browser("table-slot.children <- table-spec.data"),
+    "map-graph.figure <- map-camera.data": probe_camera,
 }
 
 # -- the admin page (callbacks.admin): made for admin, refused to every other role ---------------------------

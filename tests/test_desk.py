@@ -5,11 +5,17 @@ and the vocabulary, not from the code under test.
 """
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 
 import pytest
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import polylabel
 
+from layers import mapfig
 from tests.conftest import LiveServer
 from township.domain.vocab import CASE_MOVES, CASE_SOURCES, CASE_STATUSES, DOMAINS, WARNING_MOVE_LABELS
 from ui import ids
@@ -111,6 +117,158 @@ def test_a_table_row_flies_the_map_to_its_case(server, browser):
         assert layout["zoom"] > before
         ring = layout["layers"][0]["source"]["features"][0]["geometry"]["coordinates"]
         assert ring == pytest.approx([lon, lat])
+    finally:
+        context.close()
+
+
+# -- the map's view, its names and its legend (issue 14, what was left) ---------------------------------------
+
+SIZES = [DESK, {"width": 3840, "height": 2160}]
+
+
+@pytest.fixture(scope="module")
+def grid_file() -> dict:
+    from township.config import BUNDLED_GRIDS
+
+    return json.loads(BUNDLED_GRIDS.read_text(encoding="utf-8"))
+
+
+def polygons(grid_file: dict, level: int) -> dict[str, BaseGeometry]:
+    return {f["properties"]["grid_id"]: shape(f["geometry"]) for f in grid_file["features"]
+            if f["properties"]["level"] == level}
+
+
+def anchor(geom: BaseGeometry) -> tuple[float, float]:
+    """Where a polygon's name belongs: its pole of inaccessibility (of its largest part), by shapely."""
+    if geom.geom_type == "MultiPolygon":
+        geom = max(geom.geoms, key=lambda g: g.area)
+    minx, miny, maxx, maxy = geom.bounds
+    p = polylabel(geom, tolerance=max(maxx - minx, maxy - miny) / 1000)
+    return p.x, p.y
+
+
+def on_screen(pg, points: list[tuple[float, float]]) -> list[dict]:
+    """``points`` (lon/lat) as the page shows them: MapLibre's projection, in the page's own pixels (a 4K desk
+    is zoomed 2×: the map's box in the page over its own width gives the factor)."""
+    return pg.evaluate(f"""pts => {{
+        const map = document.querySelector('{MAP}')._fullLayout.map._subplot.map;
+        const el = map.getContainer(), r = el.getBoundingClientRect(), k = r.width / el.offsetWidth;
+        return pts.map(([lon, lat]) => {{ const p = map.project([lon, lat]);
+                                          return {{x: r.left + p.x * k, y: r.top + p.y * k}}; }});
+    }}""", [list(p) for p in points])
+
+
+def map_box(pg) -> dict:
+    """The map's own area (MapLibre's canvas, without the legend's column) in the page."""
+    return pg.evaluate(f"""() => {{ const r = document.querySelector('{MAP}')._fullLayout.map._subplot.map
+        .getContainer().getBoundingClientRect();
+        return {{x: r.left, y: r.top, width: r.width, height: r.height}}; }}""")
+
+
+def settled(pg, revision: str | None = None) -> None:
+    """Wait until the map has been fitted (and the camera reported); with ``revision``: moved to it."""
+    want = json.dumps(revision)
+    pg.wait_for_function(f"""() => {{ const gd = document.querySelector('{MAP}');
+        return gd._townshipCamera && (!{want} || gd._fullLayout.map.uirevision === {want})
+            && gd._fullLayout.map._subplot.map.loaded(); }}""", timeout=30000)
+    pg.wait_for_timeout(1500)  # the names' patch after the last report
+
+
+def inside(p: dict, b: dict) -> bool:
+    return b["x"] <= p["x"] <= b["x"] + b["width"] and b["y"] <= p["y"] <= b["y"] + b["height"]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["1080p", "2160p"])
+def test_the_legend_covers_no_name_and_no_warning(server, browser, grid_file, size):
+    context, pg = open_desk(browser, server.url + "/", size)
+    try:
+        settled(pg)
+        legend = box(pg, ".map-legend")
+        assert legend and legend["height"] > 100, legend
+        # every symbol of the map is in it (the grids' colours are the colour bar above it)
+        text = pg.inner_text(".map-legend")
+        for word in ("已上报", "超期", "红色", "蓝色", "党员先锋岗", "应急物资点", "黄河"):
+            assert word in text, word
+        assert pg.locator(f"{MAP} .colorbar").count() == 1
+        bar = pg.evaluate(f"() => document.querySelector('{MAP} .colorbar').getBoundingClientRect().toJSON()")
+        # beside the map, not over it: the map's area ends where the legend's column begins
+        area = map_box(pg)
+        assert legend["x"] >= area["x"] + area["width"] - 1 and bar["x"] >= area["x"] + area["width"] - 1
+        assert not overlap(legend, bar)
+        villages = polygons(grid_file, 2)
+        warnings = pg.evaluate(f"""() => {{ const t = document.querySelector('{MAP}').data[{mapfig.WARNINGS}];
+            return t.lon.map((x, i) => [x, t.lat[i]]); }}""")
+        with sqlite3.connect(server.db) as conn:
+            live = conn.execute("SELECT count(*) FROM warnings WHERE status != 'cleared'").fetchone()[0]
+        assert live and len(warnings) >= 1
+        points = [anchor(g) for g in villages.values()] + [tuple(w) for w in warnings]
+        shown = on_screen(pg, points)
+        assert all(inside(p, area) for p in shown[:len(villages)])  # the whole town in view
+        covered = [pt for pt, p in zip(points, shown, strict=True) if inside(p, legend) or inside(p, bar)]
+        assert covered == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", [*SIZES, {"width": 1280, "height": 800}], ids=["1080p", "2160p", "narrow"])
+@pytest.mark.parametrize("village", [None, "DL-05"])
+def test_the_view_is_fitted_to_the_map(server, browser, grid_file, size, village):
+    context, pg = open_desk(browser, server.url + (f"/?village={village}" if village else "/"), size)
+    try:
+        settled(pg)
+        geoms = polygons(grid_file, 2)
+        focus = geoms[village] if village else shapely.union_all(list(geoms.values()))
+        minx, miny, maxx, maxy = focus.bounds
+        corners = on_screen(pg, [(minx, maxy), (maxx, miny)])
+        area = map_box(pg)
+        (x0, y0), (x1, y1) = (corners[0]["x"], corners[0]["y"]), (corners[1]["x"], corners[1]["y"])
+        assert inside(corners[0], area) and inside(corners[1], area), (corners, area)
+        fill = max((x1 - x0) / area["width"], (y1 - y0) / area["height"])
+        assert fill >= 0.8, fill
+        # the view is kept through new data (plotly takes the browser's fit for the operator's own view)
+        zoom = pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map.zoom")
+        pg.locator(f"#{ids.F_LAYERS} input").first.click()  # a filter change: a patch of the figure
+        pg.wait_for_timeout(2500)
+        assert pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map.zoom") == pytest.approx(zoom)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["1080p", "2160p"])
+def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size):
+    context, pg = open_desk(browser, server.url + "/", size)
+    try:
+        settled(pg)
+        assert pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map2.domain.x[1]") > 0.5  # inset
+        case_id = click_row(pg, 1)
+        settled(pg, f"view:|case:{case_id}")
+        pg.wait_for_function(f"() => document.querySelector('{MAP}')._fullLayout.map2.domain.x[1] < 0.01",
+                             timeout=30000)  # the inset folded: the map is not showing the whole town
+        west, south, east, north = pg.evaluate(f"""() => {{ const b = document.querySelector('{MAP}')._fullLayout
+            .map._subplot.map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }}""")
+        names = {f["properties"]["grid_id"]: f["properties"]["name"] for f in grid_file["features"]}
+        anchors = {g: anchor(geom) for g, geom in polygons(grid_file, 2).items()}
+        expected = {names[g] for g, (lon, lat) in anchors.items() if west <= lon <= east and south <= lat <= north}
+        assert expected  # the case lies in a village whose name is in view
+        shown = set(pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text"))
+        assert shown == expected
+        # and scrolled out by the operator until the whole town is in view: the inset again, and the names laid
+        # out anew for that view (more of them, each one's anchor in view; at that small scale some collide)
+        here = on_screen(pg, [lonlat(server, case_id)])[0]
+        pg.mouse.move(here["x"], here["y"])
+        for _ in range(40):
+            pg.mouse.wheel(0, 200)
+            pg.wait_for_timeout(400)
+            if pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map2.domain.x[1] > 0.5"):
+                break
+        settled(pg)
+        west, south, east, north = pg.evaluate(f"""() => {{ const b = document.querySelector('{MAP}')._fullLayout
+            .map._subplot.map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }}""")
+        town = shapely.union_all(list(polygons(grid_file, 2).values())).bounds
+        assert west <= town[0] + 0.02 and south <= town[1] + 0.02 and east >= town[2] - 0.02 and north >= town[3] - 0.02
+        assert pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map2.domain.x[1]") > 0.5
+        wide = set(pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text"))
+        assert len(wide) > len(shown) and wide <= {names[g] for g in anchors}
     finally:
         context.close()
 

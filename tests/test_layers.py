@@ -101,6 +101,33 @@ def test_a_chosen_village_names_its_grids_without_the_village_prefix(gs):
     assert all(t.startswith("第") and t.endswith("网格") for t in out["text"])
 
 
+def test_names_are_laid_out_for_the_view_shown(gs, features):
+    """With the bounds the map shows (the desk after any move), only grids whose anchor (their polygon's pole of
+    inaccessibility, by shapely) lies inside are named, at the zoom given; and the inset's rule, `covers`."""
+    from shapely.ops import polylabel
+
+    state = FilterState(village=["DL-13"], level=3)
+    grids = {f["properties"]["grid_id"]: (f["properties"]["name"], shape(f["geometry"])) for f in features
+             if f["properties"]["parent_id"] == "DL-13"}
+    west, south, east, north = shape(next(f["geometry"] for f in features
+                                          if f["properties"]["grid_id"] == "DL-13")).bounds
+    view = (west, south, (west + east) / 2, (south + north) / 2)  # the village's south-west quarter, zoomed in
+
+    def anchor(geom):
+        minx, miny, maxx, maxy = geom.bounds
+        return polylabel(geom, tolerance=max(maxx - minx, maxy - miny) / 1000)
+
+    inside = {name.removeprefix("创业社区") for name, geom in grids.values()
+              if view[0] <= anchor(geom).x <= view[2] and view[1] <= anchor(geom).y <= view[3]}
+    assert 0 < len(inside) < len(grids)
+    out = mapfig.label_update(_View(gs, state), gs, mapfig.focus_zoom(state, gs) + 2, bounds=view)
+    assert set(out["text"]) == inside
+    town = gs.bounds(gs.ids(level=1))
+    assert mapfig.covers(town, town) and mapfig.covers((town[0] - 0.1, town[1] - 0.1, town[2] + 0.1, town[3] + 0.1),
+                                                      town)
+    assert not mapfig.covers(view, town)
+
+
 def test_crowded_labels_are_dropped_not_overlapped():
     # ten long names on one point: only one fits, whatever the nudges
     lon, lat = [111.3] * 10, [40.1] * 10

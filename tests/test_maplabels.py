@@ -113,8 +113,11 @@ def test_village_names_are_drawn_as_map_text_with_a_legend(srv, browser, village
         assert inset == {"创业社区", "杨四圪咀社区", "苗家滩社区"}
         if path == "/wall":  # open and overdue per village, the wall's counts
             assert all("在办" in t and "超期" in t for t in texts)
-            size = value(page, graph, f"gd.data[{LABELS}].textfont.size")
-            assert size >= 20 * width / 1920, size  # read from five metres; twice as large at 4K
+            # read from five metres; twice as large at 4K (the scale comes with the wall's first refresh, which
+            # may land after MapLibre has loaded)
+            least = 20 * width / 1920
+            page.wait_for_function(f"() => document.querySelector('{graph}').data[{LABELS}].textfont.size >= {least}",
+                                   timeout=WAIT_MS)
         legend = "#wall-legend" if path == "/wall" else ".map-legend"
         assert page.locator(f"{legend} .lg-group").count() >= 3
         for word in ("已上报", "红色", "黄河"):

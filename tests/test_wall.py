@@ -219,6 +219,35 @@ def test_tour_visits_the_busiest_village_first(server, browser, grids):
         context.close()
 
 
+@pytest.mark.parametrize("width,height", [(1920, 1080), (3840, 2160)])
+def test_the_tour_map_moves_with_its_stop(server, browser, width, height):
+    """When the stop's name changes, MapLibre has already drawn the map at the stop's view: the camera does not
+    wait for plotly to re-render the whole figure (which at 4K in software GL took up to seconds)."""
+    context, page = new_page(browser, width, height)
+    try:
+        open_wall(page, server.url + "/wall?tour=1&interval=3")
+        page.evaluate(f"""() => {{
+            const gd = document.querySelector('{GRAPH}');
+            const map = gd._fullLayout.map._subplot.map;
+            let drawn = null;
+            map.on('render', () => {{ const c = map.getCenter(); drawn = [c.lng, c.lat]; }});
+            window.__atStop = [];
+            const el = document.querySelector('#wall-stop');
+            new MutationObserver(() => {{
+                const row = [el.dataset.stop, drawn, null];
+                window.__atStop.push(row);
+                // the view the figure then holds for this stop (the patch sets it after the name)
+                setTimeout(() => {{ const c = gd._fullLayout.map.center; row[2] = [c.lon, c.lat]; }}, 2000);
+            }}).observe(el, {{attributes: true, attributeFilter: ['data-stop']}});
+        }}""")
+        page.wait_for_function("() => window.__atStop.filter(r => r[2]).length >= 3", timeout=90000)
+        rows = [r for r in page.evaluate("() => window.__atStop") if r[2]]
+        for stop, drawn, target in rows:
+            assert drawn == pytest.approx(target, abs=1e-4), (stop, drawn, target)
+    finally:
+        context.close()
+
+
 def test_new_red_warning_takes_the_map_and_the_banner(server, browser, grids):
     context, page = new_page(browser)
     try:

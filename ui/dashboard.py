@@ -11,7 +11,16 @@ from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
-from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
+from layers.mapfig import (
+    EMPTY_FC,
+    LEGEND_PX,
+    apply_updates,
+    base_figure,
+    grids_inline,
+    map_labels,
+    map_note,
+    map_updates,
+)
 from layers.text import dropdown_labels, grid_locale, t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
@@ -142,6 +151,8 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
     apply_updates(fig, map_updates(view, gridset))
     fig["layout"]["annotations"] = map_note(view, view.state.lang)
     fig["layout"]["map"]["uirevision"] = map_view(view.state, gridset)[2]
+    fig["layout"]["margin"]["r"] = LEGEND_PX  # the legend's column beside the map (ui/legend.py)
+    fig["layout"]["meta"] = {"fit": map_fit(view.state, gridset)}
     return fig
 
 
@@ -159,6 +170,19 @@ def map_view(state: FilterState, gridset: GridSet) -> tuple[dict, float, str]:
     focus = state.village or gridset.ids(level=1)
     center, zoom = view_for_bounds(gridset.bounds(focus), *DESK_MAP_PX)
     return center, zoom, "view:" + ",".join(sorted(state.village))
+
+
+def map_fit(state: FilterState, gridset: GridSet) -> dict:
+    """What the browser fits the map to for ``state`` (assets/mapview.js, in the figure's ``layout.meta``).
+
+    The server's :func:`map_view` guesses the map's size; the browser knows it, fits ``bounds``
+    (lon/lat: the chosen villages or the town) to it once per ``key`` (the view's revision: a drill),
+    and reports what it then shows, and after every move, to ``camera`` (callbacks.dashboard
+    ``camera_patch`` lays the names out for it).
+    """
+    focus = state.village or gridset.ids(level=1)
+    return {"key": map_view(state, gridset)[2], "bounds": [round(float(v), 6) for v in gridset.bounds(focus)],
+            "camera": ids.MAP_CAMERA}
 
 
 #: The zoom a table row flies the map to: the case's street block, with its grid around it.
@@ -440,6 +464,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             dcc.Store(id=ids.VERSION, data=version),
             dcc.Store(id=ids.MAP_VERSION, data=version),
             dcc.Store(id=ids.DRAWN, data=version),
+            dcc.Store(id=ids.MAP_CAMERA),
             dcc.Store(id=ids.TABLE_SPEC, data=table_spec(lang)),
             dcc.Interval(id=ids.TICK, interval=POLL_MS),
             html.Header(
@@ -467,16 +492,18 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                                                        className="crumbs"), *(timebar or [])[:1]],
                                              className="map-top"),
                                     *(timebar or [])[1:],
-                                    dcc.Graph(id=ids.MAP,
-                                              figure=map_figure(view, gridset, role, tile_url, attribution,
-                                                                inline_grids),
-                                              config={"displaylogo": False, "scrollZoom": True, "responsive": True,
-                                                      "showSendToCloud": False,
-                                                      "toImageButtonOptions": {"filename": "大路镇指挥地图",
-                                                                               "scale": 2}},
-                                              className="map-graph"),
+                                    html.Div([
+                                        dcc.Graph(id=ids.MAP,
+                                                  figure=map_figure(view, gridset, role, tile_url, attribution,
+                                                                    inline_grids),
+                                                  config={"displaylogo": False, "scrollZoom": True,
+                                                          "responsive": True, "showSendToCloud": False,
+                                                          "toImageButtonOptions": {"filename": "大路镇指挥地图",
+                                                                                   "scale": 2}},
+                                                  className="map-graph"),
+                                        desk_legend(lang),
+                                    ], className="map-frame"),
                                     html.Div(t("illustrative", lang), className="map-note"),
-                                    desk_legend(lang),
                                 ],
                                 className="map-col",
                             ),

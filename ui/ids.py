@@ -26,6 +26,7 @@ MAP = "map-graph"
 CRUMBS = "map-crumbs"
 CRUMB_TOWN = "map-crumb-town"
 CRUMB_VILLAGE = "map-crumb-village"
+MAP_CAMERA = "map-camera"  # what the map shows (zoom, lon/lat bounds), sent by assets/mapview.js after each move
 
 # figures, charts, table, side panel
 HEADLINE = "fig-headline"

@@ -15,6 +15,7 @@ from layers.mapfig import (
     EVAC_GRID_LINE,
     EVAC_GRID_OPACITY,
     EVAC_GRID_SCALE,
+    LEGEND_PX,
     OVERDUE_RING,
     RESOURCE_INK,
     RESOURCE_SYMBOLS,
@@ -116,9 +117,9 @@ def evacuation_key(lang: str) -> html.Div:
 
 
 def desk_legend(lang: str) -> html.Details:
-    """The desk map's legend, over the map's lower left corner; it folds away (the grid colours are
-    the map's own colour bar)."""
+    """The desk map's legend: a column beside the map, in the figure's right margin (``LEGEND_PX``) under the
+    map's own colour bar of the grids (the bar follows the measure and the filter), so it never covers the
+    map; it folds away."""
     return html.Details([html.Summary(t("legend", lang)),
-                         html.Div(map_legend(lang, ("cases", "warnings", "resources")),
-                                                           className="lg-body")],
-                        className="map-legend", open=True)
+                         html.Div(map_legend(lang, ("cases", "warnings", "resources")), className="lg-body")],
+                        className="map-legend", open=True, style={"width": f"{LEGEND_PX}px"})
