@@ -257,7 +257,7 @@ def camera_patch(app_ctx: AppContext, state: FilterState,
     gs = app_ctx.township.gridset
     patch = Patch()
     zoom, bounds = camera
-    view = make_view(app_ctx.township.snapshot(), gs, state)
+    view = frame_view(app_ctx.township, state)[1]  # a replayed moment's names, as its map
     apply_updates(patch, {LABELS: label_update(view, gs, zoom, bounds=bounds)})
     inset_relayout(patch, state, gs, covers(bounds, gs.bounds(gs.ids(level=1))))
     return patch
