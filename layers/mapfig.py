@@ -397,10 +397,11 @@ def grid_colours(ids: list[str], values: np.ndarray, measure: str, lang: str, le
         "zmin": 0,
         "zmax": zmax,
         "showscale": visible,
-        # across the top of the legend's column, in the figure's right margin (LEGEND_PX), off the map
+        # across the top of the legend's column, in the figure's right margin (LEGEND_PX), off the map, under the
+        # modebar (ypad), which otherwise sits on its title
         "colorbar": {"title": {"text": t(measure, lang), "side": "top"}, "orientation": "h", "thickness": 10,
                      "lenmode": "pixels", "len": LEGEND_PX - 28, "x": 1, "xanchor": "left", "xpad": 14,
-                     "y": 1, "yanchor": "top", "ypad": 6, **colour_ticks(measure, zmax)},
+                     "y": 1, "yanchor": "top", "ypad": 32, **colour_ticks(measure, zmax)},
         "marker": {"line": {"width": [SELECTED_WIDTH if i in chosen else width for i in ids] if chosen else width}},
         "visible": visible,
     }
