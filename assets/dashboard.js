@@ -8,14 +8,16 @@ window.dash_clientside = window.dash_clientside || {};
 /* The longest the case table waits for the map's first draw (a map that never draws must not keep it away). */
 const TABLE_WAIT_MS = 20000;
 
-/* Resolves once MapLibre has painted some of the map's shapes (or after TABLE_WAIT_MS): loaded is not drawn. */
+/* Resolves once MapLibre has painted some of the map's shapes (or after TABLE_WAIT_MS): loaded is not drawn.
+ * Only the figure's own layers count: the base map's river and roads are painted before any trace is in. */
 function shapesShown(mapId) {
   return new Promise(resolve => {
     const start = performance.now();
     const check = () => {
       const gd = document.querySelector('#' + mapId + ' .js-plotly-plot');
       const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-      const painted = sub && sub.map && sub.map.queryRenderedFeatures().length > 0;
+      const traces = sub && sub.map ? sub.map.getLayersOrder().filter(id => id.startsWith('plotly-trace-layer-')) : [];
+      const painted = traces.length > 0 && sub.map.queryRenderedFeatures({layers: traces}).length > 0;
       if (painted || performance.now() - start > TABLE_WAIT_MS) {
         requestAnimationFrame(() => requestAnimationFrame(resolve));
       } else {
@@ -104,4 +106,30 @@ window.dash_clientside.dashboard = {
   showTab: function (tab) {
     return tab !== 'stats';
   }
+};
+
+/* The map's names once its polygons and points are painted (`held`: the name traces' positions,
+ * layers/mapfig.py hold_names). MapLibre rasterises every glyph of a name in the page, one by one, and its
+ * map counts as loaded only when they are all placed: drawn with the first figure, they kept the map from
+ * painting for a few tenths of a second (docs/design.md §4, bench/cold_load.py). A figure the server has
+ * updated since (its layout.meta replaced) already shows its own names: then nothing is done. */
+window.dash_clientside.dashboard.showNames = function (held, mapId) {
+  const dc = window.dash_clientside;
+  if (!held || !held.length) {
+    return dc.no_update;
+  }
+  const drawn = dc.dashboard.mapDrawn(null, mapId, true, TABLE_WAIT_MS).then(() => shapesShown(mapId));
+  // Then when the browser is idle: the frames that show the painted map go first.
+  const idle = drawn.then(() => new Promise(resolve => window.requestIdleCallback(resolve, {timeout: 1000})));
+  return idle.then(() => {
+    const gd = document.querySelector('#' + mapId + ' .js-plotly-plot');
+    const meta = gd && gd.layout && gd.layout.meta;
+    if (!meta || !meta.names_held) {
+      return dc.no_update;
+    }
+    const patch = new dc.Patch();
+    held.forEach(i => patch.assign(['data', i, 'visible'], true));
+    patch.delete(['layout', 'meta', 'names_held']);
+    return patch.build();
+  });
 };

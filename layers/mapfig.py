@@ -730,3 +730,25 @@ def evacuation_grids_update(gridset, counts: list[tuple[str, int, int]], lang: s
             "marker": {"opacity": EVAC_GRID_OPACITY, "line": {"color": EVAC_GRID_LINE, "width": 1.2}},
             "text": [f"{gridset.props(g)['name']}<br>{m} / {n} {moved}" for g, m, n in rows],
             "hoverinfo": "text", "visible": bool(ids)}
+
+
+# --- the dashboard's first paint (issue 14: cold load) --------------------------------------------
+
+#: The name traces a page may draw after its map's first paint: MapLibre lays out their text with glyphs
+#: it rasterises one by one in the page, and its map counts as loaded only once they are done.
+NAME_TRACES = (LABELS, INSET_LABELS)
+
+
+def hold_names(fig: dict) -> list[int]:
+    """Hide the names of ``fig`` for the map's first paint; the positions of the traces held.
+
+    The dashboard shows them once the polygons and points are painted (assets/dashboard.js
+    ``showNames``): so the map draws sooner. ``layout.meta.names_held`` marks the figure: an
+    update from the server replaces ``layout.meta``, and with it its own names' visibility.
+    """
+    held = [i for i in NAME_TRACES if fig["data"][i].get("visible", True)]
+    for i in held:
+        fig["data"][i]["visible"] = False
+    if held:
+        fig["layout"]["meta"] = {**fig["layout"].get("meta", {}), "names_held": held}
+    return held
