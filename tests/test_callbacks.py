@@ -142,3 +142,39 @@ def test_ranking_tables_list_the_top_villages_only(township_ctx, gs, monkeypatch
     monkeypatch.setattr(wall_ui, "RANKING_ROWS", 5)
     assert body_rows(stats_ui.ranking_table(view, gs, "zh")) == 5 + 1
     assert body_rows(wall_ui.ranking_table(view, gs, "zh")) == 5 + 1
+
+
+# -- the dashboard's cold load (issue 14): the names follow the map's first paint ----------------------------
+
+def test_the_page_holds_its_names_for_after_the_first_paint(township_ctx, gs):
+    page = render_page(township_ctx, None, "")
+    figure = _find(page, ids.MAP).figure
+    labels, inset = figure["data"][mapfig.LABELS], figure["data"][mapfig.INSET_LABELS]
+    villages = {gs.props(v)["name"] for v in gs.ids(level=2) if gs.props(v)["kind"] == "village"}
+    communities = {gs.props(v)["name"] for v in gs.ids(level=2)} - villages
+    # the names are in the figure, ready, and not drawn with the first paint
+    assert villages <= set(labels["text"]) and set(inset["text"]) == communities
+    assert labels["visible"] is False and inset["visible"] is False
+    # the page's store names exactly those two traces, and the figure says it holds them
+    assert _find(page, ids.MAP_NAMES).data == [mapfig.LABELS, mapfig.INSET_LABELS]
+    assert figure["layout"]["meta"]["names_held"] == [mapfig.LABELS, mapfig.INSET_LABELS]
+    # everything else is drawn as the figure has it
+    assert figure["data"][mapfig.VILLAGES]["visible"] is True and len(figure["data"][mapfig.CASES]["lon"]) > 0
+
+
+def test_names_not_shown_by_the_view_are_not_held(township_ctx):
+    # a chosen village: no inset (its names stay hidden for good), the village's grids named
+    page = render_page(township_ctx, None, "?village=DL-03&level=3")
+    figure = _find(page, ids.MAP).figure
+    assert figure["data"][mapfig.INSET_LABELS]["visible"] is False
+    assert _find(page, ids.MAP_NAMES).data == [mapfig.LABELS]
+
+
+def test_hold_names_holds_only_visible_name_traces():
+    fig = {"data": [{"name": str(i), "visible": i != mapfig.INSET_LABELS} for i in range(14)], "layout": {}}
+    assert mapfig.hold_names(fig) == [mapfig.LABELS]
+    assert [i for i, tr in enumerate(fig["data"]) if tr["visible"] is False] == sorted(
+        [mapfig.LABELS, mapfig.INSET_LABELS])
+    assert fig["layout"]["meta"] == {"names_held": [mapfig.LABELS]}
+    bare = {"data": [{"visible": i not in mapfig.NAME_TRACES} for i in range(14)], "layout": {}}
+    assert mapfig.hold_names(bare) == [] and "meta" not in bare["layout"]
