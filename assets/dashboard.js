@@ -108,14 +108,14 @@ window.dash_clientside.dashboard = {
   }
 };
 
-/* The map's names once its polygons and points are painted (`held`: the name traces' positions,
- * layers/mapfig.py hold_names). MapLibre rasterises every glyph of a name in the page, one by one, and its
- * map counts as loaded only when they are all placed: drawn with the first figure, they kept the map from
- * painting for a few tenths of a second (docs/design.md §4, bench/cold_load.py). A figure the server has
- * updated since (its layout.meta replaced) already shows its own names: then nothing is done. */
+/* The map's names once its polygons and points are painted (`held`: each name trace's points and texts by
+ * its position, layers/mapfig.py hold_names). MapLibre rasterises every glyph of a name in the page, one by
+ * one, and its map counts as loaded only when they are all placed: drawn with the first figure, they kept the
+ * map from painting for a few tenths of a second (docs/design.md §4, bench/cold_load.py). A figure the server
+ * has updated since (its layout.meta replaced) already shows its own names: then nothing is done. */
 window.dash_clientside.dashboard.showNames = function (held, mapId) {
   const dc = window.dash_clientside;
-  if (!held || !held.length) {
+  if (!held || !Object.keys(held).length) {
     return dc.no_update;
   }
   const drawn = dc.dashboard.mapDrawn(null, mapId, true, TABLE_WAIT_MS).then(() => shapesShown(mapId));
@@ -128,7 +128,9 @@ window.dash_clientside.dashboard.showNames = function (held, mapId) {
       return dc.no_update;
     }
     const patch = new dc.Patch();
-    held.forEach(i => patch.assign(['data', i, 'visible'], true));
+    Object.entries(held).forEach(([i, data]) => Object.entries(data).forEach(([key, value]) => {
+      patch.assign(['data', Number(i), key], value);
+    }));
     patch.delete(['layout', 'meta', 'names_held']);
     return patch.build();
   });

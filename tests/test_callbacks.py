@@ -149,15 +149,20 @@ def test_ranking_tables_list_the_top_villages_only(township_ctx, gs, monkeypatch
 def test_the_page_holds_its_names_for_after_the_first_paint(township_ctx, gs):
     page = render_page(township_ctx, None, "")
     figure = _find(page, ids.MAP).figure
-    labels, inset = figure["data"][mapfig.LABELS], figure["data"][mapfig.INSET_LABELS]
+    held = _find(page, ids.MAP_NAMES).data
     villages = {gs.props(v)["name"] for v in gs.ids(level=2) if gs.props(v)["kind"] == "village"}
     communities = {gs.props(v)["name"] for v in gs.ids(level=2)} - villages
-    # the names are in the figure, ready, and not drawn with the first paint
-    assert villages <= set(labels["text"]) and set(inset["text"]) == communities
-    assert labels["visible"] is False and inset["visible"] is False
-    # the page's store names exactly those two traces, and the figure says it holds them
-    assert _find(page, ids.MAP_NAMES).data == [mapfig.LABELS, mapfig.INSET_LABELS]
-    assert figure["layout"]["meta"]["names_held"] == [mapfig.LABELS, mapfig.INSET_LABELS]
+    # the names are in the page, ready, and not in the figure of the first paint
+    assert set(held) == {str(mapfig.LABELS), str(mapfig.INSET_LABELS)}
+    assert villages <= set(held[str(mapfig.LABELS)]["text"])
+    assert set(held[str(mapfig.INSET_LABELS)]["text"]) == communities
+    for i in (mapfig.LABELS, mapfig.INSET_LABELS):
+        names = held[str(i)]
+        assert len(names["lon"]) == len(names["lat"]) == len(names["text"])
+        # the trace stays visible with one point and no text (so that plotly keeps its layer above the others)
+        trace = figure["data"][i]
+        assert trace["visible"] is True and list(trace["text"]) == [""] and len(trace["lon"]) == 1
+    assert figure["layout"]["meta"]["names_held"] == sorted(held)
     # everything else is drawn as the figure has it
     assert figure["data"][mapfig.VILLAGES]["visible"] is True and len(figure["data"][mapfig.CASES]["lon"]) > 0
 
@@ -167,14 +172,19 @@ def test_names_not_shown_by_the_view_are_not_held(township_ctx):
     page = render_page(township_ctx, None, "?village=DL-03&level=3")
     figure = _find(page, ids.MAP).figure
     assert figure["data"][mapfig.INSET_LABELS]["visible"] is False
-    assert _find(page, ids.MAP_NAMES).data == [mapfig.LABELS]
+    assert list(_find(page, ids.MAP_NAMES).data) == [str(mapfig.LABELS)]
 
 
-def test_hold_names_holds_only_visible_name_traces():
-    fig = {"data": [{"name": str(i), "visible": i != mapfig.INSET_LABELS} for i in range(14)], "layout": {}}
-    assert mapfig.hold_names(fig) == [mapfig.LABELS]
-    assert [i for i, tr in enumerate(fig["data"]) if tr["visible"] is False] == sorted(
-        [mapfig.LABELS, mapfig.INSET_LABELS])
-    assert fig["layout"]["meta"] == {"names_held": [mapfig.LABELS]}
-    bare = {"data": [{"visible": i not in mapfig.NAME_TRACES} for i in range(14)], "layout": {}}
-    assert mapfig.hold_names(bare) == [] and "meta" not in bare["layout"]
+def test_hold_names_holds_only_drawn_name_traces():
+    def trace(i: int, visible: bool) -> dict:
+        return {"visible": visible, "lon": [111.0 + i], "lat": [40.0], "text": [f"名{i}"]}
+
+    fig = {"data": [trace(i, i != mapfig.INSET_LABELS) for i in range(14)], "layout": {}}
+    held = mapfig.hold_names(fig)
+    assert held == {str(mapfig.LABELS): {"lon": [111.0 + mapfig.LABELS], "lat": [40.0], "text": [f"名{mapfig.LABELS}"]}}
+    assert fig["data"][mapfig.LABELS]["text"] == [""] and fig["data"][mapfig.LABELS]["lon"] == [111.0 + mapfig.LABELS]
+    assert fig["data"][mapfig.INSET_LABELS]["text"] == [f"名{mapfig.INSET_LABELS}"]
+    assert fig["layout"]["meta"] == {"names_held": [str(mapfig.LABELS)]}
+    assert all(fig["data"][i]["text"] for i in range(14) if i not in mapfig.NAME_TRACES)
+    bare = {"data": [trace(i, i not in mapfig.NAME_TRACES) for i in range(14)], "layout": {}}
+    assert mapfig.hold_names(bare) == {} and "meta" not in bare["layout"]

@@ -440,7 +440,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
     lang_href = state.model_copy(update={"lang": other}).to_query() or "?"
     notice = " ".join(filter(None, [(t("notice", lang) + ", ".join(notices)) if notices else "", note]))
     figure = map_figure(view, gridset, role, tile_url, attribution, inline_grids)
-    held_names = hold_names(figure)  # drawn once the map has painted: it paints sooner (docs/design.md §4)
+    names = hold_names(figure)  # drawn once the map has painted: it paints sooner (docs/design.md §4)
     return html.Div(
         [
             dcc.Store(id=ids.STATE, data=state.model_dump()),
@@ -451,7 +451,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             dcc.Store(id=ids.MAP_VERSION, data=version),
             dcc.Store(id=ids.DRAWN, data=version),
             dcc.Store(id=ids.TABLE_SPEC, data=table_spec(lang)),
-            dcc.Store(id=ids.MAP_NAMES, data=held_names),
+            dcc.Store(id=ids.MAP_NAMES, data=names),
             dcc.Interval(id=ids.TICK, interval=POLL_MS),
             html.Header(
                 [
