@@ -107,31 +107,3 @@ window.dash_clientside.dashboard = {
     return tab !== 'stats';
   }
 };
-
-/* The map's names once its polygons and points are painted (`held`: each name trace's points and texts by
- * its position, layers/mapfig.py hold_names). MapLibre rasterises every glyph of a name in the page, one by
- * one, and its map counts as loaded only when they are all placed: drawn with the first figure, they kept the
- * map from painting for a few tenths of a second (docs/design.md §4, bench/cold_load.py). A figure the server
- * has updated since (its layout.meta replaced) already shows its own names: then nothing is done. */
-window.dash_clientside.dashboard.showNames = function (held, mapId) {
-  const dc = window.dash_clientside;
-  if (!held || !Object.keys(held).length) {
-    return dc.no_update;
-  }
-  const drawn = dc.dashboard.mapDrawn(null, mapId, true, TABLE_WAIT_MS).then(() => shapesShown(mapId));
-  // Then when the browser is idle: the frames that show the painted map go first.
-  const idle = drawn.then(() => new Promise(resolve => window.requestIdleCallback(resolve, {timeout: 1000})));
-  return idle.then(() => {
-    const gd = document.querySelector('#' + mapId + ' .js-plotly-plot');
-    const meta = gd && gd.layout && gd.layout.meta;
-    if (!meta || !meta.names_held) {
-      return dc.no_update;
-    }
-    const patch = new dc.Patch();
-    Object.entries(held).forEach(([i, data]) => Object.entries(data).forEach(([key, value]) => {
-      patch.assign(['data', Number(i), key], value);
-    }));
-    patch.delete(['layout', 'meta', 'names_held']);
-    return patch.build();
-  });
-};

@@ -14,8 +14,7 @@ blocked and fails the run.
 
 Each run opens every page in a new browser context (cold cache), interleaved,
 and records: the time from navigation start to the map drawn (polled per
-frame, plus the frame that paints it: for ours the polygons and the case points, whose names the
-dashboard paints after them, noted beside it); the response bytes as received
+frame, plus the frame that paints it); the response bytes as received
 (``request.sizes()``) until then and 2 s later; the requests. Then the app's
 RSS with its children (psutil). Rows are medians over the runs.
 
@@ -404,23 +403,6 @@ OURS_DRAWN = _drawn(f"""() => {{
                                           tiles: st.tiles}} : false;
 }}""")
 
-#: Ours: when the map's names (the village names, layers/maplabels.py) are first painted, polled per frame.
-#: The dashboard draws them after the polygons and points (layers.mapfig.hold_names): not part of "drawn",
-#: reported beside it.
-OURS_NAMES = f"""(function poll() {{
-    const gd = document.querySelector('#{ids.MAP} .js-plotly-plot');
-    const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-    const trace = sub && sub.map && gd._fullData.find(t => t.name === 'labels' && t.visible === true);
-    const layer = trace && 'plotly-trace-layer-' + trace.uid + '-symbol';
-    try {{
-        if (layer && sub.map.getLayer(layer) && sub.map.queryRenderedFeatures({{layers: [layer]}}).length) {{
-            window.__coldNames = performance.now();
-            return;
-        }}
-    }} catch (e) {{}}
-    requestAnimationFrame(poll);
-}})();"""
-
 #: folium: a path per grid and per circle marker in the DOM (or, clustered, some cluster icons).
 FOLIUM_DRAWN = _drawn("""() => {
     const need = window.__coldNeed;
@@ -455,12 +437,8 @@ class Load:
 
 
 def cold_load(browser, url: str, predicate: str, need: dict | None = None, timeout_s: float = TIMEOUT_S,
-              screenshot: Path | None = None, watch: str | None = None) -> Load:
-    """Open ``url`` in a new browser context (cold cache) and time it to ``predicate``.
-
-    ``watch``: a script run in the page from its start that may set ``window.__coldNames`` (ms), noted
-    in the load's ``info["names"]`` after the settling time (None if not set by then).
-    """
+              screenshot: Path | None = None) -> Load:
+    """Open ``url`` in a new browser context (cold cache) and time it to ``predicate``."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -474,8 +452,6 @@ def cold_load(browser, url: str, predicate: str, need: dict | None = None, timeo
     context.route(NOT_LOCAL, block)
     if need is not None:
         context.add_init_script(f"window.__coldNeed = {json.dumps(need)};")
-    if watch is not None:
-        context.add_init_script(watch)
     page = context.new_page()
     page.on("request", lambda r: None if LOCAL.match(r.url) or r.url.startswith(("data:", "blob:"))
             else outside.append(r.url))
@@ -503,8 +479,6 @@ def cold_load(browser, url: str, predicate: str, need: dict | None = None, timeo
         page.wait_for_timeout(SETTLE_S * 1000)
         if screenshot is not None:
             page.screenshot(path=str(screenshot))
-        if watch is not None:
-            info["names"] = page.evaluate("window.__coldNames || null")
         origin = page.evaluate("performance.timeOrigin")
         drawn_at = origin + info["t"]
         if outside:
@@ -556,7 +530,6 @@ class Series:
     path: str  # URL path on its server
     predicate: str  # JS: drawn yet?
     need: dict | None = None  # window.__coldNeed for the predicate
-    watch: str | None = None  # a script that notes when the names are painted (ours)
     note: str = ""  # how the page was built
     loads: list[Load] = field(default_factory=list)
 
@@ -616,8 +589,8 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
             data = peer_data(grids_file, database_url)
             log(started, f"building the peers: {len(data.grids['features']):,} grids, {len(data.points):,} points")
             pages, peers = build_peers(data, tmp / "pages")
-            ours = Series("ours", "/", OURS_DRAWN, watch=OURS_NAMES)
-            ours3 = Series("ours ?level=3", "/?level=3", OURS_DRAWN, watch=OURS_NAMES)
+            ours = Series("ours", "/", OURS_DRAWN)
+            ours3 = Series("ours ?level=3", "/?level=3", OURS_DRAWN)
             with PeerServer(tmp / "pages") as peer_server, sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
@@ -631,7 +604,7 @@ def measure(grids_file: Path, database_url: str, app_env: dict[str, str], runs: 
                             shot = (screenshot_dir / f"cold-{series.name}.png"
                                     if screenshot_dir and run == runs - 1 and series is not ours3 else None)
                             series.loads.append(cold_load(browser, base + series.path, series.predicate,
-                                                          series.need, timeout_s, shot, series.watch))
+                                                          series.need, timeout_s, shot))
                     rss = rss_mb(server.proc.pid)
                 finally:
                     browser.close()
@@ -714,13 +687,8 @@ def _rows(ours: Series, ours3: Series, peers: list[Series], rss: float, data: Pe
     if ours.drawn:
         stage_times = ((ld.info["plot"], ld.info["tiles"]) for ld in ours.loads)
         med = [statistics.median(v) / 1000 for v in zip(*stage_times, strict=True)]
-        names = [ld.info.get("names") for ld in ours.loads]
-        names_at = (f"{statistics.median(names) / 1000:.2f} s" if None not in names
-                    else f"not within {SETTLE_S:g} s of the map in {names.count(None)} of {len(names)} loads")
         stages = (f"plotly.js and the figure in at {value(ours, 'map_data_s'):.2f} s, Plotly's map made at "
-                  f"{med[0]:.2f} s, MapLibre loaded with its tiles at {med[1]:.2f} s (medians); \"drawn\" is "
-                  f"the polygons and case points painted: the village names follow them (layers.mapfig.hold_names), "
-                  f"painted at {names_at} (median)")
+                  f"{med[0]:.2f} s, MapLibre loaded with its tiles at {med[1]:.2f} s (medians)")
     row("cold load → drawn map", ours, peers[0], "drawn_s", "s",
         f"{runs(ours)}; {runs(peers[0])}; ours: {stages}; ours also draws villages, warnings, resources and the "
         f"rest of the dashboard; {data_note}; {peers[0].note}")

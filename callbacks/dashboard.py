@@ -403,7 +403,3 @@ def register(app: Dash, app_ctx: AppContext) -> None:
                             Input(ids.MAP_VERSION, "data"), State(ids.MAP, "id"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("dashboard", "refreshTable"), Output(ids.DRAWN, "id"),
                             Input(ids.DRAWN, "data"), State(ids.TABLE_SPEC, "data"), prevent_initial_call=True)
-    # The map's names after its first paint (layers.mapfig.hold_names): at page load only.
-    app.clientside_callback(ClientsideFunction("dashboard", "showNames"),
-                            Output(ids.MAP, "figure", allow_duplicate=True), Input(ids.MAP_NAMES, "data"),
-                            State(ids.MAP, "id"), prevent_initial_call="initial_duplicate")

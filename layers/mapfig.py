@@ -730,35 +730,3 @@ def evacuation_grids_update(gridset, counts: list[tuple[str, int, int]], lang: s
             "marker": {"opacity": EVAC_GRID_OPACITY, "line": {"color": EVAC_GRID_LINE, "width": 1.2}},
             "text": [f"{gridset.props(g)['name']}<br>{m} / {n} {moved}" for g, m, n in rows],
             "hoverinfo": "text", "visible": bool(ids)}
-
-
-# --- the dashboard's first paint (issue 14: cold load) --------------------------------------------
-
-#: The name traces a page may draw after its map's first paint: MapLibre lays out their text with glyphs
-#: it rasterises one by one in the page, and its map counts as loaded only once they are done.
-NAME_TRACES = (LABELS, INSET_LABELS)
-#: What of a name trace is held back: its points and their texts.
-NAME_DATA = ("lon", "lat", "text")
-
-
-def hold_names(fig: dict) -> dict[str, dict]:
-    """Take the names out of ``fig`` for the map's first paint; the names taken, by trace position.
-
-    The dashboard puts them back once the polygons and points are painted
-    (assets/dashboard.js ``showNames``): so the map draws sooner. Each trace
-    keeps one point with no text: plotly takes a trace without points for a
-    hidden one, and a hidden trace shown later keeps its layer where it was
-    made, under every layer plotly has made again since (its names then lost
-    their places to the resources' shapes). ``layout.meta.names_held`` marks
-    the figure: an update from the server replaces ``layout.meta``, and carries
-    its own names.
-    """
-    held = {}
-    for i in NAME_TRACES:
-        trace = fig["data"][i]
-        if trace.get("visible", True) and len(trace.get("text", ())):
-            held[str(i)] = {k: trace[k] for k in NAME_DATA}
-            trace.update(lon=trace["lon"][:1], lat=trace["lat"][:1], text=[""])
-    if held:
-        fig["layout"]["meta"] = {**fig["layout"].get("meta", {}), "names_held": sorted(held)}
-    return held

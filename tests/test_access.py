@@ -1526,12 +1526,6 @@ CALLBACKS.update({
     "an-eval.children <- an-month.value": probe_evaluation_callback,
 })
 
-# The dashboard's names after the map's first paint (issue 14, cold load): a browser-side callback that shows
-# name traces the page already holds; it reads nothing from the server.
-CALLBACKS.update({
-    "map-graph.figure <- map-names.data": in_browser("map-graph.figure <- map-names.data"),
-})
-
 #: The leaks fixed on the branch ``privacy``: each a probe of its own, so that none comes back.
 FIXED: list = [
     pytest.param("POST /api/v1/cases (re-send)", "village", probe_resend_foreign_case),

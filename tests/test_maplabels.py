@@ -70,11 +70,6 @@ def open_page(browser, url: str, graph: str, width: int, height: int):
             const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
             return m && m.map && m.map.loaded() && m.map.areTilesLoaded();
         }}""", timeout=60000)
-    # The dashboard puts its names in after the map's first paint (layers.mapfig.hold_names).
-    page.wait_for_function(f"""() => {{
-        const meta = document.querySelector('{graph}').layout.meta;
-        return !(meta && meta.names_held);
-    }}""", timeout=60000)
     return context, page
 
 

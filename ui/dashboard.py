@@ -11,16 +11,7 @@ from dash import dcc, html
 
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
-from layers.mapfig import (
-    EMPTY_FC,
-    apply_updates,
-    base_figure,
-    grids_inline,
-    hold_names,
-    map_labels,
-    map_note,
-    map_updates,
-)
+from layers.mapfig import EMPTY_FC, apply_updates, base_figure, grids_inline, map_labels, map_note, map_updates
 from layers.text import dropdown_labels, grid_locale, t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
@@ -439,8 +430,6 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
     other = "en" if lang == "zh" else "zh"
     lang_href = state.model_copy(update={"lang": other}).to_query() or "?"
     notice = " ".join(filter(None, [(t("notice", lang) + ", ".join(notices)) if notices else "", note]))
-    figure = map_figure(view, gridset, role, tile_url, attribution, inline_grids)
-    names = hold_names(figure)  # drawn once the map has painted: it paints sooner (docs/design.md §4)
     return html.Div(
         [
             dcc.Store(id=ids.STATE, data=state.model_dump()),
@@ -451,7 +440,6 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
             dcc.Store(id=ids.MAP_VERSION, data=version),
             dcc.Store(id=ids.DRAWN, data=version),
             dcc.Store(id=ids.TABLE_SPEC, data=table_spec(lang)),
-            dcc.Store(id=ids.MAP_NAMES, data=names),
             dcc.Interval(id=ids.TICK, interval=POLL_MS),
             html.Header(
                 [
@@ -475,7 +463,9 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                             html.Div(
                                 [
                                     html.Div(breadcrumb(state, gridset, crumb_root), id=ids.CRUMBS, className="crumbs"),
-                                    dcc.Graph(id=ids.MAP, figure=figure,
+                                    dcc.Graph(id=ids.MAP,
+                                              figure=map_figure(view, gridset, role, tile_url, attribution,
+                                                                inline_grids),
                                               config={"displaylogo": False, "scrollZoom": True, "responsive": True,
                                                       "showSendToCloud": False,
                                                       "toImageButtonOptions": {"filename": "大路镇指挥地图",

@@ -189,5 +189,3 @@ AN_PDF = "an-pdf"
 # evacuation (转移安置): the warning card's section and the wall's progress bars (start: WARN_MOVE "evacuate")
 EVAC_SECTION = "evac-section"  # the warning card's progress section
 WALL_EVAC = "wall-evac"  # the wall's evacuation progress: counts and a bar per affected village, no names
-# the dashboard's cold load (issue 14): the map's names, drawn after its first paint
-MAP_NAMES = "map-names"  # dcc.Store: the names held back from the first paint (layers.mapfig.hold_names)
