@@ -51,9 +51,9 @@ EXTENSION = "township"
 #: each compressed once (in the background) and kept on disk by content: 3.06 MB of plotly.js is 887 kB at
 #: Flask-Compress's per-response zstd level 3, 681 kB at brotli 11 (4.5 s of one core, once per checkout).
 STATIC_BR_QUALITY = 11
-#: The paths of those static files, and their types.
+#: The paths of those static files, and their types (the map's font too: it comes before the map draws).
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
-STATIC_TYPES = frozenset({"application/javascript", "text/javascript", "text/css"})
+STATIC_TYPES = frozenset({"application/javascript", "text/javascript", "text/css", "font/ttf"})
 #: Where the compressed static files are kept (by the sha256 of their content).
 STATIC_CACHE = ROOT / "var" / "static-br"
 #: dcc's lazily loaded chunks that the dashboard's first draw waits for (``defer_scripts``).
@@ -130,7 +130,7 @@ def replace_polyfill(app: Dash) -> str | None:
 
 
 def defer_scripts() -> None:
-    """Leave scripts the dashboard's first draw does not need out of the pages' script tags.
+    """List in the pages' script tags what the dashboard's first draw needs, and leave out what it does not.
 
     dash-ag-grid's bundle (294 kB compressed, 215 kB more in its chunk): only
     the dashboard's case table uses it, and the table comes after the map has
