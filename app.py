@@ -17,7 +17,7 @@ from pathlib import Path
 import brotli
 import dash_ag_grid
 import diskcache
-from dash import Dash, DiskcacheManager, dash_table, dcc, html
+from dash import Dash, DiskcacheManager, _dash_renderer, dash_table, dcc, html
 from flask import Flask, Response, request
 from flask_compress import Compress
 
@@ -28,6 +28,7 @@ import field
 import resident
 from api import admin, make_blueprint
 from api.http import RETRY_AFTER_S
+from layers.basemap import MAP_FONT_URL
 from township.config import ROOT, Settings
 from township.runtime.allocator import settle_allocator
 from township.runtime.bootstrap import AppContext, open_township
@@ -37,6 +38,8 @@ from ui.dashboard import table_spec
 
 #: plotly.js with only the trace types the pages draw (scripts/plotly-bundle/, ``make plotly-bundle``).
 PLOTLY_BUNDLE = ROOT / "assets" / "vendor" / "plotly" / "plotly-township.min.js"
+#: Babel's regenerator runtime alone, in place of Dash's @babel/polyfill (``replace_polyfill``).
+REGENERATOR = ROOT / "assets" / "vendor" / "regenerator" / "regenerator-runtime.min.js"
 #: A fingerprinted bundle does not change under its URL: browsers may keep it this long.
 BUNDLE_MAX_AGE_S = 365 * 24 * 3600
 #: Requests served at once by ``python app.py`` (waitress's threads): a few screens, each polling and
@@ -48,11 +51,13 @@ EXTENSION = "township"
 #: each compressed once (in the background) and kept on disk by content: 3.06 MB of plotly.js is 887 kB at
 #: Flask-Compress's per-response zstd level 3, 681 kB at brotli 11 (4.5 s of one core, once per checkout).
 STATIC_BR_QUALITY = 11
-#: The paths of those static files, and their types.
+#: The paths of those static files, and their types (the map's font too: it comes before the map draws).
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
-STATIC_TYPES = frozenset({"application/javascript", "text/javascript", "text/css"})
+STATIC_TYPES = frozenset({"application/javascript", "text/javascript", "text/css", "font/ttf"})
 #: Where the compressed static files are kept (by the sha256 of their content).
 STATIC_CACHE = ROOT / "var" / "static-br"
+#: dcc's lazily loaded chunks that the dashboard's first draw waits for (``defer_scripts``).
+MAP_CHUNKS = frozenset({"dcc/async-graph.js", "dcc/async-dropdown.js"})
 
 
 def app_context(server: Flask) -> AppContext:
@@ -63,30 +68,20 @@ def app_context(server: Flask) -> AppContext:
     return ctx
 
 
-def use_plotly_bundle(app: Dash) -> str | None:
-    """Load the partial plotly.js bundle with the page, before Dash's own scripts; its URL, or None.
+def vendor_script(app: Dash, path: Path) -> str:
+    """Load the script ``path`` (under ``assets/vendor/``) in every page, before Dash's own scripts; its URL.
 
-    dcc.Graph uses ``window.Plotly`` when it is already defined; otherwise it
-    fetches Dash's full ``plotly.min.js`` (4.8 MB, every trace type) only once
-    the first graph mounts, after the page callback, and the browser then spends
-    seconds compiling it. This bundle (3.1 MB raw, 0.9 MB compressed) downloads
-    beside Dash's scripts and is ready when the map mounts. Its URL carries a
-    hash of its content, so it is served cacheable for a year; Flask-Compress
-    compresses it as every other response. Without the file (a checkout that
-    lost it) the page falls back to Dash's full bundle.
+    Its URL carries a hash of its content, so it is served cacheable for a year;
+    it is compressed as every other static script.
     """
-    if not PLOTLY_BUNDLE.is_file():
-        logging.getLogger(__name__).warning("%s missing: pages load Dash's full plotly.js (make plotly-bundle)",
-                                            PLOTLY_BUNDLE)
-        return None
-    digest = hashlib.sha256(PLOTLY_BUNDLE.read_bytes()).hexdigest()[:16]
-    rel = PLOTLY_BUNDLE.relative_to(ROOT / "assets").as_posix()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    rel = path.relative_to(ROOT / "assets").as_posix()
     url = f"{app.get_asset_url(rel)}?v={digest}"
     app.config.external_scripts.append({"src": url})
     suffix = "/assets/" + rel
 
     @app.server.after_request
-    def cache_bundle(response: Response) -> Response:
+    def cache_for_long(response: Response) -> Response:
         if request.path.endswith(suffix) and request.args.get("v") == digest and response.status_code == 200:
             response.cache_control.no_cache = None
             response.cache_control.public = True
@@ -97,8 +92,45 @@ def use_plotly_bundle(app: Dash) -> str | None:
     return url
 
 
+def use_plotly_bundle(app: Dash) -> str | None:
+    """Load the partial plotly.js bundle with the page, before Dash's own scripts; its URL, or None.
+
+    dcc.Graph uses ``window.Plotly`` when it is already defined; otherwise it
+    fetches Dash's full ``plotly.min.js`` (4.8 MB, every trace type) only once
+    the first graph mounts, after the page callback, and the browser then spends
+    seconds compiling it. This bundle (3.1 MB raw, 0.9 MB compressed) downloads
+    beside Dash's scripts and is ready when the map mounts (`vendor_script`).
+    Without the file (a checkout that lost it) the page falls back to Dash's full bundle.
+    """
+    if not PLOTLY_BUNDLE.is_file():
+        logging.getLogger(__name__).warning("%s missing: pages load Dash's full plotly.js (make plotly-bundle)",
+                                            PLOTLY_BUNDLE)
+        return None
+    return vendor_script(app, PLOTLY_BUNDLE)
+
+
+def replace_polyfill(app: Dash) -> str | None:
+    """Serve Babel's regenerator runtime alone in place of Dash's ``@babel/polyfill``; its URL, or None.
+
+    Dash's scripts need the global ``regeneratorRuntime`` (to load a lazy
+    component chunk); the polyfill around it is core-js 2, 99 kB that a browser
+    of today does not need and that took the page about a tenth of a second to
+    run before Dash could start (bench/cold_load.py). Without the runtime's file
+    the polyfill stays.
+    """
+    if not REGENERATOR.is_file():
+        logging.getLogger(__name__).warning("%s missing: pages load Dash's @babel/polyfill (make plotly-bundle)",
+                                            REGENERATOR)
+        return None
+    for dependency in _dash_renderer._js_dist_dependencies:
+        for key in ("relative_package_path", "external_url"):
+            for mode, paths in dependency.get(key, {}).items():
+                dependency[key][mode] = [p for p in paths if "/polyfill@" not in f"/{p}"]
+    return vendor_script(app, REGENERATOR)
+
+
 def defer_scripts() -> None:
-    """Leave scripts the dashboard's first draw does not need out of the pages' script tags.
+    """List in the pages' script tags what the dashboard's first draw needs, and leave out what it does not.
 
     dash-ag-grid's bundle (294 kB compressed, 215 kB more in its chunk): only
     the dashboard's case table uses it, and the table comes after the map has
@@ -113,6 +145,26 @@ def defer_scripts() -> None:
     for resource in dash_table._js_dist:
         if resource.get("relative_package_path") == "dash_table/bundle.js":
             resource["dynamic"] = True
+    # The other way round: the chunks of dcc.Graph and dcc.Dropdown, which Dash fetches only once
+    # the page's layout mounts them (one more round trip before the map can be made), are listed in
+    # the page's scripts and arrive beside plotly.js. A chunk that runs before dcc's own bundle
+    # waits in webpack's chunk queue, as with Dash's eager_loading.
+    for resource in dcc._js_dist:
+        if resource.get("relative_package_path") in MAP_CHUNKS:
+            resource["async"] = False
+
+
+def preload_map_font(app: Dash) -> None:
+    """Ask for the map's font file with the page's first requests, not when MapLibre first needs a glyph.
+
+    MapLibre fetches a ``font-faces`` file only when a symbol layer first asks for
+    one of its characters (the resources' shapes), after the style and the traces
+    are in: until that file had come and its glyphs were drawn, the map did not
+    finish loading (bench/cold_load.py). A ``fetch`` preload with the credentials
+    MapLibre's own request uses is what that request then finds in the cache.
+    """
+    app.config.external_stylesheets.append(
+        {"href": MAP_FONT_URL, "rel": "preload", "as": "fetch", "crossorigin": "anonymous"})
 
 
 class StaticCompressor:
@@ -246,7 +298,9 @@ def create_app(settings: Settings | None = None) -> Dash:
         background_callback_manager=DiskcacheManager(diskcache.Cache(str(settings.jobs_dir))),
     )
     use_plotly_bundle(app)
+    replace_polyfill(app)
     defer_scripts()
+    preload_map_font(app)
     Compress(app.server)
     precompress_static(app)  # after Compress: its hook runs first
     app.server.extensions[EXTENSION] = app_ctx

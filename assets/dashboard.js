@@ -8,14 +8,16 @@ window.dash_clientside = window.dash_clientside || {};
 /* The longest the case table waits for the map's first draw (a map that never draws must not keep it away). */
 const TABLE_WAIT_MS = 20000;
 
-/* Resolves once MapLibre has painted some of the map's shapes (or after TABLE_WAIT_MS): loaded is not drawn. */
+/* Resolves once MapLibre has painted some of the map's shapes (or after TABLE_WAIT_MS): loaded is not drawn.
+ * Only the figure's own layers count: the base map's river and roads are painted before any trace is in. */
 function shapesShown(mapId) {
   return new Promise(resolve => {
     const start = performance.now();
     const check = () => {
       const gd = document.querySelector('#' + mapId + ' .js-plotly-plot');
       const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-      const painted = sub && sub.map && sub.map.queryRenderedFeatures().length > 0;
+      const traces = sub && sub.map ? sub.map.getLayersOrder().filter(id => id.startsWith('plotly-trace-layer-')) : [];
+      const painted = traces.length > 0 && sub.map.queryRenderedFeatures({layers: traces}).length > 0;
       if (painted || performance.now() - start > TABLE_WAIT_MS) {
         requestAnimationFrame(() => requestAnimationFrame(resolve));
       } else {

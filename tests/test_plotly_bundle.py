@@ -74,6 +74,27 @@ def test_the_page_draws_with_the_bundle_only(server, page, path):
     assert page.evaluate("() => document.getAnimations().filter(a => a.playState === 'running').length") == 0
 
 
+
+def test_the_page_runs_on_the_regenerator_runtime_without_babels_polyfill(server, page):
+    # Dash's lazily loaded chunks need the global regeneratorRuntime, not the rest of @babel/polyfill
+    # (app.py replace_polyfill); the map's own chunks come with the page's scripts (app.py defer_scripts).
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    open_map(page, server.url + "/")
+    assert page.evaluate("() => typeof regeneratorRuntime.mark") == "function"
+    assert not [u for u in page.requests if "polyfill" in u], "Dash's @babel/polyfill was fetched"
+    scripts = page.evaluate("() => [...document.scripts].map(s => s.src)")
+    assert [u for u in scripts if "/vendor/regenerator/" in u]
+    for chunk in app_module.MAP_CHUNKS:
+        name = chunk.rsplit("/", 1)[1].removesuffix(".js")
+        assert [u for u in scripts if f"/{name}." in u], f"{chunk} is not among the page's scripts"
+    # a chunk still loaded lazily (the file import's) comes, and its loader finds the runtime
+    page.wait_for_function("() => [...performance.getEntriesByType('resource')].some(r => r.name.includes("
+                           "'async-upload'))", timeout=30000)
+    page.wait_for_timeout(500)
+    assert errors == []
+
+
 def test_the_alert_banner_still_flashes(server, page):
     # A banner of its own: whether the demo's red warning is still unacknowledged depends on the other tests.
     page.goto(server.url + "/")

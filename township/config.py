@@ -144,7 +144,9 @@ class Settings:
     inline_grids : int
         Up to this many level-3 grids, their geometry is in the dashboard page
         from the start; beyond it, it is sent with the first view of level 3
-        (a city's 50,000 grids are megabytes); ``INLINE_GRIDS``.
+        (a city's 50,000 grids are megabytes); ``INLINE_GRIDS``. By default
+        none: a page that opens on the villages draws sooner without outlines
+        it does not show (the township's are a third of its figure).
     village_radius_km : float
         The largest radius of a warning a non-command role (a village token)
         may post (`township.domain.policy.warning_radius_cap`); command and
@@ -221,7 +223,7 @@ class Settings:
     jobs_dir: Path = ROOT / "var" / "jobs"
     demo_feed: bool = False
     feed_interval: float = 30.0
-    inline_grids: int = 5_000
+    inline_grids: int = 0
     village_radius_km: float = 20.0
     trusted_proxies: int = 0
     wall_frame_ancestors: str = "'none'"

@@ -2,7 +2,7 @@
 // with the options of plotly.js's own dist build (its esbuild-config.js), minified, licence comments kept.
 // `make plotly-bundle` runs `npm ci` (package-lock.json) and then this; see README.md here.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -60,3 +60,20 @@ const inputs = Object.entries(result.metafile.outputs[relative(process.cwd(), ou
 for (const [file, { bytesInOutput }] of inputs) {
     console.log(`  ${(bytesInOutput / 1000).toFixed(0).padStart(5)} kB  ${file}`);
 }
+
+// Babel's regenerator runtime, alone: Dash's scripts call the global `regeneratorRuntime` when they load a
+// lazy chunk, and Dash serves it inside @babel/polyfill (core-js 2 as well, 99 kB that a current browser
+// does not need). app.py serves this instead (`replace_polyfill`).
+const runtimeFile = join(here, 'node_modules', 'regenerator-runtime', 'runtime.js');
+const runtimeVersion = JSON.parse(readFileSync(join(here, 'node_modules', 'regenerator-runtime', 'package.json'),
+                                               'utf8')).version;
+const runtimeOut = join(here, '..', '..', 'assets', 'vendor', 'regenerator', 'regenerator-runtime.min.js');
+const runtime = await esbuild.transform(readFileSync(runtimeFile, 'utf8'), {
+    minify: true,
+    legalComments: 'eof',
+    banner: `/* regenerator-runtime v${runtimeVersion} (MIT, Facebook, Inc.); built by scripts/plotly-bundle, do not edit */`
+});
+mkdirSync(dirname(runtimeOut), { recursive: true });
+writeFileSync(runtimeOut, runtime.code);
+console.log(`${relative(process.cwd(), runtimeOut)}: ${runtime.code.length.toLocaleString('en')} bytes, sha256 ` +
+            `${sha256(runtime.code)} (regenerator-runtime v${runtimeVersion})`);

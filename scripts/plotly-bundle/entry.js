@@ -9,4 +9,14 @@ Plotly.register([
     require('plotly.js/lib/bar') // cases by domain / by village (layers/charts.py)
 ]);
 
+// MapLibre's web worker, started now rather than when the first map is made: it reads its 0.5 MB of code
+// while Dash builds the page, not between the map's creation and its first paint (README.md here).
+// The module and the worker's code are those plotly.js's maps use (the same files, bundled once);
+// the pool is kept for the page's maps, which find it warm.
+var maplibregl = require('maplibre-gl/dist/maplibre-gl.mjs');
+var maplibreWorkerSource = require('plotly.js/build/maplibre_worker');
+
+maplibregl.setWorkerUrl(URL.createObjectURL(new Blob([maplibreWorkerSource], { type: 'text/javascript' })));
+maplibregl.prewarm();
+
 module.exports = Plotly;
