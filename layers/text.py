@@ -533,7 +533,7 @@ TEXT.update({
     "mv_up": {"zh": "进步最大", "en": "Rose most"},
     "mv_down": {"zh": "退步最大", "en": "Fell most"},
     "mv_note": {"zh": "升降:{m} 月综合评价(按期结案率)名次较上月",
-                "en": "Move: rank in the {m} evaluation (on-time rate) against last month"},
+                "en": "Move: {m} on-time rank vs last month"},
 })
 
 
