@@ -253,7 +253,9 @@ def test_new_red_warning_takes_the_map_and_the_banner(server, browser, grids):
     try:
         open_wall(page, server.url + "/wall")
         reds = int(page.inner_text("#kpi-warning-1"))
-        town_zoom = figure_value(page, "gd._fullLayout.map.zoom")
+        # the zoom MapLibre shows, as map_center reads its centre: the tour moves MapLibre first and the
+        # figure's layout follows once the moved map has drawn (assets/wall.js)
+        town_zoom = figure_value(page, "gd._fullLayout.map._subplot.map.getZoom()")
         p = grids.geometry("DL-06-02").representative_point()
         title = f"大屏测试红色预警{time.time_ns() % 10000}"
         warning = WarningIn(source="test", external_id=f"WALL-{time.time_ns()}", type="fire", level=1,
@@ -269,7 +271,7 @@ def test_new_red_warning_takes_the_map_and_the_banner(server, browser, grids):
         assert "level-1" in page.get_attribute("#wall-banner", "class")
         assert title in page.inner_text(".wall-stop")
         assert int(page.inner_text("#kpi-warning-1")) == reds + 1
-        assert figure_value(page, "gd._fullLayout.map.zoom") > town_zoom + 0.5  # closer than the town view
+        assert figure_value(page, "gd._fullLayout.map._subplot.map.getZoom()") > town_zoom + 0.5  # closer than the town
         village = grids.ids(level=2).index(grids.village_of(grids.locate_one(p.x, p.y)))
         assert figure_value(page, "gd.data[1].marker.line.width")[village] == ui.STOP_WIDTH
     finally:
