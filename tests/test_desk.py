@@ -49,6 +49,8 @@ def open_desk(browser, url: str, size: dict | None = None):
 
 def click_row(pg, index: int = 0) -> int:
     """Click the title of row ``index``; the id of its case."""
+    # the table loads after the map has drawn: wait for the row's case, not only its place
+    pg.wait_for_selector(f'{ROW}[row-index="{index}"][row-id]', timeout=30000)
     row = pg.locator(f'{ROW}[row-index="{index}"]')
     case_id = int(row.get_attribute("row-id"))
     row.locator('.ag-cell[col-id="title"]').click()

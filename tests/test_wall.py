@@ -273,7 +273,10 @@ def test_new_red_warning_takes_the_map_and_the_banner(server, browser, grids):
         assert int(page.inner_text("#kpi-warning-1")) == reds + 1
         assert figure_value(page, "gd._fullLayout.map._subplot.map.getZoom()") > town_zoom + 0.5  # closer than the town
         village = grids.ids(level=2).index(grids.village_of(grids.locate_one(p.x, p.y)))
-        assert figure_value(page, "gd.data[1].marker.line.width")[village] == ui.STOP_WIDTH
+        # the stop's outline comes with the figure's patch, once the moved map has drawn (assets/wall.js)
+        page.wait_for_function(f"""() => {{ const w = document.querySelector('{GRAPH}').data[1].marker.line.width;
+                                           return Array.isArray(w) && w[{village}] === {ui.STOP_WIDTH}; }}""",
+                               timeout=WAIT_S * 1000)
     finally:
         context.close()
 
