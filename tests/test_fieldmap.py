@@ -191,6 +191,17 @@ def test_warning_and_print_pages_link_nothing_outside(gridset, warning_data, gri
         assert re.search(r"@page\s*\{\s*size:\s*A4 portrait", printed)
 
 
+def test_the_same_data_gives_the_same_page(gridset, grid_data):
+    """Elements are named by their place, not by random hex (which once read as a phone number to a privacy
+    check): two renders are byte for byte one page, and every name the script uses is declared in it."""
+    first, second = (field_map(gridset, grid_data, "responder") for _ in range(2))
+    assert first == second
+    assert not re.search(r"_[0-9a-f]{32}\b", first)
+    used = set(re.findall(r"\b((?:polygon|circle|circle_marker|map)_\d+)\b", first))
+    declared = set(re.findall(r"\bvar ((?:polygon|circle|circle_marker|map)_\d+) =", first))
+    assert used and used <= declared
+
+
 def test_folium_defaults_are_not_used(gridset, grid_data):
     page_html = field_map(gridset, grid_data, "responder")
     for lib in ("jquery", "bootstrap", "awesome-markers", "fontawesome", "cdn.jsdelivr", "cdnjs", "openstreetmap"):

@@ -151,6 +151,13 @@ def written_version(srv, wid: int) -> int:
     return next(w["version"] for w in r.json()["items"] if w["id"] == wid)
 
 
+def wait_map_version(srv, page, graph: str) -> None:
+    """Wait until ``graph`` draws the data as of now: the banner may come a frame before the map's patch."""
+    now = requests.get(srv.url + "/api/v1/version", timeout=10).json()["version"]
+    page.wait_for_function(
+        f"() => ((document.querySelector('{graph}').layout.meta || {{}}).version || 0) >= {now}", timeout=WAIT_MS)
+
+
 def rings(lons: list, lats: list) -> list[np.ndarray]:
     """The closed rings of a line trace whose parts are split by nulls."""
     out, part = [], []
@@ -178,6 +185,7 @@ def test_a_red_warning_draws_its_radius_and_grids_on_the_wall_and_stays_until_cl
         # the banner and the map come in one refresh
         page.wait_for_function(f"() => document.querySelector('#wall-banner').innerText.includes('{title}')",
                                timeout=WAIT_MS)
+        wait_map_version(srv, page, WALL)
         # its circle: one more ring, every point of it `radius` metres from the warning (geodesic)
         found = rings(*value(page, WALL, f"[gd.data[{RADIUS}].lon, gd.data[{RADIUS}].lat]"))
         geod = pyproj.Geod(ellps="GRS80")
@@ -212,9 +220,7 @@ def test_a_red_warning_draws_its_radius_and_grids_on_the_wall_and_stays_until_cl
         moved = api(srv, f"/api/v1/warnings/{wid}/acknowledge", {"expected_version": written_version(srv, wid)})
         assert moved["warning"]["status"] == "acknowledged"
         # once the wall's map shows the data after the acknowledgement, its banner and map still hold the warning
-        after = requests.get(srv.url + "/api/v1/version", timeout=10).json()["version"]
-        page.wait_for_function(
-            f"() => ((document.querySelector('{WALL}').layout.meta || {{}}).version || 0) >= {after}", timeout=WAIT_MS)
+        wait_map_version(srv, page, WALL)
         assert title in page.inner_text("#wall-banner")
         assert len(rings(*value(page, WALL, f"[gd.data[{RADIUS}].lon, gd.data[{RADIUS}].lat]"))) == rings_before + 1
 
@@ -222,6 +228,7 @@ def test_a_red_warning_draws_its_radius_and_grids_on_the_wall_and_stays_until_cl
         api(srv, f"/api/v1/warnings/{wid}/clear", {"expected_version": written_version(srv, wid)})
         page.wait_for_function(f"() => !document.querySelector('#wall-banner').innerText.includes('{title}')",
                                timeout=WAIT_MS)
+        wait_map_version(srv, page, WALL)
         assert len(rings(*value(page, WALL, f"[gd.data[{RADIUS}].lon, gd.data[{RADIUS}].lat]"))) == rings_before
     finally:
         context.close()
