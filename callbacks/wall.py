@@ -78,9 +78,14 @@ def options_lang(options: dict | None) -> str:
 
 def month_evaluation(app_ctx: AppContext, snap: Snapshot, view: View) -> MonthlyEvaluation:
     """The villages' evaluation of the Beijing month of ``view.now`` against the month before, as the wall may see it
-    (the policy: counts of every village, no handler named)."""
-    feedback = feedback_frame(app_ctx.township.engine)
-    return evaluation_for(snap.cases, WALL_VIEWER, "village", *month_of(view.now), feedback)
+    (the policy: counts of every village, no handler named).
+
+    Kept per data version and month (`Township.kept`): a 回访 answer bumps the version
+    (`township.loop.resident.answer_revisit`), so a new rating is evaluated on the next refresh.
+    """
+    tw, month = app_ctx.township, month_of(view.now)
+    return tw.kept(snap, ("wall-evaluation", *month),
+                   lambda: evaluation_for(snap.cases, WALL_VIEWER, "village", *month, feedback_frame(tw.engine)))
 
 
 def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:

@@ -203,3 +203,41 @@ def test_the_wall_shows_the_arrows(tmp_path, browser):
     finally:
         engine.dispose()
         srv.stop()
+
+
+def test_a_new_rating_shows_on_the_walls_kept_evaluation(store_url):
+    """The evaluation is kept per data version: a 回访 不满意 (which reopens its case) shows on the next refresh,
+    the moves equal to ranks from SQL after the write."""
+    from township.loop.resident import answer_revisit
+    from township.read.resident import code_hash
+    from township.store.models import ResidentTrack
+    from township.store.uow import UnitOfWork
+
+    ctx = open_township(Settings(database_url=store_url, role="command", seed_demo=False))
+    tw, gs, engine = ctx.township, ctx.township.gridset, ctx.township.engine
+    mid_may, june_10, june_12, june_20 = (utc(datetime(2026, m, d, 12)) for m, d in ((5, 15), (6, 10), (6, 12),
+                                                                                      (6, 20)))
+    with session_scope(engine) as s:
+        add_case(s, 1, "DL-01", mid_may, mid_may - timedelta(hours=5))  # May: on time
+        add_case(s, 2, "DL-02", mid_may, mid_may + timedelta(days=2))  # May: late
+        add_case(s, 3, "DL-01", june_20, june_12)  # June: on time, answered below
+        add_case(s, 4, "DL-02", june_10, june_10 + timedelta(days=1))  # June: late
+        s.add(ResidentTrack(case_id=3, code_sha256=code_hash("R-3"), kind="report", created_at=june_12))
+        bump_version(s)
+
+    def wall_ranking():
+        snap = tw.snapshot()
+        view = make_view(snap, gs, wall_ui.state_for("zh"), now=NOW)
+        assert month_evaluation(ctx, snap, view) is month_evaluation(ctx, snap, view)  # kept, not made again
+        return wall_ui.ranking_table(view, gs, "zh", month_evaluation(ctx, snap, view))
+
+    before = shown_moves(wall_ranking())[0]
+    assert before == expected_moves(engine, NOW)[0] == {"DL-01": "—", "DL-02": "—"}
+    with UnitOfWork(engine) as uow:  # three days after 办结: 不满意 reopens the case (返工)
+        assert answer_revisit(uow, "R-3", False, "没修好", reopen_days=7, now=NOW).reopened
+        uow.commit()
+    after = shown_moves(wall_ranking())[0]
+    want = expected_moves(engine, NOW)[0]
+    # DL-01's June case is open again: DL-02 (closed, though late) now ranks above it
+    assert after == want and want["DL-02"] == "▲1" and after != before
+    engine.dispose()

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ from township.store.models import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 CASE_COLUMNS = [
     Case.id, Case.type, Case.domain, Case.status, Case.tier, Case.max_tier, Case.title, Case.handler,
@@ -163,6 +164,9 @@ class Township:
         self.last_reload: Reload | None = None
         self._history: History | None = None
         self._history_lock = threading.Lock()
+        #: what `kept` made, by key, for one data version
+        self._kept: tuple[int, dict[Hashable, Any]] = (-1, {})
+        self._kept_lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, reloaded if the store's data version moved."""
@@ -193,6 +197,27 @@ class Township:
                 with self.engine.connect() as conn:
                     self._history = History.read(conn, version, self._history)
             return self._history
+
+    def kept(self, snap: Snapshot, key: Hashable, build: Callable[[], _T]) -> _T:
+        """What ``build`` makes of ``snap``, made once per data version and ``key`` (a read a refresh should not
+        pay again while nothing changed: the wall's monthly evaluation).
+
+        ``key`` names all else the result depends on (the month, the viewer …); what the store holds is
+        covered by the version, as every write bumps it. The results of one version are dropped when a
+        newer one is asked for; a caller still holding an older snapshot gets its result made, not kept.
+        """
+        version, made = self._kept
+        if version == snap.version and key in made:
+            return made[key]
+        with self._kept_lock:
+            if self._kept[0] < snap.version:
+                self._kept = (snap.version, {})
+            version, made = self._kept
+            if version != snap.version:
+                return build()
+            if key not in made:
+                made[key] = build()
+            return made[key]
 
     def follow_grids(self) -> None:
         """Use the store's grids if they were replaced since this process read them (the admin page, here or in
