@@ -58,6 +58,15 @@ CONTROLS = [
     (ids.F_TYPE, "type"), (ids.F_WLEVEL, "wlevel"), (ids.F_WINDOW, "window"), (ids.F_MEASURE, "measure"),
     (ids.F_LAYERS, "layers"),
 ]
+#: The view callback's outputs, in the order of `on_state_out`: (id, property).
+VIEW_OUTPUTS = [
+    (ids.MAP, "figure"), (ids.HEADLINE, "children"), (ids.CRUMBS, "children"), (ids.PANEL, "children"),
+    (ids.QUERY, "data"), (ids.ALERT_TEXT, "children"), (ids.ALERT_ACK, "value"), (ids.ALERT, "hidden"),
+    (ids.VIEW, "data"), (ids.GRIDS_SENT, "data"), (ids.MAP_VERSION, "data"), (ids.PB_BADGE, "children"),
+    (ids.PB_BADGE, "hidden"), (ids.PB_CLOCK, "children"), (ids.PB_BAR, "className"),
+]
+#: Where the banner's outputs (`ui.dashboard.alert_banner`: text, warning id, hidden) begin among them.
+BANNER_AT = VIEW_OUTPUTS.index((ids.ALERT_TEXT, "children"))
 
 
 def viewer_alerts(snap, viewer: Actor) -> pd.DataFrame:
@@ -331,7 +340,7 @@ def focus_patch(app_ctx: AppContext, viewer: Actor, cell: dict | None, shown_rev
 
 def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, shown_revision: str | None,
                  grids_sent: bool | None, map_version: int | None, *, data_only: bool, camera: object = None) -> tuple:
-    """The views' outputs after a filter change or new data (in the order of `register`'s view callback).
+    """The views' outputs after a filter change or new data (in the order of `VIEW_OUTPUTS`).
 
     Outputs that did not change are not sent: each one set makes the browser's renderer work. While a
     moment is replayed, new data redraws nothing unless it changed that moment's frame (a late entry
@@ -343,7 +352,8 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
     live = app_ctx.township.snapshot() if state.t is not None else snap
     if data_only and state.t is not None and snap.version == map_version:
         # the same frame: only the banner follows the new data (it announces what is live now)
-        return (*(no_update,) * 5, *ui.alert_banner(viewer_alerts(live, viewer), state.lang), *(no_update,) * 7)
+        banner = ui.alert_banner(viewer_alerts(live, viewer), state.lang)
+        return (*(no_update,) * BANNER_AT, *banner, *(no_update,) * (len(VIEW_OUTPUTS) - BANNER_AT - len(banner)))
     patch, grids_now, revision_now = map_patch(app_ctx, snap, view, viewer, warn_opened, data_only=data_only,
                                                grids_sent=grids_sent, shown_revision=shown_revision, camera=camera)
     detail = grid_detail(view, gs, state.grid) if state.grid else None
@@ -387,21 +397,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         return on_action_out(app_ctx, args[-1], list(args[: len(CONTROLS)]), args[len(CONTROLS)])
 
     @app.callback(
-        Output(ids.MAP, "figure"),
-        Output(ids.HEADLINE, "children"),
-        Output(ids.CRUMBS, "children"),
-        Output(ids.PANEL, "children"),
-        Output(ids.QUERY, "data"),
-        Output(ids.ALERT_TEXT, "children"),
-        Output(ids.ALERT_ACK, "value"),
-        Output(ids.ALERT, "hidden"),
-        Output(ids.VIEW, "data"),
-        Output(ids.GRIDS_SENT, "data"),
-        Output(ids.MAP_VERSION, "data"),
-        Output(ids.PB_BADGE, "children"),
-        Output(ids.PB_BADGE, "hidden"),
-        Output(ids.PB_CLOCK, "children"),
-        Output(ids.PB_BAR, "className"),
+        *[Output(cid, prop) for cid, prop in VIEW_OUTPUTS],
         Input(ids.STATE, "data"),
         Input(ids.VERSION, "data"),
         Input(ids.WARN_OPENED, "data"),

@@ -32,11 +32,16 @@ from township.store.models import utcnow
 from ui import ids
 from ui import playback as ui
 
-#: Buttons among the player's inputs: only a click (n_clicks set) is an action.
-BUTTONS = frozenset({ids.PB_OPEN, ids.PB_LIVE, ids.PB_PLAY, ids.PB_BACK, ids.PB_FWD})
+#: Buttons among the player's inputs, in their order after the timer: only a click (n_clicks set) is an action.
+BUTTONS = (ids.PB_OPEN, ids.PB_LIVE, ids.PB_PLAY, ids.PB_BACK, ids.PB_FWD)
 #: The player's controls whose values are read, in the order of the callback's inputs after the buttons.
 CONTROLS = [(ids.PB_SLIDER, "slider"), (ids.PB_RANGE, "range"), (ids.PB_FROM, "from"), (ids.PB_TO, "to"),
             (ids.PB_MODE, "mode"), (ids.PB_SPEED, "speed"), (ids.PB_STEP, "step"), (ids.PB_LOOP, "loop")]
+#: The callback's outputs, in the order of :func:`outputs`: (id, property).
+OUTPUTS = [(ids.STATE, "data"), (ids.PB_PLAYER, "data"), (ids.PB_TIMER, "disabled"), (ids.PB_TIMER, "interval"),
+           (ids.PB_SLIDER, "min"), (ids.PB_SLIDER, "max"), (ids.PB_SLIDER, "value"), (ids.PB_SLIDER, "step"),
+           (ids.PB_SLIDER, "marks"), (ids.PB_PLAY, "children"), (ids.PB_FROM, "value"), (ids.PB_TO, "value"),
+           (ids.PB_CUSTOM, "hidden"), (ids.PB_FROM, "className"), (ids.PB_TO, "className")]
 #: The preset a replay opens with: the last night is what is asked for most.
 OPEN_PRESET = "24h"
 #: Seconds a tick waits for the frame it asked for before it moves on anyway (a frame lost to an error).
@@ -259,7 +264,7 @@ def frame_view(tw: Township, state: FilterState) -> tuple[Snapshot, View]:
 
 
 def outputs(frame: Frame, before: Frame, lang: str) -> tuple:
-    """The callback's outputs for ``frame`` (in `register`'s order); the state is patched only where it moved."""
+    """The callback's outputs for ``frame`` (in the order of `OUTPUTS`); the state is patched only where it moved."""
     patch: Patch | object = no_update
     if (frame.t, frame.mode, frame.hours) != (before.t, before.mode, before.hours):
         patch = Patch()
@@ -279,23 +284,10 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     tw = app_ctx.township
 
     @app.callback(
-        Output(ids.STATE, "data", allow_duplicate=True),
-        Output(ids.PB_PLAYER, "data"),
-        Output(ids.PB_TIMER, "disabled"),
-        Output(ids.PB_TIMER, "interval"),
-        Output(ids.PB_SLIDER, "min"),
-        Output(ids.PB_SLIDER, "max"),
-        Output(ids.PB_SLIDER, "value"),
-        Output(ids.PB_SLIDER, "step"),
-        Output(ids.PB_SLIDER, "marks"),
-        Output(ids.PB_PLAY, "children"),
-        Output(ids.PB_FROM, "value"),
-        Output(ids.PB_TO, "value"),
-        Output(ids.PB_CUSTOM, "hidden"),
-        Output(ids.PB_FROM, "className"),
-        Output(ids.PB_TO, "className"),
+        # the state is the dashboard's too (its reducer writes it): this callback's write is a duplicate
+        *[Output(cid, prop, allow_duplicate=cid == ids.STATE) for cid, prop in OUTPUTS],
         Input(ids.PB_TIMER, "n_intervals"),
-        *[Input(b, "n_clicks") for b in (ids.PB_OPEN, ids.PB_LIVE, ids.PB_PLAY, ids.PB_BACK, ids.PB_FWD)],
+        *[Input(b, "n_clicks") for b in BUTTONS],
         *[Input(cid, "value") for cid, _ in CONTROLS],
         State(ids.STATE, "data"),
         State(ids.PB_PLAYER, "data"),
@@ -306,15 +298,16 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         *controls, data, player_data, shown = args
         trigger = dash_ctx.triggered_id
         if (trigger in BUTTONS or trigger == ids.PB_TIMER) and not dash_ctx.triggered[0].get("value"):
-            return (no_update,) * 15  # a control drawn anew fires with nothing clicked: no action
+            return (no_update,) * len(OUTPUTS)  # a control drawn anew fires with nothing clicked: no action
         # the state as the viewer may have it (the policy's clamp): a village operator replays their village
         state = clamp_state(FilterState(**data), current_viewer(app_ctx), tw.gridset)
         player = Player.load(player_data)
         clock = time.time()
         if trigger == ids.PB_TIMER and waiting(player, state, shown, clock):
-            return (no_update,) * 15
+            return (no_update,) * len(OUTPUTS)
         before = Frame(player, ui.epoch(state.t) if state.t is not None else None, state.mode, state.hours)
-        values = dict(zip([name for _, name in CONTROLS], controls[6:], strict=True))
+        # the controls' values follow the timer and the buttons among the inputs
+        values = dict(zip([name for _, name in CONTROLS], controls[1 + len(BUTTONS):], strict=True))
         span = trail_span(tw) if trigger in (ids.PB_OPEN, ids.PB_RANGE) else None
         now = ui.epoch(utcnow()) // 60 * 60  # whole minutes: a range (and the moment opened) reads 05:56, not 05:56:37
         frame = play(before, trigger, values, now, span)

@@ -109,6 +109,16 @@ def test_playing_steps_by_speed_and_stops_or_loops_at_the_end():
     assert play(replaying(NOW_S), ids.PB_PLAY, {}, NOW_S, None).t == NOW_S - 24 * HOUR
 
 
+def test_the_player_answers_one_value_per_output():
+    """The callback's outputs are counted from `OUTPUTS`, the list it registers: every frame fills each once."""
+    from callbacks.playback import OUTPUTS, outputs
+
+    frame = replaying(NOW_S - HOUR)
+    for after in (frame, play(frame, ids.PB_BACK, {}, NOW_S, None), play(frame, ids.PB_LIVE, {}, NOW_S, None),
+                  play(frame, ids.PB_FROM, {"from": "x"}, NOW_S, None)):
+        assert len(outputs(after, frame, "zh")) == len(OUTPUTS) == len(set(OUTPUTS))
+
+
 def replace_player(frame: Frame, **kw) -> Player:
     from dataclasses import replace
 
