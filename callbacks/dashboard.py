@@ -343,8 +343,8 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
     """The views' outputs after a filter change or new data (in the order of `VIEW_OUTPUTS`).
 
     Outputs that did not change are not sent: each one set makes the browser's renderer work. While a
-    moment is replayed, new data redraws nothing unless it changed that moment's frame (a late entry
-    of the trail): the live tick never overwrites a replayed frame.
+    moment is replayed, new data redraws nothing unless it wrote to that moment's cases or changed its warnings
+    (`callbacks.playback.frame_key`): the live tick never overwrites a replayed frame.
     """
     viewer, state = viewer_and_state(app_ctx, data)
     gs = app_ctx.township.gridset

@@ -25,6 +25,7 @@ from layers.text import t as text
 from township.domain.filters import PLAY_HOURS, FilterState, moment_text
 from township.domain.isotime import LOCAL_TZ, local_text
 from township.loop.casefile import clamp_state
+from township.read.playback import frame_version
 from township.read.snapshot import Snapshot, Township
 from township.read.views import View, make_view
 from township.runtime.bootstrap import AppContext
@@ -227,23 +228,27 @@ def trail_span(tw: Township) -> tuple[int, int] | None:
     return (ui.epoch(span[0]), ui.epoch(span[1])) if span else None
 
 
-#: What a frame's key reads of its cases and warnings: what the map, the figures and the table show of them.
-KEY_CASES = ["id", "status", "tier", "max_tier", "handler", "grid_id", "deadline_at", "resolved_at"]
+#: What a frame's key reads of its warnings (few, hashed whole): what the map and the banner show of them.
 KEY_WARNINGS = ["id", "status", "level"]
 
 
-def frame_key(frame: Snapshot) -> int:
+def frame_key(frame: Snapshot, window_hours: float | None) -> int:
     """A key of what a replayed frame shows: equal for equal frames whatever the data version (negative, so
     never a data version).
 
     The trail's index is rebuilt with every data version, so the frame's own version moves with any new
     data; this key moves only when the moment, or what the moment shows, does. New data that leaves the
-    replayed moment as it was (a case reported now) then redraws nothing.
+    replayed moment as it was (a case reported now) then redraws nothing. Its cases are keyed without
+    reading them: every write stamps the cases it changes with its data version (`township.read.snapshot`),
+    and a case's state at ``t`` changes only by a write on it (a move adds its record to the trail), so
+    `township.read.playback.frame_version` of the newest stamp among the frame's cases, with their number,
+    stands for them. The warnings are few: hashed.
     """
+    cases = frame.cases
+    stamp = int(cases["version"].max()) if len(cases) else -1
     digest = hashlib.blake2b(digest_size=7)
-    digest.update(str((frame.now, len(frame.cases), len(frame.warnings))).encode())
-    for part in (frame.cases[KEY_CASES], frame.warnings[KEY_WARNINGS]):
-        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    digest.update(str((frame_version(stamp, frame.now, window_hours), len(cases), len(frame.warnings))).encode())
+    digest.update(pd.util.hash_pandas_object(frame.warnings[KEY_WARNINGS], index=False).to_numpy().tobytes())
     return -1 - int.from_bytes(digest.digest(), "big")
 
 
@@ -254,7 +259,7 @@ def frame_snapshot(tw: Township, state: FilterState) -> Snapshot:
     if state.t is None:
         return snap
     frame = tw.history().snapshot_at(snap, state.t, window_hours=state.window_hours)
-    return replace(frame, version=frame_key(frame))
+    return replace(frame, version=frame_key(frame, state.window_hours))
 
 
 def frame_view(tw: Township, state: FilterState) -> tuple[Snapshot, View]:

@@ -218,6 +218,38 @@ def test_new_data_that_leaves_the_moment_as_it_was_keeps_its_frame(ctx):
     assert "回放键" in set(now.cases["title"]) and "回放键" not in set(before.cases["title"])
 
 
+def test_a_frame_moves_with_an_event_by_its_moment_and_a_second_across_one(ctx):
+    """Same moment, an event by it: another frame. A second before an event and at it: two frames. The statuses
+    they show are the trail's by SQL (a record exactly at t has happened)."""
+    from tests.test_playback import sql_status
+    from township.formats.ingest import CaseIn, write_cases
+    from township.loop.workflow import Actor, apply_move
+    from township.store.models import utcnow
+
+    tw, gs = ctx.township, ctx.township.gridset
+    point = gs.geometry("DL-01-01").representative_point()
+    [case] = write_cases(tw.engine, gs, [CaseIn(source="patrol", type="hazard", domain="safety", title="回放边界",
+                                                lon=point.x, lat=point.y)], actor="test")
+    moved = utcnow().replace(microsecond=0) + timedelta(seconds=2)  # after the report record, written now
+    later, second = moved + timedelta(seconds=5), timedelta(seconds=1)
+
+    def shown(t: datetime) -> tuple[int, str, str | None]:
+        """The frame of ``t``: its key, the case's status in it, and its last status record by ``t`` by SQL."""
+        frame = frame_snapshot(tw, FilterState(t=t))
+        status = str(frame.cases.loc[frame.cases["id"] == case.id, "status"].iloc[0])
+        return frame.version, status, sql_status(tw.engine, t)[case.id][0]
+
+    before = shown(later)
+    assert shown(later) == before and before[1:] == ("reported", "reported")  # nothing new: the same frame
+    apply_move(tw.engine, case.id, "dispatch", Actor("指挥中心", "command"), now=moved, handler="H-OF-DL-01-01")
+    after = shown(later)
+    assert after[0] != before[0] and after[1:] == ("dispatched", "dispatched")  # an event by the moment: another
+    # a second apart across the event: at it the dispatch has happened, a second before it has not
+    at, just_before = shown(moved), shown(moved - second)
+    assert at[0] != just_before[0]
+    assert at[1:] == ("dispatched", "dispatched") and just_before[1:] == ("reported", "reported")
+
+
 # -- the wall's replay --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("search,hours", [("?replay=24h", 24), ("?replay=12", 12), ("?replay=2d", 48),
