@@ -237,8 +237,8 @@ def frame_key(frame: Snapshot, window_hours: float | None) -> int:
     never a data version).
 
     The trail's index is rebuilt with every data version, so the frame's own version moves with any new
-    data; this key moves only when the moment, or what the moment shows, does. New data that leaves the
-    replayed moment as it was (a case reported now) then redraws nothing. Its cases are keyed without
+    data; this key moves only with the moment and with writes on what the moment shows. New data that
+    leaves the replayed moment alone (a case reported now) then redraws nothing. Its cases are keyed without
     reading them: every write stamps the cases it changes with its data version (`township.read.snapshot`),
     and a case's state at ``t`` changes only by a write on it (a move adds its record to the trail), so
     `township.read.playback.frame_version` of the newest stamp among the frame's cases, with their number,
