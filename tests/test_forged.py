@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from conftest import LiveServer
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from test_access import TIMEOUT, Client, Site, callback_name
 
 from township.store.engine import make_engine
