@@ -43,10 +43,12 @@ def text_of(value: object) -> str | None:
 
 
 def record_id(value: object) -> int | None:
-    """A record's id as a store or a control holds it (a number or its digits), None for anything else."""
+    """A record's id as a store or a control holds it (a whole number, also as a float or its digits), None for
+    anything else (digits past 19 are past any id, and past what ``int`` reads by default)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.isdecimal():
+    whole_text = isinstance(value, str) and value.isdecimal() and len(value) <= 19
+    if whole_text or (isinstance(value, float) and value.is_integer()):
         value = int(value)
     return value if isinstance(value, int) and 0 < value <= MAX_ID else None
 

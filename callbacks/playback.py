@@ -12,6 +12,7 @@ not in the URL.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -101,6 +102,8 @@ def read_controls(controls: list) -> dict:
     """The controls' values by the names of `CONTROLS`, each of its type (`CONTROL_TYPES`) or None."""
     def checked(name: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, CONTROL_TYPES[name]):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):  # JSON may carry NaN and Infinity
             return None
         return None if isinstance(value, list) and not all(isinstance(v, str) for v in value) else value
 
