@@ -68,7 +68,7 @@ class Player:
     asked: float = 0.0
 
     @classmethod
-    def load(cls, data: dict | None) -> Player:
+    def load(cls, data: object) -> Player:
         """The player the browser's store sent back, checked (the store is not trusted): what is wrong is default."""
         data = mapping(data)
         out = cls()

@@ -216,20 +216,13 @@ def from_query(search: str | None, villages: set[str], grids: set[str],
     # (query name, the values allowed, how a value is read), for the fields holding lists and single values
     list_fields: tuple[tuple[str, Collection[Any], Callable[[str], Any]], ...] = (
         ("village", villages, str),
-        ("domain", DOMAINS, str),
-        ("status", CASE_STATUSES, str),
-        ("type", CASE_TYPES, str),
-        ("wlevel", WARNING_LEVELS, int),
-        ("layers", LAYERS, str),
+        *((name, ALLOWED[name], cast) for name, cast in (("domain", str), ("status", str), ("type", str),
+                                                          ("wlevel", int), ("layers", str))),
     )
     single_fields: tuple[tuple[str, Collection[Any], Callable[[str], Any]], ...] = (
-        ("level", {1, 2, 3}, int),
-        ("window", WINDOWS, str),
-        ("measure", MEASURES, str),
-        ("lang", {"zh", "en"}, str),
+        *((name, ALLOWED[name], cast) for name, cast in (("level", int), ("window", str), ("measure", str),
+                                                          ("lang", str), ("mode", str), ("hours", int))),
         ("grid", grids, str),
-        ("mode", PLAY_MODES, str),
-        ("hours", PLAY_HOURS, int),
     )
     for name, allowed, cast in list_fields:
         if name in query:
