@@ -204,11 +204,13 @@ def forged_calls(site: Site, key: str, calls: list[Call], stores_only: bool) -> 
     (``id.property``, the forged value, the call)."""
     dep = site.deps[key]
     out = []
-    for call in calls:
+    for n, call in enumerate(calls):
         for item in dep["inputs"] + dep["state"]:
             if item["id"].startswith("{") or (stores_only and item["property"] != "data"):
                 continue  # a pattern: the card's typed fields, whose rules test_casecard tests
             prop = f"{item['id']}.{item['property']}"
+            if n and item in dep["inputs"] and prop != call.trigger:
+                continue  # a forged input fires the callback itself: sent with the first call (and the one it fires)
             for value in FORGED_DATA if item["property"] == "data" else FORGED_PROP:
                 trigger = prop if item in dep["inputs"] else call.trigger
                 out.append((prop, value, Call({**call.values, prop: value}, trigger)))
