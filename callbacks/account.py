@@ -11,6 +11,7 @@ from dash import Dash, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer, reader_key
+from callbacks.checked import lang_of
 from township.loop.inbox import audiences_of, inbox
 from township.runtime.bootstrap import AppContext
 from ui import account as ui
@@ -38,7 +39,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
                   Input(ids.VERSION, "data"), State(ids.STATE, "data"), State(ids.ACCOUNT_UNREAD, "title"),
                   prevent_initial_call=True)
     def on_unread(_n, _version, state, shown):
-        lang = "en" if (state or {}).get("lang") == "en" else "zh"
+        lang = lang_of(state)
         out = unread_badge(app_ctx, lang)
         if out[2] == (shown or ""):  # the same count and messages: nothing to send
             raise PreventUpdate

@@ -6,12 +6,12 @@ another role gets the refusal text and nothing is read or written.
 """
 from __future__ import annotations
 
-import base64
 import re
 
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from auth import current_viewer
+from callbacks.checked import record_id, text_of, upload
 from layers.adminmap import validation_figure
 from layers.text import t
 from township.accounts.devices import list_devices, revoke_device
@@ -32,10 +32,6 @@ def _lang(search: str | None) -> str:
     return "en" if search and re.search(r"(^|[?&])lang=en(&|$)", search) else "zh"
 
 
-def _upload(contents: str) -> bytes:
-    return base64.b64decode(contents.split(",", 1)[1])
-
-
 def _centre(gridset: GridSet) -> tuple[float, float]:
     x0, y0, x1, y1 = gridset.bounds()
     return (x0 + x1) / 2, (y0 + y1) / 2
@@ -54,13 +50,13 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
                    villages, in_use, lang)
 
 
-def check_upload(app_ctx: AppContext, contents: str, filename: str, lang: str = "zh") -> tuple:
+def check_upload(app_ctx: AppContext, contents: object, filename: str, lang: str = "zh") -> tuple:
     """Check an uploaded grid file: (figure, report, diff panel, kept version id or None, apply disabled)."""
     viewer = current_viewer(app_ctx)
     if not may_administer(viewer.role):
         return no_update, t("admin_refused", lang), None, None, True
     tw = app_ctx.township
-    check = check_grid_file(_upload(contents), filename, near=lambda: _centre(tw.gridset))
+    check = check_grid_file(upload(contents) or b"", filename, near=lambda: _centre(tw.gridset))
     tile = app_ctx.settings.tile_url
     if check.gridset is None:
         return validation_figure(check, lang=lang, tile_url=tile), ui.check_report(check, lang), None, None, True
@@ -81,7 +77,7 @@ def put_in_use(app_ctx: AppContext, version_id: int | None, lang: str = "zh") ->
         return t("admin_pick", lang), no_update, no_update
     tw = app_ctx.township
     try:
-        done = apply_version(tw.engine, int(version_id), tw.gridset, viewer.name)
+        done = apply_version(tw.engine, version_id, tw.gridset, viewer.name)
     except KeyError as err:
         return str(err), no_update, no_update
     tw.snapshot()  # this process takes the new grids now (the others at their next snapshot)
@@ -90,14 +86,15 @@ def put_in_use(app_ctx: AppContext, version_id: int | None, lang: str = "zh") ->
             ui.versions_table(versions, lang), ui.version_options(versions, lang))
 
 
-def staff_upload(app_ctx: AppContext, contents: str, filename: str, accounts: bool, lang: str = "zh") -> tuple:
+def staff_upload(app_ctx: AppContext, contents: object, filename: str, accounts: bool, lang: str = "zh") -> tuple:
     """Import a roster: (the report text, with the first passwords of new sign-ins shown once; the users table and
     choices, which list those sign-ins)."""
     if not may_administer(current_viewer(app_ctx).role):
         return t("admin_refused", lang), no_update, no_update
     tw = app_ctx.township
     try:
-        text = "\n".join(import_staff(tw.engine, tw.gridset, _upload(contents), filename, accounts=accounts).lines())
+        text = "\n".join(import_staff(tw.engine, tw.gridset, upload(contents) or b"", filename,
+                                     accounts=accounts).lines())
     except UnreadableFile as err:
         text = f"{filename}: {err}"
     users = list_users(tw.engine)
@@ -153,7 +150,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_grid_upload(contents, filename):
-        return check_upload(app_ctx, contents, filename or "grids.geojson")
+        return check_upload(app_ctx, contents, text_of(filename) or "grids.geojson")
 
     @app.callback(
         Output(ids.ADMIN_GRID_RESULT, "children"), Output(ids.ADMIN_VERSIONS, "children"),
@@ -163,7 +160,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_apply(_apply, _restore, candidate, picked):
-        return put_in_use(app_ctx, candidate if ctx.triggered_id == ids.ADMIN_GRID_APPLY else picked)
+        return put_in_use(app_ctx, record_id(candidate if ctx.triggered_id == ids.ADMIN_GRID_APPLY else picked))
 
     @app.callback(
         Output(ids.ADMIN_STAFF_REPORT, "children"), Output(ids.ADMIN_USERS, "children", allow_duplicate=True),
@@ -173,7 +170,8 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_staff_upload(contents, filename, accounts):
-        return staff_upload(app_ctx, contents, filename or "roster.csv", "accounts" in (accounts or []))
+        return staff_upload(app_ctx, contents, text_of(filename) or "roster.csv",
+                            isinstance(accounts, list) and "accounts" in accounts)
 
     @app.callback(
         Output(ids.ADMIN_USERS, "children"), Output(ids.ADMIN_TOKENS, "children"),
@@ -190,6 +188,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_user_action(_c, _d, _e, _r, _v, _p, username, display, role, village, password, user, token, device):
-        form = {"username": username, "display": display, "role": role, "village": village, "password": password,
-                "user": user, "token": token, "device": device}
+        form = {"username": text_of(username), "display": text_of(display), "role": text_of(role),
+                "village": text_of(village), "password": text_of(password), "user": record_id(user),
+                "token": record_id(token), "device": record_id(device)}
         return user_action(app_ctx, ctx.triggered_id, form)

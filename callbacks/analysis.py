@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from dash import Dash, Input, Output, html, no_update
 
 from auth import current_viewer
+from callbacks.checked import text_of
 from layers.hotspots import evaluation_table, hot_list, hotspot_figure
 from layers.text import t
 from township.domain.policy import sees_personal
@@ -25,8 +26,8 @@ from ui import analysis as ui
 from ui import ids
 
 
-def _lang(search: str | None) -> str:
-    return "en" if parse_qs((search or "").lstrip("?")).get("lang") == ["en"] else "zh"
+def _lang(search: object) -> str:
+    return "en" if parse_qs((text_of(search) or "").lstrip("?")).get("lang") == ["en"] else "zh"
 
 
 def render_page(app_ctx: AppContext, match: re.Match, search: str | None) -> html.Div:
@@ -74,9 +75,11 @@ def register(app: Dash, app_ctx: AppContext) -> None:
                   Input(ids.AN_DOMAIN, "value"), Input(ids.AN_TYPE, "value"), Input(ids.AN_WINDOW, "value"),
                   Input(ids.AN_MEASURE, "value"), Input(ids.URL, "search"))
     def on_hotspots(domain, case_type, window, measure, search):
-        return hotspots_view(app_ctx, domain, case_type, window, measure, _lang(search))
+        # the choices come from the browser: one that is not text is none (the view names a text it does not know)
+        return hotspots_view(app_ctx, text_of(domain), text_of(case_type), text_of(window), text_of(measure),
+                             _lang(search))
 
     @app.callback(Output(ids.AN_EVAL, "children"), Output(ids.AN_XLSX, "href"), Output(ids.AN_PDF, "href"),
                   Input(ids.AN_MONTH, "value"), Input(ids.AN_UNIT, "value"), Input(ids.URL, "search"))
     def on_evaluation(month, unit, search):
-        return evaluation_view(app_ctx, month, unit, _lang(search))
+        return evaluation_view(app_ctx, text_of(month), text_of(unit), _lang(search))

@@ -18,6 +18,7 @@ from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
+from callbacks.checked import lang_of, opened_record
 from layers.text import t
 from township.loop.workflow import Actor, MoveRefused
 from township.runtime.bootstrap import AppContext
@@ -112,8 +113,8 @@ def register_card(app: Dash, app_ctx: AppContext, *, card: CardIds, opened_store
         trigger = dash_ctx.triggered_id
         if isinstance(trigger, dict) and not dash_ctx.triggered[0].get("value"):
             raise PreventUpdate  # a button just drawn (n_clicks None), not a click
-        opened, state = args[-2], args[-1]
-        lang = (state or {}).get("lang", "zh")
+        opened, state = opened_record(args[-2]), args[-1]
+        lang = lang_of(state)
         viewer = current_viewer(app_ctx)
         fields = {s["id"]["name"]: s.get("value") for s in dash_ctx.states_list[0]}
         control = trigger.get("name") if isinstance(trigger, dict) and trigger.get("type") == card.control else None

@@ -12,6 +12,7 @@ from datetime import datetime
 from dash import ALL, Dash, Input
 
 from callbacks.card import CardOut, done, refused, register_card
+from callbacks.checked import clicked_record, record_id, row_record
 from layers.mapfig import CASES
 from township.domain.vocab import CASE_MOVES
 from township.domain.vocab import label as vocab_label
@@ -55,14 +56,12 @@ def make_move(app_ctx: AppContext, viewer: Actor, opened: dict, move: str, handl
 
 def clicked_case(trigger: object, cell: dict | None, click: dict | None) -> int | None:
     """The case a table row or a map point names, if that is what was clicked."""
-    if trigger == ids.TABLE and cell and cell.get("rowId"):
-        return int(cell["rowId"])
-    if trigger == ids.MAP and click:
-        point = (click.get("points") or [{}])[0]
-        if point.get("curveNumber") == CASES and point.get("customdata"):
-            return int(point["customdata"][0])
+    if trigger == ids.TABLE:
+        return row_record(cell)
+    if trigger == ids.MAP:
+        return clicked_record(click, CASES)
     if isinstance(trigger, dict) and trigger.get("type") == ids.CASE_OPEN:
-        return int(trigger["case"])
+        return record_id(trigger.get("case"))
     return None
 
 

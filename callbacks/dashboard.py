@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Engine
 
 from auth import current_viewer, reader_key, signed_in
+from callbacks.checked import clicked_point, mapping, record_id, row_record, state_of
 from callbacks.playback import frame_view, initial_player, trail_span
 from layers.mapfig import (
     GRIDS,
@@ -78,14 +79,10 @@ def viewer_alerts(snap, viewer: Actor) -> pd.DataFrame:
     return found
 
 
-def map_warning(snap, gs, viewer: Actor, opened: dict | None) -> dict | None:
+def map_warning(snap, gs, viewer: Actor, opened: object) -> dict | None:
     """The warning whose card is open, as the map draws it (circle, affected grids), if ``viewer`` may see it."""
-    if not opened or opened.get("id") is None:
-        return None
-    try:
-        found = selected_warning(snap, gs, int(opened["id"]))
-    except (TypeError, ValueError):
-        return None
+    warning_id = record_id(mapping(opened).get("id"))
+    found = selected_warning(snap, gs, warning_id) if warning_id is not None else None
     if found is None:
         return None
     w = snap.warnings
@@ -204,14 +201,14 @@ def _next_state(state: FilterState, trigger: str | None, values: dict, click: di
     if trigger == ids.CRUMB_VILLAGE:
         return filters.up_to_village(state)
     if trigger == ids.MAP:
-        point = (click or {}).get("points", [{}])[0]
-        grid_id = point.get("location")
-        if not grid_id:
+        grid_id = clicked_point(click).get("location")
+        if not isinstance(grid_id, str) or grid_id not in gs:
             return state
         level = gs.props(grid_id)["level"]
         return filters.drill(state, grid_id, level, gs.village_of(grid_id))
     update = {k: v for k, v in values.items() if v is not None}
-    new = state.model_copy(update=update)
+    # the controls' values come from the browser: a state they would make that the app offers none of is no change
+    new = FilterState.read({**state.model_dump(), **update}) or state
     if trigger == ids.F_VILLAGE and len(new.village) == 1 and new.village != state.village and new.level < 3:
         # Choosing one village shows its grids (the map zooms to it), as clicking it on the map does.
         new = new.model_copy(update={"level": 3})
@@ -230,10 +227,22 @@ def on_action_out(app_ctx: AppContext, data: dict, values: list, click: dict | N
     return (new.model_dump(), *[getattr(new, name) for _, name in CONTROLS])
 
 
-def viewer_and_state(app_ctx: AppContext, data: dict) -> tuple[Actor, FilterState]:
-    """Who is looking and the state the browser sent, clamped again on the server (the store is not trusted)."""
+def viewer_and_state(app_ctx: AppContext, data: object) -> tuple[Actor, FilterState]:
+    """Who is looking and the state the browser sent, checked (`callbacks.checked.state_of`) and clamped again on
+    the server (the store is not trusted)."""
     viewer = current_viewer(app_ctx)
-    return viewer, village_view(clamp_state(FilterState(**data), viewer, app_ctx.township.gridset), viewer)
+    return viewer, village_view(clamp_state(state_of(data), viewer, app_ctx.township.gridset), viewer)
+
+
+def rows_asked(request: object) -> tuple[int, int, list[dict]] | None:
+    """The rows the case table asks for (``getRowsRequest``): first, end and its sorts; None for no request (or
+    one the table never sends)."""
+    asked = mapping(request)
+    start, end, sort = asked.get("startRow"), asked.get("endRow"), asked.get("sortModel") or []
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end and isinstance(sort, list)):
+        return None
+    return start, end, [s for s in sort if isinstance(s, dict) and isinstance(s.get("colId"), str)
+                        and s.get("sort") in ("asc", "desc")]
 
 
 def evacuation_layer(engine: Engine, warning: dict, viewer: Actor) -> dict:
@@ -324,10 +333,9 @@ def focus_patch(app_ctx: AppContext, viewer: Actor, cell: dict | None, shown_rev
     Only a case the viewer may see (a village operator: their village's) and
     that has a place; otherwise nothing moves.
     """
-    try:
-        case_id = int((cell or {}).get("rowId"))
-    except (TypeError, ValueError):
-        raise PreventUpdate from None
+    case_id = row_record(cell)
+    if case_id is None:
+        raise PreventUpdate
     cases = app_ctx.township.snapshot().cases
     row = cases[cases["id"] == case_id]
     if row.empty or not may_see_village(viewer, row["village_id"].iloc[0]) or pd.isna(row["lon"].iloc[0]):
@@ -424,11 +432,12 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     @app.callback(Output(ids.VERSION, "data", allow_duplicate=True), Input(ids.ALERT_ACK, "n_clicks"),
                   State(ids.ALERT_ACK, "value"), prevent_initial_call=True)
     def on_acknowledge(_n, warning_id):
-        if not warning_id:
+        warning_id = record_id(warning_id)
+        if warning_id is None:
             raise PreventUpdate
         try:
             # The warning card's move, with its rules: the role, the village's reach, the status.
-            move_warning(tw.engine, gs, int(warning_id), "acknowledge", current_viewer(app_ctx))
+            move_warning(tw.engine, gs, warning_id, "acknowledge", current_viewer(app_ctx))
         except MoveRefused:
             raise PreventUpdate from None
         return data_version(tw.engine)
@@ -441,10 +450,11 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def on_rows(request, data):
-        if not request:
+        asked = rows_asked(request)
+        if asked is None:
             return no_update, no_update
         view = frame_view(tw, viewer_and_state(app_ctx, data)[1])[1]  # the cases as they were at a replayed t
-        rows, total = ui.table_rows(view, gs, request["startRow"], request["endRow"], request.get("sortModel"))
+        rows, total = ui.table_rows(view, gs, *asked)
         return {"rowData": rows, "rowCount": total}, f" ({total})"
 
     @app.callback(Output(ids.MAP, "figure", allow_duplicate=True), Input(ids.TABLE, "cellClicked"),

@@ -14,6 +14,6 @@ def register(app: Dash) -> None:
     @app.callback(*[Output(cid, "href") for cid, _ in EXPORT_LINKS], Input(ids.QUERY, "data"),
                   prevent_initial_call=True)
     def on_query(query):
-        if query is None:  # the store starts empty; the page was built with the right links
+        if not isinstance(query, str):  # the store starts empty (the page was built with the right links), or forged
             raise PreventUpdate
         return [export_href(path, query) for _, path in EXPORT_LINKS]

@@ -1,11 +1,10 @@
 """The operators' file upload: a background job with a progress bar and a per-row report."""
 from __future__ import annotations
 
-import base64
-
 from dash import Dash, Input, Output, State
 
 from auth import current_viewer
+from callbacks.checked import text_of, upload
 from layers.text import t
 from township.domain.policy import may_import
 from township.formats.imports import import_data
@@ -14,21 +13,23 @@ from township.runtime.bootstrap import AppContext
 from ui import ids
 
 
-def run_import(app_ctx: AppContext, contents: str, filename: str, kind: str, mode: str,
-               source: str | None, progress=None, lang: str = "zh") -> str:
-    """Import one uploaded file and return the report text (the callback's whole body)."""
+def run_import(app_ctx: AppContext, contents: object, filename: object, kind: object, mode: object,
+               source: object, progress=None, lang: str = "zh") -> str:
+    """Import one uploaded file and return the report text (the callback's whole body); what the browser sent
+    is checked (`callbacks.checked`): a choice the page does not offer is named in the report."""
     # A background job: current_viewer reads the session from the cookies Dash kept for it.
     viewer = current_viewer(app_ctx)
     if not may_import(viewer.role):
         return t("import_refused", lang)
-    data = base64.b64decode(contents.split(",", 1)[1])
+    # contents that are no file read as an empty one (the report says it has no rows)
+    data, name = upload(contents) or b"", text_of(filename) or ""
     tw = app_ctx.township
     try:
-        report = import_data(tw.engine, tw.gridset, data, filename, kind=kind, mode=mode,
-                             default_source=source, progress=progress, actor=f"upload:{viewer.name}",
+        report = import_data(tw.engine, tw.gridset, data, name, kind=text_of(kind) or "", mode=text_of(mode) or "",
+                             default_source=text_of(source), progress=progress, actor=f"upload:{viewer.name}",
                              sla=app_ctx.settings.sla)
-    except UnreadableFile as err:
-        return f"{filename}: {err}"
+    except (UnreadableFile, ValueError) as err:  # ValueError: a kind, mode or source the page does not offer
+        return f"{name}: {err}"
     return "\n".join(report.lines())
 
 

@@ -12,15 +12,17 @@ not in the URL.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 from dash import Dash, Input, Output, Patch, State, no_update
 from dash import ctx as dash_ctx
 
 from auth import current_viewer
+from callbacks.checked import mapping, state_of
 from layers.text import t as text
 from township.domain.filters import PLAY_HOURS, FilterState, moment_text
 from township.domain.isotime import LOCAL_TZ, local_text
@@ -43,8 +45,13 @@ OUTPUTS = [(ids.STATE, "data"), (ids.PB_PLAYER, "data"), (ids.PB_TIMER, "disable
            (ids.PB_SLIDER, "min"), (ids.PB_SLIDER, "max"), (ids.PB_SLIDER, "value"), (ids.PB_SLIDER, "step"),
            (ids.PB_SLIDER, "marks"), (ids.PB_PLAY, "children"), (ids.PB_FROM, "value"), (ids.PB_TO, "value"),
            (ids.PB_CUSTOM, "hidden"), (ids.PB_FROM, "className"), (ids.PB_TO, "className")]
+#: The type each control's value has (a value of another type, forged, is read as no value).
+CONTROL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "slider": (int, float), "range": str, "from": str, "to": str, "mode": str, "speed": int, "step": int, "loop": list}
 #: The preset a replay opens with: the last night is what is asked for most.
 OPEN_PRESET = "24h"
+#: The last moment a range may end at (epoch s): later ones are off the calendar once a step is added.
+LAST_EPOCH = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp())
 #: Seconds a tick waits for the frame it asked for before it moves on anyway (a frame lost to an error).
 STALL_S = 5.0
 
@@ -67,15 +74,15 @@ class Player:
     asked: float = 0.0
 
     @classmethod
-    def load(cls, data: dict | None) -> Player:
+    def load(cls, data: object) -> Player:
         """The player the browser's store sent back, checked (the store is not trusted): what is wrong is default."""
-        data = data or {}
+        data = mapping(data)
         out = cls()
         try:
             start, end = int(data.get("start", 0)), int(data.get("end", 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             start = end = 0
-        if 0 < start < end:
+        if 0 < start < end <= LAST_EPOCH:
             out = replace(out, start=start, end=end)
         speed, step, preset, asked = data.get("speed"), data.get("step"), data.get("preset"), data.get("asked")
         return replace(out, playing=data.get("playing") is True, loop=data.get("loop") is True,
@@ -95,6 +102,18 @@ class Frame:
     hours: int
     #: a text key when a typed range was refused (the inputs are marked)
     note: str | None = None
+
+
+def read_controls(controls: list) -> dict:
+    """The controls' values by the names of `CONTROLS`, each of its type (`CONTROL_TYPES`) or None."""
+    def checked(name: str, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, CONTROL_TYPES[name]):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):  # JSON may carry NaN and Infinity
+            return None
+        return None if isinstance(value, list) and not all(isinstance(v, str) for v in value) else value
+
+    return {name: checked(name, value) for (_, name), value in zip(CONTROLS, controls, strict=True)}
 
 
 def preset_range(preset: str, now: int, span: tuple[int, int] | None) -> tuple[int, int]:
@@ -305,14 +324,14 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         if (trigger in BUTTONS or trigger == ids.PB_TIMER) and not dash_ctx.triggered[0].get("value"):
             return (no_update,) * len(OUTPUTS)  # a control drawn anew fires with nothing clicked: no action
         # the state as the viewer may have it (the policy's clamp): a village operator replays their village
-        state = clamp_state(FilterState(**data), current_viewer(app_ctx), tw.gridset)
+        state = clamp_state(state_of(data), current_viewer(app_ctx), tw.gridset)
         player = Player.load(player_data)
         clock = time.time()
         if trigger == ids.PB_TIMER and waiting(player, state, shown, clock):
             return (no_update,) * len(OUTPUTS)
         before = Frame(player, ui.epoch(state.t) if state.t is not None else None, state.mode, state.hours)
         # the controls' values follow the timer and the buttons among the inputs
-        values = dict(zip([name for _, name in CONTROLS], controls[1 + len(BUTTONS):], strict=True))
+        values = read_controls(controls[1 + len(BUTTONS):])
         span = trail_span(tw) if trigger in (ids.PB_OPEN, ids.PB_RANGE) else None
         now = ui.epoch(utcnow()) // 60 * 60  # whole minutes: a range (and the moment opened) reads 05:56, not 05:56:37
         frame = play(before, trigger, values, now, span)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from dash import Dash, Input, Output, html
 
+from callbacks.checked import text_of
 from township.runtime.bootstrap import AppContext
 from ui import ids
 
@@ -39,5 +40,6 @@ def render(app_ctx: AppContext, routes: Routes, pathname: str | None, search: st
 def register(app: Dash, app_ctx: AppContext, routes: Routes) -> None:
     """The one callback that builds a page from the URL (once per page load)."""
     app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))(
-        lambda pathname, search: render(app_ctx, routes, pathname, search)
+        # the URL's parts come from the browser: one that is not text is none (the map, with no query)
+        lambda pathname, search: render(app_ctx, routes, text_of(pathname), text_of(search))
     )

@@ -5,8 +5,8 @@ from dash import Dash, Input, Output
 from dash.exceptions import PreventUpdate
 
 from auth import current_viewer
+from callbacks.checked import state_of
 from callbacks.playback import frame_view
-from township.domain.filters import FilterState
 from township.loop.casefile import clamp_state
 from township.loop.workflow import Actor
 from township.read.resident import feedback_frame
@@ -22,7 +22,7 @@ def stats_body(app_ctx: AppContext, viewer: Actor, data: dict) -> list:
     change reads nothing), and then only the events added since.
     """
     tw = app_ctx.township
-    state = clamp_state(FilterState(**data), viewer, tw.gridset)
+    state = clamp_state(state_of(data), viewer, tw.gridset)
     snap = tw.snapshot()
     view = frame_view(tw, state)[1]  # a replayed moment: its cases as they were then
     return [*ui.charts(view, tw.gridset),

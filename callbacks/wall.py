@@ -50,6 +50,7 @@ from datetime import timedelta
 
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, html, no_update
 
+from callbacks.checked import mapping, number, record_ids
 from callbacks.playback import frame_view
 from layers.mapfig import apply_updates, map_note
 from township.domain.filters import FilterState
@@ -70,9 +71,9 @@ from ui import wall as ui
 WALL_VIEWER = Actor("wall", "wall")
 
 
-def options_lang(options: dict | None) -> str:
+def options_lang(options: object) -> str:
     """The language of the wall's options store, checked (the store comes back from the browser)."""
-    lang = (options or {}).get("lang")
+    lang = mapping(options).get("lang")
     return lang if lang in ("zh", "en") else "zh"
 
 
@@ -88,6 +89,11 @@ def month_evaluation(app_ctx: AppContext, snap: Snapshot, view: View) -> Monthly
                    lambda: evaluation_for(snap.cases, WALL_VIEWER, "village", *month, feedback_frame(tw.engine)))
 
 
+def wall_scale(scale: object) -> float:
+    """The wall's size factor as its store holds it (assets/wall.js: 1 at 1920 px wide, 2 at 3840, 4 at most)."""
+    return number(scale, 1.0, 1.0, 4.0)
+
+
 def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html.Div:
     """The wall for a URL query (``?tour=1&interval=20&lang=en``; values not understood are ignored)."""
     opts = ui.parse_options(search)
@@ -101,21 +107,21 @@ def render_page(app_ctx: AppContext, _match: object, search: str | None) -> html
                    s.tile_attribution, evacuation, month_evaluation(app_ctx, snap, view))
 
 
-def replay_state(data: dict | None, options: dict | None) -> FilterState | None:
+def replay_state(data: object, options: object) -> FilterState | None:
     """The wall's state at the moment its replay asks for (``{"t": epoch s}``), or None for live.
 
     The store comes back from the browser: a moment outside the replay the URL allowed (the last
     ``replay`` hours up to now) is brought inside it, and without a replay there is none.
     """
-    hours = (options or {}).get("replay")
-    try:
-        asked = int((data or {})["t"])
-    except (KeyError, TypeError, ValueError):
+    hours, asked = mapping(options).get("replay"), mapping(data).get("t")
+    if isinstance(asked, bool) or not isinstance(asked, int | float) or asked != asked:  # NaN: no moment
         return None
     if not isinstance(hours, int) or not 1 <= hours <= ui.REPLAY_MAX_H:
         return None
     now = utcnow().replace(microsecond=0)
-    at = min(max(playback_ui.moment(asked), now - timedelta(hours=hours, minutes=1)), now)
+    # brought inside in epoch seconds: a moment off the calendar is never made a time
+    first, last = playback_ui.epoch(now - timedelta(hours=hours, minutes=1)), playback_ui.epoch(now)
+    at = playback_ui.moment(min(max(asked, first), last))
     return ui.state_for(options_lang(options)).model_copy(update={"t": at})
 
 
@@ -151,19 +157,19 @@ def register(app: Dash, app_ctx: AppContext) -> None:
     def replay(data, scale, options, seen_reds, shown_labels):
         # Built for the wall whoever looks (counts, no names), as the refresh is; None: back to live.
         # The reds drawn (a frame's, then live ones) are not those the page knows: their grids' geometry is sent.
-        state = replay_state(data, options)
+        state, scale = replay_state(data, options), wall_scale(scale)
         if state is None:
             snap = tw.snapshot()
             view = make_view(snap, gs, ui.state_for(options_lang(options)))
-            return map_patch(view, snap.version, float(scale or 1), None), [], True, None
+            return map_patch(view, snap.version, scale, None), [], True, None
         frame, view = frame_view(tw, state)
-        updates = ui.wall_updates(view, gs, float(scale or 1), None)
+        updates = ui.wall_updates(view, gs, scale, None)
         labels = ui.labels_key(updates)
         if labels == shown_labels:
             # The names and counts are those on the screen: sent again each second, MapLibre would place
             # them anew every frame, and on a slow 4K wall they would never show.
             ui.drop_labels(updates)
-        return (map_patch(view, frame.version, float(scale or 1), None, updates), ui.replay_badge(view, state.lang),
+        return (map_patch(view, frame.version, scale, None, updates), ui.replay_badge(view, state.lang),
                 False, labels)
 
     @app.callback(
@@ -191,12 +197,13 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     def refresh(_want, _minute, scale, options, seen_reds, replaying):
+        scale, options, seen_reds = wall_scale(scale), mapping(options), record_ids(seen_reds)
         lang = options_lang(options)
         snap = tw.snapshot()
         view = make_view(snap, gs, ui.state_for(lang))
         # while the tour replays the map is the replay's
-        patch = map_patch(view, snap.version, float(scale or 1), seen_reds or []) if not replaying else no_update
-        plan = {**ui.tour_plan(view, gs, lang), "replay": ui.replay_stop(options or {}, gs, view.now, lang)}
+        patch = map_patch(view, snap.version, scale, seen_reds) if not replaying else no_update
+        plan = {**ui.tour_plan(view, gs, lang), "replay": ui.replay_stop(options, gs, view.now, lang)}
         focus = ui.new_red_focus(view.warnings, seen_reds, gs, lang)
         evacuation = evac_ui.wall_bars(live_evacuations(tw.engine, gs, WALL_VIEWER), gs, lang)
         return (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dash import ALL, Dash, Input
 
 from callbacks.card import CardOut, Reopen, done, refused, register_card
+from callbacks.checked import clicked_record
 from callbacks.dashboard import viewer_alerts
 from layers.mapfig import WARNINGS
 from layers.text import t
@@ -96,11 +97,7 @@ def make_dispatch(app_ctx: AppContext, viewer: Actor, opened: dict, handler_id: 
 
 def clicked_warning(trigger: object, click: dict | None) -> int | None:
     """The warning a map click names, if a warning point was clicked."""
-    if trigger == ids.MAP and click:
-        point = (click.get("points") or [{}])[0]
-        if point.get("curveNumber") == WARNINGS and point.get("customdata"):
-            return int(point["customdata"][0])
-    return None
+    return clicked_record(click, WARNINGS) if trigger == ids.MAP else None
 
 
 def register(app: Dash, app_ctx: AppContext) -> None:

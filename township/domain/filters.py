@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_serializer, field_validator
 
 from township.domain.isotime import LOCAL_TZ, as_utc, parse_iso
 from township.domain.vocab import CASE_STATUSES, CASE_TYPES, DOMAINS, WARNING_LEVELS
@@ -28,6 +28,12 @@ PLAY_MODES: tuple[str, ...] = ("cumulative", "moving")
 PLAY_HOURS = range(1, 24 * 7 + 1)
 #: The URL parameters of a replayed moment (a link to what is not of a moment leaves them out).
 REPLAY_PARAMS: tuple[str, ...] = ("t", "mode", "hours")
+#: The values a state's fields may hold (the screen's choices), by field: what the store's state is checked against.
+ALLOWED: dict[str, Collection[Any]] = {
+    "level": (1, 2, 3), "window": WINDOWS, "measure": MEASURES, "lang": ("zh", "en"), "mode": PLAY_MODES,
+    "hours": PLAY_HOURS, "layers": LAYERS, "wlevel": WARNING_LEVELS, "domain": DOMAINS, "status": CASE_STATUSES,
+    "type": CASE_TYPES,
+}
 #: How far past the server's clock a ``t`` may be (clocks differ a little) before it is refused.
 FUTURE_SLACK = timedelta(minutes=1)
 
@@ -93,11 +99,40 @@ class FilterState(BaseModel):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         # The browser's store sends the moment back as the URL writes it (+08:00): kept as the store keeps times.
-        return None if value is None else as_utc(value)
+        if value is None:
+            return None
+        try:
+            moment = as_utc(value)
+            moment_text(moment)  # a moment the URL cannot write (off the calendar in Beijing time) is none
+        except OverflowError:
+            raise ValueError("t: not a moment in the years 1 to 9999") from None
+        return moment
+
+    @field_validator("level", "window", "measure", "lang", "mode", "hours", "layers", "wlevel", "domain",
+                     "status", "type")
+    @classmethod
+    def _known(cls, value: Any, info: ValidationInfo) -> Any:
+        # A state comes back from the browser's store, which anyone can forge: only values the app offers
+        # (the URL's values are checked the same way, with a notice, by from_query).
+        allowed = ALLOWED[info.field_name or ""]
+        if any(v not in allowed for v in (value if isinstance(value, list) else [value])):
+            raise ValueError(f"{info.field_name}: not one of the values offered")
+        return value
 
     @field_serializer("t")
     def _moment(self, value: datetime | None) -> str | None:
         return None if value is None else moment_text(value)
+
+    @classmethod
+    def read(cls, data: object) -> FilterState | None:
+        """The state a browser's store sent back, or None when it is no state the app could have written
+        (not a mapping, a value of the wrong type or not offered, a moment off the calendar)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            return None
 
     @property
     def window_hours(self) -> int | None:
@@ -181,20 +216,13 @@ def from_query(search: str | None, villages: set[str], grids: set[str],
     # (query name, the values allowed, how a value is read), for the fields holding lists and single values
     list_fields: tuple[tuple[str, Collection[Any], Callable[[str], Any]], ...] = (
         ("village", villages, str),
-        ("domain", DOMAINS, str),
-        ("status", CASE_STATUSES, str),
-        ("type", CASE_TYPES, str),
-        ("wlevel", WARNING_LEVELS, int),
-        ("layers", LAYERS, str),
+        *((name, ALLOWED[name], cast) for name, cast in (("domain", str), ("status", str), ("type", str),
+                                                          ("wlevel", int), ("layers", str))),
     )
     single_fields: tuple[tuple[str, Collection[Any], Callable[[str], Any]], ...] = (
-        ("level", {1, 2, 3}, int),
-        ("window", WINDOWS, str),
-        ("measure", MEASURES, str),
-        ("lang", {"zh", "en"}, str),
+        *((name, ALLOWED[name], cast) for name, cast in (("level", int), ("window", str), ("measure", str),
+                                                          ("lang", str), ("mode", str), ("hours", int))),
         ("grid", grids, str),
-        ("mode", PLAY_MODES, str),
-        ("hours", PLAY_HOURS, int),
     )
     for name, allowed, cast in list_fields:
         if name in query:
