@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from auth import current_viewer, reader_key, signed_in
 from callbacks.playback import frame_view, initial_player, trail_span
 from layers.mapfig import (
+    EVACUATION_GRIDS,
     GRIDS,
     LABELS,
     RESOURCES,
@@ -265,8 +266,9 @@ def camera_patch(app_ctx: AppContext, state: FilterState,
 
 def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, warn_opened: dict | None, *,
               data_only: bool, grids_sent: bool | None, shown_revision: str | None,
-              camera: object = None) -> tuple[Patch, object, object]:
-    """The map's patch after a filter change or new data, with the grids-sent flag and the view revision.
+              camera: object = None) -> tuple[Patch, object, object, bool]:
+    """The map's patch after a filter change or new data, with the grids-sent flag, the view revision and
+    whether the map shades an evacuation's grids (the legend shows their key then).
 
     The geometry stays in the browser and zoom survives (uirevision); the
     flag and the revision are ``no_update`` unless they changed. ``camera``:
@@ -282,6 +284,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     # browser's fit of the new view, reported to on_camera).
     shown = None if data_only or revision != shown_revision else camera_of(camera)
     updates = map_updates(view, gs, warning, *(shown or ()))
+    evacuation_shown = bool(updates[EVACUATION_GRIDS].get("visible"))
     if data_only:
         # New data leaves the town outline and the resources as they were; sent again, plotly
         # would re-tile them in the browser before it draws the new case (bench/ingest.py).
@@ -306,7 +309,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
         revision_now = revision
     elif shown:
         inset_relayout(patch, state, gs, covers(shown[1], gs.bounds(gs.ids(level=1))))
-    return patch, grids_now, revision_now
+    return patch, grids_now, revision_now, evacuation_shown
 
 
 def focus_patch(app_ctx: AppContext, viewer: Actor, cell: dict | None, shown_revision: str | None) -> Patch:
@@ -343,9 +346,10 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
     live = app_ctx.township.snapshot() if state.t is not None else snap
     if data_only and state.t is not None and snap.version == map_version:
         # the same frame: only the banner follows the new data (it announces what is live now)
-        return (*(no_update,) * 5, *ui.alert_banner(viewer_alerts(live, viewer), state.lang), *(no_update,) * 7)
-    patch, grids_now, revision_now = map_patch(app_ctx, snap, view, viewer, warn_opened, data_only=data_only,
-                                               grids_sent=grids_sent, shown_revision=shown_revision, camera=camera)
+        return (*(no_update,) * 5, *ui.alert_banner(viewer_alerts(live, viewer), state.lang), *(no_update,) * 8)
+    patch, grids_now, revision_now, evacuation_shown = map_patch(
+        app_ctx, snap, view, viewer, warn_opened, data_only=data_only, grids_sent=grids_sent,
+        shown_revision=shown_revision, camera=camera)
     detail = grid_detail(view, gs, state.grid) if state.grid else None
     return (
         patch,
@@ -360,6 +364,7 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
         *playback_ui.badge(state),
         playback_ui.clock(state),
         playback_ui.bar_class(state),
+        not evacuation_shown,
     )
 
 
@@ -402,6 +407,7 @@ def register(app: Dash, app_ctx: AppContext) -> None:
         Output(ids.PB_BADGE, "hidden"),
         Output(ids.PB_CLOCK, "children"),
         Output(ids.PB_BAR, "className"),
+        Output(ids.LEGEND_EVAC, "hidden"),
         Input(ids.STATE, "data"),
         Input(ids.VERSION, "data"),
         Input(ids.WARN_OPENED, "data"),
