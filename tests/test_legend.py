@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 from conftest import ARTIFACTS, LiveServer
+from test_wall import open_wall
 
 from layers.mapfig import EVACUATION_GRIDS, LABELS
 from ui import ids
@@ -82,11 +83,12 @@ BROKEN_WORDS = """(sel) => {
 def test_the_wall_legend_breaks_no_word_and_covers_no_name_or_count(srv, browser, lang, width, height):
     context, page = new_page(browser, width, height)
     try:
-        page.goto(srv.url + f"/wall?lang={lang}")
-        wait_drawn(page, WALL)
-        # fitted to the screen (the first stop), and the names placed for it: placement settles after the tiles,
-        # later on a loaded machine (asked again until MapLibre placed every name laid out, for at most 20 s)
-        page.wait_for_function("() => document.querySelector('#wall-stop').dataset.stop !== ''", timeout=WAIT_MS)
+        open_wall(page, srv.url + f"/wall?lang={lang}")  # drawn and fitted to the screen (the first stop)
+        # the names at this screen's size (the wall's scale comes with its first refresh), then placed: placement
+        # settles after the tiles, later on a loaded machine (asked again until MapLibre placed every name laid
+        # out, for at most 20 s)
+        page.wait_for_function(f"() => document.querySelector('{WALL}').data[{LABELS}].textfont.size"
+                               f" >= {20 * width / 1920}", timeout=WAIT_MS)
         layer = page.evaluate(f"() => 'plotly-trace-layer-' + document.querySelector('{WALL}')._fullData[{LABELS}].uid"
                               " + '-symbol'")
         query = f"""(box) => {{
