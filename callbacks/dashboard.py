@@ -14,6 +14,7 @@ from auth import current_viewer, reader_key, signed_in
 from callbacks.checked import clicked_point, mapping, record_id, row_record, state_of
 from callbacks.playback import frame_view, initial_player, trail_span
 from layers.mapfig import (
+    EVACUATION_GRIDS,
     GRIDS,
     LABELS,
     RESOURCES,
@@ -64,7 +65,7 @@ VIEW_OUTPUTS = [
     (ids.MAP, "figure"), (ids.HEADLINE, "children"), (ids.CRUMBS, "children"), (ids.PANEL, "children"),
     (ids.QUERY, "data"), (ids.ALERT_TEXT, "children"), (ids.ALERT_ACK, "value"), (ids.ALERT, "hidden"),
     (ids.VIEW, "data"), (ids.GRIDS_SENT, "data"), (ids.MAP_VERSION, "data"), (ids.PB_BADGE, "children"),
-    (ids.PB_BADGE, "hidden"), (ids.PB_CLOCK, "children"), (ids.PB_BAR, "className"),
+    (ids.PB_BADGE, "hidden"), (ids.PB_CLOCK, "children"), (ids.PB_BAR, "className"), (ids.LEGEND_EVAC, "hidden"),
 ]
 #: Where the banner's outputs (`ui.dashboard.alert_banner`: text, warning id, hidden) begin among them.
 BANNER_AT = VIEW_OUTPUTS.index((ids.ALERT_TEXT, "children"))
@@ -283,8 +284,9 @@ def camera_patch(app_ctx: AppContext, state: FilterState,
 
 def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, warn_opened: dict | None, *,
               data_only: bool, grids_sent: bool | None, shown_revision: str | None,
-              camera: object = None) -> tuple[Patch, object, object]:
-    """The map's patch after a filter change or new data, with the grids-sent flag and the view revision.
+              camera: object = None) -> tuple[Patch, object, object, bool]:
+    """The map's patch after a filter change or new data, with the grids-sent flag, the view revision and
+    whether the map shades an evacuation's grids (the legend shows their key then).
 
     The geometry stays in the browser and zoom survives (uirevision); the
     flag and the revision are ``no_update`` unless they changed. ``camera``:
@@ -300,6 +302,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
     # browser's fit of the new view, reported to on_camera).
     shown = None if data_only or revision != shown_revision else camera_of(camera)
     updates = map_updates(view, gs, warning, *(shown or ()))
+    evacuation_shown = bool(updates[EVACUATION_GRIDS].get("visible"))
     if data_only:
         # New data leaves the town outline and the resources as they were; sent again, plotly
         # would re-tile them in the browser before it draws the new case (bench/ingest.py).
@@ -324,7 +327,7 @@ def map_patch(app_ctx: AppContext, snap: Snapshot, view: View, viewer: Actor, wa
         revision_now = revision
     elif shown:
         inset_relayout(patch, state, gs, covers(shown[1], gs.bounds(gs.ids(level=1))))
-    return patch, grids_now, revision_now
+    return patch, grids_now, revision_now, evacuation_shown
 
 
 def focus_patch(app_ctx: AppContext, viewer: Actor, cell: dict | None, shown_revision: str | None) -> Patch:
@@ -362,8 +365,9 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
         # the same frame: only the banner follows the new data (it announces what is live now)
         banner = ui.alert_banner(viewer_alerts(live, viewer), state.lang)
         return (*(no_update,) * BANNER_AT, *banner, *(no_update,) * (len(VIEW_OUTPUTS) - BANNER_AT - len(banner)))
-    patch, grids_now, revision_now = map_patch(app_ctx, snap, view, viewer, warn_opened, data_only=data_only,
-                                               grids_sent=grids_sent, shown_revision=shown_revision, camera=camera)
+    patch, grids_now, revision_now, evacuation_shown = map_patch(
+        app_ctx, snap, view, viewer, warn_opened, data_only=data_only, grids_sent=grids_sent,
+        shown_revision=shown_revision, camera=camera)
     detail = grid_detail(view, gs, state.grid) if state.grid else None
     return (
         patch,
@@ -378,6 +382,7 @@ def on_state_out(app_ctx: AppContext, data: dict, warn_opened: dict | None, show
         *playback_ui.badge(state),
         playback_ui.clock(state),
         playback_ui.bar_class(state),
+        not evacuation_shown,
     )
 
 

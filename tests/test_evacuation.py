@@ -500,8 +500,8 @@ def test_the_map_shades_the_evacuation_grids_by_share_moved_for_every_viewer_of_
     view = make_view(snap, gs, FilterState())
 
     def drawn(viewer: Actor) -> dict[tuple, object]:
-        patch, _, _ = map_patch(township_ctx, snap, view, viewer, {"id": wid}, data_only=False, grids_sent=True,
-                                shown_revision=None)
+        patch, *_ = map_patch(township_ctx, snap, view, viewer, {"id": wid}, data_only=False, grids_sent=True,
+                             shown_revision=None)
         return {tuple(op["location"][1:]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]
                 if op["location"][:1] == ["data"]}
 

@@ -502,7 +502,8 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                                                                                    "scale": 2}},
                                                   className="map-graph"),
                                         desk_legend(lang),
-                                    ], className="map-frame"),
+                                    # the legend's width for CSS: a phone clips that margin off (assets/style.css)
+                                    ], className="map-frame", style={"--legend-px": f"{LEGEND_PX}px"}),
                                     html.Div(t("illustrative", lang), className="map-note"),
                                 ],
                                 className="map-col",

@@ -215,3 +215,4 @@ PB_BADGE = "pb-badge"  # over the map while replaying: 回放 and the clock
 WALL_REPLAY = "wall-replay"  # dcc.Store: the wall's replay frame asked for ({"t": epoch s}) or None (live)
 WALL_REPLAY_LABELS = "wall-replay-labels"  # dcc.Store: what the names on the map say during the replay
 WALL_REPLAY_BADGE = "wall-replay-badge"  # over the wall's map during its replay stop: 回放 and the clock
+LEGEND_EVAC = "legend-evac"  # the desk legend's evacuation key, shown while the map shades evacuation grids

@@ -23,6 +23,7 @@ from layers.mapfig import (
 )
 from layers.text import t
 from township.domain.vocab import CASE_STATUS_COLORS, CASE_STATUSES, RESOURCE_KINDS, WARNING_LEVELS, label
+from ui import ids
 
 
 def scale_ticks(measure: str, scale_max: float) -> list[str]:
@@ -108,8 +109,8 @@ def map_legend(lang: str, layers: Collection[str], scale_max: float | None = Non
 
 
 def evacuation_key(lang: str) -> html.Div:
-    """The key of the evacuation's grid shading (share of households moved): shown with the warning card's
-    evacuation, which is open whenever the map shades grids, so the desk legend over the map stays short."""
+    """The key of the evacuation's grid shading (share of households moved): in the warning card's evacuation
+    and, while the map shades grids, in the desk legend's column."""
     low, high = (c for _, c in EVAC_GRID_SCALE)
     shade = _swatch("lg-evac", background=f"linear-gradient(90deg, {low}, {high})",
                     opacity=str(EVAC_GRID_OPACITY), **{"border-color": EVAC_GRID_LINE})
@@ -119,7 +120,10 @@ def evacuation_key(lang: str) -> html.Div:
 def desk_legend(lang: str) -> html.Details:
     """The desk map's legend: a column beside the map, in the figure's right margin (``LEGEND_PX``) under the
     map's own colour bar of the grids (the bar follows the measure and the filter), so it never covers the
-    map; it folds away."""
+    map; it folds away. The evacuation's key (`ids.LEGEND_EVAC`) is hidden until the map shades an
+    evacuation's grids (callbacks/dashboard.py shows it with them)."""
+    evac = html.Div(evacuation_key(lang), id=ids.LEGEND_EVAC, hidden=True)
     return html.Details([html.Summary(t("legend", lang)),
-                         html.Div(map_legend(lang, ("cases", "warnings", "resources")), className="lg-body")],
+                         html.Div([*map_legend(lang, ("cases", "warnings", "resources")), evac],
+                                  className="lg-body")],
                         className="map-legend", open=True, style={"width": f"{LEGEND_PX}px"})

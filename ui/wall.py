@@ -351,6 +351,10 @@ def wall_figure(view: View, gridset: GridSet, tile_url: str | None, attribution:
     for index, color in LINES.items():
         fig["data"][index]["marker"]["line"]["color"] = color
     fig["data"][LABELS] = maplabels.label_trace("dark")
+    # the legend lies along the map's left edge: MapLibre may move a name off its point to make room
+    # (assets/maplabels.js), but never to the left of it, under the legend
+    meta = fig["data"][LABELS]["meta"]
+    meta["anchors"] = [a for a in meta["anchors"] if a != "right"]
     fig["data"][INSET_LABELS] = {**maplabels.label_trace("dark"), "subplot": "map2"}
     for shape in fig["layout"]["shapes"]:  # the inset's frame and title
         shape["label"]["font"]["color"] = "#ffd180"
