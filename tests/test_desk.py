@@ -399,7 +399,8 @@ def test_the_case_card_is_readable_and_closable_on_a_phone(server, browser):
     try:
         pg = context.new_page()
         pg.goto(server.url + "/")
-        pg.wait_for_selector(ROW, state="attached", timeout=60000)
+        # the row's case id comes with the table's first block, after the row itself
+        pg.wait_for_selector(f'{ROW}[row-index="0"][row-id]', state="attached", timeout=60000)
         row = pg.locator(f'{ROW}[row-index="0"]')
         case_id = int(row.get_attribute("row-id"))
         # the desk's table has no room on a phone: the row is clicked as the map's point would open it
