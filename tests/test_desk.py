@@ -310,6 +310,39 @@ def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size
         context.close()
 
 
+def test_a_move_redraws_the_names_and_nothing_else(server, browser):
+    """After a move, the names are laid out anew; MapLibre is given the names' data again and no other source's
+    (plotly sets every source anew on any change of the figure: each one parsed, tiled and drawn again)."""
+    context, pg = open_desk(browser, server.url + "/")
+    try:
+        settled(pg)
+        before = pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text")
+        pg.evaluate(f"""() => {{
+            const gd = document.querySelector('{MAP}'), map = gd._fullLayout.map._subplot.map;
+            window.__reloaded = new Set();
+            map.on('sourcedata', e => {{ if (e.sourceDataType === 'content') window.__reloaded.add(e.sourceId); }});
+            // the operator zooms in two steps on the town's centre
+            map.jumpTo({{zoom: map.getZoom() + 2}}, {{originalEvent: {{type: 'wheel'}}}});
+        }}""")
+        pg.wait_for_function(f"""before => {{ const t = document.querySelector('{MAP}').data[{mapfig.LABELS}].text;
+            return JSON.stringify(Array.from(t)) !== JSON.stringify(before); }}""", arg=before, timeout=30000)
+        pg.wait_for_function(f"() => document.querySelector('{MAP}')._fullLayout.map._subplot.map.loaded()",
+                             timeout=30000)
+        pg.wait_for_timeout(1000)
+        reloaded, names_uid = pg.evaluate(f"""() => [Array.from(window.__reloaded),
+            document.querySelector('{MAP}')._fullData[{mapfig.LABELS}].uid]""")
+        assert reloaded and all(source.startswith(f"source-{names_uid}") for source in reloaded), reloaded
+        # the new names are what the map draws
+        drawn = pg.evaluate(f"""() => {{ const gd = document.querySelector('{MAP}'), map = gd._fullLayout.map._subplot.map;
+            const layers = map.getStyle().layers.map(l => l.id)
+                .filter(id => id.startsWith('plotly-trace-layer-' + gd._fullData[{mapfig.LABELS}].uid));
+            return map.queryRenderedFeatures({{layers}}).map(f => f.properties.text); }}""")
+        now = set(pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text"))
+        assert drawn and set(drawn) <= now
+    finally:
+        context.close()
+
+
 def test_english_shows_no_raw_code(server, browser):
     context, pg = open_desk(browser, server.url + "/?lang=en")
     try:
