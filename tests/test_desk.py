@@ -236,6 +236,41 @@ def test_the_view_is_fitted_to_the_map(server, browser, grid_file, size, village
         context.close()
 
 
+def test_a_resized_map_is_fitted_anew_unless_the_view_was_moved(server, browser, grid_file):
+    town = shapely.union_all(list(polygons(grid_file, 2).values()))
+    minx, miny, maxx, maxy = town.bounds
+    camera = f"() => {{ const m = document.querySelector('{MAP}')._fullLayout.map._subplot.map, c = m.getCenter();" \
+             " return [c.lng, c.lat, m.getZoom()]; }"
+
+    def town_fills_the_map() -> bool:
+        corners, area = on_screen(pg, [(minx, maxy), (maxx, miny)]), map_box(pg)
+        fill = max((corners[1]["x"] - corners[0]["x"]) / area["width"],
+                   (corners[1]["y"] - corners[0]["y"]) / area["height"])
+        return inside(corners[0], area) and inside(corners[1], area) and fill >= 0.8
+
+    context, pg = open_desk(browser, server.url + "/", DESK)
+    try:
+        settled(pg)
+        assert town_fills_the_map()
+        before = pg.evaluate(camera)
+        # a smaller window: the town no longer fits at the old zoom, so the view is fitted anew
+        pg.set_viewport_size({"width": 1280, "height": 800})
+        pg.wait_for_function(f"z => Math.abs(({camera})()[2] - z) > 0.05", arg=before[2], timeout=20000)
+        pg.wait_for_timeout(500)
+        assert town_fills_the_map()
+        # the operator moves the map: a resize then keeps their view (centre and zoom)
+        pg.evaluate(f"""() => document.querySelector('{MAP}')._fullLayout.map._subplot.map
+            .panBy([120, 40], {{duration: 0}}, {{originalEvent: {{type: 'mousemove'}}}})""")
+        moved = pg.evaluate(camera)
+        pg.set_viewport_size(DESK)
+        pg.wait_for_function(f"w => document.querySelector('{MAP}')._fullLayout.map._subplot.map"
+                             ".getContainer().offsetWidth > w", arg=map_box(pg)["width"] + 50, timeout=20000)
+        pg.wait_for_timeout(1000)
+        assert pg.evaluate(camera) == pytest.approx(moved)
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["1080p", "2160p"])
 def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size):
     context, pg = open_desk(browser, server.url + "/", size)
@@ -271,6 +306,39 @@ def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size
         assert pg.evaluate(f"() => document.querySelector('{MAP}')._fullLayout.map2.domain.x[1]") > 0.5
         wide = set(pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text"))
         assert len(wide) > len(shown) and wide <= {names[g] for g in anchors}
+    finally:
+        context.close()
+
+
+def test_a_move_redraws_the_names_and_nothing_else(server, browser):
+    """After a move, the names are laid out anew; MapLibre is given the names' data again and no other source's
+    (plotly sets every source anew on any change of the figure: each one parsed, tiled and drawn again)."""
+    context, pg = open_desk(browser, server.url + "/")
+    try:
+        settled(pg)
+        before = pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text")
+        pg.evaluate(f"""() => {{
+            const gd = document.querySelector('{MAP}'), map = gd._fullLayout.map._subplot.map;
+            window.__reloaded = new Set();
+            map.on('sourcedata', e => {{ if (e.sourceDataType === 'content') window.__reloaded.add(e.sourceId); }});
+            // the operator zooms in two steps on the town's centre
+            map.jumpTo({{zoom: map.getZoom() + 2}}, {{originalEvent: {{type: 'wheel'}}}});
+        }}""")
+        pg.wait_for_function(f"""before => {{ const t = document.querySelector('{MAP}').data[{mapfig.LABELS}].text;
+            return JSON.stringify(Array.from(t)) !== JSON.stringify(before); }}""", arg=before, timeout=30000)
+        pg.wait_for_function(f"() => document.querySelector('{MAP}')._fullLayout.map._subplot.map.loaded()",
+                             timeout=30000)
+        pg.wait_for_timeout(1000)
+        reloaded, names_uid = pg.evaluate(f"""() => [Array.from(window.__reloaded),
+            document.querySelector('{MAP}')._fullData[{mapfig.LABELS}].uid]""")
+        assert reloaded and all(source.startswith(f"source-{names_uid}") for source in reloaded), reloaded
+        # the new names are what the map draws
+        drawn = pg.evaluate(f"""() => {{ const gd = document.querySelector('{MAP}'), map = gd._fullLayout.map._subplot.map;
+            const layers = map.getStyle().layers.map(l => l.id)
+                .filter(id => id.startsWith('plotly-trace-layer-' + gd._fullData[{mapfig.LABELS}].uid));
+            return map.queryRenderedFeatures({{layers}}).map(f => f.properties.text); }}""")
+        now = set(pg.evaluate(f"() => document.querySelector('{MAP}').data[{mapfig.LABELS}].text"))
+        assert drawn and set(drawn) <= now
     finally:
         context.close()
 
@@ -364,7 +432,8 @@ def test_the_case_card_is_readable_and_closable_on_a_phone(server, browser):
     try:
         pg = context.new_page()
         pg.goto(server.url + "/")
-        pg.wait_for_selector(ROW, state="attached", timeout=60000)
+        # the row's case id comes with the table's first block, after the row itself
+        pg.wait_for_selector(f'{ROW}[row-index="0"][row-id]', state="attached", timeout=60000)
         row = pg.locator(f'{ROW}[row-index="0"]')
         case_id = int(row.get_attribute("row-id"))
         # the desk's table has no room on a phone: the row is clicked as the map's point would open it
