@@ -101,6 +101,12 @@ window.dash_clientside.dashboard = {
     }));
   },
 
+  /* The file import (`spec`: its component JSON, ui/dashboard.py import_spec) once the statistics and data
+   * tab first opens: mounted with the page, its file drop's script came before the map had drawn. */
+  showImport: function (tab, spec, shown) {
+    return tab === 'stats' && spec && !shown ? spec : window.dash_clientside.no_update;
+  },
+
   /* 指挥台 | 统计与数据: the statistics page over the desk (the desk stays laid out under it, so the
    * map keeps its size and view). */
   showTab: function (tab) {

@@ -134,8 +134,8 @@ def _lock_village_filter(component, village: str, lang: str) -> None:
 def stats_page(state: FilterState, viewer: Actor) -> list:
     """The statistics page (its body filled when opened), the exports, and the import for who may import."""
     parts = [stats_ui.section(state.lang), export_row(state.to_query(), state.lang)]
-    if may_import(viewer.role):
-        parts.append(ui.import_panel(state.lang))
+    if may_import(viewer.role):  # the panel itself comes when the tab first opens (ui.dashboard.import_spec)
+        parts += [html.Div(id=ids.IMPORT_SLOT), dcc.Store(id=ids.IMPORT_SPEC, data=ui.import_spec(state.lang))]
     return parts
 
 
@@ -479,6 +479,9 @@ def register(app: Dash, app_ctx: AppContext) -> None:
 
     app.clientside_callback(ClientsideFunction("dashboard", "loadTable"), Output(ids.TABLE_SLOT, "children"),
                             Input(ids.TABLE_SPEC, "data"), State(ids.MAP, "id"))
+    app.clientside_callback(ClientsideFunction("dashboard", "showImport"), Output(ids.IMPORT_SLOT, "children"),
+                            Input(ids.TAB, "value"), State(ids.IMPORT_SPEC, "data"), State(ids.IMPORT_SLOT, "children"),
+                            prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("dashboard", "showTab"), Output(ids.STATS_PAGE, "hidden"),
                             Input(ids.TAB, "value"), prevent_initial_call=True)
 

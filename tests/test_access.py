@@ -1406,6 +1406,7 @@ CALLBACKS: dict[str, Callable[[Client], None]] = {
     "map-graph.figure <- table-cases.cellClicked": probe_case_focus,
     "stats-page.hidden <- desk-tab.value": in_browser("stats-page.hidden <- desk-tab.value"),
     "table-slot.children <- table-spec.data": in_browser("table-slot.children <- table-spec.data"),
+    "import-slot.children <- desk-tab.value": in_browser("import-slot.children <- desk-tab.value"),
     "map-graph.figure <- map-camera.data": probe_camera,
 }
 

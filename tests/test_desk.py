@@ -343,6 +343,30 @@ def test_a_move_redraws_the_names_and_nothing_else(server, browser):
         context.close()
 
 
+def test_the_import_panel_comes_with_its_tab_not_before_the_map(server, browser):
+    """The file drop's script is not among what the desk loads before its map: the import panel is put in when
+    the statistics and data tab first opens, and kept when the operator comes back to it."""
+    context = browser.new_context(viewport=DESK, locale="zh-CN")
+    pg = context.new_page()
+    asked: list[str] = []
+    pg.on("request", lambda r: asked.append(r.url))
+    try:
+        pg.goto(server.url + "/")
+        pg.wait_for_selector(ROW, timeout=60000)  # the map has drawn and the table is in
+        assert pg.locator(f"#{ids.IMPORT_UPLOAD}").count() == 0
+        assert not [u for u in asked if "async-upload" in u]
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_selector(f"#{ids.IMPORT_UPLOAD} input[type=file]", state="attached", timeout=30000)
+        assert [u for u in asked if "async-upload" in u]
+        pg.evaluate(f"() => {{ document.getElementById('{ids.IMPORT_UPLOAD}').__kept = true; }}")
+        pg.locator(f"#{ids.TAB} label").nth(0).click()
+        pg.locator(f"#{ids.TAB} label").nth(1).click()
+        pg.wait_for_timeout(500)
+        assert pg.evaluate(f"() => document.getElementById('{ids.IMPORT_UPLOAD}').__kept === true")
+    finally:
+        context.close()
+
+
 def test_english_shows_no_raw_code(server, browser):
     context, pg = open_desk(browser, server.url + "/?lang=en")
     try:

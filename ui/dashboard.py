@@ -5,9 +5,12 @@ refresh a part, so the first page and every update look the same.
 """
 from __future__ import annotations
 
+import json
+
 import dash_ag_grid as dag
 import pandas as pd
 from dash import dcc, html
+from plotly.utils import PlotlyJSONEncoder
 
 from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
@@ -406,6 +409,15 @@ def import_panel(lang: str) -> html.Details:
         ],
         className="table",
     )
+
+
+def import_spec(lang: str) -> dict:
+    """:func:`import_panel` as component JSON: put in the page when the statistics and data tab first opens.
+
+    Mounted with the page, its file drop fetched dcc's upload chunk before the map had drawn
+    (docs/design.md §4: the bytes before the map draws).
+    """
+    return json.loads(json.dumps(import_panel(lang), cls=PlotlyJSONEncoder))
 
 
 def tabs(lang: str) -> dcc.RadioItems:

@@ -54,6 +54,8 @@ IMPORT_MODE = "import-mode"
 IMPORT_SOURCE = "import-source"
 IMPORT_PROGRESS = "import-progress"
 IMPORT_REPORT = "import-report"
+IMPORT_SLOT = "import-slot"  # the import panel, put in when the statistics and data tab first opens
+IMPORT_SPEC = "import-spec"  # dcc.Store: that panel as component JSON (ui.dashboard.import_spec)
 
 # wall display (/wall): nobody touches it, so everything here refreshes by itself
 WALL = "wall"  # the page's root (its class scopes assets/wall.css)
