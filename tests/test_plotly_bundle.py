@@ -88,7 +88,8 @@ def test_the_page_runs_on_the_regenerator_runtime_without_babels_polyfill(server
     for chunk in app_module.MAP_CHUNKS:
         name = chunk.rsplit("/", 1)[1].removesuffix(".js")
         assert [u for u in scripts if f"/{name}." in u], f"{chunk} is not among the page's scripts"
-    # a chunk still loaded lazily (the file import's) comes, and its loader finds the runtime
+    # a chunk still loaded lazily (the file import's, when its tab opens) comes, and its loader finds the runtime
+    page.locator("#desk-tab label").nth(1).click()
     page.wait_for_function("() => [...performance.getEntriesByType('resource')].some(r => r.name.includes("
                            "'async-upload'))", timeout=30000)
     page.wait_for_timeout(500)
@@ -109,3 +110,31 @@ def test_the_alert_banner_still_flashes(server, page):
         setTimeout(() => { clearInterval(t); el.remove(); done([...colours]); }, 3000);
     })""")
     assert sorted(seen) == ["rgb(183, 28, 28)", "rgb(229, 57, 53)"], seen
+
+
+def test_the_page_comes_brotli_compressed_and_a_filter_change_does_not(server):
+    """The page callback's answer (the whole page with its map, once per load) is brotli at PAGE_BR_QUALITY, as
+    Chromium takes it; the callbacks that follow keep Flask-Compress's faster encodings."""
+    import brotli
+    import requests
+
+    asks = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    session = requests.Session()
+    session.get(server.url + "/", timeout=30)
+    page = {"output": "page.children", "outputs": {"id": "page", "property": "children"},
+            "inputs": [{"id": "url", "property": "pathname", "value": "/"},
+                       {"id": "url", "property": "search", "value": ""}],
+            "changedPropIds": ["url.pathname", "url.search"]}
+    r = session.post(server.url + "/_dash-update-component", json=page, headers=asks, stream=True, timeout=60)
+    body = r.raw.read()
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "br"
+    answer = json.loads(brotli.decompress(body))
+    assert answer["response"]["page"]["children"]
+    assert len(body) == int(r.headers["Content-Length"])
+    # a callback of the page afterwards: Flask-Compress's zstd, as Chromium asks
+    export = {"output": "..export-csv.href...export-xlsx.href...export-geojson.href...export-report.href..",
+              "outputs": [{"id": f"export-{k}", "property": "href"} for k in ("csv", "xlsx", "geojson", "report")],
+              "inputs": [{"id": "state-query", "property": "data", "value": "?window=all" + "&level=2" * 200}],
+              "changedPropIds": ["state-query.data"]}
+    r = session.post(server.url + "/_dash-update-component", json=export, headers=asks, timeout=60)
+    assert r.status_code == 200 and r.headers.get("Content-Encoding") == "zstd"
