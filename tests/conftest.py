@@ -213,6 +213,20 @@ def township_ctx(stores):
     return open_township(Settings(database_url=stores.new("store"), role="command"))
 
 
+def command_server(tmp_path_factory, stores, name: str):
+    """An app of its own for one test module (what it posts counts nowhere else), seeded, with no demo feed,
+    and a command API token as ``.token``: use as ``yield from command_server(...)`` in a module fixture."""
+    from township.accounts.tokens import create_token
+    from township.store.engine import make_engine
+
+    server = LiveServer(tmp_path_factory.mktemp(name), {"DEMO_FEED": "0"}, stores.new(name)).start()
+    engine = make_engine(server.database_url)
+    server.token = create_token(engine, f"test-{name}", "command", None)  # type: ignore[attr-defined]
+    engine.dispose()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def api_server(tmp_path_factory, stores) -> LiveServer:
     """One app process for the API tests, on its own store (demo year seeded).

@@ -333,7 +333,8 @@ def test_a_move_redraws_the_names_and_nothing_else(server, browser):
             document.querySelector('{MAP}')._fullData[{mapfig.LABELS}].uid]""")
         assert reloaded and all(source.startswith(f"source-{names_uid}") for source in reloaded), reloaded
         # the new names are what the map draws
-        drawn = pg.evaluate(f"""() => {{ const gd = document.querySelector('{MAP}'), map = gd._fullLayout.map._subplot.map;
+        drawn = pg.evaluate(f"""() => {{
+            const gd = document.querySelector('{MAP}'), map = gd._fullLayout.map._subplot.map;
             const layers = map.getStyle().layers.map(l => l.id)
                 .filter(id => id.startsWith('plotly-trace-layer-' + gd._fullData[{mapfig.LABELS}].uid));
             return map.queryRenderedFeatures({{layers}}).map(f => f.properties.text); }}""")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import ARTIFACTS, LiveServer
+from conftest import ARTIFACTS, command_server
 from test_wall import open_wall
 
 from layers.mapfig import EVACUATION_GRIDS, LABELS
@@ -27,15 +27,7 @@ POINT, RADIUS = (111.22, 40.18), 4000.0
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory, stores):
     """An app of its own (the warning posted here counts nowhere else), with a command token."""
-    from township.accounts.tokens import create_token
-    from township.store.engine import make_engine
-
-    server = LiveServer(tmp_path_factory.mktemp("legend"), {"DEMO_FEED": "0"}, stores.new("legend")).start()
-    engine = make_engine(server.database_url)
-    server.token = create_token(engine, "test-legend", "command", None)  # type: ignore[attr-defined]
-    engine.dispose()
-    yield server
-    server.stop()
+    yield from command_server(tmp_path_factory, stores, "legend")
 
 
 def api(srv, path: str, body: dict):

@@ -14,7 +14,7 @@ import pyproj
 import pytest
 import requests
 import shapely
-from conftest import ARTIFACTS, LiveServer
+from conftest import ARTIFACTS, command_server
 from shapely.geometry import shape
 
 from layers.mapfig import GRIDS, INSET_LABELS, LABELS, RADIUS, WARNINGS
@@ -38,15 +38,7 @@ def village_names(grid_file) -> set[str]:
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory, stores):
     """An app of its own (warnings posted here count nowhere else), with a command token."""
-    from township.accounts.tokens import create_token
-    from township.store.engine import make_engine
-
-    server = LiveServer(tmp_path_factory.mktemp("maplabels"), {"DEMO_FEED": "0"}, stores.new("maplabels")).start()
-    engine = make_engine(server.database_url)
-    server.token = create_token(engine, "test-maplabels", "command", None)  # type: ignore[attr-defined]
-    engine.dispose()
-    yield server
-    server.stop()
+    yield from command_server(tmp_path_factory, stores, "maplabels")
 
 
 def api(srv, path: str, body: dict) -> dict:
