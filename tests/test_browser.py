@@ -17,14 +17,16 @@ def grids():
 
 
 def open_map(page, url: str) -> None:
-    """Load ``url`` and wait until MapLibre has drawn the map's layers."""
+    """Load ``url`` and wait until MapLibre has drawn the map's layers (on the desk: fitted to the map's size,
+    assets/mapview.js, as an operator first sees it)."""
     page.goto(url)
     page.wait_for_selector(GRAPH, timeout=30000)
     page.wait_for_function(
         f"""() => {{
             const gd = document.querySelector('{GRAPH}');
             const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-            return m && m.map && m.map.loaded() && m.map.areTilesLoaded();
+            const fit = gd && gd.layout.meta && gd.layout.meta.fit;
+            return m && m.map && m.map.loaded() && m.map.areTilesLoaded() && (!fit || gd._townshipFitted === fit.key);
         }}""",
         timeout=30000,
     )
@@ -200,13 +202,15 @@ def test_many_grids_come_with_the_first_view_of_level_3_and_only_then(tmp_path, 
         assert figure_value(page, "gd.data[2].geojson.features.length") == 0  # the village level needs none
 
         # The map callback's answers, kept by the page as they arrive: it rewrites its URL right after
-        # one (history.replaceState), and Chromium may drop a response's body on that navigation.
+        # one (history.replaceState), and Chromium may drop a response's body on that navigation. Only the
+        # filter's: the names laid out after the map's first draw (map-camera) may come in between.
         page.evaluate("""() => {
             const fetch = window.fetch;
             window.__mapAnswers = [];
             window.fetch = async (url, init) => {
                 const answer = await fetch(url, init);
-                const map = String(init && init.body).includes('map-graph.figure');
+                const body = String(init && init.body);
+                const map = body.includes('map-graph.figure') && !body.includes('"changedPropIds":["map-camera.data"]');
                 if (String(url).includes('_dash-update-component') && map && answer.status === 200) {
                     answer.clone().text().then(text => window.__mapAnswers.push(text));
                 }
