@@ -9,7 +9,6 @@
  * the zoom and the bounds shown go to the store `camera` (dash_clientside.set_props); the server lays
  * out the names for them and folds the inset when the town is not all in view (callbacks/dashboard.py).
  * The first report waits for the map's first full draw, so that the names' patch does not start it over.
- * A map resized while its fitted view is untouched is fitted anew for its new size.
  */
 (function () {
   'use strict';
@@ -41,11 +40,6 @@
     // As the operator's own move (plotly's moveend takes one with an originalEvent for a GUI edit): plotly
     // records it, so that later figure updates with the same uirevision keep it, and emits plotly_relayout.
     map.jumpTo({center: cam.center, zoom: cam.zoom}, {originalEvent: {type: 'fit'}});
-    gd._townshipFitView = viewOf(map);
-  }
-  function viewOf(map) {
-    var c = map.getCenter();
-    return [c.lng.toFixed(6), c.lat.toFixed(6), map.getZoom().toFixed(4)].join();
   }
   function report(gd, map) {
     // Not before the map's first full draw (or FIRST_DRAW_MS, if it never rests): the names that follow make
@@ -82,12 +76,6 @@
     if (!map._townshipMoves) {
       map._townshipMoves = true;
       map.on('moveend', function () { report(gd, map); });
-      // A resized map (a window made smaller or larger, a desk zoomed) is fitted anew, unless the view
-      // was moved since the fit (a resize keeps the centre and the zoom; a move of anyone's does not).
-      map.on('resize', function () {
-        var now = fitOf(gd);
-        if (now && now.bounds && gd._townshipFitView === viewOf(map)) { fit(gd, map, now); }
-      });
     }
     if (gd._townshipFitted !== want.key) {
       fit(gd, map, want);  // its moveend reports

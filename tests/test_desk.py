@@ -236,41 +236,6 @@ def test_the_view_is_fitted_to_the_map(server, browser, grid_file, size, village
         context.close()
 
 
-def test_a_resized_map_is_fitted_anew_unless_the_view_was_moved(server, browser, grid_file):
-    town = shapely.union_all(list(polygons(grid_file, 2).values()))
-    minx, miny, maxx, maxy = town.bounds
-    camera = f"() => {{ const m = document.querySelector('{MAP}')._fullLayout.map._subplot.map, c = m.getCenter();" \
-             " return [c.lng, c.lat, m.getZoom()]; }"
-
-    def town_fills_the_map() -> bool:
-        corners, area = on_screen(pg, [(minx, maxy), (maxx, miny)]), map_box(pg)
-        fill = max((corners[1]["x"] - corners[0]["x"]) / area["width"],
-                   (corners[1]["y"] - corners[0]["y"]) / area["height"])
-        return inside(corners[0], area) and inside(corners[1], area) and fill >= 0.8
-
-    context, pg = open_desk(browser, server.url + "/", DESK)
-    try:
-        settled(pg)
-        assert town_fills_the_map()
-        before = pg.evaluate(camera)
-        # a smaller window: the town no longer fits at the old zoom, so the view is fitted anew
-        pg.set_viewport_size({"width": 1280, "height": 800})
-        pg.wait_for_function(f"z => Math.abs(({camera})()[2] - z) > 0.05", arg=before[2], timeout=20000)
-        pg.wait_for_timeout(500)
-        assert town_fills_the_map()
-        # the operator moves the map: a resize then keeps their view (centre and zoom)
-        pg.evaluate(f"""() => document.querySelector('{MAP}')._fullLayout.map._subplot.map
-            .panBy([120, 40], {{duration: 0}}, {{originalEvent: {{type: 'mousemove'}}}})""")
-        moved = pg.evaluate(camera)
-        pg.set_viewport_size(DESK)
-        pg.wait_for_function(f"w => document.querySelector('{MAP}')._fullLayout.map._subplot.map"
-                             ".getContainer().offsetWidth > w", arg=map_box(pg)["width"] + 50, timeout=20000)
-        pg.wait_for_timeout(1000)
-        assert pg.evaluate(camera) == pytest.approx(moved)
-    finally:
-        context.close()
-
-
 @pytest.mark.parametrize("size", SIZES, ids=["1080p", "2160p"])
 def test_names_follow_the_map_after_a_row_click(server, browser, grid_file, size):
     context, pg = open_desk(browser, server.url + "/", size)

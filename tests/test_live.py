@@ -18,8 +18,10 @@ def test_case_posted_to_the_api_appears_without_reload_and_zoom_is_kept(server, 
     grids = load_grid_file(BUNDLED_GRIDS)
     token = create_token(make_engine(f"sqlite:///{server.db}"), f"live-{time.time_ns()}", "command")
     open_map(page, server.url + "/?window=7d")
-    # the operator zooms in: a live update must not undo it
-    page.evaluate(f"() => Plotly.relayout(document.querySelector('{GRAPH}'), {{'map.zoom': 12.5}})")
+    # the operator zooms in (a move of theirs: plotly keeps it through updates of the figure, uirevision):
+    # a live update must not undo it
+    page.evaluate(f"""() => document.querySelector('{GRAPH}')._fullLayout.map._subplot.map
+        .jumpTo({{zoom: 12.5}}, {{originalEvent: {{type: 'wheel'}}}})""")
     page.wait_for_timeout(500)
     before = figure_value(page, "gd.data[4].lon.length")
     page.wait_for_function("() => /\\(\\d+\\)/.test(document.querySelector('#table-count').innerText)", timeout=15000)
