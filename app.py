@@ -28,7 +28,6 @@ import field
 import resident
 from api import admin, make_blueprint
 from api.http import RETRY_AFTER_S
-from layers.basemap import MAP_FONT_URL
 from township.config import ROOT, Settings
 from township.runtime.allocator import settle_allocator
 from township.runtime.bootstrap import AppContext, open_township
@@ -156,19 +155,6 @@ def defer_scripts() -> None:
     for resource in dcc._js_dist:
         if resource.get("relative_package_path") in MAP_CHUNKS:
             resource["async"] = False
-
-
-def preload_map_font(app: Dash) -> None:
-    """Ask for the map's font file with the page's first requests, not when MapLibre first needs a glyph.
-
-    MapLibre fetches a ``font-faces`` file only when a symbol layer first asks for
-    one of its characters (the resources' shapes), after the style and the traces
-    are in: until that file had come and its glyphs were drawn, the map did not
-    finish loading (bench/cold_load.py). A ``fetch`` preload with the credentials
-    MapLibre's own request uses is what that request then finds in the cache.
-    """
-    app.config.external_stylesheets.append(
-        {"href": MAP_FONT_URL, "rel": "preload", "as": "fetch", "crossorigin": "anonymous"})
 
 
 class StaticCompressor:
@@ -327,7 +313,6 @@ def create_app(settings: Settings | None = None) -> Dash:
     use_plotly_bundle(app)
     replace_polyfill(app)
     defer_scripts()
-    preload_map_font(app)
     Compress(app.server)
     precompress_static(app)  # after Compress: its hook runs first
     compress_page(app)  # after Compress, as precompress_static

@@ -9,6 +9,7 @@
  * the zoom and the bounds shown go to the store `camera` (dash_clientside.set_props); the server lays
  * out the names for them and folds the inset when the town is not all in view (callbacks/dashboard.py).
  * The first report waits for the map's first full draw, so that the names' patch does not start it over.
+ * Until a map has drawn, its picture from the server is painted in its place (paint, unveil).
  */
 (function () {
   'use strict';
@@ -83,11 +84,131 @@
       report(gd, map);  // the first view, when no fit moved it
     }
   }
+  /* The font of the pictures' names: the map's own, then the page's CJK fonts. */
+  var FONT = '"Township Map", "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", sans-serif';
+
+  /* Paint a picture of the map (ui/dashboard.py map_pictures; its steps: layers/preview.py figure_picture) on a
+   * canvas filling it. Its inner box is where the picture's `size` goes; widths and text sizes stay in screen px.
+   * `willReadFrequently` keeps the canvas in this process, drawn by the CPU: left to the GPU process (as an SVG
+   * image or a GPU canvas), software GL took it half a second there and held the map's own start back by as much. */
+  function paint(picture) {
+    if (picture.querySelector('canvas')) { return; }
+    var drawing = JSON.parse(picture.getAttribute('data-picture'));
+    // in px as shown (a desk zoomed 2× on a 4K screen shows a CSS px as two), and the page's own zoom
+    var box = picture.firstElementChild.getBoundingClientRect();
+    var outer = picture.getBoundingClientRect();
+    if (!outer.width || !outer.height || !box.width || !picture.offsetWidth) { return; }
+    var zoom = outer.width / picture.offsetWidth;
+    var dpr = window.devicePixelRatio || 1;
+    var k = box.width / drawing.size[0] / zoom;  // CSS px per unit: widths and sizes are CSS px
+    var canvas = document.createElement('canvas');
+    canvas.width = Math.round(outer.width * dpr);
+    canvas.height = Math.round(outer.height * dpr);
+    var ctx = canvas.getContext('2d', {willReadFrequently: true});
+    ctx.setTransform(k * zoom * dpr, 0, 0, k * zoom * dpr, (box.left - outer.left) * dpr, (box.top - outer.top) * dpr);
+    ctx.lineJoin = 'round';
+    var areas = 0, dots = 0;
+    drawing.steps.forEach(function (step) {
+      if (step.texts) {
+        ctx.font = (step.size / k) + 'px ' + FONT;
+        ctx.textAlign = 'center';
+        ctx.textBaseline = 'middle';
+        ctx.fillStyle = step.fill;
+        ctx.strokeStyle = step.halo || 'transparent';
+        ctx.lineWidth = 2 * step.halo_width / k;
+        step.texts.forEach(function (t) {
+          var lines = String(t[2]).split('\n');
+          lines.forEach(function (line, i) {
+            var y = Number(t[1]) + (i - (lines.length - 1) / 2) * 1.2 * step.size / k;
+            if (step.halo && step.halo_width) { ctx.strokeText(line, Number(t[0]), y); }
+            ctx.fillText(line, Number(t[0]), y);
+          });
+        });
+        return;
+      }
+      if (!step.d) {  // the background: everything
+        ctx.save();
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        ctx.fillStyle = step.fill;
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.restore();
+        return;
+      }
+      var path = new Path2D(step.d);
+      if (step.fill) {
+        ctx.globalAlpha = step.fill_alpha === undefined ? 1 : step.fill_alpha;
+        ctx.fillStyle = step.fill;
+        ctx.fill(path);
+      }
+      if (step.stroke) {
+        ctx.globalAlpha = step.stroke_alpha === undefined ? 1 : step.stroke_alpha;
+        ctx.strokeStyle = step.stroke;
+        ctx.lineWidth = step.width / k;
+        ctx.lineCap = step.cap || 'butt';
+        ctx.stroke(path);
+      }
+      ctx.globalAlpha = 1;
+      areas += step.area || 0;
+      dots += step.dots || 0;
+    });
+    picture.appendChild(canvas);
+    picture.setAttribute('data-painted', areas + ' ' + dots);  // what it shows: for the benchmark and the tests
+    // Two frames on, it is on the screen (bench/cold_load.py reads the mark); then what MapLibre will need next.
+    window.requestAnimationFrame(function () {
+      window.requestAnimationFrame(function () {
+        performance.mark('map-picture:' + picture.getAttribute('data-subplot'));
+        fetchFonts(drawing.fonts);
+      });
+    });
+  }
+  /* Ask early for the map's font files (the style's `font-faces`): MapLibre asks only when a symbol layer first needs
+   * a glyph, and its map does not finish until the file has come. A `fetch` preload with the credentials of MapLibre's
+   * own request is what that request then finds in the cache. After the picture, where there is one: it needs none. */
+  var fetched = {};
+  function fetchFonts(urls) {
+    (urls || []).forEach(function (url) {
+      if (fetched[url]) { return; }
+      fetched[url] = true;
+      var link = document.createElement('link');
+      link.rel = 'preload';
+      link.as = 'fetch';
+      link.crossOrigin = 'anonymous';
+      link.href = url;
+      document.head.appendChild(link);
+    });
+  }
+  function styleFonts(gd) {
+    var style = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map.style;
+    var faces = style && typeof style === 'object' ? style['font-faces'] || {} : {};
+    return Object.keys(faces).reduce(function (urls, family) {
+      return urls.concat(faces[family].map(function (face) { return face.url; }));
+    }, []);
+  }
+  /* The pictures, each hidden once its own map (`map`, the inset's `map2`) has drawn everything it was given:
+   * MapLibre's first `idle`. */
+  function unveil(gd) {
+    var frame = gd.closest('.map-frame');
+    var pictures = frame ? frame.querySelectorAll('.map-picture:not([hidden])') : [];
+    for (var i = 0; i < pictures.length; i++) {
+      var sub = gd._fullLayout && gd._fullLayout[pictures[i].getAttribute('data-subplot')];
+      var map = sub && sub._subplot && sub._subplot.map;
+      if (!map) { continue; }
+      if (map._townshipIdle) {
+        pictures[i].hidden = true;
+      } else if (!map._townshipUnveils) {
+        map._townshipUnveils = true;
+        map.once('idle', function (m) { return function () { m._townshipIdle = true; unveil(gd); }; }(map));
+      }
+    }
+  }
   /* Each plotly map, once: settle after every draw (a drill comes as a new figure patch). */
   function attach() {
     var graphs = document.querySelectorAll('.js-plotly-plot');
     for (var i = 0; i < graphs.length; i++) {
       var gd = graphs[i];
+      unveil(gd);
+      var frame = gd.closest('.map-frame');
+      if (mapOf(gd) && !(frame && frame.querySelector('.map-picture'))) { fetchFonts(styleFonts(gd)); }
       if (gd._townshipView || !gd.on || !fitOf(gd)) { continue; }
       gd._townshipView = true;
       gd.on('plotly_afterplot', (function (g) { return function () { window.setTimeout(function () { settle(g); }, 0); }; })(gd));
@@ -95,4 +216,9 @@
     }
   }
   window.setInterval(attach, 250);
+  /* A picture is painted as soon as the page puts it in, before the browser first shows it. */
+  new MutationObserver(function () {
+    var pictures = document.querySelectorAll('.map-picture[data-picture]:not([hidden])');
+    for (var i = 0; i < pictures.length; i++) { paint(pictures[i]); }
+  }).observe(document.documentElement, {childList: true, subtree: true});
 })();

@@ -401,6 +401,7 @@ TEXT.update({
     "tab_desk": {"zh": "指挥台", "en": "Desk"},
     "tab_stats": {"zh": "统计与数据", "en": "Statistics & data"},
     "table_loading": {"zh": "地图绘制后加载事件列表…", "en": "The case list loads once the map has drawn…"},
+    "map_picture": {"zh": "地图(加载中的静态图)", "en": "Map (a still picture while the map loads)"},
     "url_corrected": {"zh": "地址已更正:本账号只能查看{village},已显示{village}",
                       "en": "Address corrected: this account sees {village} only, which is shown"},
     "reset_village": {"zh": "重置筛选", "en": "Reset filters"},

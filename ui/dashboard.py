@@ -16,6 +16,8 @@ from layers.basemap import map_style, view_for_bounds
 from layers.charts import counts_chart
 from layers.mapfig import (
     EMPTY_FC,
+    INSET_DOMAIN,
+    INSET_PX,
     LEGEND_PX,
     apply_updates,
     base_figure,
@@ -24,6 +26,7 @@ from layers.mapfig import (
     map_note,
     map_updates,
 )
+from layers.preview import figure_picture, view_bounds
 from layers.text import dropdown_labels, grid_locale, t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
@@ -157,6 +160,38 @@ def map_figure(view: View, gridset: GridSet, role: str, tile_url: str | None, at
     fig["layout"]["margin"]["r"] = LEGEND_PX  # the legend's column beside the map (ui/legend.py)
     fig["layout"]["meta"] = {"fit": map_fit(view.state, gridset)}
     return fig
+
+
+def map_pictures(fig: dict, lang: str) -> list[html.Div]:
+    """The pictures of ``fig`` (layers/preview.py) over the map until MapLibre has drawn it.
+
+    Each holds its drawing (``data-picture``), which assets/mapview.js paints at once and takes away when
+    its own map has drawn. The map's is fitted as mapview.js fits the map (its ``meta.fit`` bounds, 14 px
+    round them, clear of the inset; its inner box is where they go); the inset's, when shown, sits in the
+    inset's place at the inset's own zoom (a box of ``INSET_PX``, as MapLibre draws it whatever its size).
+    """
+    layout = fig["layout"]
+    inset = layout.get("map2") or {}
+    shown = inset.get("domain") == INSET_DOMAIN and "center" in inset
+    x0, x1 = INSET_DOMAIN["x"]
+    y0, y1 = INSET_DOMAIN["y"]
+
+    def picture(subplot: str, drawing: dict, style: dict, box: dict | None = None) -> html.Div:
+        width, height = drawing["size"]
+        return html.Div(html.Div(style={"--aspect": f"{width / height:.4f}", **(box or {})}),
+                        className=f"map-picture {subplot}", role="img", title=t("map_picture", lang),
+                        style=style, **{"data-subplot": subplot,
+                                        "data-picture": json.dumps(drawing, separators=(",", ":"),
+                                                                   ensure_ascii=False)})
+
+    pictures = [picture("map", figure_picture(fig, layout["meta"]["fit"]["bounds"], DESK_MAP_PX),
+                        {"--inset": f"{1 - x0 if shown else 0}"})]
+    if shown:
+        box = view_bounds(inset["center"], inset["zoom"], INSET_PX)
+        pictures.append(picture("map2", figure_picture(fig, box, INSET_PX, "map2"),
+                                {"--x0": f"{x0}", "--x1": f"{x1}", "--y0": f"{y0}", "--y1": f"{y1}"},
+                                {"width": f"{INSET_PX[0]}px"}))
+    return pictures
 
 
 #: What a view is fitted to: a little less than the map's size on the desk at 1920×1080 (1150×510, and zoomed 2×
@@ -467,6 +502,7 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
     other = "en" if lang == "zh" else "zh"
     lang_href = state.model_copy(update={"lang": other}).to_query() or "?"
     notice = " ".join(filter(None, [(t("notice", lang) + ", ".join(notices)) if notices else "", note]))
+    figure = map_figure(view, gridset, role, tile_url, attribution, inline_grids)
     return html.Div(
         [
             dcc.Store(id=ids.STATE, data=state.model_dump()),
@@ -505,14 +541,13 @@ def page(state: FilterState, notices: list[str], view: View, detail: GridDetail 
                                              className="map-top"),
                                     *(timebar or [])[1:],
                                     html.Div([
-                                        dcc.Graph(id=ids.MAP,
-                                                  figure=map_figure(view, gridset, role, tile_url, attribution,
-                                                                    inline_grids),
+                                        dcc.Graph(id=ids.MAP, figure=figure,
                                                   config={"displaylogo": False, "scrollZoom": True,
                                                           "responsive": True, "showSendToCloud": False,
                                                           "toImageButtonOptions": {"filename": "大路镇指挥地图",
                                                                                    "scale": 2}},
                                                   className="map-graph"),
+                                        *map_pictures(figure, lang),
                                         desk_legend(lang),
                                     # the legend's width for CSS: a phone clips that margin off (assets/style.css)
                                     ], className="map-frame", style={"--legend-px": f"{LEGEND_PX}px"}),

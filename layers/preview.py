@@ -1,0 +1,297 @@
+"""A map figure as a list of 2D drawing steps: the picture the page paints in the map's place until MapLibre
+has drawn the map itself.
+
+MapLibre draws in WebGL: on a command centre's old PC, or in headless Chromium's software GL, its first
+frame comes a second or more after the page (bench/results.md). The picture is made from the very figure
+the page sends (``layout.meta.fit`` names the bounds the browser fits, assets/mapview.js), so it shows the
+same areas, colours, points and names in the same Web-Mercator frame, and the browser takes it away once
+the map is drawn. It holds only what the figure holds, and nothing of the hover texts.
+
+The browser paints it on a canvas that it keeps in the renderer (assets/mapview.js): an SVG image of the
+same drawing is rasterised in the GPU process, which in software GL took 0.3–0.6 s there and held the map's
+own start back by as much.
+
+What it draws of a figure, in the figure's order: the style's background, lines and circles (the
+illustrative base layer); choroplethmap areas coloured by their colour scale; scattermap markers, lines
+and texts (with their halo), of the traces of one subplot that are visible. Coordinates are in px at
+``px``, the map size the figure was laid out for; widths, dot and text sizes are in px on the screen,
+as MapLibre draws them whatever the zoom.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+def _merc_y(lat: np.ndarray) -> np.ndarray:
+    """Web-Mercator y in degrees-equivalent units (x is the longitude itself), growing northwards."""
+    return np.degrees(np.log(np.tan(np.pi / 4 + np.radians(np.clip(lat, -85, 85)) / 2)))
+
+
+class Frame:
+    """Lon/lat → picture units: ``bounds`` fitted in ``px``, a unit a px at that size.
+
+    Parameters
+    ----------
+    bounds : (float, float, float, float)
+        West, south, east, north: what the map is fitted to.
+    px : (int, int)
+        The map size the figure was laid out for.
+    """
+
+    def __init__(self, bounds: Sequence[float], px: tuple[int, int]) -> None:
+        west, south, east, north = (float(v) for v in bounds)
+        top, bottom = (float(v) for v in _merc_y(np.array([north, south])))
+        span_x, span_y = max(east - west, 1e-9), max(top - bottom, 1e-9)
+        self.scale = min(px[0] / span_x, px[1] / span_y)  # units per degree
+        self.width, self.height = span_x * self.scale, span_y * self.scale
+        self.left, self.top = west, top
+        # MapLibre's zoom at this scale (its world is 512·2^z px wide): for the style's zoom-driven widths
+        self.zoom = math.log2(self.scale * 360 / 512)
+
+    def xy(self, lon: Iterable[float], lat: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Picture coordinates of points, rounded to the unit (NaN where a coordinate is missing)."""
+        lon_a, lat_a = np.asarray(list(lon), dtype=float), np.asarray(list(lat), dtype=float)  # None → NaN
+        # a px at the laid-out size: finer is not seen, and costs bytes
+        return np.round((lon_a - self.left) * self.scale), np.round((self.top - _merc_y(lat_a)) * self.scale)
+
+
+def _seq(trace: dict, key: str) -> list:
+    """A trace's data array as a list, whether the figure holds a list, a numpy array or nothing."""
+    value = trace.get(key)
+    return [] if value is None else list(value)
+
+
+def _num(v: float) -> str:
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def _ring_path(frame: Frame, ring: Sequence[Sequence[float]]) -> str:
+    """A closed ring as SVG path data with relative moves between rounded points (short, and no drift)."""
+    pts = np.asarray(ring, dtype=float)
+    if len(pts) < 3:
+        return ""
+    x, y = frame.xy(pts[:, 0], pts[:, 1])
+    dx, dy = np.diff(x), np.diff(y)
+    keep = (dx != 0) | (dy != 0)
+    moves = " ".join(f"{_num(a)} {_num(b)}" for a, b in zip(dx[keep], dy[keep]))
+    return f"M{_num(x[0])} {_num(y[0])}l{moves}z"
+
+
+def _geometry_path(frame: Frame, geometry: dict) -> str:
+    kind, coords = geometry.get("type"), geometry.get("coordinates") or []
+    polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+    return "".join(_ring_path(frame, ring) for polygon in polygons for ring in polygon)
+
+
+def _rgb(colour: str) -> tuple[float, ...]:
+    """An ``#rrggbb`` or ``rgb(a)(…)`` colour as numbers (alpha last, 1 when not given)."""
+    c = colour.strip()
+    if c.startswith("#"):
+        h = c[1:]
+        if len(h) == 3:
+            h = "".join(ch * 2 for ch in h)
+        return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 1.0
+    parts = [float(p) for p in c[c.index("(") + 1:c.rindex(")")].split(",")]
+    return (*parts[:3], parts[3] if len(parts) > 3 else 1.0)
+
+
+def scale_colour(colorscale: Sequence[Sequence], value: float) -> str:
+    """The colour at ``value`` (0–1) of a plotly colour scale, mixed linearly between its stops."""
+    value = min(max(value, 0.0), 1.0)
+    stops = [(float(s), _rgb(str(c))) for s, c in colorscale]
+    mixed = stops[-1][1]
+    for (s0, c0), (s1, c1) in zip(stops, stops[1:]):
+        if value <= s1:
+            w = 0.0 if s1 == s0 else (value - s0) / (s1 - s0)
+            mixed = tuple(a + (b - a) * w for a, b in zip(c0, c1))
+            break
+    return "#" + "".join(f"{round(v):02x}" for v in mixed[:3])
+
+
+def _choropleth(frame: Frame, trace: dict) -> list[dict]:
+    """An area per location with a value: filled by the colour scale, outlined as the trace says."""
+    features = {str(f.get("id")): f for f in (trace.get("geojson") or {}).get("features", [])}
+    marker = trace.get("marker") or {}
+    line = marker.get("line") or {}
+    z = [math.nan if v is None else float(v) for v in _seq(trace, "z")]
+    finite = [v for v in z if not math.isnan(v)]
+    zmin = float(trace.get("zmin", min(finite, default=0.0)))
+    zmax = float(trace.get("zmax", max(finite, default=1.0)))
+    scale = trace.get("colorscale") or [[0, "#cccccc"], [1, "#cccccc"]]
+    out = []
+    for grid_id, value in zip(_seq(trace, "locations"), z):
+        feature = features.get(str(grid_id))
+        if feature is None or math.isnan(value):
+            continue
+        share = 0.5 if zmax <= zmin else (value - zmin) / (zmax - zmin)
+        out.append({"d": _geometry_path(frame, feature["geometry"]), "fill": scale_colour(scale, share),
+                    "fill_alpha": float(marker.get("opacity", 1)), "stroke": line.get("color", "#444444"),
+                    "width": float(line.get("width", 1)), "area": 1})
+    return out
+
+
+def _per_point(value, n: int) -> list:
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n
+
+
+def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:
+    """Round dots, one step per colour and size: each dot a zero-length line with round caps.
+
+    A step's dots go top to bottom, each a relative move from the last: short numbers that compress well.
+    """
+    groups: dict[tuple[str, float], list[tuple[float, float]]] = {}
+    for px_, py_, colour, size in zip(x, y, _per_point(marker.get("color", "#1f77b4"), len(x)),
+                                      _per_point(marker.get("size", 6), len(x))):
+        if not (math.isnan(px_) or math.isnan(py_) or colour is None):
+            groups.setdefault((str(colour), float(size)), []).append((py_, px_))
+    out = []
+    for (colour, size), dots in groups.items():
+        dots.sort()
+        moves, last = ["M0 0"], (0.0, 0.0)
+        for dot in dots:
+            moves.append(f"m{_num(dot[1] - last[1])} {_num(dot[0] - last[0])}h0")
+            last = dot
+        out.append({"d": "".join(moves), "stroke": colour, "width": size, "cap": "round",
+                    "stroke_alpha": float(marker.get("opacity", 1)), "dots": len(dots)})
+    return out
+
+
+def _lines(x: np.ndarray, y: np.ndarray, colour: str, width: float) -> list[dict]:
+    """A line through the points; a missing point breaks it (plotly's ``None`` gaps)."""
+    parts, pen = [], "M"
+    for px_, py_ in zip(x, y):
+        if math.isnan(px_) or math.isnan(py_):
+            pen = "M"
+            continue
+        parts.append(f"{pen}{_num(px_)} {_num(py_)}")
+        pen = "L"
+    return [{"d": "".join(parts), "stroke": colour, "width": width, "cap": "round"}] if parts else []
+
+
+def _texts(x: np.ndarray, y: np.ndarray, texts: Sequence, font: dict, halo: dict) -> list[dict]:
+    """Texts centred on their points (a two-line name's lines under each other), with a halo."""
+    placed = [[_num(px_), _num(py_), str(text).replace("<br>", "\n")]
+              for px_, py_, text in zip(x, y, texts) if not (math.isnan(px_) or math.isnan(py_)) and text]
+    if not placed:
+        return []
+    return [{"texts": placed, "size": float(font.get("size", 12)), "fill": font.get("color", "#222222"),
+             "halo": halo.get("halo"), "halo_width": float(halo.get("halo_width", 0) or 0)}]
+
+
+def _scatter(frame: Frame, trace: dict) -> list[dict]:
+    x, y = frame.xy(_seq(trace, "lon"), _seq(trace, "lat"))
+    if not len(x):
+        return []
+    mode = str(trace.get("mode", "markers"))
+    out: list[dict] = []
+    if "lines" in mode:
+        line = trace.get("line") or {}
+        out += _lines(x, y, line.get("color", "#444444"), float(line.get("width", 2)))
+    if "markers" in mode:
+        out += _markers(x, y, trace.get("marker") or {})
+    if "text" in mode:
+        meta = trace.get("meta") if isinstance(trace.get("meta"), dict) else {}
+        out += _texts(x, y, _per_point(trace.get("text", ""), len(x)), trace.get("textfont") or {}, meta)
+    return out
+
+
+def _matches(condition, properties: dict) -> bool:
+    """The few MapLibre filter expressions a style of ours uses: ``all``, ``==``, ``!=`` on ``get``."""
+    if not condition:
+        return True
+    op, *args = condition
+    if op == "all":
+        return all(_matches(c, properties) for c in args)
+
+    def value(arg):
+        return properties.get(arg[1]) if isinstance(arg, list) and arg[:1] == ["get"] else arg
+
+    if op in ("==", "!="):
+        return (value(args[0]) == value(args[1])) == (op == "==")
+    return True
+
+
+def _at_zoom(value, zoom: float) -> float:
+    """A paint value, or a ``["interpolate", ["linear"], ["zoom"], z0, v0, …]`` of one, at ``zoom``."""
+    if not isinstance(value, list):
+        return float(value)
+    return float(np.interp(zoom, value[3::2], value[4::2]))
+
+
+def _style(frame: Frame, style: dict) -> list[dict]:
+    """The style's background, lines and circles (its texts along lines are left to MapLibre)."""
+    out: list[dict] = []
+    for layer in style.get("layers", []):
+        paint, kind = layer.get("paint") or {}, layer.get("type")
+        if kind == "background":
+            out.append({"fill": paint.get("background-color", "#ffffff")})
+            continue
+        source = (style.get("sources") or {}).get(layer.get("source"), {})
+        data = source.get("data") if isinstance(source.get("data"), dict) else {}
+        for feature in data.get("features", []):
+            geometry = feature.get("geometry") or {}
+            if not _matches(layer.get("filter"), feature.get("properties") or {}):
+                continue
+            coords = np.asarray(geometry.get("coordinates") or [], dtype=float).reshape(-1, 2)
+            x, y = frame.xy(coords[:, 0], coords[:, 1])
+            if kind == "line" and geometry.get("type") == "LineString":
+                out += _lines(x, y, paint.get("line-color", "#888888"),
+                              _at_zoom(paint.get("line-width", 1), frame.zoom))
+            elif kind == "circle" and geometry.get("type") == "Point":
+                out += _markers(x, y, {"color": paint.get("circle-color"),
+                                       "size": 2 * _at_zoom(paint.get("circle-radius", 3), frame.zoom),
+                                       "opacity": paint.get("circle-opacity", 1)})
+    return out
+
+
+def figure_picture(figure: dict, bounds: Sequence[float], px: tuple[int, int], subplot: str = "map") -> dict:
+    """The drawing of one map subplot of ``figure``, ``bounds`` fitted in ``px`` (see the module).
+
+    Parameters
+    ----------
+    figure : dict
+        A plotly figure as a dict, its map traces with their data (``layers.mapfig``).
+    bounds : (float, float, float, float)
+        West, south, east, north: what the map shows (the browser fits them to its box).
+    px : (int, int)
+        The map size the figure's sizes are meant for; a unit of the picture is a px at that size.
+    subplot : str
+        ``map`` (with the style's base layer) or ``map2`` (the inset).
+
+    Returns
+    -------
+    dict
+        ``size``: the bounds' width and height in units; ``steps``: what to draw, in order: a fill of
+        everything (``fill`` alone), SVG path data ``d`` filled (``fill``, ``fill_alpha``) and/or stroked
+        (``stroke``, ``width`` px, ``stroke_alpha``, ``cap``), or ``texts`` ([x, y, text], ``size`` px,
+        ``fill``, ``halo``, ``halo_width`` px). An area's step has ``area``, a dots step its ``dots``.
+        ``fonts``: the style's font files, which the map will need next.
+    """
+    frame = Frame(bounds, px)
+    style = (figure.get("layout", {}).get(subplot) or {}).get("style") or {}
+    steps = _style(frame, style)
+    for trace in figure.get("data", []):
+        if trace.get("visible", True) is not True or trace.get("subplot", "map") != subplot:
+            continue
+        if trace.get("type") == "choroplethmap":
+            steps += _choropleth(frame, trace)
+        elif trace.get("type") == "scattermap":
+            steps += _scatter(frame, trace)
+    fonts = [face["url"] for faces in style.get("font-faces", {}).values() for face in faces]
+    return {"size": [round(frame.width, 2), round(frame.height, 2)], "steps": steps, "fonts": fonts}
+
+
+def view_bounds(center: dict, zoom: float, px: tuple[int, int]) -> tuple[float, float, float, float]:
+    """West, south, east, north of what a MapLibre map of ``px`` shows at ``center`` and ``zoom``."""
+    per_degree = 512 * 2 ** zoom / 360  # px per degree of longitude (and of Mercator y)
+    half_x, half_y = px[0] / 2 / per_degree, px[1] / 2 / per_degree
+    mid = float(_merc_y(np.array([float(center["lat"])]))[0])
+
+    def lat(y: float) -> float:
+        return math.degrees(2 * math.atan(math.exp(math.radians(y))) - math.pi / 2)
+
+    lon = float(center["lon"])
+    return lon - half_x, lat(mid - half_y), lon + half_x, lat(mid + half_y)
