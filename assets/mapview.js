@@ -197,7 +197,13 @@
         pictures[i].hidden = true;
       } else if (!map._townshipUnveils) {
         map._townshipUnveils = true;
-        map.once('idle', function (m) { return function () { m._townshipIdle = true; unveil(gd); }; }(map));
+        map.once('idle', function (m, subplot) {
+          return function () {
+            performance.mark('map-drawn:' + subplot);
+            m._townshipIdle = true;
+            unveil(gd);
+          };
+        }(map, pictures[i].getAttribute('data-subplot')));
       }
     }
   }

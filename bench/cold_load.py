@@ -381,8 +381,8 @@ def _drawn(condition: str) -> str:
 
 #: Ours: MapLibre loaded with its tiles, points in the case trace, and rendered polygons and case circles.
 #: On the way it notes when the picture of the map (ui/dashboard.py map_pictures) was on the screen with its
-#: areas and case dots (``picture``: assets/mapview.js marks it two frames after painting it), when Plotly had made the map
-#: (``plot``) and when MapLibre was first loaded (``tiles``).
+#: areas and case dots (``picture``: assets/mapview.js marks it two frames after painting it), when Plotly had
+#: made the map (``plot``) and when MapLibre was first loaded (``tiles``).
 OURS_DRAWN = _drawn(f"""() => {{
     const st = window.__coldStages = window.__coldStages || {{}};
     const pic = document.querySelector('.map-picture.map[data-painted]');

@@ -76,7 +76,7 @@ def _ring_path(frame: Frame, ring: Sequence[Sequence[float]]) -> str:
     x, y = frame.xy(pts[:, 0], pts[:, 1])
     dx, dy = np.diff(x), np.diff(y)
     keep = (dx != 0) | (dy != 0)
-    moves = " ".join(f"{_num(a)} {_num(b)}" for a, b in zip(dx[keep], dy[keep]))
+    moves = " ".join(f"{_num(a)} {_num(b)}" for a, b in zip(dx[keep], dy[keep], strict=True))
     return f"M{_num(x[0])} {_num(y[0])}l{moves}z"
 
 
@@ -103,10 +103,10 @@ def scale_colour(colorscale: Sequence[Sequence], value: float) -> str:
     value = min(max(value, 0.0), 1.0)
     stops = [(float(s), _rgb(str(c))) for s, c in colorscale]
     mixed = stops[-1][1]
-    for (s0, c0), (s1, c1) in zip(stops, stops[1:]):
+    for (s0, c0), (s1, c1) in zip(stops, stops[1:], strict=False):
         if value <= s1:
             w = 0.0 if s1 == s0 else (value - s0) / (s1 - s0)
-            mixed = tuple(a + (b - a) * w for a, b in zip(c0, c1))
+            mixed = tuple(a + (b - a) * w for a, b in zip(c0, c1, strict=True))
             break
     return "#" + "".join(f"{round(v):02x}" for v in mixed[:3])
 
@@ -122,7 +122,8 @@ def _choropleth(frame: Frame, trace: dict) -> list[dict]:
     zmax = float(trace.get("zmax", max(finite, default=1.0)))
     scale = trace.get("colorscale") or [[0, "#cccccc"], [1, "#cccccc"]]
     out = []
-    for grid_id, value in zip(_seq(trace, "locations"), z):
+    # no locations with values: a level whose geometry comes after the page (ui/dashboard.py grids_inline)
+    for grid_id, value in zip(_seq(trace, "locations"), z, strict=False):
         feature = features.get(str(grid_id))
         if feature is None or math.isnan(value):
             continue
@@ -144,7 +145,7 @@ def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:
     """
     groups: dict[tuple[str, float], list[tuple[float, float]]] = {}
     for px_, py_, colour, size in zip(x, y, _per_point(marker.get("color", "#1f77b4"), len(x)),
-                                      _per_point(marker.get("size", 6), len(x))):
+                                      _per_point(marker.get("size", 6), len(x)), strict=True):
         if not (math.isnan(px_) or math.isnan(py_) or colour is None):
             groups.setdefault((str(colour), float(size)), []).append((py_, px_))
     out = []
@@ -162,7 +163,7 @@ def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:
 def _lines(x: np.ndarray, y: np.ndarray, colour: str, width: float) -> list[dict]:
     """A line through the points; a missing point breaks it (plotly's ``None`` gaps)."""
     parts, pen = [], "M"
-    for px_, py_ in zip(x, y):
+    for px_, py_ in zip(x, y, strict=True):
         if math.isnan(px_) or math.isnan(py_):
             pen = "M"
             continue
@@ -174,7 +175,7 @@ def _lines(x: np.ndarray, y: np.ndarray, colour: str, width: float) -> list[dict
 def _texts(x: np.ndarray, y: np.ndarray, texts: Sequence, font: dict, halo: dict) -> list[dict]:
     """Texts centred on their points (a two-line name's lines under each other), with a halo."""
     placed = [[_num(px_), _num(py_), str(text).replace("<br>", "\n")]
-              for px_, py_, text in zip(x, y, texts) if not (math.isnan(px_) or math.isnan(py_)) and text]
+              for px_, py_, text in zip(x, y, texts, strict=True) if not (math.isnan(px_) or math.isnan(py_)) and text]
     if not placed:
         return []
     return [{"texts": placed, "size": float(font.get("size", 12)), "fill": font.get("color", "#222222"),

@@ -1,0 +1,160 @@
+"""The picture of the map (issue 14: a drawn map within 1.5 s of a cold load).
+
+The desk paints a picture of its map's figure (layers/preview.py, ui/dashboard.py map_pictures,
+assets/mapview.js) in the map's place as soon as the page is in, and takes it away once MapLibre has drawn.
+
+- What it holds, from a page rendered on a real store: the town and every village as an area, a dot per case
+  the map draws (as many as the store's default view has, up to the map's cap: counted in SQL), the map's names,
+  the villages placed where Web Mercator puts them (pyproj), and none of the hover texts (no officer's name).
+- In a real Chromium at 1920×1080, 3840×2160 and on a 390×844 touch phone: it is on the screen before the map
+  has drawn, its town lies where MapLibre then draws the town (within 2 px), and it is gone once the map drew.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import ARTIFACTS
+from pyproj import Transformer
+from sqlalchemy import text
+
+from callbacks.dashboard import render_page
+from layers.mapfig import CASE_SIZE, LABELS, MAX_CASE_POINTS, VILLAGES
+from township.domain.vocab import CASE_STATUS_COLORS, OPEN_STATUSES
+from township.store.models import utcnow
+from ui import ids
+
+GRAPH = f"#{ids.MAP} .js-plotly-plot"
+WAIT_MS = 60000
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        yield from _walk(child)
+
+
+def pictures_and_figure(township_ctx, search: str) -> tuple[dict[str, dict], dict, str]:
+    """The page's pictures by subplot, its map figure, and the pictures as the page sends them (JSON)."""
+    page = render_page(township_ctx, None, search)
+    parts = list(_walk(page))
+    found = {c.to_plotly_json()["props"]["data-subplot"]: c for c in parts
+             if "map-picture" in (getattr(c, "className", "") or "")}
+    figure = next(c for c in parts if getattr(c, "id", None) == ids.MAP).figure
+    sent = " ".join(c.to_plotly_json()["props"]["data-picture"] for c in found.values())
+    return {k: json.loads(c.to_plotly_json()["props"]["data-picture"]) for k, c in found.items()}, figure, sent
+
+
+def default_view_cases(engine) -> int:
+    """Cases of the desk's default view, counted in the store: the last 90 days, and every open case."""
+    since = utcnow() - timedelta(days=90)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, reported_at FROM cases")).all()
+    return sum(s in OPEN_STATUSES or _as_dt(at) >= since for s, at in rows)
+
+
+def _as_dt(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def test_the_picture_holds_the_towns_areas_its_cases_and_names_and_no_hover_text(township_ctx):
+    gs = township_ctx.township.gridset
+    pictures, figure, sent = pictures_and_figure(township_ctx, "")
+    assert set(pictures) == {"map", "map2"}  # the whole town: the communities' inset is shown
+    steps = pictures["map"]["steps"]
+    # the town and each of its villages and communities, as an area
+    assert sum(s.get("area", 0) for s in steps) == 1 + len(gs.ids(level=2))
+    # a dot per case the map draws: every case of the default view, or the cap's most urgent
+    case_dots = sum(s["dots"] for s in steps
+                    if s.get("dots") and s["stroke"] in CASE_STATUS_COLORS.values() and s["width"] == CASE_SIZE)
+    assert case_dots == min(MAX_CASE_POINTS, default_view_cases(township_ctx.township.engine))
+    # the map's names, as the figure places them
+    names = [t[2] for s in steps if "texts" in s for t in s["texts"]]
+    labels = [str(x).replace("<br>", "\n") for x in figure["data"][LABELS]["text"] if x]
+    assert labels and set(labels) <= set(names)
+    villages = {gs.props(v)["name"] for v in gs.ids(level=2)}
+    assert len(villages & set(names)) >= len(villages) - 3  # communities may be named in the inset only
+    # none of the hover texts: no officer's name (the villages' hover) and no case's hover line
+    officers = {str(row[1]) for row in figure["data"][VILLAGES]["customdata"] if row[1]}
+    assert officers and not any(name in sent for name in officers)
+    assert "hovertemplate" not in sent and "customdata" not in sent
+
+
+def test_the_picture_places_the_villages_where_web_mercator_puts_them(township_ctx):
+    gs = township_ctx.township.gridset
+    pictures, figure, _ = pictures_and_figure(township_ctx, "")
+    west, south, east, north = figure["layout"]["meta"]["fit"]["bounds"]
+    merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    (x0, x1), (y0, y1) = merc.transform([west, east], [north, south])
+    width, height = pictures["map"]["size"]
+    assert width / height == pytest.approx((x1 - x0) / (y0 - y1), rel=1e-3)
+    areas = [s for s in pictures["map"]["steps"] if s.get("area")]
+    villages = figure["data"][VILLAGES]
+    features = {f["id"]: f for f in villages["geojson"]["features"]}
+    for step, grid_id in zip(areas[1:], villages["locations"], strict=True):
+        ring = features[grid_id]["geometry"]["coordinates"]
+        lon, lat = (ring[0][0] if features[grid_id]["geometry"]["type"] == "Polygon" else ring[0][0][0])
+        mx, my = merc.transform(lon, lat)
+        start = re.match(r"M(-?[\d.]+) (-?[\d.]+)", step["d"])
+        assert start, step["d"][:40]
+        assert float(start[1]) == pytest.approx((mx - x0) / (x1 - x0) * width, abs=1.0), grid_id
+        assert float(start[2]) == pytest.approx((y0 - my) / (y0 - y1) * height, abs=1.0), grid_id
+    assert {gs.props(v)["name"] for v in villages["locations"]} == {gs.props(v)["name"] for v in gs.ids(level=2)}
+
+
+def test_a_chosen_village_has_no_inset_picture(township_ctx):
+    pictures, figure, _ = pictures_and_figure(township_ctx, "?village=DL-03")
+    assert set(pictures) == {"map"}
+    assert sum(s.get("area", 0) for s in pictures["map"]["steps"]) > 0
+
+
+#: The picture's inner box (where the fitted bounds go) when it was painted, and the marks of the picture and
+#: the map, in ms since navigation; then, after the map drew, where MapLibre projects the fitted bounds.
+PICTURE_BOX = """() => {
+    const pic = document.querySelector('.map-picture.map');
+    const r = pic.firstElementChild.getBoundingClientRect();
+    return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, painted: pic.getAttribute('data-painted'),
+            canvas: !!pic.querySelector('canvas'), hidden: pic.hidden};
+}"""
+MAP_BOUNDS = f"""() => {{
+    const gd = document.querySelector('{GRAPH}');
+    const map = gd._fullLayout.map._subplot.map;
+    const b = gd.layout.meta.fit.bounds;
+    const c = map.getContainer(), r = c.getBoundingClientRect(), zoom = r.width / c.offsetWidth;
+    const nw = map.project([b[0], b[3]]), se = map.project([b[2], b[1]]);
+    const mark = n => (performance.getEntriesByName(n)[0] || {{}}).startTime;
+    return {{left: r.left + nw.x * zoom, top: r.top + nw.y * zoom, right: r.left + se.x * zoom,
+             bottom: r.top + se.y * zoom, picture: mark('map-picture:map'), drawn: mark('map-drawn:map'),
+             hidden: [...document.querySelectorAll('.map-picture')].map(p => p.hidden)}};
+}}"""
+
+
+@pytest.mark.parametrize("width,height,phone", [(1920, 1080, False), (3840, 2160, False), (390, 844, True)])
+def test_the_picture_shows_first_where_the_map_then_draws_the_town_and_goes(server, browser, width, height, phone):
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                  locale="zh-CN", is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_selector(".map-picture.map[data-painted]", state="attached", timeout=WAIT_MS)
+        shown = page.evaluate(PICTURE_BOX)
+        areas, dots = (int(n) for n in shown["painted"].split())
+        assert shown["canvas"] and areas > 1 and dots > 0 and not shown["hidden"]
+        page.screenshot(path=str(ARTIFACTS / f"picture-{width}x{height}.png"))
+        # then the map draws, fitted (assets/mapview.js), and the pictures go
+        page.wait_for_function("() => [...document.querySelectorAll('.map-picture')].every(p => p.hidden)",
+                               timeout=WAIT_MS)
+        page.wait_for_function(f"""() => {{
+            const gd = document.querySelector('{GRAPH}');
+            return gd && gd._townshipFitted === gd.layout.meta.fit.key && !gd._fullLayout.map._subplot.map.isMoving();
+        }}""", timeout=WAIT_MS)
+        drawn = page.evaluate(MAP_BOUNDS)
+        assert drawn["picture"] < drawn["drawn"], drawn  # the picture was on the screen before the map drew
+        for edge in ("left", "top", "right", "bottom"):
+            assert drawn[edge] == pytest.approx(shown[edge], abs=2.0), (edge, drawn, shown)
+        page.screenshot(path=str(ARTIFACTS / f"picture-then-map-{width}x{height}.png"))
+    finally:
+        context.close()
