@@ -111,6 +111,10 @@ def scale_colour(colorscale: Sequence[Sequence], value: float) -> str:
     return "#" + "".join(f"{round(v):02x}" for v in mixed[:3])
 
 
+def _per_point(value, n: int) -> list:
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n
+
+
 def _choropleth(frame: Frame, trace: dict) -> list[dict]:
     """An area per location with a value: filled by the colour scale, outlined as the trace says."""
     features = {str(f.get("id")): f for f in (trace.get("geojson") or {}).get("features", [])}
@@ -121,21 +125,21 @@ def _choropleth(frame: Frame, trace: dict) -> list[dict]:
     zmin = float(trace.get("zmin", min(finite, default=0.0)))
     zmax = float(trace.get("zmax", max(finite, default=1.0)))
     scale = trace.get("colorscale") or [[0, "#cccccc"], [1, "#cccccc"]]
+    locations = _seq(trace, "locations")
+    # outlines and opacity may be one for all or one per location (a chosen grid's wider line)
+    n = len(locations)
+    strokes, widths = _per_point(line.get("color", "#444444"), n), _per_point(line.get("width", 1), n)
+    alphas = _per_point(marker.get("opacity", 1), n)
     out = []
     # no locations with values: a level whose geometry comes after the page (ui/dashboard.py grids_inline)
-    for grid_id, value in zip(_seq(trace, "locations"), z, strict=False):
+    for grid_id, value, stroke, width, alpha in zip(locations, z, strokes, widths, alphas, strict=False):
         feature = features.get(str(grid_id))
         if feature is None or math.isnan(value):
             continue
         share = 0.5 if zmax <= zmin else (value - zmin) / (zmax - zmin)
         out.append({"d": _geometry_path(frame, feature["geometry"]), "fill": scale_colour(scale, share),
-                    "fill_alpha": float(marker.get("opacity", 1)), "stroke": line.get("color", "#444444"),
-                    "width": float(line.get("width", 1)), "area": 1})
+                    "fill_alpha": float(alpha), "stroke": stroke, "width": float(width), "area": 1})
     return out
-
-
-def _per_point(value, n: int) -> list:
-    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n
 
 
 def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:

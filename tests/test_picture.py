@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, drawn
 from pyproj import Transformer
 from sqlalchemy import text
 
@@ -103,6 +103,16 @@ def test_the_picture_places_the_villages_where_web_mercator_puts_them(township_c
         assert float(start[1]) == pytest.approx((mx - x0) / (x1 - x0) * width, abs=1.0), grid_id
         assert float(start[2]) == pytest.approx((y0 - my) / (y0 - y1) * height, abs=1.0), grid_id
     assert {gs.props(v)["name"] for v in villages["locations"]} == {gs.props(v)["name"] for v in gs.ids(level=2)}
+
+
+@pytest.mark.parametrize("search", ["?level=1", "?level=3", "?village=DL-03&level=3&domain=safety&grid=DL-03-02",
+                                    "?lang=en&window=all", "?measure=overdue&layers=cases"])
+def test_every_view_has_a_picture_of_the_areas_its_map_draws(township_ctx, search):
+    pictures, figure, _ = pictures_and_figure(township_ctx, search)
+    shown = sum(len(drawn(trace)) for trace in figure["data"]
+                if trace["type"] == "choroplethmap" and trace.get("visible") is True
+                and trace.get("subplot", "map") == "map" and trace["geojson"]["features"])
+    assert shown and sum(s.get("area", 0) for s in pictures["map"]["steps"]) == shown
 
 
 def test_a_chosen_village_has_no_inset_picture(township_ctx):
