@@ -23,6 +23,11 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import shapely
+
+
+#: How far (picture units: px at the laid-out size) a simplified outline may stray from the true one.
+SIMPLIFY = 0.5
 
 
 def _merc_y(lat: np.ndarray) -> np.ndarray:
@@ -51,11 +56,15 @@ class Frame:
         # MapLibre's zoom at this scale (its world is 512·2^z px wide): for the style's zoom-driven widths
         self.zoom = math.log2(self.scale * 360 / 512)
 
-    def xy(self, lon: Iterable[float], lat: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
-        """Picture coordinates of points, rounded to the unit (NaN where a coordinate is missing)."""
+    def project(self, lon: Iterable[float], lat: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Picture coordinates of points (NaN where a coordinate is missing)."""
         lon_a, lat_a = np.asarray(list(lon), dtype=float), np.asarray(list(lat), dtype=float)  # None → NaN
-        # a px at the laid-out size: finer is not seen, and costs bytes
-        return np.round((lon_a - self.left) * self.scale), np.round((self.top - _merc_y(lat_a)) * self.scale)
+        return (lon_a - self.left) * self.scale, (self.top - _merc_y(lat_a)) * self.scale
+
+    def xy(self, lon: Iterable[float], lat: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`project`, rounded to the unit: a px at the laid-out size; finer is not seen, and costs bytes."""
+        x, y = self.project(lon, lat)
+        return np.round(x), np.round(y)
 
 
 def _seq(trace: dict, key: str) -> list:
@@ -69,11 +78,19 @@ def _num(v: float) -> str:
 
 
 def _ring_path(frame: Frame, ring: Sequence[Sequence[float]]) -> str:
-    """A closed ring as SVG path data with relative moves between rounded points (short, and no drift)."""
+    """A closed ring as SVG path data with relative moves between rounded points (short, and no drift).
+
+    Simplified to :data:`SIMPLIFY` units first: a city's 2,000 village outlines hold 97,000 vertices, most of
+    them closer together than a px of the picture.
+    """
     pts = np.asarray(ring, dtype=float)
-    if len(pts) < 3:
+    if len(pts) < 4:
         return ""
-    x, y = frame.xy(pts[:, 0], pts[:, 1])
+    x, y = frame.project(pts[:, 0], pts[:, 1])
+    kept = shapely.get_coordinates(shapely.simplify(shapely.linearrings(np.column_stack([x, y])), SIMPLIFY))
+    if len(kept) < 4:
+        return ""  # smaller than a px or two: nothing to see
+    x, y = np.round(kept[:, 0]), np.round(kept[:, 1])
     dx, dy = np.diff(x), np.diff(y)
     keep = (dx != 0) | (dy != 0)
     moves = " ".join(f"{_num(a)} {_num(b)}" for a, b in zip(dx[keep], dy[keep], strict=True))
