@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import shapely
 
-
 #: How far (picture units: px at the laid-out size) a simplified outline may stray from the true one.
 SIMPLIFY = 0.5
 
