@@ -17,6 +17,9 @@
   var PAD = 14;
   /* The longest the first report waits for the map's first full draw (ms). */
   var FIRST_DRAW_MS = 4000;
+  /* The longest a picture stays: a map that never draws (no WebGL) or never rests (a raster server that hangs)
+   * must not stay hidden under an old picture (ms). */
+  var PICTURE_MS = 10000;
 
   function mapOf(gd) {
     var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
@@ -107,9 +110,33 @@
     var ctx = canvas.getContext('2d', {willReadFrequently: true});
     ctx.setTransform(k * zoom * dpr, 0, 0, k * zoom * dpr, (box.left - outer.left) * dpr, (box.top - outer.top) * dpr);
     ctx.lineJoin = 'round';
-    var areas = 0, dots = 0;
+    var painted = {};  // what it shows, by trace: areas or dots (for the benchmark and the tests)
+    function count(step, n) { painted[step.trace] = (painted[step.trace] || 0) + n; }
+    function stroke(path, colour, width, alpha, cap) {
+      ctx.globalAlpha = alpha === undefined ? 1 : alpha;
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = width / k;
+      ctx.lineCap = cap || 'butt';
+      ctx.stroke(path);
+    }
     drawing.steps.forEach(function (step) {
-      if (step.texts) {
+      if (step.background) {  // everything, margins too
+        ctx.save();
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        ctx.fillStyle = step.background;
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.restore();
+      } else if (step.areas) {  // all filled, then all outlined: no fill covers a shared border
+        var paths = step.areas.map(function (area) { return new Path2D(area.d); });
+        step.areas.forEach(function (area, i) {
+          ctx.globalAlpha = area.alpha;
+          ctx.fillStyle = area.fill;
+          ctx.fill(paths[i]);
+        });
+        step.areas.forEach(function (area, i) { stroke(paths[i], area.stroke, area.width, area.alpha); });
+        count(step, step.areas.length);
+      } else if (step.texts) {
+        ctx.globalAlpha = 1;
         ctx.font = (step.size / k) + 'px ' + FONT;
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
@@ -119,40 +146,20 @@
         step.texts.forEach(function (t) {
           var lines = String(t[2]).split('\n');
           lines.forEach(function (line, i) {
-            var y = Number(t[1]) + (i - (lines.length - 1) / 2) * 1.2 * step.size / k;
-            if (step.halo && step.halo_width) { ctx.strokeText(line, Number(t[0]), y); }
-            ctx.fillText(line, Number(t[0]), y);
+            var y = t[1] + (i - (lines.length - 1) / 2) * 1.2 * step.size / k;
+            if (step.halo && step.halo_width) { ctx.strokeText(line, t[0], y); }
+            ctx.fillText(line, t[0], y);
           });
         });
-        return;
+      } else if (step.d) {
+        stroke(new Path2D(step.d), step.stroke, step.width, step.stroke_alpha, step.cap);
+        if (step.dots) { count(step, step.dots); }
       }
-      if (!step.d) {  // the background: everything
-        ctx.save();
-        ctx.setTransform(1, 0, 0, 1, 0, 0);
-        ctx.fillStyle = step.fill;
-        ctx.fillRect(0, 0, canvas.width, canvas.height);
-        ctx.restore();
-        return;
-      }
-      var path = new Path2D(step.d);
-      if (step.fill) {
-        ctx.globalAlpha = step.fill_alpha === undefined ? 1 : step.fill_alpha;
-        ctx.fillStyle = step.fill;
-        ctx.fill(path);
-      }
-      if (step.stroke) {
-        ctx.globalAlpha = step.stroke_alpha === undefined ? 1 : step.stroke_alpha;
-        ctx.strokeStyle = step.stroke;
-        ctx.lineWidth = step.width / k;
-        ctx.lineCap = step.cap || 'butt';
-        ctx.stroke(path);
-      }
-      ctx.globalAlpha = 1;
-      areas += step.area || 0;
-      dots += step.dots || 0;
     });
+    ctx.globalAlpha = 1;
     picture.appendChild(canvas);
-    picture.setAttribute('data-painted', areas + ' ' + dots);  // what it shows: for the benchmark and the tests
+    picture.setAttribute('data-painted', JSON.stringify(painted));
+    window.setTimeout(function () { hide(picture); }, PICTURE_MS);
     // Two frames on, it is on the screen (bench/cold_load.py reads the mark); then what MapLibre will need next.
     window.requestAnimationFrame(function () {
       window.requestAnimationFrame(function () {
@@ -181,31 +188,45 @@
     var style = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map.style;
     var faces = style && typeof style === 'object' ? style['font-faces'] || {} : {};
     return Object.keys(faces).reduce(function (urls, family) {
-      return urls.concat(faces[family].map(function (face) { return face.url; }));
+      var list = Array.isArray(faces[family]) ? faces[family] : [faces[family]];
+      return urls.concat(list.map(function (face) { return face && face.url; }).filter(Boolean));
     }, []);
   }
-  /* The pictures, each hidden once its own map (`map`, the inset's `map2`) has drawn everything it was given:
-   * MapLibre's first `idle`. */
+  /* Take a picture away (and its canvas: its memory). */
+  function hide(picture) {
+    picture.hidden = true;
+    var canvas = picture.querySelector('canvas');
+    if (canvas) { canvas.remove(); }
+  }
+  /* The pictures, each hidden once its own map (`map`, the inset's `map2`) has drawn everything it was given
+   * (MapLibre's `idle`, asked for again at once in case the map was already drawn when it was first seen). */
   function unveil(gd) {
     var frame = gd.closest('.map-frame');
     var pictures = frame ? frame.querySelectorAll('.map-picture:not([hidden])') : [];
     for (var i = 0; i < pictures.length; i++) {
-      var sub = gd._fullLayout && gd._fullLayout[pictures[i].getAttribute('data-subplot')];
+      var subplot = pictures[i].getAttribute('data-subplot');
+      var sub = gd._fullLayout && gd._fullLayout[subplot];
       var map = sub && sub._subplot && sub._subplot.map;
       if (!map) { continue; }
       if (map._townshipIdle) {
-        pictures[i].hidden = true;
+        hide(pictures[i]);
       } else if (!map._townshipUnveils) {
         map._townshipUnveils = true;
-        map.once('idle', function (m, subplot) {
-          return function () {
-            performance.mark('map-drawn:' + subplot);
-            m._townshipIdle = true;
-            unveil(gd);
-          };
-        }(map, pictures[i].getAttribute('data-subplot')));
+        watch(gd, map, subplot);
       }
     }
+  }
+  /* Until `map` has drawn the figure's layers (the base map alone goes idle too, before plotly has put them in). */
+  function watch(gd, map, subplot) {
+    function drawn() {
+      if (!map.getLayersOrder().some(function (id) { return id.indexOf('plotly-trace-layer-') === 0; })) { return; }
+      map.off('idle', drawn);
+      performance.mark('map-drawn:' + subplot);  // for the tests
+      map._townshipIdle = true;
+      unveil(gd);
+    }
+    map.on('idle', drawn);
+    map.triggerRepaint();
   }
   /* Each plotly map, once: settle after every draw (a drill comes as a new figure patch). */
   function attach() {
@@ -213,8 +234,7 @@
     for (var i = 0; i < graphs.length; i++) {
       var gd = graphs[i];
       unveil(gd);
-      var frame = gd.closest('.map-frame');
-      if (mapOf(gd) && !(frame && frame.querySelector('.map-picture'))) { fetchFonts(styleFonts(gd)); }
+      if (mapOf(gd)) { fetchFonts(styleFonts(gd)); }  // where no picture asked already
       if (gd._townshipView || !gd.on || !fitOf(gd)) { continue; }
       gd._townshipView = true;
       gd.on('plotly_afterplot', (function (g) { return function () { window.setTimeout(function () { settle(g); }, 0); }; })(gd));

@@ -381,16 +381,15 @@ def _drawn(condition: str) -> str:
 
 #: Ours: MapLibre loaded with its tiles, points in the case trace, and rendered polygons and case circles.
 #: On the way it notes when the picture of the map (ui/dashboard.py map_pictures) was on the screen with its
-#: areas and case dots (``picture``: assets/mapview.js marks it two frames after painting it), when Plotly had
+#: villages and case dots (``picture``: assets/mapview.js marks it two frames after painting it), when Plotly had
 #: made the map (``plot``) and when MapLibre was first loaded (``tiles``).
 OURS_DRAWN = _drawn(f"""() => {{
     const st = window.__coldStages = window.__coldStages || {{}};
     const pic = document.querySelector('.map-picture.map[data-painted]');
     const shown = performance.getEntriesByName('map-picture:map')[0];
     if (!st.seen && pic && shown && pic.getBoundingClientRect().width > 0) {{
-        const [areas, dots] = pic.getAttribute('data-painted').split(' ').map(Number);
-        st.seen = {{areas: areas, dots: dots}};
-        if (areas && dots) st.picture = shown.startTime;
+        st.seen = JSON.parse(pic.getAttribute('data-painted'));  // areas or dots by trace
+        if (st.seen.villages && st.seen.cases) st.picture = shown.startTime;
     }}
     const gd = document.querySelector('#{ids.MAP} .js-plotly-plot');
     if (!st.plot && gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot)
@@ -410,7 +409,7 @@ OURS_DRAWN = _drawn(f"""() => {{
     const circles = map.queryRenderedFeatures({{layers: [circle]}}).length;
     return polygons > 0 && circles > 0 ? {{points: n, polygons: polygons, circles: circles, plot: st.plot,
                                           tiles: st.tiles, picture: st.picture,
-                                          picture_dots: st.seen && st.seen.dots}} : false;
+                                          picture_dots: st.seen && st.seen.cases}} : false;
 }}""")
 
 #: folium: a path per grid and per circle marker in the DOM (or, clustered, some cluster icons).
@@ -716,7 +715,7 @@ def _rows(ours: Series, ours3: Series, peers: list[Series], rss: float, data: Pe
     pictures = ", ".join("—" if ld.picture_s is None else f"{ld.picture_s:.2f}" for ld in ours.loads)
     dots = ours.loads[-1].info.get("picture_dots") if ours.drawn else None
     row(PICTURE_ROW, ours, peers[0], "picture_s", "s",
-        f"ours runs {pictures} s: the picture of the map's figure (areas, {dots or 0:,} dots, names; "
+        f"ours runs {pictures} s: the picture of the map's figure (areas, {dots or 0:,} case dots, names; "
         "layers/preview.py), painted on a canvas in the map's place until MapLibre has drawn the map (next row); "
         f"{runs(peers[0])}", peer_attr="drawn_s")
     first = (f"; first frame at {statistics.median(ld.info['rendered'] for ld in peers[1].loads) / 1000:.2f} s "

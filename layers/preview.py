@@ -25,17 +25,17 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import shapely
 
+from layers.maplabels import from_pixels, to_pixels
+
 #: How far (picture units: px at the laid-out size) a simplified outline may stray from the true one.
 SIMPLIFY = 0.5
-
-
-def _merc_y(lat: np.ndarray) -> np.ndarray:
-    """Web-Mercator y in degrees-equivalent units (x is the longitude itself), growing northwards."""
-    return np.degrees(np.log(np.tan(np.pi / 4 + np.radians(np.clip(lat, -85, 85)) / 2)))
+#: The most areas a picture draws: beyond (a city's 50,000 grids, opened on the grid level) the page has none.
+MAX_AREAS = 5_000
 
 
 class Frame:
-    """Lon/lat → picture units: ``bounds`` fitted in ``px``, a unit a px at that size.
+    """Lon/lat → picture units: ``bounds`` fitted in ``px``, a unit a px at that size (MapLibre's pixels at
+    the zoom that fits them, from their north-west corner).
 
     Parameters
     ----------
@@ -47,18 +47,17 @@ class Frame:
 
     def __init__(self, bounds: Sequence[float], px: tuple[int, int]) -> None:
         west, south, east, north = (float(v) for v in bounds)
-        top, bottom = (float(v) for v in _merc_y(np.array([north, south])))
-        span_x, span_y = max(east - west, 1e-9), max(top - bottom, 1e-9)
-        self.scale = min(px[0] / span_x, px[1] / span_y)  # units per degree
-        self.width, self.height = span_x * self.scale, span_y * self.scale
-        self.left, self.top = west, top
-        # MapLibre's zoom at this scale (its world is 512·2^z px wide): for the style's zoom-driven widths
-        self.zoom = math.log2(self.scale * 360 / 512)
+        (x0, x1), (y0, y1) = to_pixels(np.array([west, east]), np.array([north, south]), 0)
+        span_x, span_y = max(float(x1 - x0), 1e-12), max(float(y1 - y0), 1e-12)
+        self.zoom = math.log2(min(px[0] / span_x, px[1] / span_y))
+        self.width, self.height = span_x * 2 ** self.zoom, span_y * 2 ** self.zoom
+        self.origin = (float(x0) * 2 ** self.zoom, float(y0) * 2 ** self.zoom)
 
     def project(self, lon: Iterable[float], lat: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
         """Picture coordinates of points (NaN where a coordinate is missing)."""
         lon_a, lat_a = np.asarray(list(lon), dtype=float), np.asarray(list(lat), dtype=float)  # None → NaN
-        return (lon_a - self.left) * self.scale, (self.top - _merc_y(lat_a)) * self.scale
+        x, y = to_pixels(lon_a, lat_a, self.zoom)
+        return x - self.origin[0], y - self.origin[1]
 
     def xy(self, lon: Iterable[float], lat: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`project`, rounded to the unit: a px at the laid-out size; finer is not seen, and costs bytes."""
@@ -87,8 +86,6 @@ def _ring_path(frame: Frame, ring: Sequence[Sequence[float]]) -> str:
         return ""
     x, y = frame.project(pts[:, 0], pts[:, 1])
     kept = shapely.get_coordinates(shapely.simplify(shapely.linearrings(np.column_stack([x, y])), SIMPLIFY))
-    if len(kept) < 4:
-        return ""  # smaller than a px or two: nothing to see
     x, y = np.round(kept[:, 0]), np.round(kept[:, 1])
     dx, dy = np.diff(x), np.diff(y)
     keep = (dx != 0) | (dy != 0)
@@ -132,7 +129,12 @@ def _per_point(value, n: int) -> list:
 
 
 def _choropleth(frame: Frame, trace: dict) -> list[dict]:
-    """An area per location with a value: filled by the colour scale, outlined as the trace says."""
+    """The areas of the locations with a value, filled by the colour scale and outlined as the trace says.
+
+    One step for the trace: MapLibre draws all of a trace's fills, then all of its outlines, so that no
+    neighbour's fill covers a shared border (or a chosen grid's wider line). plotly's ``marker.opacity``
+    is the outlines' too.
+    """
     features = {str(f.get("id")): f for f in (trace.get("geojson") or {}).get("features", [])}
     marker = trace.get("marker") or {}
     line = marker.get("line") or {}
@@ -146,16 +148,17 @@ def _choropleth(frame: Frame, trace: dict) -> list[dict]:
     n = len(locations)
     strokes, widths = _per_point(line.get("color", "#444444"), n), _per_point(line.get("width", 1), n)
     alphas = _per_point(marker.get("opacity", 1), n)
-    out = []
+    areas = []
     # no locations with values: a level whose geometry comes after the page (ui/dashboard.py grids_inline)
     for grid_id, value, stroke, width, alpha in zip(locations, z, strokes, widths, alphas, strict=False):
         feature = features.get(str(grid_id))
-        if feature is None or math.isnan(value):
+        path = _geometry_path(frame, feature.get("geometry") or {}) if feature else ""
+        if not path or math.isnan(value):
             continue
         share = 0.5 if zmax <= zmin else (value - zmin) / (zmax - zmin)
-        out.append({"d": _geometry_path(frame, feature["geometry"]), "fill": scale_colour(scale, share),
-                    "fill_alpha": float(alpha), "stroke": stroke, "width": float(width), "area": 1})
-    return out
+        areas.append({"d": path, "fill": scale_colour(scale, share), "stroke": stroke, "width": float(width),
+                      "alpha": float(alpha)})
+    return [{"areas": areas}] if areas else []
 
 
 def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:
@@ -168,6 +171,8 @@ def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:
                                       _per_point(marker.get("size", 6), len(x)), strict=True):
         if not (math.isnan(px_) or math.isnan(py_) or colour is None):
             groups.setdefault((str(colour), float(size)), []).append((py_, px_))
+    opacity = marker.get("opacity", 1)
+    opacity = float(opacity) if isinstance(opacity, (int, float)) else 1.0  # per point: drawn opaque
     out = []
     for (colour, size), dots in groups.items():
         dots.sort()
@@ -176,7 +181,7 @@ def _markers(x: np.ndarray, y: np.ndarray, marker: dict) -> list[dict]:
             moves.append(f"m{_num(dot[1] - last[1])} {_num(dot[0] - last[0])}h0")
             last = dot
         out.append({"d": "".join(moves), "stroke": colour, "width": size, "cap": "round",
-                    "stroke_alpha": float(marker.get("opacity", 1)), "dots": len(dots)})
+                    "stroke_alpha": opacity, "dots": len(dots)})
     return out
 
 
@@ -194,7 +199,7 @@ def _lines(x: np.ndarray, y: np.ndarray, colour: str, width: float) -> list[dict
 
 def _texts(x: np.ndarray, y: np.ndarray, texts: Sequence, font: dict, halo: dict) -> list[dict]:
     """Texts centred on their points (a two-line name's lines under each other), with a halo."""
-    placed = [[_num(px_), _num(py_), str(text).replace("<br>", "\n")]
+    placed = [[float(px_), float(py_), str(text).replace("<br>", "\n")]
               for px_, py_, text in zip(x, y, texts, strict=True) if not (math.isnan(px_) or math.isnan(py_)) and text]
     if not placed:
         return []
@@ -248,7 +253,7 @@ def _style(frame: Frame, style: dict) -> list[dict]:
     for layer in style.get("layers", []):
         paint, kind = layer.get("paint") or {}, layer.get("type")
         if kind == "background":
-            out.append({"fill": paint.get("background-color", "#ffffff")})
+            out.append({"background": paint.get("background-color", "#ffffff")})
             continue
         source = (style.get("sources") or {}).get(layer.get("source"), {})
         data = source.get("data") if isinstance(source.get("data"), dict) else {}
@@ -285,34 +290,33 @@ def figure_picture(figure: dict, bounds: Sequence[float], px: tuple[int, int], s
     Returns
     -------
     dict
-        ``size``: the bounds' width and height in units; ``steps``: what to draw, in order: a fill of
-        everything (``fill`` alone), SVG path data ``d`` filled (``fill``, ``fill_alpha``) and/or stroked
-        (``stroke``, ``width`` px, ``stroke_alpha``, ``cap``), or ``texts`` ([x, y, text], ``size`` px,
-        ``fill``, ``halo``, ``halo_width`` px). An area's step has ``area``, a dots step its ``dots``.
-        ``fonts``: the style's font files, which the map will need next.
+        ``size``: the bounds' width and height in units; ``fonts``: the style's font files, which the map
+        will need next; ``steps``: what to draw, in order, each named by its ``trace`` ("" for the style's):
+        ``background`` (a colour for everything); ``areas`` (SVG path data ``d``, ``fill``, outline
+        ``stroke`` and ``width`` px, ``alpha`` for both: all filled, then all outlined); a path ``d``
+        stroked (``stroke``, ``width`` px, ``stroke_alpha``, ``cap``; round dots carry their count,
+        ``dots``); or ``texts`` ([x, y, text], ``size`` px, ``fill``, ``halo``, ``halo_width`` px).
     """
     frame = Frame(bounds, px)
     style = (figure.get("layout", {}).get(subplot) or {}).get("style") or {}
-    steps = _style(frame, style)
+    steps = [{**step, "trace": ""} for step in _style(frame, style)]
     for trace in figure.get("data", []):
-        if trace.get("visible", True) is not True or trace.get("subplot", "map") != subplot:
+        if trace.get("visible", True) in (False, "legendonly") or trace.get("subplot", "map") != subplot:
             continue
-        if trace.get("type") == "choroplethmap":
-            steps += _choropleth(frame, trace)
-        elif trace.get("type") == "scattermap":
-            steps += _scatter(frame, trace)
+        made = _choropleth(frame, trace) if trace.get("type") == "choroplethmap" else \
+            _scatter(frame, trace) if trace.get("type") == "scattermap" else []
+        steps += [{**step, "trace": trace.get("name", "")} for step in made]
     fonts = [face["url"] for faces in style.get("font-faces", {}).values() for face in faces]
     return {"size": [round(frame.width, 2), round(frame.height, 2)], "steps": steps, "fonts": fonts}
 
 
+def area_count(picture: dict) -> int:
+    """How many areas ``picture`` draws (:data:`MAX_AREAS` bounds what a page carries)."""
+    return sum(len(step.get("areas", [])) for step in picture["steps"])
+
+
 def view_bounds(center: dict, zoom: float, px: tuple[int, int]) -> tuple[float, float, float, float]:
     """West, south, east, north of what a MapLibre map of ``px`` shows at ``center`` and ``zoom``."""
-    per_degree = 512 * 2 ** zoom / 360  # px per degree of longitude (and of Mercator y)
-    half_x, half_y = px[0] / 2 / per_degree, px[1] / 2 / per_degree
-    mid = float(_merc_y(np.array([float(center["lat"])]))[0])
-
-    def lat(y: float) -> float:
-        return math.degrees(2 * math.atan(math.exp(math.radians(y))) - math.pi / 2)
-
-    lon = float(center["lon"])
-    return lon - half_x, lat(mid - half_y), lon + half_x, lat(mid + half_y)
+    cx, cy = to_pixels(np.array([float(center["lon"])]), np.array([float(center["lat"])]), zoom)
+    lon, lat = from_pixels(cx[0] + np.array([-px[0], px[0]]) / 2, cy[0] + np.array([px[1], -px[1]]) / 2, zoom)
+    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])

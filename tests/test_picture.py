@@ -6,8 +6,9 @@ assets/mapview.js) in the map's place as soon as the page is in, and takes it aw
 - What it holds, from a page rendered on a real store: the town and every village as an area, a dot per case
   the map draws (as many as the store's default view has, up to the map's cap: counted in SQL), the map's names,
   the villages placed where Web Mercator puts them (pyproj), and none of the hover texts (no officer's name).
-- In a real Chromium at 1920×1080, 3840×2160 and on a 390×844 touch phone: it is on the screen before the map
-  has drawn, its town lies where MapLibre then draws the town (within 2 px), and it is gone once the map drew.
+- In a real Chromium at 1920×1080 (device pixel ratio 1 and 2), 3840×2160 and on a 390×844 touch phone: it is on
+  the screen before the map has drawn, painted where its box is, its town lies where MapLibre then draws the town
+  (within 2 px), and it goes only once its map has drawn the figure's features.
 """
 from __future__ import annotations
 
@@ -60,23 +61,28 @@ def _as_dt(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+def areas(steps: list[dict], trace: str) -> list[dict]:
+    return [area for s in steps if s.get("trace") == trace for area in s.get("areas", [])]
+
+
 def test_the_picture_holds_the_towns_areas_its_cases_and_names_and_no_hover_text(township_ctx):
     gs = township_ctx.township.gridset
     pictures, figure, sent = pictures_and_figure(township_ctx, "")
     assert set(pictures) == {"map", "map2"}  # the whole town: the communities' inset is shown
     steps = pictures["map"]["steps"]
     # the town and each of its villages and communities, as an area
-    assert sum(s.get("area", 0) for s in steps) == 1 + len(gs.ids(level=2))
+    assert len(areas(steps, "town")) == 1 and len(areas(steps, "villages")) == len(gs.ids(level=2))
     # a dot per case the map draws: every case of the default view, or the cap's most urgent
-    case_dots = sum(s["dots"] for s in steps
-                    if s.get("dots") and s["stroke"] in CASE_STATUS_COLORS.values() and s["width"] == CASE_SIZE)
-    assert case_dots == min(MAX_CASE_POINTS, default_view_cases(township_ctx.township.engine))
-    # the map's names, as the figure places them
-    names = [t[2] for s in steps if "texts" in s for t in s["texts"]]
+    case_steps = [s for s in steps if s["trace"] == "cases"]
+    assert {s["stroke"] for s in case_steps} <= set(CASE_STATUS_COLORS.values())
+    assert {s["width"] for s in case_steps} == {CASE_SIZE}
+    assert sum(s["dots"] for s in case_steps) == min(MAX_CASE_POINTS, default_view_cases(township_ctx.township.engine))
+    # the map's names, as the figure places them: every village's (a community's may be in the inset only)
+    names = [t[2] for s in steps if s["trace"] == "labels" for t in s["texts"]]
     labels = [str(x).replace("<br>", "\n") for x in figure["data"][LABELS]["text"] if x]
-    assert labels and set(labels) <= set(names)
-    villages = {gs.props(v)["name"] for v in gs.ids(level=2)}
-    assert len(villages & set(names)) >= len(villages) - 3  # communities may be named in the inset only
+    assert labels and sorted(labels) == sorted(names)
+    villages = {gs.props(v)["name"] for v in gs.ids(level=2) if gs.props(v).get("kind") != "community"}
+    assert villages and villages <= set(names)
     # none of the hover texts: no officer's name (the villages' hover) and no case's hover line
     officers = {str(row[1]) for row in figure["data"][VILLAGES]["customdata"] if row[1]}
     assert officers and not any(name in sent for name in officers)
@@ -107,10 +113,9 @@ def test_the_picture_places_the_villages_where_web_mercator_puts_them(township_c
     (x0, x1), (y0, y1) = merc.transform([west, east], [north, south])
     width, height = pictures["map"]["size"]
     assert width / height == pytest.approx((x1 - x0) / (y0 - y1), rel=1e-3)
-    areas = [s for s in pictures["map"]["steps"] if s.get("area")]
     villages = figure["data"][VILLAGES]
     features = {f["id"]: f for f in villages["geojson"]["features"]}
-    for step, grid_id in zip(areas[1:], villages["locations"], strict=True):
+    for step, grid_id in zip(areas(pictures["map"]["steps"], "villages"), villages["locations"], strict=True):
         geometry = features[grid_id]["geometry"]
         rings = [geometry["coordinates"][0]] if geometry["type"] == "Polygon" else \
             [polygon[0] for polygon in geometry["coordinates"]]
@@ -126,25 +131,30 @@ def test_the_picture_places_the_villages_where_web_mercator_puts_them(township_c
                                     "?lang=en&window=all", "?measure=overdue&layers=cases"])
 def test_every_view_has_a_picture_of_the_areas_its_map_draws(township_ctx, search):
     pictures, figure, _ = pictures_and_figure(township_ctx, search)
-    shown = sum(len(drawn(trace)) for trace in figure["data"]
-                if trace["type"] == "choroplethmap" and trace.get("visible") is True
-                and trace.get("subplot", "map") == "map" and trace["geojson"]["features"])
-    assert shown and sum(s.get("area", 0) for s in pictures["map"]["steps"]) == shown
+    for trace in figure["data"]:
+        if trace["type"] == "choroplethmap" and trace.get("subplot", "map") == "map":
+            shown = drawn(trace) if trace.get("visible") and trace["geojson"]["features"] else []
+            assert len(areas(pictures["map"]["steps"], trace["name"])) == len(shown), trace["name"]
+    assert areas(pictures["map"]["steps"], "town")
 
 
 def test_a_chosen_village_has_no_inset_picture(township_ctx):
     pictures, figure, _ = pictures_and_figure(township_ctx, "?village=DL-03")
     assert set(pictures) == {"map"}
-    assert sum(s.get("area", 0) for s in pictures["map"]["steps"]) > 0
+    assert len(areas(pictures["map"]["steps"], "town")) == 1
 
 
 #: The picture's inner box (where the fitted bounds go) when it was painted, and the marks of the picture and
 #: the map, in ms since navigation; then, after the map drew, where MapLibre projects the fitted bounds.
 PICTURE_BOX = """() => {
     const pic = document.querySelector('.map-picture.map');
-    const r = pic.firstElementChild.getBoundingClientRect();
-    return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, painted: pic.getAttribute('data-painted'),
-            canvas: !!pic.querySelector('canvas'), hidden: pic.hidden};
+    const r = pic.firstElementChild.getBoundingClientRect(), o = pic.getBoundingClientRect();
+    const canvas = pic.querySelector('canvas'), ctx = canvas.getContext('2d', {willReadFrequently: true});
+    const rgb = (x, y) => Array.from(ctx.getImageData(Math.round((x - o.left) / o.width * canvas.width),
+                                                      Math.round((y - o.top) / o.height * canvas.height), 1, 1).data);
+    return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, painted: JSON.parse(pic.dataset.painted),
+            hidden: pic.hidden, corner: rgb(o.left + 2, o.bottom - 3), middle: rgb((r.left + r.right) / 2,
+            (r.top + r.bottom) / 2), land: JSON.parse(pic.dataset.picture).steps[0].background};
 }"""
 MAP_BOUNDS = f"""() => {{
     const gd = document.querySelector('{GRAPH}');
@@ -159,19 +169,40 @@ MAP_BOUNDS = f"""() => {{
 }}"""
 
 
-@pytest.mark.parametrize("width,height,phone", [(1920, 1080, False), (3840, 2160, False), (390, 844, True)])
-def test_the_picture_shows_first_where_the_map_then_draws_the_town_and_goes(server, browser, width, height, phone):
-    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+#: When a picture goes, how many of the figure's features its map has drawn (by subplot).
+HIDDEN_WITH = f"""new MutationObserver(changes => {{
+    for (const change of changes) {{
+        const pic = change.target;
+        if (!pic.classList.contains('map-picture') || !pic.hidden || pic.dataset.gone) continue;
+        pic.dataset.gone = '1';
+        const sub = document.querySelector('{GRAPH}')._fullLayout[pic.dataset.subplot];
+        const map = sub && sub._subplot && sub._subplot.map;
+        const layers = map ? map.getLayersOrder().filter(id => id.startsWith('plotly-trace-layer-')) : [];
+        (window.__hiddenWith = window.__hiddenWith || {{}})[pic.dataset.subplot] =
+            layers.length ? map.queryRenderedFeatures({{layers: layers}}).length : 0;
+    }}
+}}).observe(document, {{attributes: true, attributeFilter: ['hidden'], subtree: true}});"""
+
+
+@pytest.mark.parametrize("width,height,phone,dpr", [(1920, 1080, False, 1), (1920, 1080, False, 2),
+                                                    (3840, 2160, False, 1), (390, 844, True, 3)])
+def test_the_picture_shows_first_where_the_map_then_draws_the_town_and_goes(server, browser, width, height, phone,
+                                                                           dpr):
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=dpr,
                                   locale="zh-CN", is_mobile=phone, has_touch=phone)
+    context.add_init_script(HIDDEN_WITH)
     page = context.new_page()
     try:
         page.goto(server.url + "/")
         page.wait_for_selector(".map-picture.map[data-painted]", state="attached", timeout=WAIT_MS)
         shown = page.evaluate(PICTURE_BOX)
-        areas, dots = (int(n) for n in shown["painted"].split())
-        assert shown["canvas"] and areas > 1 and dots > 0 and not shown["hidden"]
-        page.screenshot(path=str(ARTIFACTS / f"picture-{width}x{height}.png"))
+        assert shown["painted"]["villages"] > 1 and shown["painted"]["cases"] > 0 and not shown["hidden"]
+        # painted where its box is: the town in the middle of it, bare land in the plot area's corner
+        land = [int(shown["land"][i:i + 2], 16) for i in (1, 3, 5)] + [255]
+        assert shown["corner"] == land and shown["middle"] != land, shown
+        page.screenshot(path=str(ARTIFACTS / f"picture-{width}x{height}@{dpr}.png"))
         # then the map draws, fitted (assets/mapview.js), and the pictures go
+        page.wait_for_function("() => performance.getEntriesByName('map-drawn:map').length > 0", timeout=WAIT_MS)
         page.wait_for_function("() => [...document.querySelectorAll('.map-picture')].every(p => p.hidden)",
                                timeout=WAIT_MS)
         page.wait_for_function(f"""() => {{
@@ -180,8 +211,10 @@ def test_the_picture_shows_first_where_the_map_then_draws_the_town_and_goes(serv
         }}""", timeout=WAIT_MS)
         drawn = page.evaluate(MAP_BOUNDS)
         assert drawn["picture"] < drawn["drawn"], drawn  # the picture was on the screen before the map drew
+        hidden_with = page.evaluate("window.__hiddenWith")
+        assert hidden_with["map"] > 0 and hidden_with["map2"] > 0, hidden_with  # gone once the figure was drawn
         for edge in ("left", "top", "right", "bottom"):
             assert drawn[edge] == pytest.approx(shown[edge], abs=2.0), (edge, drawn, shown)
-        page.screenshot(path=str(ARTIFACTS / f"picture-then-map-{width}x{height}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"picture-then-map-{width}x{height}@{dpr}.png"))
     finally:
         context.close()

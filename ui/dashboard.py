@@ -26,7 +26,7 @@ from layers.mapfig import (
     map_note,
     map_updates,
 )
-from layers.preview import figure_picture, view_bounds
+from layers.preview import MAX_AREAS, area_count, figure_picture, view_bounds
 from layers.text import dropdown_labels, grid_locale, t
 from township.config import Settings
 from township.domain.filters import LAYERS, MEASURES, WINDOWS, FilterState
@@ -169,6 +169,7 @@ def map_pictures(fig: dict, lang: str) -> list[html.Div]:
     its own map has drawn. The map's is fitted as mapview.js fits the map (its ``meta.fit`` bounds, 14 px
     round them, clear of the inset; its inner box is where they go); the inset's, when shown, sits in the
     inset's place at the inset's own zoom (a box of ``INSET_PX``, as MapLibre draws it whatever its size).
+    None when the map has more than ``MAX_AREAS`` areas.
     """
     layout = fig["layout"]
     inset = layout.get("map2") or {}
@@ -184,8 +185,10 @@ def map_pictures(fig: dict, lang: str) -> list[html.Div]:
                                         "data-picture": json.dumps(drawing, separators=(",", ":"),
                                                                    ensure_ascii=False)})
 
-    pictures = [picture("map", figure_picture(fig, layout["meta"]["fit"]["bounds"], DESK_MAP_PX),
-                        {"--inset": f"{1 - x0 if shown else 0}"})]
+    main = figure_picture(fig, layout["meta"]["fit"]["bounds"], DESK_MAP_PX)
+    if area_count(main) > MAX_AREAS:  # a city opened on its grids: megabytes more, and MapLibre's job anyway
+        return []
+    pictures = [picture("map", main, {"--inset": f"{1 - x0 if shown else 0}"})]
     if shown:
         box = view_bounds(inset["center"], inset["zoom"], INSET_PX)
         pictures.append(picture("map2", figure_picture(fig, box, INSET_PX, "map2"),
