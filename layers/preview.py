@@ -300,9 +300,7 @@ def figure_picture(figure: dict, bounds: Sequence[float], px: tuple[int, int], s
     frame = Frame(bounds, px)
     style = (figure.get("layout", {}).get(subplot) or {}).get("style") or {}
     steps = [{**step, "trace": ""} for step in _style(frame, style)]
-    for trace in figure.get("data", []):
-        if trace.get("visible", True) in (False, "legendonly") or trace.get("subplot", "map") != subplot:
-            continue
+    for trace in _drawn_traces(figure, subplot):
         made = _choropleth(frame, trace) if trace.get("type") == "choroplethmap" else \
             _scatter(frame, trace) if trace.get("type") == "scattermap" else []
         steps += [{**step, "trace": trace.get("name", "")} for step in made]
@@ -310,9 +308,16 @@ def figure_picture(figure: dict, bounds: Sequence[float], px: tuple[int, int], s
     return {"size": [round(frame.width, 2), round(frame.height, 2)], "steps": steps, "fonts": fonts}
 
 
-def area_count(picture: dict) -> int:
-    """How many areas ``picture`` draws (:data:`MAX_AREAS` bounds what a page carries)."""
-    return sum(len(step.get("areas", [])) for step in picture["steps"])
+def _drawn_traces(figure: dict, subplot: str) -> list[dict]:
+    return [trace for trace in figure.get("data", [])
+            if trace.get("visible", True) not in (False, "legendonly") and trace.get("subplot", "map") == subplot]
+
+
+def area_count(figure: dict, subplot: str = "map") -> int:
+    """How many areas the picture of ``figure`` would draw at most (its shown traces' locations with geometry),
+    counted before it is made: :data:`MAX_AREAS` bounds what a page carries."""
+    return sum(len(_seq(trace, "locations")) for trace in _drawn_traces(figure, subplot)
+               if trace.get("type") == "choroplethmap" and (trace.get("geojson") or {}).get("features"))
 
 
 def view_bounds(center: dict, zoom: float, px: tuple[int, int]) -> tuple[float, float, float, float]:

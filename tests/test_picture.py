@@ -138,6 +138,16 @@ def test_every_view_has_a_picture_of_the_areas_its_map_draws(township_ctx, searc
     assert areas(pictures["map"]["steps"], "town")
 
 
+def test_a_map_of_more_areas_than_the_limit_has_no_picture(township_ctx, monkeypatch):
+    from ui import dashboard
+
+    shown = 1 + len(township_ctx.township.gridset.ids(level=2))  # the town and its villages
+    monkeypatch.setattr(dashboard, "MAX_AREAS", shown)
+    assert set(pictures_and_figure(township_ctx, "")[0]) == {"map", "map2"}
+    monkeypatch.setattr(dashboard, "MAX_AREAS", shown - 1)
+    assert pictures_and_figure(township_ctx, "")[0] == {}
+
+
 def test_a_chosen_village_has_no_inset_picture(township_ctx):
     pictures, figure, _ = pictures_and_figure(township_ctx, "?village=DL-03")
     assert set(pictures) == {"map"}

@@ -185,10 +185,10 @@ def map_pictures(fig: dict, lang: str) -> list[html.Div]:
                                         "data-picture": json.dumps(drawing, separators=(",", ":"),
                                                                    ensure_ascii=False)})
 
-    main = figure_picture(fig, layout["meta"]["fit"]["bounds"], DESK_MAP_PX)
-    if area_count(main) > MAX_AREAS:  # a city opened on its grids: megabytes more, and MapLibre's job anyway
+    if area_count(fig) > MAX_AREAS:  # a city opened on its grids: megabytes more, and MapLibre's job anyway
         return []
-    pictures = [picture("map", main, {"--inset": f"{1 - x0 if shown else 0}"})]
+    pictures = [picture("map", figure_picture(fig, layout["meta"]["fit"]["bounds"], DESK_MAP_PX),
+                        {"--inset": f"{1 - x0 if shown else 0}"})]
     if shown:
         box = view_bounds(inset["center"], inset["zoom"], INSET_PX)
         pictures.append(picture("map2", figure_picture(fig, box, INSET_PX, "map2"),
