@@ -12,6 +12,7 @@ import logging
 import queue
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import brotli
@@ -208,25 +209,18 @@ class StaticCompressor:
 def precompress_static(app: Dash) -> StaticCompressor:
     """Serve static scripts and styles brotli-compressed at `STATIC_BR_QUALITY` (`StaticCompressor`).
 
-    Runs before Flask-Compress's own hook (registered after it, so called
-    first), which leaves a response that already has a Content-Encoding alone.
+    Registered after Flask-Compress (`answer_brotli`).
     """
     compressor = StaticCompressor(STATIC_CACHE)
 
-    @app.server.after_request
-    def compress_static(response: Response) -> Response:
-        if (request.method != "GET" or response.status_code != 200 or not request.path.startswith(STATIC_PREFIXES)
-                or response.mimetype not in STATIC_TYPES or "Content-Encoding" in response.headers
-                or "br" not in request.headers.get("Accept-Encoding", "")):
-            return response
+    def static_body(response: Response) -> bytes | None:
+        if (request.method != "GET" or not request.path.startswith(STATIC_PREFIXES)
+                or response.mimetype not in STATIC_TYPES):
+            return None
         response.direct_passthrough = False
-        body = compressor.get(response.get_data())
-        if body is not None:
-            response.set_data(body)
-            response.headers["Content-Encoding"] = "br"
-            response.vary.add("Accept-Encoding")
-        return response
+        return compressor.get(response.get_data())
 
+    answer_brotli(app, static_body)
     return compressor
 
 
@@ -259,27 +253,38 @@ def refuse_unknown_callbacks(app: Dash) -> None:
         return Response(f"no callback for output {output!r}: reload the page", 400, mimetype="text/plain")
 
 
-def compress_page(app: Dash) -> None:
-    """Brotli at `PAGE_BR_QUALITY` for the page callback's answer, when the browser takes brotli.
+def answer_brotli(app: Dash, brotli_body: Callable[[Response], bytes | None]) -> None:
+    """Answer in brotli where the browser takes it: ``brotli_body`` gives a successful response's compressed
+    body, or None for a response it leaves as it is.
 
-    Runs before Flask-Compress's own hook (registered after it, so called first), which leaves a response
-    that already has a Content-Encoding alone.
+    Registered after Flask-Compress, the hook runs before Flask-Compress's own, which leaves a response that
+    already has a Content-Encoding alone.
     """
-    page = f"{ids.PAGE}.children"
-
     @app.server.after_request
     def compress(response: Response) -> Response:
-        if (request.path != "/_dash-update-component" or response.status_code != 200
-                or "Content-Encoding" in response.headers or "br" not in request.headers.get("Accept-Encoding", "")):
+        if (response.status_code != 200 or "Content-Encoding" in response.headers
+                or "br" not in request.headers.get("Accept-Encoding", "")):
             return response
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or body.get("output") != page:
-            return response
-        response.direct_passthrough = False
-        response.set_data(brotli.compress(response.get_data(), quality=PAGE_BR_QUALITY))
-        response.headers["Content-Encoding"] = "br"
-        response.vary.add("Accept-Encoding")
+        body = brotli_body(response)
+        if body is not None:
+            response.set_data(body)
+            response.headers["Content-Encoding"] = "br"
+            response.vary.add("Accept-Encoding")
         return response
+
+
+def compress_page(app: Dash) -> None:
+    """Brotli at `PAGE_BR_QUALITY` for the page callback's answer (`answer_brotli`, after Flask-Compress)."""
+    page = f"{ids.PAGE}.children"
+
+    def page_body(response: Response) -> bytes | None:
+        asked = request.get_json(silent=True) if request.path == "/_dash-update-component" else None
+        if not isinstance(asked, dict) or asked.get("output") != page:
+            return None
+        response.direct_passthrough = False
+        return brotli.compress(response.get_data(), quality=PAGE_BR_QUALITY)
+
+    answer_brotli(app, page_body)
 
 
 def follow_grids(app: Dash, app_ctx: AppContext) -> None:

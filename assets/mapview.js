@@ -46,18 +46,13 @@
     map.jumpTo({center: cam.center, zoom: cam.zoom}, {originalEvent: {type: 'fit'}});
   }
   function report(gd, map) {
-    // Not before the map's first full draw (or FIRST_DRAW_MS, if it never rests): the names that follow make
+    // Not before the map's first full draw (whenDrawn; or FIRST_DRAW_MS, if it never rests): the names that follow make
     // plotly set every source's data anew, and MapLibre would start its first drawing over.
-    if (!map._townshipDrawn) {
+    if (!map._townshipDrawn && !map._townshipWaited) {
       if (!map._townshipWaits) {
         map._townshipWaits = true;
-        var drawn = function () {
-          if (map._townshipDrawn) { return; }
-          map._townshipDrawn = true;
-          report(gd, map);
-        };
-        map.once('idle', drawn);
-        window.setTimeout(drawn, FIRST_DRAW_MS);
+        whenDrawn(map, function () { report(gd, map); });
+        window.setTimeout(function () { map._townshipWaited = true; report(gd, map); }, FIRST_DRAW_MS);
       }
       return;
     }
@@ -198,8 +193,22 @@
     var canvas = picture.querySelector('canvas');
     if (canvas) { canvas.remove(); }
   }
-  /* The pictures, each hidden once its own map (`map`, the inset's `map2`) has drawn everything it was given
-   * (MapLibre's `idle`, asked for again at once in case the map was already drawn when it was first seen). */
+  /* Calls `then` once `map` has drawn the figure it was given: its first `idle` with plotly's layers in (the base
+   * map alone goes idle before plotly has put them in), asked for again at once in case it had drawn already. */
+  function whenDrawn(map, then) {
+    if (map._townshipDrawn) { then(); return; }
+    if (map._townshipThen) { map._townshipThen.push(then); return; }
+    map._townshipThen = [then];
+    function drawn() {
+      if (!map.getLayersOrder().some(function (id) { return id.indexOf('plotly-trace-layer-') === 0; })) { return; }
+      map.off('idle', drawn);
+      map._townshipDrawn = true;
+      map._townshipThen.forEach(function (f) { f(); });
+    }
+    map.on('idle', drawn);
+    map.triggerRepaint();
+  }
+  /* The pictures, each hidden once its own map (`map`, the inset's `map2`) has drawn (whenDrawn). */
   function unveil(gd) {
     var frame = gd.closest('.map-frame');
     var pictures = frame ? frame.querySelectorAll('.map-picture:not([hidden])') : [];
@@ -208,7 +217,7 @@
       var sub = gd._fullLayout && gd._fullLayout[subplot];
       var map = sub && sub._subplot && sub._subplot.map;
       if (!map) { continue; }
-      if (map._townshipIdle) {
+      if (map._townshipDrawn) {
         hide(pictures[i]);
       } else if (!map._townshipUnveils) {
         map._townshipUnveils = true;
@@ -216,17 +225,11 @@
       }
     }
   }
-  /* Until `map` has drawn the figure's layers (the base map alone goes idle too, before plotly has put them in). */
   function watch(gd, map, subplot) {
-    function drawn() {
-      if (!map.getLayersOrder().some(function (id) { return id.indexOf('plotly-trace-layer-') === 0; })) { return; }
-      map.off('idle', drawn);
+    whenDrawn(map, function () {
       performance.mark('map-drawn:' + subplot);  // for the tests
-      map._townshipIdle = true;
       unveil(gd);
-    }
-    map.on('idle', drawn);
-    map.triggerRepaint();
+    });
   }
   /* Each plotly map, once: settle after every draw (a drill comes as a new figure patch). */
   function attach() {

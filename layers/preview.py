@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import shapely
+from plotly.colors import sample_colorscale
 
 from layers.maplabels import from_pixels, to_pixels
 
@@ -99,31 +100,6 @@ def _geometry_path(frame: Frame, geometry: dict) -> str:
     return "".join(_ring_path(frame, ring) for polygon in polygons for ring in polygon)
 
 
-def _rgb(colour: str) -> tuple[float, ...]:
-    """An ``#rrggbb`` or ``rgb(a)(…)`` colour as numbers (alpha last, 1 when not given)."""
-    c = colour.strip()
-    if c.startswith("#"):
-        h = c[1:]
-        if len(h) == 3:
-            h = "".join(ch * 2 for ch in h)
-        return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 1.0
-    parts = [float(p) for p in c[c.index("(") + 1:c.rindex(")")].split(",")]
-    return (*parts[:3], parts[3] if len(parts) > 3 else 1.0)
-
-
-def scale_colour(colorscale: Sequence[Sequence], value: float) -> str:
-    """The colour at ``value`` (0–1) of a plotly colour scale, mixed linearly between its stops."""
-    value = min(max(value, 0.0), 1.0)
-    stops = [(float(s), _rgb(str(c))) for s, c in colorscale]
-    mixed = stops[-1][1]
-    for (s0, c0), (s1, c1) in zip(stops, stops[1:], strict=False):
-        if value <= s1:
-            w = 0.0 if s1 == s0 else (value - s0) / (s1 - s0)
-            mixed = tuple(a + (b - a) * w for a, b in zip(c0, c1, strict=True))
-            break
-    return "#" + "".join(f"{round(v):02x}" for v in mixed[:3])
-
-
 def _per_point(value, n: int) -> list:
     return list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n
 
@@ -148,16 +124,17 @@ def _choropleth(frame: Frame, trace: dict) -> list[dict]:
     n = len(locations)
     strokes, widths = _per_point(line.get("color", "#444444"), n), _per_point(line.get("width", 1), n)
     alphas = _per_point(marker.get("opacity", 1), n)
+    # where on the colour scale each value lies (0–1), mixed as plotly mixes it
+    shares = [0.5 if zmax <= zmin or math.isnan(v) else min(max((v - zmin) / (zmax - zmin), 0.0), 1.0) for v in z]
+    fills = sample_colorscale(scale, shares) if shares else []
     areas = []
     # no locations with values: a level whose geometry comes after the page (ui/dashboard.py grids_inline)
-    for grid_id, value, stroke, width, alpha in zip(locations, z, strokes, widths, alphas, strict=False):
+    for grid_id, value, fill, stroke, width, alpha in zip(locations, z, fills, strokes, widths, alphas, strict=False):
         feature = features.get(str(grid_id))
         path = _geometry_path(frame, feature.get("geometry") or {}) if feature else ""
         if not path or math.isnan(value):
             continue
-        share = 0.5 if zmax <= zmin else (value - zmin) / (zmax - zmin)
-        areas.append({"d": path, "fill": scale_colour(scale, share), "stroke": stroke, "width": float(width),
-                      "alpha": float(alpha)})
+        areas.append({"d": path, "fill": fill, "stroke": stroke, "width": float(width), "alpha": float(alpha)})
     return [{"areas": areas}] if areas else []
 
 
